@@ -1,0 +1,1 @@
+"""Pipeline definition: configuration and the create_pipeline factory."""

@@ -1,0 +1,156 @@
+"""The pipeline's one configuration object: defaults, overridden by environment, then by flags."""
+
+import argparse
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+ENV_PREFIX = "IMAGE_PIPELINE_"
+MODELS = ("cnn", "efficientnet")
+
+
+class ConfigError(ValueError):
+  """A bad flag or setting; the runner reports it in one line and exits 2."""
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+  """Everything that shapes a run. Paths may be local or gs://."""
+
+  pipeline_name: str = "image-classification"
+  data_dir: Optional[str] = None  # None: the built-in digits sample.
+  output_dir: str = "tfx_output"
+  model: str = "cnn"
+  weights: Optional[str] = None  # Local EfficientNet weights file (.h5 / .weights.h5).
+  image_size: int = 32
+  channels: int = 3
+  epochs: int = 8
+  batch_size: int = 32
+  learning_rate: float = 1e-3
+  accuracy_threshold: float = 0.8
+  min_class_recall: float = 0.5
+  change_threshold: float = -0.05  # Allowed accuracy drop against the last blessed model.
+  splits: Dict[str, int] = dataclasses.field(default_factory=lambda: {"train": 8, "eval": 2})
+  max_image_pixels: int = 64_000_000
+  beam_pipeline_args: List[str] = dataclasses.field(
+      default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+  enable_cache: bool = True
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.output_dir, "pipeline")
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.output_dir, "metadata.db")
+
+  @property
+  def serving_model_dir(self) -> str:
+    return os.path.join(self.output_dir, "serving_model")
+
+  @property
+  def summary_path(self) -> str:
+    return os.path.join(self.output_dir, "run_summary.json")
+
+  @property
+  def sample_data_dir(self) -> str:
+    return os.path.join(self.output_dir, "sample_data", "digits")
+
+  def validate(self) -> "PipelineConfig":
+    if self.model not in MODELS:
+      raise ConfigError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
+    if not 8 <= self.image_size <= 1024:
+      raise ConfigError(f"--image-size must be between 8 and 1024, got {self.image_size}")
+    if self.model == "efficientnet" and self.image_size < 32:
+      raise ConfigError("--model efficientnet needs --image-size 32 or more")
+    if self.channels not in (1, 3):
+      raise ConfigError(f"--channels must be 1 or 3, got {self.channels}")
+    for name in ("epochs", "batch_size"):
+      if getattr(self, name) < 1:
+        raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("accuracy_threshold", "min_class_recall"):
+      if not 0.0 <= getattr(self, name) <= 1.0:
+        raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    if set(self.splits) != {"train", "eval"} or min(self.splits.values()) < 1:
+      raise ConfigError("--splits needs positive weights for train and eval, e.g. train=8,eval=2")
+    if self.weights and self.model != "efficientnet":
+      raise ConfigError("--weights applies to --model efficientnet only")
+    if self.weights and not os.path.isfile(self.weights):
+      raise ConfigError(f"--weights file not found: {self.weights}")
+    return self
+
+
+def _parse_splits(text: str) -> Dict[str, int]:
+  try:
+    pairs = (item.split("=") for item in text.split(","))
+    return {name.strip(): int(weight) for name, weight in pairs}
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected name=weight,... (e.g. train=8,eval=2), got {text!r}")
+
+
+def _env_default(field: dataclasses.Field, default):
+  """IMAGE_PIPELINE_<FIELD> in the environment replaces a field's default."""
+  raw = os.environ.get(ENV_PREFIX + field.name.upper())
+  if raw is None:
+    return default
+  if field.name == "splits":
+    return _parse_splits(raw)
+  if isinstance(default, bool):
+    return raw.lower() in ("1", "true", "yes")
+  return type(default)(raw) if default is not None else raw
+
+
+class _Parser(argparse.ArgumentParser):
+
+  def error(self, message):
+    raise ConfigError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  defaults = {f.name: _env_default(f, getattr(PipelineConfig(), f.name))
+              for f in dataclasses.fields(PipelineConfig)}
+  p = _Parser(
+      description="Image-classification TFX pipeline: ingest a folder of labeled images, "
+      "validate, transform, train, evaluate per class and push a TF Serving model. "
+      f"Every flag's default can also be set as {ENV_PREFIX}<NAME> in the environment.")
+  p.add_argument("--data-dir", default=defaults["data_dir"],
+                 help="Class-folder tree (one sub-folder of JPEG/PNG/GIF/BMP files per class), "
+                 "local or gs://. Default: scikit-learn's digits exported under the output dir.")
+  p.add_argument("--output-dir", default=defaults["output_dir"],
+                 help="Where the pipeline root, metadata.db, serving_model/ and run_summary.json go "
+                 "(default: %(default)s).")
+  p.add_argument("--pipeline-name", default=defaults["pipeline_name"], help="(default: %(default)s)")
+  p.add_argument("--model", choices=MODELS, default=defaults["model"], help="(default: %(default)s)")
+  p.add_argument("--weights", default=defaults["weights"],
+                 help="Local ImageNet weights file for --model efficientnet (no downloads).")
+  p.add_argument("--image-size", type=int, default=defaults["image_size"],
+                 help="Images are resized to N x N (default: %(default)s).")
+  p.add_argument("--channels", type=int, choices=(1, 3), default=defaults["channels"],
+                 help="Channels images are converted to (default: %(default)s).")
+  p.add_argument("--epochs", type=int, default=defaults["epochs"], help="(default: %(default)s)")
+  p.add_argument("--batch-size", type=int, default=defaults["batch_size"],
+                 help="(default: %(default)s)")
+  p.add_argument("--learning-rate", type=float, default=defaults["learning_rate"],
+                 help="(default: %(default)s)")
+  p.add_argument("--accuracy-threshold", type=float, default=defaults["accuracy_threshold"],
+                 help="Overall eval accuracy needed to bless the model (default: %(default)s).")
+  p.add_argument("--min-class-recall", type=float, default=defaults["min_class_recall"],
+                 help="Recall every class must reach to bless the model (default: %(default)s).")
+  p.add_argument("--change-threshold", type=float, default=defaults["change_threshold"],
+                 help="Allowed accuracy change against the last blessed model; negative allows "
+                 "a small drop (default: %(default)s).")
+  p.add_argument("--splits", type=_parse_splits, default=defaults["splits"],
+                 help="Hash-bucket weights of the splits, by file path (default: train=8,eval=2).")
+  p.add_argument("--max-image-pixels", type=int, default=defaults["max_image_pixels"],
+                 help="Larger images are rejected at ingestion (default: %(default)s).")
+  p.add_argument("--no-cache", dest="enable_cache", action="store_false",
+                 default=defaults["enable_cache"], help="Re-run every stage.")
+  p.add_argument("--beam-pipeline-args", nargs="*", default=defaults["beam_pipeline_args"],
+                 help="Arguments for Beam (default: %(default)s).")
+  return p
+
+
+def from_args(argv: Optional[List[str]] = None) -> PipelineConfig:
+  """Builds and validates the config from defaults, environment and flags."""
+  args = build_parser().parse_args(argv)
+  return PipelineConfig(**vars(args)).validate()

@@ -1,0 +1,104 @@
+"""create_pipeline: the seven-stage image-classification pipeline, for every orchestrator."""
+
+import os
+from typing import Optional
+
+# TFMA 0.52 no longer re-exports its config protos at the top level (tfma.EvalConfig is gone).
+from tensorflow_model_analysis.proto import config_pb2 as tfma
+from tfx import v1 as tfx
+
+from components.image_example_gen import ImageExampleGen
+from pipeline.configs import PipelineConfig
+from trainer_module.constants import LABEL_KEY, LABEL_XF
+from trainer_module.train import PREDICTION_KEY, SERVING_EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "schemas", "schema.pbtxt")
+PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
+RUN_FN = "trainer_module.train.run_fn"
+ACCURACY = "sparse_categorical_accuracy"
+
+
+def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:
+  """Gates on the whole eval set only; the per-label slices are for analysis."""
+  return tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
+
+
+def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalConfig:
+  """Overall accuracy bound, change against the last blessed model, and per-class recall."""
+  accuracy_gate = tfma.MetricThreshold(
+      value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.accuracy_threshold}),
+      change_threshold=tfma.GenericChangeThreshold(
+          direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+          absolute={"value": config.change_threshold}))
+  recall_gate = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+      lower_bound={"value": config.min_class_recall}))
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(
+          signature_name=SERVING_EXAMPLES_SIGNATURE,
+          preprocessing_function_names=[TRANSFORM_SIGNATURE],
+          label_key=LABEL_XF,
+          prediction_key=PREDICTION_KEY)],
+      slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])],
+      metrics_specs=[
+          tfma.MetricsSpec(metrics=[
+              tfma.MetricConfig(class_name="ExampleCount"),
+              tfma.MetricConfig(class_name="SparseCategoricalAccuracy",
+                                per_slice_thresholds=[_overall(accuracy_gate)]),
+          ]),
+          tfma.MetricsSpec(
+              binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
+              metrics=[
+                  tfma.MetricConfig(class_name="Recall",
+                                    per_slice_thresholds=[_overall(recall_gate)]),
+                  tfma.MetricConfig(class_name="Precision"),
+              ]),
+      ])
+
+
+def create_pipeline(config: PipelineConfig, num_classes: int,
+                    metadata_connection_config: Optional[object] = None,
+                    schema_path: str = SCHEMA_PATH) -> tfx.dsl.Pipeline:
+  """Builds the pipeline from the config; `num_classes` sizes the per-class gates."""
+  example_gen = ImageExampleGen(input_base=config.data_dir, splits=config.splits,
+                                max_image_pixels=config.max_image_pixels)
+  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+  schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+  transform = tfx.components.Transform(
+      examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+      preprocessing_fn=PREPROCESSING_FN,
+      custom_config={"image_size": config.image_size, "channels": config.channels})
+  trainer = tfx.components.Trainer(
+      run_fn=RUN_FN,
+      examples=transform.outputs["transformed_examples"],
+      transform_graph=transform.outputs["transform_graph"],
+      schema=schema_gen.outputs["schema"],
+      custom_config={
+          "model": config.model, "weights": config.weights, "image_size": config.image_size,
+          "channels": config.channels, "epochs": config.epochs, "batch_size": config.batch_size,
+          "learning_rate": config.learning_rate,
+      })
+  baseline_resolver = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id("latest_blessed_model_resolver")
+  evaluator = tfx.components.Evaluator(
+      examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+      baseline_model=baseline_resolver.outputs["model"],
+      eval_config=create_eval_config(config, num_classes))
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(
+              base_directory=config.serving_model_dir)))
+  return tfx.dsl.Pipeline(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
+                  trainer, baseline_resolver, evaluator, pusher],
+      enable_cache=config.enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=config.beam_pipeline_args)

@@ -1,0 +1,167 @@
+"""run_summary.json and the printed summary, read from MLMD and the run's artifacts."""
+
+import json
+import math
+import os
+from typing import Any, Dict, List, Optional
+
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+import tensorflow_transform as tft
+from ml_metadata.proto import metadata_store_pb2
+from ml_metadata.metadata_store import metadata_store
+
+from components.image_example_gen.executor import REPORT_FILE
+from trainer_module.constants import LABEL_VOCAB
+
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+
+
+class RunRecord:
+  """The executions of a pipeline's latest run and their output artifacts, by node id."""
+
+  def __init__(self, store: metadata_store.MetadataStore, pipeline_name: str):
+    runs = [c for c in store.get_contexts_by_type("pipeline_run")
+            if store.get_parent_contexts_by_context(c.id)
+            and store.get_parent_contexts_by_context(c.id)[0].name == pipeline_name]
+    if not runs:
+      raise LookupError(f"no run of pipeline {pipeline_name!r} in the metadata store")
+    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    self.run_id = run.name
+    self.executions: Dict[str, metadata_store_pb2.Execution] = {}
+    self.outputs: Dict[str, Dict[str, List[metadata_store_pb2.Artifact]]] = {}
+    for execution in store.get_executions_by_context(run.id):
+      node = next(c.name for c in store.get_contexts_by_execution(execution.id)
+                  if c.type == "node").split(".", 1)[-1]
+      self.executions[node] = execution
+      events = [e for e in store.get_events_by_execution_ids([execution.id])
+                if e.type in _OUTPUT_EVENTS]
+      artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+      for event in events:
+        key = event.path.steps[0].key if event.path.steps else ""
+        self.outputs.setdefault(node, {}).setdefault(key, []).append(artifacts[event.artifact_id])
+
+  def output(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
+    artifacts = self.outputs.get(node, {}).get(key)
+    return artifacts[-1] if artifacts else None
+
+  def stage_seconds(self) -> Dict[str, float]:
+    return {node: round((e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000, 1)
+            for node, e in sorted(self.executions.items(), key=lambda kv: kv[1].id)}
+
+  def states(self) -> Dict[str, str]:
+    return {node: metadata_store_pb2.Execution.State.Name(e.last_known_state)
+            for node, e in self.executions.items()}
+
+
+def _int_property(artifact, name: str) -> Optional[int]:
+  if artifact is None or name not in artifact.custom_properties:
+    return None
+  return artifact.custom_properties[name].int_value
+
+
+def _number(value: Dict[str, Any]) -> Optional[float]:
+  """A TFMA metric value as a float, None when undefined (NaN)."""
+  number = float(value.get("doubleValue", "NaN"))
+  return None if math.isnan(number) else round(number, 4)
+
+
+def _metrics(evaluation_uri: str, class_names: List[str]) -> Dict[str, Any]:
+  """Overall accuracy and per-class precision/recall of the overall slice."""
+  result = tfma.load_eval_result(evaluation_uri)
+  overall = next(m for key, m in result.slicing_metrics if key == ())[""]
+  per_class = {}
+  accuracy = None
+  for sub_key, values in overall.items():
+    if sub_key == "":
+      accuracy = _number(values.get("sparse_categorical_accuracy", {}))
+      continue
+    class_id = int(sub_key.split(":")[1])
+    name = class_names[class_id] if class_id < len(class_names) else str(class_id)
+    per_class[name] = {m: _number(values[m]) for m in ("precision", "recall") if m in values}
+  return {"accuracy": accuracy, "per_class": dict(sorted(per_class.items()))}
+
+
+def _failed_gates(evaluation_uri: str, class_names: List[str]) -> List[str]:
+  validation = tfma.load_validation_result(evaluation_uri)
+  failures = []
+  for per_slice in validation.metric_validations_per_slice:
+    for failure in per_slice.failures:
+      key = failure.metric_key
+      what = key.name
+      if key.sub_key.HasField("class_id"):
+        class_id = key.sub_key.class_id.value
+        what += f" of class {class_names[class_id] if class_id < len(class_names) else class_id}"
+      if key.is_diff:
+        what += " change vs. baseline"
+      failures.append(f"{what} = {failure.metric_value.double_value.value:.4f} "
+                      f"({failure.message or 'below threshold'})".replace(" ()", ""))
+  return failures
+
+
+def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
+  """Builds the run summary of the latest run of config.pipeline_name."""
+  connection = metadata_store_pb2.ConnectionConfig()
+  connection.sqlite.filename_uri = metadata_path or config.metadata_path
+  connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  record = RunRecord(metadata_store.MetadataStore(connection), config.pipeline_name)
+
+  examples = record.output("ImageExampleGen", "examples")
+  with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE)) as f:
+    ingest = json.load(f)
+  transform_graph = record.output("Transform", "transform_graph")
+  class_names = ([c.decode() for c in tft.TFTransformOutput(transform_graph.uri)
+                  .vocabulary_by_name(LABEL_VOCAB)] if transform_graph else [])
+  evaluation = record.output("Evaluator", "evaluation")
+  blessing = record.output("Evaluator", "blessing")
+  pushed = record.output("Pusher", "pushed_model")
+  anomalies = record.output("ExampleValidator", "anomalies")
+  blessed = _int_property(blessing, "blessed") == 1
+  pushed_ok = _int_property(pushed, "pushed") == 1
+  return {
+      "pipeline_name": config.pipeline_name,
+      "run_id": record.run_id,
+      "data_dir": config.data_dir,
+      "images_found": ingest["images_found"],
+      "images_ingested": ingest["images_ingested"],
+      "images_rejected": ingest["images_rejected"],
+      "rejected_files": ingest["rejected_files"],
+      "splits": {name: split["count"] for name, split in ingest["splits"].items()},
+      "class_counts": {name: split["classes"] for name, split in ingest["splits"].items()},
+      "classes": class_names,
+      "metrics": _metrics(evaluation.uri, class_names) if evaluation else {},
+      "thresholds": {"accuracy": config.accuracy_threshold,
+                     "min_class_recall": config.min_class_recall,
+                     "change": config.change_threshold},
+      "failed_gates": _failed_gates(evaluation.uri, class_names) if evaluation else [],
+      "anomalies_uri": anomalies.uri if anomalies else None,
+      "blessed": blessed,
+      "pushed_model_path": (pushed.custom_properties["pushed_destination"].string_value
+                            if pushed_ok else None),
+      "stage_seconds": record.stage_seconds(),
+      "stage_states": record.states(),
+  }
+
+
+def format_summary(summary: Dict[str, Any]) -> str:
+  """A few lines for people."""
+  rejected = ", ".join(f"{n} {r}" for r, n in summary["images_rejected"].items()) or "none"
+  metrics = summary["metrics"]
+  lines = [
+      f"Pipeline {summary['pipeline_name']} (run {summary['run_id']})",
+      f"  images: {summary['images_found']} found, {summary['images_ingested']} ingested, "
+      f"rejected: {rejected}",
+      "  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
+  ]
+  if metrics.get("accuracy") is not None:
+    lines.append(f"  eval accuracy: {metrics['accuracy']:.4f} "
+                 f"(threshold {summary['thresholds']['accuracy']})")
+    name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get("recall") or 0.0)
+    lines.append(f"  lowest class recall: {name} {worst.get('recall') or 0.0:.4f} "
+                 f"(threshold {summary['thresholds']['min_class_recall']})")
+  for failure in summary["failed_gates"]:
+    lines.append(f"  failed gate: {failure}")
+  lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}; pushed: "
+               f"{summary['pushed_model_path'] or 'nothing'}")
+  lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()))
+  return "\n".join(lines)

@@ -1,0 +1,27 @@
+"""Installs the image-classification TFX pipeline (also what the Kubeflow image installs)."""
+
+import setuptools
+
+setuptools.setup(
+    name="tfx-image-classification",
+    version="0.1.0",
+    description="TFX pipeline for image classification: image folders to a TF Serving model.",
+    python_requires="==3.11.*",
+    packages=setuptools.find_packages(include=["pipeline", "components", "components.*",
+                                               "trainer_module"]),
+    py_modules=["local_runner", "kubeflow_runner"],
+    data_files=[("schemas", ["schemas/schema.pbtxt"])],
+    install_requires=[
+        "tfx[kfp]==1.21.0",
+        "tensorboard==2.21.0",  # Keras TensorBoard callback; TF 2.21 no longer pulls it in
+        "tensorflow==2.21.0",
+        "tensorflow-transform==1.21.0",
+        "tensorflow_model_analysis==0.52.0",
+        "keras==3.15.1",
+        "apache-beam==2.77.0",
+        "scikit-learn==1.5.2",
+        "protobuf==6.33.6",
+        "numpy==2.4.6",
+    ],
+    extras_require={"test": ["pytest==9.2.0"]},
+)
