@@ -20,6 +20,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
 
 
+class _ProgressOnly(logging.Filter):
+  """Keeps TFX's per-component progress lines and warnings; drops the IR dumps."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or record.getMessage().startswith("Component ")
+
+
 def _say(message: str) -> None:
   print(f"[local_runner] {message}", flush=True)
 
@@ -37,6 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
   from pipeline import inputs, pipeline, sample_data, summary  # pylint: disable=import-outside-toplevel
   absl_logging.set_verbosity(absl_logging.INFO)
+  logging.getLogger("absl").addFilter(_ProgressOnly())
   logging.getLogger("apache_beam").setLevel(logging.WARNING)
 
   try:

@@ -1,0 +1,74 @@
+"""Model builders: build, one real training step on digits, predict."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import images
+from trainer_module import model as model_lib
+from trainer_module.constants import IMAGE_XF
+
+
+def _batch(size, channels, count=32):
+  pairs = images.digit_pixels(count)
+  pixels = np.stack([p for p, _ in pairs]).astype(np.float32) / 255.0
+  resized = tf.image.resize(pixels, [size, size]).numpy()
+  if channels == 3:
+    resized = np.repeat(resized, 3, axis=-1)
+  return {IMAGE_XF: resized}, np.array([d for _, d in pairs])
+
+
+def _train_step_changes_weights_and_predicts(model, features, labels):
+  before = [w.copy() for w in model.get_weights()]
+  loss = model.train_on_batch(features, labels, return_dict=True)["loss"]
+  assert np.isfinite(loss)
+  assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+  probabilities = model.predict(features, verbose=0)
+  assert probabilities.shape == (len(labels), 10)
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-4)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_cnn_trains_and_predicts(channels):
+  features, labels = _batch(16, channels)
+  model = model_lib.build_model("cnn", 16, channels, 10)
+  _train_step_changes_weights_and_predicts(model, features, labels)
+
+
+def test_cnn_learns_digits():
+  features, labels = _batch(16, 1, count=256)
+  model = model_lib.build_cnn(16, 1, 10, learning_rate=3e-3)
+  model.fit(features, labels, epochs=15, batch_size=32, verbose=0)
+  accuracy = model.evaluate(features, labels, verbose=0, return_dict=True)
+  assert accuracy["sparse_categorical_accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_efficientnet_from_scratch_trains_and_predicts(channels):
+  features, labels = _batch(32, channels, count=8)
+  model = model_lib.build_model("efficientnet", 32, channels, 10)
+  assert all(layer.trainable for layer in model.layers)
+  _train_step_changes_weights_and_predicts(model, features, labels)
+
+
+def test_efficientnet_loads_a_local_weights_file_and_freezes_the_backbone(tmp_path):
+  import keras  # pylint: disable=import-outside-toplevel
+  source = keras.applications.EfficientNetB0(include_top=False, weights=None,
+                                             input_shape=(32, 32, 3), pooling="avg")
+  path = str(tmp_path / "efficientnetb0_notop.weights.h5")
+  source.save_weights(path)
+  model = model_lib.build_model("efficientnet", 32, 3, 10, weights=path)
+  backbone = model.get_layer("efficientnetb0")
+  assert not backbone.trainable
+  for loaded, saved in zip(backbone.get_weights(), source.get_weights()):
+    np.testing.assert_array_equal(loaded, saved)
+  features, labels = _batch(32, 3, count=8)
+  frozen = [w.copy() for w in backbone.get_weights()]
+  model.train_on_batch(features, labels)
+  for after, before in zip(backbone.get_weights(), frozen):
+    np.testing.assert_array_equal(after, before)
+
+
+def test_unknown_model_is_an_error():
+  with pytest.raises(ValueError, match="unknown model"):
+    model_lib.build_model("resnet", 32, 3, 10)
