@@ -24,7 +24,7 @@ class PipelineConfig:
   weights: Optional[str] = None  # Local EfficientNet weights file (.h5 / .weights.h5).
   image_size: int = 32
   channels: int = 3
-  epochs: int = 8
+  epochs: int = 10
   batch_size: int = 32
   learning_rate: float = 1e-3
   accuracy_threshold: float = 0.8

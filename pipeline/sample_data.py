@@ -1,45 +1,45 @@
 """Built-in sample data: scikit-learn's digits (1,797 real 8x8 scans) as a class-folder tree."""
 
 import os
-import shutil
-from typing import Optional
+from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
 
-_DONE = ".complete"
 
-
-def export_digits(dest: str, limit: Optional[int] = None, jpeg_every: int = 5,
-                  scale: int = 1) -> str:
-  """Writes digits to dest/<digit>/digit_<index>.png (every `jpeg_every`-th as .jpg).
-
-  Idempotent: an existing complete export is reused. `scale` enlarges the images by pixel
-  repetition; `limit` keeps only the first N images. Returns dest.
-  """
-  if tf.io.gfile.exists(os.path.join(dest, _DONE)):
-    return dest
+def digit_images(scale: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+  """(uint8 [n, 8*scale, 8*scale, 1] images, int digits); scale repeats pixels."""
   from sklearn.datasets import load_digits  # pylint: disable=import-outside-toplevel
   digits = load_digits()
   images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255
-  if scale > 1:
-    images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+  images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+  return images[..., np.newaxis], digits.target
+
+
+def export_digits(dest: str, jpeg_every: int = 5) -> str:
+  """Writes every digit to dest/<digit>/digit_<index>.png, every `jpeg_every`-th as .jpg.
+
+  Idempotent: a complete export (marked by `<dest>.complete` beside it) is reused; a partial one
+  is redone. Returns dest.
+  """
+  done_marker = dest.rstrip("/") + ".complete"
+  if tf.io.gfile.exists(done_marker):
+    return dest
   tmp = dest.rstrip("/") + ".partial"
   if tf.io.gfile.exists(tmp):
     tf.io.gfile.rmtree(tmp)
-  count = len(images) if limit is None else min(limit, len(images))
-  for i in range(count):
-    pixels = images[i][:, :, None]
+  images, targets = digit_images()
+  for i, (pixels, digit) in enumerate(zip(images, targets)):
     as_jpeg = jpeg_every and i % jpeg_every == 0
     data = tf.io.encode_jpeg(pixels, quality=95) if as_jpeg else tf.io.encode_png(pixels)
-    folder = os.path.join(tmp, str(digits.target[i]))
+    folder = os.path.join(tmp, str(digit))
     tf.io.gfile.makedirs(folder)
-    name = f"digit_{i:04d}.{'jpg' if as_jpeg else 'png'}"
-    with tf.io.gfile.GFile(os.path.join(folder, name), "wb") as f:
+    with tf.io.gfile.GFile(os.path.join(folder, f"digit_{i:04d}.{'jpg' if as_jpeg else 'png'}"),
+                           "wb") as f:
       f.write(data.numpy())
-  with tf.io.gfile.GFile(os.path.join(tmp, _DONE), "w") as f:
-    f.write(f"{count}\n")
   if tf.io.gfile.exists(dest):
     tf.io.gfile.rmtree(dest)
   tf.io.gfile.rename(tmp, dest)
+  with tf.io.gfile.GFile(done_marker, "w") as f:
+    f.write(f"{len(images)}\n")
   return dest

@@ -1,19 +1,18 @@
 """Real images for tests: scikit-learn's digits encoded as PNG and JPEG, plus broken files."""
 
 import os
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 import tensorflow as tf
-from sklearn.datasets import load_digits
+
+from pipeline.sample_data import digit_images
 
 
-def digit_pixels(count: int, scale: int = 1) -> List[tuple]:
+def digit_pixels(count: int, scale: int = 1) -> List[Tuple[np.ndarray, int]]:
   """(uint8 HxWx1 array, digit) for the first `count` digits."""
-  digits = load_digits()
-  images = np.round(digits.images[:count] * (255.0 / 16.0)).astype(np.uint8)
-  images = images.repeat(scale, axis=1).repeat(scale, axis=2)
-  return [(image[:, :, None], int(target)) for image, target in zip(images, digits.target)]
+  images, targets = digit_images(scale)
+  return [(image, int(target)) for image, target in zip(images[:count], targets[:count])]
 
 
 def encode(pixels: np.ndarray, fmt: str) -> bytes:

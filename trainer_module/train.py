@@ -73,6 +73,7 @@ def make_serving_signatures(model: keras.Model,
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """Called by the TFX Trainer."""
   config = fn_args.custom_config
+  keras.utils.set_random_seed(int(config.get("seed", 0)))
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   batch_size = int(config["batch_size"])
   train_data = input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
@@ -82,7 +83,16 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   model = build_model(config["model"], int(config["image_size"]), int(config["channels"]),
                       tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
                       float(config["learning_rate"]), config.get("weights"))
+  callbacks = [
+      keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+      # Small data makes validation noisy from epoch to epoch: keep the best weights seen, and
+      # lower the learning rate when validation loss stalls.
+      keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True,
+                                    verbose=1),
+      keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=1,
+                                        min_lr=1e-5, verbose=1),
+  ]
   model.fit(train_data, validation_data=eval_data, epochs=int(config["epochs"]), verbose=2,
-            callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
+            callbacks=callbacks)
   tf.saved_model.save(model, fn_args.serving_model_dir,
                       signatures=make_serving_signatures(model, tf_transform_output))

@@ -1,0 +1,84 @@
+"""Config: defaults, environment and flag overrides, and the runner's usage errors (exit 2)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import configs, inputs
+
+ROOT = __file__.rsplit("/pipeline/", 1)[0]
+
+
+def test_flags_override_defaults():
+  config = configs.from_args(["--data-dir", "/data", "--model", "efficientnet", "--image-size",
+                              "64", "--epochs", "2", "--accuracy-threshold", "0.9",
+                              "--min-class-recall", "0.7", "--pipeline-name", "p",
+                              "--splits", "train=3,eval=1"])
+  assert (config.data_dir, config.model, config.image_size, config.epochs) == (
+      "/data", "efficientnet", 64, 2)
+  assert (config.accuracy_threshold, config.min_class_recall, config.pipeline_name) == (
+      0.9, 0.7, "p")
+  assert config.splits == {"train": 3, "eval": 1}
+  assert config.metadata_path == "tfx_output/metadata.db"
+
+
+def test_environment_sets_defaults_and_flags_win(monkeypatch):
+  monkeypatch.setenv("IMAGE_PIPELINE_EPOCHS", "5")
+  monkeypatch.setenv("IMAGE_PIPELINE_OUTPUT_DIR", "/tmp/elsewhere")
+  assert configs.from_args([]).epochs == 5
+  assert configs.from_args([]).serving_model_dir == "/tmp/elsewhere/serving_model"
+  assert configs.from_args(["--epochs", "3"]).epochs == 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "resnet"], "invalid choice"),
+    (["--accuracy-threshold", "1.5"], "between 0 and 1"),
+    (["--image-size", "4"], "between 8 and 1024"),
+    (["--model", "efficientnet", "--image-size", "16"], "32 or more"),
+    (["--splits", "train=8"], "train and eval"),
+    (["--epochs", "0"], "at least 1"),
+    (["--weights", "/no/such/file.h5", "--model", "efficientnet"], "not found"),
+])
+def test_bad_settings_are_config_errors(argv, message):
+  with pytest.raises(configs.ConfigError, match=message):
+    configs.from_args(argv)
+
+
+def test_list_classes_needs_two_non_empty_class_folders(tmp_path):
+  (tmp_path / "cat").mkdir()
+  (tmp_path / "cat" / "a.png").write_bytes(b"x")
+  with pytest.raises(configs.ConfigError, match="at least two class"):
+    inputs.list_classes(str(tmp_path))
+  (tmp_path / "dog").mkdir()
+  with pytest.raises(configs.ConfigError, match="empty class folder.*dog"):
+    inputs.list_classes(str(tmp_path))
+  (tmp_path / "dog" / "b.png").write_bytes(b"x")
+  (tmp_path / ".hidden").mkdir()
+  assert inputs.list_classes(str(tmp_path)) == ["cat", "dog"]
+  with pytest.raises(configs.ConfigError, match="not a folder"):
+    inputs.list_classes(str(tmp_path / "missing"))
+
+
+def _runner(*argv):
+  return subprocess.run([sys.executable, "local_runner.py", *argv], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_runner_usage_errors_exit_2_with_one_line(tmp_path):
+  for argv in (["--epochs", "zero"], ["--data-dir", str(tmp_path / "missing")]):
+    result = _runner(*argv, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    # TensorFlow's native start-up lines may come first; ours is one line, and last.
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ")
+    assert sum(line.startswith("error: ") for line in lines) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_runner_help_documents_every_contract_flag():
+  result = _runner("--help")
+  assert result.returncode == 0
+  for flag in ("--data-dir", "--output-dir", "--model", "--image-size", "--epochs",
+               "--accuracy-threshold", "--min-class-recall", "--pipeline-name", "--weights"):
+    assert flag in result.stdout
