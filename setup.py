@@ -8,9 +8,9 @@ setuptools.setup(
     description="TFX pipeline for image classification: image folders to a TF Serving model.",
     python_requires="==3.11.*",
     packages=setuptools.find_packages(include=["pipeline", "components", "components.*",
-                                               "trainer_module"]),
+                                               "trainer_module", "schemas"]),
+    package_data={"schemas": ["*.pbtxt"]},
     py_modules=["local_runner", "kubeflow_runner"],
-    data_files=[("schemas", ["schemas/schema.pbtxt"])],
     install_requires=[
         "tfx[kfp]==1.21.0",
         "tensorboard==2.21.0",  # Keras TensorBoard callback; TF 2.21 no longer pulls it in

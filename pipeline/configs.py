@@ -150,7 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
   return p
 
 
+def parse(argv: Optional[List[str]] = None,
+          parser: Optional[argparse.ArgumentParser] = None):
+  """(validated config, all parsed args); `parser` may add runner-specific flags."""
+  args = (parser or build_parser()).parse_args(argv)
+  config = PipelineConfig(**{f.name: getattr(args, f.name)
+                             for f in dataclasses.fields(PipelineConfig)})
+  return config.validate(), args
+
+
 def from_args(argv: Optional[List[str]] = None) -> PipelineConfig:
   """Builds and validates the config from defaults, environment and flags."""
-  args = build_parser().parse_args(argv)
-  return PipelineConfig(**vars(args)).validate()
+  return parse(argv)[0]

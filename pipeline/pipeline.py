@@ -1,6 +1,5 @@
 """create_pipeline: the seven-stage image-classification pipeline, for every orchestrator."""
 
-import os
 from typing import Optional
 
 # TFMA 0.52 no longer re-exports its config protos at the top level (tfma.EvalConfig is gone).
@@ -9,11 +8,10 @@ from tfx import v1 as tfx
 
 from components.image_example_gen import ImageExampleGen
 from pipeline.configs import PipelineConfig
+from schemas import SCHEMA_PATH
 from trainer_module.constants import LABEL_KEY, LABEL_XF
 from trainer_module.train import PREDICTION_KEY, SERVING_EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
 
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "schemas", "schema.pbtxt")
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.train.run_fn"
 ACCURACY = "sparse_categorical_accuracy"
