@@ -78,8 +78,9 @@ def run(argv: Optional[List[str]] = None) -> int:
   """main() with the contract's exit status for unexpected failures."""
   try:
     return main(argv)
-  except Exception:  # pylint: disable=broad-except
+  except Exception as e:  # pylint: disable=broad-except
     logging.exception("pipeline failed")
+    print(f"error: pipeline failed: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
     return EXIT_ERROR
 
 

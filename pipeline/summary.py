@@ -22,8 +22,7 @@ class RunRecord:
 
   def __init__(self, store: metadata_store.MetadataStore, pipeline_name: str):
     runs = [c for c in store.get_contexts_by_type("pipeline_run")
-            if store.get_parent_contexts_by_context(c.id)
-            and store.get_parent_contexts_by_context(c.id)[0].name == pipeline_name]
+            if pipeline_name in {p.name for p in store.get_parent_contexts_by_context(c.id)}]
     if not runs:
       raise LookupError(f"no run of pipeline {pipeline_name!r} in the metadata store")
     run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
@@ -32,7 +31,7 @@ class RunRecord:
     self.outputs: Dict[str, Dict[str, List[metadata_store_pb2.Artifact]]] = {}
     for execution in store.get_executions_by_context(run.id):
       node = next(c.name for c in store.get_contexts_by_execution(execution.id)
-                  if c.type == "node").split(".", 1)[-1]
+                  if c.type == "node")[len(pipeline_name) + 1:]  # "<pipeline>.<node id>"
       self.executions[node] = execution
       events = [e for e in store.get_events_by_execution_ids([execution.id])
                 if e.type in _OUTPUT_EVENTS]
@@ -99,6 +98,18 @@ def _failed_gates(evaluation_uri: str, class_names: List[str]) -> List[str]:
   return failures
 
 
+def _anomalies(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
+  """split -> feature -> ExampleValidator's description, from SchemaDiff.pb per split."""
+  from tensorflow_data_validation.utils import anomalies_util  # pylint: disable=import-outside-toplevel
+  result = {}
+  for split_dir in sorted(tf.io.gfile.glob(os.path.join(anomalies_uri, "Split-*"))):
+    anomalies = anomalies_util.load_anomalies_binary(os.path.join(split_dir, "SchemaDiff.pb"))
+    result[os.path.basename(split_dir)[len("Split-"):]] = {
+        feature: info.short_description or info.description
+        for feature, info in sorted(anomalies.anomaly_info.items())}
+  return result
+
+
 def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
   """Builds the run summary of the latest run of config.pipeline_name."""
   connection = metadata_store_pb2.ConnectionConfig()
@@ -134,7 +145,7 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
                      "min_class_recall": config.min_class_recall,
                      "change": config.change_threshold},
       "failed_gates": _failed_gates(evaluation.uri, class_names) if evaluation else [],
-      "anomalies_uri": anomalies.uri if anomalies else None,
+      "anomalies": _anomalies(anomalies.uri) if anomalies else {},
       "blessed": blessed,
       "pushed_model_path": (pushed.custom_properties["pushed_destination"].string_value
                             if pushed_ok else None),
@@ -159,6 +170,9 @@ def format_summary(summary: Dict[str, Any]) -> str:
     name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get("recall") or 0.0)
     lines.append(f"  lowest class recall: {name} {worst.get('recall') or 0.0:.4f} "
                  f"(threshold {summary['thresholds']['min_class_recall']})")
+  for split, features in summary["anomalies"].items():
+    for feature, description in features.items():
+      lines.append(f"  data anomaly in {split}: {feature}: {description}")
   for failure in summary["failed_gates"]:
     lines.append(f"  failed gate: {failure}")
   lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}; pushed: "

@@ -81,6 +81,7 @@ def test_blessed_pushed_and_every_file_accounted_for(first_run):
   assert summary["images_rejected"] == {"decode_error": 1, "empty_file": 1, "not_an_image": 1}
   assert sum(summary["splits"].values()) == summary["images_ingested"] == 1797
   assert summary["splits"]["eval"] == len(eval_examples(output_dir))
+  assert summary["anomalies"] == {"eval": {}, "train": {}}  # the curated schema fits the data
   assert summary["metrics"]["accuracy"] >= 0.8
   assert sorted(summary["metrics"]["per_class"]) == [str(d) for d in range(10)]
   assert all(m["recall"] >= 0.5 for m in summary["metrics"]["per_class"].values())

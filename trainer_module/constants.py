@@ -1,7 +1,8 @@
-"""Feature names shared by ExampleGen's output, Transform, Trainer and the serving signatures."""
+"""Feature names shared by ImageExampleGen's output, the schema, Transform, Trainer and serving."""
 
 IMAGE_KEY = "image"          # encoded image bytes (JPEG/PNG/GIF/BMP)
 LABEL_KEY = "label"          # class name
+FILE_NAME_KEY = "file_name"  # path below the data root; the split is a hash of it
 LABEL_VOCAB = "label"        # TFT vocabulary file: class id -> class name
 
 

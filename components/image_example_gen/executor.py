@@ -8,9 +8,8 @@ set as custom properties on the Examples artifact.
 """
 
 import json
-import os
 import posixpath
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -19,9 +18,8 @@ from tfx.components.example_gen import base_example_gen_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-IMAGE_KEY = "image"
-LABEL_KEY = "label"
-FILE_NAME_KEY = "file_name"
+from trainer_module.constants import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY
+
 REPORT_FILE = "ingest_report.json"
 _REPORT_DIR_KEY = "_ingest_report_dir"
 _REJECTED = "rejected"
@@ -61,40 +59,42 @@ def _int(value: int) -> tf.train.Feature:
   return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
 
+def inspect_image(data: bytes, max_pixels: int) -> Tuple[Optional[str], Tuple[int, ...]]:
+  """(rejection reason or None, decoded (height, width, channels)) of one file's bytes."""
+  if not data:
+    return "empty_file", ()
+  if not sniff_format(data):
+    return "not_an_image", ()
+  try:
+    shape = tuple(tf.io.decode_image(data, expand_animations=False).shape)
+  except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+    return "decode_error", ()
+  if shape[0] * shape[1] > max_pixels:
+    return "too_many_pixels", shape
+  return None, shape
+
+
 class _FileToExample(beam.DoFn):
-  """Reads, checks and decodes one file; emits a tf.Example or a tagged (reason, path)."""
+  """Reads and checks one file; emits a tf.Example or a tagged (reason, relative path)."""
 
   def __init__(self, input_base: str, max_pixels: int):
     self._input_base = input_base
     self._max_pixels = max_pixels
 
   def process(self, path: str) -> Iterator[Any]:
-    relpath = posixpath.relpath(path.replace(os.sep, "/"), self._input_base.replace(os.sep, "/"))
-    label = relpath.split("/", 1)[0]
-    reason = None
+    relpath = posixpath.relpath(path, self._input_base)
     if any(part.startswith(".") for part in relpath.split("/")):
-      reason = "hidden_file"
-    else:
-      with tf.io.gfile.GFile(path, "rb") as f:
-        data = f.read()
-      if not data:
-        reason = "empty_file"
-      elif not sniff_format(data):
-        reason = "not_an_image"
-    if reason is None:
-      try:
-        shape = tf.io.decode_image(data, expand_animations=False).shape
-      except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-        reason = "decode_error"
-      else:
-        if shape[0] * shape[1] > self._max_pixels:
-          reason = "too_many_pixels"
-    if reason is not None:
+      yield beam.pvalue.TaggedOutput(_REJECTED, ("hidden_file", relpath))
+      return
+    with tf.io.gfile.GFile(path, "rb") as f:
+      data = f.read()
+    reason, shape = inspect_image(data, self._max_pixels)
+    if reason:
       yield beam.pvalue.TaggedOutput(_REJECTED, (reason, relpath))
       return
     yield tf.train.Example(features=tf.train.Features(feature={
         IMAGE_KEY: _bytes(data),
-        LABEL_KEY: _bytes(label.encode()),
+        LABEL_KEY: _bytes(relpath.split("/", 1)[0].encode()),
         FILE_NAME_KEY: _bytes(relpath.encode()),
         "height": _int(shape[0]),
         "width": _int(shape[1]),
@@ -119,9 +119,11 @@ def ImageToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
   paths = list_files(input_base, split_pattern)
   if not paths:
     raise ValueError(f"no files match {split_pattern!r} under {input_base}")
+  # The listing's size, recorded apart from the outcomes so that a lost file is noticed.
   report_dir = exec_properties[_REPORT_DIR_KEY]
   tf.io.gfile.makedirs(report_dir)
-  with tf.io.gfile.GFile(posixpath.join(report_dir, f"listed-{len(tf.io.gfile.listdir(report_dir))}"), "w") as f:
+  listed = posixpath.join(report_dir, f"listed-{len(tf.io.gfile.listdir(report_dir))}")
+  with tf.io.gfile.GFile(listed, "w") as f:
     f.write(json.dumps(len(paths)) + "\n")
   results = (
       pipeline
@@ -174,6 +176,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     rejected = ", ".join(f"{n} {r}" for r, n in report["images_rejected"].items()) or "none"
     print(f"[ImageExampleGen] found {report['images_found']} files: "
           f"{report['images_ingested']} ingested, rejected: {rejected}", flush=True)
+    empty = [name for name, split in report["splits"].items() if not split["count"]]
+    if empty:
+      raise ValueError(f"split(s) {', '.join(empty)} received no images: "
+                       f"{report['images_ingested']} ingested, rejected: {rejected}")
 
 
 def _read_json_lines(pattern: str) -> Iterator[Any]:

@@ -100,8 +100,9 @@ def test_split_depends_only_on_the_file_path(image_tree, tmp_path):
 
 
 def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
-  examples = _run(image_tree, str(tmp_path / "out"), max_pixels=15 * 15)
-  with open(os.path.join(examples.uri, executor.REPORT_FILE)) as f:
+  with pytest.raises(ValueError, match="received no images"):
+    _run(image_tree, str(tmp_path / "out"), max_pixels=15 * 15)
+  with open(tmp_path / "out" / executor.REPORT_FILE) as f:
     report = json.load(f)
   assert report["images_ingested"] == 0
   assert report["images_rejected"]["too_many_pixels"] == 40
