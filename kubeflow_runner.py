@@ -30,8 +30,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     config, args = configs.parse(argv, parser)
     if config.data_dir is None:
       raise configs.ConfigError("--data-dir is required (a path the pipeline's workers can read)")
+    from components.image_example_gen import sources  # pylint: disable=import-outside-toplevel
     from pipeline import inputs  # pylint: disable=import-outside-toplevel
-    num_classes = args.num_classes or len(inputs.list_classes(config.data_dir))
+    if args.num_classes:  # no listing at compile time: a plain class-folder tree
+      source = sources.Source(config.data_dir, sources.plain_input_config(), [], False, False)
+    else:
+      source = inputs.describe_input(config)
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
@@ -42,7 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),
       output_dir=os.path.dirname(spec_path), output_filename=os.path.basename(spec_path))
-  runner.run(create_pipeline(config, num_classes=num_classes))
+  runner.run(create_pipeline(config, source, num_classes=args.num_classes))
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
   return 0
 

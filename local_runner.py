@@ -52,15 +52,16 @@ def main(argv: Optional[List[str]] = None) -> int:
       _say(f"no --data-dir: exporting scikit-learn digits to {config.sample_data_dir}")
       config = dataclasses.replace(config, data_dir=sample_data.export_digits(
           config.sample_data_dir))
-    classes = inputs.list_classes(config.data_dir)
+    source = inputs.describe_input(config)
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE
-  _say(f"{len(classes)} classes in {config.data_dir}; outputs under {config.output_dir}")
+  _say(f"{len(source.classes)} classes in {config.data_dir}"
+       f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}")
 
   started = time.time()
   tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
-      config, num_classes=len(classes),
+      config, source,
       metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
           config.metadata_path)))
   result = summary.collect(config)

@@ -32,6 +32,8 @@ class PipelineConfig:
   change_threshold: float = -0.05  # Allowed accuracy drop against the last blessed model.
   splits: Dict[str, int] = dataclasses.field(default_factory=lambda: {"train": 8, "eval": 2})
   max_image_pixels: int = 64_000_000
+  min_image_size: int = 8
+  classes: List[str] = dataclasses.field(default_factory=list)  # empty: whatever is found
   beam_pipeline_args: List[str] = dataclasses.field(
       default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"])
   enable_cache: bool = True
@@ -71,8 +73,10 @@ class PipelineConfig:
     for name in ("accuracy_threshold", "min_class_recall"):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
-    if set(self.splits) != {"train", "eval"} or min(self.splits.values()) < 1:
-      raise ConfigError("--splits needs positive weights for train and eval, e.g. train=8,eval=2")
+    if (not {"train", "eval"} <= set(self.splits) <= {"train", "eval", "test"}
+        or min(self.splits.values()) < 1):
+      raise ConfigError("--splits needs positive weights for train, eval and optionally test, "
+                        "e.g. train=8,eval=1,test=1")
     if self.weights and self.model != "efficientnet":
       raise ConfigError("--weights applies to --model efficientnet only")
     if self.weights and not os.path.isfile(self.weights):
@@ -88,6 +92,10 @@ def _parse_splits(text: str) -> Dict[str, int]:
     raise argparse.ArgumentTypeError(f"expected name=weight,... (e.g. train=8,eval=2), got {text!r}")
 
 
+def _parse_list(text: str) -> List[str]:
+  return [item.strip() for item in text.split(",") if item.strip()]
+
+
 def _env_default(field: dataclasses.Field, default):
   """IMAGE_PIPELINE_<FIELD> in the environment replaces a field's default."""
   raw = os.environ.get(ENV_PREFIX + field.name.upper())
@@ -95,6 +103,8 @@ def _env_default(field: dataclasses.Field, default):
     return default
   if field.name == "splits":
     return _parse_splits(raw)
+  if field.name == "classes":
+    return _parse_list(raw)
   if isinstance(default, bool):
     return raw.lower() in ("1", "true", "yes")
   return type(default)(raw) if default is not None else raw
@@ -114,8 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
       "validate, transform, train, evaluate per class and push a TF Serving model. "
       f"Every flag's default can also be set as {ENV_PREFIX}<NAME> in the environment.")
   p.add_argument("--data-dir", default=defaults["data_dir"],
-                 help="Class-folder tree (one sub-folder of JPEG/PNG/GIF/BMP files per class), "
-                 "local or gs://. Default: scikit-learn's digits exported under the output dir.")
+                 help="Class-folder tree (a sub-folder of JPEG/PNG/GIF/BMP files per class, any "
+                 "depth; or train/ eval/ [test/] folders of such trees), or a .csv manifest with "
+                 "columns path,label; local or gs://. A {SPAN} in the path picks the newest span. "
+                 "Default: scikit-learn's digits exported under the output dir.")
   p.add_argument("--output-dir", default=defaults["output_dir"],
                  help="Where the pipeline root, metadata.db, serving_model/ and run_summary.json go "
                  "(default: %(default)s).")
@@ -140,9 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
                  help="Allowed accuracy change against the last blessed model; negative allows "
                  "a small drop (default: %(default)s).")
   p.add_argument("--splits", type=_parse_splits, default=defaults["splits"],
-                 help="Hash-bucket weights of the splits, by file path (default: train=8,eval=2).")
+                 help="Hash-bucket weights of the splits by file path; test is optional and, when "
+                 "present, is what the Evaluator gates on (default: train=8,eval=2).")
   p.add_argument("--max-image-pixels", type=int, default=defaults["max_image_pixels"],
                  help="Larger images are rejected at ingestion (default: %(default)s).")
+  p.add_argument("--min-image-size", type=int, default=defaults["min_image_size"],
+                 help="Images with a shorter side are rejected (default: %(default)s).")
+  p.add_argument("--classes", type=_parse_list, default=defaults["classes"],
+                 help="Comma-separated class names; files of other classes are rejected "
+                 "(default: every class found).")
   p.add_argument("--no-cache", dest="enable_cache", action="store_false",
                  default=defaults["enable_cache"], help="Re-run every stage.")
   p.add_argument("--beam-pipeline-args", nargs="*", default=defaults["beam_pipeline_args"],

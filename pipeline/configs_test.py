@@ -36,7 +36,8 @@ def test_environment_sets_defaults_and_flags_win(monkeypatch):
     (["--accuracy-threshold", "1.5"], "between 0 and 1"),
     (["--image-size", "4"], "between 8 and 1024"),
     (["--model", "efficientnet", "--image-size", "16"], "32 or more"),
-    (["--splits", "train=8"], "train and eval"),
+    (["--splits", "train=8"], "train, eval"),
+    (["--splits", "train=8,eval=1,holdout=1"], "train, eval"),
     (["--epochs", "0"], "at least 1"),
     (["--weights", "/no/such/file.h5", "--model", "efficientnet"], "not found"),
 ])
@@ -45,19 +46,22 @@ def test_bad_settings_are_config_errors(argv, message):
     configs.from_args(argv)
 
 
-def test_list_classes_needs_two_non_empty_class_folders(tmp_path):
+def test_input_needs_two_non_empty_class_folders(tmp_path):
+  def describe(path):
+    return inputs.describe_input(configs.from_args(["--data-dir", str(path)]))
+
   (tmp_path / "cat").mkdir()
   (tmp_path / "cat" / "a.png").write_bytes(b"x")
-  with pytest.raises(configs.ConfigError, match="at least two class"):
-    inputs.list_classes(str(tmp_path))
+  with pytest.raises(configs.ConfigError, match="at least two classes, found 1: cat"):
+    describe(tmp_path)
   (tmp_path / "dog").mkdir()
   with pytest.raises(configs.ConfigError, match="empty class folder.*dog"):
-    inputs.list_classes(str(tmp_path))
+    describe(tmp_path)
   (tmp_path / "dog" / "b.png").write_bytes(b"x")
   (tmp_path / ".hidden").mkdir()
-  assert inputs.list_classes(str(tmp_path)) == ["cat", "dog"]
+  assert describe(tmp_path).classes == ["cat", "dog"]
   with pytest.raises(configs.ConfigError, match="not a folder"):
-    inputs.list_classes(str(tmp_path / "missing"))
+    describe(tmp_path / "missing")
 
 
 def _runner(*argv):

@@ -6,7 +6,7 @@ from typing import Optional
 from tensorflow_model_analysis.proto import config_pb2 as tfma
 from tfx import v1 as tfx
 
-from components.image_example_gen import ImageExampleGen
+from components.image_example_gen import ImageExampleGen, sources
 from pipeline.configs import PipelineConfig
 from schemas import SCHEMA_PATH
 from trainer_module.constants import LABEL_KEY, LABEL_XF
@@ -54,12 +54,21 @@ def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalCon
       ])
 
 
-def create_pipeline(config: PipelineConfig, num_classes: int,
+def create_pipeline(config: PipelineConfig, source: sources.Source,
+                    num_classes: Optional[int] = None,
                     metadata_connection_config: Optional[object] = None,
                     schema_path: str = SCHEMA_PATH) -> tfx.dsl.Pipeline:
-  """Builds the pipeline from the config; `num_classes` sizes the per-class gates."""
-  example_gen = ImageExampleGen(input_base=config.data_dir, splits=config.splits,
-                                max_image_pixels=config.max_image_pixels)
+  """Builds the pipeline from the config and its described source (pipeline/inputs.py).
+
+  `num_classes` (default: the source's classes) sizes the per-class gates. The Evaluator gates
+  on the test split when there is one, else on eval.
+  """
+  example_gen = ImageExampleGen(config.data_dir, splits=config.splits,
+                                max_image_pixels=config.max_image_pixels,
+                                min_image_size=config.min_image_size, classes=config.classes,
+                                source=source)
+  has_test = (any(s.name == "test" for s in source.input_config.splits) if source.presplit
+              else "test" in config.splits)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
   schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
   example_validator = tfx.components.ExampleValidator(
@@ -86,7 +95,8 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
       baseline_model=baseline_resolver.outputs["model"],
-      eval_config=create_eval_config(config, num_classes))
+      example_splits=["test" if has_test else "eval"],
+      eval_config=create_eval_config(config, num_classes or len(source.classes)))
   pusher = tfx.components.Pusher(
       model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
       push_destination=tfx.proto.PushDestination(

@@ -137,8 +137,10 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
       "images_ingested": ingest["images_ingested"],
       "images_rejected": ingest["images_rejected"],
       "rejected_files": ingest["rejected_files"],
-      "splits": {name: split["count"] for name, split in ingest["splits"].items()},
-      "class_counts": {name: split["classes"] for name, split in ingest["splits"].items()},
+      "span": ingest.get("span"),
+      "splits": {name: split["written"] for name, split in ingest["splits"].items()},
+      "split_details": ingest["splits"],
+      "data_warnings": ingest.get("warnings", []),
       "classes": class_names,
       "metrics": _metrics(evaluation.uri, class_names) if evaluation else {},
       "thresholds": {"accuracy": config.accuracy_threshold,
@@ -170,6 +172,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
     name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get("recall") or 0.0)
     lines.append(f"  lowest class recall: {name} {worst.get('recall') or 0.0:.4f} "
                  f"(threshold {summary['thresholds']['min_class_recall']})")
+  for warning in summary["data_warnings"]:
+    lines.append(f"  data warning: {warning}")
   for split, features in summary["anomalies"].items():
     for feature, description in features.items():
       lines.append(f"  data anomaly in {split}: {feature}: {description}")

@@ -1,43 +1,48 @@
-"""ImageExampleGen: a FileBasedExampleGen over a class-per-sub-folder image tree."""
+"""ImageExampleGen: a FileBasedExampleGen over class-folder trees and CSV manifests."""
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components.image_example_gen import executor
-
-# <class>/<file>: the class is the first folder below input_base.
-CLASS_FOLDER_PATTERN = "*/*"
+from components.image_example_gen import executor, sources
+from trainer_module.constants import FILE_NAME_KEY
 
 
 class ImageExampleGen(FileBasedExampleGen):
-  """Ingests images into tf.Examples, split by a hash of each file's relative path.
+  """Ingests images into tf.Examples; every file found is written or counted as rejected.
 
-  The split a file lands in depends only on its path below `input_base`, so it is the same
-  across runs and machines. Unreadable files are counted by reason, not fatal.
+  A plain source is split by a hash of each file's path below the data root, so a file lands in
+  the same split on every run and machine; a pre-split source keeps its train/eval/test folders.
+  A `{SPAN}` in the data path picks the newest span, recorded on the Examples artifact.
   """
 
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-  def __init__(self, input_base: str, splits: Optional[Dict[str, int]] = None,
-               max_image_pixels: int = 64_000_000,
-               input_config: Optional[example_gen_pb2.Input] = None):
+  def __init__(self, data_dir: str, splits: Optional[Dict[str, int]] = None,
+               max_image_pixels: int = 64_000_000, min_image_size: int = 1,
+               classes: Sequence[str] = (), source: Optional[sources.Source] = None):
     """Args:
-      input_base: root of the class-folder tree (local or gs://).
-      splits: output split name -> hash-bucket weight; default train=8, eval=2.
-      max_image_pixels: images with more pixels are rejected (decompression bombs).
-      input_config: overrides the default `<class>/<file>` input pattern.
+      data_dir: class-folder tree or .csv manifest (local or gs://), may contain {SPAN}.
+      splits: output split name -> hash-bucket weight (default train=8, eval=2); ignored for
+        pre-split folders.
+      max_image_pixels: images with more pixels are rejected before decoding.
+      min_image_size: images with a side shorter than this are rejected.
+      classes: if given, files of other classes are rejected as unknown_class.
+      source: `sources.describe(data_dir, classes)`, when the caller has it already.
     """
-    splits = splits or {"train": 8, "eval": 2}
-    output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-        splits=[example_gen_pb2.SplitConfig.Split(name=n, hash_buckets=w)
-                for n, w in splits.items()],
-        partition_feature_name=executor.FILE_NAME_KEY))
+    source = source or sources.describe(data_dir, classes)
+    output_config = example_gen_pb2.Output()
+    if not source.presplit:
+      output_config.split_config.CopyFrom(example_gen_pb2.SplitConfig(
+          splits=[example_gen_pb2.SplitConfig.Split(name=n, hash_buckets=w)
+                  for n, w in (splits or {"train": 8, "eval": 2}).items()],
+          partition_feature_name=FILE_NAME_KEY))
     super().__init__(
-        input_base=input_base,
-        input_config=input_config or example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name="images", pattern=CLASS_FOLDER_PATTERN)]),
+        input_base=source.input_base,
+        input_config=source.input_config,
         output_config=output_config,
-        custom_config=executor.pack_custom_config({"max_image_pixels": max_image_pixels}))
+        custom_config=executor.pack_custom_config({
+            "max_image_pixels": max_image_pixels, "min_image_size": min_image_size,
+            "classes": list(classes)}))

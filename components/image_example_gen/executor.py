@@ -1,37 +1,31 @@
-"""Beam executor: image files -> tf.Examples, with every rejected file counted by reason.
+"""Beam executor: image files -> tf.Examples, with every file found accounted for.
 
-Each file under `input_base` that matches the input split pattern (`<class>/<file>` by default)
-becomes one tf.Example holding the encoded bytes, the class name (its folder), the path relative
-to `input_base`, and the decoded height, width and channels. Files that cannot be used are not
-fatal: they are listed with a reason in `ingest_report.json` beside the splits, and the counts are
-set as custom properties on the Examples artifact.
+Each file of the source (see sources.py) becomes one tf.Example holding the encoded bytes, the
+class name, the path below the data root, the format and the decoded height, width and channels,
+or a rejection with a reason (see checks.py). `ingest_report.json`, beside the splits, counts
+found = written + rejected per split and per class and lists every rejected file; the totals are
+also custom properties of the Examples artifact.
 """
 
 import json
 import posixpath
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List
 
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
 
+from components.image_example_gen import checks, sources
 from trainer_module.constants import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY
 
 REPORT_FILE = "ingest_report.json"
 _REPORT_DIR_KEY = "_ingest_report_dir"
 _REJECTED = "rejected"
-
-# Leading bytes of each supported format; tf.io.decode_image reads all four.
-_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF87a": "gif",
-          b"GIF89a": "gif", b"BM": "bmp"}
-
-
-def sniff_format(data: bytes) -> str:
-  """The image format named by the file's leading bytes, or '' if none is supported."""
-  return next((fmt for magic, fmt in _MAGIC.items() if data.startswith(magic)), "")
 
 
 def pack_custom_config(values: Dict[str, Any]) -> example_gen_pb2.CustomConfig:
@@ -59,53 +53,57 @@ def _int(value: int) -> tf.train.Feature:
   return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
 
-def inspect_image(data: bytes, max_pixels: int) -> Tuple[Optional[str], Tuple[int, ...]]:
-  """(rejection reason or None, decoded (height, width, channels)) of one file's bytes."""
-  if not data:
-    return "empty_file", ()
-  if not sniff_format(data):
-    return "not_an_image", ()
-  try:
-    shape = tuple(tf.io.decode_image(data, expand_animations=False).shape)
-  except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-    return "decode_error", ()
-  if shape[0] * shape[1] > max_pixels:
-    return "too_many_pixels", shape
-  return None, shape
+def make_example(data: bytes, name: str, label: str, shape) -> tf.train.Example:
+  return tf.train.Example(features=tf.train.Features(feature={
+      IMAGE_KEY: _bytes(data),
+      LABEL_KEY: _bytes(label.encode()),
+      FILE_NAME_KEY: _bytes(name.encode()),
+      "format": _bytes(checks.sniff_format(data).encode()),
+      "height": _int(shape[0]),
+      "width": _int(shape[1]),
+      "channels": _int(shape[2]),
+  }))
 
 
-class _FileToExample(beam.DoFn):
-  """Reads and checks one file; emits a tf.Example or a tagged (reason, relative path)."""
+class _SplitOf:
+  """The output split a file name hashes to, by ExampleGen's own partition function."""
 
-  def __init__(self, input_base: str, max_pixels: int):
-    self._input_base = input_base
+  def __init__(self, split_config: example_gen_pb2.SplitConfig):
+    self._config = split_config
+    self._names = [s.name for s in split_config.splits]
+    self._buckets = []
+    for split in split_config.splits:
+      self._buckets.append((self._buckets[-1] if self._buckets else 0) + split.hash_buckets)
+
+  def __call__(self, name: str) -> str:
+    keyed = tf.train.Example(features=tf.train.Features(feature={
+        FILE_NAME_KEY: _bytes(name.encode())}))
+    index = base_example_gen_executor._PartitionFn(  # pylint: disable=protected-access
+        keyed, len(self._buckets), self._buckets, self._config)
+    return self._names[index]
+
+
+class _ToExample(beam.DoFn):
+  """Reads and checks one candidate; emits a tf.Example or a tagged rejection."""
+
+  def __init__(self, max_pixels: int, min_size: int):
     self._max_pixels = max_pixels
+    self._min_size = min_size
 
-  def process(self, path: str) -> Iterator[Any]:
-    relpath = posixpath.relpath(path, self._input_base)
-    if any(part.startswith(".") for part in relpath.split("/")):
-      yield beam.pvalue.TaggedOutput(_REJECTED, ("hidden_file", relpath))
-      return
-    with tf.io.gfile.GFile(path, "rb") as f:
-      data = f.read()
-    reason, shape = inspect_image(data, self._max_pixels)
+  def process(self, candidate: sources.Candidate) -> Iterator[Any]:
+    reason = candidate.reason
+    if reason is None:
+      try:
+        with tf.io.gfile.GFile(candidate.path, "rb") as f:
+          data = f.read()
+      except tf.errors.NotFoundError:
+        reason = "missing_file"
+      else:
+        reason, shape = checks.inspect_image(data, self._max_pixels, self._min_size)
     if reason:
-      yield beam.pvalue.TaggedOutput(_REJECTED, (reason, relpath))
-      return
-    yield tf.train.Example(features=tf.train.Features(feature={
-        IMAGE_KEY: _bytes(data),
-        LABEL_KEY: _bytes(relpath.split("/", 1)[0].encode()),
-        FILE_NAME_KEY: _bytes(relpath.encode()),
-        "height": _int(shape[0]),
-        "width": _int(shape[1]),
-        "channels": _int(shape[2]),
-    }))
-
-
-def list_files(input_base: str, split_pattern: str) -> List[str]:
-  """Files (not folders) under input_base matching the pattern, sorted."""
-  matches = tf.io.gfile.glob(posixpath.join(input_base, split_pattern))
-  return sorted(m for m in matches if not tf.io.gfile.isdir(m))
+      yield beam.pvalue.TaggedOutput(_REJECTED, (reason, candidate.name, candidate.label))
+    else:
+      yield make_example(data, candidate.name, candidate.label, shape)
 
 
 @beam.ptransform_fn
@@ -115,27 +113,40 @@ def ImageToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                    split_pattern: str) -> beam.pvalue.PCollection:
   """Reads the image files of one input split into tf.Examples."""
   input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY].rstrip("/")
-  custom_config = unpack_custom_config(exec_properties)
-  paths = list_files(input_base, split_pattern)
-  if not paths:
-    raise ValueError(f"no files match {split_pattern!r} under {input_base}")
-  # The listing's size, recorded apart from the outcomes so that a lost file is noticed.
+  config = unpack_custom_config(exec_properties)
+  candidates = sources.list_candidates(input_base, split_pattern, config.get("classes", []))
+  if not candidates:
+    raise sources.InputError(f"no files in {posixpath.join(input_base, split_pattern)}")
+  input_config = example_gen_pb2.Input()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                            input_config)
+  output_config = example_gen_pb2.Output()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
+                            output_config)
+  if output_config.split_config.splits:
+    split_of = _SplitOf(output_config.split_config)
+  else:  # pre-split input: the input split is the output split
+    input_split = next(s.name for s in input_config.splits if s.pattern == split_pattern)
+    split_of = lambda _: input_split  # pylint: disable=unnecessary-lambda-assignment
+  # The listing's size is recorded apart from the outcomes, so that a lost file is noticed.
   report_dir = exec_properties[_REPORT_DIR_KEY]
   tf.io.gfile.makedirs(report_dir)
   listed = posixpath.join(report_dir, f"listed-{len(tf.io.gfile.listdir(report_dir))}")
   with tf.io.gfile.GFile(listed, "w") as f:
-    f.write(json.dumps(len(paths)) + "\n")
+    f.write(json.dumps(len(candidates)) + "\n")
+  label = split_pattern.replace("/", "_").replace("*", "")
   results = (
       pipeline
-      | "ListFiles" >> beam.Create(paths)
-      | "Redistribute" >> beam.Reshuffle()
-      | "Decode" >> beam.ParDo(
-          _FileToExample(input_base, int(custom_config.get("max_image_pixels", 64_000_000)))
+      | f"List[{label}]" >> beam.Create(candidates)
+      | f"Redistribute[{label}]" >> beam.Reshuffle()
+      | f"Check[{label}]" >> beam.ParDo(_ToExample(
+          int(config.get("max_image_pixels", 64_000_000)), int(config.get("min_image_size", 1)))
       ).with_outputs(_REJECTED, main="examples"))
   _ = (results[_REJECTED]
-       | "FormatRejected" >> beam.MapTuple(lambda reason, path: json.dumps([reason, path]))
-       | "WriteRejected" >> beam.io.WriteToText(
-           posixpath.join(report_dir, "rejected")))
+       | f"FormatRejected[{label}]" >> beam.MapTuple(
+           lambda reason, name, cls: json.dumps([split_of(name), cls, reason, name]))
+       | f"WriteRejected[{label}]" >> beam.io.WriteToText(
+           posixpath.join(report_dir, f"rejected-{len(tf.io.gfile.listdir(report_dir))}")))
   return results["examples"]
 
 
@@ -144,7 +155,7 @@ def _class_of(example: tf.train.Example) -> str:
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-  """ExampleGen executor for image folders."""
+  """ExampleGen executor for image folders and manifests."""
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     return ImageToExample
@@ -167,19 +178,60 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     exec_properties = dict(exec_properties, **{_REPORT_DIR_KEY: report_dir})
     super().Do(input_dict, output_dict, exec_properties)
     report = _assemble_report(report_dir, artifact_utils.decode_split_names(examples.split_names))
+    report["span"] = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
+    report["warnings"] = _imbalance_warnings(report["splits"])
     with tf.io.gfile.GFile(posixpath.join(examples.uri, REPORT_FILE), "w") as f:
       json.dump(report, f, indent=1)
     tf.io.gfile.rmtree(report_dir)
     examples.set_int_custom_property("images_found", report["images_found"])
     examples.set_int_custom_property("images_ingested", report["images_ingested"])
     examples.set_int_custom_property("images_rejected", sum(report["images_rejected"].values()))
-    rejected = ", ".join(f"{n} {r}" for r, n in report["images_rejected"].items()) or "none"
-    print(f"[ImageExampleGen] found {report['images_found']} files: "
-          f"{report['images_ingested']} ingested, rejected: {rejected}", flush=True)
-    empty = [name for name, split in report["splits"].items() if not split["count"]]
-    if empty:
-      raise ValueError(f"split(s) {', '.join(empty)} received no images: "
-                       f"{report['images_ingested']} ingested, rejected: {rejected}")
+    print(format_report(report), flush=True)
+    _check_splits(report["splits"])
+
+
+IMBALANCE_RATIO = 10
+
+
+def _written_classes(split: Dict[str, Any]) -> Dict[str, int]:
+  return {c: n["written"] for c, n in split["classes"].items() if n["written"]}
+
+
+def _imbalance_warnings(splits: Dict[str, Any]) -> List[str]:
+  """A warning when the largest training class outnumbers the smallest by IMBALANCE_RATIO."""
+  counts = _written_classes(splits.get("train", {"classes": {}}))
+  if len(counts) < 2:
+    return []
+  (small, fewest), (large, most) = min(counts.items(), key=lambda kv: kv[1]), max(
+      counts.items(), key=lambda kv: kv[1])
+  if most < IMBALANCE_RATIO * fewest:
+    return []
+  return [f"class imbalance in train: {large} has {most} images, {small} only {fewest} "
+          f"({most / fewest:.0f}x); consider more {small} images or class weights"]
+
+
+def _check_splits(splits: Dict[str, Any]) -> None:
+  """Stops before training when a split is empty or holds classes that train lacks."""
+  empty = [name for name, split in splits.items() if not split["written"]]
+  if empty:
+    raise sources.InputError(f"split(s) {', '.join(empty)} received no images")
+  train = set(_written_classes(splits["train"])) if "train" in splits else set()
+  for name, split in splits.items():
+    unseen = sorted(set(_written_classes(split)) - train)
+    if name != "train" and unseen:
+      raise sources.InputError(f"class(es) {', '.join(unseen)} appear in {name} but not in train:"
+                               " the model cannot learn them; add training images")
+
+
+def format_report(report: Dict[str, Any]) -> str:
+  rejected = ", ".join(f"{n} {r}" for r, n in report["images_rejected"].items()) or "none"
+  lines = [f"[ImageExampleGen] found {report['images_found']} files: "
+           f"{report['images_ingested']} ingested, rejected: {rejected}"]
+  for name, split in report["splits"].items():
+    lines.append(f"[ImageExampleGen]   {name}: {split['found']} found, {split['written']} written, "
+                 f"{sum(split['rejected'].values())} rejected, {len(split['classes'])} classes")
+  lines += [f"[ImageExampleGen] warning: {w}" for w in report.get("warnings", [])]
+  return "\n".join(lines)
 
 
 def _read_json_lines(pattern: str) -> Iterator[Any]:
@@ -188,18 +240,36 @@ def _read_json_lines(pattern: str) -> Iterator[Any]:
       yield from (json.loads(line) for line in f if line.strip())
 
 
+def _tally(split: Dict[str, Any], cls: str, written: int = 0, reason: str = "") -> None:
+  entry = split["classes"].setdefault(cls, {"found": 0, "written": 0, "rejected": 0})
+  count = written or 1
+  entry["found"] += count
+  split["found"] += count
+  if reason:
+    entry["rejected"] += 1
+    split["rejected"][reason] = split["rejected"].get(reason, 0) + 1
+  else:
+    entry["written"] += written
+    split["written"] += written
+
+
 def _assemble_report(report_dir: str, split_names: List[str]) -> Dict[str, Any]:
-  """Merges the Beam-written shards into one report."""
-  rejected_files = sorted(_read_json_lines(posixpath.join(report_dir, "rejected*")),
-                          key=lambda r: r[1])
-  by_reason: Dict[str, int] = {}
-  for reason, _ in rejected_files:
-    by_reason[reason] = by_reason.get(reason, 0) + 1
-  splits = {}
+  """Merges the Beam-written shards; checks found = written + rejected."""
+  splits = {name: {"found": 0, "written": 0, "rejected": {}, "classes": {}}
+            for name in split_names}
   for name in split_names:
-    classes = dict(sorted(_read_json_lines(posixpath.join(report_dir, f"counts-{name}*"))))
-    splits[name] = {"count": sum(classes.values()), "classes": classes}
-  ingested = sum(s["count"] for s in splits.values())
+    for cls, count in _read_json_lines(posixpath.join(report_dir, f"counts-{name}*")):
+      _tally(splits[name], cls, written=count)
+  rejected_files = sorted(_read_json_lines(posixpath.join(report_dir, "rejected-*")),
+                          key=lambda r: r[3])
+  by_reason: Dict[str, int] = {}
+  for split, cls, reason, _ in rejected_files:
+    _tally(splits[split], cls, reason=reason)
+    by_reason[reason] = by_reason.get(reason, 0) + 1
+  for split in splits.values():
+    split["rejected"] = dict(sorted(split["rejected"].items()))
+    split["classes"] = dict(sorted(split["classes"].items()))
+  ingested = sum(s["written"] for s in splits.values())
   found = sum(_read_json_lines(posixpath.join(report_dir, "listed-*")))
   if found != ingested + len(rejected_files):
     raise RuntimeError(f"{found} files listed but {ingested} ingested + "
@@ -208,6 +278,7 @@ def _assemble_report(report_dir: str, split_names: List[str]) -> Dict[str, Any]:
       "images_found": found,
       "images_ingested": ingested,
       "images_rejected": dict(sorted(by_reason.items())),
-      "rejected_files": [{"path": p, "reason": r} for r, p in rejected_files],
+      "rejected_files": [{"path": p, "split": s, "class": c, "reason": r}
+                         for s, c, r, p in rejected_files],
       "splits": splits,
   }

@@ -13,29 +13,27 @@ from components.image_example_gen.component import ImageExampleGen
 from tests import images
 
 
-def _exec_properties(input_base, splits, max_pixels=64_000_000):
-  """The exec properties the component hands its executor (protos already as JSON)."""
-  component = ImageExampleGen(input_base=input_base, splits=splits, max_image_pixels=max_pixels)
-  return dict(component.exec_properties)
-
-
-def _run(input_base, output_dir, splits=None, max_pixels=64_000_000):
+def run_executor(data_dir, output_dir, splits=None, max_pixels=64_000_000, min_size=1,
+                 classes=()):
+  """Runs the executor with the exec properties the component hands it."""
+  component = ImageExampleGen(data_dir, splits=splits or {"train": 3, "eval": 1},
+                              max_image_pixels=max_pixels, min_image_size=min_size,
+                              classes=classes)
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
   executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]},
-                         _exec_properties(input_base, splits or {"train": 3, "eval": 1},
-                                          max_pixels))
+                         dict(component.exec_properties))
   return examples
 
 
-def _read_split(examples, split):
+def read_split(examples, split):
   uri = artifact_utils.get_split_uri([examples], split)
   files = fileio.glob(os.path.join(uri, "*"))
   records = tf.data.TFRecordDataset(files, compression_type="GZIP")
   return [tf.train.Example.FromString(r.numpy()) for r in records]
 
 
-def _feature(example, key):
+def feature(example, key):
   feature = example.features.feature[key]
   return (feature.bytes_list.value or feature.int64_list.value)[0]
 
@@ -57,60 +55,54 @@ def image_tree(tmp_path_factory):
 
 
 def test_ingests_every_decodable_image_and_counts_the_rest(image_tree, tmp_path):
-  examples = _run(image_tree, str(tmp_path / "out"))
-  train, eval_ = _read_split(examples, "train"), _read_split(examples, "eval")
+  examples = run_executor(image_tree, str(tmp_path / "out"))
+  train, eval_ = read_split(examples, "train"), read_split(examples, "eval")
   assert len(train) + len(eval_) == 40
   assert train and eval_
   with open(os.path.join(examples.uri, executor.REPORT_FILE)) as f:
     report = json.load(f)
   assert report["images_found"] == images.count_files(image_tree) == 43
   assert report["images_ingested"] == 40
-  assert report["images_rejected"] == {"decode_error": 1, "empty_file": 1, "not_an_image": 1}
+  assert report["images_rejected"] == {"empty_file": 1, "not_an_image": 1, "truncated_file": 1}
   assert {r["path"]: r["reason"] for r in report["rejected_files"]} == {
-      "3/truncated.png": "decode_error", "5/empty.png": "empty_file",
+      "3/truncated.png": "truncated_file", "5/empty.png": "empty_file",
       "7/notes.txt": "not_an_image"}
-  assert {s: v["count"] for s, v in report["splits"].items()} == {
+  assert {s: v["written"] for s, v in report["splits"].items()} == {
       "train": len(train), "eval": len(eval_)}
   assert examples.get_int_custom_property("images_rejected") == 3
   assert examples.get_int_custom_property("images_ingested") == 40
 
 
 def test_examples_hold_bytes_label_name_and_shape(image_tree, tmp_path):
-  examples = _run(image_tree, str(tmp_path / "out"))
-  for example in _read_split(examples, "train") + _read_split(examples, "eval"):
-    name = _feature(example, "file_name").decode()
+  examples = run_executor(image_tree, str(tmp_path / "out"))
+  for example in read_split(examples, "train") + read_split(examples, "eval"):
+    name = feature(example, "file_name").decode()
     with open(os.path.join(image_tree, name), "rb") as f:
-      assert _feature(example, "image") == f.read()
-    assert _feature(example, "label").decode() == name.split("/")[0]
-    assert (_feature(example, "height"), _feature(example, "width"),
-            _feature(example, "channels")) == (16, 16, 1)
+      assert feature(example, "image") == f.read()
+    assert feature(example, "label").decode() == name.split("/")[0]
+    assert (feature(example, "height"), feature(example, "width"),
+            feature(example, "channels")) == (16, 16, 1)
 
 
 def test_split_depends_only_on_the_file_path(image_tree, tmp_path):
   def assignment(examples):
-    return {_feature(e, "file_name"): split for split in ("train", "eval")
-            for e in _read_split(examples, split)}
+    return {feature(e, "file_name"): split for split in ("train", "eval")
+            for e in read_split(examples, split)}
 
-  first = assignment(_run(image_tree, str(tmp_path / "a")))
-  second = assignment(_run(image_tree, str(tmp_path / "b")))
+  first = assignment(run_executor(image_tree, str(tmp_path / "a")))
+  second = assignment(run_executor(image_tree, str(tmp_path / "b")))
   assert first == second
   # More eval weight moves files only from train to eval, never the other way.
-  wider = assignment(_run(image_tree, str(tmp_path / "c"), splits={"train": 1, "eval": 1}))
+  wider = assignment(run_executor(image_tree, str(tmp_path / "c"), splits={"train": 1, "eval": 1}))
   assert sum(s == "eval" for s in wider.values()) > sum(s == "eval" for s in first.values())
 
 
 def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
   with pytest.raises(ValueError, match="received no images"):
-    _run(image_tree, str(tmp_path / "out"), max_pixels=15 * 15)
+    run_executor(image_tree, str(tmp_path / "out"), max_pixels=15 * 15)
   with open(tmp_path / "out" / executor.REPORT_FILE) as f:
     report = json.load(f)
   assert report["images_ingested"] == 0
-  assert report["images_rejected"]["too_many_pixels"] == 40
+  assert report["images_rejected"]["too_large"] == 40
 
 
-def test_sniff_format_names_supported_formats():
-  pixels = images.digit_pixels(1)[0][0]
-  assert executor.sniff_format(images.encode(pixels, "png")) == "png"
-  assert executor.sniff_format(images.encode(pixels, "jpeg")) == "jpeg"
-  assert executor.sniff_format(b"GIF89a....") == "gif"
-  assert executor.sniff_format(b"hello") == ""

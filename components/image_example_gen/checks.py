@@ -1,0 +1,76 @@
+"""Per-file checks: what an image file is, and whether the pipeline can use it.
+
+Each check answers with a rejection reason (a short snake_case word that reports count by) or
+None. The header is read with Pillow before any decode, so an oversized image (a decompression
+bomb) is rejected without allocating its pixels; the final decode is TensorFlow's, the same one
+Transform runs.
+"""
+
+import io
+from typing import Optional, Tuple
+
+import tensorflow as tf
+from PIL import Image
+
+SUPPORTED_FORMATS = ("png", "jpeg", "gif", "bmp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
+# Leading bytes of image formats: the supported ones and some that are recognized but refused.
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"),
+          (b"GIF89a", "gif"), (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"),
+          (b"\x00\x00\x01\x00", "ico"), (b"8BPS", "psd"))
+
+Image.MAX_IMAGE_PIXELS = None  # Pillow's own bomb guard is replaced by max_pixels below.
+
+
+def sniff_format(data: bytes) -> str:
+  """The image format named by the file's leading bytes, or '' for none known."""
+  if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    return "webp"
+  if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypavif", b"ftypmif1"):
+    return "heif"
+  return next((fmt for magic, fmt in _MAGIC if data.startswith(magic)), "")
+
+
+def is_truncated(data: bytes, fmt: str) -> bool:
+  """True when the file stops before its format's end marker (or declared size)."""
+  if fmt == "png":
+    return not data.rstrip(b"\x00").endswith(b"IEND\xaeB`\x82")
+  if fmt == "jpeg":
+    return b"\xff\xd9" not in data[-1024:]
+  if fmt == "gif":
+    return not data.rstrip(b"\x00").endswith(b";")
+  if fmt == "bmp":
+    return len(data) < int.from_bytes(data[2:6], "little")
+  return False
+
+
+def has_image_extension(name: str) -> bool:
+  return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def inspect_image(data: bytes, max_pixels: int,
+                  min_size: int = 1) -> Tuple[Optional[str], Tuple[int, ...]]:
+  """(rejection reason or None, decoded (height, width, channels)) of one file's bytes."""
+  if not data:
+    return "empty_file", ()
+  fmt = sniff_format(data)
+  if not fmt:
+    return "not_an_image", ()
+  if fmt not in SUPPORTED_FORMATS:
+    return "unsupported_format", ()
+  if is_truncated(data, fmt):
+    return "truncated_file", ()
+  try:
+    width, height = Image.open(io.BytesIO(data)).size  # header only
+  except Exception:  # pylint: disable=broad-except
+    return "decode_error", ()
+  if width * height > max_pixels:
+    return "too_large", ()
+  if min(width, height) < min_size:
+    return "too_small", ()
+  try:
+    shape = tuple(tf.io.decode_image(data, expand_animations=False).shape)
+  except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+    return "decode_error", ()
+  return None, shape
