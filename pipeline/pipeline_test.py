@@ -1,0 +1,48 @@
+"""create_pipeline wiring: gates from the config, the split the Evaluator gates on."""
+
+import json
+
+from components.image_example_gen import sources
+from pipeline import configs
+from pipeline.pipeline import create_pipeline
+from tests import images
+
+
+def _tree(root, splits=("",)):
+  png = images.encode(images.digit_pixels(1)[0][0], "png")
+  images.write_tree(str(root), {f"{s}{c}/{i}.png".lstrip("/"): png for s in splits
+                                for c in ("cat", "dog") for i in range(2)})
+  return str(root)
+
+
+def _components(argv):
+  config = configs.from_args(argv)
+  pipeline = create_pipeline(config, sources.describe(config.data_dir))
+  return {c.id: c for c in pipeline.components}
+
+
+def test_thresholds_and_classes_come_from_the_config(tmp_path):
+  components = _components(["--data-dir", _tree(tmp_path), "--accuracy-threshold", "0.91",
+                            "--min-class-recall", "0.42", "--change-threshold", "-0.01"])
+  eval_config = json.loads(components["Evaluator"].exec_properties["eval_config"])
+  gates = json.dumps(eval_config["metrics_specs"])
+  assert "0.91" in gates and "0.42" in gates and "-0.01" in gates
+  assert eval_config["metrics_specs"][1]["binarize"]["class_ids"]["values"] == [0, 1]
+  assert [s.get("feature_keys") for s in eval_config["slicing_specs"]] == [None, ["label"]]
+  assert json.loads(components["Evaluator"].exec_properties["example_splits"]) == ["eval"]
+
+
+def test_evaluator_gates_on_test_split_when_there_is_one(tmp_path):
+  components = _components(["--data-dir", _tree(tmp_path), "--splits", "train=8,eval=1,test=1"])
+  assert json.loads(components["Evaluator"].exec_properties["example_splits"]) == ["test"]
+  output = json.loads(components["ImageExampleGen"].exec_properties["output_config"])
+  assert [s["name"] for s in output["split_config"]["splits"]] == ["train", "eval", "test"]
+
+
+def test_pre_split_folders_become_input_splits(tmp_path):
+  data = _tree(tmp_path, splits=("train/", "eval/", "test/"))
+  components = _components(["--data-dir", data])
+  input_config = json.loads(components["ImageExampleGen"].exec_properties["input_config"])
+  assert [(s["name"], s["pattern"]) for s in input_config["splits"]] == [
+      ("train", "train/*/*"), ("eval", "eval/*/*"), ("test", "test/*/*")]
+  assert json.loads(components["Evaluator"].exec_properties["example_splits"]) == ["test"]
