@@ -1,6 +1,7 @@
 """Debian's dataset-fashion-mnist (70,000 28x28 images, MIT) exported to PNG class folders.
 
-  python -m benchmarks.fashion_mnist DEST   # DEST/<class>/<train|test>_<index>.png
+  python -m benchmarks.fashion_mnist DEST             # DEST/<class>/<train|test>_<index>.png
+  python -m benchmarks.fashion_mnist --splits DEST    # DEST/<train|eval|test>/<class>/...
 """
 
 import gzip
@@ -35,17 +36,31 @@ def ensure_installed() -> None:
   subprocess.run(["apt-get", "install", "-y", "-qq", "dataset-fashion-mnist"], check=True)
 
 
-def export(dest: str) -> str:
-  """Writes every image once; a complete export (dest.complete beside it) is reused."""
+EVAL_EVERY = 12  # Every 12th training image (5,000) is the eval split of the pre-split export.
+
+
+def arrays(part: str):
+  """(uint8 [n, 28, 28] images, int labels) of "train" (60,000) or "test" (10,000)."""
+  ensure_installed()
+  prefix = "train" if part == "train" else "t10k"
+  return _idx(f"{prefix}-images-idx3-ubyte.gz"), _idx(f"{prefix}-labels-idx1-ubyte.gz")
+
+
+def export(dest: str, splits: bool = False) -> str:
+  """Writes every image once; a complete export (dest.complete beside it) is reused.
+
+  With `splits`, the official test set goes to test/, every EVAL_EVERY-th training image to
+  eval/ and the rest to train/ (the pipeline's pre-split layout).
+  """
   done = dest.rstrip("/") + ".complete"
   if os.path.exists(done):
     return dest
-  ensure_installed()
-  for part, prefix in (("train", "train"), ("test", "t10k")):
-    images = _idx(f"{prefix}-images-idx3-ubyte.gz")
-    labels = _idx(f"{prefix}-labels-idx1-ubyte.gz")
+  for part in ("train", "test"):
+    images, labels = arrays(part)
     for i, (pixels, label) in enumerate(zip(images, labels)):
-      folder = os.path.join(dest, CLASSES[label])
+      split = part if part == "test" or i % EVAL_EVERY else "eval"
+      folder = os.path.join(dest, split, CLASSES[label]) if splits else os.path.join(
+          dest, CLASSES[label])
       os.makedirs(folder, exist_ok=True)
       with open(os.path.join(folder, f"{part}_{i:05d}.png"), "wb") as f:
         f.write(tf.io.encode_png(pixels[:, :, None]).numpy())
@@ -55,4 +70,4 @@ def export(dest: str) -> str:
 
 
 if __name__ == "__main__":
-  print(export(sys.argv[1]))
+  print(export(sys.argv[-1], splits="--splits" in sys.argv))

@@ -7,6 +7,10 @@ from typing import Dict, List, Optional
 
 ENV_PREFIX = "IMAGE_PIPELINE_"
 MODELS = ("cnn", "efficientnet")
+VARIANTS = ("b0", "b1", "b2", "b3")
+AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")
+CLASS_WEIGHTS = ("auto", "balanced", "none")
+CACHES = ("memory", "disk", "none")
 
 
 class ConfigError(ValueError):
@@ -21,12 +25,23 @@ class PipelineConfig:
   data_dir: Optional[str] = None  # None: the built-in digits sample.
   output_dir: str = "tfx_output"
   model: str = "cnn"
+  model_variant: str = "b0"  # EfficientNet B0-B3.
   weights: Optional[str] = None  # Local EfficientNet weights file (.h5 / .weights.h5).
   image_size: int = 32
   channels: int = 3
   epochs: int = 10
-  batch_size: int = 32
+  batch_size: int = 32  # Per replica.
   learning_rate: float = 1e-3
+  dropout: float = 0.3
+  width: int = 32  # The CNN's first-block filters.
+  fine_tune_epochs: int = 5  # Second phase with --weights: top backbone layers unfrozen.
+  fine_tune_layers: int = 20
+  augment: List[str] = dataclasses.field(default_factory=list)
+  class_weights: str = "auto"
+  cache: str = "memory"
+  tune: bool = False
+  tune_trials: int = 4
+  tune_epochs: int = 3
   accuracy_threshold: float = 0.8
   min_class_recall: float = 0.5
   change_threshold: float = -0.05  # Allowed accuracy drop against the last blessed model.
@@ -77,6 +92,20 @@ class PipelineConfig:
         or min(self.splits.values()) < 1):
       raise ConfigError("--splits needs positive weights for train, eval and optionally test, "
                         "e.g. train=8,eval=1,test=1")
+    for name in ("fine_tune_epochs", "tune_trials", "tune_epochs", "width", "fine_tune_layers"):
+      if getattr(self, name) < (0 if name == "fine_tune_epochs" else 1):
+        raise ConfigError(f"--{name.replace('_', '-')} is out of range: {getattr(self, name)}")
+    if not 0.0 <= self.dropout < 1.0:
+      raise ConfigError("--dropout must be in [0, 1)")
+    for name, allowed in (("model_variant", VARIANTS), ("class_weights", CLASS_WEIGHTS),
+                          ("cache", CACHES)):
+      if getattr(self, name) not in allowed:
+        raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
+                          f"got {getattr(self, name)!r}")
+    unknown = sorted(set(self.augment) - set(AUGMENTATIONS))
+    if unknown:
+      raise ConfigError(f"--augment: unknown {', '.join(unknown)}; choose from "
+                        f"{', '.join(AUGMENTATIONS)} or none")
     if self.weights and self.model != "efficientnet":
       raise ConfigError("--weights applies to --model efficientnet only")
     if self.weights and not os.path.isfile(self.weights):
@@ -93,7 +122,8 @@ def _parse_splits(text: str) -> Dict[str, int]:
 
 
 def _parse_list(text: str) -> List[str]:
-  return [item.strip() for item in text.split(",") if item.strip()]
+  """Comma-separated names; "none" is the empty list."""
+  return [item.strip() for item in text.split(",") if item.strip() and item.strip() != "none"]
 
 
 def _env_default(field: dataclasses.Field, default):
@@ -103,7 +133,7 @@ def _env_default(field: dataclasses.Field, default):
     return default
   if field.name == "splits":
     return _parse_splits(raw)
-  if field.name == "classes":
+  if field.name in ("classes", "augment"):
     return _parse_list(raw)
   if isinstance(default, bool):
     return raw.lower() in ("1", "true", "yes")
@@ -133,17 +163,46 @@ def build_parser() -> argparse.ArgumentParser:
                  "(default: %(default)s).")
   p.add_argument("--pipeline-name", default=defaults["pipeline_name"], help="(default: %(default)s)")
   p.add_argument("--model", choices=MODELS, default=defaults["model"], help="(default: %(default)s)")
+  p.add_argument("--model-variant", choices=VARIANTS, default=defaults["model_variant"],
+                 help="EfficientNet size (default: %(default)s).")
   p.add_argument("--weights", default=defaults["weights"],
-                 help="Local ImageNet weights file for --model efficientnet (no downloads).")
+                 help="Local ImageNet 'notop' weights file for --model efficientnet (no "
+                 "downloads): the head trains on a frozen backbone, then the top layers are "
+                 "fine-tuned at a tenth of the learning rate.")
+  p.add_argument("--fine-tune-epochs", type=int, default=defaults["fine_tune_epochs"],
+                 help="Epochs of the fine-tuning phase with --weights (default: %(default)s).")
+  p.add_argument("--fine-tune-layers", type=int, default=defaults["fine_tune_layers"],
+                 help="Top backbone layers unfrozen for fine-tuning (default: %(default)s).")
   p.add_argument("--image-size", type=int, default=defaults["image_size"],
                  help="Images are resized to N x N (default: %(default)s).")
   p.add_argument("--channels", type=int, choices=(1, 3), default=defaults["channels"],
                  help="Channels images are converted to (default: %(default)s).")
   p.add_argument("--epochs", type=int, default=defaults["epochs"], help="(default: %(default)s)")
   p.add_argument("--batch-size", type=int, default=defaults["batch_size"],
-                 help="(default: %(default)s)")
+                 help="Per replica; multiplied by the number of GPUs/TPU cores "
+                 "(default: %(default)s).")
   p.add_argument("--learning-rate", type=float, default=defaults["learning_rate"],
+                 help="Initial rate, lowered when validation loss stalls (default: %(default)s).")
+  p.add_argument("--dropout", type=float, default=defaults["dropout"],
+                 help="Dropout before the classifier (default: %(default)s).")
+  p.add_argument("--width", type=int, default=defaults["width"],
+                 help="Filters of the CNN's first block; 2x and 4x follow (default: %(default)s).")
+  p.add_argument("--augment", type=_parse_list, default=defaults["augment"],
+                 help=f"Training-only augmentations, comma-separated: {', '.join(AUGMENTATIONS)} "
+                 "(default: none).")
+  p.add_argument("--class-weights", choices=CLASS_WEIGHTS, default=defaults["class_weights"],
+                 help="Weight classes by inverse frequency: auto does so when the largest class "
+                 "is 1.5x the smallest (default: %(default)s).")
+  p.add_argument("--cache", choices=CACHES, default=defaults["cache"],
+                 help="Where the Trainer caches parsed examples after the first epoch; disk for "
+                 "data larger than memory (default: %(default)s).")
+  p.add_argument("--tune", action="store_true", default=defaults["tune"],
+                 help="Add a Tuner stage (Keras Tuner random search over learning rate, dropout "
+                 "and width) whose best values the Trainer uses.")
+  p.add_argument("--tune-trials", type=int, default=defaults["tune_trials"],
                  help="(default: %(default)s)")
+  p.add_argument("--tune-epochs", type=int, default=defaults["tune_epochs"],
+                 help="Epochs per trial (default: %(default)s).")
   p.add_argument("--accuracy-threshold", type=float, default=defaults["accuracy_threshold"],
                  help="Overall eval accuracy needed to bless the model (default: %(default)s).")
   p.add_argument("--min-class-recall", type=float, default=defaults["min_class_recall"],

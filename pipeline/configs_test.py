@@ -23,12 +23,28 @@ def test_flags_override_defaults():
   assert config.metadata_path == "tfx_output/metadata.db"
 
 
+def test_training_flags():
+  config = configs.from_args(["--model", "efficientnet", "--model-variant", "b2", "--augment",
+                              "flip,zoom", "--class-weights", "balanced", "--tune",
+                              "--tune-trials", "6", "--cache", "disk", "--fine-tune-epochs", "0"])
+  assert (config.model_variant, config.augment, config.class_weights) == (
+      "b2", ["flip", "zoom"], "balanced")
+  assert (config.tune, config.tune_trials, config.cache, config.fine_tune_epochs) == (
+      True, 6, "disk", 0)
+  defaults = configs.from_args([])
+  assert (defaults.augment, defaults.class_weights, defaults.tune) == ([], "auto", False)
+  assert configs.from_args(["--augment", "none"]).augment == []
+
+
 def test_environment_sets_defaults_and_flags_win(monkeypatch):
   monkeypatch.setenv("IMAGE_PIPELINE_EPOCHS", "5")
   monkeypatch.setenv("IMAGE_PIPELINE_OUTPUT_DIR", "/tmp/elsewhere")
   assert configs.from_args([]).epochs == 5
   assert configs.from_args([]).serving_model_dir == "/tmp/elsewhere/serving_model"
   assert configs.from_args(["--epochs", "3"]).epochs == 3
+  monkeypatch.setenv("IMAGE_PIPELINE_AUGMENT", "flip,rotation")
+  monkeypatch.setenv("IMAGE_PIPELINE_TUNE", "true")
+  assert configs.from_args([]).augment == ["flip", "rotation"] and configs.from_args([]).tune
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -40,6 +56,11 @@ def test_environment_sets_defaults_and_flags_win(monkeypatch):
     (["--splits", "train=8,eval=1,holdout=1"], "train, eval"),
     (["--epochs", "0"], "at least 1"),
     (["--weights", "/no/such/file.h5", "--model", "efficientnet"], "not found"),
+    (["--model-variant", "b7"], "invalid choice"),
+    (["--augment", "flip,cutout"], "unknown cutout"),
+    (["--class-weights", "sometimes"], "invalid choice"),
+    (["--dropout", "1.0"], "dropout"),
+    (["--tune-trials", "0"], "tune-trials"),
 ])
 def test_bad_settings_are_config_errors(argv, message):
   with pytest.raises(configs.ConfigError, match=message):

@@ -14,6 +14,11 @@ from trainer_module.train import PREDICTION_KEY, SERVING_EXAMPLES_SIGNATURE, TRA
 
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.train.run_fn"
+TUNER_FN = "trainer_module.train.tuner_fn"
+TRAINING_KEYS = ("model", "model_variant", "weights", "image_size", "channels", "epochs",
+                 "batch_size", "learning_rate", "dropout", "width", "fine_tune_epochs",
+                 "fine_tune_layers", "augment", "class_weights", "cache", "tune_trials",
+                 "tune_epochs")
 ACCURACY = "sparse_categorical_accuracy"
 
 
@@ -77,16 +82,20 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
       examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
       preprocessing_fn=PREPROCESSING_FN,
       custom_config={"image_size": config.image_size, "channels": config.channels})
+  training_config = {key: getattr(config, key) for key in TRAINING_KEYS}
+  tuner = tfx.components.Tuner(
+      tuner_fn=TUNER_FN,
+      examples=transform.outputs["transformed_examples"],
+      transform_graph=transform.outputs["transform_graph"],
+      schema=schema_gen.outputs["schema"],
+      custom_config=training_config) if config.tune else None
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,
       examples=transform.outputs["transformed_examples"],
       transform_graph=transform.outputs["transform_graph"],
       schema=schema_gen.outputs["schema"],
-      custom_config={
-          "model": config.model, "weights": config.weights, "image_size": config.image_size,
-          "channels": config.channels, "epochs": config.epochs, "batch_size": config.batch_size,
-          "learning_rate": config.learning_rate,
-      })
+      hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+      custom_config=training_config)
   baseline_resolver = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -105,8 +114,9 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
-      components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                  trainer, baseline_resolver, evaluator, pusher],
+      components=[c for c in (example_gen, statistics_gen, schema_gen, example_validator,
+                              transform, tuner, trainer, baseline_resolver, evaluator, pusher)
+                  if c is not None],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=config.beam_pipeline_args)

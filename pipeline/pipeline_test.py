@@ -46,3 +46,19 @@ def test_pre_split_folders_become_input_splits(tmp_path):
   assert [(s["name"], s["pattern"]) for s in input_config["splits"]] == [
       ("train", "train/*/*"), ("eval", "eval/*/*"), ("test", "test/*/*")]
   assert json.loads(components["Evaluator"].exec_properties["example_splits"]) == ["test"]
+
+
+def test_training_settings_reach_the_trainer_and_tune_adds_a_tuner(tmp_path):
+  argv = ["--data-dir", _tree(tmp_path), "--model", "efficientnet", "--model-variant", "b1",
+          "--augment", "flip", "--class-weights", "none"]
+  components = _components(argv)
+  assert "Tuner" not in components
+  trainer_config = json.loads(components["Trainer"].exec_properties["custom_config"])
+  assert (trainer_config["model"], trainer_config["model_variant"], trainer_config["augment"],
+          trainer_config["class_weights"]) == ("efficientnet", "b1", ["flip"], "none")
+  assert "hyperparameters" not in components["Trainer"].inputs
+
+  components = _components(argv + ["--tune", "--tune-trials", "3"])
+  tuner, trainer = components["Tuner"], components["Trainer"]
+  assert json.loads(tuner.exec_properties["custom_config"])["tune_trials"] == 3
+  assert trainer.inputs["hyperparameters"].producer_component_id == "Tuner"

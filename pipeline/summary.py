@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import statistics
 from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
@@ -13,6 +14,7 @@ from ml_metadata.metadata_store import metadata_store
 
 from components.image_example_gen.executor import REPORT_FILE
 from trainer_module.constants import LABEL_VOCAB
+from trainer_module.train import TRAINING_LOG
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
@@ -110,6 +112,19 @@ def _anomalies(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
   return result
 
 
+def _training(model_run_uri: str) -> Dict[str, Any]:
+  """Epochs run and training speed, from the Trainer's training log."""
+  path = os.path.join(model_run_uri, TRAINING_LOG)
+  if not tf.io.gfile.exists(path):
+    return {}
+  with tf.io.gfile.GFile(path) as f:
+    epochs = [json.loads(line) for line in f]
+  return {"epochs": len(epochs),
+          "train_seconds": round(sum(e["train_seconds"] for e in epochs), 1),
+          "images_per_second": statistics.median(e["images_per_second"] for e in epochs),
+          "epoch_log": epochs}
+
+
 def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
   """Builds the run summary of the latest run of config.pipeline_name."""
   connection = metadata_store_pb2.ConnectionConfig()
@@ -127,6 +142,7 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
   blessing = record.output("Evaluator", "blessing")
   pushed = record.output("Pusher", "pushed_model")
   anomalies = record.output("ExampleValidator", "anomalies")
+  model_run = record.output("Trainer", "model_run")
   blessed = _int_property(blessing, "blessed") == 1
   pushed_ok = _int_property(pushed, "pushed") == 1
   return {
@@ -148,6 +164,7 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
                      "change": config.change_threshold},
       "failed_gates": _failed_gates(evaluation.uri, class_names) if evaluation else [],
       "anomalies": _anomalies(anomalies.uri) if anomalies else {},
+      "training": _training(model_run.uri) if model_run else {},
       "blessed": blessed,
       "pushed_model_path": (pushed.custom_properties["pushed_destination"].string_value
                             if pushed_ok else None),
@@ -172,6 +189,10 @@ def format_summary(summary: Dict[str, Any]) -> str:
     name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get("recall") or 0.0)
     lines.append(f"  lowest class recall: {name} {worst.get('recall') or 0.0:.4f} "
                  f"(threshold {summary['thresholds']['min_class_recall']})")
+  training = summary.get("training") or {}
+  if training:
+    lines.append(f"  training: {training['epochs']} epochs, {training['train_seconds']} s, "
+                 f"{training['images_per_second']:.0f} images/s")
   for warning in summary["data_warnings"]:
     lines.append(f"  data warning: {warning}")
   for split, features in summary["anomalies"].items():

@@ -12,3 +12,4 @@ def transformed_name(key: str) -> str:
 
 IMAGE_XF = transformed_name(IMAGE_KEY)   # float32 [size, size, channels] in [0, 1]
 LABEL_XF = transformed_name(LABEL_KEY)   # int64 class id
+LABEL_COUNTS = "label_counts"  # TFT vocabulary with frequencies: "count name" per class

@@ -1,4 +1,7 @@
-"""Keras 3 model builders. Inputs: {IMAGE_XF: float32 [size, size, channels] in [0, 1]}."""
+"""Keras 3 model builders. Inputs: {IMAGE_XF: float32 [size, size, channels] in [0, 1]}.
+
+Builders return uncompiled models; `compile_model` compiles them (again, when fine-tuning).
+"""
 
 from typing import Optional
 
@@ -6,62 +9,96 @@ import keras
 
 from trainer_module.constants import IMAGE_XF
 
+EFFICIENTNETS = {
+    "b0": keras.applications.EfficientNetB0,
+    "b1": keras.applications.EfficientNetB1,
+    "b2": keras.applications.EfficientNetB2,
+    "b3": keras.applications.EfficientNetB3,
+}
+BACKBONE = "backbone"
+
 
 def _image_input(image_size: int, channels: int) -> keras.KerasTensor:
   return keras.Input(shape=(image_size, image_size, channels), name=IMAGE_XF)
 
 
-def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
+def _head(x, num_classes: int, dropout: float):
+  x = keras.layers.Dropout(dropout)(x)
+  # float32 probabilities even under a mixed_float16 policy.
+  return keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
+                            name="probabilities")(x)
+
+
+def compile_model(model: keras.Model, learning_rate: float) -> keras.Model:
   model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                 loss="sparse_categorical_crossentropy",
                 metrics=["sparse_categorical_accuracy"])
   return model
 
 
-def build_cnn(image_size: int, channels: int, num_classes: int, learning_rate: float = 1e-3,
+def build_cnn(image_size: int, channels: int, num_classes: int, width: int = 32,
               dropout: float = 0.3) -> keras.Model:
-  """A small three-block CNN: a strong baseline for small images on a CPU."""
+  """Three conv blocks of `width`, 2x and 4x filters, pooled to a 4x4 grid, a dense layer.
+
+  A strong baseline for small images on a CPU; the fixed grid keeps the dense layer the same
+  size whatever the image size.
+  """
   image = _image_input(image_size, channels)
   x = image
-  for filters in (32, 64, 128):
+  for i, filters in enumerate((width, 2 * width, 4 * width)):
     x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
     # Momentum 0.9: the moving statistics settle within a few hundred steps on small data sets.
     x = keras.layers.BatchNormalization(momentum=0.9)(x)
     x = keras.layers.ReLU()(x)
-    x = keras.layers.MaxPooling2D()(x) if filters < 128 else x
-  x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.MaxPooling2D()(x) if i < 2 else x
+  x = keras.layers.AdaptiveAveragePooling2D((4, 4))(x)
+  x = keras.layers.Flatten()(x)
   x = keras.layers.Dropout(dropout)(x)
-  probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-  return _compile(keras.Model({IMAGE_XF: image}, probabilities, name="cnn"), learning_rate)
+  x = keras.layers.Dense(4 * width, activation="relu")(x)
+  return keras.Model({IMAGE_XF: image}, _head(x, num_classes, dropout), name="cnn")
 
 
-def build_efficientnet(image_size: int, channels: int, num_classes: int,
-                       learning_rate: float = 1e-3, weights: Optional[str] = None,
-                       dropout: float = 0.2) -> keras.Model:
-  """EfficientNetB0 with a new classification head.
+def build_efficientnet(image_size: int, channels: int, num_classes: int, variant: str = "b0",
+                       weights: Optional[str] = None, dropout: float = 0.2) -> keras.Model:
+  """EfficientNet B0-B3 with a new classification head.
 
-  `weights` is a local ImageNet "notop" weights file; then the backbone is frozen and only the
-  head trains. Without it the whole network trains from scratch (nothing is downloaded).
+  `weights` is a local ImageNet "notop" weights file: the backbone is then frozen (see
+  `unfreeze_top` for the fine-tuning phase). Without it the whole network trains from scratch;
+  nothing is downloaded. Grayscale input is repeated to the three channels the backbone expects.
   """
+  if variant not in EFFICIENTNETS:
+    raise ValueError(f"unknown EfficientNet variant {variant!r}; one of {', '.join(EFFICIENTNETS)}")
   image = _image_input(image_size, channels)
   x = image if channels == 3 else keras.layers.Concatenate()([image] * 3)
   x = keras.layers.Rescaling(255.0)(x)  # EfficientNet normalizes 0..255 inputs itself.
-  backbone = keras.applications.EfficientNetB0(
-      include_top=False, weights=weights, input_shape=(image_size, image_size, 3),
-      pooling="avg")
+  backbone = EFFICIENTNETS[variant](include_top=False, weights=weights,
+                                    input_shape=(image_size, image_size, 3), pooling="avg",
+                                    name=BACKBONE)
   backbone.trainable = weights is None
-  # A frozen backbone keeps its BatchNorm statistics in inference mode.
+  # Pretrained BatchNorm statistics stay in inference mode, also while fine-tuning.
   x = backbone(x, training=False) if weights else backbone(x)
-  x = keras.layers.Dropout(dropout)(x)
-  probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-  return _compile(keras.Model({IMAGE_XF: image}, probabilities, name="efficientnet"),
-                  learning_rate)
+  return keras.Model({IMAGE_XF: image}, _head(x, num_classes, dropout),
+                     name=f"efficientnet{variant}")
+
+
+def unfreeze_top(model: keras.Model, layers: int) -> int:
+  """Makes the backbone's top `layers` layers trainable, BatchNorm excepted; returns how many."""
+  backbone = model.get_layer(BACKBONE)
+  backbone.trainable = True
+  unfrozen = 0
+  for i, layer in enumerate(backbone.layers):
+    top = i >= len(backbone.layers) - layers
+    layer.trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
+    unfrozen += layer.trainable
+  return unfrozen
 
 
 def build_model(name: str, image_size: int, channels: int, num_classes: int,
-                learning_rate: float = 1e-3, weights: Optional[str] = None) -> keras.Model:
+                variant: str = "b0", weights: Optional[str] = None, width: int = 32,
+                dropout: float = 0.3) -> keras.Model:
+  """The configured model, uncompiled. `width` shapes the CNN only."""
   if name == "cnn":
-    return build_cnn(image_size, channels, num_classes, learning_rate)
+    return build_cnn(image_size, channels, num_classes, width, dropout)
   if name == "efficientnet":
-    return build_efficientnet(image_size, channels, num_classes, learning_rate, weights)
+    return build_efficientnet(image_size, channels, num_classes, variant, weights, dropout)
   raise ValueError(f"unknown model {name!r}")

@@ -1,5 +1,6 @@
-"""Model builders: build, one real training step on digits, predict."""
+"""Model builders: build, one real training step on digits, predict; fine-tuning's unfreezing."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,6 +20,7 @@ def _batch(size, channels, count=32):
 
 
 def _train_step_changes_weights_and_predicts(model, features, labels):
+  model_lib.compile_model(model, 1e-3)
   before = [w.copy() for w in model.get_weights()]
   loss = model.train_on_batch(features, labels, return_dict=True)["loss"]
   assert np.isfinite(loss)
@@ -35,40 +37,68 @@ def test_cnn_trains_and_predicts(channels):
   _train_step_changes_weights_and_predicts(model, features, labels)
 
 
+def test_cnn_width_sets_the_filters():
+  model = model_lib.build_cnn(16, 1, 10, width=8)
+  convs = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+  assert convs == [8, 16, 32]
+
+
 def test_cnn_learns_digits():
   features, labels = _batch(16, 1, count=256)
-  model = model_lib.build_cnn(16, 1, 10, learning_rate=3e-3)
+  model = model_lib.compile_model(model_lib.build_cnn(16, 1, 10), 3e-3)
   model.fit(features, labels, epochs=15, batch_size=32, verbose=0)
   accuracy = model.evaluate(features, labels, verbose=0, return_dict=True)
   assert accuracy["sparse_categorical_accuracy"] > 0.9
 
 
-@pytest.mark.parametrize("channels", [1, 3])
-def test_efficientnet_from_scratch_trains_and_predicts(channels):
+# B0 is trained, exported and served through the real Trainer in train_test.
+@pytest.mark.parametrize("variant,channels", [("b1", 1), ("b2", 3), ("b3", 1)])
+def test_efficientnet_trains_saves_reloads_and_predicts(variant, channels, tmp_path):
   features, labels = _batch(32, channels, count=8)
-  model = model_lib.build_model("efficientnet", 32, channels, 10)
+  model = model_lib.build_model("efficientnet", 32, channels, 10, variant=variant)
+  assert model.name == f"efficientnet{variant}"
   assert all(layer.trainable for layer in model.layers)
   _train_step_changes_weights_and_predicts(model, features, labels)
+  path = str(tmp_path / "model.keras")
+  model.save(path)
+  reloaded = keras.saving.load_model(path)
+  np.testing.assert_allclose(reloaded.predict(features, verbose=0),
+                             model.predict(features, verbose=0), rtol=1e-4, atol=1e-5)
 
 
-def test_efficientnet_loads_a_local_weights_file_and_freezes_the_backbone(tmp_path):
-  import keras  # pylint: disable=import-outside-toplevel
+def test_local_weights_load_frozen_then_top_layers_unfreeze_for_fine_tuning(tmp_path):
   source = keras.applications.EfficientNetB0(include_top=False, weights=None,
                                              input_shape=(32, 32, 3), pooling="avg")
   path = str(tmp_path / "efficientnetb0_notop.weights.h5")
   source.save_weights(path)
-  model = model_lib.build_model("efficientnet", 32, 3, 10, weights=path)
-  backbone = model.get_layer("efficientnetb0")
+  model = model_lib.compile_model(
+      model_lib.build_model("efficientnet", 32, 1, 10, weights=path), 1e-3)
+  backbone = model.get_layer(model_lib.BACKBONE)
   assert not backbone.trainable
   for loaded, saved in zip(backbone.get_weights(), source.get_weights()):
     np.testing.assert_array_equal(loaded, saved)
-  features, labels = _batch(32, 3, count=8)
+  features, labels = _batch(32, 1, count=8)
   frozen = [w.copy() for w in backbone.get_weights()]
   model.train_on_batch(features, labels)
   for after, before in zip(backbone.get_weights(), frozen):
     np.testing.assert_array_equal(after, before)
 
+  unfrozen = model_lib.unfreeze_top(model, 12)
+  assert 0 < unfrozen <= 12
+  top, bottom = backbone.layers[-12:], backbone.layers[:-12]
+  assert not any(layer.trainable for layer in bottom)
+  assert not any(layer.trainable for layer in top
+                 if isinstance(layer, keras.layers.BatchNormalization))
+  model_lib.compile_model(model, 1e-4)
+  before = {id(v): v.numpy().copy() for layer in backbone.layers for v in layer.weights}
+  model.train_on_batch(features, labels)
+  changed = {layer.name for layer in backbone.layers for v in layer.weights
+             if not np.array_equal(before[id(v)], v.numpy())}
+  assert changed and changed <= {layer.name for layer in top if layer.trainable}
 
-def test_unknown_model_is_an_error():
+
+def test_unknown_model_or_variant_is_an_error():
   with pytest.raises(ValueError, match="unknown model"):
     model_lib.build_model("resnet", 32, 3, 10)
+  with pytest.raises(ValueError, match="unknown EfficientNet variant"):
+    model_lib.build_model("efficientnet", 32, 3, 10, variant="b7")

@@ -5,7 +5,8 @@ from typing import Any, Dict
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module.constants import IMAGE_KEY, IMAGE_XF, LABEL_KEY, LABEL_VOCAB, LABEL_XF
+from trainer_module.constants import (IMAGE_KEY, IMAGE_XF, LABEL_COUNTS, LABEL_KEY, LABEL_VOCAB,
+                                      LABEL_XF)
 
 
 def decode_images(image_bytes: tf.Tensor, image_size: int, channels: int) -> tf.Tensor:
@@ -29,6 +30,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
   """Called by Transform on batches of raw features ([batch, 1] dense tensors)."""
   images = decode_images(tf.reshape(inputs[IMAGE_KEY], [-1]),
                          int(custom_config["image_size"]), int(custom_config["channels"]))
-  label_ids = tft.compute_and_apply_vocabulary(tf.reshape(inputs[LABEL_KEY], [-1]),
-                                               vocab_filename=LABEL_VOCAB)
+  labels = tf.reshape(inputs[LABEL_KEY], [-1])
+  label_ids = tft.compute_and_apply_vocabulary(labels, vocab_filename=LABEL_VOCAB)
+  # Class frequencies for the Trainer's class weights.
+  tft.vocabulary(labels, vocab_filename=LABEL_COUNTS, store_frequency=True)
   return {IMAGE_XF: images, LABEL_XF: label_ids}

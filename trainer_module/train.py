@@ -1,36 +1,95 @@
-"""Trainer's run_fn: fit on Transform's output, export a SavedModel with three signatures.
+"""Trainer's run_fn and Tuner's tuner_fn: fit on Transform's output, export for TF Serving.
 
+The exported SavedModel has three signatures:
 - serving_default (image_bytes: [batch] encoded images -> classes, scores, probabilities,
   class_names): what TF Serving's REST `{"b64": ...}` and gRPC clients send.
 - serving_examples (examples: [batch] serialized tf.Examples): what the Evaluator feeds.
 - transform_features (examples): the Transform graph alone, used by TFMA to get label ids.
 """
 
-from typing import Dict
+import json
+import os
+import tempfile
+import time
+from typing import Any, Dict, List, Optional
 
 import keras
+import keras_tuner
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
+from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from trainer_module import augmentation, class_weights, distribution
 from trainer_module.constants import IMAGE_KEY, IMAGE_XF, LABEL_VOCAB, LABEL_XF
-from trainer_module.model import build_model
+from trainer_module.model import build_model, compile_model, unfreeze_top
 
 SERVING_EXAMPLES_SIGNATURE = "serving_examples"
 TRANSFORM_SIGNATURE = "transform_features"
 PREDICTION_KEY = "probabilities"
+ACCURACY = "sparse_categorical_accuracy"
+TRAINING_LOG = "training_log.jsonl"
+SHUFFLE_BYTES = 256 << 20  # Shuffle buffer memory bound; at most 10,000 images.
+FINE_TUNE_LR_FACTOR = 0.1
+
+
+def image_shape(tf_transform_output: tft.TFTransformOutput) -> List[int]:
+  """[size, size, channels] as Transform produced it: the model follows Transform's output."""
+  return list(tf_transform_output.transformed_feature_spec()[IMAGE_XF].shape)
 
 
 def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
-             tf_transform_output: tft.TFTransformOutput, batch_size: int,
-             shuffle: bool) -> tf.data.Dataset:
-  """One epoch of (features, label id) batches from transformed examples."""
-  return data_accessor.tf_dataset_factory(
+             tf_transform_output: tft.TFTransformOutput, batch_size: int, training: bool,
+             cache: str = "memory", augmenter: Optional[keras.Sequential] = None,
+             seed: int = 0) -> tf.data.Dataset:
+  """One epoch of (features, label id) batches of transformed examples.
+
+  Records are read and parsed in parallel, then cached (`cache`: "memory", "none" or a file
+  path prefix), so later epochs skip the TFRecord parsing; training data is reshuffled every
+  epoch and augmented after the cache, so each epoch sees new random variations.
+  """
+  dataset = data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=LABEL_XF, num_epochs=1,
-                                     shuffle=shuffle, shuffle_seed=0 if shuffle else None),
-      tf_transform_output.transformed_metadata.schema).prefetch(tf.data.AUTOTUNE)
+                                     shuffle=training, shuffle_seed=seed if training else None),
+      tf_transform_output.transformed_metadata.schema)
+  if cache != "none":
+    dataset = dataset.cache("" if cache == "memory" else cache)
+  if training:
+    image_bytes = 4 * int(np.prod(image_shape(tf_transform_output)))
+    buffer = max(batch_size, min(10_000, SHUFFLE_BYTES // image_bytes))
+    dataset = dataset.unbatch().shuffle(buffer, seed=seed).batch(batch_size)
+  if augmenter is not None:
+    dataset = dataset.map(
+        lambda features, label: ({**features, IMAGE_XF: augmenter(features[IMAGE_XF],
+                                                                 training=True)}, label),
+        num_parallel_calls=tf.data.AUTOTUNE)
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class EpochLog(keras.callbacks.Callback):
+  """Appends each epoch's metrics, training seconds and images/s to a JSON-lines file."""
+
+  def __init__(self, path: str, train_images: int, phase: str):
+    super().__init__()
+    self.path, self.train_images, self.phase = path, train_images, phase
+    self._start = self._train_end = 0.0
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._start = self._train_end = time.perf_counter()
+
+  def on_test_begin(self, logs=None):  # validation starts: the training part of the epoch ended
+    self._train_end = time.perf_counter()
+
+  def on_epoch_end(self, epoch, logs=None):
+    seconds = (self._train_end if self._train_end > self._start else time.perf_counter()) - self._start
+    record = {"phase": self.phase, "epoch": epoch + 1, "train_seconds": round(seconds, 3),
+              "images_per_second": round(self.train_images / seconds, 1),
+              **{k: float(v) for k, v in (logs or {}).items()}}
+    with tf.io.gfile.GFile(self.path, "a") as f:
+      f.write(json.dumps(record) + "\n")
 
 
 def make_serving_signatures(model: keras.Model,
@@ -42,7 +101,7 @@ def make_serving_signatures(model: keras.Model,
 
   def predict(raw_features):
     transformed = model.tft_layer(raw_features)
-    probabilities = model({IMAGE_XF: transformed[IMAGE_XF]})
+    probabilities = tf.cast(model({IMAGE_XF: transformed[IMAGE_XF]}), tf.float32)
     top = tf.argmax(probabilities, axis=1)
     return {
         "classes": tf.gather(class_names, top),
@@ -70,29 +129,110 @@ def make_serving_signatures(model: keras.Model,
   }
 
 
+def search_space(model: str) -> keras_tuner.HyperParameters:
+  """What the Tuner searches: learning rate and dropout; the CNN's width too."""
+  hp = keras_tuner.HyperParameters()
+  hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+  hp.Float("dropout", 0.1, 0.5, step=0.1)
+  if model == "cnn":
+    hp.Choice("width", [16, 32, 64])
+  return hp
+
+
+def hyperparameters(fn_args: tfx.components.FnArgs) -> Dict[str, Any]:
+  """Configured values, overridden by the Tuner's best ones when a Tuner ran."""
+  config = fn_args.custom_config
+  values = {"learning_rate": float(config["learning_rate"]),
+            "dropout": float(config.get("dropout", 0.3)), "width": int(config.get("width", 32))}
+  if fn_args.hyperparameters:
+    best = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
+    logging.info("Using the Tuner's best hyperparameters: %s", best)
+    values.update(best)
+  return values
+
+
+def _build(config: Dict[str, Any], tf_transform_output: tft.TFTransformOutput,
+           hp: Dict[str, Any]) -> keras.Model:
+  size, _, channels = image_shape(tf_transform_output)
+  model = build_model(config["model"], size, channels,
+                      tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
+                      variant=config.get("model_variant", "b0"), weights=config.get("weights"),
+                      width=int(hp["width"]), dropout=float(hp["dropout"]))
+  return compile_model(model, float(hp["learning_rate"]))
+
+
+def _datasets(fn_args, tf_transform_output, config, global_batch, cache_dir):
+  cache = config.get("cache", "memory")
+  seed = int(config.get("seed", 0))
+  augmenter = augmentation.build_augmenter(config.get("augment") or [], seed)
+  train = input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output, global_batch,
+                   training=True, augmenter=augmenter, seed=seed,
+                   cache=os.path.join(cache_dir, "train") if cache == "disk" else cache)
+  evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
+                        global_batch, training=False,
+                        cache=os.path.join(cache_dir, "eval") if cache == "disk" else cache)
+  return train, evaluation
+
+
+def _callbacks(fn_args, train_images: int, phase: str) -> List[keras.callbacks.Callback]:
+  return [
+      keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, phase)),
+      EpochLog(os.path.join(fn_args.model_run_dir, TRAINING_LOG), train_images, phase),
+      # Validation is noisy from epoch to epoch on small data: keep the best weights seen, and
+      # lower the learning rate when validation loss stalls.
+      keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True,
+                                    verbose=1),
+      keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2,
+                                        min_lr=1e-6, verbose=1),
+  ]
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-  """Called by the TFX Trainer."""
+  """Called by the TFX Trainer: train (two phases with pretrained weights), then export."""
   config = fn_args.custom_config
   keras.utils.set_random_seed(int(config.get("seed", 0)))
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  batch_size = int(config["batch_size"])
-  train_data = input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                        batch_size, shuffle=True)
-  eval_data = input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                       batch_size, shuffle=False)
-  model = build_model(config["model"], int(config["image_size"]), int(config["channels"]),
-                      tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
-                      float(config["learning_rate"]), config.get("weights"))
-  callbacks = [
-      keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
-      # Small data makes validation noisy from epoch to epoch: keep the best weights seen, and
-      # lower the learning rate when validation loss stalls.
-      keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True,
-                                    verbose=1),
-      keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=1,
-                                        min_lr=1e-5, verbose=1),
-  ]
-  model.fit(train_data, validation_data=eval_data, epochs=int(config["epochs"]), verbose=2,
-            callbacks=callbacks)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+  strategy, _ = distribution.choose_strategy()
+  global_batch = int(config["batch_size"]) * strategy.num_replicas_in_sync
+  counts = class_weights.label_counts(tf_transform_output)
+  weights_by_class = class_weights.class_weights(counts, config.get("class_weights", "auto"))
+  if weights_by_class:
+    logging.info("Class weights: %s", weights_by_class)
+  hp = hyperparameters(fn_args)
+  with tempfile.TemporaryDirectory(prefix="train-cache-") as cache_dir:
+    train, evaluation = _datasets(fn_args, tf_transform_output, config, global_batch, cache_dir)
+    with strategy.scope():
+      model = _build(config, tf_transform_output, hp)
+    history = model.fit(train, validation_data=evaluation, epochs=int(config["epochs"]),
+                        class_weight=weights_by_class, verbose=2,
+                        callbacks=_callbacks(fn_args, sum(counts.values()), "train"))
+    fine_tune_epochs = int(config.get("fine_tune_epochs", 0))
+    if config.get("weights") and fine_tune_epochs:
+      with strategy.scope():
+        unfrozen = unfreeze_top(model, int(config.get("fine_tune_layers", 20)))
+        compile_model(model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
+      logging.info("Fine-tuning the top %d backbone layers", unfrozen)
+      done = len(history.epoch)
+      model.fit(train, validation_data=evaluation, initial_epoch=done,
+                epochs=done + fine_tune_epochs, class_weight=weights_by_class, verbose=2,
+                callbacks=_callbacks(fn_args, sum(counts.values()), "fine_tune"))
   tf.saved_model.save(model, fn_args.serving_model_dir,
                       signatures=make_serving_signatures(model, tf_transform_output))
+
+
+def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+  """Called by the TFX Tuner: a Keras Tuner random search over `search_space`."""
+  config = fn_args.custom_config
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+  train, evaluation = _datasets(fn_args, tf_transform_output, {**config, "cache": "memory"},
+                                int(config["batch_size"]), cache_dir="")
+  fixed = hyperparameters(fn_args)
+  tuner = keras_tuner.RandomSearch(
+      lambda hp: _build(config, tf_transform_output, {**fixed, **hp.values}),
+      hyperparameters=search_space(config["model"]),
+      objective=keras_tuner.Objective("val_" + ACCURACY, "max"),
+      max_trials=int(config.get("tune_trials", 4)), seed=int(config.get("seed", 0)),
+      directory=fn_args.working_dir, project_name="image_classification")
+  return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
+      "x": train, "validation_data": evaluation, "epochs": int(config.get("tune_epochs", 3)),
+      "callbacks": [keras.callbacks.EarlyStopping(monitor="val_loss", patience=1)]})

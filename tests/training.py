@@ -1,0 +1,118 @@
+"""Real TFX stages for Trainer and Tuner tests: digits -> ImageExampleGen -> Transform."""
+
+import os
+import shutil
+from typing import Dict, Optional
+
+import tensorflow as tf
+from tfx import v1 as tfx
+from tfx.components.trainer import executor as trainer_executor
+from tfx.dsl.components.base import base_executor
+from tfx.components.trainer import fn_args_utils
+from tfx.components.transform import executor as transform_executor
+from tfx.components.tuner import executor as tuner_executor
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import path_utils
+from tfx.types import standard_component_specs as spec
+
+from components.image_example_gen import ImageExampleGen
+from components.image_example_gen import executor as example_gen_executor
+from pipeline import pipeline
+from schemas import SCHEMA_PATH
+from tests import images
+
+EXAMPLES = tfx.dsl.Channel(type=standard_artifacts.Examples)
+GRAPH = tfx.dsl.Channel(type=standard_artifacts.TransformGraph)
+SCHEMA = tfx.dsl.Channel(type=standard_artifacts.Schema)
+
+
+def _artifact(cls, uri: str, splits=None):
+  artifact = cls()
+  artifact.uri = uri
+  if splits:
+    artifact.split_names = artifact_utils.encode_split_names(list(splits))
+  os.makedirs(uri, exist_ok=True)
+  return artifact
+
+
+def digits_tree(root: str, per_class: Dict[int, int]) -> str:
+  """A class-folder tree of real digit PNGs, `per_class[d]` images of digit d."""
+  files, taken = {}, {d: 0 for d in per_class}
+  for i, (pixels, digit) in enumerate(images.digit_pixels(1797)):
+    if taken.get(digit, 1 << 30) < per_class.get(digit, 0):
+      files[f"{digit}/digit_{i:04d}.png"] = images.encode(pixels, "png")
+      taken[digit] += 1
+  images.write_tree(root, files)
+  return root
+
+
+def ingest_and_transform(data_dir: str, work: str, image_size: int, channels: int):
+  """Runs ImageExampleGen's and Transform's executors; returns (examples, transform_graph)."""
+  examples = _artifact(standard_artifacts.Examples, os.path.join(work, "examples"))
+  example_gen_executor.Executor().Do(
+      {}, {spec.EXAMPLES_KEY: [examples]},
+      dict(ImageExampleGen(data_dir, splits={"train": 3, "eval": 1}).exec_properties))
+  schema = _artifact(standard_artifacts.Schema, os.path.join(work, "schema"))
+  shutil.copy(SCHEMA_PATH, schema.uri)
+  graph = _artifact(standard_artifacts.TransformGraph, os.path.join(work, "transform_graph"))
+  transformed = _artifact(standard_artifacts.Examples, os.path.join(work, "transformed"))
+  component = tfx.components.Transform(
+      examples=EXAMPLES, schema=SCHEMA, preprocessing_fn=pipeline.PREPROCESSING_FN,
+      custom_config={"image_size": image_size, "channels": channels})
+  transform_executor.Executor().Do(
+      {spec.EXAMPLES_KEY: [examples], spec.SCHEMA_KEY: [schema]},
+      {spec.TRANSFORM_GRAPH_KEY: [graph], spec.TRANSFORMED_EXAMPLES_KEY: [transformed],
+       spec.UPDATED_ANALYZER_CACHE_KEY: [_artifact(standard_artifacts.TransformCache,
+                                                    os.path.join(work, "cache"))]},
+      dict(component.exec_properties))
+  transformed.split_names = examples.split_names
+  return transformed, graph
+
+
+def fn_args(transformed, graph, custom_config: Dict):
+  """The FnArgs the Trainer hands run_fn, without training."""
+  component = tfx.components.Trainer(run_fn=pipeline.RUN_FN, examples=EXAMPLES,
+                                     transform_graph=GRAPH, custom_config=custom_config)
+  return fn_args_utils.get_common_fn_args(
+      {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]},
+      dict(component.exec_properties))
+
+
+def run_trainer(transformed, graph, work: str, custom_config: Dict,
+                hyperparameters: Optional[object] = None):
+  """Runs the Trainer's executor with run_fn; returns (model, model_run) artifacts."""
+  model = _artifact(standard_artifacts.Model, os.path.join(work, "model"))
+  model_run = _artifact(standard_artifacts.ModelRun, os.path.join(work, "model_run"))
+  component = tfx.components.Trainer(
+      run_fn=pipeline.RUN_FN, examples=EXAMPLES, transform_graph=GRAPH,
+      custom_config=custom_config)
+  inputs = {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]}
+  if hyperparameters is not None:
+    inputs[spec.HYPERPARAMETERS_KEY] = [hyperparameters]
+  trainer_executor.GenericExecutor().Do(
+      inputs, {spec.MODEL_KEY: [model], spec.MODEL_RUN_KEY: [model_run]},
+      dict(component.exec_properties))
+  return model, model_run
+
+
+def run_tuner(transformed, graph, work: str, custom_config: Dict):
+  """Runs the Tuner's executor with tuner_fn; returns the best_hyperparameters artifact."""
+  best = _artifact(standard_artifacts.HyperParameters, os.path.join(work, "best_hp"))
+  results = _artifact(standard_artifacts.TunerResults, os.path.join(work, "tuner_results"))
+  component = tfx.components.Tuner(
+      tuner_fn=pipeline.TUNER_FN, examples=EXAMPLES, transform_graph=GRAPH,
+      custom_config=custom_config)
+  context = base_executor.BaseExecutor.Context(tmp_dir=os.path.join(work, "tmp"), unique_id="tuner")
+  tuner_executor.Executor(context).Do(
+      {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]},
+      {spec.BEST_HYPERPARAMETERS_KEY: [best], spec.TUNER_RESULTS_KEY: [results]},
+      dict(component.exec_properties))
+  return best
+
+
+def serving_model_dir(model) -> str:
+  return path_utils.serving_model_dir(model.uri)
+
+
+def load(model):
+  return tf.saved_model.load(serving_model_dir(model))

@@ -1,0 +1,149 @@
+"""run_fn and tuner_fn through the real Trainer and Tuner executors on digits."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from tests import images, training
+from trainer_module import class_weights, train
+from trainer_module.constants import IMAGE_XF
+
+BASE_CONFIG = {"model": "cnn", "image_size": 32, "channels": 1, "epochs": 1, "batch_size": 32,
+               "learning_rate": 1e-3, "class_weights": "auto"}
+# Digit 0 is three times as frequent as the others: "auto" class weights apply.
+PER_CLASS = {d: 170 if d == 0 else 55 for d in range(10)}
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+  work = tmp_path_factory.mktemp("transformed")
+  data_dir = training.digits_tree(str(work / "digits"), PER_CLASS)
+  return training.ingest_and_transform(data_dir, str(work), image_size=32, channels=1)
+
+
+def _train(transformed, tmp_path, **config):
+  return training.run_trainer(*transformed, str(tmp_path), {**BASE_CONFIG, **config})
+
+
+def _log(model_run):
+  with open(os.path.join(model_run.uri, train.TRAINING_LOG)) as f:
+    return [json.loads(line) for line in f]
+
+
+def _assert_serves_digits(model, num_classes=10):
+  loaded = training.load(model)
+  assert set(loaded.signatures) == {"serving_default", train.SERVING_EXAMPLES_SIGNATURE,
+                                    train.TRANSFORM_SIGNATURE}
+  digits = images.digit_pixels(8)
+  batch = tf.constant([images.encode(p, "png") for p, _ in digits])
+  out = loaded.signatures["serving_default"](image_bytes=batch)
+  assert out["probabilities"].shape == (8, num_classes)
+  np.testing.assert_allclose(out["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-4)
+  names = {n.decode() for n in out["class_names"].numpy()[0]}
+  assert names == {str(d) for d in range(10)}
+  assert all(c.decode() in names for c in out["classes"].numpy())
+  return loaded, out
+
+
+def test_label_counts_come_from_transform_and_auto_weights_favour_rare_classes(transformed):
+  output = tft.TFTransformOutput(transformed[1].uri)
+  counts = class_weights.label_counts(output)
+  names = output.vocabulary_by_name("label")
+  by_name = {names[i].decode(): n for i, n in counts.items()}
+  assert set(by_name) == {str(d) for d in range(10)}
+  # ~3/4 of each class is in train (hash split); digit 0 stays about three times the others.
+  assert sum(by_name.values()) < sum(PER_CLASS.values())
+  assert by_name["0"] > 2 * max(n for name, n in by_name.items() if name != "0")
+  weights = class_weights.class_weights(counts, "auto")
+  zero = names.index(b"0")
+  assert weights[zero] < 0.5 < min(w for i, w in weights.items() if i != zero)
+  np.testing.assert_allclose(sum(weights[i] * counts[i] for i in counts), sum(counts.values()))
+
+
+def test_class_weight_modes():
+  assert class_weights.class_weights({0: 10, 1: 12}, "auto") is None  # balanced enough
+  assert class_weights.class_weights({0: 10, 1: 40}, "none") is None
+  assert class_weights.class_weights({0: 10, 1: 12}, "balanced") == pytest.approx(
+      {0: 1.1, 1: 22 / 24})
+  with pytest.raises(ValueError, match="class weights mode"):
+    class_weights.class_weights({0: 1}, "sometimes")
+
+
+# B1-B3 differ from B0 in the backbone only; model_test builds, trains, saves and reloads them.
+@pytest.mark.parametrize("model,variant", [("cnn", "b0"), ("efficientnet", "b0")])
+def test_each_model_trains_exports_reloads_and_serves_raw_bytes(transformed, tmp_path, model,
+                                                                variant):
+  trained, model_run = _train(transformed, tmp_path, model=model, model_variant=variant)
+  _assert_serves_digits(trained)
+  (epoch,) = _log(model_run)
+  assert epoch["phase"] == "train" and epoch["images_per_second"] > 0
+  assert np.isfinite(epoch["loss"]) and "val_sparse_categorical_accuracy" in epoch
+  assert tf.io.gfile.glob(os.path.join(model_run.uri, "train", "*", "events.out.tfevents.*"))
+
+
+def test_cnn_learns_digits_and_serving_is_deterministic(transformed, tmp_path):
+  trained, model_run = _train(transformed, tmp_path, epochs=8, augment=["rotation", "zoom"])
+  epochs = _log(model_run)
+  assert epochs[-1]["val_sparse_categorical_accuracy"] > 0.8 or max(
+      e["val_sparse_categorical_accuracy"] for e in epochs) > 0.8
+  loaded, first = _assert_serves_digits(trained)
+  digits = images.digit_pixels(60)[20:]
+  batch = tf.constant([images.encode(p, "png") for p, _ in digits])
+  out = loaded.signatures["serving_default"](image_bytes=batch)
+  again = loaded.signatures["serving_default"](image_bytes=batch)
+  # Augmentation is training-only: the exported model gives the same answer every time.
+  np.testing.assert_array_equal(out["probabilities"].numpy(), again["probabilities"].numpy())
+  predicted = [int(c) for c in out["classes"].numpy()]
+  assert np.mean(np.array(predicted) == [d for _, d in digits]) > 0.7
+  del first
+
+
+def test_pretrained_weights_train_in_two_phases(transformed, tmp_path):
+  source = keras.applications.EfficientNetB0(include_top=False, weights=None,
+                                             input_shape=(32, 32, 3), pooling="avg")
+  weights = str(tmp_path / "efficientnetb0_notop.weights.h5")
+  source.save_weights(weights)
+  trained, model_run = _train(transformed, tmp_path, model="efficientnet", weights=weights,
+                              fine_tune_epochs=1, fine_tune_layers=10)
+  phases = [(e["phase"], e["epoch"]) for e in _log(model_run)]
+  assert phases == [("train", 1), ("fine_tune", 2)]
+  _assert_serves_digits(trained)
+
+
+def test_tuner_best_hyperparameters_feed_the_trainer(transformed, tmp_path):
+  config = {**BASE_CONFIG, "tune_trials": 2, "tune_epochs": 1}
+  best = training.run_tuner(*transformed, str(tmp_path / "tuner"), config)
+  with open(os.path.join(best.uri, "best_hyperparameters.txt")) as f:
+    values = json.load(f)["values"]
+  assert set(values) == {"learning_rate", "dropout", "width"}
+  trained, _ = training.run_trainer(*transformed, str(tmp_path / "trainer"), config,
+                                    hyperparameters=best)
+  _assert_serves_digits(trained)
+  # The first convolution has the tuned width.
+  checkpoint = os.path.join(training.serving_model_dir(trained), "variables", "variables")
+  kernels = {tuple(shape) for _, shape in tf.train.list_variables(checkpoint)
+             if len(shape) == 4 and shape[2] == 1}
+  assert kernels == {(3, 3, 1, values["width"])}
+
+
+def test_training_input_is_reshuffled_every_epoch_and_eval_keeps_its_order(transformed):
+  fn_args = training.fn_args(*transformed, BASE_CONFIG)
+  output = tft.TFTransformOutput(fn_args.transform_graph_path)
+
+  def epochs(dataset):
+    return [np.concatenate([labels.numpy() for _, labels in dataset]) for _ in range(2)]
+
+  first, second = epochs(train.input_fn(fn_args.train_files, fn_args.data_accessor, output, 16,
+                                        training=True))
+  assert sorted(first) == sorted(second) and list(first) != list(second)
+  first, second = epochs(train.input_fn(fn_args.eval_files, fn_args.data_accessor, output, 16,
+                                        training=False))
+  assert list(first) == list(second)
+  features, _ = next(iter(train.input_fn(fn_args.eval_files, fn_args.data_accessor, output, 16,
+                                         training=False)))
+  assert features[IMAGE_XF].shape == (16, 32, 32, 1)
