@@ -12,12 +12,13 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from benchmarks.report import spread, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -106,10 +107,6 @@ def _subset(source: str, dest: str, size: int) -> str:
   return dest
 
 
-def _spread(values, digits=0):
-  return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
-
-
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--sizes", default="10000,70000")
@@ -131,10 +128,10 @@ def main() -> None:
     loop_rate = [r["images"] / r["seconds"] for r in runs["loop"]]
     comp_rate = [r["images"] / r["seconds"] for r in runs["component"]]
     ratios = [c / l for c, l in zip(comp_rate, loop_rate)]
-    rows.append(f"| {size:,} | {_spread(loop_rate)} | {_spread(comp_rate)} | "
-                f"{_spread(ratios, 2)} | "
-                f"{_spread([r['peak_mb'] for r in runs['loop']])} | "
-                f"{_spread([r['peak_mb'] for r in runs['component']])} |")
+    rows.append(f"| {size:,} | {spread(loop_rate)} | {spread(comp_rate)} | "
+                f"{spread(ratios, 2)} | "
+                f"{spread([r['peak_mb'] for r in runs['loop']])} | "
+                f"{spread([r['peak_mb'] for r in runs['component']])} |")
   _write(args.output, rows, args)
 
 
@@ -153,16 +150,7 @@ def _write(path: str, rows, args) -> None:
       "| images | loop images/s | component images/s | component ÷ loop | loop peak MB | "
       "component peak MB |",
       "|---:|---:|---:|---:|---:|---:|", *rows, ""])
-  text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
-  if SECTION in text:
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + 1)
-    text = text[:start] + section + (text[end + 1:] if end != -1 else "")
-  else:
-    text = text.rstrip("\n") + "\n\n" + section
-  with open(path, "w") as f:
-    f.write(text)
-  print(section)
+  write_section(path, SECTION, section)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from benchmarks.report import spread, write_section
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SECTION = "## Training: the pipeline's CNN on Fashion-MNIST vs in-memory Keras"
@@ -72,11 +74,6 @@ def _baseline(work: str, epochs: int):
     return {"images_per_second": _warm_median([json.loads(line) for line in f])}
 
 
-def _spread(values, fmt="{:.0f}"):
-  middle = statistics.median(values)
-  return f"{fmt.format(middle)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
-
-
 def _write(results, command: str) -> None:
   pipe = [r["pipeline"] for r in results]
   ratio = [r["pipeline"]["images_per_second"] / r["in_memory"]["images_per_second"]
@@ -90,25 +87,15 @@ def _write(results, command: str) -> None:
       "the official test set. Images/s: median over epochs 2.. of training-only time, the same "
       "callback (trainer_module.train.EpochLog) timing both sides.", "",
       "| figure | value |", "|---|---:|",
-      f"| test accuracy (Evaluator) | {_spread([p['accuracy'] for p in pipe], '{:.4f}')} |",
-      f"| Trainer stage seconds | {_spread([p['trainer_seconds'] for p in pipe])} |",
-      f"| epochs run | {_spread([p['epochs_run'] for p in pipe])} |",
-      f"| whole pipeline seconds | {_spread([p['wall'] for p in pipe])} |",
-      f"| Trainer images/s | {_spread([p['images_per_second'] for p in pipe])} |",
+      f"| test accuracy (Evaluator) | {spread([p['accuracy'] for p in pipe], 4)} |",
+      f"| Trainer stage seconds | {spread([p['trainer_seconds'] for p in pipe])} |",
+      f"| epochs run | {spread([p['epochs_run'] for p in pipe])} |",
+      f"| whole pipeline seconds | {spread([p['wall'] for p in pipe])} |",
+      f"| Trainer images/s | {spread([p['images_per_second'] for p in pipe])} |",
       "| in-memory Keras images/s | "
-      f"{_spread([r['in_memory']['images_per_second'] for r in results])} |",
-      f"| Trainer ÷ in-memory | {_spread(ratio, '{:.2f}')} |", ""]
-  path = "BENCHMARKS.md"
-  text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-  if SECTION in text:
-    head, tail = text.split(SECTION, 1)
-    rest = tail.split("\n## ", 1)
-    text = head + "\n".join(lines) + ("\n## " + rest[1] if len(rest) > 1 else "")
-  else:
-    text = text.rstrip("\n") + "\n\n" + "\n".join(lines)
-  with open(path, "w") as f:
-    f.write(text)
-  print("\n".join(lines))
+      f"{spread([r['in_memory']['images_per_second'] for r in results])} |",
+      f"| Trainer ÷ in-memory | {spread(ratio, 2)} |", ""]
+  write_section("BENCHMARKS.md", SECTION, "\n".join(lines))
 
 
 def main() -> None:

@@ -82,9 +82,10 @@ class PipelineConfig:
       raise ConfigError("--model efficientnet needs --image-size 32 or more")
     if self.channels not in (1, 3):
       raise ConfigError(f"--channels must be 1 or 3, got {self.channels}")
-    for name in ("epochs", "batch_size"):
-      if getattr(self, name) < 1:
-        raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    for name, least in (("epochs", 1), ("batch_size", 1), ("width", 1), ("fine_tune_epochs", 0),
+                        ("fine_tune_layers", 1), ("tune_trials", 1), ("tune_epochs", 1)):
+      if getattr(self, name) < least:
+        raise ConfigError(f"--{name.replace('_', '-')} must be at least {least}")
     for name in ("accuracy_threshold", "min_class_recall"):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
@@ -92,9 +93,6 @@ class PipelineConfig:
         or min(self.splits.values()) < 1):
       raise ConfigError("--splits needs positive weights for train, eval and optionally test, "
                         "e.g. train=8,eval=1,test=1")
-    for name in ("fine_tune_epochs", "tune_trials", "tune_epochs", "width", "fine_tune_layers"):
-      if getattr(self, name) < (0 if name == "fine_tune_epochs" else 1):
-        raise ConfigError(f"--{name.replace('_', '-')} is out of range: {getattr(self, name)}")
     if not 0.0 <= self.dropout < 1.0:
       raise ConfigError("--dropout must be in [0, 1)")
     for name, allowed in (("model_variant", VARIANTS), ("class_weights", CLASS_WEIGHTS),

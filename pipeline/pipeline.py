@@ -19,7 +19,6 @@ TRAINING_KEYS = ("model", "model_variant", "weights", "image_size", "channels", 
                  "batch_size", "learning_rate", "dropout", "width", "fine_tune_epochs",
                  "fine_tune_layers", "augment", "class_weights", "cache", "tune_trials",
                  "tune_epochs")
-ACCURACY = "sparse_categorical_accuracy"
 
 
 def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:

@@ -7,13 +7,13 @@ from typing import Dict, Optional
 import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.components.trainer import executor as trainer_executor
-from tfx.dsl.components.base import base_executor
 from tfx.components.trainer import fn_args_utils
 from tfx.components.transform import executor as transform_executor
 from tfx.components.tuner import executor as tuner_executor
-from tfx.types import artifact_utils, standard_artifacts
-from tfx.utils import path_utils
+from tfx.dsl.components.base import base_executor
+from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs as spec
+from tfx.utils import path_utils
 
 from components.image_example_gen import ImageExampleGen
 from components.image_example_gen import executor as example_gen_executor
@@ -26,11 +26,9 @@ GRAPH = tfx.dsl.Channel(type=standard_artifacts.TransformGraph)
 SCHEMA = tfx.dsl.Channel(type=standard_artifacts.Schema)
 
 
-def _artifact(cls, uri: str, splits=None):
+def _artifact(cls, uri: str):
   artifact = cls()
   artifact.uri = uri
-  if splits:
-    artifact.split_names = artifact_utils.encode_split_names(list(splits))
   os.makedirs(uri, exist_ok=True)
   return artifact
 
@@ -102,7 +100,8 @@ def run_tuner(transformed, graph, work: str, custom_config: Dict):
   component = tfx.components.Tuner(
       tuner_fn=pipeline.TUNER_FN, examples=EXAMPLES, transform_graph=GRAPH,
       custom_config=custom_config)
-  context = base_executor.BaseExecutor.Context(tmp_dir=os.path.join(work, "tmp"), unique_id="tuner")
+  context = base_executor.BaseExecutor.Context(tmp_dir=os.path.join(work, "tmp"),
+                                               unique_id="tuner")
   tuner_executor.Executor(context).Do(
       {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]},
       {spec.BEST_HYPERPARAMETERS_KEY: [best], spec.TUNER_RESULTS_KEY: [results]},

@@ -84,7 +84,8 @@ class EpochLog(keras.callbacks.Callback):
     self._train_end = time.perf_counter()
 
   def on_epoch_end(self, epoch, logs=None):
-    seconds = (self._train_end if self._train_end > self._start else time.perf_counter()) - self._start
+    end = self._train_end if self._train_end > self._start else time.perf_counter()
+    seconds = end - self._start
     record = {"phase": self.phase, "epoch": epoch + 1, "train_seconds": round(seconds, 3),
               "images_per_second": round(self.train_images / seconds, 1),
               **{k: float(v) for k, v in (logs or {}).items()}}
@@ -162,15 +163,17 @@ def _build(config: Dict[str, Any], tf_transform_output: tft.TFTransformOutput,
 
 
 def _datasets(fn_args, tf_transform_output, config, global_batch, cache_dir):
-  cache = config.get("cache", "memory")
   seed = int(config.get("seed", 0))
   augmenter = augmentation.build_augmenter(config.get("augment") or [], seed)
+
+  def cache(split: str) -> str:
+    mode = config.get("cache", "memory")
+    return os.path.join(cache_dir, split) if mode == "disk" else mode
+
   train = input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output, global_batch,
-                   training=True, augmenter=augmenter, seed=seed,
-                   cache=os.path.join(cache_dir, "train") if cache == "disk" else cache)
+                   training=True, augmenter=augmenter, seed=seed, cache=cache("train"))
   evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                        global_batch, training=False,
-                        cache=os.path.join(cache_dir, "eval") if cache == "disk" else cache)
+                        global_batch, training=False, cache=cache("eval"))
   return train, evaluation
 
 
@@ -195,6 +198,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   strategy, _ = distribution.choose_strategy()
   global_batch = int(config["batch_size"]) * strategy.num_replicas_in_sync
   counts = class_weights.label_counts(tf_transform_output)
+  train_images = sum(counts.values())
   weights_by_class = class_weights.class_weights(counts, config.get("class_weights", "auto"))
   if weights_by_class:
     logging.info("Class weights: %s", weights_by_class)
@@ -205,7 +209,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       model = _build(config, tf_transform_output, hp)
     history = model.fit(train, validation_data=evaluation, epochs=int(config["epochs"]),
                         class_weight=weights_by_class, verbose=2,
-                        callbacks=_callbacks(fn_args, sum(counts.values()), "train"))
+                        callbacks=_callbacks(fn_args, train_images, "train"))
     fine_tune_epochs = int(config.get("fine_tune_epochs", 0))
     if config.get("weights") and fine_tune_epochs:
       with strategy.scope():
@@ -215,7 +219,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       done = len(history.epoch)
       model.fit(train, validation_data=evaluation, initial_epoch=done,
                 epochs=done + fine_tune_epochs, class_weight=weights_by_class, verbose=2,
-                callbacks=_callbacks(fn_args, sum(counts.values()), "fine_tune"))
+                callbacks=_callbacks(fn_args, train_images, "fine_tune"))
   tf.saved_model.save(model, fn_args.serving_model_dir,
                       signatures=make_serving_signatures(model, tf_transform_output))
 
