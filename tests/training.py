@@ -44,12 +44,22 @@ def digits_tree(root: str, per_class: Dict[int, int]) -> str:
   return root
 
 
-def ingest_and_transform(data_dir: str, work: str, image_size: int, channels: int):
-  """Runs ImageExampleGen's and Transform's executors; returns (examples, transform_graph)."""
+def ingest(data_dir: str, work: str):
+  """Runs ImageExampleGen's executor (train 3 : eval 1); returns the Examples artifact."""
   examples = _artifact(standard_artifacts.Examples, os.path.join(work, "examples"))
   example_gen_executor.Executor().Do(
       {}, {spec.EXAMPLES_KEY: [examples]},
       dict(ImageExampleGen(data_dir, splits={"train": 3, "eval": 1}).exec_properties))
+  return examples
+
+
+def ingest_and_transform(data_dir: str, work: str, image_size: int, channels: int):
+  """Runs ImageExampleGen's and Transform's executors; returns (transformed, transform_graph)."""
+  return transform(ingest(data_dir, work), work, image_size, channels)
+
+
+def transform(examples, work: str, image_size: int, channels: int):
+  """Runs Transform's executor on ImageExampleGen's output; (transformed, transform_graph)."""
   schema = _artifact(standard_artifacts.Schema, os.path.join(work, "schema"))
   shutil.copy(SCHEMA_PATH, schema.uri)
   graph = _artifact(standard_artifacts.TransformGraph, os.path.join(work, "transform_graph"))
@@ -107,6 +117,17 @@ def run_tuner(transformed, graph, work: str, custom_config: Dict):
       {spec.BEST_HYPERPARAMETERS_KEY: [best], spec.TUNER_RESULTS_KEY: [results]},
       dict(component.exec_properties))
   return best
+
+
+def trained_digits(work: str, per_class: int = 40, epochs: int = 2):
+  """A small CNN trained on real digits: (raw Examples, Model, ModelRun) artifacts."""
+  data_dir = digits_tree(os.path.join(work, "digits"), {d: per_class for d in range(10)})
+  examples = ingest(data_dir, work)
+  transformed, graph = transform(examples, work, image_size=16, channels=1)
+  model, model_run = run_trainer(transformed, graph, work, {
+      "model": "cnn", "image_size": 16, "channels": 1, "epochs": epochs, "batch_size": 32,
+      "learning_rate": 3e-3, "width": 16})
+  return examples, model, model_run
 
 
 def serving_model_dir(model) -> str:

@@ -29,6 +29,10 @@ from trainer_module.model import build_model, compile_model, unfreeze_top
 SERVING_EXAMPLES_SIGNATURE = "serving_examples"
 TRANSFORM_SIGNATURE = "transform_features"
 PREDICTION_KEY = "probabilities"
+SERVING_INPUT = "image_bytes"
+SERVING_OUTPUTS = {"classes": tf.string, "scores": tf.float32, PREDICTION_KEY: tf.float32,
+                   "class_names": tf.string}  # serving_default's outputs, checked before a push
+KERAS_MODEL = "model.keras"  # The bare Keras model, in the model run artifact.
 ACCURACY = "sparse_categorical_accuracy"
 TRAINING_LOG = "training_log.jsonl"
 SHUFFLE_BYTES = 256 << 20  # Shuffle buffer memory bound; at most 10,000 images.
@@ -111,7 +115,7 @@ def make_serving_signatures(model: keras.Model,
         "class_names": tf.tile(class_names[tf.newaxis], [tf.shape(top)[0], 1]),
     }
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)])
   def serve_image_bytes(image_bytes):
     return predict({IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
 
@@ -220,6 +224,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       model.fit(train, validation_data=evaluation, initial_epoch=done,
                 epochs=done + fine_tune_epochs, class_weight=weights_by_class, verbose=2,
                 callbacks=_callbacks(fn_args, train_images, "fine_tune"))
+  model.save(os.path.join(fn_args.model_run_dir, KERAS_MODEL))
   tf.saved_model.save(model, fn_args.serving_model_dir,
                       signatures=make_serving_signatures(model, tf_transform_output))
 

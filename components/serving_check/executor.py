@@ -1,0 +1,177 @@
+"""ServingCheck executor: real images through serving_default, gRPC and REST shapes alike."""
+
+import base64
+import json
+import os
+from typing import Any, Dict, List
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+from tfx.utils import io_utils, path_utils
+
+from trainer_module.constants import IMAGE_KEY
+from trainer_module.train import SERVING_INPUT, SERVING_OUTPUTS
+
+SIGNATURE = "serving_default"
+REPORT_FILE = "serving_check.json"
+SAMPLE_FROM = 256  # records held in memory while sampling
+MAX_WARMUP_RECORDS = 1000  # TF Serving reads no more than this many warmup records.
+
+
+class ServingCheckError(Exception):
+  """Why the model would fail in TF Serving."""
+
+
+def read_images(examples, split: str, count: int) -> List[bytes]:
+  """`count` encoded images of a split, drawn with a fixed seed (the same on every run) from
+  its first SAMPLE_FROM records, so that they span several classes."""
+  uri = artifact_utils.get_split_uri([examples], split)
+  files = sorted(fileio.glob(os.path.join(uri, "*")))
+  records = (tf.data.TFRecordDataset(files, compression_type="GZIP").take(SAMPLE_FROM)
+             .shuffle(SAMPLE_FROM, seed=0, reshuffle_each_iteration=False).take(count))
+  images = [tf.train.Example.FromString(r.numpy()).features.feature[IMAGE_KEY].bytes_list.value[0]
+            for r in records]
+  if not images:
+    raise ServingCheckError(f"no images in split {split!r} of {examples.uri}")
+  return images
+
+
+def predict_requests(images: List[bytes], model_name: str) -> List[predict_pb2.PredictRequest]:
+  """One request per image (batch 1) and one with all of them (the batched shape)."""
+  requests = []
+  for batch in [[image] for image in images] + [images]:
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = SIGNATURE
+    request.inputs[SERVING_INPUT].CopyFrom(tf.make_tensor_proto(batch, dtype=tf.string))
+    requests.append(request)
+  return requests
+
+
+def write_warmup(path: str, requests: List[predict_pb2.PredictRequest]) -> None:
+  fileio.makedirs(os.path.dirname(path))
+  with tf.io.TFRecordWriter(path) as writer:
+    for request in requests:
+      writer.write(prediction_log_pb2.PredictionLog(
+          predict_log=prediction_log_pb2.PredictLog(request=request)).SerializeToString())
+
+
+def read_warmup(path: str) -> List[predict_pb2.PredictRequest]:
+  """The PredictRequests of a warmup file, as TF Serving replays them at load time."""
+  return [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request
+          for r in tf.data.TFRecordDataset(path)]
+
+
+def rest_body(images: List[bytes]) -> str:
+  """What a REST client posts to :predict for these images."""
+  return json.dumps({"signature_name": SIGNATURE,
+                     "instances": [{"b64": base64.b64encode(i).decode()} for i in images]})
+
+
+def _rest_inputs(body: str) -> tf.Tensor:
+  """TF Serving's decoding of a row-format body with one input: each {"b64"} becomes bytes."""
+  return tf.constant([base64.b64decode(i["b64"]) for i in json.loads(body)["instances"]])
+
+
+def check_signature(signature) -> None:
+  """serving_default takes one [batch] string tensor and returns the agreed outputs."""
+  _, inputs = signature.structured_input_signature
+  if list(inputs) != [SERVING_INPUT]:
+    raise ServingCheckError(f"{SIGNATURE} takes {sorted(inputs)}, expected ['{SERVING_INPUT}']")
+  spec = inputs[SERVING_INPUT]
+  if spec.dtype != tf.string or spec.shape.rank != 1:
+    raise ServingCheckError(f"{SIGNATURE} input {SERVING_INPUT} is {spec.dtype.name} "
+                            f"{spec.shape}, expected string [batch] (encoded images)")
+  outputs = signature.structured_outputs
+  for name, dtype in SERVING_OUTPUTS.items():
+    if name not in outputs:
+      raise ServingCheckError(f"{SIGNATURE} has no output {name!r} (it has {sorted(outputs)})")
+    if outputs[name].dtype != dtype:
+      raise ServingCheckError(f"{SIGNATURE} output {name!r} is {outputs[name].dtype.name}, "
+                              f"expected {dtype.name}")
+
+
+def check_outputs(outputs: Dict[str, tf.Tensor], batch: int) -> None:
+  """Shapes agree with the batch; probabilities are a distribution; classes are the argmax."""
+  probabilities = outputs["probabilities"].numpy()
+  class_names = outputs["class_names"].numpy()
+  if probabilities.ndim != 2 or probabilities.shape[0] != batch:
+    raise ServingCheckError(f"probabilities have shape {probabilities.shape} for a batch of "
+                            f"{batch}, expected ({batch}, classes)")
+  expected = {"classes": (batch,), "scores": (batch,), "class_names": probabilities.shape}
+  for name, shape in expected.items():
+    if tuple(outputs[name].shape) != shape:
+      raise ServingCheckError(f"{name} has shape {tuple(outputs[name].shape)}, expected {shape}")
+  if not np.all(np.isfinite(probabilities)) or not np.allclose(probabilities.sum(axis=1), 1.0,
+                                                               atol=1e-3):
+    raise ServingCheckError("probabilities are not finite or do not sum to 1")
+  top = probabilities.argmax(axis=1)
+  if list(outputs["classes"].numpy()) != list(class_names[np.arange(batch), top]):
+    raise ServingCheckError("classes are not the most probable class names")
+  if not np.allclose(outputs["scores"].numpy(), probabilities.max(axis=1), atol=1e-6):
+    raise ServingCheckError("scores are not the top probabilities")
+
+
+def check_model(model_path: str, requests: List[predict_pb2.PredictRequest],
+                images: List[bytes]) -> Dict[str, Any]:
+  """Replays the requests (gRPC) and the same images as a REST body; returns what was seen."""
+  try:
+    signature = tf.saved_model.load(model_path).signatures[SIGNATURE]
+  except KeyError:
+    raise ServingCheckError(f"the SavedModel has no {SIGNATURE} signature")
+  check_signature(signature)
+  batched = None
+  for request in requests:
+    tensor = tf.make_ndarray(request.inputs[SERVING_INPUT])
+    try:
+      outputs = signature(**{SERVING_INPUT: tf.constant(tensor)})
+    except (tf.errors.OpError, ValueError, TypeError) as e:
+      raise ServingCheckError(f"{SIGNATURE} failed on a real image batch of {len(tensor)}: "
+                              f"{str(e).splitlines()[0]}")
+    check_outputs(outputs, len(tensor))
+    batched = outputs
+  rest = signature(**{SERVING_INPUT: _rest_inputs(rest_body(images))})
+  if not np.allclose(rest["probabilities"].numpy(), batched["probabilities"].numpy(), atol=1e-5):
+    raise ServingCheckError("the REST b64 body and the gRPC request gave different answers")
+  return {"requests": len(requests), "images": len(images),
+          "classes": [c.decode() for c in batched["class_names"].numpy()[0]],
+          "predicted": [c.decode() for c in batched["classes"].numpy()]}
+
+
+class Executor(base_executor.BaseExecutor):
+  """Blesses (and stamps with warmup requests) a model that serves real images correctly."""
+
+  def Do(self, input_dict, output_dict, exec_properties) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    model = artifact_utils.get_single_instance(input_dict["model"])
+    examples = artifact_utils.get_single_instance(input_dict["examples"])
+    blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+    count = min(int(exec_properties["num_requests"]), MAX_WARMUP_RECORDS - 1)
+    stamped = path_utils.stamped_model_path(blessing.uri)
+    try:
+      images = read_images(examples, exec_properties["split"], count)
+      requests = predict_requests(images, exec_properties["model_name"])
+      io_utils.copy_dir(path_utils.serving_model_path(model.uri), stamped)
+      write_warmup(path_utils.warmup_file_path(stamped), requests)
+      # What is checked is what will be pushed: the stamped copy, fed from its warmup file.
+      report = {"blessed": True, **check_model(
+          stamped, read_warmup(path_utils.warmup_file_path(stamped)), images)}
+    except ServingCheckError as e:
+      logging.error("Serving check failed: %s", e)
+      report = {"blessed": False, "reason": str(e)}
+      if fileio.exists(stamped):
+        fileio.rmtree(stamped)
+    io_utils.write_string_file(os.path.join(blessing.uri, REPORT_FILE),
+                               json.dumps(report, indent=2))
+    io_utils.write_string_file(
+        os.path.join(blessing.uri, "INFRA_BLESSED" if report["blessed"] else "INFRA_NOT_BLESSED"),
+        "")
+    blessing.set_int_custom_property("blessed", int(report["blessed"]))
+    blessing.set_int_custom_property("has_model", int(report["blessed"]))
+    if not report["blessed"]:
+      blessing.set_string_custom_property("reason", report["reason"])

@@ -1,0 +1,74 @@
+"""ServingCheck's executor on a CNN trained on real digits, and on SavedModels that would fail
+in TF Serving."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.utils import path_utils
+
+from components.serving_check import executor
+from tests.serving import Fixed28x28, FloatInput, NoClasses, run_check, saved_model
+
+
+def test_a_good_model_is_blessed_and_stamped_with_warmup_requests_that_replay(digits_model,
+                                                                              tmp_path):
+  examples, model, _ = digits_model
+  blessing, report = run_check(examples, model, tmp_path / "blessing")
+  assert report["blessed"] is True
+  assert blessing.get_int_custom_property("blessed") == 1
+  assert blessing.get_int_custom_property("has_model") == 1
+  assert os.path.exists(os.path.join(blessing.uri, "INFRA_BLESSED"))
+  assert sorted(report["classes"]) == [str(d) for d in range(10)]
+  assert len(report["predicted"]) == 5
+
+  stamped = path_utils.stamped_model_path(blessing.uri)
+  requests = executor.read_warmup(path_utils.warmup_file_path(stamped))
+  images = executor.read_images(examples, "eval", 5)
+  assert [len(r.inputs["image_bytes"].string_val) for r in requests] == [1] * 5 + [5]
+  assert [r.inputs["image_bytes"].string_val[0] for r in requests[:5]] == images
+  assert all(r.model_spec.name == "digits" and r.model_spec.signature_name == "serving_default"
+             for r in requests)
+  serve = tf.saved_model.load(stamped).signatures["serving_default"]
+  for request in requests:  # what TF Serving does with each record when it loads the model
+    outputs = serve(image_bytes=tf.constant(tf.make_ndarray(request.inputs["image_bytes"])))
+    executor.check_outputs(outputs, len(request.inputs["image_bytes"].string_val))
+  assert [c.decode() for c in outputs["classes"].numpy()] == report["predicted"]
+
+
+def test_rest_body_decodes_to_the_same_bytes():
+  images = [b"\x89PNG\r\n\x1a\n\x00", b"\xff\xd8\xff\xe0"]
+  assert list(executor._rest_inputs(executor.rest_body(images)).numpy()) == images
+
+
+@pytest.mark.parametrize("module, reason", [
+    (FloatInput, "takes ['x'], expected ['image_bytes']"),
+    (NoClasses, "has no output 'classes'"),
+    (Fixed28x28, "failed on a real image batch of 1"),
+])
+def test_a_model_that_would_fail_in_serving_is_not_blessed(digits_model, tmp_path, module,
+                                                           reason):
+  examples, _, _ = digits_model
+  model = saved_model(tmp_path / "model", module())
+  blessing, report = run_check(examples, model, tmp_path / "blessing")
+  assert report["blessed"] is False
+  assert reason in report["reason"]
+  assert blessing.get_int_custom_property("blessed") == 0
+  assert blessing.get_string_custom_property("reason") == report["reason"]
+  assert os.path.exists(os.path.join(blessing.uri, "INFRA_NOT_BLESSED"))
+  assert not os.path.exists(path_utils.stamped_model_path(blessing.uri))
+
+
+def test_check_outputs_rejects_probabilities_that_do_not_sum_to_one():
+  outputs = {"probabilities": tf.constant([[0.2, 0.2]]), "scores": tf.constant([0.2]),
+             "classes": tf.constant([b"a"]), "class_names": tf.constant([[b"a", b"b"]])}
+  with pytest.raises(executor.ServingCheckError, match="sum to 1"):
+    executor.check_outputs(outputs, 1)
+  outputs["probabilities"] = tf.constant([[0.4, 0.6]])
+  outputs["scores"] = tf.constant([0.6])
+  with pytest.raises(executor.ServingCheckError, match="most probable"):
+    executor.check_outputs(outputs, 1)
+  outputs["classes"] = tf.constant([b"b"])
+  executor.check_outputs(outputs, 1)
+  assert np.isclose(outputs["scores"].numpy()[0], 0.6)
