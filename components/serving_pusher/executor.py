@@ -1,0 +1,150 @@
+"""ServingPusher executor: stage, rename into place, then write TF Serving's config files."""
+
+import base64
+import json
+import os
+import time
+
+from absl import logging
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.io import fileio
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs as spec
+from tfx.utils import io_utils, json_utils, path_utils, proto_utils
+
+from components.serving_check.executor import read_warmup
+from trainer_module.train import SERVING_INPUT
+
+FINGERPRINT = "fingerprint.pb"  # SavedModel's hash of its graph and variables
+STAGING_PREFIX = ".incomplete-"  # not a number, so TF Serving never loads a staged version
+
+
+def _is_local(path: str) -> bool:
+  return "://" not in path
+
+
+def _free_version(base: str) -> str:
+  """A Unix-time version not taken yet (two pushes in one second get consecutive numbers)."""
+  version = int(time.time())
+  while fileio.exists(os.path.join(base, str(version))):
+    version += 1
+  return str(version)
+
+
+def pushed_version_of(model_path: str, base: str):
+  """The newest version if it holds this very SavedModel (same fingerprint.pb), else None.
+
+  A re-run whose Trainer and ServingCheck were cached pushes the same model again: it is not
+  copied into a new version, so TF Serving does not reload it.
+  """
+  versions = sorted((int(n.rstrip("/")) for n in fileio.listdir(base) if n.rstrip("/").isdigit()),
+                    reverse=True) if fileio.exists(base) else []
+  if not versions:
+    return None
+  fingerprints = [os.path.join(d, FINGERPRINT) for d in (model_path,
+                                                          os.path.join(base, str(versions[0])))]
+  if not all(fileio.exists(f) for f in fingerprints):
+    return None
+  candidate, newest = (io_utils.read_bytes_file(f) for f in fingerprints)
+  return str(versions[0]) if candidate == newest else None
+
+
+def write_version(model_path: str, base: str, version: str) -> str:
+  """Copies the model to base/version so that the directory appears complete or not at all.
+
+  Locally the copy is staged under a hidden name in the same directory and renamed, which is
+  atomic. Object stores (gs://) have no atomic rename: there, like TFX's Pusher, the files are
+  copied with saved_model.pb last, which is what TF Serving's loader waits for.
+  """
+  target = os.path.join(base, version)
+  fileio.makedirs(base)
+  if not _is_local(base):
+    io_utils.copy_dir(model_path, target, deny_regex_patterns=[r"saved_model\.pb"])
+    io_utils.copy_file(os.path.join(model_path, "saved_model.pb"),
+                       os.path.join(target, "saved_model.pb"))
+    return target
+  staging = os.path.join(base, f"{STAGING_PREFIX}{version}-{os.getpid()}")
+  try:
+    io_utils.copy_dir(model_path, staging)
+    os.rename(staging, target)
+  finally:
+    if fileio.exists(staging):
+      fileio.rmtree(staging)
+  return target
+
+
+def serving_files(base: str, model_name: str, max_batch_size: int, version_dir: str):
+  """name -> text of the files written beside the versions."""
+  mounted = f"/models/{model_name}"
+  files = {
+      "models.config": (
+          "model_config_list {\n  config {\n"
+          f'    name: "{model_name}"\n    base_path: "{mounted}"\n'
+          '    model_platform: "tensorflow"\n  }\n}\n'),
+      "batching_parameters.txt": (
+          f"max_batch_size {{ value: {max_batch_size} }}\n"
+          "batch_timeout_micros { value: 2000 }\n"
+          "max_enqueued_batches { value: 100 }\n"
+          "num_batch_threads { value: 4 }\n"),
+  }
+  warmup = path_utils.warmup_file_path(version_dir)
+  if fileio.exists(warmup):
+    first = read_warmup(warmup)[0]
+    image = first.inputs[SERVING_INPUT].string_val[0]
+    files["request.json"] = json.dumps({"instances": [{"b64": base64.b64encode(image).decode()}]})
+  host_dir = os.path.abspath(base) if _is_local(base) else base
+  files["README.md"] = f"""# TF Serving: {model_name}
+
+Each numbered folder is a model version (the newest is served); its
+`assets.extra/tf_serving_warmup_requests` holds real images TF Serving replays before it
+answers. Serve with:
+
+```sh
+docker run --rm -p 8500:8500 -p 8501:8501 -v "{host_dir}:{mounted}" tensorflow/serving \\
+  --model_config_file={mounted}/models.config \\
+  --enable_batching --batching_parameters_file={mounted}/batching_parameters.txt
+```
+
+Ask it about an image (`request.json` holds one real image in this shape):
+
+```sh
+curl -s -d "{{\\"instances\\": [{{\\"b64\\": \\"$(base64 -w0 image.png)\\"}}]}}" \\
+  http://localhost:8501/v1/models/{model_name}:predict
+curl -s -d @request.json http://localhost:8501/v1/models/{model_name}:predict
+```
+
+The answer has `classes`, `scores`, `probabilities` and `class_names` per image.
+"""
+  return files
+
+
+class Executor(pusher_executor.Executor):
+  """TFX's Pusher, but a version directory never appears half written."""
+
+  def Do(self, input_dict, output_dict, exec_properties) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    model_push = artifact_utils.get_single_instance(output_dict[spec.PUSHED_MODEL_KEY])
+    if not self.CheckBlessing(input_dict):
+      self._MarkNotPushed(model_push)
+      return
+    model_path = self.GetModelPath(input_dict)
+    destination = pusher_pb2.PushDestination()
+    proto_utils.json_to_proto(exec_properties[spec.PUSH_DESTINATION_KEY], destination)
+    if destination.WhichOneof("destination") != "filesystem":
+      raise NotImplementedError("ServingPusher pushes to a filesystem destination only")
+    custom = json_utils.loads(exec_properties.get(spec.CUSTOM_CONFIG_KEY) or "null") or {}
+    base = destination.filesystem.base_directory
+    version = pushed_version_of(model_path, base)
+    if version:
+      serving_path = os.path.join(base, version)
+      logging.info("This model is already the newest version, %s; not copied again", version)
+    else:
+      version = _free_version(base)
+      serving_path = write_version(model_path, base, version)
+    for name, text in serving_files(base, custom.get("model_name", "model"),
+                                    int(custom.get("max_batch_size", 64)),
+                                    serving_path).items():
+      io_utils.write_string_file(os.path.join(base, name), text)
+    logging.info("Model version %s written to %s", version, serving_path)
+    io_utils.copy_dir(model_path, model_push.uri)
+    self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)

@@ -1,0 +1,126 @@
+"""ServingPusher's executor on a real checked model: TF Serving's layout, atomic versions."""
+
+import base64
+import json
+import os
+import re
+
+import pytest
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+from tfx import types
+from tfx.types import standard_artifacts
+from tfx.utils import path_utils
+
+from components.serving_pusher import executor
+from components.serving_pusher.component import ServingPusher
+from tests.serving import Fixed28x28, NoClasses, run_check, saved_model
+from tfx import v1 as tfx
+
+
+def _blessing(blessed: int):
+  blessing = standard_artifacts.ModelBlessing()
+  blessing.set_int_custom_property("blessed", blessed)
+  return blessing
+
+
+def push(infra_blessing, base, tmp_path, model_blessed=1):
+  pushed = standard_artifacts.PushedModel()
+  pushed.uri = str(tmp_path / "pushed_artifact")
+  component = ServingPusher(
+      model_blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+      infra_blessing=types.Channel(type=standard_artifacts.InfraBlessing),
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(base))),
+      custom_config={"model_name": "digits", "max_batch_size": 32})
+  executor.Executor().Do(
+      {"model_blessing": [_blessing(model_blessed)], "infra_blessing": [infra_blessing]},
+      {"pushed_model": [pushed]}, dict(component.exec_properties))
+  return pushed
+
+
+@pytest.fixture(scope="module")
+def checked(digits_model, tmp_path_factory):
+  examples, model, _ = digits_model
+  blessing, report = run_check(examples, model, tmp_path_factory.mktemp("blessing"))
+  assert report["blessed"]
+  return blessing
+
+
+def test_push_writes_a_version_tf_serving_can_load_with_its_config_files(checked, tmp_path):
+  base = tmp_path / "serving"
+  pushed = push(checked, base, tmp_path)
+  assert pushed.get_int_custom_property("pushed") == 1
+  version = pushed.get_string_custom_property("pushed_version")
+  assert pushed.get_string_custom_property("pushed_destination") == str(base / version)
+  assert sorted(os.listdir(base)) == sorted([version, "models.config", "batching_parameters.txt",
+                                             "request.json", "README.md"])
+  version_dir = str(base / version)
+  assert os.path.isfile(path_utils.warmup_file_path(version_dir))
+
+  config = text_format.Parse((base / "models.config").read_text(),
+                             model_server_config_pb2.ModelServerConfig())
+  (model_config,) = config.model_config_list.config
+  assert (model_config.name, model_config.base_path, model_config.model_platform) == (
+      "digits", "/models/digits", "tensorflow")
+  # BatchingParameters (not in the tensorflow-serving-api wheel): wrapped scalar fields.
+  batching = dict(re.findall(r"^(\w+) \{ value: (\d+) \}$",
+                             (base / "batching_parameters.txt").read_text(), re.M))
+  assert batching == {"max_batch_size": "32", "batch_timeout_micros": "2000",
+                      "max_enqueued_batches": "100", "num_batch_threads": "4"}
+  readme = (base / "README.md").read_text()
+  assert f'-v "{base}:/models/digits" tensorflow/serving' in readme
+  assert "http://localhost:8501/v1/models/digits:predict" in readme
+
+  # request.json is a REST body with a real image; the pushed model answers it.
+  (instance,) = json.loads((base / "request.json").read_text())["instances"]
+  outputs = tf.saved_model.load(version_dir).signatures["serving_default"](
+      image_bytes=tf.constant([base64.b64decode(instance["b64"])]))
+  assert outputs["classes"].numpy()[0].decode() in {str(d) for d in range(10)}
+
+
+
+def test_the_same_model_is_not_pushed_twice_but_another_gets_a_new_version(checked, tmp_path):
+  base = tmp_path / "serving"
+  first = push(checked, base, tmp_path).get_string_custom_property("pushed_version")
+  again = push(checked, base, tmp_path)  # e.g. a re-run with Trainer and ServingCheck cached
+  assert again.get_int_custom_property("pushed") == 1
+  assert again.get_string_custom_property("pushed_version") == first
+  assert [n for n in os.listdir(base) if n.isdigit()] == [first]
+
+  other = standard_artifacts.InfraBlessing()  # a different SavedModel, stamped as a check would
+  other.uri = str(tmp_path / "other_blessing")
+  other.set_int_custom_property("blessed", 1)
+  other.set_int_custom_property("has_model", 1)
+  module = NoClasses()
+  tf.saved_model.save(module, path_utils.stamped_model_path(other.uri),
+                      signatures={"serving_default": module.serve})
+  second = push(other, base, tmp_path).get_string_custom_property("pushed_version")
+  assert int(second) > int(first)
+  assert sorted(n for n in os.listdir(base) if n.isdigit()) == sorted([first, second])
+
+
+def test_nothing_is_pushed_without_both_blessings(checked, digits_model, tmp_path):
+  pushed = push(checked, tmp_path / "serving", tmp_path, model_blessed=0)
+  assert pushed.get_int_custom_property("pushed") == 0
+  assert not os.path.exists(tmp_path / "serving")
+  examples, _, _ = digits_model
+  failed, _ = run_check(examples, saved_model(tmp_path / "broken", Fixed28x28()),
+                        tmp_path / "failed_check")
+  pushed = push(failed, tmp_path / "serving", tmp_path)
+  assert pushed.get_int_custom_property("pushed") == 0
+  assert not os.path.exists(tmp_path / "serving")
+
+
+def test_a_copy_that_fails_midway_leaves_no_version_behind(checked, tmp_path):
+  model_dir = tmp_path / "model"
+  tf.io.gfile.makedirs(str(model_dir))
+  for name in ("saved_model.pb", "fingerprint.pb"):
+    tf.io.gfile.copy(os.path.join(path_utils.stamped_model_path(checked.uri), name),
+                     str(model_dir / name))
+  os.symlink(tmp_path / "missing", model_dir / "variables")  # the copy fails on this entry
+  base = tmp_path / "serving"
+  with pytest.raises(Exception):
+    executor.write_version(str(model_dir), str(base), "7")
+  assert os.listdir(base) == []  # neither the version nor the staging copy
