@@ -22,6 +22,7 @@ setuptools.setup(
         "scikit-learn==1.5.2",
         "protobuf==6.33.6",
         "numpy==2.4.6",
+        "matplotlib==3.10.8",  # run report plots
     ],
     extras_require={"test": ["pytest==9.2.0"]},
 )

@@ -1,0 +1,190 @@
+"""The run report: confusion matrix, training curves and calibration plots, a per-class table
+and a model card, written from the run summary.
+
+  python -m pipeline.report --output-dir DIR   # the latest run under DIR; prints the table
+"""
+
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+import tensorflow as tf  # pylint: disable=wrong-import-position
+
+REPORT_DIR = "report"
+FILES = ("model_card.md", "per_class.md", "confusion_matrix.png", "training_curves.png",
+         "calibration.png")
+
+
+def per_class_table(summary: Dict[str, Any]) -> str:
+  """Markdown: eval images, precision, recall and F1 per class; failed bounds marked."""
+  metrics, thresholds = summary["metrics"], summary["thresholds"]
+  counts = metrics.get("confusion_matrix", {})
+  support = dict(zip(counts.get("classes", []), map(sum, counts.get("counts", []))))
+  rows = ["| class | eval images | precision | recall | F1 |", "|---|---:|---:|---:|---:|"]
+  for name, values in metrics["per_class"].items():
+    cells = []
+    for metric, bound in (("precision", thresholds["min_class_precision"]),
+                          ("recall", thresholds["min_class_recall"]), ("f1_score", None)):
+      value = values.get(metric)
+      cell = "n/a" if value is None else f"{value:.4f}"
+      cells.append(cell + (" ✗" if bound is not None and (value or 0.0) < bound else ""))
+    rows.append(f"| {name} | {support.get(name, '')} | " + " | ".join(cells) + " |")
+  return "\n".join(rows) + "\n"
+
+
+def _save(figure, path: str) -> None:
+  with tf.io.gfile.GFile(path, "wb") as f:
+    figure.savefig(f, format="png", dpi=100, bbox_inches="tight")
+  plt.close(figure)
+
+
+def plot_confusion_matrix(matrix: Dict[str, Any], path: str) -> None:
+  names, counts = matrix["classes"], matrix["counts"]
+  size = max(4.0, 0.5 * len(names) + 2)
+  figure, axes = plt.subplots(figsize=(size, size))
+  axes.imshow(counts, cmap="Blues")
+  axes.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names,
+           yticklabels=names, xlabel="predicted", ylabel="actual", title="Confusion matrix")
+  plt.setp(axes.get_xticklabels(), rotation=45, ha="right")
+  peak = max(max(row) for row in counts) or 1
+  for i, row in enumerate(counts):
+    for j, count in enumerate(row):
+      if count:
+        axes.text(j, i, count, ha="center", va="center", fontsize=8,
+                  color="white" if count > peak / 2 else "black")
+  _save(figure, path)
+
+
+def plot_training_curves(epoch_log: List[Dict[str, Any]], path: str) -> None:
+  figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
+  epochs = list(range(1, len(epoch_log) + 1))
+  for axes, metric in ((loss, "loss"), (accuracy, "sparse_categorical_accuracy")):
+    for prefix, label in (("", "train"), ("val_", "validation")):
+      values = [e.get(prefix + metric) for e in epoch_log]
+      if any(v is not None for v in values):
+        axes.plot(epochs, values, marker="o", label=label)
+    axes.set(xlabel="epoch", title=metric.replace("sparse_categorical_", ""))
+    axes.legend()
+  _save(figure, path)
+
+
+def plot_calibration(calibration: Dict[str, Any], path: str) -> None:
+  figure, axes = plt.subplots(figsize=(5, 5))
+  axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+  bins = calibration["bins"]
+  axes.plot([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
+            label=f"model (ECE {calibration['expected_calibration_error']:.3f})")
+  axes.set(xlabel="top probability", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
+           title="Calibration of the top probability")
+  axes.legend()
+  _save(figure, path)
+
+
+def model_card(summary: Dict[str, Any]) -> str:
+  metrics, thresholds = summary["metrics"], summary["thresholds"]
+  training = summary.get("training") or {}
+  baseline = metrics.get("baseline")
+  rejected = ", ".join(f"{n} {r}" for r, n in summary["images_rejected"].items()) or "none"
+  calibration = metrics.get("calibration") or {}
+  lines = [
+      f"# Model card: {summary['pipeline_name']}",
+      "",
+      f"Run `{summary['run_id']}`. **Blessed: {'yes' if summary['blessed'] else 'no'}**; "
+      f"pushed: {summary['pushed_model_path'] or 'nothing'}.",
+      "",
+      "## Data",
+      f"- Source: `{summary['data_dir']}`" + (f" (span {summary['span']})"
+                                              if summary.get("span") is not None else ""),
+      f"- Images: {summary['images_found']} found, {summary['images_ingested']} ingested; "
+      f"rejected: {rejected}",
+      "- Splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
+      f"- Classes ({len(summary['classes'])}): " + ", ".join(summary["classes"]),
+      "",
+      "## Training",
+      f"- Epochs: {training.get('epochs', 'n/a')}, training time {training.get('train_seconds', 'n/a')} s, "
+      f"{training.get('images_per_second', 'n/a')} images/s",
+      "",
+      "## Evaluation",
+      f"- Accuracy: {metrics.get('accuracy')} on {metrics.get('examples')} images "
+      f"(bound {thresholds['accuracy']})",
+      (f"- Baseline (last blessed model): accuracy {baseline['accuracy']}, change "
+       f"{baseline['accuracy_change']:+} (allowed {thresholds['change']:+})" if baseline
+       else "- Baseline: none (first blessed model: thresholds only)"),
+      f"- Every class: recall >= {thresholds['min_class_recall']}, precision >= "
+      f"{thresholds['min_class_precision']}",
+  ]
+  if calibration:
+    lines.append(f"- Top probability: mean {calibration['mean_top_probability']} vs accuracy "
+                 f"{calibration['top1_accuracy']}; expected calibration error "
+                 f"{calibration['expected_calibration_error']}")
+  lines += ["", "### By class", "", per_class_table(summary).rstrip(), ""]
+  failures = summary["failed_gates"]
+  lines += ["## Gates", ""] + ([f"- FAILED: {f}" for f in failures] or ["- All passed."])
+  check = summary.get("serving_check") or {}
+  if check:
+    lines.append(f"- Serving check: {'passed' if check['blessed'] else 'FAILED'} "
+                 f"({check.get('requests', 0)} requests with real images)"
+                 if check["blessed"] else f"- Serving check FAILED: {check['reason']}")
+  lines += ["", "Plots: confusion_matrix.png, training_curves.png, calibration.png.", ""]
+  return "\n".join(lines)
+
+
+def write_report(summary: Dict[str, Any], report_dir: str) -> List[str]:
+  """Writes the report files that the summary has data for; returns their paths."""
+  tf.io.gfile.makedirs(report_dir)
+  metrics = summary["metrics"]
+  written = []
+
+  def text(name: str, content: str) -> None:
+    with tf.io.gfile.GFile(os.path.join(report_dir, name), "w") as f:
+      f.write(content)
+    written.append(os.path.join(report_dir, name))
+
+  text("model_card.md", model_card(summary))
+  if metrics.get("per_class"):
+    text("per_class.md", per_class_table(summary))
+  plots = (("confusion_matrix.png", plot_confusion_matrix, metrics.get("confusion_matrix")),
+           ("training_curves.png", plot_training_curves,
+            (summary.get("training") or {}).get("epoch_log")),
+           ("calibration.png", plot_calibration, (metrics.get("calibration") or {}) or None))
+  for name, plot, data in plots:
+    if data:
+      plot(data, os.path.join(report_dir, name))
+      written.append(os.path.join(report_dir, name))
+  return written
+
+
+def publish(summary: Dict[str, Any], output_dir: str, serving_model_dir: str) -> str:
+  """The report under output_dir/report, and beside a pushed model as reports/<version>.
+
+  Returns the directory next to the pushed model, or output_dir/report when nothing was pushed.
+  """
+  local = os.path.join(output_dir, REPORT_DIR)
+  write_report(summary, local)
+  if not summary.get("pushed_version"):
+    return local
+  beside = os.path.join(serving_model_dir, "reports", summary["pushed_version"])
+  write_report(summary, beside)
+  return beside
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  from pipeline import configs, summary as run_summary  # pylint: disable=import-outside-toplevel
+  try:
+    config = configs.from_args(argv)
+    result = run_summary.collect(config)
+  except (configs.ConfigError, LookupError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  print(per_class_table(result), end="")
+  report_dir = publish(result, config.output_dir, config.serving_model_dir)
+  print(f"report written to {report_dir}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
