@@ -42,7 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
   from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
-  from pipeline import inputs, pipeline, sample_data, summary  # pylint: disable=import-outside-toplevel
+  from pipeline import inputs, pipeline, report, sample_data, summary  # pylint: disable=import-outside-toplevel
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("absl").addFilter(_ProgressOnly())
   logging.getLogger("apache_beam").setLevel(logging.WARNING)
@@ -66,10 +66,11 @@ def main(argv: Optional[List[str]] = None) -> int:
           config.metadata_path)))
   result = summary.collect(config)
   result["wall_seconds"] = round(time.time() - started, 1)
+  result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)
   with open(config.summary_path, "w") as f:
     json.dump(result, f, indent=2)
   print(summary.format_summary(result), flush=True)
-  _say(f"summary written to {config.summary_path}")
+  _say(f"summary written to {config.summary_path}; report in {result['report_dir']}")
   if result["blessed"] and result["pushed_model_path"]:
     return EXIT_OK
   return EXIT_NOT_BLESSED

@@ -54,7 +54,8 @@ def _pipeline(data_dir: str, out_dir: str, epochs: int):
   subprocess.run([sys.executable, "local_runner.py", "--data-dir", data_dir, "--output-dir",
                   out_dir, "--pipeline-name", "fashion-mnist", "--image-size", str(IMAGE_SIZE),
                   "--channels", "1", "--epochs", str(epochs), "--batch-size", str(BATCH_SIZE),
-                  "--accuracy-threshold", "0.5", "--min-class-recall", "0.3"], check=True)
+                  "--accuracy-threshold", "0.5", "--min-class-recall", "0.3",
+                  "--min-class-precision", "0.3"], check=True)
   wall = time.perf_counter() - start
   with open(os.path.join(out_dir, "run_summary.json")) as f:
     summary = json.load(f)

@@ -44,6 +44,7 @@ class PipelineConfig:
   tune_epochs: int = 3
   accuracy_threshold: float = 0.8
   min_class_recall: float = 0.5
+  min_class_precision: float = 0.5
   change_threshold: float = -0.05  # Allowed accuracy drop against the last blessed model.
   splits: Dict[str, int] = dataclasses.field(default_factory=lambda: {"train": 8, "eval": 2})
   max_image_pixels: int = 64_000_000
@@ -52,6 +53,7 @@ class PipelineConfig:
   beam_pipeline_args: List[str] = dataclasses.field(
       default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"])
   enable_cache: bool = True
+  warmup_requests: int = 8  # Real eval images sent by the serving check and kept as warmup.
 
   @property
   def pipeline_root(self) -> str:
@@ -83,16 +85,20 @@ class PipelineConfig:
     if self.channels not in (1, 3):
       raise ConfigError(f"--channels must be 1 or 3, got {self.channels}")
     for name, least in (("epochs", 1), ("batch_size", 1), ("width", 1), ("fine_tune_epochs", 0),
-                        ("fine_tune_layers", 1), ("tune_trials", 1), ("tune_epochs", 1)):
+                        ("fine_tune_layers", 1), ("tune_trials", 1), ("tune_epochs", 1),
+                        ("warmup_requests", 1)):
       if getattr(self, name) < least:
         raise ConfigError(f"--{name.replace('_', '-')} must be at least {least}")
-    for name in ("accuracy_threshold", "min_class_recall"):
+    for name in ("accuracy_threshold", "min_class_recall", "min_class_precision"):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
     if (not {"train", "eval"} <= set(self.splits) <= {"train", "eval", "test"}
         or min(self.splits.values()) < 1):
       raise ConfigError("--splits needs positive weights for train, eval and optionally test, "
                         "e.g. train=8,eval=1,test=1")
+    if self.warmup_requests > 999:
+      raise ConfigError("--warmup-requests must be at most 999: TF Serving replays at most 1000 "
+                        "warmup records (one per image, plus one batch of all)")
     if not 0.0 <= self.dropout < 1.0:
       raise ConfigError("--dropout must be in [0, 1)")
     for name, allowed in (("model_variant", VARIANTS), ("class_weights", CLASS_WEIGHTS),
@@ -205,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="Overall eval accuracy needed to bless the model (default: %(default)s).")
   p.add_argument("--min-class-recall", type=float, default=defaults["min_class_recall"],
                  help="Recall every class must reach to bless the model (default: %(default)s).")
+  p.add_argument("--min-class-precision", type=float, default=defaults["min_class_precision"],
+                 help="Precision every class must reach to bless the model "
+                 "(default: %(default)s).")
   p.add_argument("--change-threshold", type=float, default=defaults["change_threshold"],
                  help="Allowed accuracy change against the last blessed model; negative allows "
                  "a small drop (default: %(default)s).")
@@ -218,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--classes", type=_parse_list, default=defaults["classes"],
                  help="Comma-separated class names; files of other classes are rejected "
                  "(default: every class found).")
+  p.add_argument("--warmup-requests", type=int, default=defaults["warmup_requests"],
+                 help="Real eval images the serving check sends to the model before the push; "
+                 "they are also written as TF Serving warmup requests (default: %(default)s).")
   p.add_argument("--no-cache", dest="enable_cache", action="store_false",
                  default=defaults["enable_cache"], help="Re-run every stage.")
   p.add_argument("--beam-pipeline-args", nargs="*", default=defaults["beam_pipeline_args"],

@@ -61,6 +61,9 @@ def test_environment_sets_defaults_and_flags_win(monkeypatch):
     (["--class-weights", "sometimes"], "invalid choice"),
     (["--dropout", "1.0"], "dropout"),
     (["--tune-trials", "0"], "tune-trials"),
+    (["--min-class-precision", "-0.1"], "min-class-precision must be between 0 and 1"),
+    (["--warmup-requests", "0"], "at least 1"),
+    (["--warmup-requests", "1000"], "at most 999"),
 ])
 def test_bad_settings_are_config_errors(argv, message):
   with pytest.raises(configs.ConfigError, match=message):
@@ -105,5 +108,6 @@ def test_runner_help_documents_every_contract_flag():
   result = _runner("--help")
   assert result.returncode == 0
   for flag in ("--data-dir", "--output-dir", "--model", "--image-size", "--epochs",
-               "--accuracy-threshold", "--min-class-recall", "--pipeline-name", "--weights"):
+               "--accuracy-threshold", "--min-class-recall", "--pipeline-name", "--weights",
+               "--min-class-precision", "--change-threshold", "--warmup-requests"):
     assert flag in result.stdout

@@ -7,6 +7,8 @@ from tensorflow_model_analysis.proto import config_pb2 as tfma
 from tfx import v1 as tfx
 
 from components.image_example_gen import ImageExampleGen, sources
+from components.serving_check import ServingCheck
+from components.serving_pusher import ServingPusher
 from pipeline.configs import PipelineConfig
 from schemas import SCHEMA_PATH
 from trainer_module.constants import LABEL_KEY, LABEL_XF
@@ -26,15 +28,19 @@ def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:
   return tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
 
 
+def _lower_bound(value: float) -> tfma.MetricThreshold:
+  return tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+      lower_bound={"value": value}))
+
+
 def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalConfig:
-  """Overall accuracy bound, change against the last blessed model, and per-class recall."""
-  accuracy_gate = tfma.MetricThreshold(
-      value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.accuracy_threshold}),
-      change_threshold=tfma.GenericChangeThreshold(
-          direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-          absolute={"value": config.change_threshold}))
-  recall_gate = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-      lower_bound={"value": config.min_class_recall}))
+  """Gates: overall accuracy (bound, and change against the last blessed model) and every
+  class's recall and precision. Also computed, for analysis: per-class F1, the multi-class
+  confusion matrix, and the calibration of the top probability (binarized by top-1 hit)."""
+  accuracy_gate = _lower_bound(config.accuracy_threshold)
+  accuracy_gate.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
+      direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+      absolute={"value": config.change_threshold}))
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(
           signature_name=SERVING_EXAMPLES_SIGNATURE,
@@ -47,14 +53,21 @@ def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalCon
               tfma.MetricConfig(class_name="ExampleCount"),
               tfma.MetricConfig(class_name="SparseCategoricalAccuracy",
                                 per_slice_thresholds=[_overall(accuracy_gate)]),
+              tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
           ]),
           tfma.MetricsSpec(
               binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
               metrics=[
-                  tfma.MetricConfig(class_name="Recall",
-                                    per_slice_thresholds=[_overall(recall_gate)]),
-                  tfma.MetricConfig(class_name="Precision"),
+                  tfma.MetricConfig(class_name="Recall", per_slice_thresholds=[
+                      _overall(_lower_bound(config.min_class_recall))]),
+                  tfma.MetricConfig(class_name="Precision", per_slice_thresholds=[
+                      _overall(_lower_bound(config.min_class_precision))]),
+                  tfma.MetricConfig(class_name="F1Score"),
               ]),
+          tfma.MetricsSpec(
+              binarize=tfma.BinarizationOptions(top_k_list={"values": [1]}),
+              metrics=[tfma.MetricConfig(class_name="Calibration"),
+                       tfma.MetricConfig(class_name="CalibrationPlot")]),
       ])
 
 
@@ -100,21 +113,27 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
       model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
   ).with_id("latest_blessed_model_resolver")
+  gate_split = "test" if has_test else "eval"
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-      baseline_model=baseline_resolver.outputs["model"],
-      example_splits=["test" if has_test else "eval"],
+      baseline_model=baseline_resolver.outputs["model"], example_splits=[gate_split],
       eval_config=create_eval_config(config, num_classes or len(source.classes)))
-  pusher = tfx.components.Pusher(
-      model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+  serving_check = ServingCheck(
+      model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+      split=gate_split, num_requests=config.warmup_requests, model_name=config.pipeline_name)
+  pusher = ServingPusher(
+      model_blessing=evaluator.outputs["blessing"],
+      infra_blessing=serving_check.outputs["blessing"],  # the checked model, with warmup
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=config.serving_model_dir)))
+              base_directory=config.serving_model_dir)),
+      custom_config={"model_name": config.pipeline_name})
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
       components=[c for c in (example_gen, statistics_gen, schema_gen, example_validator,
-                              transform, tuner, trainer, baseline_resolver, evaluator, pusher)
+                              transform, tuner, trainer, baseline_resolver, evaluator, serving_check,
+                              pusher)
                   if c is not None],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,

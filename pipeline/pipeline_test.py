@@ -23,11 +23,21 @@ def _components(argv):
 
 def test_thresholds_and_classes_come_from_the_config(tmp_path):
   components = _components(["--data-dir", _tree(tmp_path), "--accuracy-threshold", "0.91",
-                            "--min-class-recall", "0.42", "--change-threshold", "-0.01"])
+                            "--min-class-recall", "0.42", "--min-class-precision", "0.37",
+                            "--change-threshold", "-0.01"])
   eval_config = json.loads(components["Evaluator"].exec_properties["eval_config"])
-  gates = json.dumps(eval_config["metrics_specs"])
-  assert "0.91" in gates and "0.42" in gates and "-0.01" in gates
-  assert eval_config["metrics_specs"][1]["binarize"]["class_ids"]["values"] == [0, 1]
+  overall, per_class, top1 = eval_config["metrics_specs"]
+  bounds = {m["class_name"]: m["per_slice_thresholds"][0]["threshold"]
+            for spec in (overall, per_class) for m in spec["metrics"]
+            if m.get("per_slice_thresholds")}
+  assert bounds["SparseCategoricalAccuracy"]["value_threshold"]["lower_bound"] == 0.91
+  assert bounds["SparseCategoricalAccuracy"]["change_threshold"]["absolute"] == -0.01
+  assert bounds["Recall"]["value_threshold"]["lower_bound"] == 0.42
+  assert bounds["Precision"]["value_threshold"]["lower_bound"] == 0.37
+  assert per_class["binarize"]["class_ids"]["values"] == [0, 1]
+  assert {m["class_name"] for m in per_class["metrics"]} == {"Recall", "Precision", "F1Score"}
+  assert "MultiClassConfusionMatrixPlot" in {m["class_name"] for m in overall["metrics"]}
+  assert top1["binarize"]["top_k_list"]["values"] == [1]
   assert [s.get("feature_keys") for s in eval_config["slicing_specs"]] == [None, ["label"]]
   assert json.loads(components["Evaluator"].exec_properties["example_splits"]) == ["eval"]
 
@@ -62,3 +72,16 @@ def test_training_settings_reach_the_trainer_and_tune_adds_a_tuner(tmp_path):
   tuner, trainer = components["Tuner"], components["Trainer"]
   assert json.loads(tuner.exec_properties["custom_config"])["tune_trials"] == 3
   assert trainer.inputs["hyperparameters"].producer_component_id == "Tuner"
+
+
+def test_push_needs_both_blessings_and_the_serving_check_uses_the_gated_split(tmp_path):
+  components = _components(["--data-dir", _tree(tmp_path), "--splits", "train=8,eval=1,test=1",
+                            "--warmup-requests", "5", "--pipeline-name", "pets"])
+  check, pusher = components["ServingCheck"], components["ServingPusher"]
+  assert (check.exec_properties["split"], check.exec_properties["num_requests"],
+          check.exec_properties["model_name"]) == ("test", 5, "pets")
+  assert check.inputs["model"].producer_component_id == "Trainer"
+  assert pusher.inputs["model_blessing"].producer_component_id == "Evaluator"
+  assert pusher.inputs["infra_blessing"].producer_component_id == "ServingCheck"
+  assert "model" not in pusher.inputs  # it pushes the checked copy, with its warmup requests
+  assert json.loads(pusher.exec_properties["custom_config"]) == {"model_name": "pets"}

@@ -13,10 +13,14 @@ from ml_metadata.proto import metadata_store_pb2
 from ml_metadata.metadata_store import metadata_store
 
 from components.image_example_gen.executor import REPORT_FILE
+from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
 from trainer_module.constants import LABEL_VOCAB
-from trainer_module.train import TRAINING_LOG
+from trainer_module.train import ACCURACY, TRAINING_LOG
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+CALIBRATION_BINS = 10
+CANDIDATE, BASELINE = "candidate", "baseline"  # TFX's Evaluator names the two models so
 
 
 class RunRecord:
@@ -31,19 +35,26 @@ class RunRecord:
     self.run_id = run.name
     self.executions: Dict[str, metadata_store_pb2.Execution] = {}
     self.outputs: Dict[str, Dict[str, List[metadata_store_pb2.Artifact]]] = {}
+    self.inputs: Dict[str, Dict[str, List[metadata_store_pb2.Artifact]]] = {}
     for execution in store.get_executions_by_context(run.id):
       node = next(c.name for c in store.get_contexts_by_execution(execution.id)
                   if c.type == "node")[len(pipeline_name) + 1:]  # "<pipeline>.<node id>"
       self.executions[node] = execution
-      events = [e for e in store.get_events_by_execution_ids([execution.id])
-                if e.type in _OUTPUT_EVENTS]
+      events = store.get_events_by_execution_ids([execution.id])
       artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
       for event in events:
         key = event.path.steps[0].key if event.path.steps else ""
-        self.outputs.setdefault(node, {}).setdefault(key, []).append(artifacts[event.artifact_id])
+        table = (self.outputs if event.type in _OUTPUT_EVENTS
+                 else self.inputs if event.type in _INPUT_EVENTS else None)
+        if table is not None:
+          table.setdefault(node, {}).setdefault(key, []).append(artifacts[event.artifact_id])
 
   def output(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
     artifacts = self.outputs.get(node, {}).get(key)
+    return artifacts[-1] if artifacts else None
+
+  def input(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
+    artifacts = self.inputs.get(node, {}).get(key)
     return artifacts[-1] if artifacts else None
 
   def stage_seconds(self) -> Dict[str, float]:
@@ -67,20 +78,87 @@ def _number(value: Dict[str, Any]) -> Optional[float]:
   return None if math.isnan(number) else round(number, 4)
 
 
-def _metrics(evaluation_uri: str, class_names: List[str]) -> Dict[str, Any]:
-  """Overall accuracy and per-class precision/recall of the overall slice."""
-  result = tfma.load_eval_result(evaluation_uri)
-  overall = next(m for key, m in result.slicing_metrics if key == ())[""]
-  per_class = {}
-  accuracy = None
-  for sub_key, values in overall.items():
-    if sub_key == "":
-      accuracy = _number(values.get("sparse_categorical_accuracy", {}))
+def _class_name(class_names: List[str], class_id: int) -> str:
+  return class_names[class_id] if 0 <= class_id < len(class_names) else str(class_id)
+
+
+def _confusion_matrix(plot: Dict[str, Any], class_names: List[str]) -> Dict[str, Any]:
+  """TFMA's multi-class confusion matrix as counts[actual][predicted], classes by name."""
+  size = len(class_names)
+  position = {class_id: i for i, class_id in
+              enumerate(sorted(range(size), key=lambda c: class_names[c]))}
+  counts = [[0] * size for _ in range(size)]
+  for entry in plot["matrices"][0]["entries"]:
+    actual, predicted = entry.get("actualClassId", 0), entry.get("predictedClassId", 0)
+    if actual in position and predicted in position:
+      counts[position[actual]][position[predicted]] += int(entry.get("numWeightedExamples", 0))
+  return {"classes": sorted(class_names), "counts": counts}
+
+
+def _calibration(buckets: List[Dict[str, Any]]) -> Dict[str, Any]:
+  """Reliability of the top probability, from TFMA's top-1 calibration histogram.
+
+  With top-k binarization TFMA scores the other classes as -inf; the remaining entries are one
+  per example: the top probability and whether the top class was right. They are regrouped
+  into CALIBRATION_BINS equal bins; the expected calibration error weighs each bin's gap
+  between confidence and accuracy by its share of examples.
+  """
+  bins = [{"examples": 0.0, "correct": 0.0, "confidence": 0.0} for _ in range(CALIBRATION_BINS)]
+  for bucket in buckets:
+    lower = float(bucket.get("lowerThresholdInclusive", 0.0))
+    if math.isinf(lower) or not bucket.get("numWeightedExamples"):
       continue
-    class_id = int(sub_key.split(":")[1])
-    name = class_names[class_id] if class_id < len(class_names) else str(class_id)
-    per_class[name] = {m: _number(values[m]) for m in ("precision", "recall") if m in values}
-  return {"accuracy": accuracy, "per_class": dict(sorted(per_class.items()))}
+    b = bins[min(int(lower * CALIBRATION_BINS), CALIBRATION_BINS - 1)]
+    b["examples"] += bucket["numWeightedExamples"]
+    b["correct"] += bucket.get("totalWeightedLabel", 0.0)
+    b["confidence"] += bucket.get("totalWeightedRefinedPrediction", 0.0)
+  total = sum(b["examples"] for b in bins)
+  if not total:
+    return {}
+  table = [{"range": [i / CALIBRATION_BINS, (i + 1) / CALIBRATION_BINS],
+            "examples": int(b["examples"]),
+            "mean_confidence": round(b["confidence"] / b["examples"], 4),
+            "accuracy": round(b["correct"] / b["examples"], 4)}
+           for i, b in enumerate(bins) if b["examples"]]
+  return {
+      "mean_top_probability": round(sum(b["confidence"] for b in bins) / total, 4),
+      "top1_accuracy": round(sum(b["correct"] for b in bins) / total, 4),
+      "expected_calibration_error": round(sum(
+          abs(b["confidence"] - b["correct"]) for b in bins) / total, 4),
+      "bins": table,
+  }
+
+
+def _overall_slice(evaluation_uri: str, model_name: Optional[str]):
+  result = tfma.load_eval_result(evaluation_uri, model_name=model_name)
+  return result, dict(result.slicing_metrics)[()][""]
+
+
+def _metrics(evaluation_uri: str, class_names: List[str],
+             baseline: Optional[metadata_store_pb2.Artifact]) -> Dict[str, Any]:
+  """The candidate's overall slice: accuracy, per-class precision/recall/F1, confusion matrix,
+  top-probability calibration, and the baseline's accuracy when there was one."""
+  result, overall = _overall_slice(evaluation_uri, CANDIDATE if baseline else None)
+  per_class = {}
+  for sub_key, values in overall.items():
+    if sub_key.startswith("classId:"):
+      per_class[_class_name(class_names, int(sub_key.split(":")[1]))] = {
+          m: _number(values[m]) for m in ("precision", "recall", "f1_score") if m in values}
+  metrics = {"accuracy": _number(overall[""].get(ACCURACY, {})),
+             "examples": int(_number(overall[""].get("example_count", {})) or 0),
+             "per_class": dict(sorted(per_class.items()))}
+  if baseline:
+    _, baseline_overall = _overall_slice(evaluation_uri, BASELINE)
+    metrics["baseline"] = {"model": baseline.uri,
+                           "accuracy": _number(baseline_overall[""].get(ACCURACY, {})),
+                           "accuracy_change": _number(overall[""].get(ACCURACY + "_diff", {}))}
+  plots = dict(result.plots).get((), {}).get("", {})
+  if "" in plots:
+    metrics["confusion_matrix"] = _confusion_matrix(
+        plots[""]["multiClassConfusionMatrixAtThresholds"], class_names)
+  if "topK:1" in plots:
+    metrics["calibration"] = _calibration(plots["topK:1"]["calibrationHistogramBuckets"]["buckets"])
+  return metrics
 
 
 def _failed_gates(evaluation_uri: str, class_names: List[str]) -> List[str]:
@@ -92,12 +170,25 @@ def _failed_gates(evaluation_uri: str, class_names: List[str]) -> List[str]:
       what = key.name
       if key.sub_key.HasField("class_id"):
         class_id = key.sub_key.class_id.value
-        what += f" of class {class_names[class_id] if class_id < len(class_names) else class_id}"
+        what += f" of class {_class_name(class_names, class_id)}"
       if key.is_diff:
         what += " change vs. baseline"
       failures.append(f"{what} = {failure.metric_value.double_value.value:.4f} "
                       f"({failure.message or 'below threshold'})".replace(" ()", ""))
   return failures
+
+
+def _serving_check(blessing) -> Dict[str, Any]:
+  """The ServingCheck's report: blessed, requests sent, or why it failed."""
+  if blessing is None:
+    return {}
+  with tf.io.gfile.GFile(os.path.join(blessing.uri, SERVING_CHECK_REPORT)) as f:
+    return json.load(f)
+
+
+def _serving_failures(blessing) -> List[str]:
+  report = _serving_check(blessing)
+  return [f"serving check: {report['reason']}"] if report and not report["blessed"] else []
 
 
 def _anomalies(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
@@ -140,9 +231,11 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
                   .vocabulary_by_name(LABEL_VOCAB)] if transform_graph else [])
   evaluation = record.output("Evaluator", "evaluation")
   blessing = record.output("Evaluator", "blessing")
-  pushed = record.output("Pusher", "pushed_model")
+  pushed = record.output("ServingPusher", "pushed_model")
+  serving_check = record.output("ServingCheck", "blessing")
   anomalies = record.output("ExampleValidator", "anomalies")
   model_run = record.output("Trainer", "model_run")
+  model = record.output("Trainer", "model")
   blessed = _int_property(blessing, "blessed") == 1
   pushed_ok = _int_property(pushed, "pushed") == 1
   return {
@@ -158,16 +251,23 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
       "split_details": ingest["splits"],
       "data_warnings": ingest.get("warnings", []),
       "classes": class_names,
-      "metrics": _metrics(evaluation.uri, class_names) if evaluation else {},
+      "metrics": (_metrics(evaluation.uri, class_names,
+                           record.input("Evaluator", "baseline_model")) if evaluation else {}),
       "thresholds": {"accuracy": config.accuracy_threshold,
                      "min_class_recall": config.min_class_recall,
+                     "min_class_precision": config.min_class_precision,
                      "change": config.change_threshold},
-      "failed_gates": _failed_gates(evaluation.uri, class_names) if evaluation else [],
+      "failed_gates": ((_failed_gates(evaluation.uri, class_names) if evaluation else [])
+                       + _serving_failures(serving_check)),
+      "serving_check": _serving_check(serving_check),
       "anomalies": _anomalies(anomalies.uri) if anomalies else {},
       "training": _training(model_run.uri) if model_run else {},
+      "model_path": model.uri if model else None,
       "blessed": blessed,
       "pushed_model_path": (pushed.custom_properties["pushed_destination"].string_value
                             if pushed_ok else None),
+      "pushed_version": (pushed.custom_properties["pushed_version"].string_value
+                         if pushed_ok else None),
       "stage_seconds": record.stage_seconds(),
       "stage_states": record.states(),
   }
@@ -186,9 +286,17 @@ def format_summary(summary: Dict[str, Any]) -> str:
   if metrics.get("accuracy") is not None:
     lines.append(f"  eval accuracy: {metrics['accuracy']:.4f} "
                  f"(threshold {summary['thresholds']['accuracy']})")
-    name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get("recall") or 0.0)
-    lines.append(f"  lowest class recall: {name} {worst.get('recall') or 0.0:.4f} "
-                 f"(threshold {summary['thresholds']['min_class_recall']})")
+    for metric in ("recall", "precision"):
+      name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get(metric) or 0.0)
+      lines.append(f"  lowest class {metric}: {name} {worst.get(metric) or 0.0:.4f} "
+                   f"(threshold {summary['thresholds']['min_class_' + metric]})")
+    baseline = metrics.get("baseline")
+    if baseline:
+      lines.append(f"  baseline (last blessed model) accuracy: {baseline['accuracy']:.4f}, "
+                   f"change {baseline['accuracy_change']:+.4f} "
+                   f"(allowed {summary['thresholds']['change']:+})")
+    else:
+      lines.append("  baseline: none yet (first blessed model decides on thresholds only)")
   training = summary.get("training") or {}
   if training:
     lines.append(f"  training: {training['epochs']} epochs, {training['train_seconds']} s, "

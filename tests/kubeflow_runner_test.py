@@ -7,7 +7,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = {"ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-          "Trainer", "Evaluator", "Pusher"}
+          "Trainer", "Evaluator", "ServingCheck", "ServingPusher"}
 
 
 def test_compiles_every_stage_into_a_kfp_v2_spec(tmp_path):
@@ -23,7 +23,8 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(tmp_path):
   tasks = pipeline_spec["root"]["dag"]["tasks"]
   assert STAGES <= set(tasks)
   assert "Transform" in tasks["Trainer"]["dependentTasks"]
-  assert {"Trainer", "Evaluator"} <= set(tasks["Pusher"]["dependentTasks"])
+  assert set(tasks["ServingCheck"]["dependentTasks"]) == {"Trainer", "ImageExampleGen"}
+  assert {"ServingCheck", "Evaluator"} <= set(tasks["ServingPusher"]["dependentTasks"])
   # The latest-blessed-model resolver compiles to resolver tasks feeding the Evaluator.
   assert "latest_blessed_model_resolver-model-resolver" in tasks["Evaluator"]["dependentTasks"]
   images = {e["container"]["image"]

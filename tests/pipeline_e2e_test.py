@@ -1,7 +1,9 @@
 """The whole pipeline with LocalDagRunner on the digits tree, as a user runs it.
 
-One module-scoped run (blessed, pushed) feeds the tests; two further runs in the same output dir
-check the cache and an accuracy threshold that cannot be met.
+One module-scoped run (blessed, pushed) feeds the tests; further runs in the same output dir
+check the cache, an accuracy threshold that cannot be met and a second model compared with the
+first as its baseline; runs on their own data check the per-class gates: shuffled labels, and
+two classes that cannot be told apart.
 """
 
 import base64
@@ -11,20 +13,31 @@ import os
 import subprocess
 import sys
 
+import random
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.serving_check import executor as serving_check
 from pipeline.sample_data import export_digits
+from pipeline.report import FILES as REPORT_FILES
 from tests import images
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ("ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-          "Trainer", "Evaluator", "Pusher")
+          "Trainer", "Evaluator", "ServingCheck", "ServingPusher")
+
+
+def digits_tree(root, label_of):
+  """All 1,797 digits as PNGs, each under the folder `label_of(index, digit)` names."""
+  images.write_tree(root, {f"{label_of(i, d)}/digit_{i:04d}.png": images.encode(p, "png")
+                           for i, (p, d) in enumerate(images.digit_pixels(1797))})
+  return root
 
 
 def run_pipeline(data_dir, output_dir, *flags):
@@ -124,7 +137,7 @@ def test_serving_accepts_the_rest_b64_shape_and_tf_examples_alike(first_run):
 
 
 def test_second_run_reuses_the_cache(first_run):
-  data_dir, output_dir, _, _ = first_run
+  data_dir, output_dir, _, first = first_run
   result, summary = run_pipeline(data_dir, output_dir)
   assert result.returncode == 0, result.stderr[-3000:]
   states = latest_run_states(output_dir)
@@ -132,6 +145,10 @@ def test_second_run_reuses_the_cache(first_run):
                 "Transform", "Trainer"):
     assert states[stage] == "CACHED", (stage, states)
   assert summary["blessed"] is True
+  # The same model again: the push points at its version instead of copying it anew.
+  assert summary["pushed_version"] == first["pushed_version"]
+  assert [n for n in os.listdir(os.path.join(output_dir, "serving_model")) if n.isdigit()] == [
+      first["pushed_version"]]
 
 
 def test_unreachable_accuracy_threshold_exits_3_and_pushes_nothing(first_run):
@@ -145,3 +162,122 @@ def test_unreachable_accuracy_threshold_exits_3_and_pushes_nothing(first_run):
   assert sorted(os.listdir(os.path.join(output_dir, "serving_model"))) == pushed_before
   assert any(g.startswith("sparse_categorical_accuracy") for g in summary["failed_gates"])
   assert "blessed: no" in result.stdout
+
+
+def test_pushed_layout_has_warmup_that_replays_config_files_and_a_report(first_run):
+  _, output_dir, result, summary = first_run
+  base = os.path.join(output_dir, "serving_model")
+  version = summary["pushed_version"]
+  assert version in os.listdir(base)  # with the versions later runs in this dir pushed
+  assert {n for n in os.listdir(base) if not n.isdigit()} == {
+      "models.config", "batching_parameters.txt", "request.json", "README.md", "reports"}
+  assert summary["serving_check"]["blessed"] is True
+  serve = tf.saved_model.load(summary["pushed_model_path"]).signatures["serving_default"]
+  requests = serving_check.read_warmup(os.path.join(
+      summary["pushed_model_path"], "assets.extra", "tf_serving_warmup_requests"))
+  assert len(requests) == 8 + 1  # --warmup-requests 8 at batch 1, then all 8 at once
+  eval_images = {data for data, _ in eval_examples(output_dir)}
+  for request in requests:
+    batch = list(request.inputs["image_bytes"].string_val)
+    assert set(batch) <= eval_images
+    outputs = serve(image_bytes=tf.constant(batch))
+    serving_check.check_outputs(outputs, len(batch))
+  assert len({c for c in outputs["classes"].numpy()}) > 1  # the sample spans several classes
+
+  metrics = summary["metrics"]
+  assert all(set(m) == {"precision", "recall", "f1_score"} for m in metrics["per_class"].values())
+  matrix = metrics["confusion_matrix"]
+  assert matrix["classes"] == [str(d) for d in range(10)]
+  assert sum(map(sum, matrix["counts"])) == summary["splits"]["eval"] == metrics["examples"]
+  correct = sum(matrix["counts"][i][i] for i in range(10))
+  assert correct / metrics["examples"] == pytest.approx(metrics["accuracy"], abs=1e-3)
+  calibration = metrics["calibration"]
+  assert calibration["top1_accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-3)
+  assert sum(b["examples"] for b in calibration["bins"]) == metrics["examples"]
+  assert 0.0 <= calibration["expected_calibration_error"] < 0.2
+  assert "baseline" not in metrics  # the first blessed model has none
+
+  assert summary["report_dir"] == os.path.join(base, "reports", version)
+  for directory in (summary["report_dir"], os.path.join(output_dir, "report")):
+    assert sorted(os.listdir(directory)) == sorted(REPORT_FILES)
+  with open(os.path.join(summary["report_dir"], "model_card.md")) as f:
+    card = f.read()
+  assert "**Blessed: yes**" in card and f"{summary['images_ingested']} ingested" in card
+  assert all(f"| {d} | " in card for d in range(10))
+
+
+def test_a_new_model_is_compared_with_the_last_blessed_one(first_run):
+  data_dir, output_dir, _, first = first_run
+  result, summary = run_pipeline(data_dir, output_dir, "--epochs", "4")  # a new Trainer run
+  assert latest_run_states(output_dir)["Trainer"] == "COMPLETE"
+  assert summary["model_path"] != first["model_path"]
+  baseline = summary["metrics"]["baseline"]
+  assert baseline["model"] == first["model_path"]
+  assert baseline["accuracy"] == pytest.approx(first["metrics"]["accuracy"], abs=1e-4)
+  assert baseline["accuracy_change"] == pytest.approx(
+      summary["metrics"]["accuracy"] - first["metrics"]["accuracy"], abs=1e-3)
+  assert "baseline (last blessed model) accuracy" in result.stdout
+
+
+def test_shuffled_labels_are_never_blessed_or_pushed(tmp_path):
+  shuffled = random.Random(0)
+  data_dir = digits_tree(str(tmp_path / "shuffled"), lambda i, d: shuffled.randrange(10))
+  output_dir = str(tmp_path / "out")
+  result, summary = run_pipeline(data_dir, output_dir, "--epochs", "3")
+  assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-3000:]
+  assert summary["blessed"] is False and summary["pushed_model_path"] is None
+  assert summary["metrics"]["accuracy"] < 0.3  # chance is 0.1
+  assert any(g.startswith("sparse_categorical_accuracy") for g in summary["failed_gates"])
+  versions = [n for n in os.listdir(os.path.join(output_dir, "serving_model")) if n.isdigit()] \
+      if os.path.exists(os.path.join(output_dir, "serving_model")) else []
+  assert versions == []
+  assert summary["report_dir"] == os.path.join(output_dir, "report")
+  with open(os.path.join(summary["report_dir"], "model_card.md")) as f:
+    assert "**Blessed: no**" in f.read()
+
+
+def test_a_class_below_its_bound_blocks_the_push_and_is_named(tmp_path):
+  # Digit 1 images are split between two folders: no model can tell "one" from "uno", so
+  # their recalls add up to about 1 while the other classes are easy.
+  kept = {0: "0", 1: None, 2: "2", 3: "3", 4: "4"}
+  files = {f"{kept[d] or ('one' if i % 2 else 'uno')}/digit_{i:04d}.png": images.encode(p, "png")
+           for i, (p, d) in enumerate(images.digit_pixels(1797)) if d in kept}
+  data_dir = str(tmp_path / "confusable")
+  images.write_tree(data_dir, files)
+  output_dir = str(tmp_path / "out")
+  result, summary = run_pipeline(data_dir, output_dir, "--epochs", "4",
+                                 "--min-class-recall", "0.75", "--min-class-precision", "0.0")
+  assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-3000:]
+  assert summary["metrics"]["accuracy"] >= summary["thresholds"]["accuracy"]  # good overall
+  assert summary["blessed"] is False and summary["pushed_model_path"] is None
+  recalls = {c: m["recall"] for c, m in summary["metrics"]["per_class"].items()}
+  failing = {c for c, r in recalls.items() if r < 0.75}
+  assert failing and failing <= {"one", "uno"}, recalls
+  assert sorted(summary["failed_gates"]) == sorted(
+      g for g in summary["failed_gates"] if g.startswith("recall of class "))
+  named = {g.split()[3] for g in summary["failed_gates"]}
+  assert named == failing
+  assert all(f"failed gate: recall of class {c}" in result.stdout for c in failing)
+
+
+def test_report_command_prints_the_per_class_table_of_the_latest_run(first_run, tmp_path):
+  _, output_dir, _, _ = first_run
+  result = subprocess.run([sys.executable, "-m", "pipeline.report", "--output-dir", output_dir,
+                           "--pipeline-name", "digits-e2e"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(os.path.join(output_dir, "run_summary.json")) as f:
+    latest = json.load(f)
+  rows = [line for line in result.stdout.splitlines() if line.startswith("| ")][1:]
+  assert [row.split(" | ")[0][2:] for row in rows] == [str(d) for d in range(10)]
+  for row in rows:
+    name, images_, precision, recall, _ = [c.strip() for c in row.strip("| ").split(" | ")]
+    assert float(recall) == pytest.approx(latest["metrics"]["per_class"][name]["recall"],
+                                          abs=1e-4)
+  assert f"report written to {latest['report_dir']}" in result.stdout
+
+  missing = subprocess.run([sys.executable, "-m", "pipeline.report", "--output-dir",
+                            output_dir, "--pipeline-name", "no-such-pipeline"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert missing.returncode == 2
+  assert "no run of pipeline 'no-such-pipeline'" in missing.stderr
