@@ -24,5 +24,7 @@ setuptools.setup(
         "numpy==2.4.6",
         "matplotlib==3.10.8",  # run report plots
     ],
-    extras_require={"test": ["pytest==9.2.0"]},
+    extras_require={"test": ["pytest==9.2.0",
+                             # runs notebooks/model_analysis.ipynb headless
+                             "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"]},
 )

@@ -36,13 +36,17 @@ def per_class_table(summary: Dict[str, Any]) -> str:
   return "\n".join(rows) + "\n"
 
 
-def _save(figure, path: str) -> None:
+def _save(figure, path: Optional[str]):
+  """Writes the figure as PNG to path and closes it; without a path returns it (notebooks)."""
+  if path is None:
+    return figure
   with tf.io.gfile.GFile(path, "wb") as f:
     figure.savefig(f, format="png", dpi=100, bbox_inches="tight")
   plt.close(figure)
+  return None
 
 
-def plot_confusion_matrix(matrix: Dict[str, Any], path: str) -> None:
+def plot_confusion_matrix(matrix: Dict[str, Any], path: Optional[str] = None):
   names, counts = matrix["classes"], matrix["counts"]
   size = max(4.0, 0.5 * len(names) + 2)
   figure, axes = plt.subplots(figsize=(size, size))
@@ -56,10 +60,10 @@ def plot_confusion_matrix(matrix: Dict[str, Any], path: str) -> None:
       if count:
         axes.text(j, i, count, ha="center", va="center", fontsize=8,
                   color="white" if count > peak / 2 else "black")
-  _save(figure, path)
+  return _save(figure, path)
 
 
-def plot_training_curves(epoch_log: List[Dict[str, Any]], path: str) -> None:
+def plot_training_curves(epoch_log: List[Dict[str, Any]], path: Optional[str] = None):
   figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
   epochs = list(range(1, len(epoch_log) + 1))
   for axes, metric in ((loss, "loss"), (accuracy, "sparse_categorical_accuracy")):
@@ -69,10 +73,10 @@ def plot_training_curves(epoch_log: List[Dict[str, Any]], path: str) -> None:
         axes.plot(epochs, values, marker="o", label=label)
     axes.set(xlabel="epoch", title=metric.replace("sparse_categorical_", ""))
     axes.legend()
-  _save(figure, path)
+  return _save(figure, path)
 
 
-def plot_calibration(calibration: Dict[str, Any], path: str) -> None:
+def plot_calibration(calibration: Dict[str, Any], path: Optional[str] = None):
   figure, axes = plt.subplots(figsize=(5, 5))
   axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
   bins = calibration["bins"]
@@ -81,7 +85,7 @@ def plot_calibration(calibration: Dict[str, Any], path: str) -> None:
   axes.set(xlabel="top probability", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
            title="Calibration of the top probability")
   axes.legend()
-  _save(figure, path)
+  return _save(figure, path)
 
 
 def model_card(summary: Dict[str, Any]) -> str:

@@ -134,7 +134,7 @@ def _overall_slice(evaluation_uri: str, model_name: Optional[str]):
   return result, dict(result.slicing_metrics)[()][""]
 
 
-def _metrics(evaluation_uri: str, class_names: List[str],
+def evaluation_metrics(evaluation_uri: str, class_names: List[str],
              baseline: Optional[metadata_store_pb2.Artifact]) -> Dict[str, Any]:
   """The candidate's overall slice: accuracy, per-class precision/recall/F1, confusion matrix,
   top-probability calibration, and the baseline's accuracy when there was one."""
@@ -251,7 +251,7 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
       "split_details": ingest["splits"],
       "data_warnings": ingest.get("warnings", []),
       "classes": class_names,
-      "metrics": (_metrics(evaluation.uri, class_names,
+      "metrics": (evaluation_metrics(evaluation.uri, class_names,
                            record.input("Evaluator", "baseline_model")) if evaluation else {}),
       "thresholds": {"accuracy": config.accuracy_threshold,
                      "min_class_recall": config.min_class_recall,

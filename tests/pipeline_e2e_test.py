@@ -281,3 +281,32 @@ def test_report_command_prints_the_per_class_table_of_the_latest_run(first_run, 
                            cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert missing.returncode == 2
   assert "no run of pipeline 'no-such-pipeline'" in missing.stderr
+
+
+def test_model_analysis_notebook_runs_headless_on_the_latest_evaluation(first_run):
+  import nbclient  # pylint: disable=import-outside-toplevel
+  import nbformat  # pylint: disable=import-outside-toplevel
+  _, output_dir, _, first = first_run
+  with open(os.path.join(output_dir, "run_summary.json")) as f:
+    latest = json.load(f)  # the last run in this output dir: it had the first as its baseline
+  notebook = nbformat.read(os.path.join(ROOT, "notebooks", "model_analysis.ipynb"), as_version=4)
+  os.environ.update(MODEL_ANALYSIS_OUTPUT_DIR=output_dir,
+                    MODEL_ANALYSIS_PIPELINE_NAME="digits-e2e")
+  try:
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": ROOT}}).execute()
+  finally:
+    for key in ("MODEL_ANALYSIS_OUTPUT_DIR", "MODEL_ANALYSIS_PIPELINE_NAME"):
+      os.environ.pop(key)
+  outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+  texts = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+  facts = json.loads(texts.strip().splitlines()[-1])
+  assert facts["candidate"] == latest["model_path"]
+  assert facts["baseline"] == latest["metrics"]["baseline"]["model"] == first["model_path"]
+  assert facts["accuracy"] == latest["metrics"]["accuracy"]
+  assert facts["classes"] == facts["labels"] == [str(d) for d in range(10)]
+  assert sum(o.output_type == "display_data" and "image/png" in o.get("data", {})
+             for o in outputs) + sum(o.output_type == "execute_result" and "image/png" in
+                                     o.get("data", {}) for o in outputs) >= 2  # the two plots
+  evaluator_failures = [g for g in latest["failed_gates"] if not g.startswith("serving check")]
+  assert ("Gates: all passed" in texts) == (not evaluator_failures)
