@@ -15,9 +15,9 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
+from benchmarks import measure
 from benchmarks.report import spread, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -68,30 +68,14 @@ def _child(kind: str, data_dir: str) -> None:
 
 
 def _measure(kind: str, data_dir: str) -> dict:
-  import psutil  # pylint: disable=import-outside-toplevel
-  proc = subprocess.Popen([sys.executable, "-m", "benchmarks.ingest_benchmark", "--child", kind,
-                           data_dir], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          text=True, cwd=os.path.dirname(os.path.dirname(__file__)) or ".")
-  peak = [0]
-
-  def sample():
-    parent = psutil.Process(proc.pid)
-    while proc.poll() is None:
-      try:
-        tree = [parent] + parent.children(recursive=True)
-        peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree if p.is_running()))
-      except psutil.Error:
-        pass
-      time.sleep(0.05)
-
-  sampler = threading.Thread(target=sample, daemon=True)
-  sampler.start()
-  out, _ = proc.communicate()
-  sampler.join()
-  if proc.returncode:
-    raise RuntimeError(f"{kind} run failed with exit status {proc.returncode}")
-  result = json.loads(out.strip().splitlines()[-1])
-  result["peak_mb"] = peak[0] / 2**20
+  done, _, peak_mb = measure.run(
+      [sys.executable, "-m", "benchmarks.ingest_benchmark", "--child", kind, data_dir],
+      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+      cwd=os.path.dirname(os.path.dirname(__file__)) or ".")
+  if done.returncode:
+    raise RuntimeError(f"{kind} run failed with exit status {done.returncode}")
+  result = json.loads(done.stdout.strip().splitlines()[-1])
+  result["peak_mb"] = peak_mb
   return result
 
 

@@ -22,3 +22,16 @@ def write_section(path: str, title: str, section: str) -> None:
   with open(path, "w") as f:
     f.write(text)
   print(section)
+
+
+def machine() -> str:
+  """The machine in one phrase: CPU model, cores, memory, Python."""
+  import platform  # pylint: disable=import-outside-toplevel
+  import psutil  # pylint: disable=import-outside-toplevel
+  model = platform.machine()
+  if os.path.exists("/proc/cpuinfo"):
+    with open("/proc/cpuinfo") as f:
+      model = next((line.split(":", 1)[1].strip() for line in f
+                    if line.startswith("model name")), model)
+  return (f"{model}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+          f"Python {platform.python_version()}")

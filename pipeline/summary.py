@@ -20,7 +20,7 @@ from trainer_module.train import ACCURACY, TRAINING_LOG
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 CALIBRATION_BINS = 10
-CANDIDATE, BASELINE = "candidate", "baseline"  # TFX's Evaluator names the two models so
+CANDIDATE, BASELINE = "candidate", "baseline"  # model names in TFMA results with a baseline
 
 
 class RunRecord:

@@ -1,0 +1,22 @@
+"""Every figure in BENCHMARKS.md, one benchmark after the other (a few hours on 2 cores).
+
+  python -m benchmarks
+
+Each benchmark replaces its own section of BENCHMARKS.md; run one alone with
+`python -m benchmarks.<name>` (see each module's docstring for its options).
+"""
+
+import subprocess
+import sys
+
+BENCHMARKS = (
+    ["benchmarks.ingest_benchmark", "--sizes", "10000,70000", "--repeats", "3"],
+    ["benchmarks.training_benchmark", "--epochs", "8"],
+    ["benchmarks.serving_benchmark", "--rounds", "11", "--calls", "500"],
+    ["benchmarks.pipeline_benchmark", "--epochs", "5", "--repeats", "3"],
+)
+
+if __name__ == "__main__":
+  for module, *args in BENCHMARKS:
+    print(f"[benchmarks] python -m {module} {' '.join(args)}", flush=True)
+    subprocess.run([sys.executable, "-m", module, *args], check=True)
