@@ -35,13 +35,22 @@ SERVING_OUTPUTS = {"classes": tf.string, "scores": tf.float32, PREDICTION_KEY: t
 KERAS_MODEL = "model.keras"  # The bare Keras model, in the model run artifact.
 ACCURACY = "sparse_categorical_accuracy"
 TRAINING_LOG = "training_log.jsonl"
-SHUFFLE_BYTES = 256 << 20  # Shuffle buffer memory bound; at most 10,000 images.
+SHUFFLE_BYTES = 256 << 20  # Shuffle buffer memory bound.
 FINE_TUNE_LR_FACTOR = 0.1
 
 
 def image_shape(tf_transform_output: tft.TFTransformOutput) -> List[int]:
   """[size, size, channels] as Transform produced it: the model follows Transform's output."""
   return list(tf_transform_output.transformed_feature_spec()[IMAGE_XF].shape)
+
+
+def shuffle_buffer(shape: List[int], batch_size: int) -> int:
+  """Images the training shuffle holds: as many as SHUFFLE_BYTES allows.
+
+  ImageExampleGen writes a split class folder by class folder, so a buffer smaller than the
+  split sees few classes at a time; small images (e.g. 70,000 28x28) are shuffled whole.
+  """
+  return max(batch_size, SHUFFLE_BYTES // (4 * int(np.prod(shape))))
 
 
 def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
@@ -62,8 +71,7 @@ def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
   if cache != "none":
     dataset = dataset.cache("" if cache == "memory" else cache)
   if training:
-    image_bytes = 4 * int(np.prod(image_shape(tf_transform_output)))
-    buffer = max(batch_size, min(10_000, SHUFFLE_BYTES // image_bytes))
+    buffer = shuffle_buffer(image_shape(tf_transform_output), batch_size)
     dataset = dataset.unbatch().shuffle(buffer, seed=seed).batch(batch_size)
   if augmenter is not None:
     dataset = dataset.map(

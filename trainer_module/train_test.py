@@ -147,3 +147,10 @@ def test_training_input_is_reshuffled_every_epoch_and_eval_keeps_its_order(trans
   features, _ = next(iter(train.input_fn(fn_args.eval_files, fn_args.data_accessor, output, 16,
                                          training=False)))
   assert features[IMAGE_XF].shape == (16, 32, 32, 1)
+
+
+def test_shuffle_buffer_holds_a_whole_small_image_set_and_is_bounded_for_large_images():
+  assert train.shuffle_buffer([28, 28, 1], 64) >= 70_000  # Fashion-MNIST: a full shuffle
+  large = train.shuffle_buffer([224, 224, 3], 64)
+  assert 64 <= large and large * 224 * 224 * 3 * 4 <= train.SHUFFLE_BYTES
+  assert train.shuffle_buffer([1024, 1024, 3], 32) == 32  # never less than a batch
