@@ -1,10 +1,13 @@
-"""Compiles the same create_pipeline for Kubeflow Pipelines v2 / Vertex AI Pipelines.
+"""Compiles the same create_pipeline for Kubeflow Pipelines v2 / Vertex AI Pipelines, and
+submits or schedules it on Vertex AI.
 
   python kubeflow_runner.py --compile pipeline.json --image IMAGE \\
-      --data-dir gs://BUCKET/images --output-dir gs://BUCKET/tfx [--num-classes N]
+      --data-dir gs://BUCKET/images --output-dir gs://BUCKET/tfx [--num-classes N] \\
+      [--dataflow] [--vertex-training --accelerator-type NVIDIA_TESLA_T4] \\
+      [--submit | --schedule "0 3 * * *"] [--project P --region R --service-account SA]
 
 The spec is written with KubeflowV2DagRunner; each task runs TFX's Kubeflow V2 executor
-entrypoint inside IMAGE, which must have this project installed (setup.py).
+entrypoint inside IMAGE, which must have this project installed (Dockerfile, setup.py).
 """
 
 import os
@@ -13,23 +16,70 @@ from typing import List, Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-DEFAULT_IMAGE = "gcr.io/tfx-oss-public/tfx:1.21.0"
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def _parser():
+  from pipeline import configs  # pylint: disable=import-outside-toplevel
+  from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
+  defaults = CloudConfig()
+  parser = configs.build_parser()
+  parser.description = ("Compile the pipeline to a Kubeflow Pipelines v2 / Vertex AI spec, and "
+                        "optionally submit or schedule it on Vertex AI Pipelines.")
+  parser.add_argument("--compile", dest="spec_path", default="pipeline.json",
+                      help="Where to write the pipeline spec (default: %(default)s).")
+  parser.add_argument("--image", default=defaults.image,
+                      help="Container image with this project installed (default: %(default)s).")
+  parser.add_argument("--num-classes", type=int, default=None,
+                      help="Number of classes; default: counted from --data-dir at compile time.")
+  parser.add_argument("--project", default=defaults.project,
+                      help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, else the one "
+                      "of the application default credentials).")
+  parser.add_argument("--region", default=defaults.region, help="(default: %(default)s)")
+  parser.add_argument("--service-account", default=None,
+                      help="Service account the pipeline, Dataflow and training jobs run as.")
+  parser.add_argument("--dataflow", action="store_true",
+                      help="Run ExampleGen, StatisticsGen, Transform and Evaluator on Dataflow.")
+  parser.add_argument("--vertex-training", action="store_true",
+                      help="Run the Trainer as a Vertex AI custom job on --machine-type.")
+  parser.add_argument("--machine-type", default=defaults.machine_type,
+                      help="(default: %(default)s)")
+  parser.add_argument("--accelerator-type", default=defaults.accelerator_type,
+                      help="GPU type for --vertex-training, '' for none (default: %(default)s).")
+  parser.add_argument("--accelerator-count", type=int, default=defaults.accelerator_count,
+                      help="(default: %(default)s)")
+  parser.add_argument("--vertex-endpoint", default=None,
+                      help="Also upload the blessed model to Vertex AI and deploy it to this "
+                      "endpoint.")
+  action = parser.add_mutually_exclusive_group()
+  action.add_argument("--submit", action="store_true",
+                      help="Run the compiled spec now as a Vertex AI PipelineJob.")
+  action.add_argument("--schedule", metavar="CRON",
+                      help='Create a recurring Vertex AI schedule, e.g. "0 3 * * *" (daily, 3 '
+                      'am UTC; prefix "TZ=Europe/Paris " for another zone).')
+  return parser
+
+
+def cloud_config(args):
+  from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
+  return CloudConfig(image=args.image, project=args.project, region=args.region,
+                     service_account=args.service_account, dataflow=args.dataflow,
+                     vertex_training=args.vertex_training, machine_type=args.machine_type,
+                     accelerator_type=args.accelerator_type,
+                     accelerator_count=args.accelerator_count,
+                     vertex_endpoint=args.vertex_endpoint)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   from pipeline import configs  # pylint: disable=import-outside-toplevel
-  parser = configs.build_parser()
-  parser.description = "Compile the pipeline to a Kubeflow Pipelines v2 / Vertex AI spec."
-  parser.add_argument("--compile", dest="spec_path", default="pipeline.json",
-                      help="Where to write the pipeline spec (default: %(default)s).")
-  parser.add_argument("--image", default=DEFAULT_IMAGE,
-                      help="Container image with this project installed (default: %(default)s).")
-  parser.add_argument("--num-classes", type=int, default=None,
-                      help="Number of classes; default: counted from --data-dir at compile time.")
   try:
-    config, args = configs.parse(argv, parser)
+    config, args = configs.parse(argv, _parser())
     if config.data_dir is None:
       raise configs.ConfigError("--data-dir is required (a path the pipeline's workers can read)")
+    cloud = cloud_config(args)
+    if (cloud.dataflow or cloud.vertex_training or cloud.vertex_endpoint) and not cloud.project:
+      raise configs.ConfigError("--dataflow, --vertex-training and --vertex-endpoint need "
+                                "--project (or $GOOGLE_CLOUD_PROJECT)")
     from components.image_example_gen import sources  # pylint: disable=import-outside-toplevel
     from pipeline import inputs  # pylint: disable=import-outside-toplevel
     if args.num_classes:  # no listing at compile time: a plain class-folder tree
@@ -38,17 +88,32 @@ def main(argv: Optional[List[str]] = None) -> int:
       source = inputs.describe_input(config)
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
   from pipeline.pipeline import create_pipeline  # pylint: disable=import-outside-toplevel
   spec_path = os.path.abspath(args.spec_path)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),
+      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=cloud.image),
       output_dir=os.path.dirname(spec_path), output_filename=os.path.basename(spec_path))
-  runner.run(create_pipeline(config, source, num_classes=args.num_classes))
+  runner.run(create_pipeline(config, source, num_classes=args.num_classes, cloud=cloud))
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
-  return 0
+  if not (args.submit or args.schedule):
+    return EXIT_OK
+
+  from pipeline import vertex  # pylint: disable=import-outside-toplevel
+  try:
+    credentials, project = vertex.credentials(cloud.project)
+    cloud.project = project
+    job = vertex.pipeline_job(spec_path, config, cloud, credentials)
+    request = (vertex.schedule_request(job, args.schedule, cloud) if args.schedule
+               else vertex.submit_request(job, cloud))
+    name = vertex.send(job, request)
+  except vertex.VertexError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return EXIT_USAGE
+  print(f"[kubeflow_runner] {'schedule' if args.schedule else 'pipeline job'} created: {name}")
+  return EXIT_OK
 
 
 if __name__ == "__main__":

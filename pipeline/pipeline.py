@@ -1,5 +1,6 @@
 """create_pipeline: the seven-stage image-classification pipeline, for every orchestrator."""
 
+import os
 from typing import Optional
 
 # TFMA 0.52 no longer re-exports its config protos at the top level (tfma.EvalConfig is gone).
@@ -9,6 +10,7 @@ from tfx import v1 as tfx
 from components.image_example_gen import ImageExampleGen, sources
 from components.serving_check import ServingCheck
 from components.serving_pusher import ServingPusher
+from pipeline.cloud import VERTEX, CloudConfig
 from pipeline.configs import PipelineConfig
 from schemas import SCHEMA_PATH
 from trainer_module.constants import LABEL_KEY, LABEL_XF
@@ -74,11 +76,13 @@ def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalCon
 def create_pipeline(config: PipelineConfig, source: sources.Source,
                     num_classes: Optional[int] = None,
                     metadata_connection_config: Optional[object] = None,
-                    schema_path: str = SCHEMA_PATH) -> tfx.dsl.Pipeline:
+                    schema_path: str = SCHEMA_PATH,
+                    cloud: Optional[CloudConfig] = None) -> tfx.dsl.Pipeline:
   """Builds the pipeline from the config and its described source (pipeline/inputs.py).
 
   `num_classes` (default: the source's classes) sizes the per-class gates. The Evaluator gates
-  on the test split when there is one, else on eval.
+  on the test split when there is one, else on eval. `cloud` (Kubeflow / Vertex runs) moves the
+  Beam stages to Dataflow, the Trainer to Vertex AI training and adds a Vertex endpoint push.
   """
   example_gen = ImageExampleGen(config.data_dir, splits=config.splits,
                                 max_image_pixels=config.max_image_pixels,
@@ -101,7 +105,11 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
       transform_graph=transform.outputs["transform_graph"],
       schema=schema_gen.outputs["schema"],
       custom_config=training_config) if config.tune else None
-  trainer = tfx.components.Trainer(
+  trainer_class = tfx.components.Trainer
+  if cloud and cloud.vertex_training:
+    trainer_class = VERTEX.Trainer
+    training_config = {**training_config, **cloud.training_config()}
+  trainer = trainer_class(
       run_fn=RUN_FN,
       examples=transform.outputs["transformed_examples"],
       transform_graph=transform.outputs["transform_graph"],
@@ -128,12 +136,21 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
           filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=config.serving_model_dir)),
       custom_config={"model_name": config.pipeline_name})
+  endpoint_pusher = VERTEX.Pusher(
+      model_blessing=evaluator.outputs["blessing"],
+      infra_blessing=serving_check.outputs["blessing"],
+      custom_config=cloud.endpoint_config()).with_id("VertexEndpointPusher") if (
+          cloud and cloud.vertex_endpoint) else None
+  if cloud and cloud.dataflow:
+    for component in (example_gen, statistics_gen, transform, evaluator):
+      component.with_beam_pipeline_args(cloud.dataflow_args(
+          os.path.join(config.output_dir, "tmp")))
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
       components=[c for c in (example_gen, statistics_gen, schema_gen, example_validator,
                               transform, tuner, trainer, baseline_resolver, evaluator, serving_check,
-                              pusher)
+                              pusher, endpoint_pusher)
                   if c is not None],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,

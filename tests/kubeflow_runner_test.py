@@ -40,3 +40,117 @@ def test_missing_data_dir_is_a_usage_error(tmp_path):
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
       "error: --data-dir is required (a path the pipeline's workers can read)")
+
+
+def _compile(tmp_path, *flags):
+  spec_path = tmp_path / "pipeline.json"
+  result = subprocess.run(
+      [sys.executable, "kubeflow_runner.py", "--compile", str(spec_path), "--image",
+       "example.com/image-pipeline:test", "--data-dir", "gs://bucket/images", "--output-dir",
+       "gs://bucket/tfx", "--num-classes", "10", *flags],
+      cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return spec_path, json.loads(spec_path.read_text())
+
+
+def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp_path):
+  _, spec = _compile(tmp_path, "--project", "my-project", "--region", "europe-west4",
+                     "--service-account", "runner@my-project.iam.gserviceaccount.com",
+                     "--dataflow", "--vertex-training", "--machine-type", "n1-standard-16",
+                     "--accelerator-type", "NVIDIA_TESLA_V100", "--accelerator-count", "2",
+                     "--vertex-endpoint", "digits")
+  pipeline_spec = spec["pipelineSpec"]
+  tasks = pipeline_spec["root"]["dag"]["tasks"]
+  executors = pipeline_spec["deploymentSpec"]["executors"]
+
+  def executor(task):
+    return json.dumps(executors[pipeline_spec["components"][
+        tasks[task]["componentRef"]["name"]]["executorLabel"]])
+
+  def exec_property(task, name):
+    params = pipeline_spec["components"][tasks[task]["componentRef"]["name"]]
+    value = tasks[task]["inputs"]["parameters"][name]["runtimeValue"]["constant"]
+    return json.loads(value) if isinstance(value, str) else value
+
+  for stage in ("ImageExampleGen", "StatisticsGen", "Transform", "Evaluator"):
+    text = executor(stage)
+    assert "--runner=DataflowRunner" in text and "--project=my-project" in text, stage
+    assert "--region=europe-west4" in text and "--temp_location=gs://bucket/tfx/tmp" in text
+    assert "--sdk_container_image=example.com/image-pipeline:test" in text
+  assert "DataflowRunner" not in executor("Trainer")
+  assert "google_cloud_ai_platform.trainer.executor.GenericExecutor" in executor("Trainer")
+  trainer_config = exec_property("Trainer", "custom_config")
+  assert trainer_config["ai_platform_enable_vertex"] is True
+  assert trainer_config["ai_platform_vertex_region"] == "europe-west4"
+  (pool,) = trainer_config["ai_platform_training_args"]["worker_pool_specs"]
+  assert pool["machine_spec"] == {"machine_type": "n1-standard-16",
+                                  "accelerator_type": "NVIDIA_TESLA_V100",
+                                  "accelerator_count": 2}
+  assert pool["container_spec"]["image_uri"] == "example.com/image-pipeline:test"
+  assert trainer_config["model"] == "cnn"  # the training settings travel along
+  endpoint = exec_property("VertexEndpointPusher", "custom_config")
+  assert endpoint["ai_platform_serving_args"]["endpoint_name"] == "digits"
+  assert {"Evaluator", "ServingCheck"} <= set(tasks["VertexEndpointPusher"]["dependentTasks"])
+
+
+def test_cloud_stages_need_a_project(tmp_path, monkeypatch):
+  monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+  result = subprocess.run([sys.executable, "kubeflow_runner.py", "--compile",
+                           str(tmp_path / "p.json"), "--data-dir", "gs://b/i", "--num-classes",
+                           "3", "--dataflow"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith("error: --dataflow, --vertex-training")
+
+
+def test_submit_and_schedule_requests_from_the_compiled_spec(tmp_path):
+  from google.auth.credentials import AnonymousCredentials  # pylint: disable=import-outside-toplevel
+  from pipeline import configs, vertex  # pylint: disable=import-outside-toplevel
+  from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
+  spec_path, spec = _compile(tmp_path)
+  config = configs.from_args(["--data-dir", "gs://bucket/images", "--output-dir",
+                              "gs://bucket/tfx"])
+  cloud = CloudConfig(project="my-project", region="europe-west4",
+                      service_account="runner@my-project.iam.gserviceaccount.com")
+  job = vertex.pipeline_job(str(spec_path), config, cloud, AnonymousCredentials())
+
+  submit = vertex.submit_request(job, cloud)
+  assert submit.parent == "projects/my-project/locations/europe-west4"
+  assert submit.pipeline_job.display_name == "image-classification"
+  assert submit.pipeline_job.service_account == cloud.service_account
+  assert submit.pipeline_job.runtime_config.gcs_output_directory == "gs://bucket/tfx/pipeline"
+  assert set(submit.pipeline_job.pipeline_spec["root"]["dag"]["tasks"]) == set(
+      spec["pipelineSpec"]["root"]["dag"]["tasks"])
+  assert submit.pipeline_job_id == job.job_id
+
+  schedule = vertex.schedule_request(job, "TZ=Europe/Paris 0 3 * * *", cloud)
+  assert schedule.parent == submit.parent
+  assert schedule.schedule.cron == "TZ=Europe/Paris 0 3 * * *"
+  assert schedule.schedule.max_concurrent_run_count == 1
+  scheduled_job = schedule.schedule.create_pipeline_job_request.pipeline_job
+  assert scheduled_job.service_account == cloud.service_account
+  assert scheduled_job.runtime_config.gcs_output_directory == "gs://bucket/tfx/pipeline"
+
+
+def test_submit_without_credentials_is_one_clear_line(tmp_path):
+  env = {k: v for k, v in os.environ.items()
+         if k not in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT")}
+  env.update(HOME=str(tmp_path), CLOUDSDK_CONFIG=str(tmp_path / "gcloud"),
+             GCE_METADATA_HOST="127.0.0.1:9", GCE_METADATA_IP="127.0.0.1:9")
+  for action in (["--submit"], ["--schedule", "0 3 * * *"]):
+    result = subprocess.run(
+        [sys.executable, "kubeflow_runner.py", "--compile", str(tmp_path / "p.json"),
+         "--data-dir", "gs://b/i", "--output-dir", "gs://b/tfx", "--num-classes", "3", *action],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("error: no Google Cloud credentials")
+    assert "Traceback" not in result.stderr
+
+
+def test_dockerfile_builds_on_tfx_image_and_installs_the_project():
+  from pipeline.cloud import DEFAULT_IMAGE  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, "Dockerfile")) as f:
+    lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+  assert lines[0] == f"FROM {DEFAULT_IMAGE}"
+  assert "COPY . ." in lines
+  assert lines[-1] == "RUN python -m pip install --no-cache-dir -c requirements.txt ."

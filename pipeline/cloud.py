@@ -1,0 +1,59 @@
+"""Where the compiled pipeline runs on Google Cloud: Dataflow for the Beam stages, Vertex AI
+training with GPUs for the Trainer, an optional Vertex endpoint for the pushed model."""
+
+import dataclasses
+import os
+from typing import Any, Dict, List, Optional
+
+from tfx import v1 as tfx
+
+DEFAULT_IMAGE = "gcr.io/tfx-oss-public/tfx:1.21.0"
+SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+VERTEX = tfx.extensions.google_cloud_ai_platform
+
+
+@dataclasses.dataclass
+class CloudConfig:
+  """Settings kubeflow_runner.py adds to PipelineConfig for Kubeflow / Vertex AI runs."""
+
+  image: str = DEFAULT_IMAGE  # This project installed (Dockerfile); runs every task.
+  project: Optional[str] = os.environ.get("GOOGLE_CLOUD_PROJECT")
+  region: str = os.environ.get("GOOGLE_CLOUD_REGION", "us-central1")
+  service_account: Optional[str] = None
+  dataflow: bool = False  # ExampleGen, StatisticsGen, Transform, Evaluator on Dataflow.
+  vertex_training: bool = False  # The Trainer as a Vertex AI custom job.
+  machine_type: str = "n1-standard-8"
+  accelerator_type: str = "NVIDIA_TESLA_T4"  # "" for none.
+  accelerator_count: int = 1
+  vertex_endpoint: Optional[str] = None  # Also deploy the pushed model to this endpoint.
+
+  def dataflow_args(self, temp_location: str) -> List[str]:
+    """Beam arguments that run a stage on Dataflow with this image as the worker container."""
+    args = ["--runner=DataflowRunner", f"--project={self.project}", f"--region={self.region}",
+            f"--temp_location={temp_location}", "--experiments=use_runner_v2",
+            f"--sdk_container_image={self.image}"]
+    if self.service_account:
+      args.append(f"--service_account_email={self.service_account}")
+    return args
+
+  def training_config(self) -> Dict[str, Any]:
+    """The Vertex Trainer's custom_config keys: one worker of machine_type with accelerators."""
+    machine: Dict[str, Any] = {"machine_type": self.machine_type}
+    if self.accelerator_type and self.accelerator_count:
+      machine.update(accelerator_type=self.accelerator_type,
+                     accelerator_count=self.accelerator_count)
+    job: Dict[str, Any] = {"project": self.project, "worker_pool_specs": [{
+        "machine_spec": machine, "replica_count": 1,
+        "container_spec": {"image_uri": self.image}}]}
+    if self.service_account:
+      job["service_account"] = self.service_account
+    return {VERTEX.ENABLE_VERTEX_KEY: True, VERTEX.VERTEX_REGION_KEY: self.region,
+            VERTEX.TRAINING_ARGS_KEY: job}
+
+  def endpoint_config(self) -> Dict[str, Any]:
+    """The Vertex Pusher's custom_config: upload the model and deploy it to the endpoint."""
+    return {VERTEX.ENABLE_VERTEX_KEY: True, VERTEX.VERTEX_REGION_KEY: self.region,
+            VERTEX.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE,
+            VERTEX.SERVING_ARGS_KEY: {"project_id": self.project,
+                                      "endpoint_name": self.vertex_endpoint,
+                                      "machine_type": "n1-standard-4"}}
