@@ -47,7 +47,8 @@ def _parent(cloud: CloudConfig) -> str:
 def submit_request(job: aiplatform.PipelineJob,
                    cloud: CloudConfig) -> pipeline_service.CreatePipelineJobRequest:
   """What PipelineJob.submit sends: the job, run as the service account."""
-  resource = type(job.gca_resource)(job.gca_resource)
+  # The SDK's public gca_resource is readable only once the job exists on Vertex AI.
+  resource = type(job._gca_resource)(job._gca_resource)  # pylint: disable=protected-access
   if cloud.service_account:
     resource.service_account = cloud.service_account
   return pipeline_service.CreatePipelineJobRequest(parent=_parent(cloud), pipeline_job=resource,
@@ -58,9 +59,10 @@ def schedule_request(job: aiplatform.PipelineJob, cron: str,
                      cloud: CloudConfig) -> schedule_service.CreateScheduleRequest:
   """What PipelineJob.create_schedule sends: the job's request under a cron, one run at a time."""
   schedule = aiplatform.PipelineJobSchedule(
-      pipeline_job=job, display_name=f"{job.display_name}-schedule",
+      pipeline_job=job,
+      display_name=f"{job._gca_resource.display_name}-schedule",  # pylint: disable=protected-access
       credentials=job.credentials, project=cloud.project, location=cloud.region)
-  resource = schedule.gca_resource
+  resource = schedule._gca_resource  # pylint: disable=protected-access
   resource.cron = cron
   resource.max_concurrent_run_count = 1
   if cloud.service_account:

@@ -67,10 +67,9 @@ def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp
     return json.dumps(executors[pipeline_spec["components"][
         tasks[task]["componentRef"]["name"]]["executorLabel"]])
 
-  def exec_property(task, name):
-    params = pipeline_spec["components"][tasks[task]["componentRef"]["name"]]
-    value = tasks[task]["inputs"]["parameters"][name]["runtimeValue"]["constant"]
-    return json.loads(value) if isinstance(value, str) else value
+  def exec_property(task, name):  # TFX writes constants as {"constantValue": {"stringValue"}}
+    value = tasks[task]["inputs"]["parameters"][name]["runtimeValue"]
+    return json.loads(value.get("constant") or value["constantValue"]["stringValue"])
 
   for stage in ("ImageExampleGen", "StatisticsGen", "Transform", "Evaluator"):
     text = executor(stage)
