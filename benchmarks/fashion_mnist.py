@@ -5,6 +5,7 @@
 """
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -67,6 +68,19 @@ def export(dest: str, splits: bool = False) -> str:
   with open(done, "w") as f:
     f.write("70000\n")
   return dest
+
+
+def repeat_on_splits(work: str, repeats: int, run) -> list:
+  """Exports the pre-split folders under work, then calls run(data_dir, out_dir) once per
+  repeat with a fresh out_dir (work/run<i>); returns the results, printing each."""
+  data_dir = export(os.path.join(work, "fashion-mnist-splits"), splits=True)
+  results = []
+  for repeat in range(repeats):
+    out_dir = os.path.join(work, f"run{repeat}")
+    subprocess.run(["rm", "-rf", out_dir], check=True)
+    results.append(run(data_dir, out_dir))
+    print(json.dumps(results[-1]), flush=True)
+  return results
 
 
 if __name__ == "__main__":

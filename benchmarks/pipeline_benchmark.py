@@ -113,14 +113,8 @@ def main() -> None:
     _plain(args.plain, args.epochs)
     return
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
-  data_dir = fashion_mnist.export(os.path.join(args.work, "fashion-mnist-splits"), splits=True)
-  results = []
-  for repeat in range(args.repeats):
-    out_dir = os.path.join(args.work, f"run{repeat}")
-    subprocess.run(["rm", "-rf", out_dir], check=True)
-    results.append({"pipeline": _run_pipeline(data_dir, out_dir, args.epochs),
-                    "plain": _run_plain(data_dir, args.epochs)})
-    print(json.dumps(results[-1]), flush=True)
+  results = fashion_mnist.repeat_on_splits(args.work, args.repeats, lambda data, out: {
+      "pipeline": _run_pipeline(data, out, args.epochs), "plain": _run_plain(data, args.epochs)})
   _write(results, args.epochs,
          " ".join(["python -m benchmarks.pipeline_benchmark", *sys.argv[1:]]))
 

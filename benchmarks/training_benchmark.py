@@ -111,14 +111,9 @@ def main() -> None:
     _in_memory(args.epochs, args.in_memory_log)
     return
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
-  data_dir = fashion_mnist.export(os.path.join(args.work, "fashion-mnist-splits"), splits=True)
-  results = []
-  for repeat in range(args.repeats):
-    out_dir = os.path.join(args.work, f"run{repeat}")
-    subprocess.run(["rm", "-rf", out_dir], check=True)
-    results.append({"pipeline": _pipeline(data_dir, out_dir, args.epochs),
-                    "in_memory": _baseline(args.work, args.baseline_epochs)})
-    print(json.dumps(results[-1]), flush=True)
+  results = fashion_mnist.repeat_on_splits(args.work, args.repeats, lambda data, out: {
+      "pipeline": _pipeline(data, out, args.epochs),
+      "in_memory": _baseline(args.work, args.baseline_epochs)})
   _write(results, "python -m benchmarks.training_benchmark " + " ".join(sys.argv[1:]))
 
 

@@ -186,8 +186,7 @@ def _serving_check(blessing) -> Dict[str, Any]:
     return json.load(f)
 
 
-def _serving_failures(blessing) -> List[str]:
-  report = _serving_check(blessing)
+def _serving_failures(report: Dict[str, Any]) -> List[str]:
   return [f"serving check: {report['reason']}"] if report and not report["blessed"] else []
 
 
@@ -232,7 +231,7 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
   evaluation = record.output("Evaluator", "evaluation")
   blessing = record.output("Evaluator", "blessing")
   pushed = record.output("ServingPusher", "pushed_model")
-  serving_check = record.output("ServingCheck", "blessing")
+  serving_report = _serving_check(record.output("ServingCheck", "blessing"))
   anomalies = record.output("ExampleValidator", "anomalies")
   model_run = record.output("Trainer", "model_run")
   model = record.output("Trainer", "model")
@@ -258,8 +257,8 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
                      "min_class_precision": config.min_class_precision,
                      "change": config.change_threshold},
       "failed_gates": ((_failed_gates(evaluation.uri, class_names) if evaluation else [])
-                       + _serving_failures(serving_check)),
-      "serving_check": _serving_check(serving_check),
+                       + _serving_failures(serving_report)),
+      "serving_check": serving_report,
       "anomalies": _anomalies(anomalies.uri) if anomalies else {},
       "training": _training(model_run.uri) if model_run else {},
       "model_path": model.uri if model else None,
