@@ -17,6 +17,7 @@ from typing import List, Optional
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_OK, EXIT_USAGE = 0, 2
+DATA_ROOT = "data_root"  # The pipeline parameter: the folder ImageExampleGen ingests.
 
 
 def _parser():
@@ -96,7 +97,11 @@ def main(argv: Optional[List[str]] = None) -> int:
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=cloud.image),
       output_dir=os.path.dirname(spec_path), output_filename=os.path.basename(spec_path))
-  runner.run(create_pipeline(config, source, num_classes=args.num_classes, cloud=cloud))
+  data_root = tfx.dsl.experimental.RuntimeParameter(name=DATA_ROOT, ptype=str,
+                                                    default=source.input_base)
+  runner.run(create_pipeline(config, source, num_classes=args.num_classes, cloud=cloud,
+                             data_root=data_root),
+             parameter_values={DATA_ROOT: source.input_base})
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
   if not (args.submit or args.schedule):
     return EXIT_OK

@@ -6,6 +6,7 @@ from typing import Optional
 # TFMA 0.52 no longer re-exports its config protos at the top level (tfma.EvalConfig is gone).
 from tensorflow_model_analysis.proto import config_pb2 as tfma
 from tfx import v1 as tfx
+from tfx.orchestration.data_types import RuntimeParameter
 
 from components.image_example_gen import ImageExampleGen, sources
 from components.serving_check import ServingCheck
@@ -77,17 +78,19 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
                     num_classes: Optional[int] = None,
                     metadata_connection_config: Optional[object] = None,
                     schema_path: str = SCHEMA_PATH,
-                    cloud: Optional[CloudConfig] = None) -> tfx.dsl.Pipeline:
+                    cloud: Optional[CloudConfig] = None,
+                    data_root: Optional[RuntimeParameter] = None) -> tfx.dsl.Pipeline:
   """Builds the pipeline from the config and its described source (pipeline/inputs.py).
 
   `num_classes` (default: the source's classes) sizes the per-class gates. The Evaluator gates
   on the test split when there is one, else on eval. `cloud` (Kubeflow / Vertex runs) moves the
   Beam stages to Dataflow, the Trainer to Vertex AI training and adds a Vertex endpoint push.
+  `data_root` (Kubeflow runs) makes the ingested folder a pipeline parameter.
   """
   example_gen = ImageExampleGen(config.data_dir, splits=config.splits,
                                 max_image_pixels=config.max_image_pixels,
                                 min_image_size=config.min_image_size, classes=config.classes,
-                                source=source)
+                                source=source, input_base=data_root)
   has_test = (any(s.name == "test" for s in source.input_config.splits) if source.presplit
               else "test" in config.splits)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])

@@ -5,20 +5,32 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = {"ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
           "Trainer", "Evaluator", "ServingCheck", "ServingPusher"}
 
 
-def test_compiles_every_stage_into_a_kfp_v2_spec(tmp_path):
+def _compile(tmp_path, *flags):
   spec_path = tmp_path / "pipeline.json"
   result = subprocess.run(
       [sys.executable, "kubeflow_runner.py", "--compile", str(spec_path), "--image",
        "example.com/image-pipeline:test", "--data-dir", "gs://bucket/images", "--output-dir",
-       "gs://bucket/tfx", "--num-classes", "10"],
+       "gs://bucket/tfx", "--num-classes", "10", *flags],
       cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
-  spec = json.loads(spec_path.read_text())
+  return spec_path, json.loads(spec_path.read_text())
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+  """(path, spec) of the pipeline compiled with the default flags, shared by the tests."""
+  return _compile(tmp_path_factory.mktemp("compiled"))
+
+
+def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
+  _, spec = compiled
   pipeline_spec = spec["pipelineSpec"]
   tasks = pipeline_spec["root"]["dag"]["tasks"]
   assert STAGES <= set(tasks)
@@ -33,6 +45,18 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(tmp_path):
   assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/tfx/pipeline"
 
 
+def test_the_ingested_folder_is_a_runtime_parameter(compiled):
+  _, spec = compiled
+  pipeline_spec = spec["pipelineSpec"]
+  assert pipeline_spec["root"]["inputDefinitions"]["parameters"] == {
+      "data_root": {"type": "STRING"}}
+  assert spec["runtimeConfig"]["parameters"] == {
+      "data_root": {"stringValue": "gs://bucket/images"}}
+  example_gen = pipeline_spec["root"]["dag"]["tasks"]["ImageExampleGen"]
+  assert example_gen["inputs"]["parameters"]["input_base"] == {
+      "componentInputParameter": "data_root"}
+
+
 def test_missing_data_dir_is_a_usage_error(tmp_path):
   result = subprocess.run([sys.executable, "kubeflow_runner.py", "--compile",
                            str(tmp_path / "p.json")], cwd=ROOT, capture_output=True, text=True,
@@ -40,17 +64,6 @@ def test_missing_data_dir_is_a_usage_error(tmp_path):
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
       "error: --data-dir is required (a path the pipeline's workers can read)")
-
-
-def _compile(tmp_path, *flags):
-  spec_path = tmp_path / "pipeline.json"
-  result = subprocess.run(
-      [sys.executable, "kubeflow_runner.py", "--compile", str(spec_path), "--image",
-       "example.com/image-pipeline:test", "--data-dir", "gs://bucket/images", "--output-dir",
-       "gs://bucket/tfx", "--num-classes", "10", *flags],
-      cwd=ROOT, capture_output=True, text=True, timeout=300)
-  assert result.returncode == 0, result.stderr[-3000:]
-  return spec_path, json.loads(spec_path.read_text())
 
 
 def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp_path):
@@ -102,11 +115,11 @@ def test_cloud_stages_need_a_project(tmp_path, monkeypatch):
   assert result.stderr.strip().splitlines()[-1].startswith("error: --dataflow, --vertex-training")
 
 
-def test_submit_and_schedule_requests_from_the_compiled_spec(tmp_path):
+def test_submit_and_schedule_requests_from_the_compiled_spec(compiled):
   from google.auth.credentials import AnonymousCredentials  # pylint: disable=import-outside-toplevel
   from pipeline import configs, vertex  # pylint: disable=import-outside-toplevel
   from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
-  spec_path, spec = _compile(tmp_path)
+  spec_path, spec = compiled
   config = configs.from_args(["--data-dir", "gs://bucket/images", "--output-dir",
                               "gs://bucket/tfx"])
   cloud = CloudConfig(project="my-project", region="europe-west4",

@@ -1,9 +1,10 @@
 """ImageExampleGen: a FileBasedExampleGen over class-folder trees and CSV manifests."""
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Union
 
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2
 
 from components.image_example_gen import executor, sources
@@ -22,7 +23,8 @@ class ImageExampleGen(FileBasedExampleGen):
 
   def __init__(self, data_dir: str, splits: Optional[Dict[str, int]] = None,
                max_image_pixels: int = 64_000_000, min_image_size: int = 1,
-               classes: Sequence[str] = (), source: Optional[sources.Source] = None):
+               classes: Sequence[str] = (), source: Optional[sources.Source] = None,
+               input_base: Union[str, data_types.RuntimeParameter, None] = None):
     """Args:
       data_dir: class-folder tree or .csv manifest (local or gs://), may contain {SPAN}.
       splits: output split name -> hash-bucket weight (default train=8, eval=2); ignored for
@@ -31,6 +33,8 @@ class ImageExampleGen(FileBasedExampleGen):
       min_image_size: images with a side shorter than this are rejected.
       classes: if given, files of other classes are rejected as unknown_class.
       source: `sources.describe(data_dir, classes)`, when the caller has it already.
+      input_base: overrides the source's root, e.g. with a RuntimeParameter of the same layout
+        (Kubeflow runs); the input patterns stay relative to it.
     """
     source = source or sources.describe(data_dir, classes)
     output_config = example_gen_pb2.Output()
@@ -40,7 +44,7 @@ class ImageExampleGen(FileBasedExampleGen):
                   for n, w in (splits or {"train": 8, "eval": 2}).items()],
           partition_feature_name=FILE_NAME_KEY))
     super().__init__(
-        input_base=source.input_base,
+        input_base=input_base or source.input_base,
         input_config=source.input_config,
         output_config=output_config,
         custom_config=executor.pack_custom_config({

@@ -1,0 +1,85 @@
+"""SpecRunner on small hand-written specs whose tasks are real subprocesses."""
+
+import json
+import sys
+
+import pytest
+
+from pipeline import spec_runner
+
+# A task command that records its ExecutorInput and writes metadata for its one output.
+TASK = """
+import json, os, sys
+executor_input = json.loads(sys.argv[1])
+out = executor_input["outputs"]
+os.makedirs(os.path.dirname(out["outputFile"]), exist_ok=True)
+(artifact,) = out["artifacts"]["result"]["artifacts"]
+upstream = executor_input["inputs"]["artifacts"].get("upstream", {"artifacts": []})["artifacts"]
+artifact["metadata"] = {"seen": executor_input["inputs"]["parameters"],
+                        "upstream": [a["metadata"] for a in upstream]}
+with open(out["outputFile"], "w") as f:
+  json.dump({"artifacts": {"result": {"artifacts": [artifact]}}}, f)
+"""
+TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
+
+
+def _spec(root, with_parameter=True):
+  component = {"executorLabel": "task_executor",
+               "outputDefinitions": {"artifacts": {"result": {"artifactType": TYPE}}}}
+  upstream = {"upstream": {"taskOutputArtifact": {"producerTask": "first",
+                                                  "outputArtifactKey": "result"}}}
+  return {
+      "pipelineSpec": {
+          "pipelineInfo": {"name": "tiny"},
+          "components": {"task": component},
+          "deploymentSpec": {"executors": {"task_executor": {"container": {
+              "image": "unused", "command": ["python", "-c", TASK], "args": ["{{$}}"]}}}},
+          "root": {
+              "inputDefinitions": {"parameters": {"data_root": {"type": "STRING"}}},
+              "dag": {"tasks": {
+                  "second": {"componentRef": {"name": "task"}, "dependentTasks": ["first"],
+                             "inputs": {"artifacts": upstream, "parameters": {
+                                 "steps": {"runtimeValue": {"constantValue": {"intValue": "7"}}}
+                             }}},
+                  "first": {"componentRef": {"name": "task"}, "inputs": {"parameters": {
+                      "input_base": {"componentInputParameter": "data_root"}}}},
+              }}}},
+      "runtimeConfig": {"gcsOutputDirectory": str(root),
+                        **({"parameters": {"data_root": {"stringValue": "/compiled"}}}
+                           if with_parameter else {})},
+  }
+
+
+def test_tasks_run_in_dependency_order_with_parameters_and_upstream_metadata(tmp_path):
+  runner = spec_runner.SpecRunner(_spec(tmp_path), {"data_root": "/given"}, run_id="r")
+  outputs = runner.run()
+  (first,) = outputs["first"]["result"]
+  (second,) = outputs["second"]["result"]
+  assert first["uri"] == str(tmp_path / "r" / "first" / "result")
+  assert first["metadata"]["seen"] == {"input_base": {"stringValue": "/given"}}
+  assert second["metadata"]["seen"] == {"steps": {"intValue": "7"}}
+  assert second["metadata"]["upstream"] == [first["metadata"]]
+
+
+def test_compiled_parameter_values_are_the_defaults(tmp_path):
+  outputs = spec_runner.SpecRunner(_spec(tmp_path), run_id="r").run()
+  assert outputs["first"]["result"][0]["metadata"]["seen"]["input_base"] == {
+      "stringValue": "/compiled"}
+
+
+def test_unknown_parameter_and_remote_root_are_refused(tmp_path):
+  with pytest.raises(spec_runner.SpecError, match="unknown pipeline parameter epochs"):
+    spec_runner.SpecRunner(_spec(tmp_path), {"epochs": "3"})
+  with pytest.raises(spec_runner.SpecError, match="not local"):
+    spec_runner.SpecRunner(_spec("gs://bucket/root"))
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+  spec_path = tmp_path / "spec.json"
+  spec = _spec(tmp_path / "root")
+  spec["pipelineSpec"]["deploymentSpec"]["executors"]["task_executor"]["container"][
+      "command"] = [sys.executable, "-c", "raise SystemExit(5)"]
+  spec_path.write_text(json.dumps(spec))
+  assert spec_runner.main([str(spec_path), "--param", "nope=1"]) == spec_runner.EXIT_USAGE
+  assert spec_runner.main([str(spec_path)]) == spec_runner.EXIT_FAILED
+  assert "error: task first failed (exit 5)" in capsys.readouterr().err

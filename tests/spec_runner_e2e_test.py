@@ -1,0 +1,67 @@
+"""The compiled Kubeflow spec, run task by task on this machine with the tasks' own commands."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import training
+
+pytestmark = pytest.mark.e2e
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STAGES = ("ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
+          "Trainer", "Evaluator", "ServingCheck", "ServingPusher")
+
+
+def _metadata(run_dir, task, key):
+  with open(os.path.join(run_dir, task, "executor_output.json")) as f:
+    (artifact,) = json.load(f)["artifacts"][key]["artifacts"]
+  return artifact["metadata"]
+
+
+def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
+  compiled_tree = training.digits_tree(str(tmp_path / "compiled"), {0: 60, 1: 60, 2: 60})
+  run_tree = training.digits_tree(str(tmp_path / "run"), {0: 50, 1: 45, 2: 40})
+  spec, out = tmp_path / "pipeline.json", tmp_path / "out"
+  compiled = subprocess.run(
+      [sys.executable, "kubeflow_runner.py", "--compile", str(spec), "--data-dir", compiled_tree,
+       "--output-dir", str(out), "--image-size", "16", "--channels", "1", "--epochs", "6",
+       "--batch-size", "16", "--accuracy-threshold", "0.5", "--min-class-recall", "0.3",
+       "--min-class-precision", "0.3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert compiled.returncode == 0, compiled.stderr[-3000:]
+
+  # The runtime parameter points this run at another folder than the compiled default.
+  result = subprocess.run(
+      [sys.executable, "-m", "pipeline.spec_runner", str(spec), "--param",
+       f"data_root={run_tree}", "--run-id", "run-1"],
+      cwd=ROOT, capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stderr[-5000:]
+  for stage in STAGES:
+    assert f"[spec_runner] {stage}: done" in result.stdout
+
+  run_dir = os.path.join(out, "pipeline", "run-1")
+  examples = _metadata(run_dir, "ImageExampleGen", "examples")
+  assert examples["images_found"] == examples["images_ingested"] == 135  # the run's tree
+  assert examples["custom:span"] == 0  # the driver's span, recorded on the artifact
+  assert json.loads(examples["split_names"]) == ["train", "eval"]
+  assert _metadata(run_dir, "Evaluator", "blessing")["blessed"] == 1
+  assert _metadata(run_dir, "ServingCheck", "blessing")["blessed"] == 1
+  pushed = _metadata(run_dir, "ServingPusher", "pushed_model")
+  assert pushed["pushed"] == 1
+  assert os.path.dirname(pushed["pushed_destination"]) == os.path.join(out, "serving_model")
+
+  # The pushed model answers raw PNG bytes with this run's class names, mostly right.
+  serve = tf.saved_model.load(pushed["pushed_destination"]).signatures["serving_default"]
+  files = sorted(glob.glob(os.path.join(run_tree, "*", "*.png")))
+  answer = serve(image_bytes=tf.constant([open(f, "rb").read() for f in files]))
+  truth = [os.path.basename(os.path.dirname(f)) for f in files]
+  predicted = [c.decode() for c in answer["classes"].numpy()]
+  assert set(predicted) <= {"0", "1", "2"}
+  np.testing.assert_allclose(answer["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-5)
+  assert np.mean(np.array(predicted) == np.array(truth)) > 0.8
