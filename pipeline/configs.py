@@ -11,6 +11,7 @@ VARIANTS = ("b0", "b1", "b2", "b3")
 AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")
 CLASS_WEIGHTS = ("auto", "balanced", "none")
 CACHES = ("memory", "disk", "none")
+LR_SCHEDULES = ("cosine", "plateau")
 
 
 class ConfigError(ValueError):
@@ -32,6 +33,7 @@ class PipelineConfig:
   epochs: int = 10
   batch_size: int = 32  # Per replica.
   learning_rate: float = 1e-3
+  lr_schedule: str = "cosine"  # Cosine decay to 0 over the epochs, or lowered on plateaus.
   dropout: float = 0.3
   width: int = 32  # The CNN's first-block filters.
   fine_tune_epochs: int = 5  # Second phase with --weights: top backbone layers unfrozen.
@@ -102,7 +104,7 @@ class PipelineConfig:
     if not 0.0 <= self.dropout < 1.0:
       raise ConfigError("--dropout must be in [0, 1)")
     for name, allowed in (("model_variant", VARIANTS), ("class_weights", CLASS_WEIGHTS),
-                          ("cache", CACHES)):
+                          ("cache", CACHES), ("lr_schedule", LR_SCHEDULES)):
       if getattr(self, name) not in allowed:
         raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
                           f"got {getattr(self, name)!r}")
@@ -186,7 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
                  help="Per replica; multiplied by the number of GPUs/TPU cores "
                  "(default: %(default)s).")
   p.add_argument("--learning-rate", type=float, default=defaults["learning_rate"],
-                 help="Initial rate, lowered when validation loss stalls (default: %(default)s).")
+                 help="Initial rate (default: %(default)s).")
+  p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=defaults["lr_schedule"],
+                 help="cosine: decay towards 0 over --epochs; plateau: cut 0.3x when validation loss "
+                 "stalls for 2 epochs. Fine-tuning always uses plateau (default: %(default)s).")
   p.add_argument("--dropout", type=float, default=defaults["dropout"],
                  help="Dropout before the classifier (default: %(default)s).")
   p.add_argument("--width", type=int, default=defaults["width"],

@@ -34,6 +34,8 @@ def test_training_flags():
   defaults = configs.from_args([])
   assert (defaults.augment, defaults.class_weights, defaults.tune) == ([], "auto", False)
   assert configs.from_args(["--augment", "none"]).augment == []
+  assert (defaults.lr_schedule, configs.from_args(["--lr-schedule", "plateau"]).lr_schedule) == (
+      "cosine", "plateau")
 
 
 def test_environment_sets_defaults_and_flags_win(monkeypatch):
@@ -59,6 +61,7 @@ def test_environment_sets_defaults_and_flags_win(monkeypatch):
     (["--model-variant", "b7"], "invalid choice"),
     (["--augment", "flip,cutout"], "unknown cutout"),
     (["--class-weights", "sometimes"], "invalid choice"),
+    (["--lr-schedule", "step"], "invalid choice"),
     (["--dropout", "1.0"], "dropout"),
     (["--tune-trials", "0"], "tune-trials"),
     (["--min-class-precision", "-0.1"], "min-class-precision must be between 0 and 1"),

@@ -21,9 +21,9 @@ PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.train.run_fn"
 TUNER_FN = "trainer_module.train.tuner_fn"
 TRAINING_KEYS = ("model", "model_variant", "weights", "image_size", "channels", "epochs",
-                 "batch_size", "learning_rate", "dropout", "width", "fine_tune_epochs",
-                 "fine_tune_layers", "augment", "class_weights", "cache", "tune_trials",
-                 "tune_epochs")
+                 "batch_size", "learning_rate", "lr_schedule", "dropout", "width",
+                 "fine_tune_epochs", "fine_tune_layers", "augment", "class_weights", "cache",
+                 "tune_trials", "tune_epochs")
 
 
 def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:

@@ -8,10 +8,11 @@ The exported SavedModel has three signatures:
 """
 
 import json
+import math
 import os
 import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import keras
 import keras_tuner
@@ -82,7 +83,8 @@ def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
 
 
 class EpochLog(keras.callbacks.Callback):
-  """Appends each epoch's metrics, training seconds and images/s to a JSON-lines file."""
+  """Appends each epoch's metrics, learning rate, training seconds and images/s to a JSON-lines
+  file."""
 
   def __init__(self, path: str, train_images: int, phase: str):
     super().__init__()
@@ -100,6 +102,9 @@ class EpochLog(keras.callbacks.Callback):
     seconds = end - self._start
     record = {"phase": self.phase, "epoch": epoch + 1, "train_seconds": round(seconds, 3),
               "images_per_second": round(self.train_images / seconds, 1),
+              # The rate the schedule has reached at the end of the epoch.
+              "learning_rate": float(keras.ops.convert_to_numpy(
+                  self.model.optimizer.learning_rate)),
               **{k: float(v) for k, v in (logs or {}).items()}}
     with tf.io.gfile.GFile(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
@@ -164,6 +169,11 @@ def hyperparameters(fn_args: tfx.components.FnArgs) -> Dict[str, Any]:
   return values
 
 
+def cosine_schedule(rate: float, epochs: int) -> Callable[[int, float], float]:
+  """Epoch -> learning rate: cosine decay from `rate` towards 0 over `epochs`."""
+  return lambda epoch, _: rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+
+
 def _build(config: Dict[str, Any], tf_transform_output: tft.TFTransformOutput,
            hp: Dict[str, Any]) -> keras.Model:
   size, _, channels = image_shape(tf_transform_output)
@@ -189,17 +199,20 @@ def _datasets(fn_args, tf_transform_output, config, global_batch, cache_dir):
   return train, evaluation
 
 
-def _callbacks(fn_args, train_images: int, phase: str) -> List[keras.callbacks.Callback]:
-  return [
+def _callbacks(fn_args, train_images: int, phase: str,
+               schedule: Optional[Callable[[int, float], float]] = None
+               ) -> List[keras.callbacks.Callback]:
+  """Logs, early stopping, and the rate: `schedule`'s, else lowered when validation stalls."""
+  callbacks = [
       keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, phase)),
       EpochLog(os.path.join(fn_args.model_run_dir, TRAINING_LOG), train_images, phase),
-      # Validation is noisy from epoch to epoch on small data: keep the best weights seen, and
-      # lower the learning rate when validation loss stalls.
+      # Validation is noisy from epoch to epoch on small data: keep the best weights seen.
       keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True,
-                                    verbose=1),
-      keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2,
-                                        min_lr=1e-6, verbose=1),
-  ]
+                                    verbose=1)]
+  callbacks.append(keras.callbacks.LearningRateScheduler(schedule) if schedule else
+                   keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3,
+                                                     patience=2, min_lr=1e-6, verbose=1))
+  return callbacks
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -219,9 +232,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     train, evaluation = _datasets(fn_args, tf_transform_output, config, global_batch, cache_dir)
     with strategy.scope():
       model = _build(config, tf_transform_output, hp)
-    history = model.fit(train, validation_data=evaluation, epochs=int(config["epochs"]),
+    epochs = int(config["epochs"])
+    schedule = (cosine_schedule(float(hp["learning_rate"]), epochs)
+                if config.get("lr_schedule", "cosine") == "cosine" else None)
+    history = model.fit(train, validation_data=evaluation, epochs=epochs,
                         class_weight=weights_by_class, verbose=2,
-                        callbacks=_callbacks(fn_args, train_images, "train"))
+                        callbacks=_callbacks(fn_args, train_images, "train", schedule))
     fine_tune_epochs = int(config.get("fine_tune_epochs", 0))
     if config.get("weights") and fine_tune_epochs:
       with strategy.scope():

@@ -1,6 +1,7 @@
 """run_fn and tuner_fn through the real Trainer and Tuner executors on digits."""
 
 import json
+import math
 import os
 
 import keras
@@ -89,6 +90,10 @@ def test_each_model_trains_exports_reloads_and_serves_raw_bytes(transformed, tmp
 def test_cnn_learns_digits_and_serving_is_deterministic(transformed, tmp_path):
   trained, model_run = _train(transformed, tmp_path, epochs=8, augment=["rotation", "zoom"])
   epochs = _log(model_run)
+  # The default schedule: cosine decay from the configured rate towards 0 over the 8 epochs.
+  np.testing.assert_allclose([e["learning_rate"] for e in epochs],
+                             [1e-3 * 0.5 * (1 + math.cos(math.pi * (e["epoch"] - 1) / 8))
+                              for e in epochs], rtol=1e-5)
   assert epochs[-1]["val_sparse_categorical_accuracy"] > 0.8 or max(
       e["val_sparse_categorical_accuracy"] for e in epochs) > 0.8
   loaded, first = _assert_serves_digits(trained)
@@ -154,3 +159,8 @@ def test_shuffle_buffer_holds_a_whole_small_image_set_and_is_bounded_for_large_i
   large = train.shuffle_buffer([224, 224, 3], 64)
   assert 64 <= large and large * 224 * 224 * 3 * 4 <= train.SHUFFLE_BYTES
   assert train.shuffle_buffer([1024, 1024, 3], 32) == 32  # never less than a batch
+
+
+def test_plateau_schedule_is_a_constant_rate_lowered_by_a_callback(transformed, tmp_path):
+  trained, model_run = _train(transformed, tmp_path, epochs=2, lr_schedule="plateau")
+  assert [e["learning_rate"] for e in _log(model_run)] == pytest.approx([1e-3, 1e-3])
