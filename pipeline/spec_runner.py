@@ -9,20 +9,27 @@ pipeline root), run the container's command with `{{$}}` replaced by it (with th
 place of the image's `python`), and read the ExecutorOutput the task writes back. The spec must
 have been compiled with local paths (`--data-dir`, `--output-dir`) in place of gs://.
 
-Not emulated: caching, and resolver tasks' ML Metadata queries (the latest blessed model);
-resolvers resolve to nothing, so every run is judged without a baseline, as a first run is.
+Resolver tasks (the latest blessed model) stand in for Vertex's ML Metadata queries: each run
+lists its artifacts in `<pipeline root>/<run id>/artifacts.jsonl`, and a resolver's filter picks
+the newest matching artifact of the earlier runs, so a second run is judged against the first
+run's blessed model. Not emulated: caching.
 """
 
 import argparse
+import glob
 import graphlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from typing import Any, Dict, List, Optional
 
 WHOLE_INPUT = "{{$}}"
+LEDGER = "artifacts.jsonl"  # Per run: every output artifact, in the order tasks produced them.
+# The placeholder TFX's resolvers use in a filter: an input artifact's metadata value.
+INPUT_METADATA = re.compile(r"\{\{\$\.inputs\.artifacts\['(\w+)'\]\.metadata\['(\w+)'\]\}\}")
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_PUSHED = 0, 1, 2, 3  # local_runner.py's codes
@@ -36,9 +43,59 @@ class TaskFailed(Exception):
   """A task's command exited with an error."""
 
 
+def _producers(task: Dict[str, Any]) -> Dict[str, Dict[str, str]]:
+  """Input key -> {producerTask, outputArtifactKey}."""
+  return {key: source["taskOutputArtifact"]
+          for key, source in task.get("inputs", {}).get("artifacts", {}).items()}
+
+
 def _order(tasks: Dict[str, Any]) -> List[str]:
-  graph = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
+  """Task names, each after the tasks it depends on or takes artifacts from."""
+  graph = {name: set(task.get("dependentTasks", [])) |
+           {p["producerTask"] for p in _producers(task).values()}
+           for name, task in tasks.items()}
   return list(graphlib.TopologicalSorter(graph).static_order())
+
+
+def _schema_title(artifact_type: Dict[str, str]) -> str:
+  if "schemaTitle" in artifact_type:
+    return artifact_type["schemaTitle"]
+  return re.search(r"^title: (\S+)", artifact_type.get("instanceSchema", ""), re.M).group(1)
+
+
+def _matches(artifact: Dict[str, Any], query: str,
+             inputs: Dict[str, List[Dict[str, Any]]]) -> bool:
+  """Whether an artifact passes a resolver filter such as TFX compiles:
+  `schema_title="tfx.Model" AND state=LIVE AND name="..."` or
+  `... AND metadata.blessed.number_value=1`."""
+  for clause in query.split(" AND "):
+    field, _, value = clause.strip().partition("=")
+    missing = []
+
+    def fill(match):
+      found = inputs.get(match.group(1)) or [{}]
+      if match.group(2) not in found[0].get("metadata", {}):
+        missing.append(match.group(0))
+      return str(found[0].get("metadata", {}).get(match.group(2), ""))
+
+    value = INPUT_METADATA.sub(fill, value.strip('"'))
+    if missing:
+      return False
+    if field == "schema_title":
+      ok = _schema_title(artifact["type"]) == value
+    elif field == "state":
+      ok = value == "LIVE"  # artifacts of finished runs are live
+    elif field == "name":
+      ok = artifact["name"] == value
+    elif field.startswith("metadata.") and field.endswith(".number_value"):
+      ok = artifact["metadata"].get(field.split(".")[1]) == float(value)
+    elif field.startswith("metadata.") and field.endswith(".string_value"):
+      ok = artifact["metadata"].get(field.split(".")[1]) == value
+    else:
+      raise SpecError(f"unsupported resolver filter clause {clause!r}")
+    if not ok:
+      return False
+  return True
 
 
 def _root_parameters(spec: Dict[str, Any], overrides: Dict[str, str]) -> Dict[str, Any]:
@@ -108,10 +165,43 @@ class SpecRunner:
     executors = self.pipeline["deploymentSpec"]["executors"]
     return component, executors[component["executorLabel"]]
 
+  def _inputs(self, task: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
+    return {key: self.outputs[p["producerTask"]][p["outputArtifactKey"]]
+            for key, p in _producers(task).items()}
+
+  def _earlier_artifacts(self) -> List[Dict[str, Any]]:
+    """Artifacts of the earlier runs under the pipeline root, oldest first."""
+    ledgers = [path for path in glob.glob(os.path.join(self.root, "*", LEDGER))
+               if os.path.basename(os.path.dirname(path)) != self.run_id]
+    artifacts = []
+    for path in sorted(ledgers, key=os.path.getmtime):
+      with open(path) as f:
+        artifacts.extend(json.loads(line) for line in f)
+    return artifacts
+
+  def _resolve(self, name: str, task: Dict[str, Any], resolver: Dict[str, Any]):
+    """Each query's newest matching artifact of an earlier run, or none."""
+    inputs, earlier = self._inputs(task), self._earlier_artifacts()
+    found = {}
+    for key, query in resolver["outputArtifactQueries"].items():
+      matches = [a for a in earlier if _matches(a, query["filter"], inputs)]
+      found[key] = [{k: matches[-1][k] for k in ("name", "type", "uri", "metadata")}] if (
+          matches) else []
+      print(f"[spec_runner] {name}: {key} = "
+            f"{found[key][0]['name'] if found[key] else 'none (no earlier match)'}", flush=True)
+    return found
+
+  def _record(self, outputs: Dict[str, List[Dict[str, Any]]]) -> None:
+    os.makedirs(os.path.join(self.root, self.run_id), exist_ok=True)
+    with open(os.path.join(self.root, self.run_id, LEDGER), "a") as f:
+      for artifacts in outputs.values():
+        for artifact in artifacts:
+          f.write(json.dumps(artifact) + "\n")
+
   def _run_task(self, name: str, task: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
     component, executor = self._executor(task)
-    if "resolver" in executor:  # no ML Metadata here: nothing earlier to resolve
-      return {key: [] for key in executor["resolver"]["outputArtifactQueries"]}
+    if "resolver" in executor:
+      return self._resolve(name, task, executor["resolver"])
     if "container" not in executor:
       raise SpecError(f"task {name}: only container and resolver executors can run here, not "
                       f"{', '.join(executor)}")
@@ -121,10 +211,8 @@ class SpecRunner:
         "inputs": {
             "parameters": {k: _as_kfp_value(v) for k, v in parameters.items()},
             "parameterValues": parameters,
-            "artifacts": {
-                key: {"artifacts": self.outputs[source["taskOutputArtifact"]["producerTask"]][
-                    source["taskOutputArtifact"]["outputArtifactKey"]]}
-                for key, source in task.get("inputs", {}).get("artifacts", {}).items()},
+            "artifacts": {key: {"artifacts": artifacts}
+                          for key, artifacts in self._inputs(task).items()},
         },
         "outputs": {
             "artifacts": {
@@ -142,7 +230,9 @@ class SpecRunner:
       self._command(name, driver, executor_input)
       self._merge_driver_output(executor_input)
     self._command(name, container, executor_input)
-    return self._outputs(executor_input)
+    outputs = self._outputs(executor_input)
+    self._record(outputs)
+    return outputs
 
   def _command(self, name: str, container: Dict[str, Any], executor_input: Dict[str, Any]):
     command = [self.python if part == "python" else part for part in container["command"]]

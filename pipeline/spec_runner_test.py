@@ -16,7 +16,8 @@ os.makedirs(os.path.dirname(out["outputFile"]), exist_ok=True)
 (artifact,) = out["artifacts"]["result"]["artifacts"]
 upstream = executor_input["inputs"]["artifacts"].get("upstream", {"artifacts": []})["artifacts"]
 artifact["metadata"] = {"seen": executor_input["inputs"]["parameters"],
-                        "upstream": [a["metadata"] for a in upstream]}
+                        "upstream": [a["metadata"] for a in upstream],
+                        "good": 1, "self": artifact["name"]}
 with open(out["outputFile"], "w") as f:
   json.dump({"artifacts": {"result": {"artifacts": [artifact]}}}, f)
 """
@@ -83,3 +84,35 @@ def test_cli_exit_codes(tmp_path, capsys):
   assert spec_runner.main([str(spec_path), "--param", "nope=1"]) == spec_runner.EXIT_USAGE
   assert spec_runner.main([str(spec_path)]) == spec_runner.EXIT_FAILED
   assert "error: task first failed (exit 5)" in capsys.readouterr().err
+
+
+def test_resolvers_pick_the_newest_matching_artifact_of_earlier_runs(tmp_path):
+  # As TFX compiles LatestBlessedModelStrategy: a filter on metadata, then one on the name the
+  # first resolver's artifact points to.
+  spec = _spec(tmp_path)
+  pipeline = spec["pipelineSpec"]
+  latest = 'schema_title="tfx.Examples" AND state=LIVE AND metadata.good.number_value=1'
+  named = ('schema_title="tfx.Examples" AND state=LIVE AND '
+           "name=\"{{$.inputs.artifacts['input'].metadata['self']}}\"")
+  pipeline["deploymentSpec"]["executors"].update({
+      "latest_executor": {"resolver": {"outputArtifactQueries": {"found": {"filter": latest}}}},
+      "named_executor": {"resolver": {"outputArtifactQueries": {"named": {"filter": named}}}}})
+  pipeline["components"].update({
+      "latest": {"executorLabel": "latest_executor"},
+      "named": {"executorLabel": "named_executor"}})
+  tasks = pipeline["root"]["dag"]["tasks"]
+  tasks["latest"] = {"componentRef": {"name": "latest"}}
+  tasks["named"] = {"componentRef": {"name": "named"}, "inputs": {"artifacts": {"input": {
+      "taskOutputArtifact": {"producerTask": "latest", "outputArtifactKey": "found"}}}}}
+  tasks["first"]["inputs"]["artifacts"] = {"upstream": {"taskOutputArtifact": {
+      "producerTask": "named", "outputArtifactKey": "named"}}}
+
+  first_run = spec_runner.SpecRunner(spec, run_id="r1").run()
+  assert first_run["latest"]["found"] == [] and first_run["named"]["named"] == []
+  assert first_run["first"]["result"][0]["metadata"]["upstream"] == []
+  second_run = spec_runner.SpecRunner(spec, run_id="r2").run()
+  # The newest earlier artifact with good == 1 is r1's "second" (produced after "first").
+  assert [a["name"] for a in second_run["latest"]["found"]] == ["r1/second/result"]
+  assert second_run["named"]["named"] == second_run["latest"]["found"]
+  assert second_run["first"]["result"][0]["metadata"]["upstream"] == [
+      first_run["second"]["result"][0]["metadata"]]

@@ -1,4 +1,5 @@
-"""The compiled Kubeflow spec, run task by task on this machine with the tasks' own commands."""
+"""The compiled Kubeflow spec, run task by task on this machine with the tasks' own commands:
+a first run on the folder given as runtime parameter, a second judged against the first."""
 
 import glob
 import json
@@ -65,3 +66,14 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
   assert set(predicted) <= {"0", "1", "2"}
   np.testing.assert_allclose(answer["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-5)
   assert np.mean(np.array(predicted) == np.array(truth)) > 0.8
+
+  # A second run, on the compiled default folder, is judged against the first run's model:
+  # the resolver tasks find it among the earlier run's artifacts.
+  second = subprocess.run([sys.executable, "-m", "pipeline.spec_runner", str(spec), "--run-id",
+                           "run-2"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+  assert second.returncode in (0, 3), second.stderr[-5000:]  # 3: not blessed against it
+  assert ("[spec_runner] latest_blessed_model_resolver-model-resolver: model = "
+          "run-1/Trainer/model") in second.stdout
+  run_dir = os.path.join(out, "pipeline", "run-2")
+  assert _metadata(run_dir, "ImageExampleGen", "examples")["images_found"] == 180
+  assert _metadata(run_dir, "Evaluator", "blessing")["baseline_model_id"] == "run-1/Trainer/model"
