@@ -11,14 +11,13 @@ process and all its children, sampled every 50 ms. Results go to BENCHMARKS.md.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 
 from benchmarks import measure
-from benchmarks.report import spread, write_section
+from benchmarks.report import machine, spread, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -120,12 +119,10 @@ def main() -> None:
 
 
 def _write(path: str, rows, args) -> None:
-  machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}")
   section = "\n".join([
       SECTION, "",
       f"Command: `python -m benchmarks.ingest_benchmark --sizes {args.sizes} --repeats "
-      f"{args.repeats}` ({time.strftime('%Y-%m-%d')}, {machine}).",
+      f"{args.repeats}` ({time.strftime('%Y-%m-%d')}; {machine()}).",
       "Fashion-MNIST PNGs in class folders; medians over the repeats with (min–max). The loop "
       "reads, checks (checks.inspect_image) and writes the same tf.Examples to one GZIP "
       "TFRecord file in one process; the component is ImageExampleGen's executor with Beam's "

@@ -15,7 +15,6 @@ import argparse
 import glob
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 
 import numpy as np
 
-from benchmarks.report import spread, write_section
+from benchmarks.report import machine, spread, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -109,8 +108,7 @@ def main() -> None:
   command = " ".join(["python -m benchmarks.serving_benchmark", *sys.argv[1:]])
   lines = [
       SECTION, "",
-      f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-      f"{os.cpu_count()} cores, Python {platform.python_version()}, {args.rounds} alternating "
+      f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {args.rounds} alternating "
       f"rounds of {args.calls} batch-1 calls and 20 batch-{BATCH} calls each).",
       "Model: the default CNN trained by `local_runner.py` on the digits sample (32×32×3 after "
       "Transform); inputs: real PNG eval images as encoded bytes. Median (range) over rounds.",
