@@ -33,7 +33,7 @@ class PipelineConfig:
   epochs: int = 10
   batch_size: int = 32  # Per replica.
   learning_rate: float = 1e-3
-  lr_schedule: str = "cosine"  # Cosine decay to 0 over the epochs, or lowered on plateaus.
+  lr_schedule: str = "cosine"  # Cosine decay towards 0 over the epochs, or cut on plateaus.
   dropout: float = 0.3
   width: int = 32  # The CNN's first-block filters.
   fine_tune_epochs: int = 5  # Second phase with --weights: top backbone layers unfrozen.
@@ -190,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--learning-rate", type=float, default=defaults["learning_rate"],
                  help="Initial rate (default: %(default)s).")
   p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=defaults["lr_schedule"],
-                 help="cosine: decay towards 0 over --epochs; plateau: cut 0.3x when validation loss "
-                 "stalls for 2 epochs. Fine-tuning always uses plateau (default: %(default)s).")
+                 help="cosine: decay towards 0 over --epochs; plateau: cut 0.3x when validation "
+                 "loss stalls for 2 epochs. Fine-tuning always uses plateau "
+                 "(default: %(default)s).")
   p.add_argument("--dropout", type=float, default=defaults["dropout"],
                  help="Dropout before the classifier (default: %(default)s).")
   p.add_argument("--width", type=int, default=defaults["width"],

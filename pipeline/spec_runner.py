@@ -30,8 +30,6 @@ WHOLE_INPUT = "{{$}}"
 LEDGER = "artifacts.jsonl"  # Per run: every output artifact, in the order tasks produced them.
 # The placeholder TFX's resolvers use in a filter: an input artifact's metadata value.
 INPUT_METADATA = re.compile(r"\{\{\$\.inputs\.artifacts\['(\w+)'\]\.metadata\['(\w+)'\]\}\}")
-
-
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_PUSHED = 0, 1, 2, 3  # local_runner.py's codes
 
 
@@ -63,6 +61,17 @@ def _schema_title(artifact_type: Dict[str, str]) -> str:
   return re.search(r"^title: (\S+)", artifact_type.get("instanceSchema", ""), re.M).group(1)
 
 
+def _fill(value: str, inputs: Dict[str, List[Dict[str, Any]]]) -> Optional[str]:
+  """`value` with its input-metadata placeholders filled, or None when an input lacks one."""
+  values = []
+  for key, field in INPUT_METADATA.findall(value):
+    metadata = (inputs.get(key) or [{}])[0].get("metadata", {})
+    if field not in metadata:
+      return None
+    values.append(str(metadata[field]))
+  return INPUT_METADATA.sub(lambda _: values.pop(0), value)
+
+
 def _matches(artifact: Dict[str, Any], query: str,
              inputs: Dict[str, List[Dict[str, Any]]]) -> bool:
   """Whether an artifact passes a resolver filter such as TFX compiles:
@@ -70,16 +79,8 @@ def _matches(artifact: Dict[str, Any], query: str,
   `... AND metadata.blessed.number_value=1`."""
   for clause in query.split(" AND "):
     field, _, value = clause.strip().partition("=")
-    missing = []
-
-    def fill(match):
-      found = inputs.get(match.group(1)) or [{}]
-      if match.group(2) not in found[0].get("metadata", {}):
-        missing.append(match.group(0))
-      return str(found[0].get("metadata", {}).get(match.group(2), ""))
-
-    value = INPUT_METADATA.sub(fill, value.strip('"'))
-    if missing:
+    value = _fill(value.strip('"'), inputs)
+    if value is None:
       return False
     if field == "schema_title":
       ok = _schema_title(artifact["type"]) == value
@@ -98,12 +99,18 @@ def _matches(artifact: Dict[str, Any], query: str,
   return True
 
 
+def _unwrap(value: Dict[str, Any]) -> Any:
+  """The Python value of a pipeline_spec Value ({"stringValue": ...}, {"intValue": ...})."""
+  (kind, content), = value.items()
+  return int(content) if kind == "intValue" else content
+
+
 def _root_parameters(spec: Dict[str, Any], overrides: Dict[str, str]) -> Dict[str, Any]:
   """Pipeline parameters: their defaults, then runtimeConfig's values, then `overrides`."""
   definitions = spec["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
   values = {name: d.get("defaultValue") for name, d in definitions.items()}
   runtime = spec.get("runtimeConfig", {})
-  values.update({name: next(iter(v.values())) for name, v in runtime.get("parameters", {}).items()})
+  values.update({name: _unwrap(v) for name, v in runtime.get("parameters", {}).items()})
   values.update(runtime.get("parameterValues", {}))
   unknown = sorted(set(overrides) - set(definitions))
   if unknown:
@@ -126,10 +133,7 @@ def _parameters(task: Dict[str, Any], root_values: Dict[str, Any]) -> Dict[str, 
     if "componentInputParameter" in source:
       values[name] = root_values[source["componentInputParameter"]]
     else:
-      constant = source["runtimeValue"]["constantValue"]
-      values[name] = next(iter(constant.values()))
-      if "intValue" in constant:
-        values[name] = int(values[name])
+      values[name] = _unwrap(source["runtimeValue"]["constantValue"])
   return values
 
 
@@ -138,7 +142,6 @@ class SpecRunner:
 
   def __init__(self, spec: Dict[str, Any], parameters: Optional[Dict[str, str]] = None,
                run_id: Optional[str] = None, python: str = sys.executable):
-    self.spec = spec
     self.pipeline = spec["pipelineSpec"]
     self.root = spec["runtimeConfig"]["gcsOutputDirectory"]
     if "://" in self.root:
@@ -149,10 +152,12 @@ class SpecRunner:
     self.run_id = run_id or f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     self.python = python
     self.outputs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}  # task -> key -> artifacts
+    self.earlier: List[Dict[str, Any]] = []  # earlier runs' artifacts, oldest first
 
   def run(self) -> Dict[str, Dict[str, List[Dict[str, Any]]]]:
     """Runs every task in dependency order; returns each task's output artifacts."""
     tasks = self.pipeline["root"]["dag"]["tasks"]
+    self.earlier = self._earlier_artifacts()
     for name in _order(tasks):
       print(f"[spec_runner] {name}: running", flush=True)
       start = time.perf_counter()
@@ -181,10 +186,9 @@ class SpecRunner:
 
   def _resolve(self, name: str, task: Dict[str, Any], resolver: Dict[str, Any]):
     """Each query's newest matching artifact of an earlier run, or none."""
-    inputs, earlier = self._inputs(task), self._earlier_artifacts()
-    found = {}
+    inputs, found = self._inputs(task), {}
     for key, query in resolver["outputArtifactQueries"].items():
-      matches = [a for a in earlier if _matches(a, query["filter"], inputs)]
+      matches = [a for a in self.earlier if _matches(a, query["filter"], inputs)]
       found[key] = [{k: matches[-1][k] for k in ("name", "type", "uri", "metadata")}] if (
           matches) else []
       print(f"[spec_runner] {name}: {key} = "

@@ -162,5 +162,5 @@ def test_shuffle_buffer_holds_a_whole_small_image_set_and_is_bounded_for_large_i
 
 
 def test_plateau_schedule_is_a_constant_rate_lowered_by_a_callback(transformed, tmp_path):
-  trained, model_run = _train(transformed, tmp_path, epochs=2, lr_schedule="plateau")
+  _, model_run = _train(transformed, tmp_path, epochs=2, lr_schedule="plateau")
   assert [e["learning_rate"] for e in _log(model_run)] == pytest.approx([1e-3, 1e-3])
