@@ -1,7 +1,7 @@
 """Fashion-MNIST through the whole local pipeline: the default CNN's test accuracy, and the
 Trainer's images/s against the same model fed from in-memory arrays.
 
-  python -m benchmarks.training_benchmark [--epochs 14] [--repeats 3] [--work DIR]
+  python -m benchmarks.training_benchmark [--epochs 12] [--repeats 3] [--work DIR]
 
 The data is Debian's dataset-fashion-mnist exported to pre-split PNG folders (55,000 train,
 5,000 eval, the official 10,000 test; benchmarks/fashion_mnist.py). Each repeat runs, one after
@@ -101,7 +101,7 @@ def _write(results, command: str) -> None:
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--epochs", type=int, default=14)
+  parser.add_argument("--epochs", type=int, default=12)
   parser.add_argument("--baseline-epochs", type=int, default=3)
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "training-bench"))
