@@ -5,17 +5,24 @@ class name, the path below the data root, the format and the decoded height, wid
 or a rejection with a reason (see checks.py). `ingest_report.json`, beside the splits, counts
 found = written + rejected per split and per class and lists every rejected file; the totals are
 also custom properties of the Examples artifact.
+
+The listing is written to a file in chunks of files, in an order that mixes classes (a hash of
+each name); Beam reads the chunks, spreads them over workers and writes each split in that
+order, without the all-to-all shuffle of TFX's WriteSplit (held in memory on DirectRunner).
 """
 
+import hashlib
 import json
 import posixpath
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.components.example_gen import utils as example_gen_utils
+from tfx.components.example_gen import write_split
+from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
@@ -26,6 +33,8 @@ from trainer_module.constants import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY
 REPORT_FILE = "ingest_report.json"
 _REPORT_DIR_KEY = "_ingest_report_dir"
 _REJECTED = "rejected"
+MAX_CHUNK = 200  # files per Beam element, at most ...
+MIN_CHUNKS = 64  # ... and at least this many elements, so that small inputs still spread out
 
 
 def pack_custom_config(values: Dict[str, Any]) -> example_gen_pb2.CustomConfig:
@@ -83,27 +92,44 @@ class _SplitOf:
     return self._names[index]
 
 
-class _ToExample(beam.DoFn):
-  """Reads and checks one candidate; emits a tf.Example or a tagged rejection."""
+class _ToExamples(beam.DoFn):
+  """Reads and checks a chunk of candidates (a JSON line); emits tf.Examples and rejections."""
 
   def __init__(self, max_pixels: int, min_size: int):
     self._max_pixels = max_pixels
     self._min_size = min_size
 
-  def process(self, candidate: sources.Candidate) -> Iterator[Any]:
-    reason = candidate.reason
-    if reason is None:
-      try:
-        with tf.io.gfile.GFile(candidate.path, "rb") as f:
-          data = f.read()
-      except tf.errors.NotFoundError:
-        reason = "missing_file"
+  def _check(self, candidate: sources.Candidate) -> Tuple[Optional[str], bytes, Tuple[int, ...]]:
+    """(rejection reason or None, the file's bytes, decoded shape)."""
+    if candidate.reason:
+      return candidate.reason, b"", ()
+    try:
+      with tf.io.gfile.GFile(candidate.path, "rb") as f:
+        data = f.read()
+    except tf.errors.NotFoundError:
+      return "missing_file", b"", ()
+    reason, shape = checks.inspect_image(data, self._max_pixels, self._min_size)
+    return reason, data, shape
+
+  def process(self, line: str) -> Iterator[Any]:
+    for candidate in (sources.Candidate(*fields) for fields in json.loads(line)):
+      reason, data, shape = self._check(candidate)
+      if reason:
+        yield beam.pvalue.TaggedOutput(_REJECTED, (reason, candidate.name, candidate.label))
       else:
-        reason, shape = checks.inspect_image(data, self._max_pixels, self._min_size)
-    if reason:
-      yield beam.pvalue.TaggedOutput(_REJECTED, (reason, candidate.name, candidate.label))
-    else:
-      yield make_example(data, candidate.name, candidate.label, shape)
+        yield make_example(data, candidate.name, candidate.label, shape)
+
+
+def in_chunks(candidates: List[sources.Candidate],
+              size: Optional[int] = None) -> List[List[sources.Candidate]]:
+  """Candidates in a fixed order that mixes classes (a hash of each name), in chunks.
+
+  A chunk is one Beam element, so Beam's per-element cost is paid per chunk rather than per
+  file; the hashed order is the order the examples are written in.
+  """
+  size = size or min(MAX_CHUNK, max(1, len(candidates) // MIN_CHUNKS))
+  ordered = sorted(candidates, key=lambda c: hashlib.sha256(c.name.encode()).digest())
+  return [ordered[i:i + size] for i in range(0, len(ordered), size)]
 
 
 @beam.ptransform_fn
@@ -129,24 +155,30 @@ def ImageToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
     input_split = next(s.name for s in input_config.splits if s.pattern == split_pattern)
     split_of = lambda _: input_split  # pylint: disable=unnecessary-lambda-assignment
   # The listing's size is recorded apart from the outcomes, so that a lost file is noticed.
+  # The chunks go through a file rather than beam.Create: the job graph stays small however
+  # many files there are (Dataflow refuses graphs over 10 MB; DirectRunner pickles them).
   report_dir = exec_properties[_REPORT_DIR_KEY]
   tf.io.gfile.makedirs(report_dir)
-  listed = posixpath.join(report_dir, f"listed-{len(tf.io.gfile.listdir(report_dir))}")
-  with tf.io.gfile.GFile(listed, "w") as f:
+  part = len(tf.io.gfile.listdir(report_dir))
+  with tf.io.gfile.GFile(posixpath.join(report_dir, f"listed-{part}"), "w") as f:
     f.write(json.dumps(len(candidates)) + "\n")
+  listing = posixpath.join(report_dir, f"chunks-{part}.jsonl")
+  with tf.io.gfile.GFile(listing, "w") as f:
+    for chunk in in_chunks(candidates):
+      f.write(json.dumps(chunk) + "\n")
   label = split_pattern.replace("/", "_").replace("*", "")
   results = (
       pipeline
-      | f"List[{label}]" >> beam.Create(candidates)
+      | f"List[{label}]" >> beam.io.ReadFromText(listing)
       | f"Redistribute[{label}]" >> beam.Reshuffle()
-      | f"Check[{label}]" >> beam.ParDo(_ToExample(
+      | f"Check[{label}]" >> beam.ParDo(_ToExamples(
           int(config.get("max_image_pixels", 64_000_000)), int(config.get("min_image_size", 1)))
       ).with_outputs(_REJECTED, main="examples"))
   _ = (results[_REJECTED]
        | f"FormatRejected[{label}]" >> beam.MapTuple(
            lambda reason, name, cls: json.dumps([split_of(name), cls, reason, name]))
        | f"WriteRejected[{label}]" >> beam.io.WriteToText(
-           posixpath.join(report_dir, f"rejected-{len(tf.io.gfile.listdir(report_dir))}")))
+           posixpath.join(report_dir, f"rejected-{part}")))
   return results["examples"]
 
 
@@ -171,12 +203,38 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                posixpath.join(exec_properties[_REPORT_DIR_KEY], f"counts-{name}")))
     return splits
 
+  def _write_examples(self, examples, exec_properties: Dict[str, Any]) -> None:
+    """BaseExampleGenExecutor.Do, less WriteSplit's Reshuffle before writing.
+
+    That all-to-all shuffle holds every example in memory on DirectRunner; the splits are
+    written in the order read instead, which in_chunks already mixes by a hash of the name.
+    """
+    input_config, output_config = example_gen_pb2.Input(), example_gen_pb2.Output()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                              input_config)
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
+                              output_config)
+    examples.split_names = artifact_utils.encode_split_names(
+        example_gen_utils.generate_output_split_names(input_config, output_config))
+    with self._make_beam_pipeline() as pipeline:
+      for name, split in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
+        _ = (split
+             | f"Serialize[{name}]" >> beam.ParDo(write_split.MaybeSerialize())
+             | f"Write[{name}]" >> beam.io.WriteToTFRecord(
+                 posixpath.join(artifact_utils.get_split_uri([examples], name),
+                                write_split.DEFAULT_TF_RECORD_FILE_NAME), file_name_suffix=".gz"))
+    examples_utils.set_payload_format(examples, exec_properties.get(
+        standard_component_specs.OUTPUT_DATA_FORMAT_KEY, example_gen_pb2.FORMAT_TF_EXAMPLE))
+    examples_utils.set_file_format(examples, write_split.to_file_format_str(
+        example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     examples = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EXAMPLES_KEY])
     report_dir = posixpath.join(examples.uri, "_ingest_report_parts")
     exec_properties = dict(exec_properties, **{_REPORT_DIR_KEY: report_dir})
-    super().Do(input_dict, output_dict, exec_properties)
+    self._log_startup(input_dict, output_dict, exec_properties)
+    self._write_examples(examples, exec_properties)
     report = _assemble_report(report_dir, artifact_utils.decode_split_names(examples.split_names))
     report["span"] = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
     report["warnings"] = _imbalance_warnings(report["splits"])

@@ -8,20 +8,21 @@ import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 
-from components.image_example_gen import executor
+from components.image_example_gen import executor, sources
 from components.image_example_gen.component import ImageExampleGen
 from tests import images
 
 
 def run_executor(data_dir, output_dir, splits=None, max_pixels=64_000_000, min_size=1,
-                 classes=()):
+                 classes=(), beam_args=None):
   """Runs the executor with the exec properties the component hands it."""
   component = ImageExampleGen(data_dir, splits=splits or {"train": 3, "eval": 1},
                               max_image_pixels=max_pixels, min_image_size=min_size,
                               classes=classes)
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
-  executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]},
+  context = executor.Executor.Context(beam_pipeline_args=beam_args) if beam_args else None
+  executor.Executor(context).Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]},
                          dict(component.exec_properties))
   return examples
 
@@ -36,6 +37,11 @@ def read_split(examples, split):
 def feature(example, key):
   feature = example.features.feature[key]
   return (feature.bytes_list.value or feature.int64_list.value)[0]
+
+
+def label_changes(items):
+  labels = [getattr(i, "label", i) for i in items]
+  return sum(a != b for a, b in zip(labels, labels[1:]))
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +112,28 @@ def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
   assert report["images_rejected"]["too_large"] == 40
 
 
+
+
+def test_chunks_hold_every_candidate_once_in_a_fixed_order_that_mixes_classes(image_tree):
+  candidates = sources.list_candidates(image_tree, sources.CLASS_PATTERN)
+  chunks = executor.in_chunks(candidates, size=8)
+  assert [len(c) for c in chunks] == [8] * 5 + [3]
+  flat = [c for chunk in chunks for c in chunk]
+  assert sorted(flat, key=lambda c: c.name) == sorted(candidates, key=lambda c: c.name)
+  assert flat == [c for chunk in executor.in_chunks(candidates[::-1], 8) for c in chunk]
+  assert label_changes(candidates) < 10  # listed folder by folder: 10 classes, 1 stray file
+  assert label_changes(flat) > len(flat) // 2
+
+
+def test_splits_are_written_with_classes_mixed(image_tree, tmp_path):
+  train = read_split(run_executor(image_tree, str(tmp_path)), "train")
+  assert label_changes([feature(e, "label") for e in train]) > len(train) // 2
+
+
+def test_parallel_workers_write_every_image_once(image_tree, tmp_path):
+  examples = run_executor(image_tree, str(tmp_path / "out"), beam_args=[
+      "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+  names = [feature(e, "file_name") for split in ("train", "eval")
+           for e in read_split(examples, split)]
+  assert len(names) == len(set(names)) == 40
+  assert examples.get_int_custom_property("images_ingested") == 40

@@ -11,7 +11,7 @@ import dataclasses
 import os
 import posixpath
 import re
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, NamedTuple, Optional, Sequence
 
 import tensorflow as tf
 from tfx.proto import example_gen_pb2
@@ -27,8 +27,7 @@ class InputError(ValueError):
   """The data source cannot be used at all (as opposed to single files that are rejected)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # a tuple, so that a chunk of them is a JSON list
   path: str                     # what is read
   name: str                     # path below the data root, as reported and hashed for the split
   label: str
