@@ -112,8 +112,6 @@ def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
   assert report["images_rejected"]["too_large"] == 40
 
 
-
-
 def test_chunks_hold_every_candidate_once_in_a_fixed_order_that_mixes_classes(image_tree):
   candidates = sources.list_candidates(image_tree, sources.CLASS_PATTERN)
   chunks = executor.in_chunks(candidates, size=8)
