@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import os
+import shlex
 from typing import Dict, List, Optional
 
 ENV_PREFIX = "IMAGE_PIPELINE_"
@@ -141,6 +142,8 @@ def _env_default(field: dataclasses.Field, default):
     return _parse_splits(raw)
   if field.name in ("classes", "augment"):
     return _parse_list(raw)
+  if field.name == "beam_pipeline_args":
+    return shlex.split(raw)
   if isinstance(default, bool):
     return raw.lower() in ("1", "true", "yes")
   return type(default)(raw) if default is not None else raw
@@ -238,8 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
                  "they are also written as TF Serving warmup requests (default: %(default)s).")
   p.add_argument("--no-cache", dest="enable_cache", action="store_false",
                  default=defaults["enable_cache"], help="Re-run every stage.")
-  p.add_argument("--beam-pipeline-args", nargs="*", default=defaults["beam_pipeline_args"],
-                 help="Arguments for Beam (default: %(default)s).")
+  p.add_argument("--beam-pipeline-args", type=shlex.split,
+                 default=defaults["beam_pipeline_args"],
+                 help="Beam's flags as one quoted string, e.g. --beam-pipeline-args="
+                 "'--direct_running_mode=multi_processing --direct_num_workers=0' for every core "
+                 "(default: %(default)s).")
   return p
 
 

@@ -49,6 +49,16 @@ def test_environment_sets_defaults_and_flags_win(monkeypatch):
   assert configs.from_args([]).augment == ["flip", "rotation"] and configs.from_args([]).tune
 
 
+def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
+  beam_args = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+  assert configs.from_args([f"--beam-pipeline-args={' '.join(beam_args)}"]).beam_pipeline_args \
+      == beam_args
+  assert configs.from_args(["--beam-pipeline-args", " ".join(beam_args)]).beam_pipeline_args \
+      == beam_args
+  monkeypatch.setenv("IMAGE_PIPELINE_BEAM_PIPELINE_ARGS", " ".join(beam_args))
+  assert configs.from_args([]).beam_pipeline_args == beam_args
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--model", "resnet"], "invalid choice"),
     (["--accuracy-threshold", "1.5"], "between 0 and 1"),
