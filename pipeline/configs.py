@@ -53,7 +53,7 @@ class PipelineConfig:
   max_image_pixels: int = 64_000_000
   min_image_size: int = 8
   classes: List[str] = dataclasses.field(default_factory=list)  # empty: whatever is found
-  # None: Beam's DirectRunner defaults (in_memory, one worker). Any flag here makes TFX build a
+  # Empty: Beam's DirectRunner defaults (in_memory, one worker). Any flag here makes TFX build a
   # tfx_ephemeral sdist for Beam workers in every Beam stage (about 1 s each).
   beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
   enable_cache: bool = True
