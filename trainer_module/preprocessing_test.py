@@ -68,11 +68,20 @@ def test_colour_and_alpha_inputs_convert_to_the_configured_channels(digits, tmp_
   np.testing.assert_allclose(by_label[b"b"][..., 0], gray[..., 0] / 255.0, atol=1e-3)
 
 
-def test_labels_map_through_a_tft_vocabulary(digits, tmp_path):
-  raw = [{"image": [images.encode(p, "png")], "label": [f"digit-{d}".encode()]}
+def test_class_ids_are_the_names_sorted_whatever_the_frequencies(digits, tmp_path):
+  # The rarest class first and the most frequent last, then the other way round: TFT's
+  # frequency-ordered vocabulary would swap the ids between the two runs.
+  names = {0: "zebra", 1: "ant", 2: "Moth", 3: "émeu"}
+  raw = [{"image": [images.encode(p, "png")], "label": [names[d % 4].encode()]}
          for p, d in digits]
-  transformed, output = _analyze_and_transform(raw, 8, 1, tmp_path)
-  vocabulary = [v.decode() for v in output.vocabulary_by_name(LABEL_VOCAB)]
-  assert sorted(vocabulary) == sorted({f"digit-{d}" for _, d in digits})
-  mapped = sorted(vocabulary[int(row[LABEL_XF])] for row in transformed)
-  assert mapped == sorted(source["label"][0].decode() for source in raw)
+  counts = {name: sum(r["label"][0] == name.encode() for r in raw) for name in names.values()}
+  assert len(set(counts.values())) > 1  # the frequencies differ
+  rarest = min(counts, key=counts.get)
+  skewed = raw + [r for r in raw if r["label"][0] == rarest.encode()] * 5
+  for data, work in ((raw, tmp_path / "a"), (skewed, tmp_path / "b")):
+    transformed, output = _analyze_and_transform(data, 8, 1, work)
+    vocabulary = [v.decode() for v in output.vocabulary_by_name(LABEL_VOCAB)]
+    assert vocabulary == ["Moth", "ant", "zebra", "émeu"]  # code point order, as sorted()
+    assert vocabulary == sorted(names.values())
+    mapped = [vocabulary[int(row[LABEL_XF])] for row in transformed]
+    assert mapped == [source["label"][0].decode() for source in data]
