@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import math
 import os
 import shlex
 from typing import Dict, List, Optional
@@ -13,6 +14,19 @@ AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")
 CLASS_WEIGHTS = ("auto", "balanced", "none")
 CACHES = ("memory", "disk", "none")
 LR_SCHEDULES = ("cosine", "plateau")
+
+
+MAX_WARMUP_RECORDS = 1000  # TF Serving reads no more warmup records than this.
+# Numeric settings: field -> (lowest, highest or None); NaN and infinities are refused too.
+RANGES = {
+    "image_size": (8, 1024), "channels": (1, 3), "epochs": (1, None), "batch_size": (1, None), "width": (1, None),
+    "fine_tune_epochs": (0, None), "fine_tune_layers": (1, None), "tune_trials": (1, None),
+    "tune_epochs": (1, None), "warmup_requests": (1, None), "max_batch_size": (1, None),
+    "max_image_pixels": (1, None), "min_image_size": (1, None),
+    "learning_rate": (1e-7, 10.0), "dropout": (0.0, 0.95),
+    "accuracy_threshold": (0.0, 1.0), "min_class_recall": (0.0, 1.0),
+    "min_class_precision": (0.0, 1.0), "change_threshold": (-1.0, 1.0),
+}
 
 
 class ConfigError(ValueError):
@@ -58,6 +72,7 @@ class PipelineConfig:
   beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
   enable_cache: bool = True
   warmup_requests: int = 8  # Real eval images sent by the serving check and kept as warmup.
+  max_batch_size: int = 64  # TF Serving's batching limit; warmup batches are no larger.
 
   @property
   def pipeline_root(self) -> str:
@@ -82,29 +97,28 @@ class PipelineConfig:
   def validate(self) -> "PipelineConfig":
     if self.model not in MODELS:
       raise ConfigError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
-    if not 8 <= self.image_size <= 1024:
-      raise ConfigError(f"--image-size must be between 8 and 1024, got {self.image_size}")
+    for name, (lowest, highest) in RANGES.items():
+      value = getattr(self, name)
+      flag = "--" + name.replace("_", "-")
+      if not math.isfinite(value):
+        raise ConfigError(f"{flag} must be a finite number, got {value}")
+      if highest is None and value < lowest:
+        raise ConfigError(f"{flag} must be at least {lowest:g}, got {value:g}")
+      if highest is not None and not lowest <= value <= highest:
+        raise ConfigError(f"{flag} must be between {lowest:g} and {highest:g}, got {value:g}")
     if self.model == "efficientnet" and self.image_size < 32:
       raise ConfigError("--model efficientnet needs --image-size 32 or more")
     if self.channels not in (1, 3):
       raise ConfigError(f"--channels must be 1 or 3, got {self.channels}")
-    for name, least in (("epochs", 1), ("batch_size", 1), ("width", 1), ("fine_tune_epochs", 0),
-                        ("fine_tune_layers", 1), ("tune_trials", 1), ("tune_epochs", 1),
-                        ("warmup_requests", 1)):
-      if getattr(self, name) < least:
-        raise ConfigError(f"--{name.replace('_', '-')} must be at least {least}")
-    for name in ("accuracy_threshold", "min_class_recall", "min_class_precision"):
-      if not 0.0 <= getattr(self, name) <= 1.0:
-        raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
     if (not {"train", "eval"} <= set(self.splits) <= {"train", "eval", "test"}
         or min(self.splits.values()) < 1):
       raise ConfigError("--splits needs positive weights for train, eval and optionally test, "
                         "e.g. train=8,eval=1,test=1")
-    if self.warmup_requests > 999:
-      raise ConfigError("--warmup-requests must be at most 999: TF Serving replays at most 1000 "
-                        "warmup records (one per image, plus one batch of all)")
-    if not 0.0 <= self.dropout < 1.0:
-      raise ConfigError("--dropout must be in [0, 1)")
+    records = self.warmup_requests + math.ceil(self.warmup_requests / self.max_batch_size)
+    if records > MAX_WARMUP_RECORDS:
+      raise ConfigError(f"--warmup-requests {self.warmup_requests} makes {records} warmup "
+                        f"records (one per image, then batches of at most --max-batch-size "
+                        f"{self.max_batch_size}); TF Serving replays at most {MAX_WARMUP_RECORDS}")
     for name, allowed in (("model_variant", VARIANTS), ("class_weights", CLASS_WEIGHTS),
                           ("cache", CACHES), ("lr_schedule", LR_SCHEDULES)):
       if getattr(self, name) not in allowed:
@@ -123,10 +137,15 @@ class PipelineConfig:
 
 def _parse_splits(text: str) -> Dict[str, int]:
   try:
-    pairs = (item.split("=") for item in text.split(","))
-    return {name.strip(): int(weight) for name, weight in pairs}
+    pairs = [(name.strip(), int(weight)) for name, weight in
+             (item.split("=") for item in text.split(","))]
   except ValueError:
     raise argparse.ArgumentTypeError(f"expected name=weight,... (e.g. train=8,eval=2), got {text!r}")
+  names = [name for name, _ in pairs]
+  repeated = sorted({name for name in names if names.count(name) > 1})
+  if repeated:
+    raise argparse.ArgumentTypeError(f"split {', '.join(repeated)} given more than once in {text!r}")
+  return dict(pairs)
 
 
 def _parse_list(text: str) -> List[str]:
@@ -136,9 +155,17 @@ def _parse_list(text: str) -> List[str]:
 
 def _env_default(field: dataclasses.Field, default):
   """IMAGE_PIPELINE_<FIELD> in the environment replaces a field's default."""
-  raw = os.environ.get(ENV_PREFIX + field.name.upper())
+  name = ENV_PREFIX + field.name.upper()
+  raw = os.environ.get(name)
   if raw is None:
     return default
+  try:
+    return _parse_env(field, default, raw)
+  except (ValueError, argparse.ArgumentTypeError) as e:
+    raise ConfigError(f"environment variable {name}={raw!r}: {e}") from e
+
+
+def _parse_env(field: dataclasses.Field, default, raw: str):
   if field.name == "splits":
     return _parse_splits(raw)
   if field.name in ("classes", "augment"):
@@ -240,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--warmup-requests", type=int, default=defaults["warmup_requests"],
                  help="Real eval images the serving check sends to the model before the push; "
                  "they are also written as TF Serving warmup requests (default: %(default)s).")
+  p.add_argument("--max-batch-size", type=int, default=defaults["max_batch_size"],
+                 help="TF Serving's max_batch_size, written to batching_parameters.txt; no "
+                 "warmup request is larger (default: %(default)s).")
   p.add_argument("--no-cache", dest="enable_cache", action="store_false",
                  default=defaults["enable_cache"], help="Re-run every stage.")
   p.add_argument("--beam-pipeline-args", type=shlex.split,

@@ -1,5 +1,6 @@
 """Config: defaults, environment and flag overrides, and the runner's usage errors (exit 2)."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -76,11 +77,38 @@ def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
     (["--tune-trials", "0"], "tune-trials"),
     (["--min-class-precision", "-0.1"], "min-class-precision must be between 0 and 1"),
     (["--warmup-requests", "0"], "at least 1"),
-    (["--warmup-requests", "1000"], "at most 999"),
+    (["--warmup-requests", "999"], "1015 warmup records"),
+    (["--warmup-requests", "600", "--max-batch-size", "1"], "1200 warmup records"),
+    (["--learning-rate", "nan"], "learning-rate must be a finite number, got nan"),
+    (["--learning-rate", "-1"], "learning-rate must be between"),
+    (["--learning-rate", "inf"], "learning-rate must be a finite number"),
+    (["--change-threshold", "nan"], "change-threshold must be a finite number"),
+    (["--change-threshold", "-2"], "change-threshold must be between -1 and 1"),
+    (["--max-image-pixels", "-5"], "max-image-pixels must be at least 1"),
+    (["--min-image-size", "0"], "min-image-size must be at least 1"),
+    (["--max-batch-size", "0"], "max-batch-size must be at least 1"),
+    (["--splits", "train=8,eval=2,train=1"], "split train given more than once"),
+    (["--dropout", "nan"], "dropout must be a finite number"),
 ])
 def test_bad_settings_are_config_errors(argv, message):
   with pytest.raises(configs.ConfigError, match=message):
     configs.from_args(argv)
+
+
+def test_every_numeric_setting_has_a_range():
+  numeric = {f.name for f in dataclasses.fields(configs.PipelineConfig)
+             if f.type in (int, float, "int", "float")}
+  assert numeric == set(configs.RANGES)
+
+
+def test_bad_environment_values_name_the_variable(monkeypatch):
+  monkeypatch.setenv("IMAGE_PIPELINE_EPOCHS", "ten")
+  with pytest.raises(configs.ConfigError, match="IMAGE_PIPELINE_EPOCHS='ten'"):
+    configs.from_args([])
+  monkeypatch.setenv("IMAGE_PIPELINE_EPOCHS", "3")
+  monkeypatch.setenv("IMAGE_PIPELINE_SPLITS", "train=8,eval=x")
+  with pytest.raises(configs.ConfigError, match="IMAGE_PIPELINE_SPLITS"):
+    configs.from_args([])
 
 
 def test_input_needs_two_non_empty_class_folders(tmp_path):

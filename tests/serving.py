@@ -12,14 +12,15 @@ from components.serving_check import executor
 from components.serving_check.component import ServingCheck
 
 
-def run_check(examples, model, out_dir, num_requests=5):
+def run_check(examples, model, out_dir, num_requests=5, max_batch_size=64):
   """Runs ServingCheck's executor; returns (InfraBlessing artifact, its serving_check.json)."""
   blessing = standard_artifacts.InfraBlessing()
   blessing.uri = str(out_dir)
   os.makedirs(blessing.uri, exist_ok=True)
   component = ServingCheck(model=types.Channel(type=standard_artifacts.Model),
                            examples=types.Channel(type=standard_artifacts.Examples),
-                           num_requests=num_requests, model_name="digits")
+                           num_requests=num_requests, model_name="digits",
+                           max_batch_size=max_batch_size)
   executor.Executor().Do({"model": [model], "examples": [examples]}, {"blessing": [blessing]},
                          dict(component.exec_properties))
   with open(os.path.join(blessing.uri, executor.REPORT_FILE)) as f:

@@ -41,10 +41,13 @@ def read_images(examples, split: str, count: int) -> List[bytes]:
   return images
 
 
-def predict_requests(images: List[bytes], model_name: str) -> List[predict_pb2.PredictRequest]:
-  """One request per image (batch 1) and one with all of them (the batched shape)."""
+def predict_requests(images: List[bytes], model_name: str,
+                     max_batch_size: int) -> List[predict_pb2.PredictRequest]:
+  """One request per image (batch 1), then all of them in batches of at most max_batch_size
+  (TF Serving's batching limit: a larger warmup request would fail at load time)."""
+  batches = [images[i:i + max_batch_size] for i in range(0, len(images), max_batch_size)]
   requests = []
-  for batch in [[image] for image in images] + [images]:
+  for batch in [[image] for image in images] + batches:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
     request.model_spec.signature_name = SIGNATURE
@@ -125,7 +128,7 @@ def check_model(model_path: str, requests: List[predict_pb2.PredictRequest],
   except KeyError:
     raise ServingCheckError(f"the SavedModel has no {SIGNATURE} signature")
   check_signature(signature)
-  batched = None
+  answers = []
   for request in requests:
     tensor = tf.make_ndarray(request.inputs[SERVING_INPUT])
     try:
@@ -134,13 +137,15 @@ def check_model(model_path: str, requests: List[predict_pb2.PredictRequest],
       raise ServingCheckError(f"{SIGNATURE} failed on a real image batch of {len(tensor)}: "
                               f"{str(e).splitlines()[0]}")
     check_outputs(outputs, len(tensor))
-    batched = outputs
+    answers.append(outputs)
+  batched = answers[len(images):]  # after one request per image, the batches of them all
+  probabilities = np.concatenate([a["probabilities"].numpy() for a in batched])
   rest = signature(**{SERVING_INPUT: _rest_inputs(rest_body(images))})
-  if not np.allclose(rest["probabilities"].numpy(), batched["probabilities"].numpy(), atol=1e-5):
+  if not np.allclose(rest["probabilities"].numpy(), probabilities, atol=1e-5):
     raise ServingCheckError("the REST b64 body and the gRPC request gave different answers")
   return {"requests": len(requests), "images": len(images),
-          "classes": [c.decode() for c in batched["class_names"].numpy()[0]],
-          "predicted": [c.decode() for c in batched["classes"].numpy()]}
+          "classes": [c.decode() for c in batched[0]["class_names"].numpy()[0]],
+          "predicted": [c.decode() for a in batched for c in a["classes"].numpy()]}
 
 
 class Executor(base_executor.BaseExecutor):
@@ -151,11 +156,14 @@ class Executor(base_executor.BaseExecutor):
     model = artifact_utils.get_single_instance(input_dict["model"])
     examples = artifact_utils.get_single_instance(input_dict["examples"])
     blessing = artifact_utils.get_single_instance(output_dict["blessing"])
-    count = min(int(exec_properties["num_requests"]), MAX_WARMUP_RECORDS - 1)
+    max_batch_size = int(exec_properties["max_batch_size"])
+    count = int(exec_properties["num_requests"])
+    while count + -(-count // max_batch_size) > MAX_WARMUP_RECORDS:
+      count -= 1
     stamped = path_utils.stamped_model_path(blessing.uri)
     try:
       images = read_images(examples, exec_properties["split"], count)
-      requests = predict_requests(images, exec_properties["model_name"])
+      requests = predict_requests(images, exec_properties["model_name"], max_batch_size)
       io_utils.copy_dir(path_utils.serving_model_path(model.uri), stamped)
       write_warmup(path_utils.warmup_file_path(stamped), requests)
       # What is checked is what will be pushed: the stamped copy, fed from its warmup file.

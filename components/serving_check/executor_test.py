@@ -37,6 +37,19 @@ def test_a_good_model_is_blessed_and_stamped_with_warmup_requests_that_replay(di
   assert [c.decode() for c in outputs["classes"].numpy()] == report["predicted"]
 
 
+def test_no_warmup_batch_exceeds_the_batching_limit(digits_model, tmp_path):
+  examples, model, _ = digits_model
+  blessing, report = run_check(examples, model, tmp_path / "blessing", num_requests=5,
+                               max_batch_size=2)
+  assert report["blessed"] is True
+  requests = executor.read_warmup(path_utils.warmup_file_path(
+      path_utils.stamped_model_path(blessing.uri)))
+  assert [len(r.inputs["image_bytes"].string_val) for r in requests] == [1] * 5 + [2, 2, 1]
+  images = executor.read_images(examples, "eval", 5)
+  assert [b for r in requests[5:] for b in r.inputs["image_bytes"].string_val] == images
+  assert len(report["predicted"]) == 5
+
+
 def test_rest_body_decodes_to_the_same_bytes():
   images = [b"\x89PNG\r\n\x1a\n\x00", b"\xff\xd8\xff\xe0"]
   assert list(executor._rest_inputs(executor.rest_body(images)).numpy()) == images

@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import time
+from typing import List
 
 from absl import logging
 from tfx.components.pusher import executor as pusher_executor
@@ -47,6 +48,21 @@ def pushed_version_of(model_path: str, base: str):
     return None
   candidate, newest = (io_utils.read_bytes_file(f) for f in fingerprints)
   return str(versions[0]) if candidate == newest else None
+
+
+def clean_staging(base: str) -> List[str]:
+  """Removes staging folders left by runs that were killed mid-copy; returns their names.
+
+  One run at a time holds the output dir (local_runner's lock), so any staging folder but this
+  process's own is an orphan.
+  """
+  if not fileio.exists(base):
+    return []
+  orphans = [n.rstrip("/") for n in fileio.listdir(base)
+             if n.startswith(STAGING_PREFIX) and not n.rstrip("/").endswith(f"-{os.getpid()}")]
+  for name in orphans:
+    fileio.rmtree(os.path.join(base, name))
+  return orphans
 
 
 def write_version(model_path: str, base: str, version: str) -> str:
@@ -134,6 +150,8 @@ class Executor(pusher_executor.Executor):
       raise NotImplementedError("ServingPusher pushes to a filesystem destination only")
     custom = json_utils.loads(exec_properties.get(spec.CUSTOM_CONFIG_KEY) or "null") or {}
     base = destination.filesystem.base_directory
+    for orphan in clean_staging(base):
+      logging.info("Removed %s, left by an interrupted push", os.path.join(base, orphan))
     version = pushed_version_of(model_path, base)
     if version:
       serving_path = os.path.join(base, version)

@@ -101,6 +101,21 @@ def test_the_same_model_is_not_pushed_twice_but_another_gets_a_new_version(check
   assert sorted(n for n in os.listdir(base) if n.isdigit()) == sorted([first, second])
 
 
+def test_a_removed_destination_is_pushed_again_and_orphaned_staging_is_cleaned(checked,
+                                                                               tmp_path):
+  base = tmp_path / "serving"
+  push(checked, base, tmp_path)
+  tf.io.gfile.rmtree(str(base))  # a user cleaned up the serving dir
+  os.makedirs(base / ".incomplete-123-4242" / "variables")  # a push killed mid-copy
+  again = push(checked, base, tmp_path)
+  path = again.get_string_custom_property("pushed_destination")
+  assert again.get_int_custom_property("pushed") == 1
+  assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+  assert [n for n in os.listdir(base) if n.isdigit()] == [
+      again.get_string_custom_property("pushed_version")]
+  assert not [n for n in os.listdir(base) if n.startswith(".incomplete-")]
+
+
 def test_nothing_is_pushed_without_both_blessings(checked, digits_model, tmp_path):
   pushed = push(checked, tmp_path / "serving", tmp_path, model_blessed=0)
   assert pushed.get_int_custom_property("pushed") == 0
