@@ -8,6 +8,8 @@ from tensorflow_model_analysis.proto import config_pb2 as tfma
 from tfx import v1 as tfx
 from tfx.orchestration.data_types import RuntimeParameter
 
+from components.evaluator import Evaluator
+from components.evaluator import metrics as evaluator_metrics
 from components.image_example_gen import ImageExampleGen, sources
 from components.serving_check import ServingCheck
 from components.serving_pusher import ServingPusher
@@ -36,10 +38,21 @@ def _lower_bound(value: float) -> tfma.MetricThreshold:
       lower_bound={"value": value}))
 
 
+def _top1_per_class(class_name: str, bound: Optional[float] = None) -> tfma.MetricConfig:
+  """A per-class metric on top-1 predictions (components/evaluator/metrics.py), gated on the
+  overall slice when bound > 0. A bound of 0 is no gate: it could only fail on an undefined
+  value (a class that is never predicted has no precision)."""
+  metric = tfma.MetricConfig(class_name="Top1" + class_name, module=evaluator_metrics.MODULE)
+  if bound:
+    metric.per_slice_thresholds.append(_overall(_lower_bound(bound)))
+  return metric
+
+
 def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalConfig:
   """Gates: overall accuracy (bound, and change against the last blessed model) and every
-  class's recall and precision. Also computed, for analysis: per-class F1, the multi-class
-  confusion matrix, and the calibration of the top probability (binarized by top-1 hit)."""
+  class's recall and precision on top-1 predictions. Also computed, for analysis: per-class F1,
+  the multi-class confusion matrix, and the calibration of the top probability (binarized by
+  top-1 hit)."""
   accuracy_gate = _lower_bound(config.accuracy_threshold)
   accuracy_gate.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
       direction=tfma.MetricDirection.HIGHER_IS_BETTER,
@@ -60,13 +73,9 @@ def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalCon
           ]),
           tfma.MetricsSpec(
               binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
-              metrics=[
-                  tfma.MetricConfig(class_name="Recall", per_slice_thresholds=[
-                      _overall(_lower_bound(config.min_class_recall))]),
-                  tfma.MetricConfig(class_name="Precision", per_slice_thresholds=[
-                      _overall(_lower_bound(config.min_class_precision))]),
-                  tfma.MetricConfig(class_name="F1Score"),
-              ]),
+              metrics=[_top1_per_class("Recall", config.min_class_recall),
+                       _top1_per_class("Precision", config.min_class_precision),
+                       _top1_per_class("F1Score")]),
           tfma.MetricsSpec(
               binarize=tfma.BinarizationOptions(top_k_list={"values": [1]}),
               metrics=[tfma.MetricConfig(class_name="Calibration"),
@@ -125,20 +134,22 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
       model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
   ).with_id("latest_blessed_model_resolver")
   gate_split = "test" if has_test else "eval"
-  evaluator = tfx.components.Evaluator(
+  evaluator = Evaluator(
       examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
       baseline_model=baseline_resolver.outputs["model"], example_splits=[gate_split],
       eval_config=create_eval_config(config, num_classes or len(source.classes)))
   serving_check = ServingCheck(
       model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
-      split=gate_split, num_requests=config.warmup_requests, model_name=config.pipeline_name)
+      split=gate_split, num_requests=config.warmup_requests, model_name=config.pipeline_name,
+      max_batch_size=config.max_batch_size)
   pusher = ServingPusher(
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],  # the checked model, with warmup
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=config.serving_model_dir)),
-      custom_config={"model_name": config.pipeline_name})
+      custom_config={"model_name": config.pipeline_name,
+                     "max_batch_size": config.max_batch_size})
   endpoint_pusher = VERTEX.Pusher(
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],

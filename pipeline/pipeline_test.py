@@ -32,14 +32,25 @@ def test_thresholds_and_classes_come_from_the_config(tmp_path):
             if m.get("per_slice_thresholds")}
   assert bounds["SparseCategoricalAccuracy"]["value_threshold"]["lower_bound"] == 0.91
   assert bounds["SparseCategoricalAccuracy"]["change_threshold"]["absolute"] == -0.01
-  assert bounds["Recall"]["value_threshold"]["lower_bound"] == 0.42
-  assert bounds["Precision"]["value_threshold"]["lower_bound"] == 0.37
+  assert bounds["Top1Recall"]["value_threshold"]["lower_bound"] == 0.42
+  assert bounds["Top1Precision"]["value_threshold"]["lower_bound"] == 0.37
   assert per_class["binarize"]["class_ids"]["values"] == [0, 1]
-  assert {m["class_name"] for m in per_class["metrics"]} == {"Recall", "Precision", "F1Score"}
+  # top-1 per class: the confusion matrix's figures, not one-vs-rest at a 0.5 probability
+  assert {(m["class_name"], m["module"]) for m in per_class["metrics"]} == {
+      (f"Top1{name}", "components.evaluator.metrics") for name in ("Recall", "Precision",
+                                                                  "F1Score")}
   assert "MultiClassConfusionMatrixPlot" in {m["class_name"] for m in overall["metrics"]}
   assert top1["binarize"]["top_k_list"]["values"] == [1]
   assert [s.get("feature_keys") for s in eval_config["slicing_specs"]] == [None, ["label"]]
   assert json.loads(components["Evaluator"].exec_properties["example_splits"]) == ["eval"]
+
+
+def test_a_zero_class_bound_is_no_gate(tmp_path):
+  components = _components(["--data-dir", _tree(tmp_path), "--min-class-recall", "0",
+                            "--min-class-precision", "0.2"])
+  per_class = json.loads(components["Evaluator"].exec_properties["eval_config"])["metrics_specs"][1]
+  gated = {m["class_name"] for m in per_class["metrics"] if m.get("per_slice_thresholds")}
+  assert gated == {"Top1Precision"}
 
 
 def test_evaluator_gates_on_test_split_when_there_is_one(tmp_path):
@@ -76,12 +87,15 @@ def test_training_settings_reach_the_trainer_and_tune_adds_a_tuner(tmp_path):
 
 def test_push_needs_both_blessings_and_the_serving_check_uses_the_gated_split(tmp_path):
   components = _components(["--data-dir", _tree(tmp_path), "--splits", "train=8,eval=1,test=1",
-                            "--warmup-requests", "5", "--pipeline-name", "pets"])
+                            "--warmup-requests", "5", "--pipeline-name", "pets",
+                            "--max-batch-size", "4"])
   check, pusher = components["ServingCheck"], components["ServingPusher"]
   assert (check.exec_properties["split"], check.exec_properties["num_requests"],
-          check.exec_properties["model_name"]) == ("test", 5, "pets")
+          check.exec_properties["model_name"], check.exec_properties["max_batch_size"]) == (
+              "test", 5, "pets", 4)
   assert check.inputs["model"].producer_component_id == "Trainer"
   assert pusher.inputs["model_blessing"].producer_component_id == "Evaluator"
   assert pusher.inputs["infra_blessing"].producer_component_id == "ServingCheck"
   assert "model" not in pusher.inputs  # it pushes the checked copy, with its warmup requests
-  assert json.loads(pusher.exec_properties["custom_config"]) == {"model_name": "pets"}
+  assert json.loads(pusher.exec_properties["custom_config"]) == {"model_name": "pets",
+                                                                 "max_batch_size": 4}

@@ -19,20 +19,32 @@ FILES = ("model_card.md", "per_class.md", "confusion_matrix.png", "training_curv
          "calibration.png")
 
 
+def _with_interval(value: Optional[float], interval: Optional[List[float]]) -> str:
+  if value is None:
+    return "n/a"
+  return f"{value:.4f}" + (f" ({interval[0]:.2f}-{interval[1]:.2f})" if interval else "")
+
+
 def per_class_table(summary: Dict[str, Any]) -> str:
-  """Markdown: eval images, precision, recall and F1 per class; failed bounds marked."""
+  """Markdown: per class its gate-split images and predictions, top-1 precision and recall with
+  95 % Wilson intervals, and F1; values under their bound marked ✗."""
   metrics, thresholds = summary["metrics"], summary["thresholds"]
-  counts = metrics.get("confusion_matrix", {})
-  support = dict(zip(counts.get("classes", []), map(sum, counts.get("counts", []))))
-  rows = ["| class | eval images | precision | recall | F1 |", "|---|---:|---:|---:|---:|"]
+  split = metrics.get("split", "eval")
+  rows = [f"| class | {split} images | predicted | precision (95 % CI) | recall (95 % CI) | F1 |",
+          "|---|---:|---:|---:|---:|---:|"]
   for name, values in metrics["per_class"].items():
     cells = []
     for metric, bound in (("precision", thresholds["min_class_precision"]),
-                          ("recall", thresholds["min_class_recall"]), ("f1_score", None)):
+                          ("recall", thresholds["min_class_recall"])):
       value = values.get(metric)
-      cell = "n/a" if value is None else f"{value:.4f}"
-      cells.append(cell + (" ✗" if bound is not None and (value or 0.0) < bound else ""))
-    rows.append(f"| {name} | {support.get(name, '')} | " + " | ".join(cells) + " |")
+      cell = _with_interval(value, values.get(metric + "_95ci"))
+      if metric == "precision" and values.get("never_predicted"):
+        cell += " never predicted"
+      cells.append(cell + (" ✗" if bound and (value or 0.0) < bound else ""))
+    f1 = values.get("f1_score")
+    cells.append("n/a" if f1 is None else f"{f1:.4f}")
+    rows.append(f"| {name} | {values.get('images', '')} | {values.get('predicted', '')} | "
+                + " | ".join(cells) + " |")
   return "\n".join(rows) + "\n"
 
 
@@ -88,10 +100,20 @@ def plot_calibration(calibration: Dict[str, Any], path: Optional[str] = None):
   return _save(figure, path)
 
 
+def _baseline_line(metrics: Dict[str, Any], thresholds: Dict[str, Any]) -> str:
+  baseline, skipped = metrics.get("baseline"), metrics.get("baseline_skipped")
+  if baseline:
+    return (f"- Baseline (last blessed model): accuracy {baseline['accuracy']}, change "
+            f"{baseline['accuracy_change']:+} (allowed {thresholds['change']:+})")
+  if skipped:
+    return ("- Baseline: not compared, the last blessed model's classes differ "
+            f"({skipped['reason']}): thresholds only")
+  return "- Baseline: none (first blessed model: thresholds only)"
+
+
 def model_card(summary: Dict[str, Any]) -> str:
   metrics, thresholds = summary["metrics"], summary["thresholds"]
   training = summary.get("training") or {}
-  baseline = metrics.get("baseline")
   rejected = ", ".join(f"{n} {r}" for r, n in summary["images_rejected"].items()) or "none"
   calibration = metrics.get("calibration") or {}
   lines = [
@@ -113,19 +135,23 @@ def model_card(summary: Dict[str, Any]) -> str:
       f"{training.get('images_per_second', 'n/a')} images/s",
       "",
       "## Evaluation",
-      f"- Accuracy: {metrics.get('accuracy')} on {metrics.get('examples')} images "
+      f"- Accuracy: {metrics.get('accuracy')} on {metrics.get('examples')} "
+      f"{metrics.get('split', 'eval')} images "
       f"(bound {thresholds['accuracy']})",
-      (f"- Baseline (last blessed model): accuracy {baseline['accuracy']}, change "
-       f"{baseline['accuracy_change']:+} (allowed {thresholds['change']:+})" if baseline
-       else "- Baseline: none (first blessed model: thresholds only)"),
+      _baseline_line(metrics, thresholds),
       f"- Every class: recall >= {thresholds['min_class_recall']}, precision >= "
-      f"{thresholds['min_class_precision']}",
+      f"{thresholds['min_class_precision']} (a bound of 0 is no gate)",
   ]
   if calibration:
     lines.append(f"- Top probability: mean {calibration['mean_top_probability']} vs accuracy "
                  f"{calibration['top1_accuracy']}; expected calibration error "
                  f"{calibration['expected_calibration_error']}")
-  lines += ["", "### By class", "", per_class_table(summary).rstrip(), ""]
+  lines += ["", "### By class", "",
+            f"Precision, recall and F1 on top-1 predictions (each {metrics.get('split', 'eval')} "
+            "image counts for its most probable class), so they equal the confusion matrix; "
+            "in brackets the 95 % Wilson interval, wide for classes with few images.", "",
+            per_class_table(summary).rstrip(), ""]
+  lines += [f"- Warning: {w}" for w in summary.get("metric_warnings", [])]
   failures = summary["failed_gates"]
   lines += ["## Gates", ""] + ([f"- FAILED: {f}" for f in failures] or ["- All passed."])
   check = summary.get("serving_check") or {}

@@ -12,8 +12,10 @@ import tensorflow_transform as tft
 from ml_metadata.proto import metadata_store_pb2
 from ml_metadata.metadata_store import metadata_store
 
+from components.evaluator import executor as evaluator_executor
 from components.image_example_gen.executor import REPORT_FILE
 from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
+from pipeline import class_metrics
 from trainer_module.constants import LABEL_VOCAB
 from trainer_module.train import ACCURACY, TRAINING_LOG
 
@@ -24,13 +26,16 @@ CANDIDATE, BASELINE = "candidate", "baseline"  # model names in TFMA results wit
 
 
 class RunRecord:
-  """The executions of a pipeline's latest run and their output artifacts, by node id."""
+  """The executions of one run of a pipeline (default: its latest) and their artifacts."""
 
-  def __init__(self, store: metadata_store.MetadataStore, pipeline_name: str):
+  def __init__(self, store: metadata_store.MetadataStore, pipeline_name: str,
+               run_id: Optional[str] = None):
     runs = [c for c in store.get_contexts_by_type("pipeline_run")
-            if pipeline_name in {p.name for p in store.get_parent_contexts_by_context(c.id)}]
+            if pipeline_name in {p.name for p in store.get_parent_contexts_by_context(c.id)}
+            and run_id in (None, c.name)]
     if not runs:
-      raise LookupError(f"no run of pipeline {pipeline_name!r} in the metadata store")
+      raise LookupError(f"no run {run_id + ' ' if run_id else ''}of pipeline {pipeline_name!r} "
+                        "in the metadata store")
     run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
     self.run_id = run.name
     self.executions: Dict[str, metadata_store_pb2.Execution] = {}
@@ -83,16 +88,14 @@ def _class_name(class_names: List[str], class_id: int) -> str:
 
 
 def _confusion_matrix(plot: Dict[str, Any], class_names: List[str]) -> Dict[str, Any]:
-  """TFMA's multi-class confusion matrix as counts[actual][predicted], classes by name."""
+  """TFMA's multi-class confusion matrix as counts[actual][predicted], in class id order."""
   size = len(class_names)
-  position = {class_id: i for i, class_id in
-              enumerate(sorted(range(size), key=lambda c: class_names[c]))}
   counts = [[0] * size for _ in range(size)]
   for entry in plot["matrices"][0]["entries"]:
     actual, predicted = entry.get("actualClassId", 0), entry.get("predictedClassId", 0)
-    if actual in position and predicted in position:
-      counts[position[actual]][position[predicted]] += int(entry.get("numWeightedExamples", 0))
-  return {"classes": sorted(class_names), "counts": counts}
+    if 0 <= actual < size and 0 <= predicted < size:
+      counts[actual][predicted] += int(entry.get("numWeightedExamples", 0))
+  return {"classes": list(class_names), "counts": counts}
 
 
 def _calibration(buckets: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -135,27 +138,41 @@ def _overall_slice(evaluation_uri: str, model_name: Optional[str]):
 
 
 def evaluation_metrics(evaluation_uri: str, class_names: List[str],
-             baseline: Optional[metadata_store_pb2.Artifact]) -> Dict[str, Any]:
-  """The candidate's overall slice: accuracy, per-class precision/recall/F1, confusion matrix,
-  top-probability calibration, and the baseline's accuracy when there was one."""
-  result, overall = _overall_slice(evaluation_uri, CANDIDATE if baseline else None)
-  per_class = {}
+                       baseline_uri: Optional[str] = None) -> Dict[str, Any]:
+  """The candidate's overall slice: accuracy, per-class precision/recall/F1 on top-1
+  predictions with image counts and 95 % intervals, confusion matrix, top-probability
+  calibration, and the baseline's accuracy when it was compared.
+
+  Which baseline the Evaluator had, and whether it compared it, is read from the evaluation
+  (MLMD records no second input event when the baseline is the candidate itself);
+  `baseline_uri` is the fallback for evaluations made before that record existed.
+  """
+  comparison = (evaluator_executor.read_comparison(evaluation_uri)
+                or {"baseline": baseline_uri, "compared": bool(baseline_uri), "reason": ""})
+  compared = comparison["compared"]
+  result, overall = _overall_slice(evaluation_uri, CANDIDATE if compared else None)
+  tfma_per_class = {}
   for sub_key, values in overall.items():
     if sub_key.startswith("classId:"):
-      per_class[_class_name(class_names, int(sub_key.split(":")[1]))] = {
+      tfma_per_class[_class_name(class_names, int(sub_key.split(":")[1]))] = {
           m: _number(values[m]) for m in ("precision", "recall", "f1_score") if m in values}
   metrics = {"accuracy": _number(overall[""].get(ACCURACY, {})),
-             "examples": int(_number(overall[""].get("example_count", {})) or 0),
-             "per_class": dict(sorted(per_class.items()))}
-  if baseline:
-    _, baseline_overall = _overall_slice(evaluation_uri, BASELINE)
-    metrics["baseline"] = {"model": baseline.uri,
-                           "accuracy": _number(baseline_overall[""].get(ACCURACY, {})),
-                           "accuracy_change": _number(overall[""].get(ACCURACY + "_diff", {}))}
+             "examples": int(_number(overall[""].get("example_count", {})) or 0)}
   plots = dict(result.plots).get((), {}).get("", {})
   if "" in plots:
     metrics["confusion_matrix"] = _confusion_matrix(
         plots[""]["multiClassConfusionMatrixAtThresholds"], class_names)
+    metrics["per_class"] = class_metrics.per_class(tfma_per_class, metrics["confusion_matrix"])
+  else:
+    metrics["per_class"] = tfma_per_class
+  if compared:
+    _, baseline_overall = _overall_slice(evaluation_uri, BASELINE)
+    metrics["baseline"] = {"model": comparison["baseline"],
+                           "accuracy": _number(baseline_overall[""].get(ACCURACY, {})),
+                           "accuracy_change": _number(overall[""].get(ACCURACY + "_diff", {}))}
+  elif comparison["baseline"]:
+    metrics["baseline_skipped"] = {"model": comparison["baseline"],
+                                   "reason": comparison["reason"]}
   if "topK:1" in plots:
     metrics["calibration"] = _calibration(plots["topK:1"]["calibrationHistogramBuckets"]["buckets"])
   return metrics
@@ -173,7 +190,11 @@ def _failed_gates(evaluation_uri: str, class_names: List[str]) -> List[str]:
         what += f" of class {_class_name(class_names, class_id)}"
       if key.is_diff:
         what += " change vs. baseline"
-      failures.append(f"{what} = {failure.metric_value.double_value.value:.4f} "
+      value = failure.metric_value.double_value.value
+      if math.isnan(value) and key.name == "precision":  # 0/0: no example predicted as it
+        failures.append(f"{what} = 0 (never predicted)")
+        continue
+      failures.append(f"{what} = {value:.4f} "
                       f"({failure.message or 'below threshold'})".replace(" ()", ""))
   return failures
 
@@ -215,12 +236,31 @@ def _training(model_run_uri: str) -> Dict[str, Any]:
           "epoch_log": epochs}
 
 
-def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
-  """Builds the run summary of the latest run of config.pipeline_name."""
+def _pushed(pushed) -> Dict[str, Any]:
+  """Where the Pusher put the model, checked on disk: a claimed version that is not there is
+  reported as a push error, never as a push."""
+  if _int_property(pushed, "pushed") != 1:
+    return {"pushed_model_path": None, "pushed_version": None}
+  path = pushed.custom_properties["pushed_destination"].string_value
+  if not tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
+    return {"pushed_model_path": None, "pushed_version": None,
+            "push_error": f"the Pusher reported {path}, which holds no SavedModel"}
+  return {"pushed_model_path": path,
+          "pushed_version": pushed.custom_properties["pushed_version"].string_value}
+
+
+def gate_split(splits: Dict[str, Any]) -> str:
+  """The split the Evaluator gates on: test when there is one, else eval."""
+  return "test" if "test" in splits else "eval"
+
+
+def collect(config, metadata_path: Optional[str] = None,
+            run_id: Optional[str] = None) -> Dict[str, Any]:
+  """Builds the run summary of run `run_id` (default: the latest) of config.pipeline_name."""
   connection = metadata_store_pb2.ConnectionConfig()
   connection.sqlite.filename_uri = metadata_path or config.metadata_path
   connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-  record = RunRecord(metadata_store.MetadataStore(connection), config.pipeline_name)
+  record = RunRecord(metadata_store.MetadataStore(connection), config.pipeline_name, run_id)
 
   examples = record.output("ImageExampleGen", "examples")
   with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE)) as f:
@@ -236,7 +276,13 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
   model_run = record.output("Trainer", "model_run")
   model = record.output("Trainer", "model")
   blessed = _int_property(blessing, "blessed") == 1
-  pushed_ok = _int_property(pushed, "pushed") == 1
+  split = gate_split(ingest["splits"])
+  baseline = record.input("Evaluator", "baseline_model")
+  metrics = (evaluation_metrics(evaluation.uri, class_names, baseline.uri if baseline else None)
+             if evaluation else {})
+  if metrics:
+    metrics["split"] = split
+  gated = config.min_class_recall > 0 or config.min_class_precision > 0
   return {
       "pipeline_name": config.pipeline_name,
       "run_id": record.run_id,
@@ -250,8 +296,8 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
       "split_details": ingest["splits"],
       "data_warnings": ingest.get("warnings", []),
       "classes": class_names,
-      "metrics": (evaluation_metrics(evaluation.uri, class_names,
-                           record.input("Evaluator", "baseline_model")) if evaluation else {}),
+      "metrics": metrics,
+      "metric_warnings": class_metrics.warnings(metrics.get("per_class", {}), gated, split),
       "thresholds": {"accuracy": config.accuracy_threshold,
                      "min_class_recall": config.min_class_recall,
                      "min_class_precision": config.min_class_precision,
@@ -263,10 +309,7 @@ def collect(config, metadata_path: Optional[str] = None) -> Dict[str, Any]:
       "training": _training(model_run.uri) if model_run else {},
       "model_path": model.uri if model else None,
       "blessed": blessed,
-      "pushed_model_path": (pushed.custom_properties["pushed_destination"].string_value
-                            if pushed_ok else None),
-      "pushed_version": (pushed.custom_properties["pushed_version"].string_value
-                         if pushed_ok else None),
+      **_pushed(pushed),
       "stage_seconds": record.stage_seconds(),
       "stage_states": record.states(),
   }
@@ -283,17 +326,28 @@ def format_summary(summary: Dict[str, Any]) -> str:
       "  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
   ]
   if metrics.get("accuracy") is not None:
-    lines.append(f"  eval accuracy: {metrics['accuracy']:.4f} "
+    split = metrics.get("split", "eval")
+    lines.append(f"  {split} accuracy: {metrics['accuracy']:.4f} on {metrics['examples']} images "
                  f"(threshold {summary['thresholds']['accuracy']})")
     for metric in ("recall", "precision"):
       name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get(metric) or 0.0)
-      lines.append(f"  lowest class {metric}: {name} {worst.get(metric) or 0.0:.4f} "
-                   f"(threshold {summary['thresholds']['min_class_' + metric]})")
-    baseline = metrics.get("baseline")
+      interval = worst.get(metric + "_95ci")
+      basis = (f"{worst['images']} images" if metric == "recall"
+               else f"{worst.get('predicted')} predicted")
+      lines.append(
+          f"  lowest class {metric} (top-1): {name} {worst.get(metric) or 0.0:.4f}"
+          + (f" (95 % {interval[0]:.2f}-{interval[1]:.2f} of {basis})" if interval else "")
+          + (", never predicted" if metric == "precision" and worst.get("never_predicted")
+             else "")
+          + f"; threshold {summary['thresholds']['min_class_' + metric]}")
+    baseline, skipped = metrics.get("baseline"), metrics.get("baseline_skipped")
     if baseline:
       lines.append(f"  baseline (last blessed model) accuracy: {baseline['accuracy']:.4f}, "
                    f"change {baseline['accuracy_change']:+.4f} "
                    f"(allowed {summary['thresholds']['change']:+})")
+    elif skipped:
+      lines.append(f"  baseline comparison skipped: the last blessed model's classes differ "
+                   f"({skipped['reason']})")
     else:
       lines.append("  baseline: none yet (first blessed model decides on thresholds only)")
   training = summary.get("training") or {}
@@ -305,8 +359,12 @@ def format_summary(summary: Dict[str, Any]) -> str:
   for split, features in summary["anomalies"].items():
     for feature, description in features.items():
       lines.append(f"  data anomaly in {split}: {feature}: {description}")
+  for warning in summary.get("metric_warnings", []):
+    lines.append(f"  metric warning: {warning}")
   for failure in summary["failed_gates"]:
     lines.append(f"  failed gate: {failure}")
+  if summary.get("push_error"):
+    lines.append(f"  push error: {summary['push_error']}")
   lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}; pushed: "
                f"{summary['pushed_model_path'] or 'nothing'}")
   lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()))

@@ -185,7 +185,9 @@ def test_pushed_layout_has_warmup_that_replays_config_files_and_a_report(first_r
   assert len({c for c in outputs["classes"].numpy()}) > 1  # the sample spans several classes
 
   metrics = summary["metrics"]
-  assert all(set(m) == {"precision", "recall", "f1_score"} for m in metrics["per_class"].values())
+  assert all(set(m) == {"images", "predicted", "precision", "precision_95ci", "recall",
+                        "recall_95ci", "f1_score", "never_predicted"}
+             for m in metrics["per_class"].values())
   matrix = metrics["confusion_matrix"]
   assert matrix["classes"] == [str(d) for d in range(10)]
   assert sum(map(sum, matrix["counts"])) == summary["splits"]["eval"] == metrics["examples"]
@@ -271,9 +273,11 @@ def test_report_command_prints_the_per_class_table_of_the_latest_run(first_run, 
   rows = [line for line in result.stdout.splitlines() if line.startswith("| ")][1:]
   assert [row.split(" | ")[0][2:] for row in rows] == [str(d) for d in range(10)]
   for row in rows:
-    name, images_, precision, recall, _ = [c.strip() for c in row.strip("| ").split(" | ")]
-    assert float(recall) == pytest.approx(latest["metrics"]["per_class"][name]["recall"],
-                                          abs=1e-4)
+    name, images_, predicted, _, recall, _ = [c.strip() for c in row.strip("| ").split(" | ")]
+    figures = latest["metrics"]["per_class"][name]
+    assert (int(images_), int(predicted)) == (figures["images"], figures["predicted"])
+    assert float(recall.split()[0]) == pytest.approx(figures["recall"], abs=1e-4)
+    assert recall.split()[1] == "({:.2f}-{:.2f})".format(*figures["recall_95ci"])
   assert f"report written to {latest['report_dir']}" in result.stdout
 
   missing = subprocess.run([sys.executable, "-m", "pipeline.report", "--output-dir",

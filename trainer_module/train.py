@@ -23,7 +23,7 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer_module import augmentation, class_weights, distribution
+from trainer_module import augmentation, class_weights, distribution, labels
 from trainer_module.constants import IMAGE_KEY, IMAGE_XF, LABEL_VOCAB, LABEL_XF
 from trainer_module.model import build_model, compile_model, unfreeze_top
 
@@ -251,6 +251,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   model.save(os.path.join(fn_args.model_run_dir, KERAS_MODEL))
   tf.saved_model.save(model, fn_args.serving_model_dir,
                       signatures=make_serving_signatures(model, tf_transform_output))
+  labels.write_class_names(fn_args.serving_model_dir, [
+      name.decode() for name in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)])
 
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:

@@ -1,0 +1,69 @@
+"""Per-class figures of an evaluation, with what their counts can and cannot support.
+
+TFMA computes per-class precision, recall and F1 on top-1 predictions (the gates use them);
+this module adds, from the confusion matrix of the same run, each class's number of images
+and predictions and a 95 % Wilson score interval for its precision and recall, and names the
+classes whose figures rest on too few images to mean much.
+"""
+
+import math
+from typing import Any, Dict, List, Optional, Tuple
+
+Z95 = 1.959964  # two-sided 95 % normal quantile
+FEW_IMAGES = 30  # a gated class with fewer gate-split images gets a warning
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> Optional[Tuple[float, float]]:
+  """The Wilson score interval of a binomial proportion; None without trials."""
+  if trials <= 0:
+    return None
+  p = successes / trials
+  denominator = 1 + z * z / trials
+  centre = (p + z * z / (2 * trials)) / denominator
+  half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+  return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _rounded(interval: Optional[Tuple[float, float]]) -> Optional[List[float]]:
+  return [round(interval[0], 4), round(interval[1], 4)] if interval else None
+
+
+def per_class(tfma_values: Dict[str, Dict[str, Optional[float]]],
+              matrix: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+  """class -> images, predicted, precision, recall, F1 (TFMA's, top-1) and their intervals.
+
+  `matrix` is counts[actual][predicted] in class id order. A class that is never predicted has
+  no precision in TFMA (0/0); it is reported as 0, flagged `never_predicted`.
+  """
+  names, counts = matrix["classes"], matrix["counts"]
+  result = {}
+  for i, name in enumerate(names):
+    images = sum(counts[i])
+    predicted = sum(row[i] for row in counts)
+    correct = counts[i][i]
+    values = tfma_values.get(name, {})
+    precision = values.get("precision")
+    result[name] = {
+        "images": images,
+        "predicted": predicted,
+        "precision": 0.0 if predicted == 0 else precision,
+        "precision_95ci": _rounded(wilson_interval(correct, predicted)),
+        "recall": values.get("recall"),
+        "recall_95ci": _rounded(wilson_interval(correct, images)),
+        "f1_score": values.get("f1_score"),
+        "never_predicted": predicted == 0,
+    }
+  return result
+
+
+def warnings(classes: Dict[str, Dict[str, Any]], gated: bool, split: str) -> List[str]:
+  """One line per gated class whose figures rest on fewer than FEW_IMAGES images."""
+  if not gated:
+    return []
+  lines = []
+  for name, values in classes.items():
+    if values["images"] < FEW_IMAGES:
+      low, high = values["recall_95ci"] or (0.0, 1.0)
+      lines.append(f"class {name} has only {values['images']} {split} images: its recall "
+                   f"{values['recall']} could be anywhere in {low:.2f}-{high:.2f} (95 %)")
+  return lines
