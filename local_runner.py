@@ -4,13 +4,15 @@
   python local_runner.py --data-dir DIR ...   # your class-folder tree; see --help
 
 Exit status: 0 blessed and pushed; 3 ran but not blessed (nothing pushed); 2 bad input or
-usage; 1 anything else.
+usage; 1 anything else; 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
 import dataclasses
+import datetime
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from typing import List, Optional
@@ -18,6 +20,19 @@ from typing import List, Optional
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class Interrupted(BaseException):
+  """SIGINT or SIGTERM arrived; a BaseException, so no `except Exception` swallows it."""
+
+  def __init__(self, signum: int):
+    super().__init__(signal.Signals(signum).name)
+    self.signum = signum
+
+
+def _raise_interrupted(signum, _frame):
+  raise Interrupted(signum)
 
 
 class _ProgressOnly(logging.Filter):
@@ -31,18 +46,37 @@ def _say(message: str) -> None:
   print(f"[local_runner] {message}", flush=True)
 
 
+def _parser():
+  from pipeline import configs  # pylint: disable=import-outside-toplevel
+  parser = configs.build_parser()
+  parser.add_argument("--wait", action="store_true",
+                      help="When another run holds the output dir, wait for it to end instead "
+                      "of exiting with status 2.")
+  return parser
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   # Imports are here so that --help and usage errors answer at once.
-  from pipeline import configs  # pylint: disable=import-outside-toplevel
+  from pipeline import configs, run_lock  # pylint: disable=import-outside-toplevel
   try:
-    config = configs.from_args(argv)
+    config, args = configs.parse(argv, _parser())
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE
+  try:
+    with run_lock.hold(config.output_dir, wait=args.wait,
+                       on_wait=lambda pid: _say(f"waiting for run {pid} to release "
+                                                f"{config.output_dir}")):
+      return _run(config)
+  except run_lock.LockHeld as e:
+    print(f"error: {e}", file=sys.stderr)
+    return EXIT_USAGE
 
+
+def _run(config) -> int:
   from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
-  from pipeline import inputs, pipeline, report, sample_data, summary  # pylint: disable=import-outside-toplevel
+  from pipeline import configs, inputs, local_run, pipeline, report, sample_data, summary  # pylint: disable=import-outside-toplevel
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("absl").addFilter(_ProgressOnly())
   logging.getLogger("apache_beam").setLevel(logging.WARNING)
@@ -60,26 +94,41 @@ def main(argv: Optional[List[str]] = None) -> int:
        f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}")
 
   started = time.time()
-  tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
+  run_id = datetime.datetime.now().isoformat()
+  local_run.run(pipeline.create_pipeline(
       config, source,
       metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          config.metadata_path)))
-  result = summary.collect(config)
+          config.metadata_path)), run_id)
+  result = summary.collect(config, run_id=run_id)
   result["wall_seconds"] = round(time.time() - started, 1)
   result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)
   with open(config.summary_path, "w") as f:
     json.dump(result, f, indent=2)
   print(summary.format_summary(result), flush=True)
   _say(f"summary written to {config.summary_path}; report in {result['report_dir']}")
+  if result.get("push_error"):
+    print(f"error: {result['push_error']}", file=sys.stderr)
+    return EXIT_ERROR
   if result["blessed"] and result["pushed_model_path"]:
     return EXIT_OK
   return EXIT_NOT_BLESSED
 
 
 def run(argv: Optional[List[str]] = None) -> int:
-  """main() with the contract's exit status for unexpected failures."""
+  """main() with the contract's exit status for interrupts and unexpected failures."""
+  for signum in EXIT_SIGNAL:
+    signal.signal(signum, _raise_interrupted)
   try:
     return main(argv)
+  except (Interrupted, KeyboardInterrupt) as e:
+    signum = getattr(e, "signum", signal.SIGINT)
+    # Ignore a second signal while stopping; pushes are staged and renamed into place, so no
+    # half-written version is ever served.
+    for other in EXIT_SIGNAL:
+      signal.signal(other, signal.SIG_IGN)
+    print(f"error: interrupted by {signal.Signals(signum).name}; the run stopped "
+          "(no model version is left half-written)", file=sys.stderr)
+    return EXIT_SIGNAL[signum]
   except Exception as e:  # pylint: disable=broad-except
     logging.exception("pipeline failed")
     print(f"error: pipeline failed: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)

@@ -1,0 +1,27 @@
+"""One LocalDagRunner run with a run id of our choosing, the Pusher never taken from the cache."""
+
+from tfx import v1 as tfx
+from tfx.dsl.compiler import constants
+from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner
+from tfx.proto.orchestration import pipeline_pb2
+
+# Checks the serving dir on disk every run: a cached push would claim a version that a user may
+# have deleted since.
+ALWAYS_RUN = ("ServingPusher",)
+
+
+def compile_run(tfx_pipeline: tfx.dsl.Pipeline, run_id: str) -> pipeline_pb2.Pipeline:
+  """The pipeline's IR for one run with this run id; the nodes in ALWAYS_RUN never cached."""
+  # What LocalDagRunner.run does first: components' pip dependencies, then the compile.
+  ir = tfx_runner._make_pipeline_proto(tfx_pipeline)  # pylint: disable=protected-access
+  runtime_parameter_utils.substitute_runtime_parameter(
+      ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+  for node in ir.nodes:
+    if node.pipeline_node.node_info.id in ALWAYS_RUN:
+      node.pipeline_node.execution_options.caching_options.enable_cache = False
+  return ir
+
+
+def run(tfx_pipeline: tfx.dsl.Pipeline, run_id: str) -> None:
+  """Runs the pipeline with LocalDagRunner as run `run_id` (the pipeline_run context in MLMD)."""
+  tfx.orchestration.LocalDagRunner().run_with_ir(compile_run(tfx_pipeline, run_id))

@@ -1,0 +1,201 @@
+"""Evaluation and serving that tell the truth, through local_runner on real digits.
+
+One output dir is taken through the runs a team makes: a weak first model (every bound 0), the
+same classes with other frequencies (while a second run is refused the dir), a cached re-run
+after the serving dir was deleted, and a new class next to the blessed baseline. A separate run
+is interrupted with SIGINT, another with SIGTERM.
+"""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import images
+
+pytestmark = pytest.mark.e2e
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NAMES = {0: "zebra", 1: "ant", 2: "moth", 3: "Owl"}  # sorted: Owl, ant, moth, zebra
+WEAK = ("--epochs", "1", "--image-size", "16", "--accuracy-threshold", "0",
+        "--min-class-recall", "0", "--min-class-precision", "0", "--change-threshold", "-1")
+
+
+def add_digits(root, per_class):
+  """Adds `per_class[d]` more real digit PNGs of digit d, under NAMES[d], to the tree."""
+  taken = {d: len(glob.glob(os.path.join(root, NAMES[d], "*.png"))) for d in per_class}
+  wanted = {d: taken[d] + n for d, n in per_class.items()}
+  seen = {d: 0 for d in per_class}
+  files = {}
+  for i, (pixels, digit) in enumerate(images.digit_pixels(1797)):
+    if digit in wanted and seen[digit] < wanted[digit]:
+      if seen[digit] >= taken[digit]:
+        files[f"{NAMES[digit]}/digit_{i:04d}.png"] = images.encode(pixels, "png")
+      seen[digit] += 1
+  images.write_tree(root, files)
+
+
+def command(data_dir, output_dir, *flags):
+  return [sys.executable, "local_runner.py", "--data-dir", data_dir, "--output-dir", output_dir,
+          "--pipeline-name", "truth-e2e", *flags]
+
+
+def run(data_dir, output_dir, *flags):
+  result = subprocess.run(command(data_dir, output_dir, *flags), cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
+  with open(os.path.join(output_dir, "run_summary.json")) as f:
+    return result, json.load(f)
+
+
+def gate_split_images(output_dir):
+  """(encoded image, label) of the newest ExampleGen output's eval split."""
+  examples = max(glob.glob(os.path.join(output_dir, "pipeline", "ImageExampleGen", "examples",
+                                        "*")), key=lambda p: int(os.path.basename(p)))
+  records = tf.data.TFRecordDataset(glob.glob(os.path.join(examples, "Split-eval", "*")),
+                                    compression_type="GZIP")
+  parsed = [tf.train.Example.FromString(r.numpy()).features.feature for r in records]
+  return [(f["image"].bytes_list.value[0], f["label"].bytes_list.value[0].decode())
+          for f in parsed]
+
+
+def served(summary, data):
+  """What the pushed model says of these images, asked right after its run: (top-1 classes,
+  class_names, labels.txt), or None when the summary's pushed path holds no SavedModel."""
+  path = summary["pushed_model_path"]
+  if not path or not os.path.isfile(os.path.join(path, "saved_model.pb")):
+    return None
+  outputs = tf.saved_model.load(path).signatures["serving_default"](
+      image_bytes=tf.constant(data))
+  with open(os.path.join(path, "assets.extra", "labels.txt")) as f:
+    labels = f.read().splitlines()
+  return ([c.decode() for c in outputs["classes"].numpy()],
+          [c.decode() for c in outputs["class_names"].numpy()[0]], labels)
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory):
+  """The sequence of runs in one output dir; each step's (result, summary) by name."""
+  data_dir = str(tmp_path_factory.mktemp("data"))
+  output_dir = str(tmp_path_factory.mktemp("out"))
+  steps = {}
+  add_digits(data_dir, {0: 60, 1: 20, 2: 40})  # by frequency: zebra, moth, ant
+  steps["weak"] = run(data_dir, output_dir, *WEAK)
+  steps["weak_images"] = gate_split_images(output_dir)
+  steps["weak_served"] = served(steps["weak"][1], [d for d, _ in steps["weak_images"]])
+  add_digits(data_dir, {1: 70})  # now ant is the most frequent
+  second = subprocess.Popen(command(data_dir, output_dir, *WEAK), cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  time.sleep(3)  # it has taken the lock by now (it does before importing TFX)
+  steps["refused"] = subprocess.run(command(data_dir, output_dir, *WEAK), cwd=ROOT,
+                                    capture_output=True, text=True, timeout=300), second.pid
+  stdout, stderr = second.communicate(timeout=900)
+  with open(os.path.join(output_dir, "run_summary.json")) as f:
+    steps["reordered"] = subprocess.CompletedProcess(second.args, second.returncode, stdout,
+                                                     stderr), json.load(f)
+  steps["reordered_served"] = served(steps["reordered"][1], [steps["weak_images"][0][0]])
+  tf.io.gfile.rmtree(os.path.join(output_dir, "serving_model"))
+  steps["deleted"] = run(data_dir, output_dir, *WEAK)
+  add_digits(data_dir, {3: 40})
+  steps["new_class"] = run(data_dir, output_dir, *WEAK)
+  return output_dir, steps
+
+
+def test_a_weak_model_with_every_bound_0_is_pushed_with_figures_equal_to_its_matrix(team):
+  _, steps = team
+  result, summary = steps["weak"]
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  assert summary["blessed"] and steps["weak_served"] is not None  # pushed, and on disk
+  predicted, class_names, _ = steps["weak_served"]
+  truth = [label for _, label in steps["weak_images"]]
+  assert class_names == summary["classes"] == ["ant", "moth", "zebra"]
+  metrics = summary["metrics"]
+  assert metrics["accuracy"] == pytest.approx(np.mean(np.array(truth) == predicted), abs=1e-4)
+  assert metrics["accuracy"] < 1.0  # one epoch: a model that still makes mistakes
+  for i, name in enumerate(class_names):
+    hits = sum(t == p == name for t, p in zip(truth, predicted))
+    images_, said = truth.count(name), predicted.count(name)
+    figures = metrics["per_class"][name]
+    assert (figures["images"], figures["predicted"]) == (images_, said)
+    assert metrics["confusion_matrix"]["counts"][i][i] == hits
+    assert figures["recall"] == pytest.approx(hits / images_, abs=1e-4)
+    assert figures["precision"] == pytest.approx(hits / said if said else 0.0, abs=1e-4)
+    assert figures["never_predicted"] == (said == 0)
+  # Each class has fewer than 30 eval images; with bounds of 0 nothing is gated: no warning.
+  assert summary["metric_warnings"] == []
+  assert "(top-1)" in result.stdout
+
+
+def test_class_order_is_the_same_in_two_versions_whose_frequencies_differ(team):
+  _, steps = team
+  (_, first), (result, second) = steps["weak"], steps["reordered"]
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  assert second["pushed_version"] != first["pushed_version"]
+  counts = {c: n["written"] for c, n in second["split_details"]["train"]["classes"].items()}
+  assert max(counts, key=counts.get) == "ant"  # was the rarest in the first run
+  for summary, (_, class_names, labels) in ((first, steps["weak_served"]),
+                                            (second, steps["reordered_served"])):
+    assert class_names == labels == summary["classes"] == summary["metrics"][
+        "confusion_matrix"]["classes"] == list(summary["metrics"]["per_class"]) == [
+            "ant", "moth", "zebra"]
+
+
+def test_a_second_run_on_the_same_output_dir_is_refused_at_once(team):
+  output_dir, steps = team
+  refused, holder = steps["refused"]
+  assert refused.returncode == 2
+  assert refused.stderr.strip().splitlines()[-1] == (
+      f"error: another run (pid {holder}) is using {output_dir}; wait for it to end, pass "
+      "--wait, or choose another --output-dir")
+  assert "Traceback" not in refused.stderr
+
+
+def test_a_deleted_serving_dir_is_pushed_again(team):
+  _, steps = team
+  result, summary = steps["deleted"]
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert summary["stage_states"]["Trainer"] == "CACHED"
+  assert summary["stage_states"]["ServingPusher"] == "COMPLETE"
+  assert os.path.isfile(os.path.join(summary["pushed_model_path"], "saved_model.pb"))
+
+
+def test_a_new_class_skips_the_baseline_comparison_with_one_line(team):
+  output_dir, steps = team
+  result, summary = steps["new_class"]
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  assert summary["classes"] == ["Owl", "ant", "moth", "zebra"]
+  skipped = summary["metrics"]["baseline_skipped"]
+  assert skipped["reason"] == "added Owl"
+  assert skipped["model"] == steps["deleted"][1]["model_path"]
+  assert "baseline" not in summary["metrics"]
+  assert ("  baseline comparison skipped: the last blessed model's classes differ (added Owl)"
+          in result.stdout.splitlines())
+  with open(os.path.join(output_dir, "report", "model_card.md")) as f:
+    assert "not compared, the last blessed model's classes differ (added Owl)" in f.read()
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_ends_the_run_with_one_line_and_its_status(tmp_path, signum, status):
+  data_dir = str(tmp_path / "data")
+  add_digits(data_dir, {0: 30, 1: 30})
+  process = subprocess.Popen(command(data_dir, str(tmp_path / "out"), *WEAK), cwd=ROOT,
+                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  lines = []
+  for line in process.stdout:  # wait until the pipeline is inside a Beam stage
+    lines.append(line)
+    if "Component Transform is running" in line:
+      break
+  process.send_signal(signum)
+  rest, _ = process.communicate(timeout=120)
+  assert process.returncode == status, "".join(lines[-20:]) + rest[-3000:]
+  errors = [line for line in rest.splitlines() if line.startswith("error: ")]
+  assert errors == [f"error: interrupted by {signum.name}; the run stopped (no model version is "
+                    "left half-written)"]
+  assert "Traceback" not in rest
+  assert not os.path.exists(tmp_path / "out" / "serving_model")
