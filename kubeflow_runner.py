@@ -10,6 +10,7 @@ The spec is written with KubeflowV2DagRunner; each task runs TFX's Kubeflow V2 e
 entrypoint inside IMAGE, which must have this project installed (Dockerfile, setup.py).
 """
 
+import json
 import os
 import sys
 from typing import List, Optional
@@ -71,6 +72,17 @@ def cloud_config(args):
                      vertex_endpoint=args.vertex_endpoint)
 
 
+def never_cache(spec_path: str, tasks) -> None:
+  """Turns Vertex's cache off for these tasks of a compiled spec (TFX sets one caching option
+  for the whole pipeline): the Pusher must look at the serving dir every run."""
+  with open(spec_path) as f:
+    spec = json.load(f)
+  for name in tasks:
+    spec["pipelineSpec"]["root"]["dag"]["tasks"][name]["cachingOptions"] = {"enableCache": False}
+  with open(spec_path, "w") as f:
+    json.dump(spec, f, indent=2, sort_keys=True)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   from pipeline import configs  # pylint: disable=import-outside-toplevel
   try:
@@ -92,6 +104,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return EXIT_USAGE
 
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+  from pipeline import local_run  # pylint: disable=import-outside-toplevel
   from pipeline.pipeline import create_pipeline  # pylint: disable=import-outside-toplevel
   spec_path = os.path.abspath(args.spec_path)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
@@ -102,6 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   runner.run(create_pipeline(config, source, num_classes=args.num_classes, cloud=cloud,
                              data_root=data_root),
              parameter_values={DATA_ROOT: source.input_base})
+  never_cache(spec_path, local_run.ALWAYS_RUN)
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
   if not (args.submit or args.schedule):
     return EXIT_OK

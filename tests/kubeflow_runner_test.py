@@ -37,6 +37,9 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   assert "Transform" in tasks["Trainer"]["dependentTasks"]
   assert set(tasks["ServingCheck"]["dependentTasks"]) == {"Trainer", "ImageExampleGen"}
   assert {"ServingCheck", "Evaluator"} <= set(tasks["ServingPusher"]["dependentTasks"])
+  # Vertex may take any stage from its cache but the push, which checks the serving dir.
+  assert tasks["ServingPusher"]["cachingOptions"] == {"enableCache": False}
+  assert tasks["Trainer"]["cachingOptions"] == {"enableCache": True}
   # The latest-blessed-model resolver compiles to resolver tasks feeding the Evaluator.
   assert "latest_blessed_model_resolver-model-resolver" in tasks["Evaluator"]["dependentTasks"]
   images = {e["container"]["image"]
