@@ -35,6 +35,7 @@ STAGES = ("ImageExampleGen", "StatisticsGen", "ExampleValidator", "Transform", "
 def _plain(data_dir: str, epochs: int) -> None:
   """The baseline script; prints its test accuracy as JSON."""
   import keras  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
   from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
@@ -43,12 +44,14 @@ def _plain(data_dir: str, epochs: int) -> None:
     dataset = keras.utils.image_dataset_from_directory(
         os.path.join(data_dir, split), label_mode="int", color_mode="grayscale",
         image_size=(IMAGE_SIZE, IMAGE_SIZE), batch_size=BATCH_SIZE, shuffle=shuffle, seed=0)
-    return dataset.map(lambda x, y: ({IMAGE_XF: x / 255.0}, y),
-                       num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.map(lambda x, y: ({IMAGE_XF: x}, y), num_parallel_calls=tf.data.AUTOTUNE)
 
   train = folder("train", True).cache().prefetch(tf.data.AUTOTUNE)
   evaluation = folder("eval", False).cache().prefetch(tf.data.AUTOTUNE)
-  model = model_lib.compile_model(model_lib.build_model("cnn", IMAGE_SIZE, 1, 10), 1e-3)
+  # The model's first layer standardizes 0-255 pixels; the constants Transform would compute.
+  pixels = np.concatenate([x[IMAGE_XF].numpy() for x, _ in train])
+  model = model_lib.compile_model(model_lib.build_model(
+      "cnn", IMAGE_SIZE, 1, 10, mean=[pixels.mean()], std=[pixels.std()]), 1e-3)
   model.fit(train, validation_data=evaluation, epochs=epochs, verbose=2)
   _, accuracy = model.evaluate(folder("test", False), verbose=0)
   print(json.dumps({"accuracy": accuracy}))

@@ -52,7 +52,8 @@ def _callables(summary: dict, out_dir: str):
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
   def bare(image_bytes):
-    return model({IMAGE_XF: decode_images(image_bytes, size, channels)}, training=False)
+    pixels = tf.cast(decode_images(image_bytes, size, channels), tf.float32)
+    return model({IMAGE_XF: pixels}, training=False)
 
   return {"signature": lambda b: serving(image_bytes=b), "bare Keras + decode": bare}
 

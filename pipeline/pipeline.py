@@ -109,7 +109,8 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
   transform = tfx.components.Transform(
       examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
       preprocessing_fn=PREPROCESSING_FN,
-      custom_config={"image_size": config.image_size, "channels": config.channels})
+      custom_config={"image_size": config.image_size, "channels": config.channels,
+                     "resize": config.resize})
   training_config = {key: getattr(config, key) for key in TRAINING_KEYS}
   tuner = tfx.components.Tuner(
       tuner_fn=TUNER_FN,

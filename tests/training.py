@@ -58,7 +58,7 @@ def ingest_and_transform(data_dir: str, work: str, image_size: int, channels: in
   return transform(ingest(data_dir, work), work, image_size, channels)
 
 
-def transform(examples, work: str, image_size: int, channels: int):
+def transform(examples, work: str, image_size: int, channels: int, resize: str = "squash"):
   """Runs Transform's executor on ImageExampleGen's output; (transformed, transform_graph)."""
   schema = _artifact(standard_artifacts.Schema, os.path.join(work, "schema"))
   shutil.copy(SCHEMA_PATH, schema.uri)
@@ -66,7 +66,7 @@ def transform(examples, work: str, image_size: int, channels: int):
   transformed = _artifact(standard_artifacts.Examples, os.path.join(work, "transformed"))
   component = tfx.components.Transform(
       examples=EXAMPLES, schema=SCHEMA, preprocessing_fn=pipeline.PREPROCESSING_FN,
-      custom_config={"image_size": image_size, "channels": channels})
+      custom_config={"image_size": image_size, "channels": channels, "resize": resize})
   transform_executor.Executor().Do(
       {spec.EXAMPLES_KEY: [examples], spec.SCHEMA_KEY: [schema]},
       {spec.TRANSFORM_GRAPH_KEY: [graph], spec.TRANSFORMED_EXAMPLES_KEY: [transformed],

@@ -7,13 +7,13 @@ from typing import Callable, Dict, Optional, Sequence
 
 import keras
 
-# Name -> layer on float images in [0, 1]. Magnitudes are mild, safe for most photo classes.
+# Name -> layer on float32 pixels (0-255). Magnitudes are mild, safe for most photo classes.
 LAYERS: Dict[str, Callable[[int], keras.layers.Layer]] = {
     "flip": lambda seed: keras.layers.RandomFlip("horizontal", seed=seed),
     "rotation": lambda seed: keras.layers.RandomRotation(0.05, fill_mode="constant", seed=seed),
     "zoom": lambda seed: keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
-    "contrast": lambda seed: keras.layers.RandomContrast(0.2, value_range=(0.0, 1.0), seed=seed),
-    "brightness": lambda seed: keras.layers.RandomBrightness(0.1, value_range=(0.0, 1.0),
+    "contrast": lambda seed: keras.layers.RandomContrast(0.2, value_range=(0.0, 255.0), seed=seed),
+    "brightness": lambda seed: keras.layers.RandomBrightness(0.1, value_range=(0.0, 255.0),
                                                              seed=seed),
 }
 

@@ -10,6 +10,8 @@ def transformed_name(key: str) -> str:
   return key + "_xf"
 
 
-IMAGE_XF = transformed_name(IMAGE_KEY)   # float32 [size, size, channels] in [0, 1]
+IMAGE_XF = transformed_name(IMAGE_KEY)   # uint8 [size, size, channels], serialized
+IMAGE_STATS = "image_stats"  # Transform asset: image shape, per-channel pixel mean and std
 LABEL_XF = transformed_name(LABEL_KEY)   # int64 class id
 LABEL_COUNTS = "label_counts"  # TFT vocabulary with frequencies: "count name" per class
+RESIZE_MODES = ("squash", "crop", "pad")  # how images become size x size (preprocessing.resize)

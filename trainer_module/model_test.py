@@ -11,8 +11,9 @@ from trainer_module.constants import IMAGE_XF
 
 
 def _batch(size, channels, count=32):
+  """Real digits as the models take them: float32 pixels, 0-255."""
   pairs = images.digit_pixels(count)
-  pixels = np.stack([p for p, _ in pairs]).astype(np.float32) / 255.0
+  pixels = np.stack([p for p, _ in pairs]).astype(np.float32)
   resized = tf.image.resize(pixels, [size, size]).numpy()
   if channels == 3:
     resized = np.repeat(resized, 3, axis=-1)
@@ -35,6 +36,22 @@ def test_cnn_trains_and_predicts(channels):
   features, labels = _batch(16, channels)
   model = model_lib.build_model("cnn", 16, channels, 10)
   _train_step_changes_weights_and_predicts(model, features, labels)
+
+
+def test_cnn_standardizes_each_channel_with_the_given_constants():
+  model = model_lib.build_cnn(8, 3, 10, mean=[10.0, 20.0, 30.0], std=[2.0, 4.0, 5.0])
+  standardize = model.get_layer("standardize")
+  pixels = np.full((1, 8, 8, 3), [12.0, 28.0, 30.0], np.float32)
+  np.testing.assert_allclose(standardize(pixels).numpy()[0, 0, 0], [1.0, 2.0, 0.0], atol=1e-5)
+  assert model.layers[1] is standardize  # the first layer after the input
+
+
+def test_imagenet_weights_that_cannot_be_fetched_name_the_file_to_pass(monkeypatch, tmp_path):
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no cached copy
+  monkeypatch.setattr(model_lib.efficientnet, "BASE_WEIGHTS_PATH", "http://127.0.0.1:9/")
+  with pytest.raises(model_lib.WeightsUnavailable,
+                     match="pass --weights /path/to/efficientnetb1_notop.h5"):
+    model_lib.build_model("efficientnet", 32, 3, 10, variant="b1", weights="imagenet")
 
 
 def test_cnn_width_sets_the_filters():

@@ -1,10 +1,13 @@
 """preprocessing_fn run by tf.Transform's Beam implementation on real encoded digits."""
 
+import io
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
+from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from tests import images
@@ -32,40 +35,75 @@ def digits():
   return images.digit_pixels(30)
 
 
-def test_png_and_jpeg_become_fixed_size_images_in_unit_range(digits, tmp_path):
+def _pixels(row, shape):
+  """Transform's stored image: uint8 pixels of the given shape."""
+  stored = row[IMAGE_XF]
+  return preprocessing.decode_pixels(tf.constant([stored]), shape).numpy()[0].astype(np.uint8)
+
+
+def test_png_and_jpeg_become_compact_fixed_size_uint8_images(digits, tmp_path):
   raw = [{"image": [images.encode(p, "jpeg" if i % 2 else "png")], "label": [str(d).encode()]}
          for i, (p, d) in enumerate(digits)]
-  transformed, _ = _analyze_and_transform(raw, 24, 3, tmp_path)
+  transformed, output = _analyze_and_transform(raw, 24, 3, tmp_path)
   assert len(transformed) == len(raw)
+  assert output.transformed_feature_spec()[IMAGE_XF].dtype == tf.string
   for row in transformed:
-    image = np.asarray(row[IMAGE_XF])
-    assert image.shape == (24, 24, 3)
-    assert image.min() >= 0.0 and image.max() <= 1.0
-    assert image.max() > 0.5  # digits have bright strokes
-    np.testing.assert_allclose(image[..., 0], image[..., 2])  # grayscale expanded to 3 channels
+    assert len(row[IMAGE_XF]) <= 1.15 * 24 * 24 * 3  # uint8 pixels and a small header
+    image = _pixels(row, [24, 24, 3])
+    assert image.max() > 128  # digits have bright strokes
+    np.testing.assert_array_equal(image[..., 0], image[..., 2])  # grayscale expanded to 3
 
 
-def test_pixels_are_scaled_not_altered_at_native_size(digits, tmp_path):
+def test_pixels_are_kept_exactly_at_native_size(digits, tmp_path):
   pixels, digit = digits[0]
   transformed, _ = _analyze_and_transform(
       [{"image": [images.encode(pixels, "png")], "label": [str(digit).encode()]}], 8, 1, tmp_path)
-  np.testing.assert_allclose(np.asarray(transformed[0][IMAGE_XF]), pixels / 255.0, atol=1e-6)
+  np.testing.assert_array_equal(_pixels(transformed[0], [8, 8, 1]), pixels)
 
 
-def test_colour_and_alpha_inputs_convert_to_the_configured_channels(digits, tmp_path):
+def test_colour_alpha_16_bit_and_webp_inputs_convert_to_the_configured_channels(digits,
+                                                                                tmp_path):
   gray = digits[0][0]
   rgba = np.concatenate([gray, gray // 2, gray // 3, np.full_like(gray, 255)], axis=-1)
   rgb16 = (np.concatenate([gray] * 3, axis=-1).astype(np.uint16) * 257)
+  webp = io.BytesIO()
+  Image.fromarray(gray[..., 0]).save(webp, "WEBP", lossless=True)
   raw = [{"image": [tf.io.encode_png(rgba).numpy()], "label": [b"a"]},
-         {"image": [tf.io.encode_png(rgb16).numpy()], "label": [b"b"]}]
+         {"image": [tf.io.encode_png(rgb16).numpy()], "label": [b"b"]},
+         {"image": [webp.getvalue()], "label": [b"c"]}]
   transformed, output = _analyze_and_transform(raw, 8, 1, tmp_path)
-  by_label = {output.vocabulary_by_name(LABEL_VOCAB)[int(row[LABEL_XF])]: np.asarray(row[IMAGE_XF])
+  by_label = {output.vocabulary_by_name(LABEL_VOCAB)[int(row[LABEL_XF])]: _pixels(row, [8, 8, 1])
               for row in transformed}
-  for image in by_label.values():
-    assert image.shape == (8, 8, 1)
-    assert 0.0 <= image.min() and image.max() <= 1.0
-  # 16-bit input is scaled by its own depth: full white is 1.0, not 257.
-  np.testing.assert_allclose(by_label[b"b"][..., 0], gray[..., 0] / 255.0, atol=1e-3)
+  assert by_label[b"a"].shape == (8, 8, 1)
+  # 16-bit input is scaled by its own depth: full white stays 255, not 257 x 255.
+  np.testing.assert_allclose(by_label[b"b"][..., 0], gray[..., 0], atol=1)
+  np.testing.assert_array_equal(by_label[b"c"], gray)  # lossless WebP decodes exactly
+
+
+def test_image_stats_are_the_training_pixels_per_channel_mean_and_std(digits, tmp_path):
+  raw = [{"image": [images.encode(p, "png")], "label": [str(d).encode()]} for p, d in digits]
+  transformed, output = _analyze_and_transform(raw, 8, 1, tmp_path)
+  stats = preprocessing.read_image_stats(output)
+  pixels = np.stack([p for p, _ in digits]).astype(np.float64)  # native size: unchanged
+  assert stats["shape"] == [8, 8, 1] and stats["images"] == len(digits)
+  np.testing.assert_allclose(stats["mean"], [pixels.mean()], rtol=1e-6)
+  np.testing.assert_allclose(stats["std"], [pixels.std()], rtol=1e-6)
+
+
+def test_resize_modes_squash_crop_and_pad(digits, tmp_path):
+  # A real 8 x 16 image: two digits side by side.
+  wide = np.concatenate([digits[0][0], digits[1][0]], axis=1)
+  data = tf.constant([images.encode(wide, "png")])
+  squashed = preprocessing.decode_images(data, 8, 1, "squash").numpy()[0]
+  cropped = preprocessing.decode_images(data, 8, 1, "crop").numpy()[0]
+  padded = preprocessing.decode_images(data, 16, 1, "pad").numpy()[0]
+  assert squashed.shape == cropped.shape == (8, 8, 1)
+  np.testing.assert_array_equal(cropped, wide[:, 4:12])  # the centre square, at its own size
+  np.testing.assert_array_equal(padded[4:12], wide)  # scale 1 fits the width ...
+  assert not padded[:4].any() and not padded[12:].any()  # ... and zeros fill the square
+  assert not np.array_equal(squashed, cropped)
+  with pytest.raises(ValueError, match="resize mode must be one of squash, crop, pad"):
+    preprocessing.decode_images(data, 8, 1, "stretch")
 
 
 def test_class_ids_are_the_names_sorted_whatever_the_frequencies(digits, tmp_path):

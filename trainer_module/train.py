@@ -10,7 +10,6 @@ The exported SavedModel has three signatures:
 import json
 import math
 import os
-import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional
 
@@ -23,7 +22,8 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer_module import augmentation, class_weights, distribution, labels
+from trainer_module import (augmentation, cache, class_weights, distribution, labels,
+                            preprocessing)
 from trainer_module.constants import IMAGE_KEY, IMAGE_XF, LABEL_VOCAB, LABEL_XF
 from trainer_module.model import build_model, compile_model, unfreeze_top
 
@@ -42,28 +42,27 @@ FINE_TUNE_LR_FACTOR = 0.1
 
 def image_shape(tf_transform_output: tft.TFTransformOutput) -> List[int]:
   """[size, size, channels] as Transform produced it: the model follows Transform's output."""
-  return list(tf_transform_output.transformed_feature_spec()[IMAGE_XF].shape)
+  return preprocessing.read_image_stats(tf_transform_output)["shape"]
 
 
 def shuffle_buffer(shape: List[int], batch_size: int) -> int:
-  """Images the training shuffle holds: as many as SHUFFLE_BYTES allows.
-
-  ImageExampleGen writes a split class folder by class folder, so a buffer smaller than the
-  split sees few classes at a time; small images (e.g. 70,000 28x28) are shuffled whole.
-  """
-  return max(batch_size, SHUFFLE_BYTES // (4 * int(np.prod(shape))))
+  """Images the training shuffle holds: as many uint8 images as SHUFFLE_BYTES allows; small
+  images (e.g. 70,000 28x28) are shuffled whole."""
+  return max(batch_size, SHUFFLE_BYTES // int(np.prod(shape)))
 
 
 def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
              tf_transform_output: tft.TFTransformOutput, batch_size: int, training: bool,
              cache: str = "memory", augmenter: Optional[keras.Sequential] = None,
              seed: int = 0) -> tf.data.Dataset:
-  """One epoch of (features, label id) batches of transformed examples.
+  """One epoch of (features, label id) batches of transformed examples, pixels as float32.
 
-  Records are read and parsed in parallel, then cached (`cache`: "memory", "none" or a file
-  path prefix), so later epochs skip the TFRecord parsing; training data is reshuffled every
-  epoch and augmented after the cache, so each epoch sees new random variations.
+  Records are read and parsed in parallel, then cached as Transform stored them (uint8
+  pixels: `cache` is "memory", "none" or a file path prefix), so later epochs skip the
+  TFRecord parsing; training data is reshuffled every epoch; pixels become float32 (0-255)
+  after the cache, then training batches are augmented, so each epoch sees new variations.
   """
+  shape = image_shape(tf_transform_output)
   dataset = data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=LABEL_XF, num_epochs=1,
@@ -72,14 +71,16 @@ def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
   if cache != "none":
     dataset = dataset.cache("" if cache == "memory" else cache)
   if training:
-    buffer = shuffle_buffer(image_shape(tf_transform_output), batch_size)
-    dataset = dataset.unbatch().shuffle(buffer, seed=seed).batch(batch_size)
-  if augmenter is not None:
-    dataset = dataset.map(
-        lambda features, label: ({**features, IMAGE_XF: augmenter(features[IMAGE_XF],
-                                                                 training=True)}, label),
-        num_parallel_calls=tf.data.AUTOTUNE)
-  return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.unbatch().shuffle(shuffle_buffer(shape, batch_size), seed=seed).batch(
+        batch_size)
+
+  def to_float(features, label):
+    image = preprocessing.decode_pixels(features[IMAGE_XF], shape)
+    if augmenter is not None:
+      image = augmenter(image, training=True)
+    return {**features, IMAGE_XF: image}, label
+
+  return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -117,9 +118,12 @@ def make_serving_signatures(model: keras.Model,
   class_names = tf.constant(tf_transform_output.vocabulary_by_name(LABEL_VOCAB))
   raw_spec = tf_transform_output.raw_feature_spec()
 
+  shape = image_shape(tf_transform_output)
+
   def predict(raw_features):
     transformed = model.tft_layer(raw_features)
-    probabilities = tf.cast(model({IMAGE_XF: transformed[IMAGE_XF]}), tf.float32)
+    pixels = preprocessing.decode_pixels(transformed[IMAGE_XF], shape)
+    probabilities = tf.cast(model({IMAGE_XF: pixels}), tf.float32)
     top = tf.argmax(probabilities, axis=1)
     return {
         "classes": tf.gather(class_names, top),
@@ -176,26 +180,23 @@ def cosine_schedule(rate: float, epochs: int) -> Callable[[int, float], float]:
 
 def _build(config: Dict[str, Any], tf_transform_output: tft.TFTransformOutput,
            hp: Dict[str, Any]) -> keras.Model:
-  size, _, channels = image_shape(tf_transform_output)
+  stats = preprocessing.read_image_stats(tf_transform_output)
+  size, _, channels = stats["shape"]
   model = build_model(config["model"], size, channels,
                       tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
                       variant=config.get("model_variant", "b0"), weights=config.get("weights"),
-                      width=int(hp["width"]), dropout=float(hp["dropout"]))
+                      width=int(hp["width"]), dropout=float(hp["dropout"]),
+                      mean=stats["mean"], std=stats["std"])
   return compile_model(model, float(hp["learning_rate"]))
 
 
-def _datasets(fn_args, tf_transform_output, config, global_batch, cache_dir):
+def _datasets(fn_args, tf_transform_output, config, global_batch, caches: Dict[str, str]):
   seed = int(config.get("seed", 0))
   augmenter = augmentation.build_augmenter(config.get("augment") or [], seed)
-
-  def cache(split: str) -> str:
-    mode = config.get("cache", "memory")
-    return os.path.join(cache_dir, split) if mode == "disk" else mode
-
   train = input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output, global_batch,
-                   training=True, augmenter=augmenter, seed=seed, cache=cache("train"))
+                   training=True, augmenter=augmenter, seed=seed, cache=caches["train"])
   evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                        global_batch, training=False, cache=cache("eval"))
+                        global_batch, training=False, cache=caches["eval"])
   return train, evaluation
 
 
@@ -228,8 +229,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   if weights_by_class:
     logging.info("Class weights: %s", weights_by_class)
   hp = hyperparameters(fn_args)
-  with tempfile.TemporaryDirectory(prefix="train-cache-") as cache_dir:
-    train, evaluation = _datasets(fn_args, tf_transform_output, config, global_batch, cache_dir)
+  cache_dir = os.path.join(fn_args.model_run_dir, "cache")
+  caches, choice = cache.choose(
+      config.get("cache", "auto"),
+      {"train": train_images, "eval": cache.estimate_images(train_images, fn_args.train_files,
+                                                            fn_args.eval_files)},
+      image_shape(tf_transform_output), cache_dir)
+  print(choice, flush=True)
+  if any(c not in ("memory", "none") for c in caches.values()):
+    tf.io.gfile.makedirs(cache_dir)
+  try:
+    train, evaluation = _datasets(fn_args, tf_transform_output, config, global_batch, caches)
     with strategy.scope():
       model = _build(config, tf_transform_output, hp)
     epochs = int(config["epochs"])
@@ -248,6 +258,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       model.fit(train, validation_data=evaluation, initial_epoch=done,
                 epochs=done + fine_tune_epochs, class_weight=weights_by_class, verbose=2,
                 callbacks=_callbacks(fn_args, train_images, "fine_tune"))
+  finally:
+    if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
+      tf.io.gfile.rmtree(cache_dir)
   model.save(os.path.join(fn_args.model_run_dir, KERAS_MODEL))
   tf.saved_model.save(model, fn_args.serving_model_dir,
                       signatures=make_serving_signatures(model, tf_transform_output))
@@ -259,8 +272,8 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
   """Called by the TFX Tuner: a Keras Tuner random search over `search_space`."""
   config = fn_args.custom_config
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  train, evaluation = _datasets(fn_args, tf_transform_output, {**config, "cache": "memory"},
-                                int(config["batch_size"]), cache_dir="")
+  train, evaluation = _datasets(fn_args, tf_transform_output, config,
+                                int(config["batch_size"]), {"train": "memory", "eval": "memory"})
   fixed = hyperparameters(fn_args)
   tuner = keras_tuner.RandomSearch(
       lambda hp: _build(config, tf_transform_output, {**fixed, **hp.values}),

@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from tests import images, training
-from trainer_module import class_weights, train
+from trainer_module import cache, class_weights, preprocessing, train
 from trainer_module.constants import IMAGE_XF
 
 BASE_CONFIG = {"model": "cnn", "image_size": 32, "channels": 1, "epochs": 1, "batch_size": 32,
@@ -152,15 +152,96 @@ def test_training_input_is_reshuffled_every_epoch_and_eval_keeps_its_order(trans
   features, _ = next(iter(train.input_fn(fn_args.eval_files, fn_args.data_accessor, output, 16,
                                          training=False)))
   assert features[IMAGE_XF].shape == (16, 32, 32, 1)
+  assert features[IMAGE_XF].dtype == tf.float32  # uint8 on disk, float32 pixels on the fly
+  assert 200 < float(tf.reduce_max(features[IMAGE_XF])) <= 255.0
+
+
+def test_transform_stores_uint8_and_the_model_standardizes_with_its_stats(transformed):
+  graph = tft.TFTransformOutput(transformed[1].uri)
+  stats = preprocessing.read_image_stats(graph)
+  assert stats["shape"] == [32, 32, 1] and stats["images"] == sum(
+      class_weights.label_counts(graph).values())
+  files = tf.io.gfile.glob(os.path.join(transformed[0].uri, "Split-train", "*"))
+  records = list(tf.data.TFRecordDataset(files, compression_type="GZIP"))
+  stored = [tf.train.Example.FromString(r.numpy()).features.feature[IMAGE_XF].bytes_list.value[0]
+            for r in records]
+  assert max(len(s) for s in stored) <= 1.15 * 32 * 32  # bytes per image, before GZIP
+  on_disk = sum(tf.io.gfile.stat(f).length for f in files) / len(records)
+  assert on_disk <= 1.15 * 32 * 32
+  pixels = preprocessing.decode_pixels(tf.constant(stored), [32, 32, 1]).numpy()
+  np.testing.assert_allclose(stats["mean"], [pixels.mean()], rtol=1e-4)
+  np.testing.assert_allclose(stats["std"], [pixels.std()], rtol=1e-4)
 
 
 def test_shuffle_buffer_holds_a_whole_small_image_set_and_is_bounded_for_large_images():
   assert train.shuffle_buffer([28, 28, 1], 64) >= 70_000  # Fashion-MNIST: a full shuffle
   large = train.shuffle_buffer([224, 224, 3], 64)
-  assert 64 <= large and large * 224 * 224 * 3 * 4 <= train.SHUFFLE_BYTES
-  assert train.shuffle_buffer([1024, 1024, 3], 32) == 32  # never less than a batch
+  assert 64 <= large and large * 224 * 224 * 3 <= train.SHUFFLE_BYTES  # uint8 pixels
+  assert train.shuffle_buffer([1024, 1024, 3], 128) == 128  # never less than a batch
 
 
 def test_plateau_schedule_is_a_constant_rate_lowered_by_a_callback(transformed, tmp_path):
   _, model_run = _train(transformed, tmp_path, epochs=2, lr_schedule="plateau")
   assert [e["learning_rate"] for e in _log(model_run)] == pytest.approx([1e-3, 1e-3])
+
+
+def test_the_cache_choice_follows_the_size_of_the_splits():
+  images = {"train": 55_000, "eval": 5_000}
+  caches, line = cache.choose("auto", images, [28, 28, 1], "/runs/7/cache", budget=6 << 30)
+  assert caches == {"train": "memory", "eval": "memory"}
+  assert line.startswith("Trainer cache: in memory (train 55,000, eval 5,000 images of 28x28x1")
+  caches, line = cache.choose("auto", images, [224, 224, 3], "/runs/7/cache", budget=6 << 30)
+  assert caches == {"train": "/runs/7/cache/train", "eval": "/runs/7/cache/eval"}
+  assert "on disk under /runs/7/cache" in line and "over the memory budget of 6.0 GB" in line
+  assert cache.choose("none", images, [8, 8, 1], "/c")[0] == {"train": "none", "eval": "none"}
+
+
+def test_a_disk_cache_lives_under_the_run_and_is_removed_after_training(transformed, tmp_path,
+                                                                        capsys):
+  _, model_run = _train(transformed, tmp_path, cache="disk")
+  assert f"Trainer cache: on disk under {os.path.join(model_run.uri, 'cache')}" in (
+      capsys.readouterr().out)
+  assert not os.path.exists(os.path.join(model_run.uri, "cache"))
+  assert _log(model_run)[0]["val_sparse_categorical_accuracy"] > 0.0
+
+
+@pytest.fixture(scope="module")
+def wide_digits(tmp_path_factory):
+  """Real 8 x 24 images (three digits side by side), labelled by the middle digit."""
+  root = tmp_path_factory.mktemp("wide")
+  digits = images.digit_pixels(150)
+  files = {}
+  for i in range(1, len(digits) - 1):
+    wide = np.concatenate([digits[i - 1][0], digits[i][0], digits[i + 1][0]], axis=1)
+    files[f"{digits[i][1]}/wide_{i:03d}.png"] = images.encode(wide, "png")
+  images.write_tree(str(root / "data"), files)
+  return str(root)
+
+
+@pytest.mark.parametrize("mode", ["squash", "crop", "pad"])
+def test_resize_is_bit_for_bit_the_same_in_transform_and_in_the_served_model(wide_digits, mode,
+                                                                             tmp_path):
+  examples = training.ingest(os.path.join(wide_digits, "data"), str(tmp_path))
+  transformed, graph = training.transform(examples, str(tmp_path), image_size=16, channels=1,
+                                          resize=mode)
+  trained, model_run = training.run_trainer(transformed, graph, str(tmp_path), {
+      **BASE_CONFIG, "image_size": 16, "width": 8})
+  signatures = training.load(trained).signatures
+  for split in ("train", "eval"):
+    raw = sorted(tf.io.gfile.glob(os.path.join(examples.uri, f"Split-{split}", "*")))
+    stored = sorted(tf.io.gfile.glob(os.path.join(transformed.uri, f"Split-{split}", "*")))
+    raw_records = [r.numpy() for r in tf.data.TFRecordDataset(raw, compression_type="GZIP")]
+    stored_images = [tf.train.Example.FromString(r.numpy()).features.feature[IMAGE_XF]
+                     .bytes_list.value[0]
+                     for r in tf.data.TFRecordDataset(stored, compression_type="GZIP")]
+    served = signatures[train.TRANSFORM_SIGNATURE](examples=tf.constant(raw_records))
+    assert list(served[IMAGE_XF].numpy()) == stored_images  # the same bytes, image by image
+  pixels = preprocessing.decode_pixels(tf.constant(stored_images[:4]), [16, 16, 1]).numpy()
+  wide = [tf.train.Example.FromString(r).features.feature["image"].bytes_list.value[0]
+          for r in raw_records[:4]]
+  if mode == "pad":  # 8 x 24 scaled to 5 x 16 and centred: black above and below
+    assert not pixels[:, :5].any() and not pixels[:, 10:].any() and pixels[:, 5:10].any()
+  outputs = signatures["serving_default"](image_bytes=tf.constant(wide))
+  keras_model = keras.saving.load_model(os.path.join(model_run.uri, train.KERAS_MODEL))
+  np.testing.assert_allclose(outputs["probabilities"].numpy(),
+                             keras_model({IMAGE_XF: pixels}).numpy(), atol=1e-5)
