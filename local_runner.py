@@ -87,6 +87,7 @@ def _run(config) -> int:
       config = dataclasses.replace(config, data_dir=sample_data.export_digits(
           config.sample_data_dir))
     source = inputs.describe_input(config)
+    config = inputs.resolve_weights(config)
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE

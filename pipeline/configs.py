@@ -12,7 +12,8 @@ MODELS = ("cnn", "efficientnet")
 VARIANTS = ("b0", "b1", "b2", "b3")
 AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")
 CLASS_WEIGHTS = ("auto", "balanced", "none")
-CACHES = ("memory", "disk", "none")
+CACHES = ("auto", "memory", "disk", "none")
+RESIZE_MODES = ("squash", "crop", "pad")
 LR_SCHEDULES = ("cosine", "plateau")
 
 
@@ -42,8 +43,9 @@ class PipelineConfig:
   output_dir: str = "tfx_output"
   model: str = "cnn"
   model_variant: str = "b0"  # EfficientNet B0-B3.
-  weights: Optional[str] = None  # Local EfficientNet weights file (.h5 / .weights.h5).
+  weights: Optional[str] = None  # EfficientNet weights: "imagenet" or a local .h5 file.
   image_size: int = 32
+  resize: str = "squash"  # how images become image_size x image_size: squash, crop or pad
   channels: int = 3
   epochs: int = 10
   batch_size: int = 32  # Per replica.
@@ -55,7 +57,7 @@ class PipelineConfig:
   fine_tune_layers: int = 20
   augment: List[str] = dataclasses.field(default_factory=list)
   class_weights: str = "auto"
-  cache: str = "memory"
+  cache: str = "auto"  # memory when the splits fit a share of physical memory, else disk
   tune: bool = False
   tune_trials: int = 4
   tune_epochs: int = 3
@@ -120,7 +122,8 @@ class PipelineConfig:
                         f"records (one per image, then batches of at most --max-batch-size "
                         f"{self.max_batch_size}); TF Serving replays at most {MAX_WARMUP_RECORDS}")
     for name, allowed in (("model_variant", VARIANTS), ("class_weights", CLASS_WEIGHTS),
-                          ("cache", CACHES), ("lr_schedule", LR_SCHEDULES)):
+                          ("cache", CACHES), ("lr_schedule", LR_SCHEDULES),
+                          ("resize", RESIZE_MODES)):
       if getattr(self, name) not in allowed:
         raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
                           f"got {getattr(self, name)!r}")
@@ -130,7 +133,7 @@ class PipelineConfig:
                         f"{', '.join(AUGMENTATIONS)} or none")
     if self.weights and self.model != "efficientnet":
       raise ConfigError("--weights applies to --model efficientnet only")
-    if self.weights and not os.path.isfile(self.weights):
+    if self.weights and self.weights != "imagenet" and not os.path.isfile(self.weights):
       raise ConfigError(f"--weights file not found: {self.weights}")
     return self
 
@@ -203,15 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--model-variant", choices=VARIANTS, default=defaults["model_variant"],
                  help="EfficientNet size (default: %(default)s).")
   p.add_argument("--weights", default=defaults["weights"],
-                 help="Local ImageNet 'notop' weights file for --model efficientnet (no "
-                 "downloads): the head trains on a frozen backbone, then the top layers are "
-                 "fine-tuned at a tenth of the learning rate.")
+                 help="ImageNet weights for --model efficientnet: 'imagenet' (Keras' notop file, "
+                 "downloaded once into ~/.keras/models) or a local 'notop' .h5 file: the head "
+                 "trains on a frozen backbone, then the top layers are fine-tuned at a tenth of "
+                 "the learning rate. Default: none, trained from scratch.")
   p.add_argument("--fine-tune-epochs", type=int, default=defaults["fine_tune_epochs"],
                  help="Epochs of the fine-tuning phase with --weights (default: %(default)s).")
   p.add_argument("--fine-tune-layers", type=int, default=defaults["fine_tune_layers"],
                  help="Top backbone layers unfrozen for fine-tuning (default: %(default)s).")
   p.add_argument("--image-size", type=int, default=defaults["image_size"],
                  help="Images are resized to N x N (default: %(default)s).")
+  p.add_argument("--resize", choices=RESIZE_MODES, default=defaults["resize"],
+                 help="How images of another shape become N x N: squash (stretch), crop (the "
+                 "centred square, keeping the aspect ratio) or pad (fit, then pad with black); "
+                 "the same in Transform and in the served model (default: %(default)s).")
   p.add_argument("--channels", type=int, choices=(1, 3), default=defaults["channels"],
                  help="Channels images are converted to (default: %(default)s).")
   p.add_argument("--epochs", type=int, default=defaults["epochs"], help="(default: %(default)s)")
@@ -235,8 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="Weight classes by inverse frequency: auto does so when the largest class "
                  "is 1.5x the smallest (default: %(default)s).")
   p.add_argument("--cache", choices=CACHES, default=defaults["cache"],
-                 help="Where the Trainer caches parsed examples after the first epoch; disk for "
-                 "data larger than memory (default: %(default)s).")
+                 help="Where the Trainer caches parsed examples after the first epoch: auto "
+                 "keeps them in memory when both splits fit a quarter of physical memory, else "
+                 "on disk under the run's artifact (default: %(default)s).")
   p.add_argument("--tune", action="store_true", default=defaults["tune"],
                  help="Add a Tuner stage (Keras Tuner random search over learning rate, dropout "
                  "and width) whose best values the Trainer uses.")

@@ -1,5 +1,7 @@
 """Checks on the input data that must pass before any stage runs."""
 
+import dataclasses
+
 from components.image_example_gen import sources
 from pipeline.configs import ConfigError, PipelineConfig
 
@@ -14,3 +16,15 @@ def describe_input(config: PipelineConfig) -> sources.Source:
     raise ConfigError(f"{config.data_dir} needs at least two classes, found "
                       f"{len(source.classes)}{': ' + source.classes[0] if source.classes else ''}")
   return source
+
+
+def resolve_weights(config: PipelineConfig) -> PipelineConfig:
+  """--weights imagenet becomes the local file Keras downloads (once); ConfigError when it
+  cannot be fetched, naming the file to pass instead."""
+  if config.weights != "imagenet":
+    return config
+  from trainer_module import model  # pylint: disable=import-outside-toplevel
+  try:
+    return dataclasses.replace(config, weights=model.imagenet_weights(config.model_variant))
+  except model.WeightsUnavailable as e:
+    raise ConfigError(str(e)) from e
