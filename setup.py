@@ -26,5 +26,7 @@ setuptools.setup(
     ],
     extras_require={"test": ["pytest==9.2.0",
                              # runs notebooks/model_analysis.ipynb headless
-                             "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"]},
+                             "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"],
+                    # benchmarks/photos.py: real photographs for the 224-pixel benchmarks
+                    "bench": ["scikit-image==0.25.2"]},
 )

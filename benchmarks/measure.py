@@ -6,20 +6,22 @@ import time
 from typing import List, Tuple
 
 
-def run(command: List[str], **popen_args) -> Tuple[subprocess.CompletedProcess, float, float]:
-  """(completed process, wall seconds, peak MB): peak is the largest summed RSS of the process
-  and all its children, sampled every 50 ms."""
+def run_sampled(command: List[str], **popen_args
+                ) -> Tuple[subprocess.CompletedProcess, float, List[Tuple[float, float]]]:
+  """(completed process, wall seconds, [(unix time, MB)]): the summed RSS of the process and
+  all its children, sampled every 50 ms."""
   import psutil  # pylint: disable=import-outside-toplevel
   start = time.perf_counter()
   proc = subprocess.Popen(command, **popen_args)
-  peak = [0]
+  samples = []
 
   def sample():
     parent = psutil.Process(proc.pid)
     while proc.poll() is None:
       try:
         tree = [parent] + parent.children(recursive=True)
-        peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree if p.is_running()))
+        samples.append((time.time(),
+                        sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20))
       except psutil.Error:
         pass
       time.sleep(0.05)
@@ -29,4 +31,10 @@ def run(command: List[str], **popen_args) -> Tuple[subprocess.CompletedProcess, 
   out, err = proc.communicate()
   wall = time.perf_counter() - start
   sampler.join()
-  return subprocess.CompletedProcess(command, proc.returncode, out, err), wall, peak[0] / 2**20
+  return subprocess.CompletedProcess(command, proc.returncode, out, err), wall, samples
+
+
+def run(command: List[str], **popen_args) -> Tuple[subprocess.CompletedProcess, float, float]:
+  """(completed process, wall seconds, peak MB of the process tree)."""
+  done, wall, samples = run_sampled(command, **popen_args)
+  return done, wall, max((mb for _, mb in samples), default=0.0)
