@@ -7,7 +7,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2
 
-from components.image_example_gen import executor, sources
+from components.image_example_gen import driver, executor, sources
 from trainer_module.constants import FILE_NAME_KEY
 
 
@@ -18,9 +18,11 @@ class ImageExampleGen(FileBasedExampleGen):
   the same split on every run and machine; a pre-split source keeps its train/eval/test folders.
   A `{SPAN}` in the data path picks the newest span, recorded on the Examples artifact.
   Byte-identical images are written once; identical bytes under two classes are rejected.
+  The driver's fingerprint covers every file read, so the cache never hides a change.
   """
 
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+  DRIVER_CLASS = driver.Driver
 
   def __init__(self, data_dir: str, splits: Optional[Dict[str, int]] = None,
                max_image_pixels: int = 64_000_000, min_image_size: int = 1,
