@@ -20,7 +20,7 @@ import os
 import posixpath
 import re
 import stat
-from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import tensorflow as tf
 from tfx.components.example_gen import utils as example_gen_utils
@@ -294,6 +294,12 @@ class _LocalTree:
     self.skip_inodes = {os.stat(s).st_ino for s in self.skip}
     self.found_classes: List[str] = []
     self.skipped: List[str] = []
+    self._text: Dict[str, bool] = {}
+
+  def _is_text(self, label: str) -> bool:
+    if label not in self._text:
+      self._text[label] = is_text(label)
+    return self._text[label]
 
   def _skipped(self, entry: os.DirEntry) -> bool:
     try:
@@ -334,7 +340,7 @@ class _LocalTree:
 
   def _candidate(self, entry: os.DirEntry, name: str, label: str) -> Candidate:
     path = entry.path
-    if any(part.startswith(".") for part in name.split("/")):
+    if entry.name.startswith("."):  # hidden folders are not entered
       return Candidate(path, name, label, "hidden_file")
     try:
       is_link = entry.is_symlink()
@@ -344,7 +350,7 @@ class _LocalTree:
     if is_link and stat.S_ISDIR(st.st_mode) and not label:  # a linked class folder
       label = entry.name
       self.found_classes.append(display(label))
-    if label and not is_text(label):
+    if label and not self._is_text(label):
       return Candidate(path, name, label, "undecodable_name")
     if is_link and not _under(path, self.real_root):
       return Candidate(path, name, label, "symlink_outside_root")
