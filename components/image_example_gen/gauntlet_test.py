@@ -1,6 +1,7 @@
 """Every bad-input case as a real file: each gets its reason, and found = written + rejected."""
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -312,3 +313,34 @@ def test_class_imbalance_is_reported(tmp_path):
   assert report["warnings"] == [
       "class imbalance in train: cat has 20 images, dog only 1 (20x); "
       "consider more dog images or class weights"]
+
+
+def test_a_class_name_that_is_not_utf8_is_rejected_and_named(tmp_path):
+  root = os.fsencode(tmp_path / "data")
+  images.write_tree(str(tmp_path / "data"), images.digit_files({0: 8, 1: 8}, folder="c{digit}"))
+  os.makedirs(os.path.join(root, b"caf\xe9"))
+  for name, data in images.digit_files({2: 2}, folder=".").items():
+    with open(os.path.join(root, b"caf\xe9", os.fsencode(os.path.basename(name))), "wb") as f:
+      f.write(data)
+  with pytest.raises(ValueError, match=r"no training image for class\(es\) caf\\xe9 "
+                     r"\(2 files: 2 undecodable_name\)") as raised:
+    executor_test.run_executor(str(tmp_path / "data"), str(tmp_path / "out"),
+                               splits={"train": 1, "eval": 1})
+  report = raised.value.report
+  assert report["images_rejected"] == {"undecodable_name": 2}
+  assert {r["class"] for r in report["rejected_files"]} == {"caf\\xe9"}
+  json.dumps(report).encode("ascii")  # no surrogates left in the report
+
+
+def test_a_file_changed_between_its_check_and_its_write_is_rejected(tmp_path, digits):
+  path = tmp_path / "a.png"
+  checked, written = images.encode(digits[0], "png"), images.encode(digits[1], "png")
+  path.write_bytes(written)  # what is there when the kept files are read again
+  row = executor.Row(str(path), "c0/a.png", "c0", None, "train", "c0/a.png")
+  record = {"row": json.dumps(row), "chunk": 0, "pos": 0, "shape": [16, 16, 1],
+            "sha256": hashlib.sha256(checked).hexdigest()}
+  [rejected] = list(executor._ReadKept().process((0, [record])))  # pylint: disable=protected-access
+  assert json.loads(rejected.value) == ["train", "c0", "changed_during_ingest", "c0/a.png", None]
+  record["sha256"] = hashlib.sha256(written).hexdigest()
+  [(split, example)] = list(executor._ReadKept().process((0, [record])))  # pylint: disable=protected-access
+  assert split == "train" and executor_test.feature(example, "image") == written
