@@ -161,8 +161,15 @@ def _ref(row: Row) -> Dict[str, str]:
   return {"path": row.name, "class": row.label, "split": row.split}
 
 
-def _row(record: Dict[str, Any]) -> Row:
-  return Row(*json.loads(record["row"]))
+def _record(row: Row, chunk: int, pos: int, shape, sha256: str = "") -> str:
+  """What the group-bys hold per image: one compact JSON string (DirectRunner keeps them in
+  memory), never the image's bytes."""
+  return json.dumps([list(row), chunk, pos, list(shape), sha256], separators=(",", ":"))
+
+
+def _parse(record: str) -> Tuple[Row, int, int, List[int], str]:
+  row, chunk, pos, shape, sha256 = json.loads(record)
+  return Row(*row), chunk, pos, shape, sha256
 
 
 class _Inspect(beam.DoFn):
@@ -183,8 +190,7 @@ class _Inspect(beam.DoFn):
       if reason:
         yield _rejected(row, reason)
         continue
-      yield hashlib.sha256(data).hexdigest(), {
-          "row": json.dumps(row), "chunk": chunk["chunk"], "pos": pos, "shape": list(shape)}
+      yield hashlib.sha256(data).hexdigest(), _record(row, chunk["chunk"], pos, shape)
 
 
 class _Decide(beam.DoFn):
@@ -195,18 +201,19 @@ class _Decide(beam.DoFn):
 
   def process(self, item: Tuple[Any, Iterable[Any]]) -> Iterator[Any]:
     sha256, records = item
-    rows = sorted(((_row(r), r) for r in records), key=lambda rr: sources.encode(rr[0].key))
-    if len({row.label for row, _ in rows}) > 1:
-      for row, _ in rows:
-        others = [_ref(other) for other, _ in rows if other is not row]
+    records = sorted(map(_parse, records), key=lambda r: sources.encode(r[0].key))
+    rows = [r[0] for r in records]
+    if len({row.label for row in rows}) > 1:
+      for row in rows:
+        others = [_ref(other) for other in rows if other is not row]
         yield _rejected(row, "conflicting_labels",
                         {"conflicts_with": others[:MAX_LISTED], "identical_files": len(rows)})
       return
-    kept = rows if self._keep_duplicates else rows[:1]
-    for row, _ in rows[len(kept):]:
-      yield _rejected(row, "duplicate", {"duplicate_of": _ref(rows[0][0])})
-    for _, record in kept:
-      yield record["chunk"], dict(record, sha256=sha256)
+    kept = records if self._keep_duplicates else records[:1]
+    for row in rows[len(kept):]:
+      yield _rejected(row, "duplicate", {"duplicate_of": _ref(rows[0])})
+    for row, chunk, pos, shape, _ in kept:
+      yield chunk, _record(row, chunk, pos, shape, sha256)
 
 
 class _ReadKept(beam.DoFn):
@@ -214,16 +221,14 @@ class _ReadKept(beam.DoFn):
 
   def process(self, item: Tuple[Any, Iterable[Any]]) -> Iterator[Any]:
     _, records = item
-    for record in sorted(records, key=lambda r: r["pos"]):
-      row = _row(record)
+    for row, _, _, shape, sha256 in sorted(map(_parse, records), key=lambda r: r[2]):
       reason, data = read_file(row.path)
-      if not reason and hashlib.sha256(data).hexdigest() != record["sha256"]:
+      if not reason and hashlib.sha256(data).hexdigest() != sha256:
         reason = "changed_during_ingest"
       if reason:
         yield _rejected(row, reason)
       else:
-        yield row.split, make_example(data, row.name, row.label, record["shape"],
-                                      record["sha256"])
+        yield row.split, make_example(data, row.name, row.label, shape, sha256)
 
 
 def in_chunks(candidates: Sequence[Any], size: Optional[int] = None) -> List[List[Any]]:

@@ -337,10 +337,9 @@ def test_a_file_changed_between_its_check_and_its_write_is_rejected(tmp_path, di
   checked, written = images.encode(digits[0], "png"), images.encode(digits[1], "png")
   path.write_bytes(written)  # what is there when the kept files are read again
   row = executor.Row(str(path), "c0/a.png", "c0", None, "train", "c0/a.png")
-  record = {"row": json.dumps(row), "chunk": 0, "pos": 0, "shape": [16, 16, 1],
-            "sha256": hashlib.sha256(checked).hexdigest()}
+  record = executor._record(row, 0, 0, [16, 16, 1], hashlib.sha256(checked).hexdigest())  # pylint: disable=protected-access
   [rejected] = list(executor._ReadKept().process((0, [record])))  # pylint: disable=protected-access
   assert json.loads(rejected.value) == ["train", "c0", "changed_during_ingest", "c0/a.png", None]
-  record["sha256"] = hashlib.sha256(written).hexdigest()
+  record = executor._record(row, 0, 0, [16, 16, 1], hashlib.sha256(written).hexdigest())  # pylint: disable=protected-access
   [(split, example)] = list(executor._ReadKept().process((0, [record])))  # pylint: disable=protected-access
   assert split == "train" and executor_test.feature(example, "image") == written
