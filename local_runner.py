@@ -31,25 +31,6 @@ def _say(message: str) -> None:
   print(f"[local_runner] {message}", flush=True)
 
 
-def _input_failure(config, error: Exception, exc: BaseException) -> int:
-  """Bad input, found before or during the run: one line on stderr, exit 2; run_summary.json
-  with the counts found so far and the error; the traceback in <output-dir>/logs/."""
-  import traceback  # pylint: disable=import-outside-toplevel
-  from pipeline import summary  # pylint: disable=import-outside-toplevel
-  log_path = os.path.join(config.output_dir, "logs", time.strftime("%Y%m%d-%H%M%S") + ".log")
-  try:
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    with open(log_path, "a") as f:
-      f.write("".join(traceback.format_exception(exc)))
-    with open(config.summary_path, "w") as f:
-      json.dump(dict(summary.input_error_summary(config, error), log=log_path), f, indent=2)
-  except OSError as e:  # an unwritable output dir must not hide the input error
-    log_path = f"not written ({e})"
-  print(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
-        f" (details: {log_path})", file=sys.stderr)
-  return EXIT_USAGE
-
-
 def main(argv: Optional[List[str]] = None) -> int:
   # Imports are here so that --help and usage errors answer at once.
   from pipeline import configs  # pylint: disable=import-outside-toplevel
@@ -97,6 +78,25 @@ def main(argv: Optional[List[str]] = None) -> int:
   if result["blessed"] and result["pushed_model_path"]:
     return EXIT_OK
   return EXIT_NOT_BLESSED
+
+
+def _input_failure(config, error: Exception, exc: BaseException) -> int:
+  """Bad input, found before or during the run: one line on stderr, exit 2; run_summary.json
+  with the counts found so far and the error; the traceback in <output-dir>/logs/."""
+  import traceback  # pylint: disable=import-outside-toplevel
+  from pipeline import summary  # pylint: disable=import-outside-toplevel
+  log_path = os.path.join(config.output_dir, "logs", time.strftime("%Y%m%d-%H%M%S") + ".log")
+  try:
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "a") as f:
+      f.write("".join(traceback.format_exception(exc)))
+    with open(config.summary_path, "w") as f:
+      json.dump(dict(summary.input_error_summary(config, error), log=log_path), f, indent=2)
+  except OSError as e:  # an unwritable output dir must not hide the input error
+    log_path = f"not written ({e})"
+  print(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        f" (details: {log_path})", file=sys.stderr)
+  return EXIT_USAGE
 
 
 def run(argv: Optional[List[str]] = None) -> int:
