@@ -21,6 +21,18 @@ EXIT_OK, EXIT_USAGE = 0, 2
 DATA_ROOT = "data_root"  # The pipeline parameter: the folder ImageExampleGen ingests.
 
 
+def _use_image_example_gen_driver(spec_path: str) -> None:
+  """ImageExampleGen's preCacheCheck runs its own driver, whose fingerprint covers every file it
+  reads (TFX's compiles in its FileBasedExampleGen driver, which globs only <class>/<entry>)."""
+  import json  # pylint: disable=import-outside-toplevel
+  from components.image_example_gen import kfp_driver  # pylint: disable=import-outside-toplevel
+  with open(spec_path) as f:
+    spec = json.load(f)
+  if kfp_driver.use_in_spec(spec):
+    with open(spec_path, "w") as f:
+      json.dump(spec, f, sort_keys=True)
+
+
 def _parser():
   from pipeline import configs  # pylint: disable=import-outside-toplevel
   from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
@@ -117,6 +129,7 @@ def main(argv: Optional[List[str]] = None) -> int:
              parameter_values={DATA_ROOT: source.input_base})
   never_cache(spec_path, local_run.ALWAYS_RUN)
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
+  _use_image_example_gen_driver(spec_path)
   if not (args.submit or args.schedule):
     return EXIT_OK
 

@@ -89,17 +89,21 @@ def _run(config) -> int:
     source = inputs.describe_input(config)
     config = inputs.resolve_weights(config)
   except configs.ConfigError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return EXIT_USAGE
+    return _input_failure(config, e, e)
   _say(f"{len(source.classes)} classes in {config.data_dir}"
        f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}")
 
   started = time.time()
   run_id = datetime.datetime.now().isoformat()
-  local_run.run(pipeline.create_pipeline(
-      config, source,
-      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          config.metadata_path)), run_id)
+  try:
+    local_run.run(pipeline.create_pipeline(
+        config, source,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path)), run_id)
+  except Exception as e:  # pylint: disable=broad-except
+    if summary.input_error(e) is None:  # bad data found by a stage (ImageExampleGen): exit 2
+      raise
+    return _input_failure(config, summary.input_error(e), e)
   result = summary.collect(config, run_id=run_id)
   result["wall_seconds"] = round(time.time() - started, 1)
   result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)
@@ -113,6 +117,25 @@ def _run(config) -> int:
   if result["blessed"] and result["pushed_model_path"]:
     return EXIT_OK
   return EXIT_NOT_BLESSED
+
+
+def _input_failure(config, error: Exception, exc: BaseException) -> int:
+  """Bad input, found before or during the run: one line on stderr, exit 2; run_summary.json
+  with the counts found so far and the error; the traceback in <output-dir>/logs/."""
+  import traceback  # pylint: disable=import-outside-toplevel
+  from pipeline import summary  # pylint: disable=import-outside-toplevel
+  log_path = os.path.join(config.output_dir, "logs", time.strftime("%Y%m%d-%H%M%S") + ".log")
+  try:
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "a") as f:
+      f.write("".join(traceback.format_exception(exc)))
+    with open(config.summary_path, "w") as f:
+      json.dump(dict(summary.input_error_summary(config, error), log=log_path), f, indent=2)
+  except OSError as e:  # an unwritable output dir must not hide the input error
+    log_path = f"not written ({e})"
+  print(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        f" (details: {log_path})", file=sys.stderr)
+  return EXIT_USAGE
 
 
 def run(argv: Optional[List[str]] = None) -> int:

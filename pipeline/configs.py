@@ -69,6 +69,7 @@ class PipelineConfig:
   max_image_pixels: int = 64_000_000
   min_image_size: int = 8
   classes: List[str] = dataclasses.field(default_factory=list)  # empty: whatever is found
+  keep_duplicates: bool = False  # Write byte-identical images of a class every time they occur.
   # Empty: Beam's DirectRunner defaults (in_memory, one worker). Any flag here makes TFX build a
   # tfx_ephemeral sdist for Beam workers in every Beam stage (about 1 s each).
   beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
@@ -273,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--classes", type=_parse_list, default=defaults["classes"],
                  help="Comma-separated class names; files of other classes are rejected "
                  "(default: every class found).")
+  p.add_argument("--keep-duplicates", action="store_true", default=defaults["keep_duplicates"],
+                 help="Write byte-identical images of a class every time they occur (default: "
+                 "only the first in path order; identical bytes under two classes are always "
+                 "rejected).")
   p.add_argument("--warmup-requests", type=int, default=defaults["warmup_requests"],
                  help="Real eval images the serving check sends to the model before the push; "
                  "they are also written as TF Serving warmup requests (default: %(default)s).")

@@ -99,7 +99,8 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
   example_gen = ImageExampleGen(config.data_dir, splits=config.splits,
                                 max_image_pixels=config.max_image_pixels,
                                 min_image_size=config.min_image_size, classes=config.classes,
-                                source=source, input_base=data_root)
+                                source=source, input_base=data_root,
+                                keep_duplicates=config.keep_duplicates)
   has_test = (any(s.name == "test" for s in source.input_config.splits) if source.presplit
               else "test" in config.splits)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])

@@ -14,6 +14,7 @@ from ml_metadata.metadata_store import metadata_store
 
 from components.evaluator import executor as evaluator_executor
 from components.image_example_gen.executor import REPORT_FILE
+from components.image_example_gen.sources import InputError
 from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
 from pipeline import class_metrics
 from trainer_module.constants import LABEL_VOCAB
@@ -291,6 +292,7 @@ def collect(config, metadata_path: Optional[str] = None,
       "images_ingested": ingest["images_ingested"],
       "images_rejected": ingest["images_rejected"],
       "rejected_files": ingest["rejected_files"],
+      "skipped_folders": ingest.get("skipped_folders", []),
       "span": ingest.get("span"),
       "splits": {name: split["written"] for name, split in ingest["splits"].items()},
       "split_details": ingest["splits"],
@@ -312,6 +314,48 @@ def collect(config, metadata_path: Optional[str] = None,
       **_pushed(pushed),
       "stage_seconds": record.stage_seconds(),
       "stage_states": record.states(),
+  }
+
+
+def input_error(exc: Optional[BaseException]) -> Optional[Exception]:
+  """The input problem behind an exception a stage raised (bad data found at run time), if any.
+
+  ImageExampleGen's executor and driver raise InputErrors (IngestError carries the ingest
+  report); LocalDagRunner re-raises them as they are, but one may also come as the cause or
+  context of another exception.
+  """
+  from pipeline.configs import ConfigError  # pylint: disable=import-outside-toplevel
+  seen = set()
+  while exc is not None and id(exc) not in seen:
+    if isinstance(exc, (InputError, ConfigError)):
+      return exc
+    seen.add(id(exc))
+    exc = exc.__cause__ or exc.__context__
+  return None
+
+
+def input_error_summary(config, error: Exception) -> Dict[str, Any]:
+  """run_summary.json of a run stopped by bad input: the counts found so far and the error."""
+  ingest = getattr(error, "report", None) or {}
+  return {
+      "pipeline_name": config.pipeline_name,
+      "data_dir": config.data_dir,
+      "error": str(error),
+      "images_found": ingest.get("images_found", 0),
+      "images_ingested": ingest.get("images_ingested", 0),
+      "images_rejected": ingest.get("images_rejected", {}),
+      "rejected_files": ingest.get("rejected_files", []),
+      "skipped_folders": ingest.get("skipped_folders", []),
+      "span": ingest.get("span"),
+      "splits": {name: split["written"] for name, split in ingest.get("splits", {}).items()},
+      "split_details": ingest.get("splits", {}),
+      "data_warnings": ingest.get("warnings", []),
+      "classes": ingest.get("classes", []),
+      "metrics": {},
+      "failed_gates": [],
+      "blessed": False,
+      "pushed_model_path": None,
+      "pushed_version": None,
   }
 
 

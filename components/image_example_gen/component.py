@@ -7,7 +7,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2
 
-from components.image_example_gen import executor, sources
+from components.image_example_gen import driver, executor, sources
 from trainer_module.constants import FILE_NAME_KEY
 
 
@@ -17,14 +17,18 @@ class ImageExampleGen(FileBasedExampleGen):
   A plain source is split by a hash of each file's path below the data root, so a file lands in
   the same split on every run and machine; a pre-split source keeps its train/eval/test folders.
   A `{SPAN}` in the data path picks the newest span, recorded on the Examples artifact.
+  Byte-identical images are written once; identical bytes under two classes are rejected.
+  The driver's fingerprint covers every file read, so the cache never hides a change.
   """
 
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+  DRIVER_CLASS = driver.Driver
 
   def __init__(self, data_dir: str, splits: Optional[Dict[str, int]] = None,
                max_image_pixels: int = 64_000_000, min_image_size: int = 1,
                classes: Sequence[str] = (), source: Optional[sources.Source] = None,
-               input_base: Union[str, data_types.RuntimeParameter, None] = None):
+               input_base: Union[str, data_types.RuntimeParameter, None] = None,
+               keep_duplicates: bool = False):
     """Args:
       data_dir: class-folder tree or .csv manifest (local or gs://), may contain {SPAN}.
       splits: output split name -> hash-bucket weight (default train=8, eval=2); ignored for
@@ -35,6 +39,8 @@ class ImageExampleGen(FileBasedExampleGen):
       source: `sources.describe(data_dir, classes)`, when the caller has it already.
       input_base: overrides the source's root, e.g. with a RuntimeParameter of the same layout
         (Kubeflow runs); the input patterns stay relative to it.
+      keep_duplicates: write byte-identical images of one class every time they occur (by
+        default only the first in path order is, the others are rejected as duplicate).
     """
     source = source or sources.describe(data_dir, classes)
     output_config = example_gen_pb2.Output()
@@ -49,4 +55,5 @@ class ImageExampleGen(FileBasedExampleGen):
         output_config=output_config,
         custom_config=executor.pack_custom_config({
             "max_image_pixels": max_image_pixels, "min_image_size": min_image_size,
-            "classes": list(classes)}))
+            "classes": list(classes), "keep_duplicates": keep_duplicates,
+            "skip_dirs": list(source.skip_dirs)}))

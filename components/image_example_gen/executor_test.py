@@ -1,5 +1,6 @@
 """The ImageExampleGen executor on real PNG and JPEG digits, with broken files mixed in."""
 
+import hashlib
 import json
 import os
 
@@ -14,11 +15,12 @@ from tests import images
 
 
 def run_executor(data_dir, output_dir, splits=None, max_pixels=64_000_000, min_size=1,
-                 classes=(), beam_args=None):
+                 classes=(), beam_args=None, skip_dirs=(), keep_duplicates=False):
   """Runs the executor with the exec properties the component hands it."""
   component = ImageExampleGen(data_dir, splits=splits or {"train": 3, "eval": 1},
                               max_image_pixels=max_pixels, min_image_size=min_size,
-                              classes=classes)
+                              classes=classes, keep_duplicates=keep_duplicates,
+                              source=sources.describe(data_dir, classes, skip_dirs))
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
   context = executor.Executor.Context(beam_pipeline_args=beam_args) if beam_args else None
@@ -46,16 +48,20 @@ def label_changes(items):
 
 @pytest.fixture(scope="module")
 def image_tree(tmp_path_factory):
-  """40 digits, every third a JPEG, plus one corrupt, one empty and one non-image file."""
+  """60 different digits 0-3 (15 each), every third a JPEG, plus one corrupt, one empty and one
+  non-image file."""
   root = str(tmp_path_factory.mktemp("images"))
-  files = {}
-  for i, (pixels, digit) in enumerate(images.digit_pixels(40, scale=2)):
+  files, per_class = {}, {}
+  for i, (pixels, digit) in enumerate(images.digit_pixels(200, scale=2)):
+    if digit > 3 or per_class.get(digit, 0) == 15:
+      continue
+    per_class[digit] = per_class.get(digit, 0) + 1
     fmt = "jpeg" if i % 3 == 0 else "png"
     files[f"{digit}/img_{i:03d}.{'jpg' if fmt == 'jpeg' else 'png'}"] = images.encode(pixels, fmt)
   good = images.encode(images.digit_pixels(1)[0][0], "png")
   files["3/truncated.png"] = good[: len(good) // 2]
-  files["5/empty.png"] = b""
-  files["7/notes.txt"] = b"not an image"
+  files["1/empty.png"] = b""
+  files["2/notes.txt"] = b"not an image"
   images.write_tree(root, files)
   return root
 
@@ -63,20 +69,20 @@ def image_tree(tmp_path_factory):
 def test_ingests_every_decodable_image_and_counts_the_rest(image_tree, tmp_path):
   examples = run_executor(image_tree, str(tmp_path / "out"))
   train, eval_ = read_split(examples, "train"), read_split(examples, "eval")
-  assert len(train) + len(eval_) == 40
+  assert len(train) + len(eval_) == 60
   assert train and eval_
   with open(os.path.join(examples.uri, executor.REPORT_FILE)) as f:
     report = json.load(f)
-  assert report["images_found"] == images.count_files(image_tree) == 43
-  assert report["images_ingested"] == 40
+  assert report["images_found"] == images.count_files(image_tree) == 63
+  assert report["images_ingested"] == 60
   assert report["images_rejected"] == {"empty_file": 1, "not_an_image": 1, "truncated_file": 1}
   assert {r["path"]: r["reason"] for r in report["rejected_files"]} == {
-      "3/truncated.png": "truncated_file", "5/empty.png": "empty_file",
-      "7/notes.txt": "not_an_image"}
+      "3/truncated.png": "truncated_file", "1/empty.png": "empty_file",
+      "2/notes.txt": "not_an_image"}
   assert {s: v["written"] for s, v in report["splits"].items()} == {
       "train": len(train), "eval": len(eval_)}
   assert examples.get_int_custom_property("images_rejected") == 3
-  assert examples.get_int_custom_property("images_ingested") == 40
+  assert examples.get_int_custom_property("images_ingested") == 60
 
 
 def test_examples_hold_bytes_label_name_and_shape(image_tree, tmp_path):
@@ -84,7 +90,9 @@ def test_examples_hold_bytes_label_name_and_shape(image_tree, tmp_path):
   for example in read_split(examples, "train") + read_split(examples, "eval"):
     name = feature(example, "file_name").decode()
     with open(os.path.join(image_tree, name), "rb") as f:
-      assert feature(example, "image") == f.read()
+      data = f.read()
+    assert feature(example, "image") == data
+    assert feature(example, "sha256").decode() == hashlib.sha256(data).hexdigest()
     assert feature(example, "label").decode() == name.split("/")[0]
     assert (feature(example, "height"), feature(example, "width"),
             feature(example, "channels")) == (16, 16, 1)
@@ -109,17 +117,17 @@ def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
   with open(tmp_path / "out" / executor.REPORT_FILE) as f:
     report = json.load(f)
   assert report["images_ingested"] == 0
-  assert report["images_rejected"]["too_large"] == 40
+  assert report["images_rejected"]["too_large"] == 60
 
 
 def test_chunks_hold_every_candidate_once_in_a_fixed_order_that_mixes_classes(image_tree):
   candidates = sources.list_candidates(image_tree, sources.CLASS_PATTERN)
   chunks = executor.in_chunks(candidates, size=8)
-  assert [len(c) for c in chunks] == [8] * 5 + [3]
+  assert [len(c) for c in chunks] == [8] * 7 + [7]
   flat = [c for chunk in chunks for c in chunk]
   assert sorted(flat, key=lambda c: c.name) == sorted(candidates, key=lambda c: c.name)
   assert flat == [c for chunk in executor.in_chunks(candidates[::-1], 8) for c in chunk]
-  assert label_changes(candidates) < 10  # listed folder by folder: 10 classes, 1 stray file
+  assert label_changes(candidates) < 4  # listed folder by folder: 4 classes
   assert label_changes(flat) > len(flat) // 2
 
 
@@ -133,5 +141,5 @@ def test_parallel_workers_write_every_image_once(image_tree, tmp_path):
       "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
   names = [feature(e, "file_name") for split in ("train", "eval")
            for e in read_split(examples, split)]
-  assert len(names) == len(set(names)) == 40
-  assert examples.get_int_custom_property("images_ingested") == 40
+  assert len(names) == len(set(names)) == 60
+  assert examples.get_int_custom_property("images_ingested") == 60

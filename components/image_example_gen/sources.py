@@ -1,26 +1,39 @@
 """Where the images are: class-folder trees (plain, pre-split or by span) and CSV manifests.
 
-A source is described once when the pipeline is built (`describe`) and listed by the executor
-(`list_candidates`) into Candidates: one per file found, some already carrying a rejection reason
-that needs no read (hidden, not an image by name, a link or manifest path leaving the data root,
-an unknown class).
+A source is described once when the pipeline is built (`describe`). At run time the driver lists
+it to fingerprint it and the executor lists it to read it, both with `list_split`, so the cache
+key covers exactly what is read. A listing holds one Candidate per entry found; some already
+carry a rejection reason that needs no read (hidden, not an image by name, a link or manifest
+path leaving the data root, a link loop or dangling link, a FIFO or device, an unknown class).
+
+Local trees are walked with os.scandir on str paths: a file name that is not UTF-8 keeps its
+bytes (surrogate escapes) and is read and ingested as it is; only a class name must be text.
+Nothing is opened while listing, and only links and (when fingerprinting) files are stat'ed.
 """
 
 import csv
 import dataclasses
+import errno
+import hashlib
+import io
 import os
 import posixpath
 import re
-from typing import Iterator, List, NamedTuple, Optional, Sequence
+import stat
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import tensorflow as tf
-from tfx.proto import example_gen_pb2
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.proto import example_gen_pb2, range_config_pb2
 
 from components.image_example_gen.checks import has_image_extension
 
-CLASS_PATTERN = "*/*"  # <class>/<entry> below a split root; what the driver fingerprints
+CLASS_PATTERN = "*/*"  # <class>/... below a split root: "the class-folder tree at this root"
 SPLIT_FOLDERS = ("train", "eval", "test")
-SPAN = "{SPAN}"
+# TFX's span, version and date placeholders ({SPAN}, {SPAN:4}, {VERSION}, {YYYY}...).
+_SPEC = re.compile("|".join([example_gen_utils.SPAN_FULL_REGEX,
+                             example_gen_utils.VERSION_FULL_REGEX.replace("width", "vwidth")]
+                            + [re.escape(s) for s in example_gen_utils.DATE_SPECS]))
 
 
 class InputError(ValueError):
@@ -29,9 +42,18 @@ class InputError(ValueError):
 
 class Candidate(NamedTuple):  # a tuple, so that a chunk of them is a JSON list
   path: str                     # what is read
-  name: str                     # path below the data root, as reported and hashed for the split
+  name: str                     # path below the split root, as reported and hashed for the split
   label: str
   reason: Optional[str] = None  # rejected before reading, and why
+  stamp: Optional[Tuple[int, int, int]] = None  # (size, mtime ns, inode) when fingerprinting
+
+
+@dataclasses.dataclass
+class Listing:
+  candidates: List[Candidate]
+  classes: List[str]            # class folders (trees) or labels (manifests) found
+  skipped: List[str]            # folders not listed: the pipeline's own output dir
+  manifest_sha256: str = ""     # of the manifest's bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,51 +63,153 @@ class Source:
   classes: List[str]
   presplit: bool
   manifest: bool
+  skip_dirs: Tuple[str, ...] = ()  # never listed as data (the output dir when it is inside)
 
 
-def _is_remote(path: str) -> bool:
+def is_remote(path: str) -> bool:
   return "://" in path
 
 
-def _under(path: str, root: str) -> bool:
-  """Whether a local path, links resolved, lies inside root."""
-  real, real_root = os.path.realpath(path), os.path.realpath(root)
-  return real == real_root or real.startswith(real_root + os.sep)
+def display(name: str) -> str:
+  """A name as reports show it: bytes that are not UTF-8 as \\xNN escapes."""
+  return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _latest_span_root(input_base: str, prefix: str) -> str:
-  """The folder of the highest span matching a prefix such as 'images-{SPAN}'."""
-  matches = tf.io.gfile.glob(posixpath.join(input_base, prefix.replace(SPAN, "*")))
-  regex = re.compile(re.escape(prefix).replace(re.escape(SPAN), r"(\d+)") + "$")
-  spans = [(int(m.group(1)), path) for path in matches
-           if (m := regex.search(path[len(input_base):].lstrip("/")))]
-  if not spans:
-    raise InputError(f"no folder matches {posixpath.join(input_base, prefix)}")
-  return max(spans)[1]
+def encode(name: str) -> bytes:
+  """A name's bytes as the file system has them (what tf.Examples hold and splits hash)."""
+  return name.encode("utf-8", "surrogateescape")
 
 
-def class_folders(root: str) -> List[str]:
-  """Non-hidden sub-folders of root; an empty one is an InputError."""
+def is_text(name: str) -> bool:
+  try:
+    name.encode("utf-8")
+    return True
+  except UnicodeEncodeError:
+    return False
+
+
+def _real_root(root: str) -> str:
+  return os.path.realpath(root)
+
+
+def _under(path: str, real_root: str) -> bool:
+  """Whether a local path, links resolved, lies inside real_root."""
+  real = os.path.realpath(path)
+  return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def os_reason(error: OSError) -> str:
+  if error.errno == errno.ELOOP:
+    return "symlink_loop"
+  if error.errno in (errno.ENOENT, errno.ENOTDIR):
+    return "missing_file"
+  return "unreadable_file"
+
+
+# --- Spans and versions: TFX's own utilities ------------------------------------------------
+
+
+def has_spec(path: str) -> bool:
+  return bool(_SPEC.search(path))
+
+
+def split_root(pattern: str) -> str:
+  """What a split pattern names: a tree's root (the pattern less its /*/*), or a manifest."""
+  if pattern == CLASS_PATTERN:
+    return ""
+  if pattern.endswith("/" + CLASS_PATTERN):
+    return pattern[:-len(CLASS_PATTERN) - 1]
+  return pattern
+
+
+def resolve_span_and_version(
+    input_base: str, splits: Sequence[example_gen_pb2.Input.Split],
+    range_config: Optional[range_config_pb2.RangeConfig] = None,
+) -> Tuple[int, Optional[int], List[example_gen_pb2.Input.Split]]:
+  """(span, version, splits with the placeholders filled in), by TFX's ExampleGen utilities.
+
+  The newest span (and its newest version) is looked for among the split roots (the span
+  folders or manifests), not among the files below them. The placeholders are filled with the
+  text matched (TFX's utility writes it into the roots): `day-{SPAN}` finds `day-03` as span 3.
+  """
+  roots = [example_gen_pb2.Input.Split(name=s.name, pattern=split_root(s.pattern))
+           for s in splits]
+  where = posixpath.join(input_base, roots[0].pattern) if roots else input_base
+  try:
+    _, span, version = example_gen_utils.calculate_splits_fingerprint_span_and_version(
+        input_base, roots, range_config)  # fills each root's placeholders with what matched
+  except ValueError as e:
+    raise InputError(f"{display(where)}: {e}") from e
+  resolved = [example_gen_pb2.Input.Split(
+      name=split.name, pattern=root.pattern + split.pattern[len(split_root(split.pattern)):])
+              for split, root in zip(splits, roots)]
+  return span, version, resolved
+
+
+def _base_and_prefix(data_dir: str) -> Tuple[str, str]:
+  """input_base (no placeholder in it) and the rest of the path, relative to it."""
+  if not has_spec(data_dir):
+    if data_dir.lower().endswith(".csv"):
+      return posixpath.dirname(data_dir) or ".", posixpath.basename(data_dir)
+    return data_dir, ""
+  parts = data_dir.split("/")
+  at = next(i for i, part in enumerate(parts) if has_spec(part))
+  return "/".join(parts[:at]) or ("/" if data_dir.startswith("/") else "."), "/".join(parts[at:])
+
+
+# --- Describing a source when the pipeline is built -------------------------------------------
+
+
+def _is_skipped(path: str, skip_dirs: Sequence[str]) -> bool:
+  if is_remote(path):
+    return path.rstrip("/") in {s.rstrip("/") for s in skip_dirs}
+  return os.path.realpath(path) in {os.path.realpath(s) for s in skip_dirs}
+
+
+def class_folders(root: str, skip_dirs: Sequence[str] = ()) -> List[str]:
+  """Non-hidden sub-folders of root, less skipped ones; an empty one is an InputError."""
   if not tf.io.gfile.isdir(root):
-    raise InputError(f"{root} is not a folder")
+    raise InputError(f"{display(root)} is not a folder")
   classes, empty = [], []
-  for name in sorted(n.rstrip("/") for n in tf.io.gfile.listdir(root)):
+  if is_remote(root):
+    names = [n.rstrip("/") for n in tf.io.gfile.listdir(root)]
+    folders = [n for n in names if tf.io.gfile.isdir(posixpath.join(root, n))]
+    has_files = lambda path: bool(tf.io.gfile.listdir(path))  # pylint: disable=unnecessary-lambda-assignment
+  else:
+    with os.scandir(root) as entries:
+      folders = [e.name for e in entries if _is_dir(e)]
+    has_files = lambda path: bool(os.listdir(path))  # pylint: disable=unnecessary-lambda-assignment
+  for name in sorted(folders):
     path = posixpath.join(root, name)
-    if name.startswith(".") or not tf.io.gfile.isdir(path):
+    if name.startswith(".") or _is_skipped(path, skip_dirs):
       continue
-    (classes if tf.io.gfile.listdir(path) else empty).append(name)
+    (classes if has_files(path) else empty).append(name)
   if empty:
-    raise InputError(f"empty class folder(s) in {root}: {', '.join(empty)}")
+    raise InputError(f"empty class folder(s) in {display(root)}: "
+                     f"{', '.join(map(display, empty))}")
   return classes
 
 
-def read_manifest(path: str) -> List[dict]:
-  with tf.io.gfile.GFile(path) as f:
-    reader = csv.DictReader(f)
-    if not {"path", "label"} <= set(reader.fieldnames or ()):
-      raise InputError(f"manifest {path} needs a header with the columns path,label")
-    return [{"path": (row["path"] or "").strip(), "label": (row["label"] or "").strip()}
-            for row in reader]
+def _is_dir(entry: os.DirEntry) -> bool:
+  try:
+    return entry.is_dir()
+  except OSError:
+    return False
+
+
+def read_manifest(path: str) -> Tuple[List[dict], bytes]:
+  """Rows {path, label} of a CSV manifest (UTF-8, with or without a BOM), and its bytes.
+
+  Bytes that are not UTF-8 are kept as surrogate escapes: such a path still names its file.
+  """
+  with tf.io.gfile.GFile(path, "rb") as f:
+    data = f.read()
+  reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig", "surrogateescape"), newline=""))
+  reader.fieldnames = [(n or "").strip().lower() for n in reader.fieldnames or ()]
+  if not {"path", "label"} <= set(reader.fieldnames):
+    raise InputError(f"manifest {display(path)} needs a header with the columns path,label")
+  return [{"path": (row["path"] or "").strip(), "label": (row["label"] or "").strip()}
+          for row in reader], data
 
 
 def plain_input_config(prefix: str = "") -> example_gen_pb2.Input:
@@ -94,90 +218,257 @@ def plain_input_config(prefix: str = "") -> example_gen_pb2.Input:
       name="images", pattern=posixpath.join(prefix, CLASS_PATTERN))])
 
 
-def describe(data_dir: str, classes: Sequence[str] = ()) -> Source:
-  """How to read data_dir: a .csv manifest, pre-split folders, or one class-folder tree."""
-  data_dir = data_dir.rstrip("/")
+def describe(data_dir: str, classes: Sequence[str] = (),
+             skip_dirs: Sequence[str] = ()) -> Source:
+  """How to read data_dir: a .csv manifest, pre-split folders, or one class-folder tree.
+
+  A placeholder ({SPAN}, {SPAN:n}, {VERSION}, {YYYY}/{MM}/{DD}) in the path is kept in the
+  input config (the driver fills it at each run); the newest span is inspected here.
+  `skip_dirs` (the output dir) are never listed as data.
+  """
+  data_dir = data_dir.rstrip("/") or "/"
+  input_base, prefix = _base_and_prefix(data_dir)
   if data_dir.lower().endswith(".csv"):
-    if not tf.io.gfile.exists(data_dir):
-      raise InputError(f"manifest {data_dir} not found")
-    labels = sorted({row["label"] for row in read_manifest(data_dir) if row["label"]})
-    return Source(posixpath.dirname(data_dir) or ".", example_gen_pb2.Input(splits=[
-        example_gen_pb2.Input.Split(name="manifest", pattern=posixpath.basename(data_dir))]),
-                  list(classes) or labels, presplit=False, manifest=True)
-  input_base, prefix = data_dir, ""
-  if SPAN in data_dir:
-    parts = data_dir.split("/")
-    at = next(i for i, part in enumerate(parts) if SPAN in part)
-    input_base, prefix = "/".join(parts[:at]), "/".join(parts[at:])
-    root = _latest_span_root(input_base, prefix)
-  else:
-    root = data_dir
-  found = class_folders(root)
+    split = example_gen_pb2.Input.Split(name="manifest", pattern=prefix)
+    _, _, (resolved,) = resolve_span_and_version(input_base, [split])
+    manifest = posixpath.join(input_base, resolved.pattern)
+    if not tf.io.gfile.exists(manifest):
+      raise InputError(f"manifest {display(manifest)} not found")
+    found = sorted({row["label"] for row in read_manifest(manifest)[0] if row["label"]})
+    _check_named_classes(classes, found, manifest)
+    return Source(input_base, example_gen_pb2.Input(splits=[split]), list(classes) or found,
+                  presplit=False, manifest=True, skip_dirs=tuple(skip_dirs))
+  _, _, (resolved,) = resolve_span_and_version(
+      input_base, [example_gen_pb2.Input.Split(name="images", pattern=prefix)])
+  root = posixpath.join(input_base, resolved.pattern).rstrip("/") if resolved.pattern else (
+      input_base)
+  found = class_folders(root, skip_dirs)
   split_folders = [s for s in SPLIT_FOLDERS if s in found]
   presplit = {"train", "eval"} <= set(split_folders)
   if presplit:
     splits = [example_gen_pb2.Input.Split(
         name=s, pattern=posixpath.join(prefix, s, CLASS_PATTERN)) for s in split_folders]
-    found = class_folders(posixpath.join(root, "train"))
+    found = class_folders(posixpath.join(root, "train"), skip_dirs)
   else:
     splits = plain_input_config(prefix).splits
+  _check_named_classes(classes, found, root)
   return Source(input_base, example_gen_pb2.Input(splits=splits), list(classes) or found,
-                presplit=presplit, manifest=False)
+                presplit=presplit, manifest=False, skip_dirs=tuple(skip_dirs))
 
 
-def _tree_candidates(root: str, classes: Sequence[str]) -> Iterator[Candidate]:
-  """Every file below root (any depth); the class is the first folder below root."""
-  remote = _is_remote(root)
-  walk = tf.io.gfile.walk(root) if remote else os.walk(root)
-  for folder, subfolders, files in walk:
-    entries = [(f, False) for f in files]
-    if not remote:  # os.walk does not enter linked folders: account for them here
-      entries += [(d, True) for d in subfolders if os.path.islink(os.path.join(folder, d))]
-    for entry, linked_folder in sorted(entries):
+def _check_named_classes(classes: Sequence[str], found: Sequence[str], where: str) -> None:
+  missing = [c for c in classes if c not in found]
+  if missing:
+    raise InputError(f"class(es) named by --classes not found in {display(where)}: "
+                     f"{', '.join(missing)} (found: {', '.join(map(display, found)) or 'none'})")
+
+
+# --- Listing at run time (driver and executor) ------------------------------------------------
+
+
+def _name_reason(name: str, label: str, classes: Sequence[str]) -> Optional[str]:
+  """Reasons that follow from the name alone, for a file in the tree."""
+  if not label:
+    return "not_in_class_folder"
+  if not has_image_extension(name):
+    return "not_an_image"
+  if classes and label not in classes:
+    return "unknown_class"
+  return None
+
+
+def _stamp(st: os.stat_result) -> Tuple[int, int, int]:
+  return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class _LocalTree:
+  """Walks a local class-folder tree (os.scandir), never opening a file."""
+
+  def __init__(self, root: str, classes: Sequence[str], skip_dirs: Sequence[str],
+               stamps: bool):
+    self.root = root
+    self.real_root = _real_root(root)
+    self.classes = classes
+    self.stamps = stamps
+    self.skip = {os.path.realpath(s) for s in skip_dirs if os.path.isdir(s)}
+    self.skip_inodes = {os.stat(s).st_ino for s in self.skip}
+    self.found_classes: List[str] = []
+    self.skipped: List[str] = []
+    self._text: Dict[str, bool] = {}
+
+  def _is_text(self, label: str) -> bool:
+    if label not in self._text:
+      self._text[label] = is_text(label)
+    return self._text[label]
+
+  def _skipped(self, entry: os.DirEntry) -> bool:
+    try:
+      return entry.inode() in self.skip_inodes and os.path.realpath(entry.path) in self.skip
+    except OSError:
+      return False
+
+  def candidates(self) -> Iterator[Candidate]:
+    stack = [(self.root, "")]
+    while stack:
+      folder, rel = stack.pop()
+      try:
+        with os.scandir(folder) as it:
+          entries = sorted(it, key=lambda e: e.name)
+      except OSError as e:  # the root itself was checked by describe(); a sub-folder
+        yield Candidate(folder, rel, rel.split("/", 1)[0], os_reason(e))
+        continue
+      subfolders = []
+      for entry in entries:
+        name = f"{rel}/{entry.name}" if rel else entry.name
+        label = name.split("/", 1)[0] if rel else ""
+        try:
+          is_folder = entry.is_dir(follow_symlinks=False)
+        except OSError:
+          is_folder = False
+        if is_folder:
+          if self._skipped(entry):
+            self.skipped.append(name)
+          elif entry.name.startswith("."):
+            yield Candidate(entry.path, name, label or entry.name, "hidden_file")
+          else:
+            if not rel:
+              self.found_classes.append(display(entry.name))
+            subfolders.append((entry.path, name))
+          continue
+        yield self._candidate(entry, name, label)
+      stack.extend(reversed(subfolders))
+
+  def _candidate(self, entry: os.DirEntry, name: str, label: str) -> Candidate:
+    path = entry.path
+    if entry.name.startswith("."):  # hidden folders are not entered
+      return Candidate(path, name, label, "hidden_file")
+    try:
+      is_link = entry.is_symlink()
+      st = os.stat(path) if is_link else None  # follows the link
+    except OSError as e:
+      return Candidate(path, name, label, os_reason(e))
+    if is_link and stat.S_ISDIR(st.st_mode) and not label:  # a linked class folder
+      label = entry.name
+      self.found_classes.append(display(label))
+    if label and not self._is_text(label):
+      return Candidate(path, name, label, "undecodable_name")
+    if is_link and not _under(path, self.real_root):
+      return Candidate(path, name, label, "symlink_outside_root")
+    if is_link and stat.S_ISDIR(st.st_mode):
+      return Candidate(path, name, label, "linked_folder")  # its files are found where they are
+    regular = stat.S_ISREG(st.st_mode) if is_link else entry.is_file(follow_symlinks=False)
+    if not regular:  # FIFO, socket, device: never opened
+      return Candidate(path, name, label, "not_a_regular_file")
+    reason = _name_reason(name, label, self.classes)
+    if reason or not self.stamps:
+      return Candidate(path, name, label, reason)
+    try:
+      return Candidate(path, name, label, None, _stamp(st or entry.stat()))
+    except OSError as e:
+      return Candidate(path, name, label, os_reason(e))
+
+
+def _remote_tree(root: str, classes: Sequence[str], skip_dirs: Sequence[str], stamps: bool,
+                 found_classes: List[str], skipped: List[str]) -> Iterator[Candidate]:
+  """A class-folder tree on GCS (or another tf.io.gfile file system): no links there."""
+  skip = {s.rstrip("/") for s in skip_dirs}
+  for folder, subfolders, files in tf.io.gfile.walk(root):
+    folder = folder.rstrip("/")
+    rel = posixpath.relpath(folder, root) if folder != root.rstrip("/") else ""
+    for sub in list(subfolders):
+      path = posixpath.join(folder, sub.rstrip("/"))
+      name = posixpath.join(rel, sub.rstrip("/")) if rel else sub.rstrip("/")
+      if path in skip:
+        skipped.append(name)
+        subfolders.remove(sub)
+      elif sub.startswith("."):
+        subfolders.remove(sub)
+        yield Candidate(path, name, name.split("/", 1)[0], "hidden_file")
+      elif not rel:
+        found_classes.append(sub.rstrip("/"))
+    for entry in sorted(files):
       path = posixpath.join(folder, entry)
-      name = posixpath.relpath(path, root)
-      label = name.split("/", 1)[0] if "/" in name else ""
-      reason = None
-      if any(part.startswith(".") for part in name.split("/")):
-        reason = "hidden_file"
-      elif not remote and os.path.islink(path) and not _under(path, root):
-        reason = "symlink_outside_root"
-      elif linked_folder:
-        reason = "linked_folder"  # inside the root: its files are found where they really are
-      elif not label:
-        reason = "not_in_class_folder"
-      elif not has_image_extension(entry):
-        reason = "not_an_image"
-      elif classes and label not in classes:
-        reason = "unknown_class"
-      yield Candidate(path, name, label, reason)
+      name = posixpath.join(rel, entry) if rel else entry
+      label = name.split("/", 1)[0] if rel else ""
+      reason = ("hidden_file" if any(p.startswith(".") for p in name.split("/"))
+                else _name_reason(name, label, classes))
+      stamp = None
+      if stamps and not reason:
+        st = tf.io.gfile.stat(path)
+        stamp = (st.length, st.mtime_nsec, 0)
+      yield Candidate(path, name, label, reason, stamp)
 
 
-def _manifest_candidates(manifest: str, classes: Sequence[str]) -> Iterator[Candidate]:
-  root = posixpath.dirname(manifest)
-  for row in read_manifest(manifest):
+def _manifest_candidates(manifest: str, rows: List[dict], classes: Sequence[str],
+                         stamps: bool) -> Iterator[Candidate]:
+  """One candidate per row. A relative path must stay, links resolved, in the manifest's
+  folder (else path_outside_root); an absolute one (or gs://) may be anywhere."""
+  root = posixpath.dirname(manifest) or "."
+  real_root = None if is_remote(root) else _real_root(root)
+  for row in rows:
     written, label = row["path"], row["label"]
-    absolute = _is_remote(written) or posixpath.isabs(written)
+    absolute = is_remote(written) or posixpath.isabs(written)
     name = written if absolute else posixpath.normpath(written)
-    path = name if absolute else posixpath.join(root, name)
-    reason = None
-    if not absolute and (name == ".." or name.startswith("../")):
-      reason = "path_outside_root"
+    path = written if absolute else posixpath.join(root, written)
+    if not is_text(label):
+      yield Candidate(path, name, label, "undecodable_name")
     elif not label or (classes and label not in classes):
-      reason = "unknown_class"
+      yield Candidate(path, name, label, "unknown_class")
+    elif not absolute and (real_root is None and (name == ".." or name.startswith("../"))
+                           or real_root is not None and not _under(path, real_root)):
+      yield Candidate(path, name, label, "path_outside_root")
     elif not has_image_extension(name):
-      reason = "not_an_image"
-    elif not _is_remote(path) and os.path.islink(path) and not (absolute or _under(path, root)):
-      reason = "symlink_outside_root"
-    yield Candidate(path, name, label, reason)
+      yield Candidate(path, name, label, "not_an_image")
+    elif is_remote(path):
+      stamp = None
+      if stamps:
+        try:
+          st = tf.io.gfile.stat(path)
+          stamp = (st.length, st.mtime_nsec, 0)
+        except tf.errors.NotFoundError:
+          pass  # reported as missing_file when read
+      yield Candidate(path, name, label, None, stamp)
+    else:
+      try:
+        st = os.stat(path)
+      except OSError as e:
+        yield Candidate(path, name, label, os_reason(e))
+        continue
+      if not stat.S_ISREG(st.st_mode):
+        yield Candidate(path, name, label, "not_a_regular_file")
+      else:
+        yield Candidate(path, name, label, None, _stamp(st) if stamps else None)
+
+
+def list_split(input_base: str, split_pattern: str, classes: Sequence[str] = (),
+               skip_dirs: Sequence[str] = (), stamps: bool = False) -> Listing:
+  """Everything one input split holds (its pattern already has the span filled in).
+
+  `stamps`: also record each readable file's size, modification time and inode (what the
+  driver fingerprints); the executor does without.
+  """
+  if split_pattern.lower().endswith(".csv"):
+    manifest = posixpath.join(input_base, split_pattern)
+    if not tf.io.gfile.exists(manifest):
+      raise InputError(f"manifest {display(manifest)} not found")
+    rows, data = read_manifest(manifest)
+    candidates = list(_manifest_candidates(manifest, rows, classes, stamps))
+    found = sorted({display(row["label"]) for row in rows
+                    if row["label"] and (not classes or row["label"] in classes)})
+    return Listing(candidates, found, [], hashlib.sha256(data).hexdigest())
+  root = posixpath.join(input_base, split_root(split_pattern)).rstrip("/") or input_base
+  if not tf.io.gfile.isdir(root):
+    raise InputError(f"{display(root)} is not a folder")
+  if is_remote(root):
+    found, skipped = [], []
+    candidates = list(_remote_tree(root, classes, skip_dirs, stamps, found, skipped))
+    return Listing(candidates, sorted(found), skipped)
+  tree = _LocalTree(root, classes, skip_dirs, stamps)
+  candidates = list(tree.candidates())
+  return Listing(candidates, sorted(set(tree.found_classes)), tree.skipped)
 
 
 def list_candidates(input_base: str, split_pattern: str,
                     classes: Sequence[str] = ()) -> List[Candidate]:
   """The candidates of one input split (its pattern already has the span filled in)."""
-  if split_pattern.lower().endswith(".csv"):
-    return list(_manifest_candidates(posixpath.join(input_base, split_pattern), classes))
-  root = posixpath.join(input_base, split_pattern)
-  if root.endswith("/" + CLASS_PATTERN) or split_pattern == CLASS_PATTERN:
-    root = root[:-len(CLASS_PATTERN)].rstrip("/")
-  return list(_tree_candidates(root, classes))
+  return list_split(input_base, split_pattern, classes).candidates

@@ -1,0 +1,80 @@
+"""What reaches ImageExampleGen from the flags: --keep-duplicates, the output dir as a folder
+never listed, --classes checked against the data; spans, versions and manifests described."""
+
+import json
+import os
+
+import pytest
+
+from components.image_example_gen import executor, sources
+from pipeline import configs, inputs
+from pipeline.pipeline import create_pipeline
+from tests import images
+
+
+def _example_gen_config(argv):
+  config = configs.from_args(argv)
+  pipeline = create_pipeline(config, inputs.describe_input(config))
+  [example_gen] = [c for c in pipeline.components if c.id == "ImageExampleGen"]
+  return executor.unpack_custom_config(dict(example_gen.exec_properties))
+
+
+@pytest.fixture
+def tree(tmp_path):
+  images.write_tree(str(tmp_path / "data"), images.digit_files({0: 2, 1: 2}, folder="c{digit}"))
+  return str(tmp_path / "data")
+
+
+def test_keep_duplicates_flag_and_environment_reach_the_component(tree, monkeypatch):
+  assert _example_gen_config(["--data-dir", tree])["keep_duplicates"] is False
+  assert _example_gen_config(["--data-dir", tree, "--keep-duplicates"])["keep_duplicates"]
+  monkeypatch.setenv("IMAGE_PIPELINE_KEEP_DUPLICATES", "true")
+  assert _example_gen_config(["--data-dir", tree])["keep_duplicates"] is True
+
+
+def test_the_output_dir_inside_the_data_dir_is_never_a_class(tree, monkeypatch):
+  monkeypatch.chdir(tree)  # `--data-dir .` with the default output dir, tfx_output
+  images.write_tree("tfx_output", {"report/confusion_matrix.png": b"png"})
+  config = configs.from_args(["--data-dir", "."])
+  assert inputs.describe_input(config).classes == ["c0", "c1"]
+  assert _example_gen_config(["--data-dir", "."])["skip_dirs"] == [
+      os.path.join(tree, "tfx_output")]
+
+
+def test_classes_named_but_not_found_stop_before_any_stage(tree):
+  with pytest.raises(configs.ConfigError, match="not found in .*: zz"):
+    inputs.describe_input(configs.from_args(["--data-dir", tree, "--classes", "c0,c1,zz"]))
+
+
+def test_a_manifest_with_a_byte_order_mark_is_read(tmp_path):
+  manifest = tmp_path / "labels.csv"
+  manifest.write_text("Path , Label\ncats/a.png,cat\ndogs/b.png,dog\n", encoding="utf-8-sig")
+  source = inputs.describe_input(configs.from_args(["--data-dir", str(manifest)]))
+  assert source.manifest and source.classes == ["cat", "dog"]
+
+
+def test_span_and_version_are_resolved_by_tfx_utilities(tmp_path):
+  two = images.digit_files({0: 1, 1: 1}, folder="c{digit}")
+  for folder in ("day-01/v1", "day-02/v1", "day-02/v3", "day-02/v10"):
+    images.write_tree(str(tmp_path / folder), two)
+  source = sources.describe(str(tmp_path / "day-{SPAN:2}" / "v{VERSION}"))
+  assert source.input_base == str(tmp_path)
+  assert [s.pattern for s in source.input_config.splits] == ["day-{SPAN:2}/v{VERSION}/*/*"]
+  span, version, resolved = sources.resolve_span_and_version(
+      source.input_base, source.input_config.splits)
+  assert (span, version, resolved[0].pattern) == (2, 10, "day-02/v10/*/*")
+  manifest = tmp_path / "labels-7.csv"
+  manifest.write_text("path,label\nday-01/v1/c0/a.png,c0\nday-01/v1/c1/b.png,c1\n")
+  source = sources.describe(str(tmp_path / "labels-{SPAN}.csv"))
+  assert source.manifest and source.classes == ["c0", "c1"]
+  with pytest.raises(sources.InputError, match="Cannot find matching"):
+    sources.describe(str(tmp_path / "week-{SPAN}"))
+
+
+def test_the_compiled_input_config_keeps_the_placeholders(tmp_path):
+  images.write_tree(str(tmp_path / "day-3"), images.digit_files({0: 1, 1: 1}, folder="c{digit}"))
+  config = configs.from_args(["--data-dir", str(tmp_path / "day-{SPAN}")])
+  pipeline = create_pipeline(config, inputs.describe_input(config))
+  [example_gen] = [c for c in pipeline.components if c.id == "ImageExampleGen"]
+  assert json.loads(example_gen.exec_properties["input_config"])["splits"] == [
+      {"name": "images", "pattern": "day-{SPAN}/*/*"}]
