@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
       "validate, transform, train, evaluate per class and push a TF Serving model. "
       f"Every flag's default can also be set as {ENV_PREFIX}<NAME> in the environment.")
   p.add_argument("--data-dir", default=defaults["data_dir"],
-                 help="Class-folder tree (a sub-folder of JPEG/PNG/GIF/BMP files per class, any "
+                 help="Class-folder tree (a sub-folder of JPEG/PNG/GIF/BMP/WebP files per class, any "
                  "depth; or train/ eval/ [test/] folders of such trees), or a .csv manifest with "
                  "columns path,label; local or gs://. A {SPAN} in the path picks the newest span. "
                  "Default: scikit-learn's digits exported under the output dir.")

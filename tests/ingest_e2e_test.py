@@ -154,9 +154,9 @@ def _one_image_per_class(data):
 
 
 def _unusable_classes(data):
-  """A class of WebP files named .jpg, one of only .DS_Store, one linked from outside."""
+  """A class of HEIC files named .jpg, one of only .DS_Store, one linked from outside."""
   files = images.digit_files({0: 20, 1: 20}, folder="c{digit}")
-  files.update({f"c2/w{i}.jpg": b"RIFF\x1a\x00\x00\x00WEBPVP8L" + bytes(20) for i in range(3)})
+  files.update({f"c2/w{i}.jpg": b"\x00\x00\x00\x18ftypheic" + bytes(40 + i) for i in range(3)})
   files["c3/.DS_Store"] = b"\x00\x00\x00\x01Bud1"
   images.write_tree(data, files)
   outside = data + "_elsewhere"

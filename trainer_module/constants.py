@@ -1,6 +1,6 @@
 """Feature names shared by ImageExampleGen's output, the schema, Transform, Trainer and serving."""
 
-IMAGE_KEY = "image"          # encoded image bytes (JPEG/PNG/GIF/BMP)
+IMAGE_KEY = "image"          # encoded image bytes (JPEG/PNG/GIF/BMP/WebP)
 LABEL_KEY = "label"          # class name
 FILE_NAME_KEY = "file_name"  # path below the data root; the split is a hash of it
 LABEL_VOCAB = "label"        # TFT vocabulary file: class id -> class name

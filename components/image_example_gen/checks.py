@@ -12,8 +12,8 @@ from typing import Optional, Tuple
 import tensorflow as tf
 from PIL import Image
 
-SUPPORTED_FORMATS = ("png", "jpeg", "gif", "bmp")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+SUPPORTED_FORMATS = ("png", "jpeg", "gif", "bmp", "webp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
 
 # Leading bytes of image formats: the supported ones and some that are recognized but refused.
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"),
@@ -42,6 +42,8 @@ def is_truncated(data: bytes, fmt: str) -> bool:
     return not data.rstrip(b"\x00").endswith(b";")
   if fmt == "bmp":
     return len(data) < int.from_bytes(data[2:6], "little")
+  if fmt == "webp":  # RIFF: the size of what follows the first 8 bytes
+    return len(data) < 8 + int.from_bytes(data[4:8], "little")
   return False
 
 

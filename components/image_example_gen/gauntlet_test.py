@@ -16,16 +16,16 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
 from components.image_example_gen import ImageExampleGen
-from components.image_example_gen import executor, executor_test, sources
+from components.image_example_gen import checks, executor, executor_test, sources
 from tests import images
 
 LATIN1 = b"dog/latin1_\xe9.png"  # a file name that is not UTF-8
 
 
-def _pil(array, fmt, mode=None):
+def _pil(array, fmt, mode=None, **options):
   out = io.BytesIO()
   image = Image.fromarray(array)
-  (image.convert(mode) if mode else image).save(out, fmt)
+  (image.convert(mode) if mode else image).save(out, fmt, **options)
   return out.getvalue()
 
 
@@ -67,6 +67,8 @@ def _good_files(digits):
       "dog/cmyk.jpg": _pil(rgb(digits[9]), "JPEG", "CMYK"),
       "dog/sixteen.png": _pil(digits[10][..., 0].astype(np.uint16) * 257, "PNG"),
       "dog/g.png": images.encode(digits[11], "png"),
+      "dog/web.webp": _pil(rgb(digits[12]), "WEBP"),
+      "dog/lossless.jpg": _pil(digits[15][..., 0], "WEBP", lossless=True),  # named .jpg
   }
 
 
@@ -82,7 +84,8 @@ def _bad_files(digits):
       "dog/cut.png": (png[: len(png) // 2], "truncated_file"),
       "dog/cut.jpg": (jpeg[: len(jpeg) * 3 // 4], "truncated_file"),
       "dog/scan.png": (_pil(gray, "TIFF"), "unsupported_format"),
-      "dog/web.jpg": (_pil(gray, "WEBP"), "unsupported_format"),
+      "dog/cut.webp": (_pil(gray, "WEBP")[:-30], "truncated_file"),
+      "dog/heic.jpg": (b"\x00\x00\x00\x18ftypheic" + bytes(40), "unsupported_format"),
       "dog/garbage.jpg": (b"\xff\xd8\xff\xe0" + os.urandom(64) + b"\xff\xd9", "decode_error"),
       "dog/huge.png": (_pil(np.zeros((120, 120), np.uint8), "PNG"), "too_large"),
       "dog/tiny.png": (_pil(np.zeros((4, 4), np.uint8), "PNG"), "too_small"),
@@ -182,7 +185,7 @@ def test_class_tree_gauntlet(gauntlet, tmp_path):
     for example in executor_test.read_split(examples, split):
       name = executor_test.feature(example, "file_name")
       assert executor_test.feature(example, "label") == name.split(b"/")[0]
-      assert executor_test.feature(example, "format").decode() in ("png", "jpeg", "gif", "bmp")
+      assert executor_test.feature(example, "format").decode() in checks.SUPPORTED_FORMATS
   hashes = [executor_test.feature(e, "sha256") for split in ("train", "eval")
             for e in executor_test.read_split(examples, split)]
   assert len(hashes) == len(set(hashes))  # no image twice, in any split
