@@ -46,18 +46,20 @@ def _bytes_per_record(pattern: str) -> float:
 
 
 def _float32_bytes(raw_pattern: str, count: int, work: str) -> float:
-  """Bytes per image of the previous Transform's output: float32 pixels in tf.Examples."""
+  """Bytes per image of the previous Transform's output, re-created: its arithmetic (decode to
+  float32 in [0, 1], bilinear resize, clip) and its float32 tf.Example feature, GZIP'd."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from trainer_module import preprocessing  # pylint: disable=import-outside-toplevel
   records = tf.data.TFRecordDataset(glob.glob(raw_pattern), compression_type="GZIP").take(count)
   path = os.path.join(work, "float32.gz")
   with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
     for record in records:
       data = tf.train.Example.FromString(record.numpy()).features.feature["image"].bytes_list
-      pixels = preprocessing.decode_images(tf.constant([data.value[0]]), SIZE, 3)[0]
-      floats = tf.cast(pixels, tf.float32).numpy().reshape(-1) / 255.0
+      image = tf.io.decode_image(data.value[0], channels=3, dtype=tf.float32,
+                                 expand_animations=False)
+      floats = tf.clip_by_value(tf.image.resize(image, [SIZE, SIZE]), 0.0, 1.0)
       writer.write(tf.train.Example(features=tf.train.Features(feature={
-          "image_xf": tf.train.Feature(float_list=tf.train.FloatList(value=floats)),
+          "image_xf": tf.train.Feature(float_list=tf.train.FloatList(
+              value=floats.numpy().reshape(-1))),
           "label_xf": tf.train.Feature(int64_list=tf.train.Int64List(value=[0]))}))
                    .SerializeToString())
   return os.path.getsize(path) / count
@@ -113,6 +115,7 @@ def _in_memory(out_dir: str, log_path: str) -> None:
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trainer_module import model as model_lib, preprocessing, train  # pylint: disable=import-outside-toplevel
+  from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
   pattern = os.path.join(out_dir, "pipeline", "ImageExampleGen", "examples", "*", "Split-train",
                          "*")
   features = [tf.train.Example.FromString(r.numpy()).features.feature
@@ -124,7 +127,7 @@ def _in_memory(out_dir: str, log_path: str) -> None:
   y = np.array([names.index(f["label"].bytes_list.value[0]) for f in features])
   model = model_lib.compile_model(model_lib.build_model("efficientnet", SIZE, 3, len(names)),
                                   1e-3)
-  model.fit(x, y, batch_size=32, epochs=EPOCHS, shuffle=True, verbose=2,
+  model.fit({IMAGE_XF: x}, y, batch_size=32, epochs=EPOCHS, shuffle=True, verbose=2,
             callbacks=[train.EpochLog(log_path, len(y), "in_memory")])
 
 

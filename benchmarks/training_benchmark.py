@@ -34,13 +34,14 @@ def _in_memory(epochs: int, log_path: str) -> None:
   import numpy as np  # pylint: disable=import-outside-toplevel
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
   from trainer_module import model as model_lib, train  # pylint: disable=import-outside-toplevel
+  from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
   images, labels = fashion_mnist.arrays("train")
   keep = np.arange(len(labels)) % fashion_mnist.EVAL_EVERY != 0  # the pipeline's train split
   x = images[keep][..., None]  # uint8, as Transform stores them; the model takes 0-255
   y = labels[keep].astype("int64")
   model = model_lib.compile_model(model_lib.build_model(
       "cnn", IMAGE_SIZE, 1, 10, mean=[x.mean()], std=[x.std()]), 1e-3)
-  model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=2,
+  model.fit({IMAGE_XF: x}, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=2,
             callbacks=[train.EpochLog(log_path, len(y), "in_memory")])
 
 
