@@ -89,6 +89,9 @@ def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
     (["--max-batch-size", "0"], "max-batch-size must be at least 1"),
     (["--splits", "train=8,eval=2,train=1"], "split train given more than once"),
     (["--dropout", "nan"], "dropout must be a finite number"),
+    (["--epoch", "3"], "unrecognized arguments: --epoch 3"),
+    (["--image", "64"], "unrecognized arguments: --image 64"),
+    (["--lr", "0.01"], "unrecognized arguments: --lr 0.01"),
 ])
 def test_bad_settings_are_config_errors(argv, message):
   with pytest.raises(configs.ConfigError, match=message):

@@ -151,7 +151,8 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
           filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=config.serving_model_dir)),
       custom_config={"model_name": config.pipeline_name,
-                     "max_batch_size": config.max_batch_size})
+                     "max_batch_size": config.max_batch_size,
+                     "keep_versions": config.keep_versions})
   endpoint_pusher = VERTEX.Pusher(
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],

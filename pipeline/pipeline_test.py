@@ -97,5 +97,5 @@ def test_push_needs_both_blessings_and_the_serving_check_uses_the_gated_split(tm
   assert pusher.inputs["model_blessing"].producer_component_id == "Evaluator"
   assert pusher.inputs["infra_blessing"].producer_component_id == "ServingCheck"
   assert "model" not in pusher.inputs  # it pushes the checked copy, with its warmup requests
-  assert json.loads(pusher.exec_properties["custom_config"]) == {"model_name": "pets",
-                                                                 "max_batch_size": 4}
+  assert json.loads(pusher.exec_properties["custom_config"]) == {
+      "model_name": "pets", "max_batch_size": 4, "keep_versions": 5}

@@ -18,7 +18,7 @@ from components.image_example_gen.sources import InputError
 from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
 from pipeline import class_metrics
 from trainer_module.constants import LABEL_VOCAB
-from trainer_module.train import ACCURACY, TRAINING_LOG
+from trainer_module.train import ACCURACY, TRAINING_LOG, TRAINING_SETTINGS
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
@@ -179,6 +179,26 @@ def evaluation_metrics(evaluation_uri: str, class_names: List[str],
   return metrics
 
 
+def thresholds(evaluation_uri: str) -> Dict[str, float]:
+  """The bounds the Evaluator gated this evaluation on, read from its own eval config (a
+  per-class bound of 0 is no gate, so it is absent there and 0 here)."""
+  from tensorflow_model_analysis.writers import eval_config_writer  # pylint: disable=import-outside-toplevel
+  eval_config = eval_config_writer.load_eval_run(evaluation_uri)[0]
+  found = {"accuracy": 0.0, "min_class_recall": 0.0, "min_class_precision": 0.0, "change": None}
+  names = {"SparseCategoricalAccuracy": "accuracy", "Top1Recall": "min_class_recall",
+           "Top1Precision": "min_class_precision"}
+  for spec in eval_config.metrics_specs:
+    for metric in spec.metrics:
+      for per_slice in metric.per_slice_thresholds:
+        threshold = per_slice.threshold
+        if metric.class_name in names:
+          found[names[metric.class_name]] = round(
+              threshold.value_threshold.lower_bound.value, 6)
+        if threshold.HasField("change_threshold"):
+          found["change"] = round(threshold.change_threshold.absolute.value, 6)
+  return found
+
+
 def _failed_gates(evaluation_uri: str, class_names: List[str]) -> List[str]:
   validation = tfma.load_validation_result(evaluation_uri)
   failures = []
@@ -231,10 +251,46 @@ def _training(model_run_uri: str) -> Dict[str, Any]:
     return {}
   with tf.io.gfile.GFile(path) as f:
     epochs = [json.loads(line) for line in f]
+  settings_path = os.path.join(model_run_uri, TRAINING_SETTINGS)
+  settings = {}
+  if tf.io.gfile.exists(settings_path):
+    with tf.io.gfile.GFile(settings_path) as f:
+      settings = json.load(f)
   return {"epochs": len(epochs),
           "train_seconds": round(sum(e["train_seconds"] for e in epochs), 1),
-          "images_per_second": statistics.median(e["images_per_second"] for e in epochs),
+          "images_per_second": round(statistics.median(e["images_per_second"] for e in epochs)),
+          "settings": settings,
           "epoch_log": epochs}
+
+
+def tuned_text(tuned: Dict[str, Any]) -> str:
+  """The Tuner's chosen values, e.g. 'dropout 0.2, learning_rate 0.0031, width 64'."""
+  return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                   for k, v in sorted(tuned.items()))
+
+
+def settings_line(settings: Dict[str, Any]) -> str:
+  """The training settings in one line for people, e.g. 'cnn, width 32, on 32x32x3
+  (squash); learning rate 0.001, cosine; 10 epochs of batch 32; dropout 0.3; no
+  augmentation; class weights auto (not applied)'."""
+  if not settings:
+    return ""
+  model = " ".join(filter(None, [settings["model"], settings.get("model_variant")]))
+  if settings.get("width"):
+    model += f", width {settings['width']}"
+  if settings.get("weights"):
+    model += f", from {os.path.basename(settings['weights'])}"
+  parts = [
+      f"{model}, on {'x'.join(map(str, settings['input_shape']))} ({settings['resize']})",
+      f"learning rate {settings['learning_rate']:.3g}, {settings['lr_schedule']}",
+      f"{settings['epochs']} epochs of batch {settings['batch_size']}",
+      f"dropout {settings['dropout']:.2g}",
+      ("augment " + ", ".join(settings["augment"])) if settings["augment"] else "no augmentation",
+      f"class weights {settings['class_weights']} "
+      f"({'applied' if settings.get('class_weights_applied') else 'not applied'})"]
+  if settings.get("tuned"):
+    parts.append("tuned: " + tuned_text(settings["tuned"]))
+  return "; ".join(parts)
 
 
 def _pushed(pushed) -> Dict[str, Any]:
@@ -283,11 +339,18 @@ def collect(config, metadata_path: Optional[str] = None,
              if evaluation else {})
   if metrics:
     metrics["split"] = split
-  gated = config.min_class_recall > 0 or config.min_class_precision > 0
+  bounds = thresholds(evaluation.uri) if evaluation else {
+      "accuracy": config.accuracy_threshold, "min_class_recall": config.min_class_recall,
+      "min_class_precision": config.min_class_precision, "change": config.change_threshold}
+  gated = bounds["min_class_recall"] > 0 or bounds["min_class_precision"] > 0
+  example_gen = record.executions.get("ImageExampleGen")
+  data_dir = (example_gen.custom_properties["input_base"].string_value
+              if example_gen and "input_base" in example_gen.custom_properties
+              else config.data_dir)
   return {
       "pipeline_name": config.pipeline_name,
       "run_id": record.run_id,
-      "data_dir": config.data_dir,
+      "data_dir": data_dir,
       "images_found": ingest["images_found"],
       "images_ingested": ingest["images_ingested"],
       "images_rejected": ingest["images_rejected"],
@@ -300,10 +363,7 @@ def collect(config, metadata_path: Optional[str] = None,
       "classes": class_names,
       "metrics": metrics,
       "metric_warnings": class_metrics.warnings(metrics.get("per_class", {}), gated, split),
-      "thresholds": {"accuracy": config.accuracy_threshold,
-                     "min_class_recall": config.min_class_recall,
-                     "min_class_precision": config.min_class_precision,
-                     "change": config.change_threshold},
+      "thresholds": bounds,
       "failed_gates": ((_failed_gates(evaluation.uri, class_names) if evaluation else [])
                        + _serving_failures(serving_report)),
       "serving_check": serving_report,
@@ -398,6 +458,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
   if training:
     lines.append(f"  training: {training['epochs']} epochs, {training['train_seconds']} s, "
                  f"{training['images_per_second']:.0f} images/s")
+    if training.get("settings"):
+      lines.append(f"  settings: {settings_line(training['settings'])}")
   for warning in summary["data_warnings"]:
     lines.append(f"  data warning: {warning}")
   for split, features in summary["anomalies"].items():

@@ -102,6 +102,27 @@ def test_blessed_pushed_and_every_file_accounted_for(first_run):
   assert "blessed: yes" in result.stdout
 
 
+NOISE = ("WARNING", "I0000", "E0000", "W0000", "cuInit", "cuda", "deprecated", "Traceback",
+         "UserWarning", "Instructions for updating", "INFO:")
+
+
+def test_the_console_is_a_few_readable_lines_and_the_rest_is_in_the_log(first_run):
+  _, output_dir, result, summary = first_run
+  lines = result.stdout.splitlines()
+  assert len(lines) <= 60, "\n".join(lines)
+  assert result.stderr == ""
+  assert not [line for line in lines if any(noise in line for noise in NOISE)]
+  epochs = [line for line in lines if line.startswith("[Trainer] epoch ")]
+  assert len(epochs) == summary["training"]["epochs"]  # one line an epoch
+  for stage in STAGES:  # each stage: a start line and an end line with its seconds
+    assert f"[pipeline] {stage} ..." in lines
+    assert any(line.startswith(f"[pipeline] {stage} done in ") for line in lines)
+  with open(summary["log"]) as f:
+    log = f.read()
+  assert os.path.dirname(summary["log"]) == os.path.join(output_dir, "logs")
+  assert "Component Trainer is running" in log  # TFX's own logging, kept in the log
+
+
 def test_pushed_model_classifies_raw_image_bytes(first_run):
   _, output_dir, _, summary = first_run
   model = tf.saved_model.load(summary["pushed_model_path"])

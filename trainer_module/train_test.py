@@ -189,7 +189,7 @@ def test_the_cache_choice_follows_the_size_of_the_splits():
   images = {"train": 55_000, "eval": 5_000}
   caches, line = cache.choose("auto", images, [28, 28, 1], "/runs/7/cache", budget=6 << 30)
   assert caches == {"train": "memory", "eval": "memory"}
-  assert line.startswith("Trainer cache: in memory (train 55,000, eval 5,000 images of 28x28x1")
+  assert line.startswith("[Trainer] cache: in memory (train 55,000, eval 5,000 images of 28x28x1")
   caches, line = cache.choose("auto", images, [224, 224, 3], "/runs/7/cache", budget=6 << 30)
   assert caches == {"train": "/runs/7/cache/train", "eval": "/runs/7/cache/eval"}
   assert "on disk under /runs/7/cache" in line and "over the memory budget of 6.0 GB" in line
@@ -199,7 +199,7 @@ def test_the_cache_choice_follows_the_size_of_the_splits():
 def test_a_disk_cache_lives_under_the_run_and_is_removed_after_training(transformed, tmp_path,
                                                                         capsys):
   _, model_run = _train(transformed, tmp_path, cache="disk")
-  assert f"Trainer cache: on disk under {os.path.join(model_run.uri, 'cache')}" in (
+  assert f"[Trainer] cache: on disk under {os.path.join(model_run.uri, 'cache')}" in (
       capsys.readouterr().out)
   assert not os.path.exists(os.path.join(model_run.uri, "cache"))
   assert _log(model_run)[0]["val_sparse_categorical_accuracy"] > 0.0
@@ -209,7 +209,7 @@ def test_a_disk_cache_lives_under_the_run_and_is_removed_after_training(transfor
 def wide_digits(tmp_path_factory):
   """Real 8 x 24 images (three digits side by side), labelled by the middle digit."""
   root = tmp_path_factory.mktemp("wide")
-  digits = images.digit_pixels(150)
+  digits = images.digit_pixels(400)  # enough for every class in both splits
   files = {}
   for i in range(1, len(digits) - 1):
     wide = np.concatenate([digits[i - 1][0], digits[i][0], digits[i + 1][0]], axis=1)

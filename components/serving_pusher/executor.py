@@ -25,11 +25,9 @@ def _is_local(path: str) -> bool:
 
 
 def _free_version(base: str) -> str:
-  """A Unix-time version not taken yet (two pushes in one second get consecutive numbers)."""
-  version = int(time.time())
-  while fileio.exists(os.path.join(base, str(version))):
-    version += 1
-  return str(version)
+  """A Unix-time version above every version there (TF Serving serves the highest number;
+  two pushes in one second get consecutive numbers)."""
+  return str(max([int(time.time())] + [v + 1 for v in versions(base)]))
 
 
 def pushed_version_of(model_path: str, base: str):
@@ -38,16 +36,15 @@ def pushed_version_of(model_path: str, base: str):
   A re-run whose Trainer and ServingCheck were cached pushes the same model again: it is not
   copied into a new version, so TF Serving does not reload it.
   """
-  versions = sorted((int(n.rstrip("/")) for n in fileio.listdir(base) if n.rstrip("/").isdigit()),
-                    reverse=True) if fileio.exists(base) else []
-  if not versions:
+  newest = versions(base)[-1:]
+  if not newest:
     return None
   fingerprints = [os.path.join(d, FINGERPRINT) for d in (model_path,
-                                                          os.path.join(base, str(versions[0])))]
+                                                          os.path.join(base, str(newest[0])))]
   if not all(fileio.exists(f) for f in fingerprints):
     return None
-  candidate, newest = (io_utils.read_bytes_file(f) for f in fingerprints)
-  return str(versions[0]) if candidate == newest else None
+  candidate, newest_fingerprint = (io_utils.read_bytes_file(f) for f in fingerprints)
+  return str(newest[0]) if candidate == newest_fingerprint else None
 
 
 def clean_staging(base: str) -> List[str]:
@@ -63,6 +60,25 @@ def clean_staging(base: str) -> List[str]:
   for name in orphans:
     fileio.rmtree(os.path.join(base, name))
   return orphans
+
+
+def versions(base: str) -> List[int]:
+  """The numbered version folders under base, oldest first."""
+  if not fileio.exists(base):
+    return []
+  return sorted(int(n.rstrip("/")) for n in fileio.listdir(base) if n.rstrip("/").isdigit())
+
+
+def prune(base: str, keep: int, extra_dirs=("reports",)) -> List[str]:
+  """Removes the oldest versions beyond `keep` (never the newest), with what belongs to them
+  under base/<extra_dir>/<version>; returns the removed versions."""
+  removed = [str(v) for v in versions(base)[:-max(keep, 1)]]
+  for version in removed:
+    for path in [os.path.join(base, version)] + [os.path.join(base, d, version)
+                                                 for d in extra_dirs]:
+      if fileio.exists(path):
+        fileio.rmtree(path)
+  return removed
 
 
 def write_version(model_path: str, base: str, version: str) -> str:
@@ -164,5 +180,7 @@ class Executor(pusher_executor.Executor):
                                     serving_path).items():
       io_utils.write_string_file(os.path.join(base, name), text)
     logging.info("Model version %s written to %s", version, serving_path)
+    for old in prune(base, int(custom.get("keep_versions", 5))):
+      logging.info("Removed version %s (--keep-versions %s)", old, custom.get("keep_versions"))
     io_utils.copy_dir(model_path, model_push.uri)
     self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)

@@ -25,7 +25,7 @@ def _blessing(blessed: int):
   return blessing
 
 
-def push(infra_blessing, base, tmp_path, model_blessed=1):
+def push(infra_blessing, base, tmp_path, model_blessed=1, keep_versions=5):
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / "pushed_artifact")
   component = ServingPusher(
@@ -33,7 +33,8 @@ def push(infra_blessing, base, tmp_path, model_blessed=1):
       infra_blessing=types.Channel(type=standard_artifacts.InfraBlessing),
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(base))),
-      custom_config={"model_name": "digits", "max_batch_size": 32})
+      custom_config={"model_name": "digits", "max_batch_size": 32,
+                     "keep_versions": keep_versions})
   executor.Executor().Do(
       {"model_blessing": [_blessing(model_blessed)], "infra_blessing": [infra_blessing]},
       {"pushed_model": [pushed]}, dict(component.exec_properties))
@@ -114,6 +115,33 @@ def test_a_removed_destination_is_pushed_again_and_orphaned_staging_is_cleaned(c
   assert [n for n in os.listdir(base) if n.isdigit()] == [
       again.get_string_custom_property("pushed_version")]
   assert not [n for n in os.listdir(base) if n.startswith(".incomplete-")]
+
+
+def _stamped(tmp_path, name, module):
+  """An InfraBlessing holding `module` as a checked, stamped SavedModel (another model)."""
+  blessing = standard_artifacts.InfraBlessing()
+  blessing.uri = str(tmp_path / name)
+  blessing.set_int_custom_property("blessed", 1)
+  blessing.set_int_custom_property("has_model", 1)
+  tf.saved_model.save(module, path_utils.stamped_model_path(blessing.uri),
+                      signatures={"serving_default": module.serve})
+  return blessing
+
+
+def test_only_the_newest_versions_are_kept_with_their_reports(checked, tmp_path):
+  base = tmp_path / "serving"
+  pushed = []
+  for blessing in (checked, _stamped(tmp_path, "b", NoClasses()),
+                   _stamped(tmp_path, "c", Fixed28x28())):
+    version = push(blessing, base, tmp_path, keep_versions=2).get_string_custom_property(
+        "pushed_version")
+    os.makedirs(base / "reports" / version)  # what the runner writes beside a push
+    pushed.append(version)
+  assert sorted(n for n in os.listdir(base) if n.isdigit()) == sorted(pushed[1:])
+  assert sorted(os.listdir(base / "reports")) == sorted(pushed[1:])
+  again = push(_stamped(tmp_path, "c2", Fixed28x28()), base, tmp_path, keep_versions=1)
+  assert [n for n in os.listdir(base) if n.isdigit()] == [
+      again.get_string_custom_property("pushed_version")]  # the newest is never removed
 
 
 def test_nothing_is_pushed_without_both_blessings(checked, digits_model, tmp_path):
