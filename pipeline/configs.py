@@ -136,7 +136,8 @@ class PipelineConfig:
                         f"{', '.join(AUGMENTATIONS)} or none")
     if self.weights and self.model != "efficientnet":
       raise ConfigError("--weights applies to --model efficientnet only")
-    if self.weights and self.weights != "imagenet" and not os.path.isfile(self.weights):
+    if (self.weights and self.weights != "imagenet" and "://" not in self.weights
+        and not os.path.isfile(self.weights)):
       raise ConfigError(f"--weights file not found: {self.weights}")
     return self
 

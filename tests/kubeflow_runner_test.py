@@ -69,6 +69,23 @@ def test_missing_data_dir_is_a_usage_error(tmp_path):
       "error: --data-dir is required (a path the pipeline's workers can read)")
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--data-dir", "gs://b/i"], "error: --image is required with a gs:// --output-dir"),
+    (["--image", "x:1", "--data-dir", "gs://b/i", "--model", "efficientnet", "--weights",
+      __file__], f"error: --weights {__file__} is a file on this machine"),
+    (["--image", "x:1", "--data-dir", "/tmp"], "error: --data-dir /tmp is a folder on this "
+     "machine"),
+])
+def test_a_cloud_spec_refuses_what_cloud_tasks_could_not_use(tmp_path, flags, message):
+  spec = tmp_path / "p.json"
+  result = subprocess.run([sys.executable, "kubeflow_runner.py", "--compile", str(spec),
+                           "--output-dir", "gs://b/tfx", "--num-classes", "3", *flags],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith(message)
+  assert not spec.exists()
+
+
 def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp_path):
   _, spec = _compile(tmp_path, "--project", "my-project", "--region", "europe-west4",
                      "--service-account", "runner@my-project.iam.gserviceaccount.com",
@@ -155,7 +172,8 @@ def test_submit_without_credentials_is_one_clear_line(tmp_path):
   for action in (["--submit"], ["--schedule", "0 3 * * *"]):
     result = subprocess.run(
         [sys.executable, "kubeflow_runner.py", "--compile", str(tmp_path / "p.json"),
-         "--data-dir", "gs://b/i", "--output-dir", "gs://b/tfx", "--num-classes", "3", *action],
+         "--image", "example.com/image-pipeline:test", "--data-dir", "gs://b/i",
+         "--output-dir", "gs://b/tfx", "--num-classes", "3", *action],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith("error: no Google Cloud credentials")

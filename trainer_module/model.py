@@ -6,6 +6,8 @@ built-in ImageNet constants. Builders return uncompiled models; `compile_model` 
 (again, when fine-tuning).
 """
 
+import os
+import tempfile
 from typing import Optional, Sequence
 
 import keras
@@ -114,6 +116,10 @@ def build_efficientnet(image_size: int, channels: int, num_classes: int, variant
     raise ValueError(f"unknown EfficientNet variant {variant!r}; one of {', '.join(EFFICIENTNETS)}")
   if weights == IMAGENET:
     weights = imagenet_weights(variant)
+  elif weights and "://" in weights:  # e.g. gs://: Keras loads weights from local files only
+    local = os.path.join(tempfile.mkdtemp(prefix="weights-"), os.path.basename(weights))
+    tf.io.gfile.copy(weights, local)
+    weights = local
   image = _image_input(image_size, channels)
   # EfficientNet rescales and normalizes 0-255 inputs itself (ImageNet's constants).
   x = image if channels == 3 else keras.layers.Concatenate()([image] * 3)
