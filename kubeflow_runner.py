@@ -150,7 +150,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   data_root = tfx.dsl.experimental.RuntimeParameter(name=DATA_ROOT, ptype=str,
                                                     default=source.input_base)
   runner.run(create_pipeline(config, source, num_classes=args.num_classes, cloud=cloud,
-                             data_root=data_root),
+                             data_root=data_root, ui_report=True),
              parameter_values={DATA_ROOT: source.input_base})
   never_cache(spec_path, local_run.ALWAYS_RUN)
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")

@@ -4,7 +4,7 @@ Unless verbose, the process's stderr (file descriptor 2: Python logging, TensorF
 logs, GPU probes, deprecation warnings) goes to the run's log file, `<output-dir>/logs/<run>.log`;
 stdout stays on the console, where the stages print their own few lines (ImageExampleGen's
 counts, the Trainer's cache choice and one line per epoch). TFX's "Component X is running /
-finished" become one line each with the seconds taken, and a long stage says how long it has
+finished" become one line each with the seconds taken, and a Beam stage says how long it has
 been running every HEARTBEAT seconds. Lines meant for the user's stderr go to the real one.
 """
 
@@ -16,8 +16,9 @@ import threading
 import time
 from typing import Optional
 
-HEARTBEAT = 20  # seconds between "still running" lines of a long stage
-QUIET_STAGES = ("Trainer",)  # stages that print their own progress (one line per epoch)
+HEARTBEAT = 30  # seconds between "still running" lines of a long stage
+# The Beam stages, which say nothing while they run (the Trainer prints a line per epoch).
+BEAM_STAGES = ("ImageExampleGen", "StatisticsGen", "Transform", "Evaluator")
 _STAGE = re.compile(r"Component (\S+) is (running|finished)\.")
 
 
@@ -48,9 +49,9 @@ class _Stages(logging.Handler):
         self.current = None
 
   def heartbeat(self) -> None:
-    """Every HEARTBEAT seconds of a stage (but those that print their own progress), a line."""
+    """Every HEARTBEAT seconds of a Beam stage, a line."""
     with self._lock:
-      if not self.current or self.current in QUIET_STAGES:
+      if self.current not in BEAM_STAGES:
         return
       elapsed = time.monotonic() - self.started
       if elapsed >= self.beats * HEARTBEAT + HEARTBEAT:

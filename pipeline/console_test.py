@@ -12,7 +12,7 @@ SCRIPT = textwrap.dedent("""
     import logging, os, sys, time, warnings
     from absl import logging as absl_logging
     from pipeline import console
-    console.HEARTBEAT = 1
+    console.HEARTBEAT = 1  # Transform is a Beam stage: it gets a line a second
     absl_logging.set_verbosity(absl_logging.INFO)
     with console.Console(sys.argv[1], verbose=sys.argv[2] == "1") as out:
       os.write(2, b"E0000 cuda_platform.cc:52] failed call to cuInit\\n")  # native noise

@@ -311,13 +311,16 @@ def gate_split(splits: Dict[str, Any]) -> str:
   return "test" if "test" in splits else "eval"
 
 
-def collect(config, metadata_path: Optional[str] = None,
-            run_id: Optional[str] = None) -> Dict[str, Any]:
-  """Builds the run summary of run `run_id` (default: the latest) of config.pipeline_name."""
-  connection = metadata_store_pb2.ConnectionConfig()
-  connection.sqlite.filename_uri = metadata_path or config.metadata_path
-  connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-  record = RunRecord(metadata_store.MetadataStore(connection), config.pipeline_name, run_id)
+def collect(config, metadata_path: Optional[str] = None, run_id: Optional[str] = None,
+            record=None) -> Dict[str, Any]:
+  """Builds the run summary of run `run_id` (default: the latest) of config.pipeline_name, read
+  from MLMD, or from `record` (anything with RunRecord's output, input, executions, run_id,
+  stage_seconds and states: pipeline.spec_runner's record of a compiled spec's run)."""
+  if record is None:
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path or config.metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    record = RunRecord(metadata_store.MetadataStore(connection), config.pipeline_name, run_id)
 
   examples = record.output("ImageExampleGen", "examples")
   with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE)) as f:

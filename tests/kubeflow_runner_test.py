@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -29,6 +30,12 @@ def compiled(tmp_path_factory):
   return _compile(tmp_path_factory.mktemp("compiled"))
 
 
+def _title(artifact_type):
+  """The schema title of a compiled artifact type (TFX writes it inside instanceSchema)."""
+  return artifact_type.get("schemaTitle") or re.search(
+      r"^title: (\S+)", artifact_type["instanceSchema"], re.M).group(1)
+
+
 def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   _, spec = compiled
   pipeline_spec = spec["pipelineSpec"]
@@ -37,6 +44,13 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   assert "Transform" in tasks["Trainer"]["dependentTasks"]
   assert set(tasks["ServingCheck"]["dependentTasks"]) == {"Trainer", "ImageExampleGen"}
   assert {"ServingCheck", "Evaluator"} <= set(tasks["ServingPusher"]["dependentTasks"])
+  # The evaluation as the Vertex AI / KFP UI shows it: KFP's own artifact types.
+  report = pipeline_spec["components"][tasks["RunReport"]["componentRef"]["name"]]
+  titles = {key: _title(output["artifactType"]) for key, output in
+            report["outputDefinitions"]["artifacts"].items()}
+  assert titles == {"confusion_matrix": "system.ClassificationMetrics",
+                    "model_card": "system.Markdown"}
+  assert "ServingPusher" in tasks["RunReport"]["dependentTasks"]
   # Vertex may take any stage from its cache but the push, which checks the serving dir.
   assert tasks["ServingPusher"]["cachingOptions"] == {"enableCache": False}
   assert tasks["Trainer"]["cachingOptions"] == {"enableCache": True}
