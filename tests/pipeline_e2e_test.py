@@ -226,6 +226,16 @@ def test_pushed_layout_has_warmup_that_replays_config_files_and_a_report(first_r
   with open(os.path.join(summary["report_dir"], "model_card.md")) as f:
     card = f.read()
   assert "**Blessed: yes**" in card and f"{summary['images_ingested']} ingested" in card
+  # The training settings this model was made with (the defaults here).
+  settings = summary["training"]["settings"]
+  assert (settings["model"], settings["input_shape"], settings["resize"], settings["epochs"],
+          settings["batch_size"], settings["learning_rate"], settings["lr_schedule"]) == (
+              "cnn", [32, 32, 3], "squash", 10, 32, 0.001, "cosine")
+  for line in ("- Model: cnn, width 32, dropout 0.3", "- Weights: trained from scratch",
+               "- Input: 32x32x3 pixels, resized by squash",
+               "- Learning rate 0.001 (cosine schedule), 10 epochs planned, batch 32",
+               "- Augmentation: none"):
+    assert line in card.splitlines()
   assert all(f"| {d} | " in card for d in range(10))
 
 
