@@ -99,8 +99,7 @@ def build_cnn(image_size: int, channels: int, num_classes: int, width: int = 32,
     x = keras.layers.MaxPooling2D()(x) if i < 2 else x
   x = keras.layers.AdaptiveAveragePooling2D((4, 4))(x)
   x = keras.layers.Flatten()(x)
-  x = keras.layers.Dropout(dropout)(x)
-  x = keras.layers.Dense(4 * width, activation="relu")(x)
+  x = keras.layers.Dense(4 * width, activation="relu")(x)  # dropout: the head's, before the classifier
   return keras.Model({IMAGE_XF: image}, _head(x, num_classes, dropout), name="cnn")
 
 

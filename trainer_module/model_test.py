@@ -54,10 +54,12 @@ def test_imagenet_weights_that_cannot_be_fetched_name_the_file_to_pass(monkeypat
     model_lib.build_model("efficientnet", 32, 3, 10, variant="b1", weights="imagenet")
 
 
-def test_cnn_width_sets_the_filters():
-  model = model_lib.build_cnn(16, 1, 10, width=8)
+def test_cnn_width_sets_the_filters_and_dropout_comes_once_before_the_classifier():
+  model = model_lib.build_cnn(16, 1, 10, width=8, dropout=0.25)
   convs = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
   assert convs == [8, 16, 32]
+  dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+  assert [d.rate for d in dropouts] == [0.25] and model.layers[-2] is dropouts[0]
 
 
 def test_cnn_learns_digits():
