@@ -94,8 +94,8 @@ def test_cnn_learns_digits_and_serving_is_deterministic(transformed, tmp_path):
   np.testing.assert_allclose([e["learning_rate"] for e in epochs],
                              [1e-3 * 0.5 * (1 + math.cos(math.pi * (e["epoch"] - 1) / 8))
                               for e in epochs], rtol=1e-5)
-  assert epochs[-1]["val_sparse_categorical_accuracy"] > 0.8 or max(
-      e["val_sparse_categorical_accuracy"] for e in epochs) > 0.8
+  # Early stopping restores the best epoch's weights: that one is the model exported.
+  assert max(e["val_sparse_categorical_accuracy"] for e in epochs) > 0.8
   loaded, first = _assert_serves_digits(trained)
   digits = images.digit_pixels(60)[20:]
   batch = tf.constant([images.encode(p, "png") for p, _ in digits])
@@ -180,10 +180,17 @@ def test_shuffle_buffer_holds_a_whole_small_image_set_and_is_bounded_for_large_i
   assert train.shuffle_buffer([1024, 1024, 3], 128) == 128  # never less than a batch
 
 
-def test_plateau_schedule_is_a_constant_rate_lowered_by_a_callback(transformed, tmp_path):
-  _, model_run = _train(transformed, tmp_path, epochs=2, lr_schedule="plateau")
-  assert [e["learning_rate"] for e in _log(model_run)] == pytest.approx([1e-3, 1e-3])
-
+def test_plateau_schedule_is_a_constant_rate_lowered_by_a_callback(transformed):
+  fn_args = training.fn_args(*transformed, BASE_CONFIG)
+  fn_args.model_run_dir = "/tmp/unused"
+  cosine = train._callbacks(fn_args, 100, "train", 8, train.cosine_schedule(1e-3, 8))
+  plateau = train._callbacks(fn_args, 100, "train", 8)
+  assert [type(c).__name__ for c in cosine][-1] == "LearningRateScheduler"
+  (reduce,) = [c for c in plateau if isinstance(c, keras.callbacks.ReduceLROnPlateau)]
+  assert (reduce.monitor, reduce.factor, reduce.patience) == ("val_loss", 0.3, 2)
+  assert not any(isinstance(c, keras.callbacks.LearningRateScheduler) for c in plateau)
+  assert [round(train.cosine_schedule(1e-3, 4)(e, None), 6) for e in range(4)] == [
+      0.001, 0.000854, 0.0005, 0.000146]
 
 def test_the_cache_choice_follows_the_size_of_the_splits():
   images = {"train": 55_000, "eval": 5_000}

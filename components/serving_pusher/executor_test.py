@@ -10,6 +10,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 from tfx import types
+from tfx.dsl.io import filesystem
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
@@ -164,6 +165,6 @@ def test_a_copy_that_fails_midway_leaves_no_version_behind(checked, tmp_path):
                      str(model_dir / name))
   os.symlink(tmp_path / "missing", model_dir / "variables")  # the copy fails on this entry
   base = tmp_path / "serving"
-  with pytest.raises(Exception):
+  with pytest.raises(filesystem.NotFoundError):  # the link points nowhere
     executor.write_version(str(model_dir), str(base), "7")
   assert os.listdir(base) == []  # neither the version nor the staging copy
