@@ -2,8 +2,8 @@
 
 One module-scoped run (blessed, pushed) feeds the tests; further runs in the same output dir
 check the cache, an accuracy threshold that cannot be met and a second model compared with the
-first as its baseline; runs on their own data check the per-class gates: shuffled labels, and
-two classes that cannot be told apart.
+first as its baseline; a run on its own data checks the per-class gates: two classes that
+cannot be told apart.
 """
 
 import base64
@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 
-import random
 
 import numpy as np
 import pytest
@@ -31,13 +30,6 @@ pytestmark = pytest.mark.e2e
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ("ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
           "Trainer", "Evaluator", "ServingCheck", "ServingPusher")
-
-
-def digits_tree(root, label_of):
-  """All 1,797 digits as PNGs, each under the folder `label_of(index, digit)` names."""
-  images.write_tree(root, {f"{label_of(i, d)}/digit_{i:04d}.png": images.encode(p, "png")
-                           for i, (p, d) in enumerate(images.digit_pixels(1797))})
-  return root
 
 
 def run_pipeline(data_dir, output_dir, *flags):
@@ -183,6 +175,9 @@ def test_unreachable_accuracy_threshold_exits_3_and_pushes_nothing(first_run):
   assert sorted(os.listdir(os.path.join(output_dir, "serving_model"))) == pushed_before
   assert any(g.startswith("sparse_categorical_accuracy") for g in summary["failed_gates"])
   assert "blessed: no" in result.stdout
+  assert summary["report_dir"] == os.path.join(output_dir, "report")  # nothing pushed
+  with open(os.path.join(summary["report_dir"], "model_card.md")) as f:
+    assert "**Blessed: no**" in f.read()
 
 
 def test_pushed_layout_has_warmup_that_replays_config_files_and_a_report(first_run):
@@ -250,23 +245,6 @@ def test_a_new_model_is_compared_with_the_last_blessed_one(first_run):
   assert baseline["accuracy_change"] == pytest.approx(
       summary["metrics"]["accuracy"] - first["metrics"]["accuracy"], abs=1e-3)
   assert "baseline (last blessed model) accuracy" in result.stdout
-
-
-def test_shuffled_labels_are_never_blessed_or_pushed(tmp_path):
-  shuffled = random.Random(0)
-  data_dir = digits_tree(str(tmp_path / "shuffled"), lambda i, d: shuffled.randrange(10))
-  output_dir = str(tmp_path / "out")
-  result, summary = run_pipeline(data_dir, output_dir, "--epochs", "3")
-  assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-3000:]
-  assert summary["blessed"] is False and summary["pushed_model_path"] is None
-  assert summary["metrics"]["accuracy"] < 0.3  # chance is 0.1
-  assert any(g.startswith("sparse_categorical_accuracy") for g in summary["failed_gates"])
-  versions = [n for n in os.listdir(os.path.join(output_dir, "serving_model")) if n.isdigit()] \
-      if os.path.exists(os.path.join(output_dir, "serving_model")) else []
-  assert versions == []
-  assert summary["report_dir"] == os.path.join(output_dir, "report")
-  with open(os.path.join(summary["report_dir"], "model_card.md")) as f:
-    assert "**Blessed: no**" in f.read()
 
 
 def test_a_class_below_its_bound_blocks_the_push_and_is_named(tmp_path):
