@@ -209,7 +209,7 @@ def test_a_disk_cache_lives_under_the_run_and_is_removed_after_training(transfor
 def wide_digits(tmp_path_factory):
   """Real 8 x 24 images (three digits side by side), labelled by the middle digit."""
   root = tmp_path_factory.mktemp("wide")
-  digits = images.digit_pixels(150)
+  digits = images.digit_pixels(260)
   files = {}
   for i in range(1, len(digits) - 1):
     wide = np.concatenate([digits[i - 1][0], digits[i][0], digits[i + 1][0]], axis=1)
