@@ -14,9 +14,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
+from pipeline import explanations  # pylint: disable=wrong-import-position
+
 REPORT_DIR = "report"
 FILES = ("model_card.md", "per_class.md", "confusion_matrix.png", "training_curves.png",
-         "calibration.png")
+         "calibration.png") + explanations.FILES
 
 
 def _with_interval(value: Optional[float], interval: Optional[List[float]]) -> str:
@@ -185,6 +187,7 @@ def write_report(summary: Dict[str, Any], report_dir: str) -> List[str]:
     if data:
       plot(data, os.path.join(report_dir, name))
       written.append(os.path.join(report_dir, name))
+  written += explanations.write(summary, report_dir)  # gradcam.png, misclassified.png
   return written
 
 

@@ -349,6 +349,7 @@ def collect(config, metadata_path: Optional[str] = None,
       "anomalies": _anomalies(anomalies.uri) if anomalies else {},
       "training": _training(model_run.uri) if model_run else {},
       "model_path": model.uri if model else None,
+      "examples_path": examples.uri,  # ImageExampleGen's output (the report's Grad-CAM pages)
       "blessed": blessed,
       **_pushed(pushed),
       "tflite": _tflite(record.output("TFLiteExport", "tflite_model"), pushed),
