@@ -9,7 +9,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = {"ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-          "Trainer", "Evaluator", "ServingCheck", "ServingPusher"}
+          "Trainer", "Evaluator", "ServingCheck", "TFLiteExport", "ServingPusher"}
 
 
 def _compile(tmp_path, *flags):
@@ -36,7 +36,8 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   assert STAGES <= set(tasks)
   assert "Transform" in tasks["Trainer"]["dependentTasks"]
   assert set(tasks["ServingCheck"]["dependentTasks"]) == {"Trainer", "ImageExampleGen"}
-  assert {"ServingCheck", "Evaluator"} <= set(tasks["ServingPusher"]["dependentTasks"])
+  assert {"ServingCheck", "Evaluator", "TFLiteExport"} <= set(
+      tasks["ServingPusher"]["dependentTasks"])
   # Vertex may take any stage from its cache but the push, which checks the serving dir.
   assert tasks["ServingPusher"]["cachingOptions"] == {"enableCache": False}
   assert tasks["Trainer"]["cachingOptions"] == {"enableCache": True}

@@ -17,7 +17,9 @@ class TFLiteModel(types.Artifact):
   `reason` (why not).
   """
 
-  TYPE_NAME = "imagepipeline.TFLiteModel"  # <namespace>.<Title>: what KFP v2 schemas accept
+  # KFP v2 wants "<namespace>.<Title>", and TFX's Kubeflow V2 container imports the class by
+  # that name: components/__init__.py resolves components.TFLiteModel.
+  TYPE_NAME = "components.TFLiteModel"
 
 
 class TFLiteExportSpec(types.ComponentSpec):
