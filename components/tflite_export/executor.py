@@ -30,12 +30,11 @@ class ExportError(Exception):
   """Why there are no TFLite models to check."""
 
 
-def read_examples(examples, split: str, limit: int, sample: bool = False
-                  ) -> List[Tuple[bytes, str]]:
-  """(encoded image, label) of a split's first `limit` records; with `sample`, `limit` records
-  drawn with a fixed seed from its first 4 x limit (ExampleGen mixes the classes)."""
-  uri = artifact_utils.get_split_uri([examples], split)
-  files = sorted(fileio.glob(os.path.join(uri, "*")))
+def read_examples(split_uri: str, limit: int, sample: bool = False) -> List[Tuple[bytes, str]]:
+  """(encoded image, label) of an ExampleGen split folder's first `limit` records; with
+  `sample`, `limit` records drawn with a fixed seed from its first 4 x limit (ExampleGen mixes
+  the classes)."""
+  files = sorted(fileio.glob(os.path.join(split_uri, "*")))
   records = tf.data.TFRecordDataset(files, compression_type="GZIP")
   if sample:
     records = records.take(4 * limit).shuffle(4 * limit, seed=0,
@@ -46,7 +45,7 @@ def read_examples(examples, split: str, limit: int, sample: bool = False
     found.append((feature[IMAGE_KEY].bytes_list.value[0],
                   feature[LABEL_KEY].bytes_list.value[0].decode()))
   if not found:
-    raise ExportError(f"no images in split {split!r} of {examples.uri}")
+    raise ExportError(f"no images in {split_uri}")
   return found
 
 
@@ -102,9 +101,10 @@ def export(saved_model_dir: str, examples, folder: str, params: Dict[str, Any]) 
     raise ExportError(f"the model has no {contract.CONTRACT_FILE}, {contract.KERAS_FILE} or "
                       "labels.txt (trained by an older version of the pipeline: rerun with "
                       "--no-cache to retrain it)")
-  calibration = read_examples(examples, params["calibration_split"],
+  calibration = read_examples(artifact_utils.get_split_uri([examples], params["calibration_split"]),
                               int(params["calibration_images"]), sample=True)
-  gate_images = read_examples(examples, params["gate_split"], int(params["max_gate_images"]))
+  gate_images = read_examples(artifact_utils.get_split_uri([examples], params["gate_split"]),
+                              int(params["max_gate_images"]))
   fileio.makedirs(folder)
   calibration_pixels = decode([d for d, _ in calibration], spec)
   models = {}

@@ -25,7 +25,7 @@ def exported(digits_tflite):
 
 def gate_images(digits_model):
   examples, _, _ = digits_model
-  return executor.read_examples(examples, "eval", 1000)
+  return executor.read_examples(os.path.join(examples.uri, "Split-eval"), 1000)
 
 
 def test_int8_model_classifies_real_digits_like_the_saved_model(exported, digits_model):
