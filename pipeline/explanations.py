@@ -117,7 +117,7 @@ def plot_gradcam(pixels: np.ndarray, labels: np.ndarray, probabilities: np.ndarr
   rows = sorted(chosen, key=lambda c: (-len(chosen[c]["mistakes"]), c))[:MAX_CLASSES]
   rows.sort()
   indices = sorted({i for c in rows for i in chosen[c]["correct"] + chosen[c]["mistakes"]})
-  heatmaps = dict(zip(indices, cam(pixels[indices].astype(np.float32))[0])) if indices else {}
+  heatmaps = dict(zip(indices, cam(pixels[indices])[0])) if indices else {}
   columns = 1 + MISTAKES
   figure, grid = plt.subplots(len(rows), columns, figsize=(2.0 * columns, 2.2 * len(rows)),
                               squeeze=False)
@@ -166,13 +166,20 @@ def plot_misclassified(pixels: np.ndarray, labels: np.ndarray, probabilities: np
   return _save(figure, path)
 
 
-@functools.lru_cache(maxsize=2)
+def predict(model, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
+  """Probabilities [n, classes] of uint8 pixels, cast to float32 a batch at a time."""
+  name = model.inputs[0].name
+  return np.concatenate([np.asarray(model({name: pixels[i:i + batch_size].astype(np.float32)},
+                                          training=False))
+                         for i in range(0, len(pixels), batch_size)])
+
+
+@functools.lru_cache(maxsize=1)  # the report is written twice (report/ and beside the push)
 def _analysis(model_dir: str, examples_uri: str, split: str) -> Tuple[Any, ...]:
   from trainer_module.gradcam import GradCam  # pylint: disable=import-outside-toplevel
   pixels, labels, class_names, model = load(model_dir, examples_uri, split)
-  cam = GradCam(model)
-  probabilities = cam(pixels.astype(np.float32))[1] if len(pixels) else np.zeros((0, 0))
-  return pixels, labels, probabilities, class_names, cam
+  probabilities = predict(model, pixels) if len(pixels) else np.zeros((0, 0))
+  return pixels, labels, probabilities, class_names, GradCam(model)
 
 
 def analyse(model_dir: str, examples_uri: str, split: str):

@@ -167,7 +167,7 @@ def explain(model, keras_dir: str, paths: List[str], images: List[bytes], class_
   for start in range(0, len(images), BATCH):
     pixels = decode_images(tf.constant(images[start:start + BATCH]), spec["height"],
                            spec["channels"], spec["resize"]).numpy()
-    heatmaps, _ = cam(pixels.astype(np.float32), class_ids[start:start + BATCH])
+    heatmaps, _ = cam(pixels, class_ids[start:start + BATCH])
     for path, image, heatmap in zip(paths[start:start + BATCH], pixels, heatmaps):
       shown = gradcam.overlay(image, heatmap)
       scale = max(1, -(-EXPLAIN_MIN_SIDE // max(shown.shape[:2])))

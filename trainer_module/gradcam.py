@@ -96,9 +96,9 @@ class GradCam:
 
   def __call__(self, pixels: np.ndarray, class_ids: Optional[Sequence[int]] = None,
                batch_size: int = 32) -> Tuple[np.ndarray, np.ndarray]:
-    """(heatmaps [batch, height, width] in 0-1, probabilities [batch, classes]) of float32
-    pixels [batch, height, width, channels]; heatmaps for `class_ids` (default: each image's
-    predicted class)."""
+    """(heatmaps [batch, height, width] in 0-1, probabilities [batch, classes]) of pixels
+    [batch, height, width, channels] (0-255, any dtype: cast to float32 a batch at a time);
+    heatmaps for `class_ids` (default: each image's predicted class)."""
     maps, probabilities = [], []
     for start in range(0, len(pixels), batch_size):
       ids = None if class_ids is None else class_ids[start:start + batch_size]
