@@ -14,6 +14,7 @@ from components.image_example_gen import ImageExampleGen, sources
 from components.run_report import RunReport
 from components.serving_check import ServingCheck
 from components.serving_pusher import ServingPusher
+from components.tflite_export import TFLiteExport
 from pipeline.cloud import VERTEX, CloudConfig
 from pipeline.configs import PipelineConfig
 from schemas import SCHEMA_PATH
@@ -147,9 +148,13 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
       model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
       split=gate_split, num_requests=config.warmup_requests, model_name=config.pipeline_name,
       max_batch_size=config.max_batch_size)
+  tflite_export = TFLiteExport(
+      model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+      model_blessing=evaluator.outputs["blessing"], gate_split=gate_split)
   pusher = ServingPusher(
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],  # the checked model, with warmup
+      tflite_model=tflite_export.outputs["tflite_model"],  # pushed when its parity passed
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=config.serving_model_dir)),
@@ -178,7 +183,7 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
       pipeline_root=config.pipeline_root,
       components=[c for c in (example_gen, statistics_gen, schema_gen, example_validator,
                               transform, tuner, trainer, baseline_resolver, evaluator, serving_check,
-                              pusher, endpoint_pusher, run_report)
+                              tflite_export, pusher, endpoint_pusher, run_report)
                   if c is not None],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,

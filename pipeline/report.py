@@ -24,9 +24,11 @@ def _gfile():
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   return tf.io.gfile
 
+
 REPORT_DIR = "report"
+EXPLANATION_FILES = ("gradcam.png", "misclassified.png")  # pipeline/explanations.py writes them
 FILES = ("model_card.md", "per_class.md", "confusion_matrix.png", "training_curves.png",
-         "calibration.png")
+         "calibration.png") + EXPLANATION_FILES
 
 
 def _with_interval(value: Optional[float], interval: Optional[List[float]]) -> str:
@@ -224,6 +226,8 @@ def write_report(summary: Dict[str, Any], report_dir: str) -> List[str]:
     if data:
       plot(data, os.path.join(report_dir, name))
       written.append(os.path.join(report_dir, name))
+  from pipeline import explanations  # pylint: disable=import-outside-toplevel
+  written += explanations.write(summary, report_dir)  # EXPLANATION_FILES
   return written
 
 

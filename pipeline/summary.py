@@ -16,6 +16,7 @@ from components.evaluator import executor as evaluator_executor
 from components.image_example_gen.executor import REPORT_FILE
 from components.image_example_gen.sources import InputError
 from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
+from components.tflite_export import executor as tflite_executor
 from pipeline import class_metrics
 from trainer_module.constants import LABEL_VOCAB
 from trainer_module.train import ACCURACY, TRAINING_LOG, TRAINING_SETTINGS
@@ -306,6 +307,44 @@ def _pushed(pushed) -> Dict[str, Any]:
           "pushed_version": pushed.custom_properties["pushed_version"].string_value}
 
 
+def _tflite(export, pushed) -> Dict[str, Any]:
+  """The TFLite export: parity figures and sizes, and the pushed folder (its files checked on
+  disk), or why nothing was pushed."""
+  if export is None:
+    return {}
+  report = tflite_executor.read_report(export.uri)
+  block = {"passed": report["passed"], "reason": report.get("reason") or None, "path": None,
+           **{k: report[k] for k in ("split", "images", "saved_model", "int8", "float16",
+                                    "bounds") if k in report}}
+  if _int_property(pushed, "pushed") != 1:
+    block["reason"] = block["reason"] or "the model was not pushed"
+  elif _int_property(pushed, "tflite_pushed") == 1:
+    path = os.path.join(pushed.custom_properties["pushed_destination"].string_value,
+                        tflite_executor.FOLDER)
+    names = [report[k]["file"] for k in ("int8", "float16")] + [
+        tflite_executor.LABELS_FILE, tflite_executor.CONTRACT_FILE]
+    missing = [n for n in names if not tf.io.gfile.exists(os.path.join(path, n))]
+    if missing:
+      block["push_error"] = f"{path} lacks {', '.join(missing)}"
+    else:
+      block["path"] = path
+  return block
+
+
+def format_tflite(block: Dict[str, Any]) -> Optional[str]:
+  """One summary line: sizes, agreement and where the TFLite files are, or why there are none."""
+  if not block:
+    return None
+  if not block["path"]:
+    return f"  tflite: not pushed: {block.get('push_error') or block['reason']}"
+  int8, float16 = block["int8"], block["float16"]
+  return (f"  tflite: int8 {int8['bytes'] / 1024:.0f} KiB, float16 {float16['bytes'] / 1024:.0f} "
+          f"KiB; top-1 agrees with the SavedModel on {int8['agreement']:.1%} / "
+          f"{float16['agreement']:.1%} of {block['images']} {block['split']} images (accuracy "
+          f"{int8['accuracy']:.4f} / {float16['accuracy']:.4f} vs "
+          f"{block['saved_model']['accuracy']:.4f}); in {block['path']}")
+
+
 def gate_split(splits: Dict[str, Any]) -> str:
   """The split the Evaluator gates on: test when there is one, else eval."""
   return "test" if "test" in splits else "eval"
@@ -373,8 +412,10 @@ def collect(config, metadata_path: Optional[str] = None, run_id: Optional[str] =
       "anomalies": _anomalies(anomalies.uri) if anomalies else {},
       "training": _training(model_run.uri) if model_run else {},
       "model_path": model.uri if model else None,
+      "examples_path": examples.uri,  # ImageExampleGen's output (the report's Grad-CAM pages)
       "blessed": blessed,
       **_pushed(pushed),
+      "tflite": _tflite(record.output("TFLiteExport", "tflite_model"), pushed),
       "stage_seconds": record.stage_seconds(),
       "stage_states": record.states(),
   }
@@ -476,5 +517,7 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.append(f"  push error: {summary['push_error']}")
   lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}; pushed: "
                f"{summary['pushed_model_path'] or 'nothing'}")
+  if format_tflite(summary.get("tflite") or {}):
+    lines.append(format_tflite(summary["tflite"]))
   lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()))
   return "\n".join(lines)

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = {"ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-          "Trainer", "Evaluator", "ServingCheck", "ServingPusher"}
+          "Trainer", "Evaluator", "ServingCheck", "TFLiteExport", "ServingPusher"}
 
 
 def _compile(tmp_path, *flags):
@@ -43,7 +43,8 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   assert STAGES <= set(tasks)
   assert "Transform" in tasks["Trainer"]["dependentTasks"]
   assert set(tasks["ServingCheck"]["dependentTasks"]) == {"Trainer", "ImageExampleGen"}
-  assert {"ServingCheck", "Evaluator"} <= set(tasks["ServingPusher"]["dependentTasks"])
+  assert {"ServingCheck", "Evaluator", "TFLiteExport"} <= set(
+      tasks["ServingPusher"]["dependentTasks"])
   # The evaluation as the Vertex AI / KFP UI shows it: KFP's own artifact types.
   report = pipeline_spec["components"][tasks["RunReport"]["componentRef"]["name"]]
   titles = {key: _title(output["artifactType"]) for key, output in

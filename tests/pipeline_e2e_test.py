@@ -148,6 +148,27 @@ def test_serving_accepts_the_rest_b64_shape_and_tf_examples_alike(first_run):
   assert [c.decode() for c in from_rest["class_names"][0].numpy()] == summary["classes"]
 
 
+def test_tflite_models_beside_the_pushed_version_agree_with_it(first_run):
+  _, output_dir, result, summary = first_run
+  tflite = summary["tflite"]
+  assert tflite["passed"] is True, tflite["reason"]
+  assert tflite["path"] == os.path.join(summary["pushed_model_path"], "tflite")
+  assert sorted(os.listdir(tflite["path"])) == [
+      "README.md", "input.json", "labels.txt", "model_float16.tflite", "model_int8.tflite",
+      "parity.json"]
+  assert os.path.getsize(os.path.join(tflite["path"], "model_int8.tflite")) == (
+      tflite["int8"]["bytes"]) < 1 << 20  # the default CNN's int8 model: under 1 MB
+  assert tflite["split"] == summary["metrics"]["split"]
+  assert tflite["images"] == summary["metrics"]["examples"]
+  assert tflite["saved_model"]["accuracy"] == pytest.approx(summary["metrics"]["accuracy"],
+                                                           abs=1e-3)
+  assert tflite["int8"]["agreement"] >= 0.98
+  assert tflite["int8"]["accuracy"] >= tflite["saved_model"]["accuracy"] - 0.01
+  with open(os.path.join(tflite["path"], "labels.txt")) as f:
+    assert f.read().splitlines() == summary["classes"]
+  assert "  tflite: int8 " in result.stdout
+
+
 def test_second_run_reuses_the_cache(first_run):
   data_dir, output_dir, _, first = first_run
   result, summary = run_pipeline(data_dir, output_dir)

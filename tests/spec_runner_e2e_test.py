@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ("ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-          "Trainer", "Evaluator", "ServingCheck", "ServingPusher")
+          "Trainer", "Evaluator", "ServingCheck", "TFLiteExport", "ServingPusher")
 
 
 def _metadata(run_dir, task, key):
@@ -83,6 +83,10 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
   pushed = _metadata(run_dir, "ServingPusher", "pushed_model")
   assert pushed["pushed"] == 1
   assert os.path.dirname(pushed["pushed_destination"]) == os.path.join(out, "serving_model")
+  # The custom TFLiteModel artifact travels between tasks; its folder is pushed in the version.
+  assert _metadata(run_dir, "TFLiteExport", "tflite_model")["passed"] == 1
+  assert pushed["tflite_pushed"] == 1
+  assert os.path.isfile(os.path.join(pushed["pushed_destination"], "tflite", "model_int8.tflite"))
 
   # The pushed model answers raw PNG bytes with this run's class names, mostly right.
   serve = tf.saved_model.load(pushed["pushed_destination"]).signatures["serving_default"]

@@ -22,7 +22,7 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer_module import (augmentation, cache, class_weights, distribution, labels,
+from trainer_module import (augmentation, cache, class_weights, contract, distribution, labels,
                             preprocessing)
 from trainer_module.constants import IMAGE_KEY, IMAGE_XF, LABEL_VOCAB, LABEL_XF
 from trainer_module.model import build_model, compile_model, unfreeze_top
@@ -298,6 +298,19 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                       signatures=make_serving_signatures(model, tf_transform_output))
   labels.write_class_names(fn_args.serving_model_dir, [
       name.decode() for name in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)])
+  write_extras(model, fn_args.serving_model_dir, config, tf_transform_output)
+
+
+def write_extras(model: keras.Model, saved_model_dir: str, config: Dict[str, Any],
+                 tf_transform_output: tft.TFTransformOutput) -> None:
+  """The input contract and the Keras model beside the SavedModel (trainer_module/contract.py),
+  for clients that decode images themselves: TFLite, predict, Grad-CAM."""
+  stats = preprocessing.read_image_stats(tf_transform_output)
+  contract.write_contract(saved_model_dir, contract.input_contract(
+      stats["shape"], stats["resize"], config["model"], stats["mean"], stats["std"]))
+  # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
+  keras.Model(model.input, model.output, name=model.name).save(
+      os.path.join(saved_model_dir, contract.KERAS_FILE))
 
 
 def _write_settings(fn_args, config, tf_transform_output, hp, global_batch,

@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from tests import images, training
-from trainer_module import cache, class_weights, preprocessing, train
+from trainer_module import cache, class_weights, contract, preprocessing, train
 from trainer_module.constants import IMAGE_XF
 
 BASE_CONFIG = {"model": "cnn", "image_size": 32, "channels": 1, "epochs": 1, "batch_size": 32,
@@ -252,3 +252,14 @@ def test_resize_is_bit_for_bit_the_same_in_transform_and_in_the_served_model(wid
   keras_model = keras.saving.load_model(os.path.join(model_run.uri, train.KERAS_MODEL))
   np.testing.assert_allclose(outputs["probabilities"].numpy(),
                              keras_model({IMAGE_XF: pixels}).numpy(), atol=1e-5)
+  # Beside the SavedModel: the input contract (what a client that decodes images itself must
+  # do: here, the same pixels) and the Keras model.
+  saved_model_dir = training.serving_model_dir(trained)
+  spec = contract.read_contract(saved_model_dir)
+  assert (spec["height"], spec["width"], spec["channels"], spec["resize"]) == (16, 16, 1, mode)
+  assert spec["normalization"]["in_model"] and len(spec["normalization"]["mean"]) == 1
+  np.testing.assert_array_equal(
+      preprocessing.decode_images(tf.constant(wide), spec["height"], spec["channels"],
+                                  spec["resize"]).numpy(), pixels.astype(np.uint8))
+  np.testing.assert_allclose(contract.load_keras_model(saved_model_dir)({IMAGE_XF: pixels}),
+                             outputs["probabilities"].numpy(), atol=1e-5)
