@@ -10,7 +10,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["pipeline", "components", "components.*",
                                                "trainer_module", "schemas"]),
     package_data={"schemas": ["*.pbtxt"]},
-    py_modules=["local_runner", "kubeflow_runner"],
+    py_modules=["local_runner", "kubeflow_runner", "system"],
     install_requires=[
         "tfx[kfp]==1.21.0",
         "tensorboard==2.21.0",  # Keras TensorBoard callback; TF 2.21 no longer pulls it in

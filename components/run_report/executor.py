@@ -4,6 +4,7 @@ import os
 from typing import Any, Dict
 
 from absl import logging
+from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
@@ -28,7 +29,7 @@ class InputRecord:
   def __init__(self, input_dict, run_id: str):
     self.run_id = run_id
     self.executions = {}
-    self._artifacts = {SOURCES[key]: artifact_utils.get_single_instance(artifacts).mlmd_artifact
+    self._artifacts = {SOURCES[key]: _plain(artifact_utils.get_single_instance(artifacts))
                        for key, artifacts in input_dict.items() if artifacts}
 
   def output(self, node: str, key: str):
@@ -42,6 +43,26 @@ class InputRecord:
 
   def states(self) -> Dict[str, str]:
     return {}
+
+
+def _plain(artifact) -> metadata_store_pb2.Artifact:
+  """The artifact as MLMD holds it: TFX's Kubeflow v2 container reads an upstream artifact's
+  metadata into struct-valued custom properties (a blessing's 1 becomes {"__value__": 1.0});
+  the summary reads int, double and string values, as an MLMD store gives them."""
+  result = metadata_store_pb2.Artifact()
+  result.CopyFrom(artifact.mlmd_artifact)
+  for name, value in artifact.mlmd_artifact.custom_properties.items():
+    if value.WhichOneof("value") != "struct_value":
+      continue
+    decoded = artifact.get_custom_property(name)
+    field = result.custom_properties[name]
+    if isinstance(decoded, float) and decoded.is_integer():
+      field.int_value = int(decoded)
+    elif isinstance(decoded, (int, float)):
+      field.double_value = decoded
+    elif isinstance(decoded, str):
+      field.string_value = decoded
+  return result
 
 
 def kfp_confusion_matrix(matrix: Dict[str, Any]) -> Dict[str, Any]:
