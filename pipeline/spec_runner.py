@@ -426,7 +426,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   print(f"[spec_runner] run {runner.run_id} finished under {runner.root}", flush=True)
   if "ServingPusher" not in runner.outputs:  # e.g. a hand-written spec of other tasks
     return EXIT_OK
-  result = summarize(runner, log_path)
+  from pipeline import console  # pylint: disable=import-outside-toplevel
+  with console.Console(log_path or os.devnull, verbose=args.verbose):  # TF's start-up noise
+    result = summarize(runner, log_path)
   if result["blessed"] and result["pushed_model_path"]:
     return EXIT_OK
   return EXIT_NOT_PUSHED
