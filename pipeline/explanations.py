@@ -13,15 +13,11 @@ import functools
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-import matplotlib
+import numpy as np
+import tensorflow as tf
+from absl import logging
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-import tensorflow as tf  # pylint: disable=wrong-import-position
-from absl import logging  # pylint: disable=wrong-import-position
-
-from pipeline.report import EXPLANATION_FILES  # pylint: disable=wrong-import-position
+from pipeline.report import EXPLANATION_FILES, _pyplot  # pylint: disable=protected-access
 
 MAX_IMAGES = 2000
 MISTAKES = 3
@@ -84,7 +80,7 @@ def _save(figure, path: Optional[str]):
     return figure
   with tf.io.gfile.GFile(path, "wb") as f:
     figure.savefig(f, format="png", dpi=100, bbox_inches="tight")
-  plt.close(figure)
+  _pyplot().close(figure)
   return None
 
 
@@ -121,7 +117,7 @@ def plot_gradcam(pixels: np.ndarray, labels: np.ndarray, probabilities: np.ndarr
   indices = sorted({i for c in rows for i in chosen[c]["correct"] + chosen[c]["mistakes"]})
   heatmaps = dict(zip(indices, cam(pixels[indices])[0])) if indices else {}
   columns = 1 + MISTAKES
-  figure, grid = plt.subplots(len(rows), columns, figsize=(2.0 * columns, 2.2 * len(rows)),
+  figure, grid = _pyplot().subplots(len(rows), columns, figsize=(2.0 * columns, 2.2 * len(rows)),
                               squeeze=False)
   predicted = probabilities.argmax(axis=1)
   for row, class_id in zip(grid, rows):
@@ -153,7 +149,7 @@ def plot_misclassified(pixels: np.ndarray, labels: np.ndarray, probabilities: np
   wrong = most_confident_mistakes(labels, probabilities)
   columns = 6
   rows = max(1, -(-len(wrong) // columns))
-  figure, grid = plt.subplots(rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False)
+  figure, grid = _pyplot().subplots(rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False)
   for axes in grid.flat:
     axes.axis("off")
   for axes, index in zip(grid.flat, wrong):

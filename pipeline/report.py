@@ -14,8 +14,10 @@ from typing import Any, Dict, List, Optional
 
 
 def _pyplot():
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
+  """pyplot, drawing to files (Agg) unless a notebook has already chosen its backend."""
+  if "matplotlib.pyplot" not in sys.modules:
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
   return plt
 
