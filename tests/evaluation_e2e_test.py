@@ -189,8 +189,10 @@ def test_an_interrupt_ends_the_run_with_one_line_and_its_status(tmp_path, signum
   lines = []
   for line in process.stdout:  # wait until the pipeline is inside a Beam stage
     lines.append(line)
-    if "Component Transform is running" in line:
+    if line.startswith("[pipeline] Transform ..."):
       break
+  else:
+    pytest.fail("the run ended without starting Transform:\n" + "".join(lines[-20:]))
   process.send_signal(signum)
   rest, _ = process.communicate(timeout=120)
   assert process.returncode == status, "".join(lines[-20:]) + rest[-3000:]
