@@ -146,8 +146,9 @@ class _Checked(NamedTuple):
   order: bytes      # the key's bytes: path order among identical files
   row: Row
   shape: List[int]
-  source: int       # which of the bucket's spool files
-  record: spool.Record
+  source: int       # which of the bucket's spool files ...
+  offset: int       # ... and where in it the carried bytes are
+  size: int         # (0: not carried)
 
 
 class Decide(beam.DoFn):
@@ -169,9 +170,9 @@ class Decide(beam.DoFn):
         fields, shape = json.loads(record.meta)
         row = Row(*fields)
         checked.append(_Checked(record.sha256, files.encode(row.key), row, shape, source,
-                                record._replace(meta=b"")))
+                                record.offset, record.size))
     checked.sort(key=lambda c: (c.sha256, c.order))
-    counts: Dict[str, int] = collections.Counter()
+    counts: Dict[Tuple[str, str], int] = collections.Counter()
     opened: Dict[int, Any] = {}
     try:
       for _, same in itertools.groupby(checked, key=lambda c: c.sha256):
@@ -179,7 +180,7 @@ class Decide(beam.DoFn):
         for output in self._decide(same, paths, opened):
           if isinstance(output, tuple):
             row, example = output
-            counts[json.dumps([row.split, row.label])] += 1
+            counts[row.split, row.label] += 1
             yield beam.pvalue.TaggedOutput(examples_tag(row.split), example)
           else:
             yield output
@@ -187,7 +188,7 @@ class Decide(beam.DoFn):
       for f in opened.values():
         f.close()
     for key, count in counts.items():
-      yield beam.pvalue.TaggedOutput(COUNTS, (key, count))
+      yield beam.pvalue.TaggedOutput(COUNTS, (json.dumps(key), count))
 
   def _decide(self, same: List[_Checked], paths: List[str],
               opened: Dict[int, Any]) -> Iterator[Any]:
@@ -203,10 +204,10 @@ class Decide(beam.DoFn):
     for row in rows[len(kept):]:
       yield _rejected(row, "duplicate", {"duplicate_of": _ref(rows[0])})
     for c in kept:
-      if c.record.size:  # carried in the spool: the very bytes checked
+      if c.size:  # carried in the spool: the very bytes checked
         if c.source not in opened:
           opened[c.source] = files.open_file(paths[c.source], "rb")
-        reason, data = None, spool.read_data(opened[c.source], c.record)
+        reason, data = None, spool.read_data(opened[c.source], c.offset, c.size)
       else:
         reason, data = files.read_file(c.row.path)
         if not reason and hashlib.sha256(data).digest() != c.sha256:

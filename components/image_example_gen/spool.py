@@ -76,7 +76,7 @@ def read(path: str) -> Iterator[Record]:
       offset += size
 
 
-def read_data(f, record: Record) -> bytes:
-  """The bytes carried by a record, from its spool file opened for reading."""
-  f.seek(record.offset)
-  return f.read(record.size)
+def read_data(f, offset: int, size: int) -> bytes:
+  """The bytes a record carries (Record.offset, .size), from its spool file opened to read."""
+  f.seek(offset)
+  return f.read(size)
