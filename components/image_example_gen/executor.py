@@ -12,9 +12,9 @@ already assigned (listing.py); nothing holds it whole. Beam then (ingest.py)
    file per content-hash bucket (spool.py), with the bytes of small files,
 2. decides each bucket's byte-identical files (the first in path order is written, the others
    are `duplicate`; identical bytes under different classes are all `conflicting_labels`,
-   unless keep_duplicates) and makes the kept ones tf.Examples, in content-hash order, which
-   mixes the classes,
-3. writes each split in that order, without the all-to-all shuffle of TFX's WriteSplit.
+   unless keep_duplicates) and writes the kept ones as tf.Examples, in content-hash order,
+   which mixes the classes, without the all-to-all shuffle of TFX's WriteSplit,
+3. names each split's files once every bundle is done.
 Only file names and counts pass through Beam's group-bys (DirectRunner holds those in memory),
 so memory does not grow with the number of files, and no image's bytes are ever grouped.
 """
@@ -103,20 +103,22 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   """ExampleGen executor for image folders and manifests."""
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-    raise NotImplementedError("ImageExampleGen reads every input split in "
-                              "GenerateExamplesByBeam, to find duplicates across splits")
+    raise NotImplementedError("ImageExampleGen reads every input split in one Beam graph "
+                              "(_ingest), to find duplicates across splits")
 
   def GenerateExamplesByBeam(self, pipeline, exec_properties):
-    """Lists every input split, then reads, deduplicates and splits them in one Beam graph.
+    raise NotImplementedError("ImageExampleGen writes its splits itself (ingest.Decide), "
+                              "without WriteSplit's all-to-all shuffle")
 
-    Returns each split's serialized tf.Examples.
-    """
-    input_config, output_config = _configs(exec_properties)
-    split_names = example_gen_utils.generate_output_split_names(input_config, output_config)
+  def _ingest(self, pipeline, exec_properties: Dict[str, Any],
+              prefixes: Dict[str, str]) -> None:
+    """Lists every input split, then reads, deduplicates and writes them in one Beam graph:
+    each split's files are named `prefixes[split]-SSSSS-of-NNNNN.gz`."""
     config = unpack_custom_config(exec_properties)
     report_dir = exec_properties[_REPORT_DIR_KEY]
-    spool_dir = posixpath.join(report_dir, "spool")
-    tf.io.gfile.makedirs(spool_dir)
+    spool_dir, shards_dir = (posixpath.join(report_dir, d) for d in ("spool", "shards"))
+    for folder in (spool_dir, shards_dir):
+      tf.io.gfile.makedirs(folder)
     found = write_listing(exec_properties, report_dir)
     chunks = found.pop("chunks")
     # The listing's size is recorded apart from the outcomes, so that a lost file is noticed.
@@ -137,36 +139,38 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         .with_outputs(ingest.REJECTED, main="spooled"))
     _ = inspected[ingest.REJECTED] | "WriteRejected[inspect]" >> beam.io.WriteToText(
         posixpath.join(report_dir, "rejected-inspect"))
-    tags = [ingest.examples_tag(name) for name in split_names]
     decided = (
         inspected["spooled"]
         | "ByBucket" >> beam.GroupByKey()
-        | "Decide" >> beam.ParDo(ingest.Decide(bool(config.get("keep_duplicates", False))))
-        .with_outputs(ingest.REJECTED, ingest.COUNTS, *tags))
+        | "Decide" >> beam.ParDo(ingest.Decide(bool(config.get("keep_duplicates", False)),
+                                               shards_dir))
+        .with_outputs(ingest.REJECTED, ingest.COUNTS, ingest.SHARDS))
     _ = decided[ingest.REJECTED] | "WriteRejected[decide]" >> beam.io.WriteToText(
         posixpath.join(report_dir, "rejected-decide"))
     _ = (decided[ingest.COUNTS]
          | "SumCounts" >> beam.CombinePerKey(sum)
          | "FormatCounts" >> beam.Map(ingest.format_count)
          | "WriteCounts" >> beam.io.WriteToText(posixpath.join(report_dir, "counts")))
-    return {name: decided[tag] for name, tag in zip(split_names, tags)}
+    _ = (pipeline
+         | "Splits" >> beam.Create(sorted(prefixes))
+         | "Publish" >> beam.Map(ingest.publish, beam.pvalue.AsMultiMap(decided[ingest.SHARDS]),
+                                 prefixes))
 
   def _write_examples(self, examples, exec_properties: Dict[str, Any]) -> None:
-    """BaseExampleGenExecutor.Do, less WriteSplit's Reshuffle before writing.
+    """BaseExampleGenExecutor.Do's writing, done by the ingest steps themselves.
 
-    That all-to-all shuffle holds every example in memory on DirectRunner; the splits are
-    written in the order made instead, which mixes the classes (ingest.Decide). The examples
-    come serialized, so TFX's MaybeSerialize step is left out too.
+    TFX's WriteSplit shuffles all-to-all before writing (DirectRunner holds every example in
+    memory for it) and Beam's WriteToTFRecord costs twice what TensorFlow's writer does per
+    example; the splits are written in the order made instead, which mixes the classes.
     """
     input_config, output_config = _configs(exec_properties)
-    examples.split_names = artifact_utils.encode_split_names(
-        example_gen_utils.generate_output_split_names(input_config, output_config))
+    split_names = example_gen_utils.generate_output_split_names(input_config, output_config)
+    examples.split_names = artifact_utils.encode_split_names(split_names)
+    prefixes = {name: posixpath.join(artifact_utils.get_split_uri([examples], name),
+                                     write_split.DEFAULT_TF_RECORD_FILE_NAME)
+                for name in split_names}
     with self._make_beam_pipeline() as pipeline:
-      for name, split in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
-        _ = (split
-             | f"Write[{name}]" >> beam.io.WriteToTFRecord(
-                 posixpath.join(artifact_utils.get_split_uri([examples], name),
-                                write_split.DEFAULT_TF_RECORD_FILE_NAME), file_name_suffix=".gz"))
+      self._ingest(pipeline, exec_properties, prefixes)
     examples_utils.set_payload_format(examples, exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY, example_gen_pb2.FORMAT_TF_EXAMPLE))
     examples_utils.set_file_format(examples, write_split.to_file_format_str(

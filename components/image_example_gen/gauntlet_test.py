@@ -336,12 +336,20 @@ def test_a_class_name_that_is_not_utf8_is_rejected_and_named(tmp_path):
 
 
 def _decide(folder, row, checked, carried=b""):
-  """Decide's outputs for one file checked with the bytes `checked` (and carrying `carried`)."""
+  """Decide's outputs (tag: value) for one file checked with the bytes `checked` (and carrying
+  `carried`), with the examples it wrote under "examples"."""
   writer = spool.Writer(str(folder), buckets=1)
   writer.add(hashlib.sha256(checked).digest(), ingest.record_meta(row, [16, 16, 1]), carried)
   [(bucket, path)] = writer.close()
-  outputs = list(ingest.Decide(keep_duplicates=False).process((bucket, [path])))
-  return {o.tag: o.value for o in outputs}
+  decide = ingest.Decide(keep_duplicates=False, folder=str(folder))
+  decide.start_bundle()
+  outputs = list(decide.process((bucket, [path]))) + list(decide.finish_bundle())
+  outputs = {o.tag: o.value for o in outputs}
+  if "shards" in outputs:
+    split, shard = outputs["shards"].value
+    outputs["examples"] = [(split, tf.train.Example.FromString(r.numpy()))
+                           for r in tf.data.TFRecordDataset(shard, compression_type="GZIP")]
+  return outputs
 
 
 def test_a_file_changed_between_its_check_and_its_write_is_rejected(tmp_path, digits):
@@ -352,13 +360,12 @@ def test_a_file_changed_between_its_check_and_its_write_is_rejected(tmp_path, di
   outputs = _decide(tmp_path, row, checked)
   assert json.loads(outputs["rejected"]) == [
       "train", "c0", "changed_during_ingest", "c0/a.png", None]
-  assert "examples-train" not in outputs
+  assert "examples" not in outputs
   outputs = _decide(tmp_path, row, written)
-  assert executor_test.feature(tf.train.Example.FromString(outputs["examples-train"]),
-                               "image") == written
+  [(split, example)] = outputs["examples"]
+  assert (split, executor_test.feature(example, "image")) == ("train", written)
   assert outputs["counts"] == ('["train", "c0"]', 1)
   # A small file travels in the spool: what is written is what was checked, whatever happened
   # to the file since.
-  outputs = _decide(tmp_path, row, checked, carried=checked)
-  assert executor_test.feature(tf.train.Example.FromString(outputs["examples-train"]),
-                               "image") == checked
+  [(_, example)] = _decide(tmp_path, row, checked, carried=checked)["examples"]
+  assert executor_test.feature(example, "image") == checked

@@ -7,9 +7,10 @@
 2. `Decide`, one element per bucket: byte-identical files (always in one bucket) are written
    once, the first in path order below the data root (the others are `duplicate`, naming it)
    unless keep_duplicates, and identical bytes under different classes are all
-   `conflicting_labels`. The kept files become serialized tf.Examples in the order of their
+   `conflicting_labels`. The kept files become tf.Examples, written in the order of their
    content hash, which mixes the classes; bytes not carried in the spool are read again, and
    rejected as `changed_during_ingest` if they no longer match.
+3. `publish` names each split's files, once every bundle is done.
 
 Only file names and counts pass between the steps, so Beam holds nothing per image in memory,
 and no image's bytes are ever grouped. This module imports TensorFlow but not TFX, so each Beam
@@ -20,6 +21,8 @@ import collections
 import hashlib
 import itertools
 import json
+import posixpath
+import uuid
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
@@ -32,6 +35,8 @@ from trainer_module.constants import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY
 SHA256_KEY = "sha256"  # hex digest of the image bytes
 REJECTED = "rejected"
 COUNTS = "counts"
+SHARDS = "shards"
+_GZIP = tf.io.TFRecordOptions(compression_type="GZIP")
 MAX_LISTED = 10  # names listed in one rejection's detail, at most
 CARRY_BYTES = 64 * 1024  # files up to this size travel in the spool rather than being read again
 
@@ -43,11 +48,6 @@ class Row(NamedTuple):  # a tuple, so that a chunk of them is a JSON list
   reason: Optional[str]
   split: str            # the output split
   key: str              # below the data root: "path order" among identical files
-
-
-def examples_tag(split: str) -> str:
-  """The output of Decide that carries one split's serialized examples."""
-  return f"examples-{split}"
 
 
 def _bytes(value: bytes) -> tf.train.Feature:
@@ -152,14 +152,21 @@ class _Checked(NamedTuple):
 
 
 class Decide(beam.DoFn):
-  """One bucket's files: duplicates decided, the kept ones made into serialized tf.Examples.
+  """One bucket's files: duplicates decided, the kept ones written as tf.Examples.
 
-  Outputs: examples_tag(split) for each split's examples, REJECTED lines, and COUNTS
+  Each bundle writes one GZIP TFRecord file per split into `folder` (TensorFlow's writer, as
+  cheap as a plain loop's: Beam's WriteToTFRecord costs about twice as much per example) and,
+  when it ends, emits (split, file) on SHARDS; publish() gives them their final names, so a
+  retried bundle's files are never published. Also emits REJECTED lines and COUNTS
   ('[split, class]', images written).
   """
 
-  def __init__(self, keep_duplicates: bool):
-    self._keep_duplicates = keep_duplicates
+  def __init__(self, keep_duplicates: bool, folder: str):
+    self._keep_duplicates, self._folder = keep_duplicates, folder
+    self._writers: Dict[str, Tuple[str, Any]] = {}
+
+  def start_bundle(self):
+    self._writers = {}
 
   def process(self, item: Tuple[int, Iterable[str]]) -> Iterator[Any]:
     _, paths = item
@@ -181,7 +188,7 @@ class Decide(beam.DoFn):
           if isinstance(output, tuple):
             row, example = output
             counts[row.split, row.label] += 1
-            yield beam.pvalue.TaggedOutput(examples_tag(row.split), example)
+            self._write(row.split, example)
           else:
             yield output
     finally:
@@ -189,6 +196,18 @@ class Decide(beam.DoFn):
         f.close()
     for key, count in counts.items():
       yield beam.pvalue.TaggedOutput(COUNTS, (json.dumps(key), count))
+
+  def _write(self, split: str, example: bytes) -> None:
+    if split not in self._writers:
+      path = f"{self._folder}/{split}-{uuid.uuid4().hex}.gz"
+      self._writers[split] = path, tf.io.TFRecordWriter(path, _GZIP)
+    self._writers[split][1].write(example)
+
+  def finish_bundle(self) -> Iterator[Any]:
+    for split, (path, writer) in sorted(self._writers.items()):
+      writer.close()
+      yield beam.pvalue.TaggedOutput(SHARDS, window.GlobalWindows.windowed_value((split, path)))
+    self._writers = {}
 
   def _decide(self, same: List[_Checked], paths: List[str],
               opened: Dict[int, Any]) -> Iterator[Any]:
@@ -217,3 +236,17 @@ class Decide(beam.DoFn):
         continue
       example = make_example(data, c.row.name, c.row.label, c.shape, c.sha256.hex())
       yield c.row, example.SerializeToString()
+
+
+def publish(split: str, shards, prefixes: Dict[str, str]) -> int:
+  """Moves a split's files (shards[split]: a Beam multimap side input, or a dict of lists) to
+  `prefix-SSSSS-of-NNNNN.gz`, the names Beam's WriteToTFRecord gives; a split without any gets
+  one empty file. Returns the split's file count."""
+  paths = sorted(shards[split])
+  count = max(1, len(paths))
+  tf.io.gfile.makedirs(posixpath.dirname(prefixes[split]))
+  if not paths:
+    tf.io.TFRecordWriter(f"{prefixes[split]}-00000-of-00001.gz", _GZIP).close()
+  for i, path in enumerate(paths):
+    tf.io.gfile.rename(path, f"{prefixes[split]}-{i:05d}-of-{count:05d}.gz", overwrite=True)
+  return count
