@@ -33,6 +33,10 @@ def _varint(n: int) -> bytes:
   return bytes(out)
 
 
+# The two fields' tags and lengths before a value of n < 126 bytes (one-byte varints).
+_HEADS = [bytes((0x0A, n + 2, 0x0A, n)) for n in range(126)]
+
+
 class SplitOf:
   """The output split a file name hashes to: TFX's ExampleGen partition (the sha256 of the
   partition feature, a one-value BytesList, serialized) without building a tf.Example."""
@@ -45,8 +49,11 @@ class SplitOf:
 
   def __call__(self, name: str) -> str:
     value = files.encode(name)
-    inner = b"\x0a" + _varint(len(value)) + value  # BytesList.value
-    key = b"\x0a" + _varint(len(inner)) + inner    # Feature.bytes_list
+    if len(value) < len(_HEADS):
+      key = _HEADS[len(value)] + value
+    else:
+      inner = b"\x0a" + _varint(len(value)) + value  # BytesList.value
+      key = b"\x0a" + _varint(len(inner)) + inner    # Feature.bytes_list
     bucket = int.from_bytes(hashlib.sha256(key).digest(), "big") % self._buckets[-1]
     return self._names[bisect.bisect(self._buckets, bucket)]
 
@@ -58,11 +65,11 @@ class _Chunks:
     self._f, self._rows = f, []
     self.refs: List[Tuple[int, int]] = []
     self.rows = self._offset = 0
+    self._size = 1  # of the chunk being filled
 
   def add(self, row: Row) -> None:
     self._rows.append(row)
-    self.rows += 1
-    if len(self._rows) >= min(MAX_CHUNK, max(1, self.rows // MIN_CHUNKS)):
+    if len(self._rows) >= self._size:
       self.flush()
 
   def flush(self) -> None:
@@ -71,7 +78,9 @@ class _Chunks:
       self._f.write(line)
       self.refs.append((self._offset, len(line)))
       self._offset += len(line)
+      self.rows += len(self._rows)
       self._rows = []
+      self._size = min(MAX_CHUNK, max(1, self.rows // MIN_CHUNKS))
 
 
 def write_listing(folder: str, input_base: str, input_config: example_gen_pb2.Input,

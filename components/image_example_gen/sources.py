@@ -17,6 +17,7 @@ import csv
 import dataclasses
 import hashlib
 import io
+import operator
 import os
 import posixpath
 import re
@@ -274,6 +275,9 @@ def _name_reason(name: str, label: str, classes: Sequence[str]) -> Optional[str]
   return None
 
 
+_NAME = operator.attrgetter("name")
+
+
 def _stamp(st: os.stat_result) -> Tuple[int, int, int]:
   return (st.st_size, st.st_mtime_ns, st.st_ino)
 
@@ -310,7 +314,7 @@ class _LocalTree:
       folder, rel = stack.pop()
       try:
         with os.scandir(folder) as it:
-          entries = sorted(it, key=lambda e: e.name)
+          entries = sorted(it, key=_NAME)
       except OSError as e:  # the root itself was checked by describe(); a sub-folder
         yield Candidate(folder, rel, rel.split("/", 1)[0], os_reason(e))
         continue
