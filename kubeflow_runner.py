@@ -42,8 +42,11 @@ def _parser():
                         "optionally submit or schedule it on Vertex AI Pipelines.")
   parser.add_argument("--compile", dest="spec_path", default="pipeline.json",
                       help="Where to write the pipeline spec (default: %(default)s).")
-  parser.add_argument("--image", default=defaults.image,
-                      help="Container image with this project installed (default: %(default)s).")
+  parser.add_argument("--image", default=None,
+                      help="Container image with this project installed, built from the "
+                      "Dockerfile and pushed to a registry the cloud can pull from; required "
+                      f"with a gs:// --output-dir (local compiles default to {defaults.image}, "
+                      "which lacks this project: fine for pipeline.spec_runner only).")
   parser.add_argument("--num-classes", type=int, default=None,
                       help="Number of classes; default: counted from --data-dir at compile time.")
   parser.add_argument("--project", default=defaults.project,
@@ -75,13 +78,34 @@ def _parser():
 
 
 def cloud_config(args):
-  from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
-  return CloudConfig(image=args.image, project=args.project, region=args.region,
+  from pipeline.cloud import DEFAULT_IMAGE, CloudConfig  # pylint: disable=import-outside-toplevel
+  return CloudConfig(image=args.image or DEFAULT_IMAGE, project=args.project, region=args.region,
                      service_account=args.service_account, dataflow=args.dataflow,
                      vertex_training=args.vertex_training, machine_type=args.machine_type,
                      accelerator_type=args.accelerator_type,
                      accelerator_count=args.accelerator_count,
                      vertex_endpoint=args.vertex_endpoint)
+
+
+def check_cloud_paths(config, image: Optional[str]) -> None:
+  """A spec meant for the cloud (gs:// output) needs an image with this project and no path
+  that only exists on this machine; ConfigError otherwise."""
+  from pipeline import configs  # pylint: disable=import-outside-toplevel
+  if "://" not in config.output_dir:
+    return
+  if not image:
+    raise configs.ConfigError(
+        "--image is required with a gs:// --output-dir: the stock TFX image lacks this "
+        "project's code, so every task would fail. Build and push one from the Dockerfile "
+        "(README: Kubeflow Pipelines / Vertex AI) and pass it")
+  if config.weights and config.weights != "imagenet" and "://" not in config.weights:
+    raise configs.ConfigError(
+        f"--weights {config.weights} is a file on this machine, which cloud tasks cannot read: "
+        "copy it to gs:// and pass that path, or pass --weights imagenet")
+  if config.data_dir and "://" not in config.data_dir:
+    raise configs.ConfigError(
+        f"--data-dir {config.data_dir} is a folder on this machine, which cloud tasks cannot "
+        "read: pass a gs:// path")
 
 
 def never_cache(spec_path: str, tasks) -> None:
@@ -102,6 +126,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if config.data_dir is None:
       raise configs.ConfigError("--data-dir is required (a path the pipeline's workers can read)")
     cloud = cloud_config(args)
+    check_cloud_paths(config, args.image)
     if (cloud.dataflow or cloud.vertex_training or cloud.vertex_endpoint) and not cloud.project:
       raise configs.ConfigError("--dataflow, --vertex-training and --vertex-endpoint need "
                                 "--project (or $GOOGLE_CLOUD_PROJECT)")
@@ -125,7 +150,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   data_root = tfx.dsl.experimental.RuntimeParameter(name=DATA_ROOT, ptype=str,
                                                     default=source.input_base)
   runner.run(create_pipeline(config, source, num_classes=args.num_classes, cloud=cloud,
-                             data_root=data_root),
+                             data_root=data_root, ui_report=True),
              parameter_values={DATA_ROOT: source.input_base})
   never_cache(spec_path, local_run.ALWAYS_RUN)
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")

@@ -35,13 +35,6 @@ def _raise_interrupted(signum, _frame):
   raise Interrupted(signum)
 
 
-class _ProgressOnly(logging.Filter):
-  """Keeps TFX's per-component progress lines and warnings; drops the IR dumps."""
-
-  def filter(self, record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.WARNING or record.getMessage().startswith("Component ")
-
-
 def _say(message: str) -> None:
   print(f"[local_runner] {message}", flush=True)
 
@@ -52,12 +45,15 @@ def _parser():
   parser.add_argument("--wait", action="store_true",
                       help="When another run holds the output dir, wait for it to end instead "
                       "of exiting with status 2.")
+  parser.add_argument("--verbose", action="store_true",
+                      help="Show everything on the console (TFX, Beam, TensorFlow logs); "
+                      "otherwise it goes to <output-dir>/logs/<run>.log.")
   return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   # Imports are here so that --help and usage errors answer at once.
-  from pipeline import configs, run_lock  # pylint: disable=import-outside-toplevel
+  from pipeline import configs, console, run_lock  # pylint: disable=import-outside-toplevel
   try:
     config, args = configs.parse(argv, _parser())
   except configs.ConfigError as e:
@@ -67,20 +63,30 @@ def main(argv: Optional[List[str]] = None) -> int:
     with run_lock.hold(config.output_dir, wait=args.wait,
                        on_wait=lambda pid: _say(f"waiting for run {pid} to release "
                                                 f"{config.output_dir}")):
-      return _run(config)
+      run_id = datetime.datetime.now().isoformat()
+      log_path = os.path.join(config.output_dir, "logs", run_id.replace(":", "") + ".log")
+      with console.Console(log_path, verbose=args.verbose) as out:
+        try:
+          return _run(config, run_id, out)
+        except Exception as e:  # pylint: disable=broad-except
+          logging.exception("pipeline failed")
+          out.error(f"error: pipeline failed: {type(e).__name__}: {e}".splitlines()[0]
+                    + f" (details: {log_path})")
+          return EXIT_ERROR
   except run_lock.LockHeld as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE
 
 
-def _run(config) -> int:
+def _run(config, run_id: str, out) -> int:
   from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
   from pipeline import configs, inputs, local_run, pipeline, report, sample_data, summary  # pylint: disable=import-outside-toplevel
   absl_logging.set_verbosity(absl_logging.INFO)
-  logging.getLogger("absl").addFilter(_ProgressOnly())
   logging.getLogger("apache_beam").setLevel(logging.WARNING)
 
+  if not out.verbose:
+    _say(f"log: {out.log_path} (--verbose shows it here)")
   try:
     if config.data_dir is None:
       _say(f"no --data-dir: exporting scikit-learn digits to {config.sample_data_dir}")
@@ -89,12 +95,11 @@ def _run(config) -> int:
     source = inputs.describe_input(config)
     config = inputs.resolve_weights(config)
   except configs.ConfigError as e:
-    return _input_failure(config, e, e)
+    return _input_failure(config, e, e, out)
   _say(f"{len(source.classes)} classes in {config.data_dir}"
        f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}")
 
   started = time.time()
-  run_id = datetime.datetime.now().isoformat()
   try:
     local_run.run(pipeline.create_pipeline(
         config, source,
@@ -103,38 +108,36 @@ def _run(config) -> int:
   except Exception as e:  # pylint: disable=broad-except
     if summary.input_error(e) is None:  # bad data found by a stage (ImageExampleGen): exit 2
       raise
-    return _input_failure(config, summary.input_error(e), e)
+    return _input_failure(config, summary.input_error(e), e, out)
   result = summary.collect(config, run_id=run_id)
   result["wall_seconds"] = round(time.time() - started, 1)
+  result["log"] = out.log_path
   result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)
   with open(config.summary_path, "w") as f:
     json.dump(result, f, indent=2)
   print(summary.format_summary(result), flush=True)
   _say(f"summary written to {config.summary_path}; report in {result['report_dir']}")
   if result.get("push_error"):
-    print(f"error: {result['push_error']}", file=sys.stderr)
+    out.error(f"error: {result['push_error']}")
     return EXIT_ERROR
   if result["blessed"] and result["pushed_model_path"]:
     return EXIT_OK
   return EXIT_NOT_BLESSED
 
 
-def _input_failure(config, error: Exception, exc: BaseException) -> int:
+def _input_failure(config, error: Exception, exc: BaseException, out) -> int:
   """Bad input, found before or during the run: one line on stderr, exit 2; run_summary.json
-  with the counts found so far and the error; the traceback in <output-dir>/logs/."""
-  import traceback  # pylint: disable=import-outside-toplevel
+  with the counts found so far and the error; the traceback in the run's log."""
   from pipeline import summary  # pylint: disable=import-outside-toplevel
-  log_path = os.path.join(config.output_dir, "logs", time.strftime("%Y%m%d-%H%M%S") + ".log")
+  logging.error("bad input", exc_info=exc)
+  log_path = out.log_path
   try:
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    with open(log_path, "a") as f:
-      f.write("".join(traceback.format_exception(exc)))
     with open(config.summary_path, "w") as f:
       json.dump(dict(summary.input_error_summary(config, error), log=log_path), f, indent=2)
   except OSError as e:  # an unwritable output dir must not hide the input error
     log_path = f"not written ({e})"
-  print(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
-        f" (details: {log_path})", file=sys.stderr)
+  out.error(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            f" (details: {log_path})")
   return EXIT_USAGE
 
 
@@ -153,8 +156,7 @@ def run(argv: Optional[List[str]] = None) -> int:
     print(f"error: interrupted by {signal.Signals(signum).name}; the run stopped "
           "(no model version is left half-written)", file=sys.stderr)
     return EXIT_SIGNAL[signum]
-  except Exception as e:  # pylint: disable=broad-except
-    logging.exception("pipeline failed")
+  except Exception as e:  # pylint: disable=broad-except  (before the run's log exists)
     print(f"error: pipeline failed: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
     return EXIT_ERROR
 

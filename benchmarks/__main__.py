@@ -14,6 +14,7 @@ BENCHMARKS = (
     ["benchmarks.training_benchmark", "--epochs", "12", "--repeats", "3"],
     ["benchmarks.serving_benchmark", "--rounds", "11", "--calls", "500"],
     ["benchmarks.pipeline_benchmark", "--epochs", "5", "--repeats", "3"],
+    ["benchmarks.tflite_benchmark", "--rounds", "5", "--calls", "300"],
 )
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def _cnn_run(data_dir: str, out_dir: str) -> dict:
       "trainer_peak_mb": max(mb for t, mb in samples if start <= t <= end),
       "run_peak_mb": max(mb for _, mb in samples),
       "cache_choice": next((line for line in stdout.splitlines()
-                            if line.startswith("Trainer cache:")), ""),
+                            if line.startswith("[Trainer] cache:")), ""),
       "source_bytes": _bytes_per_record(raw),
       "transformed_bytes": _bytes_per_record(transformed),
       "float32_bytes": _float32_bytes(raw, 200, out_dir),

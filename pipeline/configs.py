@@ -23,6 +23,7 @@ RANGES = {
     "image_size": (8, 1024), "channels": (1, 3), "epochs": (1, None), "batch_size": (1, None), "width": (1, None),
     "fine_tune_epochs": (0, None), "fine_tune_layers": (1, None), "tune_trials": (1, None),
     "tune_epochs": (1, None), "warmup_requests": (1, None), "max_batch_size": (1, None),
+    "keep_versions": (1, None),
     "max_image_pixels": (1, None), "min_image_size": (1, None),
     "learning_rate": (1e-7, 10.0), "dropout": (0.0, 0.95),
     "accuracy_threshold": (0.0, 1.0), "min_class_recall": (0.0, 1.0),
@@ -76,6 +77,7 @@ class PipelineConfig:
   enable_cache: bool = True
   warmup_requests: int = 8  # Real eval images sent by the serving check and kept as warmup.
   max_batch_size: int = 64  # TF Serving's batching limit; warmup batches are no larger.
+  keep_versions: int = 5  # pushed versions kept in serving_model/ (the newest always)
 
   @property
   def pipeline_root(self) -> str:
@@ -134,7 +136,8 @@ class PipelineConfig:
                         f"{', '.join(AUGMENTATIONS)} or none")
     if self.weights and self.model != "efficientnet":
       raise ConfigError("--weights applies to --model efficientnet only")
-    if self.weights and self.weights != "imagenet" and not os.path.isfile(self.weights):
+    if (self.weights and self.weights != "imagenet" and "://" not in self.weights
+        and not os.path.isfile(self.weights)):
       raise ConfigError(f"--weights file not found: {self.weights}")
     return self
 
@@ -182,6 +185,11 @@ def _parse_env(field: dataclasses.Field, default, raw: str):
 
 
 class _Parser(argparse.ArgumentParser):
+  """Usage errors become ConfigErrors; flags must be spelt out (no unique-prefix guessing:
+  `--epoch 3` or `--lr 0.01` is an error, not a silent match)."""
+
+  def __init__(self, **kwargs):
+    super().__init__(allow_abbrev=False, **kwargs)
 
   def error(self, message):
     raise ConfigError(message)
@@ -284,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--max-batch-size", type=int, default=defaults["max_batch_size"],
                  help="TF Serving's max_batch_size, written to batching_parameters.txt; no "
                  "warmup request is larger (default: %(default)s).")
+  p.add_argument("--keep-versions", type=int, default=defaults["keep_versions"],
+                 help="Pushed versions kept in serving_model/; older ones (and their reports) "
+                 "are removed after a push, never the newest (default: %(default)s).")
   p.add_argument("--no-cache", dest="enable_cache", action="store_false",
                  default=defaults["enable_cache"], help="Re-run every stage.")
   p.add_argument("--beam-pipeline-args", type=shlex.split,

@@ -89,6 +89,9 @@ def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
     (["--max-batch-size", "0"], "max-batch-size must be at least 1"),
     (["--splits", "train=8,eval=2,train=1"], "split train given more than once"),
     (["--dropout", "nan"], "dropout must be a finite number"),
+    (["--epoch", "3"], "unrecognized arguments: --epoch 3"),
+    (["--image", "64"], "unrecognized arguments: --image 64"),
+    (["--lr", "0.01"], "unrecognized arguments: --lr 0.01"),
 ])
 def test_bad_settings_are_config_errors(argv, message):
   with pytest.raises(configs.ConfigError, match=message):
@@ -134,8 +137,8 @@ def _runner(*argv):
                         capture_output=True, text=True, timeout=300)
 
 
-def test_runner_usage_errors_exit_2_with_one_line(tmp_path):
-  for argv in (["--epochs", "zero"], ["--data-dir", str(tmp_path / "missing")]):
+def test_runner_usage_errors_exit_2_with_one_line(tmp_path, monkeypatch):
+  for argv in (["--epochs", "zero"], ["--data-dir", str(tmp_path / "missing")], ["--epoch", "3"]):
     result = _runner(*argv, "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 2, result.stderr
     # TensorFlow's native start-up lines may come first; ours is one line, and last.
@@ -143,6 +146,12 @@ def test_runner_usage_errors_exit_2_with_one_line(tmp_path):
     assert lines[-1].startswith("error: ")
     assert sum(line.startswith("error: ") for line in lines) == 1
     assert "Traceback" not in result.stderr
+  monkeypatch.setenv("IMAGE_PIPELINE_EPOCHS", "ten")
+  result = _runner("--output-dir", str(tmp_path / "out"))
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines() == [
+      "error: environment variable IMAGE_PIPELINE_EPOCHS='ten': invalid literal for int() with "
+      "base 10: 'ten'"]
 
 
 def test_runner_help_documents_every_contract_flag():

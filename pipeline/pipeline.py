@@ -11,8 +11,10 @@ from tfx.orchestration.data_types import RuntimeParameter
 from components.evaluator import Evaluator
 from components.evaluator import metrics as evaluator_metrics
 from components.image_example_gen import ImageExampleGen, sources
+from components.run_report import RunReport
 from components.serving_check import ServingCheck
 from components.serving_pusher import ServingPusher
+from components.tflite_export import TFLiteExport
 from pipeline.cloud import VERTEX, CloudConfig
 from pipeline.configs import PipelineConfig
 from schemas import SCHEMA_PATH
@@ -88,13 +90,15 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
                     metadata_connection_config: Optional[object] = None,
                     schema_path: str = SCHEMA_PATH,
                     cloud: Optional[CloudConfig] = None,
-                    data_root: Optional[RuntimeParameter] = None) -> tfx.dsl.Pipeline:
+                    data_root: Optional[RuntimeParameter] = None,
+                    ui_report: bool = False) -> tfx.dsl.Pipeline:
   """Builds the pipeline from the config and its described source (pipeline/inputs.py).
 
   `num_classes` (default: the source's classes) sizes the per-class gates. The Evaluator gates
   on the test split when there is one, else on eval. `cloud` (Kubeflow / Vertex runs) moves the
   Beam stages to Dataflow, the Trainer to Vertex AI training and adds a Vertex endpoint push.
-  `data_root` (Kubeflow runs) makes the ingested folder a pipeline parameter.
+  `data_root` (Kubeflow runs) makes the ingested folder a pipeline parameter. `ui_report` adds
+  a last stage whose confusion matrix and model card the Kubeflow / Vertex AI UI shows.
   """
   example_gen = ImageExampleGen(config.data_dir, splits=config.splits,
                                 max_image_pixels=config.max_image_pixels,
@@ -144,19 +148,32 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
       model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
       split=gate_split, num_requests=config.warmup_requests, model_name=config.pipeline_name,
       max_batch_size=config.max_batch_size)
+  tflite_export = TFLiteExport(
+      model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+      model_blessing=evaluator.outputs["blessing"], gate_split=gate_split)
   pusher = ServingPusher(
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],  # the checked model, with warmup
+      tflite_model=tflite_export.outputs["tflite_model"],  # pushed when its parity passed
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=config.serving_model_dir)),
       custom_config={"model_name": config.pipeline_name,
-                     "max_batch_size": config.max_batch_size})
+                     "max_batch_size": config.max_batch_size,
+                     "keep_versions": config.keep_versions})
   endpoint_pusher = VERTEX.Pusher(
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],
       custom_config=cloud.endpoint_config()).with_id("VertexEndpointPusher") if (
           cloud and cloud.vertex_endpoint) else None
+  run_report = RunReport(
+      pipeline_name=config.pipeline_name, data_dir=data_root or config.data_dir,
+      examples=example_gen.outputs["examples"],
+      transform_graph=transform.outputs["transform_graph"], model=trainer.outputs["model"],
+      model_run=trainer.outputs["model_run"], evaluation=evaluator.outputs["evaluation"],
+      blessing=evaluator.outputs["blessing"], infra_blessing=serving_check.outputs["blessing"],
+      anomalies=example_validator.outputs["anomalies"],
+      pushed_model=pusher.outputs["pushed_model"]) if ui_report else None
   if cloud and cloud.dataflow:
     for component in (example_gen, statistics_gen, transform, evaluator):
       component.with_beam_pipeline_args(cloud.dataflow_args(
@@ -166,7 +183,7 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
       pipeline_root=config.pipeline_root,
       components=[c for c in (example_gen, statistics_gen, schema_gen, example_validator,
                               transform, tuner, trainer, baseline_resolver, evaluator, serving_check,
-                              pusher, endpoint_pusher)
+                              tflite_export, pusher, endpoint_pusher, run_report)
                   if c is not None],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,

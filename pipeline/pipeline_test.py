@@ -97,5 +97,17 @@ def test_push_needs_both_blessings_and_the_serving_check_uses_the_gated_split(tm
   assert pusher.inputs["model_blessing"].producer_component_id == "Evaluator"
   assert pusher.inputs["infra_blessing"].producer_component_id == "ServingCheck"
   assert "model" not in pusher.inputs  # it pushes the checked copy, with its warmup requests
-  assert json.loads(pusher.exec_properties["custom_config"]) == {"model_name": "pets",
-                                                                 "max_batch_size": 4}
+  assert json.loads(pusher.exec_properties["custom_config"]) == {
+      "model_name": "pets", "max_batch_size": 4, "keep_versions": 5}
+
+
+def test_tflite_export_checks_the_blessed_model_on_the_gated_split_before_the_push(tmp_path):
+  components = _components(["--data-dir", _tree(tmp_path), "--splits", "train=8,eval=1,test=1"])
+  export, pusher = components["TFLiteExport"], components["ServingPusher"]
+  assert export.exec_properties["gate_split"] == "test"
+  assert export.exec_properties["calibration_split"] == "train"
+  assert (export.exec_properties["min_agreement"],
+          export.exec_properties["max_accuracy_drop"]) == (0.98, 0.01)
+  assert export.inputs["model"].producer_component_id == "Trainer"
+  assert export.inputs["model_blessing"].producer_component_id == "Evaluator"
+  assert pusher.inputs["tflite_model"].producer_component_id == "TFLiteExport"

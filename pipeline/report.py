@@ -4,19 +4,31 @@ and a model card, written from the run summary.
   python -m pipeline.report --output-dir DIR   # the latest run under DIR; prints the table
 """
 
+import argparse
 import os
 import sys
 from typing import Any, Dict, List, Optional
 
-import matplotlib
+# matplotlib and TensorFlow are imported where they are used: `python -m pipeline.report`
+# answers a usage error at once, without TensorFlow's start-up lines.
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import tensorflow as tf  # pylint: disable=wrong-import-position
+
+def _pyplot():
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  return plt
+
+
+def _gfile():
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  return tf.io.gfile
+
 
 REPORT_DIR = "report"
+EXPLANATION_FILES = ("gradcam.png", "misclassified.png")  # pipeline/explanations.py writes them
 FILES = ("model_card.md", "per_class.md", "confusion_matrix.png", "training_curves.png",
-         "calibration.png")
+         "calibration.png") + EXPLANATION_FILES
 
 
 def _with_interval(value: Optional[float], interval: Optional[List[float]]) -> str:
@@ -52,20 +64,20 @@ def _save(figure, path: Optional[str]):
   """Writes the figure as PNG to path and closes it; without a path returns it (notebooks)."""
   if path is None:
     return figure
-  with tf.io.gfile.GFile(path, "wb") as f:
+  with _gfile().GFile(path, "wb") as f:
     figure.savefig(f, format="png", dpi=100, bbox_inches="tight")
-  plt.close(figure)
+  _pyplot().close(figure)
   return None
 
 
 def plot_confusion_matrix(matrix: Dict[str, Any], path: Optional[str] = None):
   names, counts = matrix["classes"], matrix["counts"]
   size = max(4.0, 0.5 * len(names) + 2)
-  figure, axes = plt.subplots(figsize=(size, size))
+  figure, axes = _pyplot().subplots(figsize=(size, size))
   axes.imshow(counts, cmap="Blues")
   axes.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names,
            yticklabels=names, xlabel="predicted", ylabel="actual", title="Confusion matrix")
-  plt.setp(axes.get_xticklabels(), rotation=45, ha="right")
+  _pyplot().setp(axes.get_xticklabels(), rotation=45, ha="right")
   peak = max(max(row) for row in counts) or 1
   for i, row in enumerate(counts):
     for j, count in enumerate(row):
@@ -76,7 +88,7 @@ def plot_confusion_matrix(matrix: Dict[str, Any], path: Optional[str] = None):
 
 
 def plot_training_curves(epoch_log: List[Dict[str, Any]], path: Optional[str] = None):
-  figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
+  figure, (loss, accuracy) = _pyplot().subplots(1, 2, figsize=(10, 4))
   epochs = list(range(1, len(epoch_log) + 1))
   for axes, metric in ((loss, "loss"), (accuracy, "sparse_categorical_accuracy")):
     for prefix, label in (("", "train"), ("val_", "validation")):
@@ -89,7 +101,7 @@ def plot_training_curves(epoch_log: List[Dict[str, Any]], path: Optional[str] = 
 
 
 def plot_calibration(calibration: Dict[str, Any], path: Optional[str] = None):
-  figure, axes = plt.subplots(figsize=(5, 5))
+  figure, axes = _pyplot().subplots(figsize=(5, 5))
   axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
   bins = calibration["bins"]
   axes.plot([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
@@ -98,6 +110,34 @@ def plot_calibration(calibration: Dict[str, Any], path: Optional[str] = None):
            title="Calibration of the top probability")
   axes.legend()
   return _save(figure, path)
+
+
+def _settings_lines(settings: Dict[str, Any]) -> List[str]:
+  """The model card's training settings, one item a line."""
+  if not settings:
+    return []
+  model = settings["model"] + (f" {settings['model_variant']}" if settings.get("model_variant")
+                               else "")
+  applied = settings.get("class_weights_applied")
+  lines = [
+      f"- Model: {model}" + (f", width {settings['width']}" if settings.get("width") else "")
+      + f", dropout {settings['dropout']:.2g}",
+      "- Weights: " + (f"`{settings['weights']}`, then {settings.get('fine_tune_epochs') or 0} "
+                       "fine-tuning epochs" if settings.get("weights") else "trained from scratch"),
+      f"- Input: {'x'.join(map(str, settings['input_shape']))} pixels, resized by "
+      f"{settings['resize']}",
+      f"- Learning rate {settings['learning_rate']:.3g} ({settings['lr_schedule']} schedule), "
+      f"{settings['epochs']} epochs planned, batch {settings['batch_size']}",
+      "- Augmentation: " + (", ".join(settings["augment"]) or "none"),
+      f"- Class weights: {settings['class_weights']}"
+      + (" (" + ", ".join(f"{c} {w}" for c, w in applied.items()) + ")" if applied
+         else " (not applied: classes balanced enough)" if settings["class_weights"] == "auto"
+         else ""),
+  ]
+  if settings.get("tuned"):
+    from pipeline.summary import tuned_text  # pylint: disable=import-outside-toplevel
+    lines.append("- Tuner's choice: " + tuned_text(settings["tuned"]))
+  return lines
 
 
 def _baseline_line(metrics: Dict[str, Any], thresholds: Dict[str, Any]) -> str:
@@ -133,6 +173,7 @@ def model_card(summary: Dict[str, Any]) -> str:
       "## Training",
       f"- Epochs: {training.get('epochs', 'n/a')}, training time {training.get('train_seconds', 'n/a')} s, "
       f"{training.get('images_per_second', 'n/a')} images/s",
+      *_settings_lines(training.get("settings") or {}),
       "",
       "## Evaluation",
       f"- Accuracy: {metrics.get('accuracy')} on {metrics.get('examples')} "
@@ -165,12 +206,12 @@ def model_card(summary: Dict[str, Any]) -> str:
 
 def write_report(summary: Dict[str, Any], report_dir: str) -> List[str]:
   """Writes the report files that the summary has data for; returns their paths."""
-  tf.io.gfile.makedirs(report_dir)
+  _gfile().makedirs(report_dir)
   metrics = summary["metrics"]
   written = []
 
   def text(name: str, content: str) -> None:
-    with tf.io.gfile.GFile(os.path.join(report_dir, name), "w") as f:
+    with _gfile().GFile(os.path.join(report_dir, name), "w") as f:
       f.write(content)
     written.append(os.path.join(report_dir, name))
 
@@ -185,6 +226,8 @@ def write_report(summary: Dict[str, Any], report_dir: str) -> List[str]:
     if data:
       plot(data, os.path.join(report_dir, name))
       written.append(os.path.join(report_dir, name))
+  from pipeline import explanations  # pylint: disable=import-outside-toplevel
+  written += explanations.write(summary, report_dir)  # EXPLANATION_FILES
   return written
 
 
@@ -202,16 +245,47 @@ def publish(summary: Dict[str, Any], output_dir: str, serving_model_dir: str) ->
   return beside
 
 
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="python -m pipeline.report", allow_abbrev=False,
+      description="Prints the per-class table of the latest run of a pipeline under an output "
+      "dir and writes its report again (report/ and serving_model/reports/<version>/).")
+  parser.add_argument("--output-dir", default="tfx_output",
+                      help="The --output-dir of the runs (holds metadata.db) "
+                      "(default: %(default)s).")
+  parser.add_argument("--pipeline-name", default="image-classification",
+                      help="The --pipeline-name of the runs (default: %(default)s).")
+  parser.error = lambda message: (_ for _ in ()).throw(ValueError(message))
+  return parser
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-  from pipeline import configs, summary as run_summary  # pylint: disable=import-outside-toplevel
+  """Exit 0 with the table and the report; 2 with one line when there is nothing to report.
+  TensorFlow's and TFMA's own output goes to <output-dir>/logs/report-<time>.log."""
+  import time  # pylint: disable=import-outside-toplevel
+  from pipeline import configs, console  # pylint: disable=import-outside-toplevel
   try:
-    config = configs.from_args(argv)
-    result = run_summary.collect(config)
-  except (configs.ConfigError, LookupError) as e:
-    print(f"error: {e}", file=sys.stderr)
+    args = _parser().parse_args(argv)
+    config = configs.PipelineConfig(output_dir=args.output_dir, pipeline_name=args.pipeline_name)
+    if not os.path.isfile(config.metadata_path):
+      raise LookupError(f"{args.output_dir} holds no pipeline runs: {config.metadata_path} "
+                        "not found")
+  except (ValueError, LookupError) as e:
+    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
     return 2
+  log = os.path.join(config.output_dir, "logs", time.strftime("report-%Y%m%d-%H%M%S.log"))
+  with console.Console(log) as out:
+    from pipeline import summary as run_summary  # pylint: disable=import-outside-toplevel
+    try:
+      result = run_summary.collect(config)
+      if not result.get("metrics"):
+        raise LookupError(f"the latest run of {args.pipeline_name!r} in {args.output_dir} has "
+                          "no evaluation (it stopped before the Evaluator)")
+      report_dir = publish(result, config.output_dir, config.serving_model_dir)
+    except (LookupError, OSError, KeyError) as e:
+      out.error(f"error: {str(e).splitlines()[0]} (details: {log})")
+      return 2
   print(per_class_table(result), end="")
-  report_dir = publish(result, config.output_dir, config.serving_model_dir)
   print(f"report written to {report_dir}")
   return 0
 

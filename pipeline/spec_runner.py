@@ -16,6 +16,7 @@ run's blessed model. Not emulated: caching.
 """
 
 import argparse
+import contextlib
 import glob
 import graphlib
 import json
@@ -23,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Dict, List, Optional
 
@@ -137,11 +139,36 @@ def _parameters(task: Dict[str, Any], root_values: Dict[str, Any]) -> Dict[str, 
   return values
 
 
+OWN_LINE = re.compile(r"^\[[A-Za-z_]+\] ")  # "[Trainer] epoch 3/10: ...": shown on the console
+
+
+@contextlib.contextmanager
+def _heartbeat(task: str):
+  """While a Beam stage's task runs, a line every console.HEARTBEAT seconds."""
+  from pipeline import console  # pylint: disable=import-outside-toplevel
+  start, done = time.monotonic(), threading.Event()
+
+  def beat():
+    while not done.wait(console.HEARTBEAT):
+      print(f"[spec_runner] {task}: running for {time.monotonic() - start:.0f} s", flush=True)
+
+  if task in console.BEAM_STAGES:
+    threading.Thread(target=beat, daemon=True).start()
+  try:
+    yield
+  finally:
+    done.set()
+
+
 class SpecRunner:
-  """Runs one compiled spec (the dict of a KubeflowV2DagRunner JSON file)."""
+  """Runs one compiled spec (the dict of a KubeflowV2DagRunner JSON file).
+
+  Each task's output goes to `log` (a file object; None: the console), but for its own tagged
+  lines ("[ImageExampleGen] ...", "[Trainer] ..."), which are shown on the console.
+  """
 
   def __init__(self, spec: Dict[str, Any], parameters: Optional[Dict[str, str]] = None,
-               run_id: Optional[str] = None, python: str = sys.executable):
+               run_id: Optional[str] = None, python: str = sys.executable, log=None):
     self.pipeline = spec["pipelineSpec"]
     self.root = spec["runtimeConfig"]["gcsOutputDirectory"]
     if "://" in self.root:
@@ -153,6 +180,9 @@ class SpecRunner:
     self.python = python
     self.outputs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}  # task -> key -> artifacts
     self.earlier: List[Dict[str, Any]] = []  # earlier runs' artifacts, oldest first
+    self.seconds: Dict[str, float] = {}  # task -> seconds it took
+    self.parameters: Dict[str, Dict[str, Any]] = {}  # task -> its parameter values
+    self.log = log
 
   def run(self) -> Dict[str, Dict[str, List[Dict[str, Any]]]]:
     """Runs every task in dependency order; returns each task's output artifacts."""
@@ -161,8 +191,10 @@ class SpecRunner:
     for name in _order(tasks):
       print(f"[spec_runner] {name}: running", flush=True)
       start = time.perf_counter()
-      self.outputs[name] = self._run_task(name, tasks[name])
-      print(f"[spec_runner] {name}: done in {time.perf_counter() - start:.1f} s", flush=True)
+      with _heartbeat(name):
+        self.outputs[name] = self._run_task(name, tasks[name])
+      self.seconds[name] = round(time.perf_counter() - start, 1)
+      print(f"[spec_runner] {name}: done in {self.seconds[name]:.1f} s", flush=True)
     return self.outputs
 
   def _executor(self, task: Dict[str, Any]):
@@ -211,6 +243,7 @@ class SpecRunner:
                       f"{', '.join(executor)}")
     task_dir = os.path.join(self.root, self.run_id, name)
     parameters = _parameters(task, self.root_values)
+    self.parameters[name] = parameters
     executor_input = {
         "inputs": {
             "parameters": {k: _as_kfp_value(v) for k, v in parameters.items()},
@@ -246,9 +279,24 @@ class SpecRunner:
         raise SpecError(f"task {name}: unsupported placeholder in {arg!r}")
       args.append(json.dumps(executor_input) if arg == WHOLE_INPUT else arg)
     os.makedirs(os.path.dirname(executor_input["outputs"]["outputFile"]), exist_ok=True)
-    result = subprocess.run(command + args, check=False)
-    if result.returncode:
-      raise TaskFailed(f"task {name} failed (exit {result.returncode})")
+    if self.log is None:
+      returncode = subprocess.run(command + args, check=False).returncode
+    else:
+      returncode = self._logged(name, command + args)
+    if returncode:
+      raise TaskFailed(f"task {name} failed (exit {returncode})")
+
+  def _logged(self, name: str, command: List[str]) -> int:
+    """Runs the command with its output in the log and its own tagged lines on the console;
+    returns its exit status."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace") as process:
+      for line in process.stdout:
+        self.log.write(line)
+        if OWN_LINE.match(line):
+          print(line.rstrip("\n"), flush=True)
+      self.log.flush()
+      return process.wait()
 
   @staticmethod
   def _read_output(executor_input: Dict[str, Any]) -> Dict[str, Any]:
@@ -277,12 +325,78 @@ class SpecRunner:
         artifact["uri"] = update.get("uri") or artifact["uri"]
 
 
+def _as_mlmd(artifact: Dict[str, Any]):
+  """An artifact of an ExecutorOutput as the MLMD Artifact the run summary reads."""
+  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+  result = metadata_store_pb2.Artifact(uri=artifact.get("uri", ""))
+  for key, value in artifact.get("metadata", {}).items():
+    if isinstance(value, bool) or (isinstance(value, (int, float)) and float(value).is_integer()):
+      result.custom_properties[key].int_value = int(value)
+    elif isinstance(value, (int, float)):
+      result.custom_properties[key].double_value = float(value)
+    elif isinstance(value, str):
+      result.custom_properties[key].string_value = value
+  return result
+
+
+class SpecRecord:
+  """One spec_runner run as pipeline.summary.collect reads a LocalDagRunner run from MLMD:
+  its tasks' output artifacts, parameters and seconds."""
+
+  def __init__(self, runner: SpecRunner):
+    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+    self.run_id = runner.run_id
+    self._runner = runner
+    self.executions = {}
+    for name, parameters in runner.parameters.items():
+      execution = metadata_store_pb2.Execution()
+      for key, value in parameters.items():
+        if isinstance(value, str):
+          execution.custom_properties[key].string_value = value
+      self.executions[name] = execution
+
+  def output(self, node: str, key: str):
+    artifacts = self._runner.outputs.get(node, {}).get(key)
+    return _as_mlmd(artifacts[-1]) if artifacts else None
+
+  def input(self, node: str, key: str):  # the baseline is read from the evaluation itself
+    del node, key
+
+  def stage_seconds(self) -> Dict[str, float]:
+    return dict(self._runner.seconds)
+
+  def states(self) -> Dict[str, str]:
+    return {name: "COMPLETE" for name in self._runner.seconds}
+
+
+def summarize(runner: SpecRunner, log_path: Optional[str]) -> Dict[str, Any]:
+  """The run's run_summary.json and report, as local_runner.py writes them: under the output
+  dir (the pipeline root's parent); returns the summary."""
+  from pipeline import configs, report, summary  # pylint: disable=import-outside-toplevel
+  config = configs.PipelineConfig(
+      output_dir=os.path.dirname(runner.root.rstrip("/")),
+      pipeline_name=runner.pipeline["pipelineInfo"]["name"],
+      data_dir=runner.root_values.get("data_root"))
+  result = summary.collect(config, record=SpecRecord(runner))
+  result["log"] = log_path
+  result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)
+  with open(config.summary_path, "w") as f:
+    json.dump(result, f, indent=2)
+  print(summary.format_summary(result), flush=True)
+  print(f"[spec_runner] summary written to {config.summary_path}; report in "
+        f"{result['report_dir']}", flush=True)
+  return result
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
   parser.add_argument("spec", help="The JSON file kubeflow_runner.py --compile wrote.")
   parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                       help="A pipeline parameter (e.g. data_root=DIR); repeatable.")
   parser.add_argument("--run-id", help="Folder of this run under the pipeline root.")
+  parser.add_argument("--verbose", action="store_true",
+                      help="Show every task's output on the console; otherwise it goes to "
+                      "<output-dir>/logs/<run id>.log.")
   args = parser.parse_args(argv)
   try:
     overrides = dict(p.split("=", 1) for p in args.param)
@@ -294,17 +408,28 @@ def main(argv: Optional[List[str]] = None) -> int:
   except (SpecError, OSError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE
+  log_path = None
+  if not args.verbose:
+    log_path = os.path.join(os.path.dirname(runner.root.rstrip("/")), "logs",
+                            f"{runner.run_id}.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    runner.log = open(log_path, "a")  # pylint: disable=consider-using-with
+    print(f"[spec_runner] log: {log_path} (--verbose shows it here)", flush=True)
   try:
-    outputs = runner.run()
+    runner.run()
   except (SpecError, TaskFailed) as e:
-    print(f"error: {e}", file=sys.stderr)
+    print(f"error: {e}" + (f" (details: {log_path})" if log_path else ""), file=sys.stderr)
     return EXIT_FAILED
-  print(f"[spec_runner] run {runner.run_id} finished under {runner.root}")
-  pushed = [a for task in outputs.values() for a in task.get("pushed_model", [])]
-  if pushed and not all(a["metadata"].get("pushed") for a in pushed):
-    print("[spec_runner] the model was not blessed: nothing pushed")
-    return EXIT_NOT_PUSHED
-  return EXIT_OK
+  finally:
+    if runner.log:
+      runner.log.close()
+  print(f"[spec_runner] run {runner.run_id} finished under {runner.root}", flush=True)
+  if "ServingPusher" not in runner.outputs:  # e.g. a hand-written spec of other tasks
+    return EXIT_OK
+  result = summarize(runner, log_path)
+  if result["blessed"] and result["pushed_model_path"]:
+    return EXIT_OK
+  return EXIT_NOT_PUSHED
 
 
 if __name__ == "__main__":

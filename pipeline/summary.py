@@ -16,9 +16,10 @@ from components.evaluator import executor as evaluator_executor
 from components.image_example_gen.executor import REPORT_FILE
 from components.image_example_gen.sources import InputError
 from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
+from components.tflite_export import executor as tflite_executor
 from pipeline import class_metrics
 from trainer_module.constants import LABEL_VOCAB
-from trainer_module.train import ACCURACY, TRAINING_LOG
+from trainer_module.train import ACCURACY, TRAINING_LOG, TRAINING_SETTINGS
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
@@ -179,6 +180,26 @@ def evaluation_metrics(evaluation_uri: str, class_names: List[str],
   return metrics
 
 
+def thresholds(evaluation_uri: str) -> Dict[str, float]:
+  """The bounds the Evaluator gated this evaluation on, read from its own eval config (a
+  per-class bound of 0 is no gate, so it is absent there and 0 here)."""
+  from tensorflow_model_analysis.writers import eval_config_writer  # pylint: disable=import-outside-toplevel
+  eval_config = eval_config_writer.load_eval_run(evaluation_uri)[0]
+  found = {"accuracy": 0.0, "min_class_recall": 0.0, "min_class_precision": 0.0, "change": None}
+  names = {"SparseCategoricalAccuracy": "accuracy", "Top1Recall": "min_class_recall",
+           "Top1Precision": "min_class_precision"}
+  for spec in eval_config.metrics_specs:
+    for metric in spec.metrics:
+      for per_slice in metric.per_slice_thresholds:
+        threshold = per_slice.threshold
+        if metric.class_name in names:
+          found[names[metric.class_name]] = round(
+              threshold.value_threshold.lower_bound.value, 6)
+        if threshold.HasField("change_threshold"):
+          found["change"] = round(threshold.change_threshold.absolute.value, 6)
+  return found
+
+
 def _failed_gates(evaluation_uri: str, class_names: List[str]) -> List[str]:
   validation = tfma.load_validation_result(evaluation_uri)
   failures = []
@@ -231,10 +252,46 @@ def _training(model_run_uri: str) -> Dict[str, Any]:
     return {}
   with tf.io.gfile.GFile(path) as f:
     epochs = [json.loads(line) for line in f]
+  settings_path = os.path.join(model_run_uri, TRAINING_SETTINGS)
+  settings = {}
+  if tf.io.gfile.exists(settings_path):
+    with tf.io.gfile.GFile(settings_path) as f:
+      settings = json.load(f)
   return {"epochs": len(epochs),
           "train_seconds": round(sum(e["train_seconds"] for e in epochs), 1),
-          "images_per_second": statistics.median(e["images_per_second"] for e in epochs),
+          "images_per_second": round(statistics.median(e["images_per_second"] for e in epochs)),
+          "settings": settings,
           "epoch_log": epochs}
+
+
+def tuned_text(tuned: Dict[str, Any]) -> str:
+  """The Tuner's chosen values, e.g. 'dropout 0.2, learning_rate 0.0031, width 64'."""
+  return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                   for k, v in sorted(tuned.items()))
+
+
+def settings_line(settings: Dict[str, Any]) -> str:
+  """The training settings in one line for people, e.g. 'cnn, width 32, on 32x32x3
+  (squash); learning rate 0.001, cosine; 10 epochs of batch 32; dropout 0.3; no
+  augmentation; class weights auto (not applied)'."""
+  if not settings:
+    return ""
+  model = " ".join(filter(None, [settings["model"], settings.get("model_variant")]))
+  if settings.get("width"):
+    model += f", width {settings['width']}"
+  if settings.get("weights"):
+    model += f", from {os.path.basename(settings['weights'])}"
+  parts = [
+      f"{model}, on {'x'.join(map(str, settings['input_shape']))} ({settings['resize']})",
+      f"learning rate {settings['learning_rate']:.3g}, {settings['lr_schedule']}",
+      f"{settings['epochs']} epochs of batch {settings['batch_size']}",
+      f"dropout {settings['dropout']:.2g}",
+      ("augment " + ", ".join(settings["augment"])) if settings["augment"] else "no augmentation",
+      f"class weights {settings['class_weights']} "
+      f"({'applied' if settings.get('class_weights_applied') else 'not applied'})"]
+  if settings.get("tuned"):
+    parts.append("tuned: " + tuned_text(settings["tuned"]))
+  return "; ".join(parts)
 
 
 def _pushed(pushed) -> Dict[str, Any]:
@@ -250,18 +307,59 @@ def _pushed(pushed) -> Dict[str, Any]:
           "pushed_version": pushed.custom_properties["pushed_version"].string_value}
 
 
+def _tflite(export, pushed) -> Dict[str, Any]:
+  """The TFLite export: parity figures and sizes, and the pushed folder (its files checked on
+  disk), or why nothing was pushed."""
+  if export is None:
+    return {}
+  report = tflite_executor.read_report(export.uri)
+  block = {"passed": report["passed"], "reason": report.get("reason") or None, "path": None,
+           **{k: report[k] for k in ("split", "images", "saved_model", "int8", "float16",
+                                    "bounds") if k in report}}
+  if _int_property(pushed, "pushed") != 1:
+    block["reason"] = block["reason"] or "the model was not pushed"
+  elif _int_property(pushed, "tflite_pushed") == 1:
+    path = os.path.join(pushed.custom_properties["pushed_destination"].string_value,
+                        tflite_executor.FOLDER)
+    names = [report[k]["file"] for k in ("int8", "float16")] + [
+        tflite_executor.LABELS_FILE, tflite_executor.CONTRACT_FILE]
+    missing = [n for n in names if not tf.io.gfile.exists(os.path.join(path, n))]
+    if missing:
+      block["push_error"] = f"{path} lacks {', '.join(missing)}"
+    else:
+      block["path"] = path
+  return block
+
+
+def format_tflite(block: Dict[str, Any]) -> Optional[str]:
+  """One summary line: sizes, agreement and where the TFLite files are, or why there are none."""
+  if not block:
+    return None
+  if not block["path"]:
+    return f"  tflite: not pushed: {block.get('push_error') or block['reason']}"
+  int8, float16 = block["int8"], block["float16"]
+  return (f"  tflite: int8 {int8['bytes'] / 1024:.0f} KiB, float16 {float16['bytes'] / 1024:.0f} "
+          f"KiB; top-1 agrees with the SavedModel on {int8['agreement']:.1%} / "
+          f"{float16['agreement']:.1%} of {block['images']} {block['split']} images (accuracy "
+          f"{int8['accuracy']:.4f} / {float16['accuracy']:.4f} vs "
+          f"{block['saved_model']['accuracy']:.4f}); in {block['path']}")
+
+
 def gate_split(splits: Dict[str, Any]) -> str:
   """The split the Evaluator gates on: test when there is one, else eval."""
   return "test" if "test" in splits else "eval"
 
 
-def collect(config, metadata_path: Optional[str] = None,
-            run_id: Optional[str] = None) -> Dict[str, Any]:
-  """Builds the run summary of run `run_id` (default: the latest) of config.pipeline_name."""
-  connection = metadata_store_pb2.ConnectionConfig()
-  connection.sqlite.filename_uri = metadata_path or config.metadata_path
-  connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-  record = RunRecord(metadata_store.MetadataStore(connection), config.pipeline_name, run_id)
+def collect(config, metadata_path: Optional[str] = None, run_id: Optional[str] = None,
+            record=None) -> Dict[str, Any]:
+  """Builds the run summary of run `run_id` (default: the latest) of config.pipeline_name, read
+  from MLMD, or from `record` (anything with RunRecord's output, input, executions, run_id,
+  stage_seconds and states: pipeline.spec_runner's record of a compiled spec's run)."""
+  if record is None:
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path or config.metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    record = RunRecord(metadata_store.MetadataStore(connection), config.pipeline_name, run_id)
 
   examples = record.output("ImageExampleGen", "examples")
   with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE)) as f:
@@ -283,11 +381,18 @@ def collect(config, metadata_path: Optional[str] = None,
              if evaluation else {})
   if metrics:
     metrics["split"] = split
-  gated = config.min_class_recall > 0 or config.min_class_precision > 0
+  bounds = thresholds(evaluation.uri) if evaluation else {
+      "accuracy": config.accuracy_threshold, "min_class_recall": config.min_class_recall,
+      "min_class_precision": config.min_class_precision, "change": config.change_threshold}
+  gated = bounds["min_class_recall"] > 0 or bounds["min_class_precision"] > 0
+  example_gen = record.executions.get("ImageExampleGen")
+  data_dir = (example_gen.custom_properties["input_base"].string_value
+              if example_gen and "input_base" in example_gen.custom_properties
+              else config.data_dir)
   return {
       "pipeline_name": config.pipeline_name,
       "run_id": record.run_id,
-      "data_dir": config.data_dir,
+      "data_dir": data_dir,
       "images_found": ingest["images_found"],
       "images_ingested": ingest["images_ingested"],
       "images_rejected": ingest["images_rejected"],
@@ -300,18 +405,17 @@ def collect(config, metadata_path: Optional[str] = None,
       "classes": class_names,
       "metrics": metrics,
       "metric_warnings": class_metrics.warnings(metrics.get("per_class", {}), gated, split),
-      "thresholds": {"accuracy": config.accuracy_threshold,
-                     "min_class_recall": config.min_class_recall,
-                     "min_class_precision": config.min_class_precision,
-                     "change": config.change_threshold},
+      "thresholds": bounds,
       "failed_gates": ((_failed_gates(evaluation.uri, class_names) if evaluation else [])
                        + _serving_failures(serving_report)),
       "serving_check": serving_report,
       "anomalies": _anomalies(anomalies.uri) if anomalies else {},
       "training": _training(model_run.uri) if model_run else {},
       "model_path": model.uri if model else None,
+      "examples_path": examples.uri,  # ImageExampleGen's output (the report's Grad-CAM pages)
       "blessed": blessed,
       **_pushed(pushed),
+      "tflite": _tflite(record.output("TFLiteExport", "tflite_model"), pushed),
       "stage_seconds": record.stage_seconds(),
       "stage_states": record.states(),
   }
@@ -398,6 +502,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
   if training:
     lines.append(f"  training: {training['epochs']} epochs, {training['train_seconds']} s, "
                  f"{training['images_per_second']:.0f} images/s")
+    if training.get("settings"):
+      lines.append(f"  settings: {settings_line(training['settings'])}")
   for warning in summary["data_warnings"]:
     lines.append(f"  data warning: {warning}")
   for split, features in summary["anomalies"].items():
@@ -411,5 +517,7 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.append(f"  push error: {summary['push_error']}")
   lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}; pushed: "
                f"{summary['pushed_model_path'] or 'nothing'}")
+  if format_tflite(summary.get("tflite") or {}):
+    lines.append(format_tflite(summary["tflite"]))
   lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()))
   return "\n".join(lines)

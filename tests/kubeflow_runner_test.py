@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = {"ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-          "Trainer", "Evaluator", "ServingCheck", "ServingPusher"}
+          "Trainer", "Evaluator", "ServingCheck", "TFLiteExport", "ServingPusher"}
 
 
 def _compile(tmp_path, *flags):
@@ -29,6 +30,12 @@ def compiled(tmp_path_factory):
   return _compile(tmp_path_factory.mktemp("compiled"))
 
 
+def _title(artifact_type):
+  """The schema title of a compiled artifact type (TFX writes it inside instanceSchema)."""
+  return artifact_type.get("schemaTitle") or re.search(
+      r"^title: (\S+)", artifact_type["instanceSchema"], re.M).group(1)
+
+
 def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   _, spec = compiled
   pipeline_spec = spec["pipelineSpec"]
@@ -36,7 +43,15 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   assert STAGES <= set(tasks)
   assert "Transform" in tasks["Trainer"]["dependentTasks"]
   assert set(tasks["ServingCheck"]["dependentTasks"]) == {"Trainer", "ImageExampleGen"}
-  assert {"ServingCheck", "Evaluator"} <= set(tasks["ServingPusher"]["dependentTasks"])
+  assert {"ServingCheck", "Evaluator", "TFLiteExport"} <= set(
+      tasks["ServingPusher"]["dependentTasks"])
+  # The evaluation as the Vertex AI / KFP UI shows it: KFP's own artifact types.
+  report = pipeline_spec["components"][tasks["RunReport"]["componentRef"]["name"]]
+  titles = {key: _title(output["artifactType"]) for key, output in
+            report["outputDefinitions"]["artifacts"].items()}
+  assert titles == {"confusion_matrix": "system.ClassificationMetrics",
+                    "model_card": "system.Markdown"}
+  assert "ServingPusher" in tasks["RunReport"]["dependentTasks"]
   # Vertex may take any stage from its cache but the push, which checks the serving dir.
   assert tasks["ServingPusher"]["cachingOptions"] == {"enableCache": False}
   assert tasks["Trainer"]["cachingOptions"] == {"enableCache": True}
@@ -67,6 +82,23 @@ def test_missing_data_dir_is_a_usage_error(tmp_path):
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
       "error: --data-dir is required (a path the pipeline's workers can read)")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--data-dir", "gs://b/i"], "error: --image is required with a gs:// --output-dir"),
+    (["--image", "x:1", "--data-dir", "gs://b/i", "--model", "efficientnet", "--weights",
+      __file__], f"error: --weights {__file__} is a file on this machine"),
+    (["--image", "x:1", "--data-dir", "/tmp"], "error: --data-dir /tmp is a folder on this "
+     "machine"),
+])
+def test_a_cloud_spec_refuses_what_cloud_tasks_could_not_use(tmp_path, flags, message):
+  spec = tmp_path / "p.json"
+  result = subprocess.run([sys.executable, "kubeflow_runner.py", "--compile", str(spec),
+                           "--output-dir", "gs://b/tfx", "--num-classes", "3", *flags],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith(message)
+  assert not spec.exists()
 
 
 def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp_path):
@@ -155,7 +187,8 @@ def test_submit_without_credentials_is_one_clear_line(tmp_path):
   for action in (["--submit"], ["--schedule", "0 3 * * *"]):
     result = subprocess.run(
         [sys.executable, "kubeflow_runner.py", "--compile", str(tmp_path / "p.json"),
-         "--data-dir", "gs://b/i", "--output-dir", "gs://b/tfx", "--num-classes", "3", *action],
+         "--image", "example.com/image-pipeline:test", "--data-dir", "gs://b/i",
+         "--output-dir", "gs://b/tfx", "--num-classes", "3", *action],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith("error: no Google Cloud credentials")

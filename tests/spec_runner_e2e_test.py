@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ("ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-          "Trainer", "Evaluator", "ServingCheck", "ServingPusher")
+          "Trainer", "Evaluator", "ServingCheck", "TFLiteExport", "ServingPusher")
 
 
 def _metadata(run_dir, task, key):
@@ -42,11 +42,38 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
       [sys.executable, "-m", "pipeline.spec_runner", str(spec), "--param",
        f"data_root={run_tree}", "--run-id", "run-1"],
       cwd=ROOT, capture_output=True, text=True, timeout=900)
-  assert result.returncode == 0, result.stderr[-5000:]
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
   for stage in STAGES:
     assert f"[spec_runner] {stage}: done" in result.stdout
-
+  # The console: a few lines (the tasks' own output is in the run's log), then the summary.
+  lines = result.stdout.splitlines()
+  assert len(lines) <= 60 and result.stderr == "", result.stdout
+  assert not [line for line in lines if any(n in line for n in (
+      "WARNING", "I0000", "E0000", "cuInit", "Traceback", "INFO:", "deprecated"))]
+  assert sum(line.startswith("[Trainer] epoch ") for line in lines) >= 1
   run_dir = os.path.join(out, "pipeline", "run-1")
+  with open(os.path.join(out, "run_summary.json")) as f:
+    summary = json.load(f)  # the same summary and report as local_runner.py writes
+  assert summary["run_id"] == "run-1" and summary["data_dir"] == run_tree
+  assert summary["images_ingested"] == 135 and summary["blessed"] is True
+  assert summary["thresholds"] == {"accuracy": 0.5, "min_class_recall": 0.3,
+                                   "min_class_precision": 0.3, "change": None}
+  assert sorted(summary["metrics"]["per_class"]) == ["0", "1", "2"]
+  assert os.path.isfile(os.path.join(summary["pushed_model_path"], "saved_model.pb"))
+  assert set(STAGES) <= set(summary["stage_seconds"])
+  assert os.path.isfile(os.path.join(summary["report_dir"], "model_card.md"))
+  assert f"blessed: yes; pushed: {summary['pushed_model_path']}" in result.stdout
+  # What the Vertex AI / KFP UI shows of the run: the confusion matrix and the model card.
+  matrix = _metadata(run_dir, "RunReport", "confusion_matrix")["confusionMatrix"]
+  assert [a["displayName"] for a in matrix["annotationSpecs"]] == ["0", "1", "2"]
+  assert [r["row"] for r in matrix["rows"]] == summary["metrics"]["confusion_matrix"]["counts"]
+  with open(os.path.join(run_dir, "RunReport", "model_card")) as f:
+    card = f.read()
+  assert "**Blessed: yes**" in card and "| 2 | " in card
+  with open(summary["log"]) as f:
+    log = f.read()
+  assert "[Trainer] epoch 1/" in log and "absl" in log  # every task's output, noise included
+
   examples = _metadata(run_dir, "ImageExampleGen", "examples")
   assert examples["images_found"] == examples["images_ingested"] == 135  # the run's tree
   assert examples["custom:span"] == 0  # the driver's span, recorded on the artifact
@@ -56,6 +83,10 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
   pushed = _metadata(run_dir, "ServingPusher", "pushed_model")
   assert pushed["pushed"] == 1
   assert os.path.dirname(pushed["pushed_destination"]) == os.path.join(out, "serving_model")
+  # The custom TFLiteModel artifact travels between tasks; its folder is pushed in the version.
+  assert _metadata(run_dir, "TFLiteExport", "tflite_model")["passed"] == 1
+  assert pushed["tflite_pushed"] == 1
+  assert os.path.isfile(os.path.join(pushed["pushed_destination"], "tflite", "model_int8.tflite"))
 
   # The pushed model answers raw PNG bytes with this run's class names, mostly right.
   serve = tf.saved_model.load(pushed["pushed_destination"]).signatures["serving_default"]
@@ -77,3 +108,11 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
   run_dir = os.path.join(out, "pipeline", "run-2")
   assert _metadata(run_dir, "ImageExampleGen", "examples")["images_found"] == 180
   assert _metadata(run_dir, "Evaluator", "blessing")["baseline_model_id"] == "run-1/Trainer/model"
+  with open(os.path.join(out, "run_summary.json")) as f:
+    summary = json.load(f)
+  assert summary["run_id"] == "run-2"
+  assert summary["metrics"]["baseline"]["model"] == os.path.join(out, "pipeline", "run-1",
+                                                                 "Trainer", "model")
+  failed = [line for line in second.stdout.splitlines() if line.startswith("  failed gate: ")]
+  assert failed == [f"  failed gate: {gate}" for gate in summary["failed_gates"]]
+  assert (second.returncode == 3) == bool(summary["failed_gates"])

@@ -17,6 +17,8 @@ from tfx.utils import path_utils
 
 from components.image_example_gen import ImageExampleGen
 from components.image_example_gen import executor as example_gen_executor
+from components.tflite_export import TFLiteExport, TFLiteModel
+from components.tflite_export import executor as tflite_executor
 from pipeline import pipeline
 from schemas import SCHEMA_PATH
 from tests import images
@@ -128,6 +130,22 @@ def trained_digits(work: str, per_class: int = 40, epochs: int = 2):
       "model": "cnn", "image_size": 16, "channels": 1, "epochs": epochs, "batch_size": 32,
       "learning_rate": 3e-3, "width": 16})
   return examples, model, model_run
+
+
+def run_tflite_export(digits_model, out_dir: str, blessed: Optional[int] = None, **params):
+  """Runs TFLiteExport's executor on (examples, model, _); returns (TFLiteModel, parity report)."""
+  examples, model, _ = digits_model
+  output = _artifact(TFLiteModel, out_dir)
+  inputs = {"model": [model], "examples": [examples]}
+  if blessed is not None:
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.set_int_custom_property("blessed", blessed)
+    inputs["model_blessing"] = [blessing]
+  component = TFLiteExport(model=tfx.dsl.Channel(type=standard_artifacts.Model),
+                           examples=EXAMPLES, **params)
+  tflite_executor.Executor().Do(inputs, {"tflite_model": [output]},
+                                dict(component.exec_properties))
+  return output, tflite_executor.read_report(output.uri)
 
 
 def serving_model_dir(model) -> str:

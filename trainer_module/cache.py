@@ -5,7 +5,7 @@ memory), else on disk under the run's artifact; `memory`, `disk` and `none` forc
 """
 
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -17,18 +17,6 @@ EXAMPLE_OVERHEAD = 96  # bytes per cached example beside its pixels: header, lab
 
 def physical_memory() -> int:
   return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def files_bytes(patterns: Sequence[str]) -> int:
-  return sum(tf.io.gfile.stat(path).length for pattern in patterns
-             for path in tf.io.gfile.glob(pattern))
-
-
-def estimate_images(train_images: int, train_files: Sequence[str],
-                    eval_files: Sequence[str]) -> int:
-  """Eval images, estimated from the train count and the two splits' sizes on disk."""
-  train_bytes = files_bytes(train_files)
-  return round(train_images * files_bytes(eval_files) / train_bytes) if train_bytes else 0
 
 
 def _mb(size: float) -> str:
@@ -53,4 +41,4 @@ def choose(mode: str, images: Dict[str, int], shape: List[int], disk_dir: str,
   caches = {split: where or os.path.join(disk_dir, split) for split in images}
   place = {"memory": "in memory", "none": "not cached",
            "disk": f"on disk under {disk_dir}"}[mode]
-  return caches, f"Trainer cache: {place} ({why})"
+  return caches, f"[Trainer] cache: {place} ({why})"

@@ -6,6 +6,8 @@ built-in ImageNet constants. Builders return uncompiled models; `compile_model` 
 (again, when fine-tuning).
 """
 
+import os
+import tempfile
 from typing import Optional, Sequence
 
 import keras
@@ -97,8 +99,7 @@ def build_cnn(image_size: int, channels: int, num_classes: int, width: int = 32,
     x = keras.layers.MaxPooling2D()(x) if i < 2 else x
   x = keras.layers.AdaptiveAveragePooling2D((4, 4))(x)
   x = keras.layers.Flatten()(x)
-  x = keras.layers.Dropout(dropout)(x)
-  x = keras.layers.Dense(4 * width, activation="relu")(x)
+  x = keras.layers.Dense(4 * width, activation="relu")(x)  # dropout: the head's, before the classifier
   return keras.Model({IMAGE_XF: image}, _head(x, num_classes, dropout), name="cnn")
 
 
@@ -114,6 +115,10 @@ def build_efficientnet(image_size: int, channels: int, num_classes: int, variant
     raise ValueError(f"unknown EfficientNet variant {variant!r}; one of {', '.join(EFFICIENTNETS)}")
   if weights == IMAGENET:
     weights = imagenet_weights(variant)
+  elif weights and "://" in weights:  # e.g. gs://: Keras loads weights from local files only
+    local = os.path.join(tempfile.mkdtemp(prefix="weights-"), os.path.basename(weights))
+    tf.io.gfile.copy(weights, local)
+    weights = local
   image = _image_input(image_size, channels)
   # EfficientNet rescales and normalizes 0-255 inputs itself (ImageNet's constants).
   x = image if channels == 3 else keras.layers.Concatenate()([image] * 3)

@@ -54,33 +54,24 @@ def test_imagenet_weights_that_cannot_be_fetched_name_the_file_to_pass(monkeypat
     model_lib.build_model("efficientnet", 32, 3, 10, variant="b1", weights="imagenet")
 
 
-def test_cnn_width_sets_the_filters():
-  model = model_lib.build_cnn(16, 1, 10, width=8)
+def test_cnn_width_sets_the_filters_and_dropout_comes_once_before_the_classifier():
+  model = model_lib.build_cnn(16, 1, 10, width=8, dropout=0.25)
   convs = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
   assert convs == [8, 16, 32]
+  dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+  assert [d.rate for d in dropouts] == [0.25] and model.layers[-2] is dropouts[0]
 
 
-def test_cnn_learns_digits():
-  features, labels = _batch(16, 1, count=256)
-  model = model_lib.compile_model(model_lib.build_cnn(16, 1, 10), 3e-3)
-  model.fit(features, labels, epochs=15, batch_size=32, verbose=0)
-  accuracy = model.evaluate(features, labels, verbose=0, return_dict=True)
-  assert accuracy["sparse_categorical_accuracy"] > 0.9
-
-
-# B0 is trained, exported and served through the real Trainer in train_test.
+# B0 is trained, exported and served through the real Trainer in train_test; B1-B3 differ in
+# the backbone only: building them, with the right input and output, is what is theirs.
 @pytest.mark.parametrize("variant,channels", [("b1", 1), ("b2", 3), ("b3", 1)])
-def test_efficientnet_trains_saves_reloads_and_predicts(variant, channels, tmp_path):
-  features, labels = _batch(32, channels, count=8)
+def test_efficientnet_variants_build_for_the_transformed_input(variant, channels):
   model = model_lib.build_model("efficientnet", 32, channels, 10, variant=variant)
   assert model.name == f"efficientnet{variant}"
+  assert model.get_layer(model_lib.BACKBONE).name == model_lib.BACKBONE
   assert all(layer.trainable for layer in model.layers)
-  _train_step_changes_weights_and_predicts(model, features, labels)
-  path = str(tmp_path / "model.keras")
-  model.save(path)
-  reloaded = keras.saving.load_model(path)
-  np.testing.assert_allclose(reloaded.predict(features, verbose=0),
-                             model.predict(features, verbose=0), rtol=1e-4, atol=1e-5)
+  assert tuple(model.inputs[0].shape) == (None, 32, 32, channels)
+  assert tuple(model.outputs[0].shape) == (None, 10)
 
 
 def test_local_weights_load_frozen_then_top_layers_unfreeze_for_fine_tuning(tmp_path):

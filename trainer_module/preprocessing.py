@@ -93,9 +93,9 @@ class ImageStats(analyzer_impls.PTransformAnalyzer):
   number of pixels, so their means are the split's).
   """
 
-  def __init__(self, filename: str, shape: List[int]):
+  def __init__(self, filename: str, shape: List[int], resize_mode: str = "squash"):
     super().__init__()
-    self._filename, self._shape = filename, shape
+    self._filename, self._shape, self._resize = filename, shape, resize_mode
 
   def _write(self, sums: np.ndarray) -> bytes:
     count, total, squares = sums[0, 0], sums[1], sums[2]
@@ -105,8 +105,8 @@ class ImageStats(analyzer_impls.PTransformAnalyzer):
     tf.io.gfile.makedirs(folder)
     path = os.path.join(folder, self._filename)  # the asset keeps this base name
     with tf.io.gfile.GFile(path, "w") as f:
-      json.dump({"shape": self._shape, "images": int(count), "mean": mean.tolist(),
-                 "std": std.tolist()}, f)
+      json.dump({"shape": self._shape, "resize": self._resize, "images": int(count),
+                 "mean": mean.tolist(), "std": std.tolist()}, f)
     return path.encode()
 
   def expand(self, batches):
@@ -123,12 +123,14 @@ class ImageStats(analyzer_impls.PTransformAnalyzer):
             | "Write" >> beam.Map(self._write))
 
 
-def image_stats(pixels: tf.Tensor, name: str = IMAGE_STATS) -> tf.Tensor:
-  """The path of the ImageStats asset of uint8 [batch, size, size, channels] pixels."""
+def image_stats(pixels: tf.Tensor, name: str = IMAGE_STATS,
+                resize_mode: str = "squash") -> tf.Tensor:
+  """The path of the ImageStats asset of uint8 [batch, size, size, channels] pixels (which
+  records `resize_mode` too: the served model's input contract)."""
   values = tf.cast(pixels, tf.float32)
   (path,) = tft.experimental.ptransform_analyzer(
       [tf.reduce_mean(values, axis=[1, 2]), tf.reduce_mean(tf.square(values), axis=[1, 2])],
-      ImageStats(name, pixels.shape[1:].as_list()), output_dtypes=[tf.string],
+      ImageStats(name, pixels.shape[1:].as_list(), resize_mode), output_dtypes=[tf.string],
       output_shapes=[[]], output_asset_default_values=[b"{}"], name=name)
   return path
 
@@ -172,9 +174,10 @@ def sorted_vocabulary(values: tf.Tensor, name: str) -> tf.Tensor:
 
 def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]):
   """Called by Transform on batches of raw features ([batch, 1] dense tensors)."""
+  resize_mode = custom_config.get("resize", "squash")
   pixels = decode_images(tf.reshape(inputs[IMAGE_KEY], [-1]), int(custom_config["image_size"]),
-                         int(custom_config["channels"]), custom_config.get("resize", "squash"))
-  image_stats(pixels)
+                         int(custom_config["channels"]), resize_mode)
+  image_stats(pixels, resize_mode=resize_mode)
   labels = tf.reshape(inputs[LABEL_KEY], [-1])
   label_ids = tft.apply_vocabulary(
       labels, deferred_vocab_filename_tensor=sorted_vocabulary(labels, LABEL_VOCAB))
@@ -184,6 +187,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
 
 
 def read_image_stats(tf_transform_output: tft.TFTransformOutput) -> Dict[str, Any]:
-  """{"shape": [size, size, channels], "images", "mean": [per channel], "std": [...]}."""
+  """{"shape": [size, size, channels], "resize", "images", "mean": [per channel], "std": [...]}
+  ("resize" is "squash" for graphs written before it was recorded)."""
   with tf.io.gfile.GFile(tf_transform_output.vocabulary_file_by_name(IMAGE_STATS)) as f:
-    return json.load(f)
+    return {"resize": "squash", **json.load(f)}

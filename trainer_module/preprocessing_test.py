@@ -86,6 +86,7 @@ def test_image_stats_are_the_training_pixels_per_channel_mean_and_std(digits, tm
   stats = preprocessing.read_image_stats(output)
   pixels = np.stack([p for p, _ in digits]).astype(np.float64)  # native size: unchanged
   assert stats["shape"] == [8, 8, 1] and stats["images"] == len(digits)
+  assert stats["resize"] == "squash"  # the default, recorded for the served model's contract
   np.testing.assert_allclose(stats["mean"], [pixels.mean()], rtol=1e-6)
   np.testing.assert_allclose(stats["std"], [pixels.std()], rtol=1e-6)
 

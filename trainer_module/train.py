@@ -22,7 +22,7 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer_module import (augmentation, cache, class_weights, distribution, labels,
+from trainer_module import (augmentation, cache, class_weights, contract, distribution, labels,
                             preprocessing)
 from trainer_module.constants import IMAGE_KEY, IMAGE_XF, LABEL_VOCAB, LABEL_XF
 from trainer_module.model import build_model, compile_model, unfreeze_top
@@ -36,6 +36,7 @@ SERVING_OUTPUTS = {"classes": tf.string, "scores": tf.float32, PREDICTION_KEY: t
 KERAS_MODEL = "model.keras"  # The bare Keras model, in the model run artifact.
 ACCURACY = "sparse_categorical_accuracy"
 TRAINING_LOG = "training_log.jsonl"
+TRAINING_SETTINGS = "training_settings.json"  # what this Trainer run used, for the model card
 SHUFFLE_BYTES = 256 << 20  # Shuffle buffer memory bound.
 FINE_TUNE_LR_FACTOR = 0.1
 
@@ -54,13 +55,14 @@ def shuffle_buffer(shape: List[int], batch_size: int) -> int:
 def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
              tf_transform_output: tft.TFTransformOutput, batch_size: int, training: bool,
              cache: str = "memory", augmenter: Optional[keras.Sequential] = None,
-             seed: int = 0) -> tf.data.Dataset:
+             seed: int = 0, images: Optional[int] = None) -> tf.data.Dataset:
   """One epoch of (features, label id) batches of transformed examples, pixels as float32.
 
   Records are read and parsed in parallel, then cached as Transform stored them (uint8
   pixels: `cache` is "memory", "none" or a file path prefix), so later epochs skip the
   TFRecord parsing; training data is reshuffled every epoch; pixels become float32 (0-255)
   after the cache, then training batches are augmented, so each epoch sees new variations.
+  With `images` (the split's size) Keras knows the number of batches from the first epoch.
   """
   shape = image_shape(tf_transform_output)
   dataset = data_accessor.tf_dataset_factory(
@@ -80,16 +82,27 @@ def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
       image = augmenter(image, training=True)
     return {**features, IMAGE_XF: image}, label
 
-  return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+  dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+  if images is not None:
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(
+        math.ceil(images / batch_size)))
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def count_records(file_patterns: List[str]) -> int:
+  """The number of records in GZIP TFRecord files (one pass, nothing parsed)."""
+  files = [path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)]
+  return int(tf.data.TFRecordDataset(files, compression_type="GZIP").reduce(
+      np.int64(0), lambda count, _: count + 1))
 
 
 class EpochLog(keras.callbacks.Callback):
   """Appends each epoch's metrics, learning rate, training seconds and images/s to a JSON-lines
-  file."""
+  file, and prints them as one line (with `epochs`, the planned number, if given)."""
 
-  def __init__(self, path: str, train_images: int, phase: str):
+  def __init__(self, path: str, train_images: int, phase: str, epochs: Optional[int] = None):
     super().__init__()
-    self.path, self.train_images, self.phase = path, train_images, phase
+    self.path, self.train_images, self.phase, self.epochs = path, train_images, phase, epochs
     self._start = self._train_end = 0.0
 
   def on_epoch_begin(self, epoch, logs=None):
@@ -109,6 +122,20 @@ class EpochLog(keras.callbacks.Callback):
               **{k: float(v) for k, v in (logs or {}).items()}}
     with tf.io.gfile.GFile(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
+    print(epoch_line(record, self.epochs), flush=True)
+
+
+def epoch_line(record: Dict[str, Any], epochs: Optional[int] = None) -> str:
+  """One console line for an epoch of the training log."""
+  def metrics(prefix: str) -> str:
+    return ", ".join(f"{name} {record[prefix + key]:.4f}" for key, name in (
+        ("loss", "loss"), (ACCURACY, "accuracy")) if prefix + key in record)
+  phase = "" if record["phase"] == "train" else f" ({record['phase'].replace('_', '-')})"
+  validation = metrics("val_")
+  return (f"[Trainer] epoch {record['epoch']}{f'/{epochs}' if epochs else ''}{phase}: "
+          f"{metrics('')}" + (f"; validation {validation}" if validation else "")
+          + f"; rate {record['learning_rate']:.2g}; {record['train_seconds']:.1f} s, "
+          f"{record['images_per_second']:.0f} images/s")
 
 
 def make_serving_signatures(model: keras.Model,
@@ -190,23 +217,26 @@ def _build(config: Dict[str, Any], tf_transform_output: tft.TFTransformOutput,
   return compile_model(model, float(hp["learning_rate"]))
 
 
-def _datasets(fn_args, tf_transform_output, config, global_batch, caches: Dict[str, str]):
+def _datasets(fn_args, tf_transform_output, config, global_batch, caches: Dict[str, str],
+              images: Dict[str, int]):
   seed = int(config.get("seed", 0))
   augmenter = augmentation.build_augmenter(config.get("augment") or [], seed)
   train = input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output, global_batch,
-                   training=True, augmenter=augmenter, seed=seed, cache=caches["train"])
+                   training=True, augmenter=augmenter, seed=seed, cache=caches["train"],
+                   images=images["train"])
   evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                        global_batch, training=False, cache=caches["eval"])
+                        global_batch, training=False, cache=caches["eval"],
+                        images=images["eval"])
   return train, evaluation
 
 
-def _callbacks(fn_args, train_images: int, phase: str,
+def _callbacks(fn_args, train_images: int, phase: str, epochs: int,
                schedule: Optional[Callable[[int, float], float]] = None
                ) -> List[keras.callbacks.Callback]:
   """Logs, early stopping, and the rate: `schedule`'s, else lowered when validation stalls."""
   callbacks = [
       keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, phase)),
-      EpochLog(os.path.join(fn_args.model_run_dir, TRAINING_LOG), train_images, phase),
+      EpochLog(os.path.join(fn_args.model_run_dir, TRAINING_LOG), train_images, phase, epochs),
       # Validation is noisy from epoch to epoch on small data: keep the best weights seen.
       keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True,
                                     verbose=1)]
@@ -230,24 +260,24 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     logging.info("Class weights: %s", weights_by_class)
   hp = hyperparameters(fn_args)
   cache_dir = os.path.join(fn_args.model_run_dir, "cache")
-  caches, choice = cache.choose(
-      config.get("cache", "auto"),
-      {"train": train_images, "eval": cache.estimate_images(train_images, fn_args.train_files,
-                                                            fn_args.eval_files)},
-      image_shape(tf_transform_output), cache_dir)
+  images = {"train": train_images, "eval": count_records(fn_args.eval_files)}
+  caches, choice = cache.choose(config.get("cache", "auto"), images,
+                                image_shape(tf_transform_output), cache_dir)
   print(choice, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
     tf.io.gfile.makedirs(cache_dir)
   try:
-    train, evaluation = _datasets(fn_args, tf_transform_output, config, global_batch, caches)
+    train, evaluation = _datasets(fn_args, tf_transform_output, config, global_batch, caches,
+                                  images)
     with strategy.scope():
       model = _build(config, tf_transform_output, hp)
     epochs = int(config["epochs"])
     schedule = (cosine_schedule(float(hp["learning_rate"]), epochs)
                 if config.get("lr_schedule", "cosine") == "cosine" else None)
-    history = model.fit(train, validation_data=evaluation, epochs=epochs,
-                        class_weight=weights_by_class, verbose=2,
-                        callbacks=_callbacks(fn_args, train_images, "train", schedule))
+    # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
+    history = model.fit(train, validation_data=evaluation, epochs=epochs, shuffle=False,
+                        class_weight=weights_by_class, verbose=0,
+                        callbacks=_callbacks(fn_args, train_images, "train", epochs, schedule))
     fine_tune_epochs = int(config.get("fine_tune_epochs", 0))
     if config.get("weights") and fine_tune_epochs:
       with strategy.scope():
@@ -255,25 +285,71 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         compile_model(model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
       logging.info("Fine-tuning the top %d backbone layers", unfrozen)
       done = len(history.epoch)
-      model.fit(train, validation_data=evaluation, initial_epoch=done,
-                epochs=done + fine_tune_epochs, class_weight=weights_by_class, verbose=2,
-                callbacks=_callbacks(fn_args, train_images, "fine_tune"))
+      model.fit(train, validation_data=evaluation, initial_epoch=done, shuffle=False,
+                epochs=done + fine_tune_epochs, class_weight=weights_by_class, verbose=0,
+                callbacks=_callbacks(fn_args, train_images, "fine_tune",
+                                     done + fine_tune_epochs))
   finally:
     if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
       tf.io.gfile.rmtree(cache_dir)
+  _write_settings(fn_args, config, tf_transform_output, hp, global_batch, weights_by_class)
   model.save(os.path.join(fn_args.model_run_dir, KERAS_MODEL))
   tf.saved_model.save(model, fn_args.serving_model_dir,
                       signatures=make_serving_signatures(model, tf_transform_output))
   labels.write_class_names(fn_args.serving_model_dir, [
       name.decode() for name in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)])
+  write_extras(model, fn_args.serving_model_dir, config, tf_transform_output)
+
+
+def write_extras(model: keras.Model, saved_model_dir: str, config: Dict[str, Any],
+                 tf_transform_output: tft.TFTransformOutput) -> None:
+  """The input contract and the Keras model beside the SavedModel (trainer_module/contract.py),
+  for clients that decode images themselves: TFLite, predict, Grad-CAM."""
+  stats = preprocessing.read_image_stats(tf_transform_output)
+  contract.write_contract(saved_model_dir, contract.input_contract(
+      stats["shape"], stats["resize"], config["model"], stats["mean"], stats["std"]))
+  # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
+  keras.Model(model.input, model.output, name=model.name).save(
+      os.path.join(saved_model_dir, contract.KERAS_FILE))
+
+
+def _write_settings(fn_args, config, tf_transform_output, hp, global_batch,
+                    weights_by_class) -> None:
+  """The settings this run trained with (the Tuner's values included), in model_run."""
+  stats = preprocessing.read_image_stats(tf_transform_output)
+  names = [n.decode() for n in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)]
+  settings = {
+      "model": config["model"],
+      "model_variant": config.get("model_variant", "b0") if config["model"] != "cnn" else None,
+      "weights": config.get("weights"),
+      "input_shape": stats["shape"], "resize": stats.get("resize", "squash"),
+      "learning_rate": float(hp["learning_rate"]),
+      "lr_schedule": config.get("lr_schedule", "cosine"),
+      "epochs": int(config["epochs"]), "batch_size": global_batch,
+      "dropout": float(hp["dropout"]),
+      "width": int(hp["width"]) if config["model"] == "cnn" else None,
+      "augment": list(config.get("augment") or []),
+      "class_weights": config.get("class_weights", "auto"),
+      "class_weights_applied": ({names[i]: round(w, 3) for i, w in weights_by_class.items()}
+                                if weights_by_class else None),
+      "fine_tune_epochs": (int(config.get("fine_tune_epochs", 0)) if config.get("weights")
+                           else None),
+      "tuned": (keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
+                if fn_args.hyperparameters else None),
+  }
+  with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_SETTINGS), "w") as f:
+    json.dump(settings, f, indent=1)
 
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
   """Called by the TFX Tuner: a Keras Tuner random search over `search_space`."""
   config = fn_args.custom_config
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  train, evaluation = _datasets(fn_args, tf_transform_output, config,
-                                int(config["batch_size"]), {"train": "memory", "eval": "memory"})
+  train, evaluation = _datasets(
+      fn_args, tf_transform_output, config, int(config["batch_size"]),
+      {"train": "memory", "eval": "memory"},
+      {"train": sum(class_weights.label_counts(tf_transform_output).values()),
+       "eval": count_records(fn_args.eval_files)})
   fixed = hyperparameters(fn_args)
   tuner = keras_tuner.RandomSearch(
       lambda hp: _build(config, tf_transform_output, {**fixed, **hp.values}),
@@ -283,4 +359,5 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
       directory=fn_args.working_dir, project_name="image_classification")
   return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
       "x": train, "validation_data": evaluation, "epochs": int(config.get("tune_epochs", 3)),
+      "shuffle": False, "verbose": 0,
       "callbacks": [keras.callbacks.EarlyStopping(monitor="val_loss", patience=1)]})

@@ -4,7 +4,7 @@ import base64
 import json
 import os
 import time
-from typing import List
+from typing import Dict, List, Optional
 
 from absl import logging
 from tfx.components.pusher import executor as pusher_executor
@@ -14,10 +14,12 @@ from tfx.types import artifact_utils, standard_component_specs as spec
 from tfx.utils import io_utils, json_utils, path_utils, proto_utils
 
 from components.serving_check.executor import read_warmup
+from components.tflite_export.executor import FOLDER as TFLITE_FOLDER
 from trainer_module.train import SERVING_INPUT
 
 FINGERPRINT = "fingerprint.pb"  # SavedModel's hash of its graph and variables
 STAGING_PREFIX = ".incomplete-"  # not a number, so TF Serving never loads a staged version
+TFLITE_KEY = "tflite_model"  # optional input: a TFLiteExport output
 
 
 def _is_local(path: str) -> bool:
@@ -25,11 +27,9 @@ def _is_local(path: str) -> bool:
 
 
 def _free_version(base: str) -> str:
-  """A Unix-time version not taken yet (two pushes in one second get consecutive numbers)."""
-  version = int(time.time())
-  while fileio.exists(os.path.join(base, str(version))):
-    version += 1
-  return str(version)
+  """A Unix-time version above every version there (TF Serving serves the highest number;
+  two pushes in one second get consecutive numbers)."""
+  return str(max([int(time.time())] + [v + 1 for v in versions(base)]))
 
 
 def pushed_version_of(model_path: str, base: str):
@@ -38,16 +38,15 @@ def pushed_version_of(model_path: str, base: str):
   A re-run whose Trainer and ServingCheck were cached pushes the same model again: it is not
   copied into a new version, so TF Serving does not reload it.
   """
-  versions = sorted((int(n.rstrip("/")) for n in fileio.listdir(base) if n.rstrip("/").isdigit()),
-                    reverse=True) if fileio.exists(base) else []
-  if not versions:
+  newest = versions(base)[-1:]
+  if not newest:
     return None
   fingerprints = [os.path.join(d, FINGERPRINT) for d in (model_path,
-                                                          os.path.join(base, str(versions[0])))]
+                                                          os.path.join(base, str(newest[0])))]
   if not all(fileio.exists(f) for f in fingerprints):
     return None
-  candidate, newest = (io_utils.read_bytes_file(f) for f in fingerprints)
-  return str(versions[0]) if candidate == newest else None
+  candidate, newest_fingerprint = (io_utils.read_bytes_file(f) for f in fingerprints)
+  return str(newest[0]) if candidate == newest_fingerprint else None
 
 
 def clean_staging(base: str) -> List[str]:
@@ -65,8 +64,29 @@ def clean_staging(base: str) -> List[str]:
   return orphans
 
 
-def write_version(model_path: str, base: str, version: str) -> str:
-  """Copies the model to base/version so that the directory appears complete or not at all.
+def versions(base: str) -> List[int]:
+  """The numbered version folders under base, oldest first."""
+  if not fileio.exists(base):
+    return []
+  return sorted(int(n.rstrip("/")) for n in fileio.listdir(base) if n.rstrip("/").isdigit())
+
+
+def prune(base: str, keep: int, extra_dirs=("reports",)) -> List[str]:
+  """Removes the oldest versions beyond `keep` (never the newest), with what belongs to them
+  under base/<extra_dir>/<version>; returns the removed versions."""
+  removed = [str(v) for v in versions(base)[:-max(keep, 1)]]
+  for version in removed:
+    for path in [os.path.join(base, version)] + [os.path.join(base, d, version)
+                                                 for d in extra_dirs]:
+      if fileio.exists(path):
+        fileio.rmtree(path)
+  return removed
+
+
+def write_version(model_path: str, base: str, version: str,
+                  extras: Optional[Dict[str, str]] = None) -> str:
+  """Copies the model to base/version so that the directory appears complete or not at all;
+  `extras` (name -> folder) are copied into it as sub-folders (e.g. tflite/).
 
   Locally the copy is staged under a hidden name in the same directory and renamed, which is
   atomic. Object stores (gs://) have no atomic rename: there, like TFX's Pusher, the files are
@@ -76,17 +96,47 @@ def write_version(model_path: str, base: str, version: str) -> str:
   fileio.makedirs(base)
   if not _is_local(base):
     io_utils.copy_dir(model_path, target, deny_regex_patterns=[r"saved_model\.pb"])
+    for name, folder in (extras or {}).items():
+      io_utils.copy_dir(folder, os.path.join(target, name))
     io_utils.copy_file(os.path.join(model_path, "saved_model.pb"),
                        os.path.join(target, "saved_model.pb"))
     return target
   staging = os.path.join(base, f"{STAGING_PREFIX}{version}-{os.getpid()}")
   try:
     io_utils.copy_dir(model_path, staging)
+    for name, folder in (extras or {}).items():
+      io_utils.copy_dir(folder, os.path.join(staging, name))
     os.rename(staging, target)
   finally:
     if fileio.exists(staging):
       fileio.rmtree(staging)
   return target
+
+
+def add_folder(version_dir: str, name: str, folder: str) -> None:
+  """Adds a sub-folder to a version already written (a re-push of the same model that now has
+  TFLite files), staged and renamed into place locally."""
+  target = os.path.join(version_dir, name)
+  if fileio.exists(target):
+    return
+  if not _is_local(version_dir):
+    io_utils.copy_dir(folder, target)
+    return
+  staging = os.path.join(version_dir, f"{STAGING_PREFIX}{name}-{os.getpid()}")
+  try:
+    io_utils.copy_dir(folder, staging)
+    os.rename(staging, target)
+  finally:
+    if fileio.exists(staging):
+      fileio.rmtree(staging)
+
+
+def tflite_folder(input_dict) -> Optional[str]:
+  """The TFLiteExport folder to push with the model: only when its parity gate passed."""
+  artifacts = input_dict.get(TFLITE_KEY) or []
+  if not artifacts or artifacts[0].get_int_custom_property("passed") != 1:
+    return None
+  return os.path.join(artifacts[0].uri, TFLITE_FOLDER)
 
 
 def serving_files(base: str, model_name: str, max_batch_size: int, version_dir: str):
@@ -153,16 +203,23 @@ class Executor(pusher_executor.Executor):
     for orphan in clean_staging(base):
       logging.info("Removed %s, left by an interrupted push", os.path.join(base, orphan))
     version = pushed_version_of(model_path, base)
+    tflite = tflite_folder(input_dict)
     if version:
       serving_path = os.path.join(base, version)
       logging.info("This model is already the newest version, %s; not copied again", version)
+      if tflite:
+        add_folder(serving_path, TFLITE_FOLDER, tflite)
     else:
       version = _free_version(base)
-      serving_path = write_version(model_path, base, version)
+      serving_path = write_version(model_path, base, version,
+                                   {TFLITE_FOLDER: tflite} if tflite else None)
     for name, text in serving_files(base, custom.get("model_name", "model"),
                                     int(custom.get("max_batch_size", 64)),
                                     serving_path).items():
       io_utils.write_string_file(os.path.join(base, name), text)
     logging.info("Model version %s written to %s", version, serving_path)
+    for old in prune(base, int(custom.get("keep_versions", 5))):
+      logging.info("Removed version %s (--keep-versions %s)", old, custom.get("keep_versions"))
     io_utils.copy_dir(model_path, model_push.uri)
     self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
+    model_push.set_int_custom_property("tflite_pushed", int(bool(tflite)))

@@ -10,11 +10,13 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 from tfx import types
+from tfx.dsl.io import filesystem
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
 from components.serving_pusher import executor
 from components.serving_pusher.component import ServingPusher
+from components.tflite_export import TFLiteModel
 from tests.serving import Fixed28x28, NoClasses, run_check, saved_model
 from tfx import v1 as tfx
 
@@ -25,18 +27,21 @@ def _blessing(blessed: int):
   return blessing
 
 
-def push(infra_blessing, base, tmp_path, model_blessed=1):
+def push(infra_blessing, base, tmp_path, model_blessed=1, keep_versions=5, tflite=None):
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / "pushed_artifact")
   component = ServingPusher(
       model_blessing=types.Channel(type=standard_artifacts.ModelBlessing),
       infra_blessing=types.Channel(type=standard_artifacts.InfraBlessing),
+      tflite_model=types.Channel(type=TFLiteModel),
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(base))),
-      custom_config={"model_name": "digits", "max_batch_size": 32})
-  executor.Executor().Do(
-      {"model_blessing": [_blessing(model_blessed)], "infra_blessing": [infra_blessing]},
-      {"pushed_model": [pushed]}, dict(component.exec_properties))
+      custom_config={"model_name": "digits", "max_batch_size": 32,
+                     "keep_versions": keep_versions})
+  inputs = {"model_blessing": [_blessing(model_blessed)], "infra_blessing": [infra_blessing]}
+  if tflite is not None:
+    inputs["tflite_model"] = [tflite]
+  executor.Executor().Do(inputs, {"pushed_model": [pushed]}, dict(component.exec_properties))
   return pushed
 
 
@@ -116,6 +121,33 @@ def test_a_removed_destination_is_pushed_again_and_orphaned_staging_is_cleaned(c
   assert not [n for n in os.listdir(base) if n.startswith(".incomplete-")]
 
 
+def _stamped(tmp_path, name, module):
+  """An InfraBlessing holding `module` as a checked, stamped SavedModel (another model)."""
+  blessing = standard_artifacts.InfraBlessing()
+  blessing.uri = str(tmp_path / name)
+  blessing.set_int_custom_property("blessed", 1)
+  blessing.set_int_custom_property("has_model", 1)
+  tf.saved_model.save(module, path_utils.stamped_model_path(blessing.uri),
+                      signatures={"serving_default": module.serve})
+  return blessing
+
+
+def test_only_the_newest_versions_are_kept_with_their_reports(checked, tmp_path):
+  base = tmp_path / "serving"
+  pushed = []
+  for blessing in (checked, _stamped(tmp_path, "b", NoClasses()),
+                   _stamped(tmp_path, "c", Fixed28x28())):
+    version = push(blessing, base, tmp_path, keep_versions=2).get_string_custom_property(
+        "pushed_version")
+    os.makedirs(base / "reports" / version)  # what the runner writes beside a push
+    pushed.append(version)
+  assert sorted(n for n in os.listdir(base) if n.isdigit()) == sorted(pushed[1:])
+  assert sorted(os.listdir(base / "reports")) == sorted(pushed[1:])
+  again = push(_stamped(tmp_path, "c2", Fixed28x28()), base, tmp_path, keep_versions=1)
+  assert [n for n in os.listdir(base) if n.isdigit()] == [
+      again.get_string_custom_property("pushed_version")]  # the newest is never removed
+
+
 def test_nothing_is_pushed_without_both_blessings(checked, digits_model, tmp_path):
   pushed = push(checked, tmp_path / "serving", tmp_path, model_blessed=0)
   assert pushed.get_int_custom_property("pushed") == 0
@@ -136,6 +168,45 @@ def test_a_copy_that_fails_midway_leaves_no_version_behind(checked, tmp_path):
                      str(model_dir / name))
   os.symlink(tmp_path / "missing", model_dir / "variables")  # the copy fails on this entry
   base = tmp_path / "serving"
-  with pytest.raises(Exception):
+  with pytest.raises(filesystem.NotFoundError):  # the link points nowhere
     executor.write_version(str(model_dir), str(base), "7")
   assert os.listdir(base) == []  # neither the version nor the staging copy
+
+
+def test_tflite_files_that_passed_parity_are_pushed_inside_the_version(checked, digits_tflite,
+                                                                      tmp_path):
+  tflite, report = digits_tflite
+  assert report["passed"]
+  base = tmp_path / "serving"
+  pushed = push(checked, base, tmp_path, tflite=tflite)
+  assert pushed.get_int_custom_property("tflite_pushed") == 1
+  version_dir = base / pushed.get_string_custom_property("pushed_version")
+  assert sorted(os.listdir(version_dir / "tflite")) == sorted(
+      os.listdir(os.path.join(tflite.uri, "tflite")))
+  assert (version_dir / "tflite" / "model_int8.tflite").read_bytes() == open(
+      os.path.join(tflite.uri, "tflite", "model_int8.tflite"), "rb").read()
+  # TF Serving's loader still finds the SavedModel as it was.
+  assert os.path.isfile(version_dir / "saved_model.pb")
+  tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+
+  # The same model pushed again with its folder missing (pushed before it existed) gets it.
+  tf.io.gfile.rmtree(str(version_dir / "tflite"))
+  again = push(checked, base, tmp_path, tflite=tflite)
+  assert again.get_string_custom_property("pushed_version") == version_dir.name
+  assert os.path.isfile(version_dir / "tflite" / "model_float16.tflite")
+  assert not [n for n in os.listdir(version_dir) if n.startswith(".incomplete-")]
+
+
+def test_tflite_files_that_failed_parity_are_not_pushed_but_the_model_is(checked, digits_tflite,
+                                                                         tmp_path):
+  failed = TFLiteModel()
+  failed.uri = digits_tflite[0].uri  # the same files, but the gate said no
+  failed.set_int_custom_property("passed", 0)
+  failed.set_string_custom_property("reason", "int8: top-1 agrees on 90.0 %")
+  base = tmp_path / "serving"
+  pushed = push(checked, base, tmp_path, tflite=failed)
+  assert pushed.get_int_custom_property("pushed") == 1
+  assert pushed.get_int_custom_property("tflite_pushed") == 0
+  version_dir = base / pushed.get_string_custom_property("pushed_version")
+  assert os.path.isfile(version_dir / "saved_model.pb")
+  assert not os.path.exists(version_dir / "tflite")

@@ -1,0 +1,131 @@
+"""TFLiteExport's executor on a CNN trained on real digits: int8 and float16 models that answer
+like the served SavedModel, the files a mobile developer needs, and the parity gate."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.utils import path_utils
+
+from components.tflite_export import convert, executor
+from tests import training
+from trainer_module import preprocessing
+
+
+def run_export(digits_model, out_dir, blessed=None, **params):
+  return training.run_tflite_export(digits_model, str(out_dir), blessed, **params)
+
+
+@pytest.fixture(scope="module")
+def exported(digits_tflite):
+  return digits_tflite
+
+
+def gate_images(digits_model):
+  examples, _, _ = digits_model
+  return executor.read_examples(os.path.join(examples.uri, "Split-eval"), 1000)
+
+
+def test_int8_model_classifies_real_digits_like_the_saved_model(exported, digits_model):
+  output, report = exported
+  assert report["passed"] is True, report["reason"]
+  assert output.get_int_custom_property("passed") == 1
+  folder = os.path.join(output.uri, executor.FOLDER)
+  # Recomputed here, not taken from the report: each image decoded as input.json says, then
+  # the int8 interpreter, against serving_default on the same encoded bytes.
+  with open(os.path.join(folder, "input.json")) as f:
+    spec = json.load(f)
+  images = gate_images(digits_model)
+  served = training.load(digits_model[1]).signatures["serving_default"](
+      image_bytes=tf.constant([d for d, _ in images]))
+  served_top = served["probabilities"].numpy().argmax(axis=1)
+  int8 = convert.TFLiteClassifier(os.path.join(folder, "model_int8.tflite"))
+  probabilities = int8.predict(executor.decode([d for d, _ in images], spec))
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=0.02)
+  agreement = np.mean(probabilities.argmax(axis=1) == served_top)
+  names = [c.decode() for c in served["class_names"].numpy()[0]]
+  truth = np.array([names.index(label) for _, label in images])
+  saved_accuracy = np.mean(served_top == truth)
+  int8_accuracy = np.mean(probabilities.argmax(axis=1) == truth)
+  assert len(images) == report["images"] >= 80
+  assert agreement >= 0.98 and agreement == pytest.approx(report["int8"]["agreement"], abs=1e-4)
+  assert int8_accuracy >= saved_accuracy - 0.01
+  assert saved_accuracy == pytest.approx(report["saved_model"]["accuracy"], abs=1e-4)
+  assert saved_accuracy > 0.5  # chance is 0.1: a model that has learned digits
+  assert report["float16"]["agreement"] >= 0.99
+
+
+def test_the_folder_has_what_a_mobile_developer_needs(exported, digits_model):
+  output, report = exported
+  folder = os.path.join(output.uri, executor.FOLDER)
+  assert sorted(os.listdir(folder)) == ["README.md", "input.json", "labels.txt",
+                                        "model_float16.tflite", "model_int8.tflite",
+                                        "parity.json"]
+  for kind in ("int8", "float16"):
+    path = os.path.join(folder, f"model_{kind}.tflite")
+    assert report[kind]["bytes"] == os.path.getsize(path)
+    classifier = convert.TFLiteClassifier(path)
+    assert (classifier.input["dtype"], list(classifier.input["shape"])) == (np.uint8,
+                                                                            [1, 16, 16, 1])
+    assert (classifier.output["dtype"], list(classifier.output["shape"])) == (np.float32, [1, 10])
+  assert report["int8"]["bytes"] < report["float16"]["bytes"] < 1 << 20
+  # labels.txt: the served class_names, in id order.
+  served = training.load(digits_model[1]).signatures["serving_default"](
+      image_bytes=tf.constant([gate_images(digits_model)[0][0]]))
+  with open(os.path.join(folder, "labels.txt")) as f:
+    assert f.read().splitlines() == [c.decode() for c in served["class_names"].numpy()[0]]
+  with open(os.path.join(folder, "input.json")) as f:
+    spec = json.load(f)
+  assert (spec["height"], spec["width"], spec["channels"], spec["resize"]) == (16, 16, 1, "squash")
+  assert spec["input"]["dtype"] == "uint8" and spec["input"]["shape"] == [1, 16, 16, 1]
+  assert spec["output"] == {"name": "probabilities", "dtype": "float32", "shape": [1, 10]}
+  assert spec["normalization"]["in_model"] is True
+  assert len(spec["normalization"]["mean"]) == len(spec["normalization"]["std"]) == 1
+  assert spec["labels"] == "labels.txt" and spec["models"]["int8"] == "model_int8.tflite"
+  with open(os.path.join(folder, "parity.json")) as f:
+    assert json.load(f) == report
+  assert "model_int8.tflite" in open(os.path.join(folder, "README.md")).read()
+
+
+def test_decoding_as_input_json_says_gives_transforms_pixels_bit_for_bit(exported, digits_model):
+  output, _ = exported
+  with open(os.path.join(output.uri, executor.FOLDER, "input.json")) as f:
+    spec = json.load(f)
+  examples = digits_model[0]
+  files = tf.io.gfile.glob(os.path.join(examples.uri, "Split-eval", "*"))
+  serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(20)]
+  images = [(tf.train.Example.FromString(s).features.feature["image"].bytes_list.value[0], "")
+            for s in serialized]
+  model = tf.saved_model.load(path_utils.serving_model_path(digits_model[1].uri))
+  transformed = model.signatures["transform_features"](examples=tf.constant(serialized))
+  pixels = preprocessing.decode_pixels(transformed["image_xf"], [16, 16, 1]).numpy()
+  np.testing.assert_array_equal(executor.decode([d for d, _ in images], spec),
+                                pixels.astype(np.uint8))
+
+
+def test_a_model_that_fails_parity_is_marked_and_says_why(digits_model, tmp_path):
+  output, report = run_export(digits_model, tmp_path / "strict", min_agreement=1.01,
+                              max_accuracy_drop=-0.5)
+  assert report["passed"] is False
+  assert output.get_int_custom_property("passed") == 0
+  assert "int8: top-1 agrees with the SavedModel on" in report["reason"]
+  assert "points below the SavedModel's" in report["reason"]
+  assert output.get_string_custom_property("reason") == report["reason"]
+
+
+def test_an_unblessed_model_is_not_exported(digits_model, tmp_path):
+  output, report = run_export(digits_model, tmp_path / "unblessed", blessed=0)
+  assert report == {"passed": False, "reason": "not blessed by the Evaluator: not exported"}
+  assert not os.path.exists(os.path.join(output.uri, executor.FOLDER))
+
+
+def test_a_conversion_failure_is_recorded_not_raised(digits_model, tmp_path, monkeypatch):
+  def broken(*_args, **_kwargs):
+    raise RuntimeError("op not supported\nlong converter log")
+  monkeypatch.setattr(convert, "convert", broken)
+  output, report = run_export(digits_model, tmp_path / "broken")
+  assert report == {"passed": False,
+                    "reason": "export failed: RuntimeError: op not supported"}
+  assert output.get_int_custom_property("passed") == 0

@@ -1,0 +1,55 @@
+"""The console: noise to the run's log, people's lines to stdout, errors to the real stderr."""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SCRIPT = textwrap.dedent("""
+    import logging, os, sys, time, warnings
+    from absl import logging as absl_logging
+    from pipeline import console
+    console.HEARTBEAT = 1  # Transform is a Beam stage: it gets a line a second
+    absl_logging.set_verbosity(absl_logging.INFO)
+    with console.Console(sys.argv[1], verbose=sys.argv[2] == "1") as out:
+      os.write(2, b"E0000 cuda_platform.cc:52] failed call to cuInit\\n")  # native noise
+      logging.warning("a deprecation warning from some library")
+      warnings.warn("shuffle=True was passed, but will be ignored")
+      absl_logging.info("Component Transform is running.")
+      time.sleep(2.5)
+      absl_logging.info("Component Transform is finished.")
+      print("[Trainer] epoch 1/1: loss 0.1", flush=True)
+      out.error("error: something the user must see")
+    print("after the run", file=sys.stderr, flush=True)
+""")
+
+
+def _run(tmp_path, verbose):
+  log = tmp_path / "logs" / "run.log"
+  result = subprocess.run([sys.executable, "-c", SCRIPT, str(log), "1" if verbose else "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  return result, log.read_text() if log.exists() else ""
+
+
+def test_noise_goes_to_the_log_and_stages_to_the_console(tmp_path):
+  result, log = _run(tmp_path, verbose=False)
+  lines = result.stdout.splitlines()
+  assert lines[0] == "[pipeline] Transform ..." and lines[-1] == "[Trainer] epoch 1/1: loss 0.1"
+  assert re.fullmatch(r"\[pipeline\] Transform done in 2\.\d s", lines[-2])
+  beats = lines[1:-2]  # while the stage ran, one line a (1 s) heartbeat
+  assert 1 <= len(beats) <= 3
+  assert all(re.fullmatch(r"\[pipeline\] Transform: running for \d s", b) for b in beats)
+  assert result.stderr.splitlines() == ["error: something the user must see", "after the run"]
+  for noise in ("cuInit", "a deprecation warning", "shuffle=True", "Component Transform is",
+                "error: something the user must see"):
+    assert noise in log
+
+
+def test_verbose_shows_everything(tmp_path):
+  result, _ = _run(tmp_path, verbose=True)
+  assert "cuInit" in result.stderr and "a deprecation warning" in result.stderr
+  assert "[pipeline] Transform done in 2." in result.stdout

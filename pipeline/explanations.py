@@ -1,0 +1,210 @@
+"""The report's look at the model's mistakes: gradcam.png and misclassified.png.
+
+The gate split's images (at most MAX_IMAGES), decoded as the model's input.json says (what
+Transform does), go through the Trainer's Keras model (assets.extra/model.keras, the served
+model's own weights):
+- gradcam.png: per class (at most MAX_CLASSES, those with the most mistakes first) its most
+  confident mistakes (up to MISTAKES) and its most confident correct image, each under the
+  Grad-CAM heatmap of the predicted class, with true and predicted labels;
+- misclassified.png: the most confident mistakes of all classes (up to GALLERY), plain.
+"""
+
+import functools
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+import tensorflow as tf  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=wrong-import-position
+
+from pipeline.report import EXPLANATION_FILES  # pylint: disable=wrong-import-position
+
+MAX_IMAGES = 2000
+MISTAKES = 3
+MAX_CLASSES = 20
+GALLERY = 24
+FILES = EXPLANATION_FILES  # gradcam.png, misclassified.png
+
+
+def select(labels: np.ndarray, probabilities: np.ndarray, mistakes: int = MISTAKES
+           ) -> Dict[int, Dict[str, List[int]]]:
+  """class id -> {"mistakes": its images predicted as another class, most confident first
+  (at most `mistakes`), "correct": its most confidently right image (at most one)}."""
+  predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
+  chosen = {}
+  for class_id in range(probabilities.shape[1]):
+    mine = np.flatnonzero(labels == class_id)
+    wrong = mine[predicted[mine] != class_id]
+    right = mine[predicted[mine] == class_id]
+    chosen[class_id] = {
+        "mistakes": wrong[np.argsort(-confidence[wrong], kind="stable")][:mistakes].tolist(),
+        "correct": right[np.argsort(-confidence[right], kind="stable")][:1].tolist()}
+  return chosen
+
+
+def most_confident_mistakes(labels: np.ndarray, probabilities: np.ndarray,
+                            count: int = GALLERY) -> List[int]:
+  predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
+  wrong = np.flatnonzero(predicted != labels)
+  return wrong[np.argsort(-confidence[wrong], kind="stable")][:count].tolist()
+
+
+def load(model_dir: str, examples_uri: str, split: str, limit: int = MAX_IMAGES):
+  """(uint8 pixels [n, h, w, c], label ids, class names, Keras model) of a split's images."""
+  from trainer_module import contract  # pylint: disable=import-outside-toplevel
+  from trainer_module.constants import IMAGE_KEY, LABEL_KEY  # pylint: disable=import-outside-toplevel
+  from trainer_module.labels import read_class_names  # pylint: disable=import-outside-toplevel
+  from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
+  spec, model = contract.read_contract(model_dir), contract.load_keras_model(model_dir)
+  class_names = read_class_names(model_dir)
+  if spec is None or model is None or class_names is None:
+    raise FileNotFoundError(f"{model_dir} has no {contract.CONTRACT_FILE} and "
+                            f"{contract.KERAS_FILE} (a model trained before they were kept)")
+  files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
+  records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit)
+  data, labels = [], []
+  for record in records:
+    feature = tf.train.Example.FromString(record.numpy()).features.feature
+    data.append(feature[IMAGE_KEY].bytes_list.value[0])
+    label = feature[LABEL_KEY].bytes_list.value[0].decode()
+    labels.append(class_names.index(label) if label in class_names else -1)
+  pixels = np.concatenate([decode_images(tf.constant(data[i:i + 64]), spec["height"],
+                                         spec["channels"], spec["resize"]).numpy()
+                           for i in range(0, len(data), 64)]) if data else np.zeros((0,))
+  return pixels, np.array(labels), class_names, model
+
+
+def _save(figure, path: Optional[str]):
+  """Writes the figure as PNG to path and closes it; without a path returns it (notebooks)."""
+  if path is None:
+    return figure
+  with tf.io.gfile.GFile(path, "wb") as f:
+    figure.savefig(f, format="png", dpi=100, bbox_inches="tight")
+  plt.close(figure)
+  return None
+
+
+def _title(figure, text: str) -> None:
+  """A title above the panels' own titles, whatever the figure's height."""
+  figure.tight_layout()
+  # room for the title and the top row's two-line panel titles
+  figure.subplots_adjust(top=1 - (0.7 + 0.15 * text.count("\n")) / figure.get_figheight(),
+                         hspace=0.4)
+  figure.suptitle(text, fontsize=9, y=1 - 0.05 / figure.get_figheight())
+
+
+def _label(class_names: List[str], class_id: int) -> str:
+  return class_names[class_id] if 0 <= class_id < len(class_names) else "?"
+
+
+def _show(axes, image: np.ndarray) -> None:
+  if image.shape[-1] == 1:
+    axes.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255)
+  else:
+    axes.imshow(image.astype(np.uint8))
+  axes.set_xticks([])
+  axes.set_yticks([])
+
+
+def plot_gradcam(pixels: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
+                 class_names: List[str], cam, path: Optional[str] = None):
+  """Rows of classes: the most confident correct image, then the most confident mistakes,
+  each with its heatmap for the predicted class (`cam`: a trainer_module.gradcam.GradCam)."""
+  from trainer_module.gradcam import overlay  # pylint: disable=import-outside-toplevel
+  chosen = select(labels, probabilities)
+  rows = sorted(chosen, key=lambda c: (-len(chosen[c]["mistakes"]), c))[:MAX_CLASSES]
+  rows.sort()
+  indices = sorted({i for c in rows for i in chosen[c]["correct"] + chosen[c]["mistakes"]})
+  heatmaps = dict(zip(indices, cam(pixels[indices])[0])) if indices else {}
+  columns = 1 + MISTAKES
+  figure, grid = plt.subplots(len(rows), columns, figsize=(2.0 * columns, 2.2 * len(rows)),
+                              squeeze=False)
+  predicted = probabilities.argmax(axis=1)
+  for row, class_id in zip(grid, rows):
+    shown = chosen[class_id]["correct"][:1] or [None]
+    cells = [(shown[0], "correct")] + [(i, "mistake") for i in chosen[class_id]["mistakes"]]
+    for axes in row:
+      axes.axis("off")
+    for axes, (index, kind) in zip(row, cells):
+      if index is None:
+        axes.text(0.5, 0.5, f"{_label(class_names, class_id)}:\nnone right", ha="center",
+                  va="center", fontsize=8)
+        continue
+      axes.axis("on")
+      _show(axes, overlay(pixels[index], heatmaps[index]))
+      axes.set_title(f"true {_label(class_names, class_id)}\npredicted "
+                     f"{_label(class_names, predicted[index])} "
+                     f"{probabilities[index].max():.2f}", fontsize=8,
+                     color="darkgreen" if kind == "correct" else "firebrick")
+  _title(figure, f"Grad-CAM ({cam.layer_name}): per class its most confident correct image, "
+         "then its most confident mistakes;\nred: the evidence for the predicted class"
+         + (f" ({len(rows)} of {len(chosen)} classes: those with most mistakes)"
+            if len(rows) < len(chosen) else ""))
+  return _save(figure, path)
+
+
+def plot_misclassified(pixels: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
+                       class_names: List[str], path: Optional[str] = None):
+  """The most confident mistakes of all classes, plain, with true and predicted labels."""
+  wrong = most_confident_mistakes(labels, probabilities)
+  columns = 6
+  rows = max(1, -(-len(wrong) // columns))
+  figure, grid = plt.subplots(rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False)
+  for axes in grid.flat:
+    axes.axis("off")
+  for axes, index in zip(grid.flat, wrong):
+    axes.axis("on")
+    _show(axes, pixels[index])
+    axes.set_title(f"true {_label(class_names, labels[index])}\npredicted "
+                   f"{_label(class_names, probabilities[index].argmax())} "
+                   f"{probabilities[index].max():.2f}", fontsize=8)
+  total = int(np.sum(probabilities.argmax(axis=1) != labels))
+  _title(figure, f"Misclassified: the {len(wrong)} most confident of {total} mistakes on "
+         f"{len(labels)} images" if total else f"No mistakes on {len(labels)} images")
+  return _save(figure, path)
+
+
+def predict(model, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
+  """Probabilities [n, classes] of uint8 pixels, cast to float32 a batch at a time."""
+  name = model.inputs[0].name
+  return np.concatenate([np.asarray(model({name: pixels[i:i + batch_size].astype(np.float32)},
+                                          training=False))
+                         for i in range(0, len(pixels), batch_size)])
+
+
+@functools.lru_cache(maxsize=1)  # the report is written twice (report/ and beside the push)
+def _analysis(model_dir: str, examples_uri: str, split: str) -> Tuple[Any, ...]:
+  from trainer_module.gradcam import GradCam  # pylint: disable=import-outside-toplevel
+  pixels, labels, class_names, model = load(model_dir, examples_uri, split)
+  probabilities = predict(model, pixels) if len(pixels) else np.zeros((0, 0))
+  return pixels, labels, probabilities, class_names, GradCam(model)
+
+
+def analyse(model_dir: str, examples_uri: str, split: str):
+  """(pixels, label ids, probabilities, class names, GradCam) of the split, computed once."""
+  return _analysis(model_dir, examples_uri, split)
+
+
+def write(summary: Dict[str, Any], report_dir: str) -> List[str]:
+  """Writes FILES for the run's model and gate split; returns their paths ([] when the run has
+  no trained model, or it cannot be explained: the reason is logged, the report goes on)."""
+  from tfx.utils import path_utils  # pylint: disable=import-outside-toplevel
+  if not summary.get("model_path") or not summary.get("examples_path"):
+    return []
+  split = (summary.get("metrics") or {}).get("split", "eval")
+  try:
+    pixels, labels, probabilities, class_names, cam = analyse(
+        path_utils.serving_model_path(summary["model_path"]), summary["examples_path"], split)
+    if not len(pixels):
+      return []
+    paths = [os.path.join(report_dir, name) for name in FILES]
+    plot_gradcam(pixels, labels, probabilities, class_names, cam, paths[0])
+    plot_misclassified(pixels, labels, probabilities, class_names, paths[1])
+    return paths
+  except Exception as e:  # pylint: disable=broad-except
+    logging.warning("No Grad-CAM pages in the report: %s", e)
+    return []
