@@ -35,7 +35,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.image_example_gen import files, ingest, listing, sources
+from components.image_example_gen import files, ingest, listing, progress, sources
 # What other modules and tests use from here.
 from components.image_example_gen.files import read_file  # pylint: disable=unused-import
 from components.image_example_gen.ingest import (  # pylint: disable=unused-import
@@ -111,9 +111,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                               "without WriteSplit's all-to-all shuffle")
 
   def _ingest(self, pipeline, exec_properties: Dict[str, Any],
-              prefixes: Dict[str, str]) -> None:
+              prefixes: Dict[str, str]) -> int:
     """Lists every input split, then reads, deduplicates and writes them in one Beam graph:
-    each split's files are named `prefixes[split]-SSSSS-of-NNNNN.gz`."""
+    each split's files are named `prefixes[split]-SSSSS-of-NNNNN.gz`. Returns the number of
+    files to read."""
     config = unpack_custom_config(exec_properties)
     report_dir = exec_properties[_REPORT_DIR_KEY]
     spool_dir, shards_dir = (posixpath.join(report_dir, d) for d in ("spool", "shards"))
@@ -135,7 +136,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             posixpath.join(report_dir, listing.LISTING_FILE), spool_dir,
             bucket_count(found["to_read"]), int(config.get("max_image_pixels", 64_000_000)),
             int(config.get("min_image_size", 1)),
-            0 if files.is_remote(spool_dir) else ingest.CARRY_BYTES))
+            0 if files.is_remote(spool_dir) else ingest.CARRY_BYTES,
+            progress.progress_file(report_dir)))
         .with_outputs(ingest.REJECTED, main="spooled"))
     _ = inspected[ingest.REJECTED] | "WriteRejected[inspect]" >> beam.io.WriteToText(
         posixpath.join(report_dir, "rejected-inspect"))
@@ -155,6 +157,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
          | "Splits" >> beam.Create(sorted(prefixes))
          | "Publish" >> beam.Map(ingest.publish, beam.pvalue.AsMultiMap(decided[ingest.SHARDS]),
                                  prefixes))
+    return found["to_read"]
 
   def _write_examples(self, examples, exec_properties: Dict[str, Any]) -> None:
     """BaseExampleGenExecutor.Do's writing, done by the ingest steps themselves.
@@ -169,8 +172,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     prefixes = {name: posixpath.join(artifact_utils.get_split_uri([examples], name),
                                      write_split.DEFAULT_TF_RECORD_FILE_NAME)
                 for name in split_names}
-    with self._make_beam_pipeline() as pipeline:
-      self._ingest(pipeline, exec_properties, prefixes)
+    report_dir = exec_properties[_REPORT_DIR_KEY]
+    with progress.Reporter(progress.progress_file(report_dir)) as reporter:
+      with self._make_beam_pipeline() as pipeline:
+        reporter.total = self._ingest(pipeline, exec_properties, prefixes)
     examples_utils.set_payload_format(examples, exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY, example_gen_pb2.FORMAT_TF_EXAMPLE))
     examples_utils.set_file_format(examples, write_split.to_file_format_str(

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 
-from components.image_example_gen import executor, listing, sources
+from components.image_example_gen import executor, listing, progress, sources
 from components.image_example_gen.component import ImageExampleGen
 from tests import images
 
@@ -126,13 +126,20 @@ def test_splits_are_written_with_classes_mixed(image_tree, tmp_path):
   assert label_changes([feature(e, "label") for e in train]) > len(train) // 2
 
 
-def test_parallel_workers_write_every_image_once(image_tree, tmp_path):
+def test_parallel_workers_write_every_image_once(image_tree, tmp_path, monkeypatch, capsys):
+  monkeypatch.setattr(progress, "FIRST", 0.01)  # a progress line however fast the run
   examples = run_executor(image_tree, str(tmp_path / "out"), beam_args=[
       "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
   names = [feature(e, "file_name") for split in ("train", "eval")
            for e in read_split(examples, split)]
   assert len(names) == len(set(names)) == 60
   assert examples.get_int_custom_property("images_ingested") == 60
+  # Both workers' counts reach the executor's console line: every file read once (the empty
+  # one is rejected by its size, unread).
+  to_read = sum(os.path.getsize(os.path.join(d, f)) > 0
+                for d, _, names in os.walk(image_tree) for f in names)
+  lines = [line for line in capsys.readouterr().out.splitlines() if " checked " in line]
+  assert lines[-1].startswith(f"[ImageExampleGen] checked {to_read} of {to_read} files ("), lines
 
 
 def test_duplicates_are_found_across_chunks_buckets_and_workers(image_tree, tmp_path,

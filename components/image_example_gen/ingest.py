@@ -29,7 +29,7 @@ import apache_beam as beam
 import tensorflow as tf
 from apache_beam.transforms import window
 
-from components.image_example_gen import checks, files, spool
+from components.image_example_gen import checks, files, progress, spool
 from trainer_module.constants import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY
 
 SHA256_KEY = "sha256"  # hex digest of the image bytes
@@ -105,9 +105,10 @@ class Inspect(beam.DoFn):
   """
 
   def __init__(self, listing: str, folder: str, buckets: int, max_pixels: int, min_size: int,
-               carry_bytes: int = CARRY_BYTES):
+               carry_bytes: int = CARRY_BYTES, progress_file: Optional[str] = None):
     self._listing_path, self._folder, self._buckets = listing, folder, buckets
     self._max_pixels, self._min_size, self._carry = max_pixels, min_size, carry_bytes
+    self._progress = progress_file
     self._listing = self._writer = None
 
   def start_bundle(self):
@@ -118,7 +119,8 @@ class Inspect(beam.DoFn):
     if self._listing is None:
       self._listing = files.open_file(self._listing_path, "rb")
     self._listing.seek(offset)
-    for fields in json.loads(self._listing.read(size)):
+    rows = json.loads(self._listing.read(size))
+    for fields in rows:
       row = Row(*fields)
       reason, data = files.read_file(row.path)
       if not reason:
@@ -128,6 +130,7 @@ class Inspect(beam.DoFn):
         continue
       self._writer.add(hashlib.sha256(data).digest(), record_meta(row, shape),
                        data if len(data) <= self._carry else b"")
+    progress.add(self._progress, len(rows))
 
   def finish_bundle(self) -> Iterator[Any]:
     if self._listing is not None:
