@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 BENCHMARKS = (
-    ["benchmarks.ingest_benchmark", "--sizes", "10000,70000", "--repeats", "3"],
+    ["benchmarks.ingest_benchmark", "--sizes", "70000,700000", "--repeats", "3"],
     ["benchmarks.training_benchmark", "--epochs", "12", "--repeats", "3"],
     ["benchmarks.serving_benchmark", "--rounds", "11", "--calls", "500"],
     ["benchmarks.pipeline_benchmark", "--epochs", "5", "--repeats", "3"],

@@ -2,13 +2,16 @@
 
   python -m benchmarks.fashion_mnist DEST             # DEST/<class>/<train|test>_<index>.png
   python -m benchmarks.fashion_mnist --splits DEST    # DEST/<train|eval|test>/<class>/...
+  python -m benchmarks.fashion_mnist --copies 10 DEST # DEST/<class>/<copy>/<name>.png (700,000)
 """
 
 import gzip
 import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -70,6 +73,41 @@ def export(dest: str, splits: bool = False) -> str:
   return dest
 
 
+def _png_text(data: bytes, key: bytes, text: bytes) -> bytes:
+  """The PNG with a tEXt chunk (key, text) before its IEND: other bytes, the same pixels."""
+  body = b"tEXt" + key + b"\0" + text
+  chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+  return data[:-12] + chunk + data[-12:]  # IEND is the last 12 bytes
+
+
+def export_copies(dest: str, copies: int, source: str = "") -> str:
+  """Every image of the export `copies` times, as DEST/<class>/<copy>/<name>.png: each class
+  holds 7,000 x copies files (700,000 in all for 10).
+
+  Each copy differs from every other file by its bytes (a PNG tEXt chunk naming the copy, the
+  pixels untouched), as a real collection of that size would: duplicate detection keeps them
+  all. `source` is a plain export (made beside dest when not given); a complete export
+  (dest.complete beside it) is reused.
+  """
+  done = dest.rstrip("/") + ".complete"
+  if os.path.exists(done):
+    return dest
+  source = source or export(dest.rstrip("/") + "-source")
+  for label in sorted(os.listdir(source)):
+    names = sorted(os.listdir(os.path.join(source, label)))
+    for copy in range(copies):
+      os.makedirs(os.path.join(dest, label, str(copy)), exist_ok=True)
+    for name in names:
+      with open(os.path.join(source, label, name), "rb") as f:
+        data = f.read()
+      for copy in range(copies):
+        with open(os.path.join(dest, label, str(copy), name), "wb") as f:
+          f.write(_png_text(data, b"copy", str(copy).encode()))
+  with open(done, "w") as f:
+    f.write(f"{70000 * copies}\n")
+  return dest
+
+
 def repeat_on_splits(work: str, repeats: int, run) -> list:
   """Exports the pre-split folders under work, then calls run(data_dir, out_dir) once per
   repeat with a fresh out_dir (work/run<i>); returns the results, printing each."""
@@ -84,4 +122,7 @@ def repeat_on_splits(work: str, repeats: int, run) -> list:
 
 
 if __name__ == "__main__":
-  print(export(sys.argv[-1], splits="--splits" in sys.argv))
+  if "--copies" in sys.argv:
+    print(export_copies(sys.argv[-1], int(sys.argv[sys.argv.index("--copies") + 1])))
+  else:
+    print(export(sys.argv[-1], splits="--splits" in sys.argv))

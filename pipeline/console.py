@@ -17,8 +17,9 @@ import time
 from typing import Optional
 
 HEARTBEAT = 30  # seconds between "still running" lines of a long stage
-# The Beam stages, which say nothing while they run (the Trainer prints a line per epoch).
-BEAM_STAGES = ("ImageExampleGen", "StatisticsGen", "Transform", "Evaluator")
+# The Beam stages that say nothing while they run (ImageExampleGen counts the files it has
+# checked, the Trainer prints a line per epoch).
+BEAM_STAGES = ("StatisticsGen", "Transform", "Evaluator")
 _STAGE = re.compile(r"Component (\S+) is (running|finished)\.")
 
 

@@ -4,9 +4,9 @@ TFX's FileBasedDriver fingerprints the files its split patterns' glob matches: f
 (`*/*`) that is only `<class>/<entry>`, and for a manifest only the CSV, so a change deeper in
 the tree or to a listed image left ExampleGen cached on stale data. Here the span and version
 still come from TFX's utilities (sources.resolve_span_and_version), but the fingerprint is a
-digest of the same listing the executor reads (sources.list_split): every entry at any depth with
-its rejection reason, and for each file that would be read its size, modification time (ns) and
-inode; for a manifest also the CSV's own bytes. Files are stat'ed, never opened, so any
+digest of the same listing the executor reads (sources.walk_split, streamed, never held whole):
+every entry at any depth with its rejection reason, and for each file that would be read its
+size, modification time (ns) and inode; for a manifest also the CSV's own bytes. Files are stat'ed, never opened, so any
 addition, deletion or change re-runs ExampleGen, and nothing else does: a rejected-by-name
 file's content, folder times, the pipeline's output dir inside the data dir do not count.
 """
@@ -25,16 +25,17 @@ def input_fingerprint(input_base: str, splits: Iterable[example_gen_pb2.Input.Sp
   """One line per split (span placeholders already filled in): file count, bytes, digest."""
   lines = []
   for split in splits:
-    listing = sources.list_split(input_base.rstrip("/"), split.pattern, classes, skip_dirs,
+    listing = sources.walk_split(input_base.rstrip("/"), split.pattern, classes, skip_dirs,
                                  stamps=True)
     digest = hashlib.sha256(listing.manifest_sha256.encode())
-    total = 0
+    files = total = 0
     for c in listing.candidates:  # four fields, each ended by NUL (never in a name)
       digest.update(sources.encode(f"{c.name}\0{c.label}\0{c.reason or ''}\0"
                                    f"{','.join(map(str, c.stamp or ()))}\0"))
+      files += 1
       total += c.stamp[0] if c.stamp else 0
     digest.update(sources.encode("\0".join(listing.skipped)))
-    lines.append(f"split:{split.name},files:{len(listing.candidates)},bytes:{total},"
+    lines.append(f"split:{split.name},files:{files},bytes:{total},"
                  f"sha256:{digest.hexdigest()}")
   return "\n".join(lines)
 

@@ -6,26 +6,23 @@ the sha256 of the bytes, or a rejection with a reason (see checks.py). `ingest_r
 beside the splits, counts found = written + rejected per split and per class and lists every
 rejected file; the totals are also custom properties of the Examples artifact.
 
-The listing of every input split is written to a file in chunks of files, in an order that mixes
-classes (a hash of each name), with each file's output split already assigned (a hash of its
-path, or its pre-split folder). Beam then
-1. reads and checks each file and hashes its bytes (only small records travel on),
-2. groups the records by content hash: byte-identical files are written once (the first in
-   path order; the others are rejected as `duplicate`, naming the kept file) unless
-   keep_duplicates, and identical bytes under different classes are all rejected as
-   `conflicting_labels`, so the same image never sits in two splits or under two labels,
-3. groups the kept records by chunk and reads them again, in the chunk's order, into
-   tf.Examples (bytes that changed since step 1 are rejected as `changed_during_ingest`),
-4. writes each split in that order, without the all-to-all shuffle of TFX's WriteSplit (held
-   in memory on DirectRunner); no image's bytes are ever grouped.
+The listing of every input split is streamed to a file in chunks, each file's output split
+already assigned (listing.py); nothing holds it whole. Beam then (ingest.py)
+1. reads, checks and hashes each chunk's files, spooling one small record per good file to a
+   file per content-hash bucket (spool.py), with the bytes of small files,
+2. decides each bucket's byte-identical files (the first in path order is written, the others
+   are `duplicate`; identical bytes under different classes are all `conflicting_labels`,
+   unless keep_duplicates) and writes the kept ones as tf.Examples, in content-hash order,
+   which mixes the classes, without the all-to-all shuffle of TFX's WriteSplit,
+3. names each split's files once every bundle is done.
+Only file names and counts pass through Beam's group-bys (DirectRunner holds those in memory),
+so memory does not grow with the number of files, and no image's bytes are ever grouped.
 """
 
-import hashlib
 import json
-import os
+import math
 import posixpath
-import stat
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import apache_beam as beam
 import tensorflow as tf
@@ -38,16 +35,17 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.image_example_gen import checks, sources
-from trainer_module.constants import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY
+from components.image_example_gen import files, ingest, listing, progress, sources
+# What other modules and tests use from here.
+from components.image_example_gen.files import read_file  # pylint: disable=unused-import
+from components.image_example_gen.ingest import (  # pylint: disable=unused-import
+    SHA256_KEY, Row, make_example)
 
 REPORT_FILE = "ingest_report.json"
-SHA256_KEY = "sha256"  # hex digest of the image bytes
 _REPORT_DIR_KEY = "_ingest_report_dir"
-_REJECTED = "rejected"
-MAX_CHUNK = 200  # files per Beam element, at most ...
-MIN_CHUNKS = 64  # ... and at least this many elements, so that small inputs still spread out
-MAX_LISTED = 10  # names listed in one line or one rejection's detail, at most
+MAX_LISTED = 10  # names listed in one line, at most
+FILES_PER_BUCKET = 1000  # content-hash buckets: about this many files each ...
+MAX_BUCKETS = 256        # ... up to this many (spool files: Beam bundles x buckets)
 
 
 class IngestError(sources.InputError):
@@ -78,169 +76,8 @@ def unpack_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
   return json_format.MessageToDict(values)
 
 
-def _bytes(value: bytes) -> tf.train.Feature:
-  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def _int(value: int) -> tf.train.Feature:
-  return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-
-
-def make_example(data: bytes, name: str, label: str, shape,
-                 sha256: Optional[str] = None) -> tf.train.Example:
-  return tf.train.Example(features=tf.train.Features(feature={
-      IMAGE_KEY: _bytes(data),
-      LABEL_KEY: _bytes(label.encode()),
-      FILE_NAME_KEY: _bytes(sources.encode(name)),  # the file system's bytes, UTF-8 or not
-      "format": _bytes(checks.sniff_format(data).encode()),
-      "height": _int(shape[0]),
-      "width": _int(shape[1]),
-      "channels": _int(shape[2]),
-      SHA256_KEY: _bytes((sha256 or hashlib.sha256(data).hexdigest()).encode()),
-  }))
-
-
-class _SplitOf:
-  """The output split a file name hashes to, by ExampleGen's own partition function."""
-
-  def __init__(self, split_config: example_gen_pb2.SplitConfig):
-    self._config = split_config
-    self._names = [s.name for s in split_config.splits]
-    self._buckets = []
-    for split in split_config.splits:
-      self._buckets.append((self._buckets[-1] if self._buckets else 0) + split.hash_buckets)
-
-  def __call__(self, name: str) -> str:
-    keyed = tf.train.Example(features=tf.train.Features(feature={
-        FILE_NAME_KEY: _bytes(sources.encode(name))}))
-    index = base_example_gen_executor._PartitionFn(  # pylint: disable=protected-access
-        keyed, len(self._buckets), self._buckets, self._config)
-    return self._names[index]
-
-
-class Row(NamedTuple):  # a tuple, so that a chunk of them is a JSON list
-  path: str
-  name: str             # below the split root: reported, and hashed for the split
-  label: str
-  reason: Optional[str]
-  split: str            # the output split
-  key: str              # below the data root: "path order" among identical files
-
-
-def read_file(path: str) -> Tuple[Optional[str], bytes]:
-  """(rejection reason or None, bytes). Never blocks on a FIFO put in place after listing."""
-  if sources.is_remote(path):
-    try:
-      with tf.io.gfile.GFile(path, "rb") as f:
-        return None, f.read()
-    except tf.errors.NotFoundError:
-      return "missing_file", b""
-    except tf.errors.OpError:
-      return "unreadable_file", b""
-  try:
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-  except OSError as e:
-    return sources.os_reason(e), b""
-  with os.fdopen(fd, "rb") as f:
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-      return "not_a_regular_file", b""
-    try:
-      return None, f.read()
-    except OSError as e:
-      return sources.os_reason(e), b""
-
-
-def _rejected(row: Row, reason: str, detail: Optional[Dict[str, Any]] = None) -> Any:
-  """A rejection as Beam carries it: one JSON line (ASCII: names that are not UTF-8 keep their
-  bytes as escapes, which Beam's coders could not carry in a str)."""
-  return beam.pvalue.TaggedOutput(
-      _REJECTED, json.dumps([row.split, row.label, reason, row.name, detail]))
-
-
-def _ref(row: Row) -> Dict[str, str]:
-  return {"path": row.name, "class": row.label, "split": row.split}
-
-
-def _record(row: Row, chunk: int, pos: int, shape, sha256: str = "") -> str:
-  """What the group-bys hold per image: one compact JSON string (DirectRunner keeps them in
-  memory), never the image's bytes."""
-  return json.dumps([list(row), chunk, pos, list(shape), sha256], separators=(",", ":"))
-
-
-def _parse(record: str) -> Tuple[Row, int, int, List[int], str]:
-  row, chunk, pos, shape, sha256 = json.loads(record)
-  return Row(*row), chunk, pos, shape, sha256
-
-
-class _Inspect(beam.DoFn):
-  """Reads and checks a chunk of rows; emits (sha256, small record) or rejections."""
-
-  def __init__(self, max_pixels: int, min_size: int):
-    self._max_pixels = max_pixels
-    self._min_size = min_size
-
-  def process(self, line: str) -> Iterator[Any]:
-    chunk = json.loads(line)
-    for pos, row in enumerate(Row(*fields) for fields in chunk["rows"]):
-      reason, data, shape = row.reason, b"", ()
-      if not reason:
-        reason, data = read_file(row.path)
-      if not reason:
-        reason, shape = checks.inspect_image(data, self._max_pixels, self._min_size)
-      if reason:
-        yield _rejected(row, reason)
-        continue
-      yield hashlib.sha256(data).hexdigest(), _record(row, chunk["chunk"], pos, shape)
-
-
-class _Decide(beam.DoFn):
-  """One content hash's files: keep the first in path order, or reject them all."""
-
-  def __init__(self, keep_duplicates: bool):
-    self._keep_duplicates = keep_duplicates
-
-  def process(self, item: Tuple[Any, Iterable[Any]]) -> Iterator[Any]:
-    sha256, records = item
-    records = sorted(map(_parse, records), key=lambda r: sources.encode(r[0].key))
-    rows = [r[0] for r in records]
-    if len({row.label for row in rows}) > 1:
-      for row in rows:
-        others = [_ref(other) for other in rows if other is not row]
-        yield _rejected(row, "conflicting_labels",
-                        {"conflicts_with": others[:MAX_LISTED], "identical_files": len(rows)})
-      return
-    kept = records if self._keep_duplicates else records[:1]
-    for row in rows[len(kept):]:
-      yield _rejected(row, "duplicate", {"duplicate_of": _ref(rows[0])})
-    for row, chunk, pos, shape, _ in kept:
-      yield chunk, _record(row, chunk, pos, shape, sha256)
-
-
-class _ReadKept(beam.DoFn):
-  """Reads a chunk's kept files again, in the chunk's order, into (split, tf.Example)."""
-
-  def process(self, item: Tuple[Any, Iterable[Any]]) -> Iterator[Any]:
-    _, records = item
-    for row, _, _, shape, sha256 in sorted(map(_parse, records), key=lambda r: r[2]):
-      reason, data = read_file(row.path)
-      if not reason and hashlib.sha256(data).hexdigest() != sha256:
-        reason = "changed_during_ingest"
-      if reason:
-        yield _rejected(row, reason)
-      else:
-        yield row.split, make_example(data, row.name, row.label, shape, sha256)
-
-
-def in_chunks(candidates: Sequence[Any], size: Optional[int] = None) -> List[List[Any]]:
-  """Candidates (anything with a .name) in a fixed order that mixes classes (a hash of each
-  name), in chunks.
-
-  A chunk is one Beam element, so Beam's per-element cost is paid per chunk rather than per
-  file; the hashed order is the order the examples are written in.
-  """
-  size = size or min(MAX_CHUNK, max(1, len(candidates) // MIN_CHUNKS))
-  ordered = sorted(candidates, key=lambda c: hashlib.sha256(sources.encode(c.name)).digest())
-  return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+def bucket_count(files_to_read: int) -> int:
+  return max(1, min(MAX_BUCKETS, math.ceil(files_to_read / FILES_PER_BUCKET)))
 
 
 def _configs(exec_properties: Dict[str, Any]):
@@ -252,107 +89,93 @@ def _configs(exec_properties: Dict[str, Any]):
   return input_config, output_config
 
 
-def list_input(exec_properties: Dict[str, Any]) -> Tuple[List[Row], Dict[str, Any]]:
-  """Every input split's listing as Rows with their output split, and what else was found."""
-  input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY].rstrip("/")
+def write_listing(exec_properties: Dict[str, Any], folder: str) -> Dict[str, Any]:
+  """Every input split's listing, streamed into folder (listing.write_listing)."""
   input_config, output_config = _configs(exec_properties)
   config = unpack_custom_config(exec_properties)
-  classes, skip_dirs = config.get("classes", []), config.get("skip_dirs", [])
-  split_of = _SplitOf(output_config.split_config) if output_config.split_config.splits else None
-  rows, found_classes, skipped = [], set(), []
-  for split in input_config.splits:
-    listing = sources.list_split(input_base, split.pattern, classes, skip_dirs)
-    found_classes.update(listing.classes)
-    skipped += [posixpath.join(sources.split_root(split.pattern), s) for s in listing.skipped]
-    prefix = "" if split.pattern.lower().endswith(".csv") else sources.split_root(split.pattern)
-    for c in listing.candidates:
-      rows.append(Row(c.path, c.name, c.label, c.reason,
-                      split_of(c.name) if split_of else split.name,
-                      posixpath.join(prefix, c.name) if prefix else c.name))
-  return rows, {"classes": sorted(found_classes), "skipped": skipped,
-                "root": posixpath.join(input_base, sources.split_root(
-                    input_config.splits[0].pattern)) if input_config.splits else input_base}
-
-
-def _class_of(example: tf.train.Example) -> str:
-  return example.features.feature[LABEL_KEY].bytes_list.value[0].decode()
+  return listing.write_listing(
+      folder, exec_properties[standard_component_specs.INPUT_BASE_KEY].rstrip("/"),
+      input_config, output_config.split_config, config.get("classes", []),
+      config.get("skip_dirs", []))
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   """ExampleGen executor for image folders and manifests."""
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-    raise NotImplementedError("ImageExampleGen reads every input split in "
-                              "GenerateExamplesByBeam, to find duplicates across splits")
+    raise NotImplementedError("ImageExampleGen reads every input split in one Beam graph "
+                              "(_ingest), to find duplicates across splits")
 
   def GenerateExamplesByBeam(self, pipeline, exec_properties):
-    """Lists every input split, then reads, deduplicates and splits them in one Beam graph."""
-    input_config, output_config = _configs(exec_properties)
-    split_names = example_gen_utils.generate_output_split_names(input_config, output_config)
+    raise NotImplementedError("ImageExampleGen writes its splits itself (ingest.Decide), "
+                              "without WriteSplit's all-to-all shuffle")
+
+  def _ingest(self, pipeline, exec_properties: Dict[str, Any],
+              prefixes: Dict[str, str]) -> int:
+    """Lists every input split, then reads, deduplicates and writes them in one Beam graph:
+    each split's files are named `prefixes[split]-SSSSS-of-NNNNN.gz`. Returns the number of
+    files to read."""
     config = unpack_custom_config(exec_properties)
     report_dir = exec_properties[_REPORT_DIR_KEY]
-    tf.io.gfile.makedirs(report_dir)
-    rows, found = list_input(exec_properties)
+    spool_dir, shards_dir = (posixpath.join(report_dir, d) for d in ("spool", "shards"))
+    for folder in (spool_dir, shards_dir):
+      tf.io.gfile.makedirs(folder)
+    found = write_listing(exec_properties, report_dir)
+    chunks = found.pop("chunks")
     # The listing's size is recorded apart from the outcomes, so that a lost file is noticed.
     with tf.io.gfile.GFile(posixpath.join(report_dir, "listing.json"), "w") as f:
-      json.dump(dict(found, listed=len(rows)), f)
-    if not rows:
+      json.dump(found, f)
+    if not found["listed"]:
       raise sources.InputError(f"no files in {sources.display(found['root'])}")
-    # The chunks go through a file rather than beam.Create: the job graph stays small however
-    # many files there are (Dataflow refuses graphs over 10 MB; DirectRunner pickles them).
-    listing = posixpath.join(report_dir, "chunks.jsonl")
-    with tf.io.gfile.GFile(listing, "w") as f:
-      for i, chunk in enumerate(in_chunks(rows)):
-        f.write(json.dumps({"chunk": i, "rows": chunk}) + "\n")
-
+    # Only the chunks' places go into the job graph, which stays small for any number of files
+    # (Dataflow refuses graphs over 10 MB; DirectRunner pickles them).
     inspected = (
         pipeline
-        | "List" >> beam.io.ReadFromText(listing)
-        | "Redistribute" >> beam.Reshuffle()
-        | "Inspect" >> beam.ParDo(_Inspect(
-            int(config.get("max_image_pixels", 64_000_000)),
-            int(config.get("min_image_size", 1)))).with_outputs(_REJECTED, main="records"))
+        | "Chunks" >> beam.Create(chunks)
+        | "Inspect" >> beam.ParDo(ingest.Inspect(
+            posixpath.join(report_dir, listing.LISTING_FILE), spool_dir,
+            bucket_count(found["to_read"]), int(config.get("max_image_pixels", 64_000_000)),
+            int(config.get("min_image_size", 1)),
+            0 if files.is_remote(spool_dir) else ingest.CARRY_BYTES,
+            progress.progress_file(report_dir)))
+        .with_outputs(ingest.REJECTED, main="spooled"))
+    _ = inspected[ingest.REJECTED] | "WriteRejected[inspect]" >> beam.io.WriteToText(
+        posixpath.join(report_dir, "rejected-inspect"))
     decided = (
-        inspected["records"]
-        | "ByContent" >> beam.GroupByKey()
-        | "Deduplicate" >> beam.ParDo(_Decide(bool(config.get("keep_duplicates", False))))
-        .with_outputs(_REJECTED, main="kept"))
-    read = (
-        decided["kept"]
-        | "ByChunk" >> beam.GroupByKey()
-        | "Read" >> beam.ParDo(_ReadKept()).with_outputs(_REJECTED, main="examples"))
-    _ = ((inspected[_REJECTED], decided[_REJECTED], read[_REJECTED])
-         | "AllRejected" >> beam.Flatten()
-         | "WriteRejected" >> beam.io.WriteToText(posixpath.join(report_dir, "rejected")))
-    parts = read["examples"] | "BySplit" >> beam.Partition(
-        lambda item, _: split_names.index(item[0]), len(split_names))
-    splits = {}
-    for name, part in zip(split_names, parts):
-      splits[name] = part | f"Examples[{name}]" >> beam.Values()
-      _ = (splits[name]
-           | f"ClassOf[{name}]" >> beam.Map(_class_of)
-           | f"CountClasses[{name}]" >> beam.combiners.Count.PerElement()
-           | f"FormatCounts[{name}]" >> beam.MapTuple(lambda c, n: json.dumps([c, n]))
-           | f"WriteCounts[{name}]" >> beam.io.WriteToText(
-               posixpath.join(report_dir, f"counts-{name}")))
-    return splits
+        inspected["spooled"]
+        | "ByBucket" >> beam.GroupByKey()
+        | "Decide" >> beam.ParDo(ingest.Decide(bool(config.get("keep_duplicates", False)),
+                                               shards_dir))
+        .with_outputs(ingest.REJECTED, ingest.COUNTS, ingest.SHARDS))
+    _ = decided[ingest.REJECTED] | "WriteRejected[decide]" >> beam.io.WriteToText(
+        posixpath.join(report_dir, "rejected-decide"))
+    _ = (decided[ingest.COUNTS]
+         | "SumCounts" >> beam.CombinePerKey(sum)
+         | "FormatCounts" >> beam.Map(ingest.format_count)
+         | "WriteCounts" >> beam.io.WriteToText(posixpath.join(report_dir, "counts")))
+    _ = (pipeline
+         | "Splits" >> beam.Create(sorted(prefixes))
+         | "Publish" >> beam.Map(ingest.publish, beam.pvalue.AsMultiMap(decided[ingest.SHARDS]),
+                                 prefixes))
+    return found["to_read"]
 
   def _write_examples(self, examples, exec_properties: Dict[str, Any]) -> None:
-    """BaseExampleGenExecutor.Do, less WriteSplit's Reshuffle before writing.
+    """BaseExampleGenExecutor.Do's writing, done by the ingest steps themselves.
 
-    That all-to-all shuffle holds every example in memory on DirectRunner; the splits are
-    written in the order read instead, which in_chunks already mixes by a hash of the name.
+    TFX's WriteSplit shuffles all-to-all before writing (DirectRunner holds every example in
+    memory for it) and Beam's WriteToTFRecord costs twice what TensorFlow's writer does per
+    example; the splits are written in the order made instead, which mixes the classes.
     """
     input_config, output_config = _configs(exec_properties)
-    examples.split_names = artifact_utils.encode_split_names(
-        example_gen_utils.generate_output_split_names(input_config, output_config))
-    with self._make_beam_pipeline() as pipeline:
-      for name, split in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
-        _ = (split
-             | f"Serialize[{name}]" >> beam.ParDo(write_split.MaybeSerialize())
-             | f"Write[{name}]" >> beam.io.WriteToTFRecord(
-                 posixpath.join(artifact_utils.get_split_uri([examples], name),
-                                write_split.DEFAULT_TF_RECORD_FILE_NAME), file_name_suffix=".gz"))
+    split_names = example_gen_utils.generate_output_split_names(input_config, output_config)
+    examples.split_names = artifact_utils.encode_split_names(split_names)
+    prefixes = {name: posixpath.join(artifact_utils.get_split_uri([examples], name),
+                                     write_split.DEFAULT_TF_RECORD_FILE_NAME)
+                for name in split_names}
+    report_dir = exec_properties[_REPORT_DIR_KEY]
+    with progress.Reporter(progress.progress_file(report_dir)) as reporter:
+      with self._make_beam_pipeline() as pipeline:
+        reporter.total = self._ingest(pipeline, exec_properties, prefixes)
     examples_utils.set_payload_format(examples, exec_properties.get(
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY, example_gen_pb2.FORMAT_TF_EXAMPLE))
     examples_utils.set_file_format(examples, write_split.to_file_format_str(
@@ -521,9 +344,8 @@ def _assemble_report(report_dir: str, split_names: List[str],
   if tf.io.gfile.exists(posixpath.join(report_dir, "listing.json")):
     with tf.io.gfile.GFile(posixpath.join(report_dir, "listing.json")) as f:
       listing = json.load(f)
-  for name in split_names:
-    for cls, count in _read_json_lines(posixpath.join(report_dir, f"counts-{name}*")):
-      _tally(splits[name], cls, written=count)
+  for split, cls, count in _read_json_lines(posixpath.join(report_dir, "counts*")):
+    _tally(splits[split], cls, written=count)
   rejected_files = sorted(
       ([split, sources.display(cls), reason, sources.display(name), detail]
        for split, cls, reason, name, detail in _read_json_lines(

@@ -3,13 +3,14 @@
 import hashlib
 import json
 import os
+import shutil
 
 import pytest
 import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 
-from components.image_example_gen import executor, sources
+from components.image_example_gen import executor, listing, progress, sources
 from components.image_example_gen.component import ImageExampleGen
 from tests import images
 
@@ -120,26 +121,51 @@ def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
   assert report["images_rejected"]["too_large"] == 60
 
 
-def test_chunks_hold_every_candidate_once_in_a_fixed_order_that_mixes_classes(image_tree):
-  candidates = sources.list_candidates(image_tree, sources.CLASS_PATTERN)
-  chunks = executor.in_chunks(candidates, size=8)
-  assert [len(c) for c in chunks] == [8] * 7 + [7]
-  flat = [c for chunk in chunks for c in chunk]
-  assert sorted(flat, key=lambda c: c.name) == sorted(candidates, key=lambda c: c.name)
-  assert flat == [c for chunk in executor.in_chunks(candidates[::-1], 8) for c in chunk]
-  assert label_changes(candidates) < 4  # listed folder by folder: 4 classes
-  assert label_changes(flat) > len(flat) // 2
-
-
 def test_splits_are_written_with_classes_mixed(image_tree, tmp_path):
   train = read_split(run_executor(image_tree, str(tmp_path)), "train")
   assert label_changes([feature(e, "label") for e in train]) > len(train) // 2
 
 
-def test_parallel_workers_write_every_image_once(image_tree, tmp_path):
+def test_parallel_workers_write_every_image_once(image_tree, tmp_path, monkeypatch, capsys):
+  monkeypatch.setattr(progress, "FIRST", 0.01)  # a progress line however fast the run
   examples = run_executor(image_tree, str(tmp_path / "out"), beam_args=[
       "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
   names = [feature(e, "file_name") for split in ("train", "eval")
            for e in read_split(examples, split)]
   assert len(names) == len(set(names)) == 60
   assert examples.get_int_custom_property("images_ingested") == 60
+  # Both workers' counts reach the executor's console line: every file read once (the empty
+  # one is rejected by its size, unread).
+  to_read = sum(os.path.getsize(os.path.join(d, f)) > 0
+                for d, _, names in os.walk(image_tree) for f in names)
+  lines = [line for line in capsys.readouterr().out.splitlines() if " checked " in line]
+  assert lines[-1].startswith(f"[ImageExampleGen] checked {to_read} of {to_read} files ("), lines
+
+
+def test_duplicates_are_found_across_chunks_buckets_and_workers(image_tree, tmp_path,
+                                                                monkeypatch):
+  """Copies far apart in the listing (other classes, other chunks, other Beam workers) meet in
+  their content hash's bucket, whatever the number of buckets."""
+  tree = str(tmp_path / "tree")
+  shutil.copytree(image_tree, tree)
+  names = sorted(n for n in os.listdir(os.path.join(tree, "0")) if n.endswith(".png"))
+  os.makedirs(os.path.join(tree, "0", "sub"))
+  shutil.copy(os.path.join(tree, "0", names[0]), os.path.join(tree, "3", "zz_copy.png"))
+  shutil.copy(os.path.join(tree, "0", names[1]), os.path.join(tree, "0", "zz_copy.png"))
+  shutil.copy(os.path.join(tree, "0", names[1]), os.path.join(tree, "0", "sub", "copy.png"))
+  monkeypatch.setattr(listing, "MAX_CHUNK", 3)
+  monkeypatch.setattr(executor, "FILES_PER_BUCKET", 4)  # 16 buckets
+  examples = run_executor(tree, str(tmp_path / "out"), beam_args=[
+      "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+  with open(os.path.join(examples.uri, executor.REPORT_FILE)) as f:
+    report = json.load(f)
+  reasons = {r["path"]: r["reason"] for r in report["rejected_files"]}
+  assert reasons == {
+      f"0/{names[0]}": "conflicting_labels", "3/zz_copy.png": "conflicting_labels",
+      "0/zz_copy.png": "duplicate", "0/sub/copy.png": "duplicate",
+      "3/truncated.png": "truncated_file", "1/empty.png": "empty_file",
+      "2/notes.txt": "not_an_image"}
+  assert (report["images_found"], report["images_ingested"]) == (66, 59)
+  names = [feature(e, "file_name") for split in ("train", "eval")
+           for e in read_split(examples, split)]
+  assert len(names) == len(set(names)) == report["images_ingested"]

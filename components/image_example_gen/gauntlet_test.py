@@ -16,7 +16,7 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
 from components.image_example_gen import ImageExampleGen
-from components.image_example_gen import checks, executor, executor_test, sources
+from components.image_example_gen import checks, executor, executor_test, ingest, sources, spool
 from tests import images
 
 LATIN1 = b"dog/latin1_\xe9.png"  # a file name that is not UTF-8
@@ -335,14 +335,37 @@ def test_a_class_name_that_is_not_utf8_is_rejected_and_named(tmp_path):
   json.dumps(report).encode("ascii")  # no surrogates left in the report
 
 
+def _decide(folder, row, checked, carried=b""):
+  """Decide's outputs (tag: value) for one file checked with the bytes `checked` (and carrying
+  `carried`), with the examples it wrote under "examples"."""
+  writer = spool.Writer(str(folder), buckets=1)
+  writer.add(hashlib.sha256(checked).digest(), ingest.record_meta(row, [16, 16, 1]), carried)
+  [(bucket, path)] = writer.close()
+  decide = ingest.Decide(keep_duplicates=False, folder=str(folder))
+  decide.start_bundle()
+  outputs = list(decide.process((bucket, [path]))) + list(decide.finish_bundle())
+  outputs = {o.tag: o.value for o in outputs}
+  if "shards" in outputs:
+    split, shard = outputs["shards"].value
+    outputs["examples"] = [(split, tf.train.Example.FromString(r.numpy()))
+                           for r in tf.data.TFRecordDataset(shard, compression_type="GZIP")]
+  return outputs
+
+
 def test_a_file_changed_between_its_check_and_its_write_is_rejected(tmp_path, digits):
   path = tmp_path / "a.png"
   checked, written = images.encode(digits[0], "png"), images.encode(digits[1], "png")
   path.write_bytes(written)  # what is there when the kept files are read again
-  row = executor.Row(str(path), "c0/a.png", "c0", None, "train", "c0/a.png")
-  record = executor._record(row, 0, 0, [16, 16, 1], hashlib.sha256(checked).hexdigest())  # pylint: disable=protected-access
-  [rejected] = list(executor._ReadKept().process((0, [record])))  # pylint: disable=protected-access
-  assert json.loads(rejected.value) == ["train", "c0", "changed_during_ingest", "c0/a.png", None]
-  record = executor._record(row, 0, 0, [16, 16, 1], hashlib.sha256(written).hexdigest())  # pylint: disable=protected-access
-  [(split, example)] = list(executor._ReadKept().process((0, [record])))  # pylint: disable=protected-access
-  assert split == "train" and executor_test.feature(example, "image") == written
+  row = ingest.Row(str(path), "c0/a.png", "c0", None, "train", "c0/a.png")
+  outputs = _decide(tmp_path, row, checked)
+  assert json.loads(outputs["rejected"]) == [
+      "train", "c0", "changed_during_ingest", "c0/a.png", None]
+  assert "examples" not in outputs
+  outputs = _decide(tmp_path, row, written)
+  [(split, example)] = outputs["examples"]
+  assert (split, executor_test.feature(example, "image")) == ("train", written)
+  assert outputs["counts"] == ('["train", "c0"]', 1)
+  # A small file travels in the spool: what is written is what was checked, whatever happened
+  # to the file since.
+  [(_, example)] = _decide(tmp_path, row, checked, carried=checked)["examples"]
+  assert executor_test.feature(example, "image") == checked

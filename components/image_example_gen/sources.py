@@ -1,10 +1,12 @@
 """Where the images are: class-folder trees (plain, pre-split or by span) and CSV manifests.
 
 A source is described once when the pipeline is built (`describe`). At run time the driver lists
-it to fingerprint it and the executor lists it to read it, both with `list_split`, so the cache
-key covers exactly what is read. A listing holds one Candidate per entry found; some already
-carry a rejection reason that needs no read (hidden, not an image by name, a link or manifest
-path leaving the data root, a link loop or dangling link, a FIFO or device, an unknown class).
+it to fingerprint it and the executor lists it to read it, both with `walk_split`, so the cache
+key covers exactly what is read. The walk is a stream: no process ever holds the whole listing
+(a folder's entries at most; a manifest is read as a stream too). A listing holds one Candidate
+per entry found; some already carry a rejection reason that needs no read (hidden, not an image
+by name, a link or manifest path leaving the data root, a link loop or dangling link, a FIFO or
+device, an unknown class).
 
 Local trees are walked with os.scandir on str paths: a file name that is not UTF-8 keeps its
 bytes (surrogate escapes) and is read and ingested as it is; only a class name must be text.
@@ -13,20 +15,22 @@ Nothing is opened while listing, and only links and (when fingerprinting) files 
 
 import csv
 import dataclasses
-import errno
 import hashlib
 import io
+import operator
 import os
 import posixpath
 import re
 import stat
-from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import tensorflow as tf
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.proto import example_gen_pb2, range_config_pb2
 
 from components.image_example_gen.checks import has_image_extension
+from components.image_example_gen.files import (  # pylint: disable=unused-import
+    display, encode, is_remote, is_text, os_reason)
 
 CLASS_PATTERN = "*/*"  # <class>/... below a split root: "the class-folder tree at this root"
 SPLIT_FOLDERS = ("train", "eval", "test")
@@ -50,7 +54,7 @@ class Candidate(NamedTuple):  # a tuple, so that a chunk of them is a JSON list
 
 @dataclasses.dataclass
 class Listing:
-  candidates: List[Candidate]
+  candidates: Iterable[Candidate]  # a list, or (walk_split) an iterator
   classes: List[str]            # class folders (trees) or labels (manifests) found
   skipped: List[str]            # folders not listed: the pipeline's own output dir
   manifest_sha256: str = ""     # of the manifest's bytes
@@ -66,28 +70,6 @@ class Source:
   skip_dirs: Tuple[str, ...] = ()  # never listed as data (the output dir when it is inside)
 
 
-def is_remote(path: str) -> bool:
-  return "://" in path
-
-
-def display(name: str) -> str:
-  """A name as reports show it: bytes that are not UTF-8 as \\xNN escapes."""
-  return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def encode(name: str) -> bytes:
-  """A name's bytes as the file system has them (what tf.Examples hold and splits hash)."""
-  return name.encode("utf-8", "surrogateescape")
-
-
-def is_text(name: str) -> bool:
-  try:
-    name.encode("utf-8")
-    return True
-  except UnicodeEncodeError:
-    return False
-
-
 def _real_root(root: str) -> str:
   return os.path.realpath(root)
 
@@ -96,14 +78,6 @@ def _under(path: str, real_root: str) -> bool:
   """Whether a local path, links resolved, lies inside real_root."""
   real = os.path.realpath(path)
   return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
-
-
-def os_reason(error: OSError) -> str:
-  if error.errno == errno.ELOOP:
-    return "symlink_loop"
-  if error.errno in (errno.ENOENT, errno.ENOTDIR):
-    return "missing_file"
-  return "unreadable_file"
 
 
 # --- Spans and versions: TFX's own utilities ------------------------------------------------
@@ -197,19 +171,43 @@ def _is_dir(entry: os.DirEntry) -> bool:
     return False
 
 
-def read_manifest(path: str) -> Tuple[List[dict], bytes]:
-  """Rows {path, label} of a CSV manifest (UTF-8, with or without a BOM), and its bytes.
+class _Reader(io.RawIOBase):
+  """A tf.io.gfile file as the raw stream io.TextIOWrapper reads from."""
+
+  def __init__(self, f):
+    super().__init__()
+    self._f = f
+
+  def readable(self) -> bool:
+    return True
+
+  def readinto(self, buffer) -> int:
+    data = self._f.read(len(buffer))
+    buffer[:len(data)] = data
+    return len(data)
+
+
+def file_sha256(path: str) -> str:
+  digest = hashlib.sha256()
+  with tf.io.gfile.GFile(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def manifest_rows(path: str) -> Iterator[dict]:
+  """Rows {path, label} of a CSV manifest (UTF-8, with or without a BOM), read as a stream.
 
   Bytes that are not UTF-8 are kept as surrogate escapes: such a path still names its file.
   """
   with tf.io.gfile.GFile(path, "rb") as f:
-    data = f.read()
-  reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig", "surrogateescape"), newline=""))
-  reader.fieldnames = [(n or "").strip().lower() for n in reader.fieldnames or ()]
-  if not {"path", "label"} <= set(reader.fieldnames):
-    raise InputError(f"manifest {display(path)} needs a header with the columns path,label")
-  return [{"path": (row["path"] or "").strip(), "label": (row["label"] or "").strip()}
-          for row in reader], data
+    reader = csv.DictReader(io.TextIOWrapper(_Reader(f), encoding="utf-8-sig",
+                                             errors="surrogateescape", newline=""))
+    reader.fieldnames = [(n or "").strip().lower() for n in reader.fieldnames or ()]
+    if not {"path", "label"} <= set(reader.fieldnames):
+      raise InputError(f"manifest {display(path)} needs a header with the columns path,label")
+    for row in reader:
+      yield {"path": (row["path"] or "").strip(), "label": (row["label"] or "").strip()}
 
 
 def plain_input_config(prefix: str = "") -> example_gen_pb2.Input:
@@ -234,7 +232,7 @@ def describe(data_dir: str, classes: Sequence[str] = (),
     manifest = posixpath.join(input_base, resolved.pattern)
     if not tf.io.gfile.exists(manifest):
       raise InputError(f"manifest {display(manifest)} not found")
-    found = sorted({row["label"] for row in read_manifest(manifest)[0] if row["label"]})
+    found = sorted({row["label"] for row in manifest_rows(manifest) if row["label"]})
     _check_named_classes(classes, found, manifest)
     return Source(input_base, example_gen_pb2.Input(splits=[split]), list(classes) or found,
                   presplit=False, manifest=True, skip_dirs=tuple(skip_dirs))
@@ -277,6 +275,9 @@ def _name_reason(name: str, label: str, classes: Sequence[str]) -> Optional[str]
   return None
 
 
+_NAME = operator.attrgetter("name")
+
+
 def _stamp(st: os.stat_result) -> Tuple[int, int, int]:
   return (st.st_size, st.st_mtime_ns, st.st_ino)
 
@@ -313,7 +314,7 @@ class _LocalTree:
       folder, rel = stack.pop()
       try:
         with os.scandir(folder) as it:
-          entries = sorted(it, key=lambda e: e.name)
+          entries = sorted(it, key=_NAME)
       except OSError as e:  # the root itself was checked by describe(); a sub-folder
         yield Candidate(folder, rel, rel.split("/", 1)[0], os_reason(e))
         continue
@@ -399,7 +400,7 @@ def _remote_tree(root: str, classes: Sequence[str], skip_dirs: Sequence[str], st
       yield Candidate(path, name, label, reason, stamp)
 
 
-def _manifest_candidates(manifest: str, rows: List[dict], classes: Sequence[str],
+def _manifest_candidates(manifest: str, rows: Iterable[dict], classes: Sequence[str],
                          stamps: bool) -> Iterator[Candidate]:
   """One candidate per row. A relative path must stay, links resolved, in the manifest's
   folder (else path_outside_root); an absolute one (or gs://) may be anywhere."""
@@ -440,32 +441,57 @@ def _manifest_candidates(manifest: str, rows: List[dict], classes: Sequence[str]
         yield Candidate(path, name, label, None, _stamp(st) if stamps else None)
 
 
-def list_split(input_base: str, split_pattern: str, classes: Sequence[str] = (),
+def walk_split(input_base: str, split_pattern: str, classes: Sequence[str] = (),
                skip_dirs: Sequence[str] = (), stamps: bool = False) -> Listing:
-  """Everything one input split holds (its pattern already has the span filled in).
+  """Everything one input split holds (its pattern already has the span filled in), as found.
 
-  `stamps`: also record each readable file's size, modification time and inode (what the
-  driver fingerprints); the executor does without.
+  The listing's `candidates` is an iterator that holds nothing (one folder's entries at most);
+  its `classes` and `skipped` are complete once it is exhausted. `stamps`:
+  also record each readable file's size, modification time and inode (what the driver
+  fingerprints); the executor does without.
   """
+  listing = Listing(iter(()), [], [])
   if split_pattern.lower().endswith(".csv"):
     manifest = posixpath.join(input_base, split_pattern)
     if not tf.io.gfile.exists(manifest):
       raise InputError(f"manifest {display(manifest)} not found")
-    rows, data = read_manifest(manifest)
-    candidates = list(_manifest_candidates(manifest, rows, classes, stamps))
-    found = sorted({display(row["label"]) for row in rows
-                    if row["label"] and (not classes or row["label"] in classes)})
-    return Listing(candidates, found, [], hashlib.sha256(data).hexdigest())
+    listing.manifest_sha256 = file_sha256(manifest)
+    labels = set()
+
+    def rows():
+      for row in manifest_rows(manifest):
+        if row["label"] and (not classes or row["label"] in classes):
+          labels.add(display(row["label"]))
+        yield row
+
+    listing.candidates = _then(_manifest_candidates(manifest, rows(), classes, stamps),
+                               lambda: listing.classes.extend(sorted(labels)))
+    return listing
   root = posixpath.join(input_base, split_root(split_pattern)).rstrip("/") or input_base
   if not tf.io.gfile.isdir(root):
     raise InputError(f"{display(root)} is not a folder")
   if is_remote(root):
-    found, skipped = [], []
-    candidates = list(_remote_tree(root, classes, skip_dirs, stamps, found, skipped))
-    return Listing(candidates, sorted(found), skipped)
-  tree = _LocalTree(root, classes, skip_dirs, stamps)
-  candidates = list(tree.candidates())
-  return Listing(candidates, sorted(set(tree.found_classes)), tree.skipped)
+    found = []
+    candidates = _remote_tree(root, classes, skip_dirs, stamps, found, listing.skipped)
+  else:
+    tree = _LocalTree(root, classes, skip_dirs, stamps)
+    found, listing.skipped = tree.found_classes, tree.skipped
+    candidates = tree.candidates()
+  listing.candidates = _then(candidates, lambda: listing.classes.extend(sorted(set(found))))
+  return listing
+
+
+def _then(items: Iterator[Candidate], done) -> Iterator[Candidate]:
+  yield from items
+  done()
+
+
+def list_split(input_base: str, split_pattern: str, classes: Sequence[str] = (),
+               skip_dirs: Sequence[str] = (), stamps: bool = False) -> Listing:
+  """walk_split's listing with its candidates in a list."""
+  listing = walk_split(input_base, split_pattern, classes, skip_dirs, stamps)
+  listing.candidates = list(listing.candidates)
+  return listing
 
 
 def list_candidates(input_base: str, split_pattern: str,
