@@ -1,7 +1,9 @@
 # The two front-door commands: `make run` and `make test`. Both set up .venv/ first (idempotent).
 PY := .venv/bin/python
+# Tests run on every core, each file's tests in one worker (they share module fixtures).
+XDIST := -n auto --dist loadfile
 
-.PHONY: setup setup-test run test test-unit test-e2e clean
+.PHONY: setup setup-test run test test-unit test-integration test-e2e lint clean
 
 setup:
 	scripts/setup.sh
@@ -12,15 +14,20 @@ setup-test:
 run: setup
 	$(PY) local_runner.py $(ARGS)
 
+# All three tiers: unit (no Beam, executor, training or subprocess), integration, e2e.
 test: setup-test
-	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
-	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+	$(PY) -m pytest -m integration $(XDIST) $(PYTEST_ARGS)
+	$(PY) -m pytest -m e2e $(XDIST) $(PYTEST_ARGS)
 
 test-unit: setup-test
-	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-integration: setup-test
+	$(PY) -m pytest -m integration $(XDIST) $(PYTEST_ARGS)
 
 test-e2e: setup-test
-	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -m e2e $(XDIST) $(PYTEST_ARGS)
 
 clean:
 	rm -rf tfx_output .pytest_cache

@@ -1,9 +1,69 @@
-"""Models trained once on real digits, shared by the tests that check, push, convert, explain
-and query them."""
+"""Test tiers, and models trained once on real digits, shared by the tests that check, push,
+convert, explain and query them."""
+
+import sys
 
 import pytest
 
 from tests import training
+
+
+# Test tiers: `unit` (the default: no Beam, no TFX executor, no training, no subprocess),
+# `integration` (marked per module or test) and `e2e`. A unit test that does any of those fails.
+_TIERS = ("unit", "integration", "e2e")
+
+
+_TRAINED = {"digits_model", "digits_tflite"}  # fixtures that train: their users are integration
+
+
+def pytest_collection_modifyitems(items):
+  for item in items:
+    if not any(item.get_closest_marker(tier) for tier in _TIERS):
+      trained = _TRAINED & set(getattr(item, "fixturenames", ()))
+      item.add_marker(pytest.mark.integration if trained else pytest.mark.unit)
+
+
+def _refuse(what):
+  def refuse(*args, **kwargs):
+    raise RuntimeError(f"a unit test may not {what}: mark it integration")
+  return refuse
+
+
+def _guards():
+  """(owner, attribute, what) a unit test may not call, of the modules imported so far."""
+  import subprocess  # pylint: disable=import-outside-toplevel
+  found = [(subprocess.Popen, "__init__", "start a subprocess")]
+  for module, owner, attribute, what in (
+      ("apache_beam", "Pipeline", "run", "run a Beam pipeline"),
+      ("tfx.dsl.components.base.base_executor", "BaseExecutor", "__init__", "run a TFX executor"),
+      ("keras", "Model", "fit", "train a model")):
+    if module in sys.modules:
+      found.append((getattr(sys.modules[module], owner), attribute, what))
+  return found
+
+
+_RESTORE = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+  """From a unit test's fixtures (module-scoped ones included) to its teardown, the guards."""
+  if item.get_closest_marker("unit"):
+    for owner, attribute, what in _guards():
+      _RESTORE.append((owner, attribute, owner.__dict__.get(attribute)))  # None: inherited
+      setattr(owner, attribute, _refuse(what))
+  yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):  # pylint: disable=unused-argument
+  yield
+  while _RESTORE:
+    owner, attribute, original = _RESTORE.pop()
+    if original is None:
+      delattr(owner, attribute)
+    else:
+      setattr(owner, attribute, original)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ setuptools.setup(
         "numpy==2.4.6",
         "matplotlib==3.10.8",  # run report plots
     ],
-    extras_require={"test": ["pytest==9.2.0",
+    extras_require={"test": ["pytest==9.2.0", "pytest-xdist==3.8.0",  # tiers on every core
                              # runs notebooks/model_analysis.ipynb headless
                              "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"],
                     # benchmarks/photos.py: real photographs for the 224-pixel benchmarks

@@ -137,6 +137,7 @@ def _runner(*argv):
                         capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.integration
 def test_runner_usage_errors_exit_2_with_one_line(tmp_path, monkeypatch):
   for argv in (["--epochs", "zero"], ["--data-dir", str(tmp_path / "missing")], ["--epoch", "3"]):
     result = _runner(*argv, "--output-dir", str(tmp_path / "out"))
@@ -154,6 +155,7 @@ def test_runner_usage_errors_exit_2_with_one_line(tmp_path, monkeypatch):
       "base 10: 'ten'"]
 
 
+@pytest.mark.integration
 def test_runner_help_documents_every_contract_flag():
   result = _runner("--help")
   assert result.returncode == 0

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = textwrap.dedent("""
@@ -35,6 +37,7 @@ def _run(tmp_path, verbose):
   return result, log.read_text() if log.exists() else ""
 
 
+@pytest.mark.integration
 def test_noise_goes_to_the_log_and_stages_to_the_console(tmp_path):
   result, log = _run(tmp_path, verbose=False)
   lines = result.stdout.splitlines()
@@ -49,6 +52,7 @@ def test_noise_goes_to_the_log_and_stages_to_the_console(tmp_path):
     assert noise in log
 
 
+@pytest.mark.integration
 def test_verbose_shows_everything(tmp_path):
   result, _ = _run(tmp_path, verbose=True)
   assert "cuInit" in result.stderr and "a deprecation warning" in result.stderr

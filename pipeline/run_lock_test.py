@@ -22,6 +22,7 @@ def _holder(output_dir, seconds):
   return process
 
 
+@pytest.mark.integration
 def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
   process = _holder(tmp_path, 30)
   try:
@@ -35,6 +36,7 @@ def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
     assert run_lock.holder(os.path.join(tmp_path, run_lock.LOCK_FILE)) == str(os.getpid())
 
 
+@pytest.mark.integration
 def test_wait_blocks_until_the_holder_ends(tmp_path):
   process = _holder(tmp_path, 2)
   waited_for = []

@@ -7,6 +7,8 @@ import pytest
 
 from pipeline import spec_runner
 
+pytestmark = pytest.mark.integration  # the tasks are subprocesses
+
 # A task command that records its ExecutorInput and writes metadata for its one output.
 TASK = """
 import json, os, sys

@@ -43,6 +43,7 @@ def disc_cnn():
   return model
 
 
+@pytest.mark.integration
 def test_cnn_heatmaps_put_most_of_their_mass_inside_the_disc(disc_cnn):
   pixels, labels, masks = discs(60, seed=1)
   cam = gradcam.GradCam(disc_cnn)

@@ -14,6 +14,8 @@ from tests import images
 from trainer_module import preprocessing
 from trainer_module.constants import IMAGE_XF, LABEL_VOCAB, LABEL_XF
 
+pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
+
 RAW_SPEC = {"image": tf.io.FixedLenFeature([1], tf.string),
             "label": tf.io.FixedLenFeature([1], tf.string)}
 

@@ -14,6 +14,8 @@ from tests import images, training
 from trainer_module import cache, class_weights, contract, preprocessing, train
 from trainer_module.constants import IMAGE_XF
 
+pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
+
 BASE_CONFIG = {"model": "cnn", "image_size": 32, "channels": 1, "epochs": 1, "batch_size": 32,
                "learning_rate": 1e-3, "class_weights": "auto"}
 # Digit 0 is three times as frequent as the others: "auto" class weights apply.

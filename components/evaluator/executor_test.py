@@ -16,6 +16,8 @@ from pipeline import configs, summary
 from pipeline.pipeline import create_eval_config
 from tests import training
 
+pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
+
 CLASSES = [str(d) for d in range(10)]
 
 

@@ -45,6 +45,7 @@ def _deep_files(root):
                 for name in names if "sub2" in folder)
 
 
+@pytest.mark.integration
 def test_a_deep_add_change_or_delete_changes_the_fingerprint_and_the_counts(tree, tmp_path):
   before, found = fingerprint(tree), counts(tree, str(tmp_path / "0"))
   assert before.startswith("split:images,files:49,")
@@ -160,6 +161,7 @@ def _states(db):
             for e in sorted(m.store.get_executions(), key=lambda e: e.id)]
 
 
+@pytest.mark.integration
 def test_local_dag_runner_reuses_examples_until_a_deep_file_changes(tree, tmp_path):
   db = str(tmp_path / "metadata.db")
 

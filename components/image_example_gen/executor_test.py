@@ -14,6 +14,8 @@ from components.image_example_gen import executor, listing, progress, sources
 from components.image_example_gen.component import ImageExampleGen
 from tests import images
 
+pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
+
 
 def run_executor(data_dir, output_dir, splits=None, max_pixels=64_000_000, min_size=1,
                  classes=(), beam_args=None, skip_dirs=(), keep_duplicates=False):

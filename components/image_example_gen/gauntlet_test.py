@@ -19,6 +19,8 @@ from components.image_example_gen import ImageExampleGen
 from components.image_example_gen import checks, executor, executor_test, ingest, sources, spool
 from tests import images
 
+pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
+
 LATIN1 = b"dog/latin1_\xe9.png"  # a file name that is not UTF-8
 
 
