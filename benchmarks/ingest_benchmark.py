@@ -29,7 +29,9 @@ from benchmarks.report import machine, spread, write_section
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SECTION = "## Ingestion: ImageExampleGen vs a Python loop"
-BEAM_ARGS = os.environ.get("INGEST_BEAM_ARGS", "--direct_running_mode=multi_processing --direct_num_workers=0").split()
+BEAM_ARGS = os.environ.get(
+  "INGEST_BEAM_ARGS", "--direct_running_mode=multi_processing --direct_num_workers=0"
+).split()
 
 
 def _loop(data_dir: str, out_dir: str) -> int:
@@ -38,7 +40,9 @@ def _loop(data_dir: str, out_dir: str) -> int:
   It imports only what it uses (TensorFlow, the checks and the example builder: not TFX).
   """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   from components.image_example_gen import checks, ingest  # pylint: disable=import-outside-toplevel
+
   count = 0
   options = tf.io.TFRecordOptions(compression_type="GZIP")
   with tf.io.TFRecordWriter(os.path.join(out_dir, "examples.gz"), options) as writer:
@@ -50,8 +54,9 @@ def _loop(data_dir: str, out_dir: str) -> int:
         reason, shape = checks.inspect_image(data, 64_000_000, 1)
         if reason is None:
           relpath = os.path.relpath(path, data_dir)
-          writer.write(ingest.make_example(data, relpath, relpath.split("/")[0],
-                                           shape).SerializeToString())  # hashes the bytes
+          writer.write(
+            ingest.make_example(data, relpath, relpath.split("/")[0], shape).SerializeToString()
+          )  # hashes the bytes
           count += 1
   return count
 
@@ -60,12 +65,16 @@ def _component(data_dir: str, out_dir: str) -> int:
   """The component's executor, as the pipeline runs it (Beam DirectRunner, all cores)."""
   from tfx.dsl.components.base import base_beam_executor  # pylint: disable=import-outside-toplevel
   from tfx.types import standard_artifacts, standard_component_specs  # pylint: disable=import-outside-toplevel
+
   from components.image_example_gen import ImageExampleGen, executor  # pylint: disable=import-outside-toplevel
+
   examples = standard_artifacts.Examples()
   examples.uri = out_dir
   executor.Executor(base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=BEAM_ARGS)).Do(
-      {}, {standard_component_specs.EXAMPLES_KEY: [examples]},
-      dict(ImageExampleGen(data_dir).exec_properties))
+    {},
+    {standard_component_specs.EXAMPLES_KEY: [examples]},
+    dict(ImageExampleGen(data_dir).exec_properties),
+  )
   return examples.get_int_custom_property("images_ingested")
 
 
@@ -89,9 +98,12 @@ def _measure(kind: str, data_dir: str) -> dict:
   before, busy = resource.getrusage(resource.RUSAGE_CHILDREN), _busy_seconds()
   start = time.perf_counter()
   done, _, peak_mb = measure.run(
-      [sys.executable, "-m", "benchmarks.ingest_benchmark", "--child", kind, data_dir],
-      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-      cwd=os.path.dirname(os.path.dirname(__file__)) or ".")
+    [sys.executable, "-m", "benchmarks.ingest_benchmark", "--child", kind, data_dir],
+    stdout=subprocess.PIPE,
+    stderr=subprocess.DEVNULL,
+    text=True,
+    cwd=os.path.dirname(os.path.dirname(__file__)) or ".",
+  )
   if done.returncode:
     raise RuntimeError(f"{kind} run failed with exit status {done.returncode}")
   result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -99,7 +111,8 @@ def _measure(kind: str, data_dir: str) -> dict:
   after = resource.getrusage(resource.RUSAGE_CHILDREN)  # Beam's workers are waited for too
   result["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
   result["others_cores"] = max(0.0, _busy_seconds() - busy - result["cpu_s"]) / (
-      time.perf_counter() - start)
+    time.perf_counter() - start
+  )
   return result
 
 
@@ -117,6 +130,7 @@ def _subset(source: str, dest: str, size: int) -> str:
 
 def _data(full: str, work_dir: str, size: int) -> str:
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
+
   if size < 70000:
     return _subset(full, os.path.join(work_dir, f"n{size}"), size)
   if size % 70000:
@@ -124,8 +138,9 @@ def _data(full: str, work_dir: str, size: int) -> str:
   if size == 70000:
     return full
   copies = size // 70000
-  return fashion_mnist.export_copies(os.path.join(work_dir, f"fashion-mnist-x{copies}"), copies,
-                                     source=full)
+  return fashion_mnist.export_copies(
+    os.path.join(work_dir, f"fashion-mnist-x{copies}"), copies, source=full
+  )
 
 
 def main() -> None:
@@ -136,6 +151,7 @@ def main() -> None:
   parser.add_argument("--output", default="BENCHMARKS.md")
   args = parser.parse_args()
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
+
   full = fashion_mnist.export(os.path.join(args.work_dir, "fashion-mnist"))
   rows = []
   for size in (int(s) for s in args.sizes.split(",")):
@@ -148,20 +164,24 @@ def main() -> None:
         print(f"n={size} repeat {repeat + 1} {kind}: {runs[kind][-1]}", flush=True)
     loop_rate = [r["images"] / r["seconds"] for r in runs["loop"]]
     comp_rate = [r["images"] / r["seconds"] for r in runs["component"]]
-    ratios = [c / l for c, l in zip(comp_rate, loop_rate)]
-    rows.append(f"| {size:,} | {spread(loop_rate)} | {spread(comp_rate)} | "
-                f"{spread(ratios, 2)} | "
-                f"{spread([r['peak_mb'] for r in runs['loop']])} | "
-                f"{spread([r['peak_mb'] for r in runs['component']])} | "
-                f"{spread([r['cpu_s'] for r in runs['loop']])} | "
-                f"{spread([r['cpu_s'] for r in runs['component']])} | "
-                f"{spread([r['others_cores'] for r in runs['loop'] + runs['component']], 2)} |")
+    ratios = [c / b for c, b in zip(comp_rate, loop_rate)]
+    rows.append(
+      f"| {size:,} | {spread(loop_rate)} | {spread(comp_rate)} | "
+      f"{spread(ratios, 2)} | "
+      f"{spread([r['peak_mb'] for r in runs['loop']])} | "
+      f"{spread([r['peak_mb'] for r in runs['component']])} | "
+      f"{spread([r['cpu_s'] for r in runs['loop']])} | "
+      f"{spread([r['cpu_s'] for r in runs['component']])} | "
+      f"{spread([r['others_cores'] for r in runs['loop'] + runs['component']], 2)} |"
+    )
   _write(args.output, rows, args)
 
 
 def _write(path: str, rows, args) -> None:
-  section = "\n".join([
-      SECTION, "",
+  section = "\n".join(
+    [
+      SECTION,
+      "",
       f"Command: `python -m benchmarks.ingest_benchmark --sizes {args.sizes} --repeats "
       f"{args.repeats}` ({time.strftime('%Y-%m-%d')}; {machine()}).",
       "Fashion-MNIST PNGs in class folders (700,000: the 70,000 exported ten times, each "
@@ -172,10 +192,15 @@ def _write(path: str, rows, args) -> None:
       "Beam's DirectRunner in multi_processing mode on all cores, which also finds duplicates "
       "and writes train/eval splits and its ingest report. Peak memory: summed RSS of the "
       "process tree; CPU s: user + system of the process tree; other processes: the cores "
-      "other programs on the machine kept busy during the runs (it is shared).", "",
+      "other programs on the machine kept busy during the runs (it is shared).",
+      "",
       "| images | loop images/s | component images/s | component ÷ loop | loop peak MB | "
       "component peak MB | loop CPU s | component CPU s | other processes (cores) |",
-      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|", *rows, ""])
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      *rows,
+      "",
+    ]
+  )
   write_section(path, SECTION, section)
 
 

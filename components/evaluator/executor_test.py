@@ -2,14 +2,14 @@
 equal an independent confusion matrix, and a baseline with other classes left out."""
 
 import glob
-import json
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
-from tfx.types import standard_artifacts, standard_component_specs as spec
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs as spec
 
 from components.evaluator import Evaluator, executor
 from pipeline import configs, summary
@@ -23,14 +23,20 @@ CLASSES = [str(d) for d in range(10)]
 
 def evaluate(examples, model, out_dir, baseline=None, num_classes=10, **thresholds):
   """Runs the Evaluator's executor on the eval split; returns (evaluation, blessing)."""
-  config = configs.PipelineConfig(**{"accuracy_threshold": 0.0, "min_class_recall": 0.0,
-                                     "min_class_precision": 0.0, **thresholds})
-  channel = lambda kind: tfx.dsl.Channel(type=kind)  # pylint: disable=unnecessary-lambda-assignment
-  component = Evaluator(examples=channel(standard_artifacts.Examples),
-                        model=channel(standard_artifacts.Model),
-                        baseline_model=channel(standard_artifacts.Model),
-                        example_splits=["eval"],
-                        eval_config=create_eval_config(config, num_classes))
+  config = configs.PipelineConfig(
+    **{"accuracy_threshold": 0.0, "min_class_recall": 0.0, "min_class_precision": 0.0, **thresholds}
+  )
+
+  def channel(kind):
+    return tfx.dsl.Channel(type=kind)
+
+  component = Evaluator(
+    examples=channel(standard_artifacts.Examples),
+    model=channel(standard_artifacts.Model),
+    baseline_model=channel(standard_artifacts.Model),
+    example_splits=["eval"],
+    eval_config=create_eval_config(config, num_classes),
+  )
   evaluation = standard_artifacts.ModelEvaluation()
   blessing = standard_artifacts.ModelBlessing()
   for artifact, name in ((evaluation, "evaluation"), (blessing, "blessing")):
@@ -39,9 +45,11 @@ def evaluate(examples, model, out_dir, baseline=None, num_classes=10, **threshol
   inputs = {spec.EXAMPLES_KEY: [examples], spec.MODEL_KEY: [model]}
   if baseline is not None:
     inputs[spec.BASELINE_MODEL_KEY] = [baseline]
-  executor.Executor().Do(inputs, {spec.EVALUATION_KEY: [evaluation],
-                                  spec.BLESSING_KEY: [blessing]},
-                         dict(component.exec_properties))
+  executor.Executor().Do(
+    inputs,
+    {spec.EVALUATION_KEY: [evaluation], spec.BLESSING_KEY: [blessing]},
+    dict(component.exec_properties),
+  )
   return evaluation, blessing
 
 
@@ -49,14 +57,16 @@ def served_predictions(examples, model):
   """(true class, top-1 class, top probability) of every eval image, asked of the model's
   serving signature: an account independent of TFMA."""
   files = glob.glob(os.path.join(examples.uri, "Split-eval", "*"))
-  records = [tf.train.Example.FromString(r.numpy())
-             for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+  records = [
+    tf.train.Example.FromString(r.numpy())
+    for r in tf.data.TFRecordDataset(files, compression_type="GZIP")
+  ]
   serve = training.load(model).signatures["serving_default"]
-  outputs = serve(image_bytes=tf.constant(
-      [r.features.feature["image"].bytes_list.value[0] for r in records]))
+  outputs = serve(
+    image_bytes=tf.constant([r.features.feature["image"].bytes_list.value[0] for r in records])
+  )
   truth = [r.features.feature["label"].bytes_list.value[0].decode() for r in records]
-  return (truth, [c.decode() for c in outputs["classes"].numpy()],
-          outputs["probabilities"].numpy())
+  return (truth, [c.decode() for c in outputs["classes"].numpy()], outputs["probabilities"].numpy())
 
 
 def test_per_class_figures_are_top1_and_equal_the_confusion_matrix(digits_model, tmp_path):
@@ -75,8 +85,7 @@ def test_per_class_figures_are_top1_and_equal_the_confusion_matrix(digits_model,
     assert figures["images"] == images == sum(metrics["confusion_matrix"]["counts"][i])
     assert figures["predicted"] == int(said.sum())
     assert figures["recall"] == pytest.approx(hits / images, abs=1e-4)
-    assert figures["precision"] == pytest.approx(hits / said.sum() if said.sum() else 0.0,
-                                                 abs=1e-4)
+    assert figures["precision"] == pytest.approx(hits / said.sum() if said.sum() else 0.0, abs=1e-4)
     assert figures["never_predicted"] == (not said.any())
     low, high = figures["recall_95ci"]
     assert low <= figures["recall"] <= high
@@ -94,12 +103,12 @@ def test_zero_bounds_bless_and_a_class_never_predicted_is_named(three_class_mode
   assert never, predicted  # the situation under test
   _, blessing = evaluate(examples, model, tmp_path / "zero", num_classes=3)
   assert blessing.get_int_custom_property("blessed") == 1  # 0 bounds never fail, NaN or not
-  evaluation, blessing = evaluate(examples, model, tmp_path / "gated", num_classes=3,
-                                  min_class_precision=0.01)
+  evaluation, blessing = evaluate(
+    examples, model, tmp_path / "gated", num_classes=3, min_class_precision=0.01
+  )
   assert blessing.get_int_custom_property("blessed") == 0
   failures = summary._failed_gates(evaluation.uri, classes)  # pylint: disable=protected-access
-  assert sorted(failures) == sorted(f"precision of class {c} = 0 (never predicted)"
-                                    for c in never)
+  assert sorted(failures) == sorted(f"precision of class {c} = 0 (never predicted)" for c in never)
   metrics = summary.evaluation_metrics(evaluation.uri, classes)
   assert [c for c in classes if metrics["per_class"][c]["never_predicted"]] == never
   assert all(metrics["per_class"][c]["precision"] == 0.0 for c in never)
@@ -114,20 +123,33 @@ def three_class_model(tmp_path_factory):
   data_dir = training.digits_tree(os.path.join(work, "digits"), {0: 20, 1: 20, 2: 20})
   examples = training.ingest(data_dir, work)
   transformed, graph = training.transform(examples, work, 16, 1)
-  model, _ = training.run_trainer(transformed, graph, work, {
-      "model": "cnn", "image_size": 16, "channels": 1, "epochs": 1, "batch_size": 32,
-      "learning_rate": 1e-6, "width": 8})
+  model, _ = training.run_trainer(
+    transformed,
+    graph,
+    work,
+    {
+      "model": "cnn",
+      "image_size": 16,
+      "channels": 1,
+      "epochs": 1,
+      "batch_size": 32,
+      "learning_rate": 1e-6,
+      "width": 8,
+    },
+  )
   return examples, model
 
 
-def test_a_baseline_with_other_classes_is_not_compared(digits_model, three_class_model,
-                                                       tmp_path):
+def test_a_baseline_with_other_classes_is_not_compared(digits_model, three_class_model, tmp_path):
   examples, model, _ = digits_model
   _, baseline = three_class_model
   evaluation, blessing = evaluate(examples, model, tmp_path, baseline=baseline)
   comparison = executor.read_comparison(evaluation.uri)
-  assert comparison == {"baseline": baseline.uri, "compared": False,
-                        "reason": "added 3, 4, 5, 6, 7, 8, 9"}
+  assert comparison == {
+    "baseline": baseline.uri,
+    "compared": False,
+    "reason": "added 3, 4, 5, 6, 7, 8, 9",
+  }
   assert blessing.get_int_custom_property("blessed") == 1  # judged on its thresholds alone
   metrics = summary.evaluation_metrics(evaluation.uri, CLASSES)
   assert "baseline" not in metrics
@@ -143,13 +165,16 @@ def test_a_baseline_with_the_same_classes_is_compared(digits_model, tmp_path):
   assert metrics["baseline"]["accuracy_change"] == 0.0
 
 
-@pytest.mark.parametrize("candidate, baseline, reason", [
+@pytest.mark.parametrize(
+  "candidate, baseline, reason",
+  [
     (["a", "b"], ["a", "b"], ""),
     (["a", "b", "c"], ["a", "b"], "added c"),
     (["a"], ["a", "b"], "removed b"),
     (["a", "c"], ["a", "b"], "added c; removed b"),
     (["a", "b"], ["b", "a"], "the same classes in another id order"),
     (["a", "b"], None, "the baseline model does not record its classes"),
-])
+  ],
+)
 def test_classes_mismatch_names_what_changed(candidate, baseline, reason):
   assert executor.classes_mismatch(candidate, baseline) == reason

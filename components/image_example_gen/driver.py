@@ -17,26 +17,33 @@ from typing import Any, Dict, Iterable, Optional, Sequence
 from tfx.components.example_gen import driver, input_processor
 from tfx.proto import example_gen_pb2, range_config_pb2
 
-from components.image_example_gen import executor, sources
+from components.image_example_gen import executor, files, sources
 
 
-def input_fingerprint(input_base: str, splits: Iterable[example_gen_pb2.Input.Split],
-                      classes: Sequence[str] = (), skip_dirs: Sequence[str] = ()) -> str:
+def input_fingerprint(
+  input_base: str,
+  splits: Iterable[example_gen_pb2.Input.Split],
+  classes: Sequence[str] = (),
+  skip_dirs: Sequence[str] = (),
+) -> str:
   """One line per split (span placeholders already filled in): file count, bytes, digest."""
   lines = []
   for split in splits:
-    listing = sources.walk_split(input_base.rstrip("/"), split.pattern, classes, skip_dirs,
-                                 stamps=True)
+    listing = sources.walk_split(
+      input_base.rstrip("/"), split.pattern, classes, skip_dirs, stamps=True
+    )
     digest = hashlib.sha256(listing.manifest_sha256.encode())
-    files = total = 0
+    count = total = 0
     for c in listing.candidates:  # four fields, each ended by NUL (never in a name)
-      digest.update(sources.encode(f"{c.name}\0{c.label}\0{c.reason or ''}\0"
-                                   f"{','.join(map(str, c.stamp or ()))}\0"))
-      files += 1
+      digest.update(
+        files.encode(
+          f"{c.name}\0{c.label}\0{c.reason or ''}\0{','.join(map(str, c.stamp or ()))}\0"
+        )
+      )
+      count += 1
       total += c.stamp[0] if c.stamp else 0
-    digest.update(sources.encode("\0".join(listing.skipped)))
-    lines.append(f"split:{split.name},files:{files},bytes:{total},"
-                 f"sha256:{digest.hexdigest()}")
+    digest.update(files.encode("\0".join(listing.skipped)))
+    lines.append(f"split:{split.name},files:{count},bytes:{total},sha256:{digest.hexdigest()}")
   return "\n".join(lines)
 
 
@@ -49,26 +56,31 @@ def fingerprint_options(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
 class InputProcessor(input_processor.FileBasedInputProcessor):
   """FileBasedInputProcessor with sources.input_fingerprint in place of the pattern glob's."""
 
-  def __init__(self, input_base_uri: str, splits: Iterable[example_gen_pb2.Input.Split],
-               range_config: Optional[range_config_pb2.RangeConfig] = None,
-               options: Optional[Dict[str, Any]] = None):
+  def __init__(
+    self,
+    input_base_uri: str,
+    splits: Iterable[example_gen_pb2.Input.Split],
+    range_config: Optional[range_config_pb2.RangeConfig] = None,
+    options: Optional[Dict[str, Any]] = None,
+  ):
     super().__init__(input_base_uri, list(splits), range_config)
     self._options = options or {}
     self._resolved: Dict[str, str] = {}
 
   def resolve_span_and_version(self):
     span, version, resolved = sources.resolve_span_and_version(
-        self._input_base_uri, self._splits, self._range_config)
+      self._input_base_uri, self._splits, self._range_config
+    )
     self._resolved = {s.pattern: r.pattern for s, r in zip(self._splits, resolved)}
     self._fingerprint = input_fingerprint(self._input_base_uri, resolved, **self._options)
     return span, version
 
-  def get_pattern_for_span_version(self, pattern: str, span: int,
-                                   version: Optional[int]) -> str:
+  def get_pattern_for_span_version(self, pattern: str, span: int, version: Optional[int]) -> str:
     """The pattern as resolved, with the span text matched (TFX's would write `day-3` for a
     `day-{SPAN}` that matched `day-03`)."""
     return self._resolved.get(pattern) or super().get_pattern_for_span_version(
-        pattern, span, version)
+      pattern, span, version
+    )
 
 
 class Driver(driver.FileBasedDriver):

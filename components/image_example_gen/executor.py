@@ -27,25 +27,22 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
-from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import base_example_gen_executor, write_split
 from tfx.components.example_gen import utils as example_gen_utils
-from tfx.components.example_gen import write_split
 from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.image_example_gen import files, ingest, listing, progress, sources
+
 # What other modules and tests use from here.
-from components.image_example_gen.files import read_file  # pylint: disable=unused-import
-from components.image_example_gen.ingest import (  # pylint: disable=unused-import
-    SHA256_KEY, Row, make_example)
 
 REPORT_FILE = "ingest_report.json"
 _REPORT_DIR_KEY = "_ingest_report_dir"
 MAX_LISTED = 10  # names listed in one line, at most
 FILES_PER_BUCKET = 1000  # content-hash buckets: about this many files each ...
-MAX_BUCKETS = 256        # ... up to this many (spool files: Beam bundles x buckets)
+MAX_BUCKETS = 256  # ... up to this many (spool files: Beam bundles x buckets)
 
 
 class IngestError(sources.InputError):
@@ -82,10 +79,12 @@ def bucket_count(files_to_read: int) -> int:
 
 def _configs(exec_properties: Dict[str, Any]):
   input_config, output_config = example_gen_pb2.Input(), example_gen_pb2.Output()
-  proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-                            input_config)
-  proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
-                            output_config)
+  proto_utils.json_to_proto(
+    exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+  )
+  proto_utils.json_to_proto(
+    exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
+  )
   return input_config, output_config
 
 
@@ -94,24 +93,31 @@ def write_listing(exec_properties: Dict[str, Any], folder: str) -> Dict[str, Any
   input_config, output_config = _configs(exec_properties)
   config = unpack_custom_config(exec_properties)
   return listing.write_listing(
-      folder, exec_properties[standard_component_specs.INPUT_BASE_KEY].rstrip("/"),
-      input_config, output_config.split_config, config.get("classes", []),
-      config.get("skip_dirs", []))
+    folder,
+    exec_properties[standard_component_specs.INPUT_BASE_KEY].rstrip("/"),
+    input_config,
+    output_config.split_config,
+    config.get("classes", []),
+    config.get("skip_dirs", []),
+  )
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   """ExampleGen executor for image folders and manifests."""
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-    raise NotImplementedError("ImageExampleGen reads every input split in one Beam graph "
-                              "(_ingest), to find duplicates across splits")
+    raise NotImplementedError(
+      "ImageExampleGen reads every input split in one Beam graph "
+      "(_ingest), to find duplicates across splits"
+    )
 
   def GenerateExamplesByBeam(self, pipeline, exec_properties):
-    raise NotImplementedError("ImageExampleGen writes its splits itself (ingest.Decide), "
-                              "without WriteSplit's all-to-all shuffle")
+    raise NotImplementedError(
+      "ImageExampleGen writes its splits itself (ingest.Decide), "
+      "without WriteSplit's all-to-all shuffle"
+    )
 
-  def _ingest(self, pipeline, exec_properties: Dict[str, Any],
-              prefixes: Dict[str, str]) -> int:
+  def _ingest(self, pipeline, exec_properties: Dict[str, Any], prefixes: Dict[str, str]) -> int:
     """Lists every input split, then reads, deduplicates and writes them in one Beam graph:
     each split's files are named `prefixes[split]-SSSSS-of-NNNNN.gz`. Returns the number of
     files to read."""
@@ -130,33 +136,47 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     # Only the chunks' places go into the job graph, which stays small for any number of files
     # (Dataflow refuses graphs over 10 MB; DirectRunner pickles them).
     inspected = (
-        pipeline
-        | "Chunks" >> beam.Create(chunks)
-        | "Inspect" >> beam.ParDo(ingest.Inspect(
-            posixpath.join(report_dir, listing.LISTING_FILE), spool_dir,
-            bucket_count(found["to_read"]), int(config.get("max_image_pixels", 64_000_000)),
-            int(config.get("min_image_size", 1)),
-            0 if files.is_remote(spool_dir) else ingest.CARRY_BYTES,
-            progress.progress_file(report_dir)))
-        .with_outputs(ingest.REJECTED, main="spooled"))
+      pipeline
+      | "Chunks" >> beam.Create(chunks)
+      | "Inspect"
+      >> beam.ParDo(
+        ingest.Inspect(
+          posixpath.join(report_dir, listing.LISTING_FILE),
+          spool_dir,
+          bucket_count(found["to_read"]),
+          int(config.get("max_image_pixels", 64_000_000)),
+          int(config.get("min_image_size", 1)),
+          0 if files.is_remote(spool_dir) else ingest.CARRY_BYTES,
+          progress.progress_file(report_dir),
+        )
+      ).with_outputs(ingest.REJECTED, main="spooled")
+    )
     _ = inspected[ingest.REJECTED] | "WriteRejected[inspect]" >> beam.io.WriteToText(
-        posixpath.join(report_dir, "rejected-inspect"))
+      posixpath.join(report_dir, "rejected-inspect")
+    )
     decided = (
-        inspected["spooled"]
-        | "ByBucket" >> beam.GroupByKey()
-        | "Decide" >> beam.ParDo(ingest.Decide(bool(config.get("keep_duplicates", False)),
-                                               shards_dir))
-        .with_outputs(ingest.REJECTED, ingest.COUNTS, ingest.SHARDS))
+      inspected["spooled"]
+      | "ByBucket" >> beam.GroupByKey()
+      | "Decide"
+      >> beam.ParDo(
+        ingest.Decide(bool(config.get("keep_duplicates", False)), shards_dir)
+      ).with_outputs(ingest.REJECTED, ingest.COUNTS, ingest.SHARDS)
+    )
     _ = decided[ingest.REJECTED] | "WriteRejected[decide]" >> beam.io.WriteToText(
-        posixpath.join(report_dir, "rejected-decide"))
-    _ = (decided[ingest.COUNTS]
-         | "SumCounts" >> beam.CombinePerKey(sum)
-         | "FormatCounts" >> beam.Map(ingest.format_count)
-         | "WriteCounts" >> beam.io.WriteToText(posixpath.join(report_dir, "counts")))
-    _ = (pipeline
-         | "Splits" >> beam.Create(sorted(prefixes))
-         | "Publish" >> beam.Map(ingest.publish, beam.pvalue.AsMultiMap(decided[ingest.SHARDS]),
-                                 prefixes))
+      posixpath.join(report_dir, "rejected-decide")
+    )
+    _ = (
+      decided[ingest.COUNTS]
+      | "SumCounts" >> beam.CombinePerKey(sum)
+      | "FormatCounts" >> beam.Map(ingest.format_count)
+      | "WriteCounts" >> beam.io.WriteToText(posixpath.join(report_dir, "counts"))
+    )
+    _ = (
+      pipeline
+      | "Splits" >> beam.Create(sorted(prefixes))
+      | "Publish"
+      >> beam.Map(ingest.publish, beam.pvalue.AsMultiMap(decided[ingest.SHARDS]), prefixes)
+    )
     return found["to_read"]
 
   def _write_examples(self, examples, exec_properties: Dict[str, Any]) -> None:
@@ -169,21 +189,30 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     input_config, output_config = _configs(exec_properties)
     split_names = example_gen_utils.generate_output_split_names(input_config, output_config)
     examples.split_names = artifact_utils.encode_split_names(split_names)
-    prefixes = {name: posixpath.join(artifact_utils.get_split_uri([examples], name),
-                                     write_split.DEFAULT_TF_RECORD_FILE_NAME)
-                for name in split_names}
+    prefixes = {
+      name: posixpath.join(
+        artifact_utils.get_split_uri([examples], name), write_split.DEFAULT_TF_RECORD_FILE_NAME
+      )
+      for name in split_names
+    }
     report_dir = exec_properties[_REPORT_DIR_KEY]
     with progress.Reporter(progress.progress_file(report_dir)) as reporter:
       with self._make_beam_pipeline() as pipeline:
         reporter.total = self._ingest(pipeline, exec_properties, prefixes)
-    examples_utils.set_payload_format(examples, exec_properties.get(
-        standard_component_specs.OUTPUT_DATA_FORMAT_KEY, example_gen_pb2.FORMAT_TF_EXAMPLE))
-    examples_utils.set_file_format(examples, write_split.to_file_format_str(
-        example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+    examples_utils.set_payload_format(
+      examples,
+      exec_properties.get(
+        standard_component_specs.OUTPUT_DATA_FORMAT_KEY, example_gen_pb2.FORMAT_TF_EXAMPLE
+      ),
+    )
+    examples_utils.set_file_format(
+      examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)
+    )
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     examples = artifact_utils.get_single_instance(
-        output_dict[standard_component_specs.EXAMPLES_KEY])
+      output_dict[standard_component_specs.EXAMPLES_KEY]
+    )
     report_dir = posixpath.join(examples.uri, "_ingest_report_parts")
     exec_properties = dict(exec_properties, **{_REPORT_DIR_KEY: report_dir})
     self._log_startup(input_dict, output_dict, exec_properties)
@@ -202,8 +231,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       raise IngestError(problem, report)
 
   @staticmethod
-  def _publish(examples, report: Dict[str, Any], exec_properties: Dict[str, Any],
-               error: Optional[str]) -> None:
+  def _publish(
+    examples, report: Dict[str, Any], exec_properties: Dict[str, Any], error: Optional[str]
+  ) -> None:
     """Writes ingest_report.json beside the splits, records the totals, prints a summary."""
     report["span"] = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
     report["warnings"] = _imbalance_warnings(report["splits"])
@@ -232,12 +262,16 @@ def _imbalance_warnings(splits: Dict[str, Any]) -> List[str]:
   counts = _written_classes(splits.get("train", {"classes": {}}))
   if len(counts) < 2:
     return []
-  (small, fewest), (large, most) = min(counts.items(), key=lambda kv: kv[1]), max(
-      counts.items(), key=lambda kv: kv[1])
+  (small, fewest), (large, most) = (
+    min(counts.items(), key=lambda kv: kv[1]),
+    max(counts.items(), key=lambda kv: kv[1]),
+  )
   if most < IMBALANCE_RATIO * fewest:
     return []
-  return [f"class imbalance in train: {large} has {most} images, {small} only {fewest} "
-          f"({most / fewest:.0f}x); consider more {small} images or class weights"]
+  return [
+    f"class imbalance in train: {large} has {most} images, {small} only {fewest} "
+    f"({most / fewest:.0f}x); consider more {small} images or class weights"
+  ]
 
 
 def _names(names: Sequence[str]) -> str:
@@ -273,8 +307,9 @@ def training_data_problem(report: Dict[str, Any], expected: Sequence[str]) -> Op
   problems = []
   no_training = [c for c in expected if c not in train]
   if no_training:
-    problems.append("no training image for class(es) "
-                    + _names(_class_outcome(report, c) for c in no_training))
+    problems.append(
+      "no training image for class(es) " + _names(_class_outcome(report, c) for c in no_training)
+    )
   empty = [name for name, split in splits.items() if not split["written"]]
   if empty:
     problems.append(f"split(s) {', '.join(empty)} received no images")
@@ -283,23 +318,33 @@ def training_data_problem(report: Dict[str, Any], expected: Sequence[str]) -> Op
       continue
     written = set(_written_classes(split))
     if train - written:
-      problems.append(f"{name} lacks class(es) {_names(sorted(train - written))} that train "
-                      "has: they cannot be evaluated")
+      problems.append(
+        f"{name} lacks class(es) {_names(sorted(train - written))} that train "
+        "has: they cannot be evaluated"
+      )
     if written - train:
-      problems.append(f"class(es) {_names(sorted(written - train))} appear in {name} but not "
-                      "in train: the model cannot learn them; add training images")
+      problems.append(
+        f"class(es) {_names(sorted(written - train))} appear in {name} but not "
+        "in train: the model cannot learn them; add training images"
+      )
   return "cannot train: " + "; ".join(problems) if problems else None
 
 
 def format_report(report: Dict[str, Any]) -> str:
   rejected = ", ".join(f"{n} {r}" for r, n in report["images_rejected"].items()) or "none"
-  lines = [f"[ImageExampleGen] found {report['images_found']} files: "
-           f"{report['images_ingested']} ingested, rejected: {rejected}"]
+  lines = [
+    f"[ImageExampleGen] found {report['images_found']} files: "
+    f"{report['images_ingested']} ingested, rejected: {rejected}"
+  ]
   for name, split in report["splits"].items():
-    lines.append(f"[ImageExampleGen]   {name}: {split['found']} found, {split['written']} written, "
-                 f"{sum(split['rejected'].values())} rejected, {len(split['classes'])} classes")
-  lines += [f"[ImageExampleGen] skipped {s}: the pipeline's output dir is never data"
-            for s in report.get("skipped_folders", [])]
+    lines.append(
+      f"[ImageExampleGen]   {name}: {split['found']} found, {split['written']} written, "
+      f"{sum(split['rejected'].values())} rejected, {len(split['classes'])} classes"
+    )
+  lines += [
+    f"[ImageExampleGen] skipped {s}: the pipeline's output dir is never data"
+    for s in report.get("skipped_folders", [])
+  ]
   lines += [f"[ImageExampleGen] warning: {w}" for w in report.get("warnings", [])]
   return "\n".join(lines)
 
@@ -325,21 +370,25 @@ def _tally(split: Dict[str, Any], cls: str, written: int = 0, reason: str = "") 
 
 def _display_detail(detail: Optional[Dict[str, Any]]) -> Dict[str, Any]:
   def ref(r):
-    return {"path": sources.display(r["path"]), "class": sources.display(r["class"]),
-            "split": r["split"]}
+    return {
+      "path": sources.display(r["path"]),
+      "class": sources.display(r["class"]),
+      "split": r["split"],
+    }
+
   if not detail:
     return {}
   if "duplicate_of" in detail:
     return {"duplicate_of": ref(detail["duplicate_of"])}
-  return {"conflicts_with": [ref(r) for r in detail["conflicts_with"]],
-          "identical_files": detail["identical_files"]}
+  return {
+    "conflicts_with": [ref(r) for r in detail["conflicts_with"]],
+    "identical_files": detail["identical_files"],
+  }
 
 
-def _assemble_report(report_dir: str, split_names: List[str],
-                     check: bool = True) -> Dict[str, Any]:
+def _assemble_report(report_dir: str, split_names: List[str], check: bool = True) -> Dict[str, Any]:
   """Merges the Beam-written shards; checks found = written + rejected."""
-  splits = {name: {"found": 0, "written": 0, "rejected": {}, "classes": {}}
-            for name in split_names}
+  splits = {name: {"found": 0, "written": 0, "rejected": {}, "classes": {}} for name in split_names}
   listing = {"classes": [], "skipped": [], "listed": 0}
   if tf.io.gfile.exists(posixpath.join(report_dir, "listing.json")):
     with tf.io.gfile.GFile(posixpath.join(report_dir, "listing.json")) as f:
@@ -347,10 +396,14 @@ def _assemble_report(report_dir: str, split_names: List[str],
   for split, cls, count in _read_json_lines(posixpath.join(report_dir, "counts*")):
     _tally(splits[split], cls, written=count)
   rejected_files = sorted(
-      ([split, sources.display(cls), reason, sources.display(name), detail]
-       for split, cls, reason, name, detail in _read_json_lines(
-           posixpath.join(report_dir, "rejected*"))),
-      key=lambda r: (r[3], r[0]))
+    (
+      [split, sources.display(cls), reason, sources.display(name), detail]
+      for split, cls, reason, name, detail in _read_json_lines(
+        posixpath.join(report_dir, "rejected*")
+      )
+    ),
+    key=lambda r: (r[3], r[0]),
+  )
   by_reason: Dict[str, int] = {}
   for split, cls, reason, _, _ in rejected_files:
     _tally(splits[split], cls, reason=reason)
@@ -361,16 +414,19 @@ def _assemble_report(report_dir: str, split_names: List[str],
   ingested = sum(s["written"] for s in splits.values())
   found = listing["listed"] if check else ingested + len(rejected_files)
   if found != ingested + len(rejected_files):
-    raise RuntimeError(f"{found} files listed but {ingested} ingested + "
-                       f"{len(rejected_files)} rejected: images were lost")
+    raise RuntimeError(
+      f"{found} files listed but {ingested} ingested + "
+      f"{len(rejected_files)} rejected: images were lost"
+    )
   return {
-      "images_found": found,
-      "images_ingested": ingested,
-      "images_rejected": dict(sorted(by_reason.items())),
-      "rejected_files": [dict({"path": p, "split": s, "class": c, "reason": r},
-                              **_display_detail(d))
-                         for s, c, r, p, d in rejected_files],
-      "splits": splits,
-      "classes": listing["classes"],
-      "skipped_folders": [sources.display(s) for s in listing["skipped"]],
+    "images_found": found,
+    "images_ingested": ingested,
+    "images_rejected": dict(sorted(by_reason.items())),
+    "rejected_files": [
+      dict({"path": p, "split": s, "class": c, "reason": r}, **_display_detail(d))
+      for s, c, r, p, d in rejected_files
+    ],
+    "splits": splits,
+    "classes": listing["classes"],
+    "skipped_folders": [sources.display(s) for s in listing["skipped"]],
   }

@@ -29,15 +29,20 @@ from tfx.components.example_gen import utils as example_gen_utils
 from tfx.proto import example_gen_pb2, range_config_pb2
 
 from components.image_example_gen.checks import has_image_extension
-from components.image_example_gen.files import (  # pylint: disable=unused-import
-    display, encode, is_remote, is_text, os_reason)
+from components.image_example_gen.files import display, is_remote, is_text, os_reason  # pylint: disable=unused-import
 
 CLASS_PATTERN = "*/*"  # <class>/... below a split root: "the class-folder tree at this root"
 SPLIT_FOLDERS = ("train", "eval", "test")
 # TFX's span, version and date placeholders ({SPAN}, {SPAN:4}, {VERSION}, {YYYY}...).
-_SPEC = re.compile("|".join([example_gen_utils.SPAN_FULL_REGEX,
-                             example_gen_utils.VERSION_FULL_REGEX.replace("width", "vwidth")]
-                            + [re.escape(s) for s in example_gen_utils.DATE_SPECS]))
+_SPEC = re.compile(
+  "|".join(
+    [
+      example_gen_utils.SPAN_FULL_REGEX,
+      example_gen_utils.VERSION_FULL_REGEX.replace("width", "vwidth"),
+    ]
+    + [re.escape(s) for s in example_gen_utils.DATE_SPECS]
+  )
+)
 
 
 class InputError(ValueError):
@@ -45,8 +50,8 @@ class InputError(ValueError):
 
 
 class Candidate(NamedTuple):  # a tuple, so that a chunk of them is a JSON list
-  path: str                     # what is read
-  name: str                     # path below the split root, as reported and hashed for the split
+  path: str  # what is read
+  name: str  # path below the split root, as reported and hashed for the split
   label: str
   reason: Optional[str] = None  # rejected before reading, and why
   stamp: Optional[Tuple[int, int, int]] = None  # (size, mtime ns, inode) when fingerprinting
@@ -55,9 +60,9 @@ class Candidate(NamedTuple):  # a tuple, so that a chunk of them is a JSON list
 @dataclasses.dataclass
 class Listing:
   candidates: Iterable[Candidate]  # a list, or (walk_split) an iterator
-  classes: List[str]            # class folders (trees) or labels (manifests) found
-  skipped: List[str]            # folders not listed: the pipeline's own output dir
-  manifest_sha256: str = ""     # of the manifest's bytes
+  classes: List[str]  # class folders (trees) or labels (manifests) found
+  skipped: List[str]  # folders not listed: the pipeline's own output dir
+  manifest_sha256: str = ""  # of the manifest's bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,13 +97,14 @@ def split_root(pattern: str) -> str:
   if pattern == CLASS_PATTERN:
     return ""
   if pattern.endswith("/" + CLASS_PATTERN):
-    return pattern[:-len(CLASS_PATTERN) - 1]
+    return pattern[: -len(CLASS_PATTERN) - 1]
   return pattern
 
 
 def resolve_span_and_version(
-    input_base: str, splits: Sequence[example_gen_pb2.Input.Split],
-    range_config: Optional[range_config_pb2.RangeConfig] = None,
+  input_base: str,
+  splits: Sequence[example_gen_pb2.Input.Split],
+  range_config: Optional[range_config_pb2.RangeConfig] = None,
 ) -> Tuple[int, Optional[int], List[example_gen_pb2.Input.Split]]:
   """(span, version, splits with the placeholders filled in), by TFX's ExampleGen utilities.
 
@@ -106,17 +112,20 @@ def resolve_span_and_version(
   folders or manifests), not among the files below them. The placeholders are filled with the
   text matched (TFX's utility writes it into the roots): `day-{SPAN}` finds `day-03` as span 3.
   """
-  roots = [example_gen_pb2.Input.Split(name=s.name, pattern=split_root(s.pattern))
-           for s in splits]
+  roots = [example_gen_pb2.Input.Split(name=s.name, pattern=split_root(s.pattern)) for s in splits]
   where = posixpath.join(input_base, roots[0].pattern) if roots else input_base
   try:
     _, span, version = example_gen_utils.calculate_splits_fingerprint_span_and_version(
-        input_base, roots, range_config)  # fills each root's placeholders with what matched
+      input_base, roots, range_config
+    )  # fills each root's placeholders with what matched
   except ValueError as e:
     raise InputError(f"{display(where)}: {e}") from e
-  resolved = [example_gen_pb2.Input.Split(
-      name=split.name, pattern=root.pattern + split.pattern[len(split_root(split.pattern)):])
-              for split, root in zip(splits, roots)]
+  resolved = [
+    example_gen_pb2.Input.Split(
+      name=split.name, pattern=root.pattern + split.pattern[len(split_root(split.pattern)) :]
+    )
+    for split, root in zip(splits, roots)
+  ]
   return span, version, resolved
 
 
@@ -148,19 +157,18 @@ def class_folders(root: str, skip_dirs: Sequence[str] = ()) -> List[str]:
   if is_remote(root):
     names = [n.rstrip("/") for n in tf.io.gfile.listdir(root)]
     folders = [n for n in names if tf.io.gfile.isdir(posixpath.join(root, n))]
-    has_files = lambda path: bool(tf.io.gfile.listdir(path))  # pylint: disable=unnecessary-lambda-assignment
+    list_folder = tf.io.gfile.listdir
   else:
     with os.scandir(root) as entries:
       folders = [e.name for e in entries if _is_dir(e)]
-    has_files = lambda path: bool(os.listdir(path))  # pylint: disable=unnecessary-lambda-assignment
+    list_folder = os.listdir
   for name in sorted(folders):
     path = posixpath.join(root, name)
     if name.startswith(".") or _is_skipped(path, skip_dirs):
       continue
-    (classes if has_files(path) else empty).append(name)
+    (classes if list_folder(path) else empty).append(name)
   if empty:
-    raise InputError(f"empty class folder(s) in {display(root)}: "
-                     f"{', '.join(map(display, empty))}")
+    raise InputError(f"empty class folder(s) in {display(root)}: {', '.join(map(display, empty))}")
   return classes
 
 
@@ -183,7 +191,7 @@ class _Reader(io.RawIOBase):
 
   def readinto(self, buffer) -> int:
     data = self._f.read(len(buffer))
-    buffer[:len(data)] = data
+    buffer[: len(data)] = data
     return len(data)
 
 
@@ -201,8 +209,9 @@ def manifest_rows(path: str) -> Iterator[dict]:
   Bytes that are not UTF-8 are kept as surrogate escapes: such a path still names its file.
   """
   with tf.io.gfile.GFile(path, "rb") as f:
-    reader = csv.DictReader(io.TextIOWrapper(_Reader(f), encoding="utf-8-sig",
-                                             errors="surrogateescape", newline=""))
+    reader = csv.DictReader(
+      io.TextIOWrapper(_Reader(f), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    )
     reader.fieldnames = [(n or "").strip().lower() for n in reader.fieldnames or ()]
     if not {"path", "label"} <= set(reader.fieldnames):
       raise InputError(f"manifest {display(path)} needs a header with the columns path,label")
@@ -212,12 +221,14 @@ def manifest_rows(path: str) -> Iterator[dict]:
 
 def plain_input_config(prefix: str = "") -> example_gen_pb2.Input:
   """One input split: the class-folder tree at input_base/prefix."""
-  return example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(
-      name="images", pattern=posixpath.join(prefix, CLASS_PATTERN))])
+  return example_gen_pb2.Input(
+    splits=[
+      example_gen_pb2.Input.Split(name="images", pattern=posixpath.join(prefix, CLASS_PATTERN))
+    ]
+  )
 
 
-def describe(data_dir: str, classes: Sequence[str] = (),
-             skip_dirs: Sequence[str] = ()) -> Source:
+def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str] = ()) -> Source:
   """How to read data_dir: a .csv manifest, pre-split folders, or one class-folder tree.
 
   A placeholder ({SPAN}, {SPAN:n}, {VERSION}, {YYYY}/{MM}/{DD}) in the path is kept in the
@@ -234,31 +245,49 @@ def describe(data_dir: str, classes: Sequence[str] = (),
       raise InputError(f"manifest {display(manifest)} not found")
     found = sorted({row["label"] for row in manifest_rows(manifest) if row["label"]})
     _check_named_classes(classes, found, manifest)
-    return Source(input_base, example_gen_pb2.Input(splits=[split]), list(classes) or found,
-                  presplit=False, manifest=True, skip_dirs=tuple(skip_dirs))
+    return Source(
+      input_base,
+      example_gen_pb2.Input(splits=[split]),
+      list(classes) or found,
+      presplit=False,
+      manifest=True,
+      skip_dirs=tuple(skip_dirs),
+    )
   _, _, (resolved,) = resolve_span_and_version(
-      input_base, [example_gen_pb2.Input.Split(name="images", pattern=prefix)])
-  root = posixpath.join(input_base, resolved.pattern).rstrip("/") if resolved.pattern else (
-      input_base)
+    input_base, [example_gen_pb2.Input.Split(name="images", pattern=prefix)]
+  )
+  root = (
+    posixpath.join(input_base, resolved.pattern).rstrip("/") if resolved.pattern else (input_base)
+  )
   found = class_folders(root, skip_dirs)
   split_folders = [s for s in SPLIT_FOLDERS if s in found]
   presplit = {"train", "eval"} <= set(split_folders)
   if presplit:
-    splits = [example_gen_pb2.Input.Split(
-        name=s, pattern=posixpath.join(prefix, s, CLASS_PATTERN)) for s in split_folders]
+    splits = [
+      example_gen_pb2.Input.Split(name=s, pattern=posixpath.join(prefix, s, CLASS_PATTERN))
+      for s in split_folders
+    ]
     found = class_folders(posixpath.join(root, "train"), skip_dirs)
   else:
     splits = plain_input_config(prefix).splits
   _check_named_classes(classes, found, root)
-  return Source(input_base, example_gen_pb2.Input(splits=splits), list(classes) or found,
-                presplit=presplit, manifest=False, skip_dirs=tuple(skip_dirs))
+  return Source(
+    input_base,
+    example_gen_pb2.Input(splits=splits),
+    list(classes) or found,
+    presplit=presplit,
+    manifest=False,
+    skip_dirs=tuple(skip_dirs),
+  )
 
 
 def _check_named_classes(classes: Sequence[str], found: Sequence[str], where: str) -> None:
   missing = [c for c in classes if c not in found]
   if missing:
-    raise InputError(f"class(es) named by --classes not found in {display(where)}: "
-                     f"{', '.join(missing)} (found: {', '.join(map(display, found)) or 'none'})")
+    raise InputError(
+      f"class(es) named by --classes not found in {display(where)}: "
+      f"{', '.join(missing)} (found: {', '.join(map(display, found)) or 'none'})"
+    )
 
 
 # --- Listing at run time (driver and executor) ------------------------------------------------
@@ -285,8 +314,7 @@ def _stamp(st: os.stat_result) -> Tuple[int, int, int]:
 class _LocalTree:
   """Walks a local class-folder tree (os.scandir), never opening a file."""
 
-  def __init__(self, root: str, classes: Sequence[str], skip_dirs: Sequence[str],
-               stamps: bool):
+  def __init__(self, root: str, classes: Sequence[str], skip_dirs: Sequence[str], stamps: bool):
     self.root = root
     self.real_root = _real_root(root)
     self.classes = classes
@@ -369,8 +397,14 @@ class _LocalTree:
       return Candidate(path, name, label, os_reason(e))
 
 
-def _remote_tree(root: str, classes: Sequence[str], skip_dirs: Sequence[str], stamps: bool,
-                 found_classes: List[str], skipped: List[str]) -> Iterator[Candidate]:
+def _remote_tree(
+  root: str,
+  classes: Sequence[str],
+  skip_dirs: Sequence[str],
+  stamps: bool,
+  found_classes: List[str],
+  skipped: List[str],
+) -> Iterator[Candidate]:
   """A class-folder tree on GCS (or another tf.io.gfile file system): no links there."""
   skip = {s.rstrip("/") for s in skip_dirs}
   for folder, subfolders, files in tf.io.gfile.walk(root):
@@ -391,8 +425,11 @@ def _remote_tree(root: str, classes: Sequence[str], skip_dirs: Sequence[str], st
       path = posixpath.join(folder, entry)
       name = posixpath.join(rel, entry) if rel else entry
       label = name.split("/", 1)[0] if rel else ""
-      reason = ("hidden_file" if any(p.startswith(".") for p in name.split("/"))
-                else _name_reason(name, label, classes))
+      reason = (
+        "hidden_file"
+        if any(p.startswith(".") for p in name.split("/"))
+        else _name_reason(name, label, classes)
+      )
       stamp = None
       if stamps and not reason:
         st = tf.io.gfile.stat(path)
@@ -400,8 +437,9 @@ def _remote_tree(root: str, classes: Sequence[str], skip_dirs: Sequence[str], st
       yield Candidate(path, name, label, reason, stamp)
 
 
-def _manifest_candidates(manifest: str, rows: Iterable[dict], classes: Sequence[str],
-                         stamps: bool) -> Iterator[Candidate]:
+def _manifest_candidates(
+  manifest: str, rows: Iterable[dict], classes: Sequence[str], stamps: bool
+) -> Iterator[Candidate]:
   """One candidate per row. A relative path must stay, links resolved, in the manifest's
   folder (else path_outside_root); an absolute one (or gs://) may be anywhere."""
   root = posixpath.dirname(manifest) or "."
@@ -415,8 +453,12 @@ def _manifest_candidates(manifest: str, rows: Iterable[dict], classes: Sequence[
       yield Candidate(path, name, label, "undecodable_name")
     elif not label or (classes and label not in classes):
       yield Candidate(path, name, label, "unknown_class")
-    elif not absolute and (real_root is None and (name == ".." or name.startswith("../"))
-                           or real_root is not None and not _under(path, real_root)):
+    elif not absolute and (
+      real_root is None
+      and (name == ".." or name.startswith("../"))
+      or real_root is not None
+      and not _under(path, real_root)
+    ):
       yield Candidate(path, name, label, "path_outside_root")
     elif not has_image_extension(name):
       yield Candidate(path, name, label, "not_an_image")
@@ -441,8 +483,13 @@ def _manifest_candidates(manifest: str, rows: Iterable[dict], classes: Sequence[
         yield Candidate(path, name, label, None, _stamp(st) if stamps else None)
 
 
-def walk_split(input_base: str, split_pattern: str, classes: Sequence[str] = (),
-               skip_dirs: Sequence[str] = (), stamps: bool = False) -> Listing:
+def walk_split(
+  input_base: str,
+  split_pattern: str,
+  classes: Sequence[str] = (),
+  skip_dirs: Sequence[str] = (),
+  stamps: bool = False,
+) -> Listing:
   """Everything one input split holds (its pattern already has the span filled in), as found.
 
   The listing's `candidates` is an iterator that holds nothing (one folder's entries at most);
@@ -464,8 +511,10 @@ def walk_split(input_base: str, split_pattern: str, classes: Sequence[str] = (),
           labels.add(display(row["label"]))
         yield row
 
-    listing.candidates = _then(_manifest_candidates(manifest, rows(), classes, stamps),
-                               lambda: listing.classes.extend(sorted(labels)))
+    listing.candidates = _then(
+      _manifest_candidates(manifest, rows(), classes, stamps),
+      lambda: listing.classes.extend(sorted(labels)),
+    )
     return listing
   root = posixpath.join(input_base, split_root(split_pattern)).rstrip("/") or input_base
   if not tf.io.gfile.isdir(root):
@@ -486,15 +535,21 @@ def _then(items: Iterator[Candidate], done) -> Iterator[Candidate]:
   done()
 
 
-def list_split(input_base: str, split_pattern: str, classes: Sequence[str] = (),
-               skip_dirs: Sequence[str] = (), stamps: bool = False) -> Listing:
+def list_split(
+  input_base: str,
+  split_pattern: str,
+  classes: Sequence[str] = (),
+  skip_dirs: Sequence[str] = (),
+  stamps: bool = False,
+) -> Listing:
   """walk_split's listing with its candidates in a list."""
   listing = walk_split(input_base, split_pattern, classes, skip_dirs, stamps)
   listing.candidates = list(listing.candidates)
   return listing
 
 
-def list_candidates(input_base: str, split_pattern: str,
-                    classes: Sequence[str] = ()) -> List[Candidate]:
+def list_candidates(
+  input_base: str, split_pattern: str, classes: Sequence[str] = ()
+) -> List[Candidate]:
   """The candidates of one input split (its pattern already has the span filled in)."""
   return list_split(input_base, split_pattern, classes).candidates
