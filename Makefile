@@ -14,8 +14,9 @@ setup-test:
 run: setup
 	$(PY) local_runner.py $(ARGS)
 
-# All three tiers: unit (no Beam, executor, training or subprocess), integration, e2e.
-test: setup-test
+# Lint and format check, then the three tiers: unit (no Beam, executor, training or
+# subprocess), integration, e2e.
+test: setup-test lint
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 	$(PY) -m pytest -m integration $(XDIST) $(PYTEST_ARGS)
 	$(PY) -m pytest -m e2e $(XDIST) $(PYTEST_ARGS)
@@ -28,6 +29,10 @@ test-integration: setup-test
 
 test-e2e: setup-test
 	$(PY) -m pytest -m e2e $(XDIST) $(PYTEST_ARGS)
+
+lint: setup-test
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 clean:
 	rm -rf tfx_output .pytest_cache

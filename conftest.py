@@ -7,7 +7,6 @@ import pytest
 
 from tests import training
 
-
 # Test tiers: `unit` (the default: no Beam, no TFX executor, no training, no subprocess),
 # `integration` (marked per module or test) and `e2e`. A unit test that does any of those fails.
 _TIERS = ("unit", "integration", "e2e")
@@ -26,17 +25,20 @@ def pytest_collection_modifyitems(items):
 def _refuse(what):
   def refuse(*args, **kwargs):
     raise RuntimeError(f"a unit test may not {what}: mark it integration")
+
   return refuse
 
 
 def _guards():
   """(owner, attribute, what) a unit test may not call, of the modules imported so far."""
   import subprocess  # pylint: disable=import-outside-toplevel
+
   found = [(subprocess.Popen, "__init__", "start a subprocess")]
   for module, owner, attribute, what in (
-      ("apache_beam", "Pipeline", "run", "run a Beam pipeline"),
-      ("tfx.dsl.components.base.base_executor", "BaseExecutor", "__init__", "run a TFX executor"),
-      ("keras", "Model", "fit", "train a model")):
+    ("apache_beam", "Pipeline", "run", "run a Beam pipeline"),
+    ("tfx.dsl.components.base.base_executor", "BaseExecutor", "__init__", "run a TFX executor"),
+    ("keras", "Model", "fit", "train a model"),
+  ):
     if module in sys.modules:
       found.append((getattr(sys.modules[module], owner), attribute, what))
   return found
@@ -75,5 +77,6 @@ def digits_model(tmp_path_factory):
 @pytest.fixture(scope="session")
 def digits_tflite(digits_model, tmp_path_factory):
   """(TFLiteModel artifact, parity report) of TFLiteExport's executor on digits_model."""
-  return training.run_tflite_export(digits_model, str(tmp_path_factory.mktemp("digits_tflite")),
-                                    blessed=1)
+  return training.run_tflite_export(
+    digits_model, str(tmp_path_factory.mktemp("digits_tflite")), blessed=1
+  )

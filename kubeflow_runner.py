@@ -25,7 +25,9 @@ def _use_image_example_gen_driver(spec_path: str) -> None:
   """ImageExampleGen's preCacheCheck runs its own driver, whose fingerprint covers every file it
   reads (TFX's compiles in its FileBasedExampleGen driver, which globs only <class>/<entry>)."""
   import json  # pylint: disable=import-outside-toplevel
+
   from components.image_example_gen import kfp_driver  # pylint: disable=import-outside-toplevel
+
   with open(spec_path) as f:
     spec = json.load(f)
   if kfp_driver.use_in_spec(spec):
@@ -36,76 +38,127 @@ def _use_image_example_gen_driver(spec_path: str) -> None:
 def _parser():
   from pipeline import configs  # pylint: disable=import-outside-toplevel
   from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
+
   defaults = CloudConfig()
   parser = configs.build_parser()
-  parser.description = ("Compile the pipeline to a Kubeflow Pipelines v2 / Vertex AI spec, and "
-                        "optionally submit or schedule it on Vertex AI Pipelines.")
-  parser.add_argument("--compile", dest="spec_path", default="pipeline.json",
-                      help="Where to write the pipeline spec (default: %(default)s).")
-  parser.add_argument("--image", default=None,
-                      help="Container image with this project installed, built from the "
-                      "Dockerfile and pushed to a registry the cloud can pull from; required "
-                      f"with a gs:// --output-dir (local compiles default to {defaults.image}, "
-                      "which lacks this project: fine for pipeline.spec_runner only).")
-  parser.add_argument("--num-classes", type=int, default=None,
-                      help="Number of classes; default: counted from --data-dir at compile time.")
-  parser.add_argument("--project", default=defaults.project,
-                      help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, else the one "
-                      "of the application default credentials).")
+  parser.description = (
+    "Compile the pipeline to a Kubeflow Pipelines v2 / Vertex AI spec, and "
+    "optionally submit or schedule it on Vertex AI Pipelines."
+  )
+  parser.add_argument(
+    "--compile",
+    dest="spec_path",
+    default="pipeline.json",
+    help="Where to write the pipeline spec (default: %(default)s).",
+  )
+  parser.add_argument(
+    "--image",
+    default=None,
+    help="Container image with this project installed, built from the "
+    "Dockerfile and pushed to a registry the cloud can pull from; required "
+    f"with a gs:// --output-dir (local compiles default to {defaults.image}, "
+    "which lacks this project: fine for pipeline.spec_runner only).",
+  )
+  parser.add_argument(
+    "--num-classes",
+    type=int,
+    default=None,
+    help="Number of classes; default: counted from --data-dir at compile time.",
+  )
+  parser.add_argument(
+    "--project",
+    default=defaults.project,
+    help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, else the one "
+    "of the application default credentials).",
+  )
   parser.add_argument("--region", default=defaults.region, help="(default: %(default)s)")
-  parser.add_argument("--service-account", default=None,
-                      help="Service account the pipeline, Dataflow and training jobs run as.")
-  parser.add_argument("--dataflow", action="store_true",
-                      help="Run ExampleGen, StatisticsGen, Transform and Evaluator on Dataflow.")
-  parser.add_argument("--vertex-training", action="store_true",
-                      help="Run the Trainer as a Vertex AI custom job on --machine-type.")
-  parser.add_argument("--machine-type", default=defaults.machine_type,
-                      help="(default: %(default)s)")
-  parser.add_argument("--accelerator-type", default=defaults.accelerator_type,
-                      help="GPU type for --vertex-training, '' for none (default: %(default)s).")
-  parser.add_argument("--accelerator-count", type=int, default=defaults.accelerator_count,
-                      help="(default: %(default)s)")
-  parser.add_argument("--vertex-endpoint", default=None,
-                      help="Also upload the blessed model to Vertex AI and deploy it to this "
-                      "endpoint.")
+  parser.add_argument(
+    "--service-account",
+    default=None,
+    help="Service account the pipeline, Dataflow and training jobs run as.",
+  )
+  parser.add_argument(
+    "--dataflow",
+    action="store_true",
+    help="Run ExampleGen, StatisticsGen, Transform and Evaluator on Dataflow.",
+  )
+  parser.add_argument(
+    "--vertex-training",
+    action="store_true",
+    help="Run the Trainer as a Vertex AI custom job on --machine-type.",
+  )
+  parser.add_argument(
+    "--machine-type", default=defaults.machine_type, help="(default: %(default)s)"
+  )
+  parser.add_argument(
+    "--accelerator-type",
+    default=defaults.accelerator_type,
+    help="GPU type for --vertex-training, '' for none (default: %(default)s).",
+  )
+  parser.add_argument(
+    "--accelerator-count",
+    type=int,
+    default=defaults.accelerator_count,
+    help="(default: %(default)s)",
+  )
+  parser.add_argument(
+    "--vertex-endpoint",
+    default=None,
+    help="Also upload the blessed model to Vertex AI and deploy it to this endpoint.",
+  )
   action = parser.add_mutually_exclusive_group()
-  action.add_argument("--submit", action="store_true",
-                      help="Run the compiled spec now as a Vertex AI PipelineJob.")
-  action.add_argument("--schedule", metavar="CRON",
-                      help='Create a recurring Vertex AI schedule, e.g. "0 3 * * *" (daily, 3 '
-                      'am UTC; prefix "TZ=Europe/Paris " for another zone).')
+  action.add_argument(
+    "--submit", action="store_true", help="Run the compiled spec now as a Vertex AI PipelineJob."
+  )
+  action.add_argument(
+    "--schedule",
+    metavar="CRON",
+    help='Create a recurring Vertex AI schedule, e.g. "0 3 * * *" (daily, 3 '
+    'am UTC; prefix "TZ=Europe/Paris " for another zone).',
+  )
   return parser
 
 
 def cloud_config(args):
   from pipeline.cloud import DEFAULT_IMAGE, CloudConfig  # pylint: disable=import-outside-toplevel
-  return CloudConfig(image=args.image or DEFAULT_IMAGE, project=args.project, region=args.region,
-                     service_account=args.service_account, dataflow=args.dataflow,
-                     vertex_training=args.vertex_training, machine_type=args.machine_type,
-                     accelerator_type=args.accelerator_type,
-                     accelerator_count=args.accelerator_count,
-                     vertex_endpoint=args.vertex_endpoint)
+
+  return CloudConfig(
+    image=args.image or DEFAULT_IMAGE,
+    project=args.project,
+    region=args.region,
+    service_account=args.service_account,
+    dataflow=args.dataflow,
+    vertex_training=args.vertex_training,
+    machine_type=args.machine_type,
+    accelerator_type=args.accelerator_type,
+    accelerator_count=args.accelerator_count,
+    vertex_endpoint=args.vertex_endpoint,
+  )
 
 
 def check_cloud_paths(config, image: Optional[str]) -> None:
   """A spec meant for the cloud (gs:// output) needs an image with this project and no path
   that only exists on this machine; ConfigError otherwise."""
   from pipeline import configs  # pylint: disable=import-outside-toplevel
+
   if "://" not in config.output_dir:
     return
   if not image:
     raise configs.ConfigError(
-        "--image is required with a gs:// --output-dir: the stock TFX image lacks this "
-        "project's code, so every task would fail. Build and push one from the Dockerfile "
-        "(README: Kubeflow Pipelines / Vertex AI) and pass it")
+      "--image is required with a gs:// --output-dir: the stock TFX image lacks this "
+      "project's code, so every task would fail. Build and push one from the Dockerfile "
+      "(README: Kubeflow Pipelines / Vertex AI) and pass it"
+    )
   if config.weights and config.weights != "imagenet" and "://" not in config.weights:
     raise configs.ConfigError(
-        f"--weights {config.weights} is a file on this machine, which cloud tasks cannot read: "
-        "copy it to gs:// and pass that path, or pass --weights imagenet")
+      f"--weights {config.weights} is a file on this machine, which cloud tasks cannot read: "
+      "copy it to gs:// and pass that path, or pass --weights imagenet"
+    )
   if config.data_dir and "://" not in config.data_dir:
     raise configs.ConfigError(
-        f"--data-dir {config.data_dir} is a folder on this machine, which cloud tasks cannot "
-        "read: pass a gs:// path")
+      f"--data-dir {config.data_dir} is a folder on this machine, which cloud tasks cannot "
+      "read: pass a gs:// path"
+    )
 
 
 def never_cache(spec_path: str, tasks) -> None:
@@ -121,6 +174,7 @@ def never_cache(spec_path: str, tasks) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
   from pipeline import configs  # pylint: disable=import-outside-toplevel
+
   try:
     config, args = configs.parse(argv, _parser())
     if config.data_dir is None:
@@ -128,10 +182,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     cloud = cloud_config(args)
     check_cloud_paths(config, args.image)
     if (cloud.dataflow or cloud.vertex_training or cloud.vertex_endpoint) and not cloud.project:
-      raise configs.ConfigError("--dataflow, --vertex-training and --vertex-endpoint need "
-                                "--project (or $GOOGLE_CLOUD_PROJECT)")
+      raise configs.ConfigError(
+        "--dataflow, --vertex-training and --vertex-endpoint need "
+        "--project (or $GOOGLE_CLOUD_PROJECT)"
+      )
     from components.image_example_gen import sources  # pylint: disable=import-outside-toplevel
     from pipeline import inputs  # pylint: disable=import-outside-toplevel
+
     if args.num_classes:  # no listing at compile time: a plain class-folder tree
       source = sources.Source(config.data_dir, sources.plain_input_config(), [], False, False)
     else:
@@ -141,17 +198,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     return EXIT_USAGE
 
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+
   from pipeline import local_run  # pylint: disable=import-outside-toplevel
   from pipeline.pipeline import create_pipeline  # pylint: disable=import-outside-toplevel
+
   spec_path = os.path.abspath(args.spec_path)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=cloud.image),
-      output_dir=os.path.dirname(spec_path), output_filename=os.path.basename(spec_path))
-  data_root = tfx.dsl.experimental.RuntimeParameter(name=DATA_ROOT, ptype=str,
-                                                    default=source.input_base)
-  runner.run(create_pipeline(config, source, num_classes=args.num_classes, cloud=cloud,
-                             data_root=data_root, ui_report=True),
-             parameter_values={DATA_ROOT: source.input_base})
+    config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=cloud.image),
+    output_dir=os.path.dirname(spec_path),
+    output_filename=os.path.basename(spec_path),
+  )
+  data_root = tfx.dsl.experimental.RuntimeParameter(
+    name=DATA_ROOT, ptype=str, default=source.input_base
+  )
+  runner.run(
+    create_pipeline(
+      config, source, num_classes=args.num_classes, cloud=cloud, data_root=data_root, ui_report=True
+    ),
+    parameter_values={DATA_ROOT: source.input_base},
+  )
   never_cache(spec_path, local_run.ALWAYS_RUN)
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
   _use_image_example_gen_driver(spec_path)
@@ -159,12 +224,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     return EXIT_OK
 
   from pipeline import vertex  # pylint: disable=import-outside-toplevel
+
   try:
     credentials, project = vertex.credentials(cloud.project)
     cloud.project = project
     job = vertex.pipeline_job(spec_path, config, cloud, credentials)
-    request = (vertex.schedule_request(job, args.schedule, cloud) if args.schedule
-               else vertex.submit_request(job, cloud))
+    request = (
+      vertex.schedule_request(job, args.schedule, cloud)
+      if args.schedule
+      else vertex.submit_request(job, cloud)
+    )
     name = vertex.send(job, request)
   except vertex.VertexError as e:
     print(f"error: {e}", file=sys.stderr)

@@ -41,28 +41,38 @@ def _say(message: str) -> None:
 
 def _parser():
   from pipeline import configs  # pylint: disable=import-outside-toplevel
+
   parser = configs.build_parser()
-  parser.add_argument("--wait", action="store_true",
-                      help="When another run holds the output dir, wait for it to end instead "
-                      "of exiting with status 2.")
-  parser.add_argument("--verbose", action="store_true",
-                      help="Show everything on the console (TFX, Beam, TensorFlow logs); "
-                      "otherwise it goes to <output-dir>/logs/<run>.log.")
+  parser.add_argument(
+    "--wait",
+    action="store_true",
+    help="When another run holds the output dir, wait for it to end instead "
+    "of exiting with status 2.",
+  )
+  parser.add_argument(
+    "--verbose",
+    action="store_true",
+    help="Show everything on the console (TFX, Beam, TensorFlow logs); "
+    "otherwise it goes to <output-dir>/logs/<run>.log.",
+  )
   return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   # Imports are here so that --help and usage errors answer at once.
   from pipeline import configs, console, run_lock  # pylint: disable=import-outside-toplevel
+
   try:
     config, args = configs.parse(argv, _parser())
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE
   try:
-    with run_lock.hold(config.output_dir, wait=args.wait,
-                       on_wait=lambda pid: _say(f"waiting for run {pid} to release "
-                                                f"{config.output_dir}")):
+    with run_lock.hold(
+      config.output_dir,
+      wait=args.wait,
+      on_wait=lambda pid: _say(f"waiting for run {pid} to release {config.output_dir}"),
+    ):
       run_id = datetime.datetime.now().isoformat()
       log_path = os.path.join(config.output_dir, "logs", run_id.replace(":", "") + ".log")
       with console.Console(log_path, verbose=args.verbose) as out:
@@ -70,8 +80,10 @@ def main(argv: Optional[List[str]] = None) -> int:
           return _run(config, run_id, out)
         except Exception as e:  # pylint: disable=broad-except
           logging.exception("pipeline failed")
-          out.error(f"error: pipeline failed: {type(e).__name__}: {e}".splitlines()[0]
-                    + f" (details: {log_path})")
+          out.error(
+            f"error: pipeline failed: {type(e).__name__}: {e}".splitlines()[0]
+            + f" (details: {log_path})"
+          )
           return EXIT_ERROR
   except run_lock.LockHeld as e:
     print(f"error: {e}", file=sys.stderr)
@@ -81,7 +93,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _run(config, run_id: str, out) -> int:
   from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+
   from pipeline import configs, inputs, local_run, pipeline, report, sample_data, summary  # pylint: disable=import-outside-toplevel
+
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("apache_beam").setLevel(logging.WARNING)
 
@@ -90,21 +104,30 @@ def _run(config, run_id: str, out) -> int:
   try:
     if config.data_dir is None:
       _say(f"no --data-dir: exporting scikit-learn digits to {config.sample_data_dir}")
-      config = dataclasses.replace(config, data_dir=sample_data.export_digits(
-          config.sample_data_dir))
+      config = dataclasses.replace(
+        config, data_dir=sample_data.export_digits(config.sample_data_dir)
+      )
     source = inputs.describe_input(config)
     config = inputs.resolve_weights(config)
   except configs.ConfigError as e:
     return _input_failure(config, e, e, out)
-  _say(f"{len(source.classes)} classes in {config.data_dir}"
-       f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}")
+  _say(
+    f"{len(source.classes)} classes in {config.data_dir}"
+    f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}"
+  )
 
   started = time.time()
   try:
-    local_run.run(pipeline.create_pipeline(
-        config, source,
+    local_run.run(
+      pipeline.create_pipeline(
+        config,
+        source,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path)), run_id)
+          config.metadata_path
+        ),
+      ),
+      run_id,
+    )
   except Exception as e:  # pylint: disable=broad-except
     if summary.input_error(e) is None:  # bad data found by a stage (ImageExampleGen): exit 2
       raise
@@ -129,6 +152,7 @@ def _input_failure(config, error: Exception, exc: BaseException, out) -> int:
   """Bad input, found before or during the run: one line on stderr, exit 2; run_summary.json
   with the counts found so far and the error; the traceback in the run's log."""
   from pipeline import summary  # pylint: disable=import-outside-toplevel
+
   logging.error("bad input", exc_info=exc)
   log_path = out.log_path
   try:
@@ -136,8 +160,10 @@ def _input_failure(config, error: Exception, exc: BaseException, out) -> int:
       json.dump(dict(summary.input_error_summary(config, error), log=log_path), f, indent=2)
   except OSError as e:  # an unwritable output dir must not hide the input error
     log_path = f"not written ({e})"
-  out.error(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
-            f" (details: {log_path})")
+  out.error(
+    f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+    f" (details: {log_path})"
+  )
   return EXIT_USAGE
 
 
@@ -153,8 +179,11 @@ def run(argv: Optional[List[str]] = None) -> int:
     # half-written version is ever served.
     for other in EXIT_SIGNAL:
       signal.signal(other, signal.SIG_IGN)
-    print(f"error: interrupted by {signal.Signals(signum).name}; the run stopped "
-          "(no model version is left half-written)", file=sys.stderr)
+    print(
+      f"error: interrupted by {signal.Signals(signum).name}; the run stopped "
+      "(no model version is left half-written)",
+      file=sys.stderr,
+    )
     return EXIT_SIGNAL[signum]
   except Exception as e:  # pylint: disable=broad-except  (before the run's log exists)
     print(f"error: pipeline failed: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)

@@ -10,11 +10,11 @@ import subprocess
 import sys
 
 BENCHMARKS = (
-    ["benchmarks.ingest_benchmark", "--sizes", "70000,700000", "--repeats", "3"],
-    ["benchmarks.training_benchmark", "--epochs", "12", "--repeats", "3"],
-    ["benchmarks.serving_benchmark", "--rounds", "11", "--calls", "500"],
-    ["benchmarks.pipeline_benchmark", "--epochs", "5", "--repeats", "3"],
-    ["benchmarks.tflite_benchmark", "--rounds", "5", "--calls", "300"],
+  ["benchmarks.ingest_benchmark", "--sizes", "70000,700000", "--repeats", "3"],
+  ["benchmarks.training_benchmark", "--epochs", "12", "--repeats", "3"],
+  ["benchmarks.serving_benchmark", "--rounds", "11", "--calls", "500"],
+  ["benchmarks.pipeline_benchmark", "--epochs", "5", "--repeats", "3"],
+  ["benchmarks.tflite_benchmark", "--rounds", "5", "--calls", "300"],
 )
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Debian's dataset-fashion-mnist (70,000 28x28 images, MIT) exported to PNG class folders.
 
-  python -m benchmarks.fashion_mnist DEST             # DEST/<class>/<train|test>_<index>.png
-  python -m benchmarks.fashion_mnist --splits DEST    # DEST/<train|eval|test>/<class>/...
-  python -m benchmarks.fashion_mnist --copies 10 DEST # DEST/<class>/<copy>/<name>.png (700,000)
+python -m benchmarks.fashion_mnist DEST             # DEST/<class>/<train|test>_<index>.png
+python -m benchmarks.fashion_mnist --splits DEST    # DEST/<train|eval|test>/<class>/...
+python -m benchmarks.fashion_mnist --copies 10 DEST # DEST/<class>/<copy>/<name>.png (700,000)
 """
 
 import gzip
@@ -17,15 +17,25 @@ import numpy as np
 import tensorflow as tf
 
 IDX_DIR = "/usr/share/datasets/fashion-mnist"
-CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
-           "ankle-boot")
+CLASSES = (
+  "t-shirt",
+  "trouser",
+  "pullover",
+  "dress",
+  "coat",
+  "sandal",
+  "shirt",
+  "sneaker",
+  "bag",
+  "ankle-boot",
+)
 
 
 def _idx(name: str) -> np.ndarray:
   with gzip.open(os.path.join(IDX_DIR, name)) as f:
     data = f.read()
   dims = data[3]
-  shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+  shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
   return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
@@ -34,8 +44,9 @@ def ensure_installed() -> None:
   if os.path.isdir(IDX_DIR):
     return
   if os.geteuid() != 0:
-    sys.exit("benchmarks need Debian's dataset-fashion-mnist: sudo apt-get install "
-             "dataset-fashion-mnist")
+    sys.exit(
+      "benchmarks need Debian's dataset-fashion-mnist: sudo apt-get install dataset-fashion-mnist"
+    )
   subprocess.run(["apt-get", "update", "-qq"], check=True)
   subprocess.run(["apt-get", "install", "-y", "-qq", "dataset-fashion-mnist"], check=True)
 
@@ -63,8 +74,9 @@ def export(dest: str, splits: bool = False) -> str:
     images, labels = arrays(part)
     for i, (pixels, label) in enumerate(zip(images, labels)):
       split = part if part == "test" or i % EVAL_EVERY else "eval"
-      folder = os.path.join(dest, split, CLASSES[label]) if splits else os.path.join(
-          dest, CLASSES[label])
+      folder = (
+        os.path.join(dest, split, CLASSES[label]) if splits else os.path.join(dest, CLASSES[label])
+      )
       os.makedirs(folder, exist_ok=True)
       with open(os.path.join(folder, f"{part}_{i:05d}.png"), "wb") as f:
         f.write(tf.io.encode_png(pixels[:, :, None]).numpy())

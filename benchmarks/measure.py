@@ -6,11 +6,13 @@ import time
 from typing import List, Tuple
 
 
-def run_sampled(command: List[str], **popen_args
-                ) -> Tuple[subprocess.CompletedProcess, float, List[Tuple[float, float]]]:
+def run_sampled(
+  command: List[str], **popen_args
+) -> Tuple[subprocess.CompletedProcess, float, List[Tuple[float, float]]]:
   """(completed process, wall seconds, [(unix time, MB)]): the summed RSS of the process and
   all its children, sampled every 50 ms."""
   import psutil  # pylint: disable=import-outside-toplevel
+
   start = time.perf_counter()
   proc = subprocess.Popen(command, **popen_args)
   samples = []
@@ -20,8 +22,9 @@ def run_sampled(command: List[str], **popen_args
     while proc.poll() is None:
       try:
         tree = [parent] + parent.children(recursive=True)
-        samples.append((time.time(),
-                        sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20))
+        samples.append(
+          (time.time(), sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20)
+        )
       except psutil.Error:
         pass
       time.sleep(0.05)

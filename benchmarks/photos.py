@@ -20,6 +20,7 @@ CLASSES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
 
 def _photo(name: str) -> np.ndarray:
   from skimage import data  # pylint: disable=import-outside-toplevel
+
   return getattr(data, name)()[..., :3]
 
 
@@ -32,7 +33,7 @@ def crops(photo: np.ndarray, count: int, seed: int):
     aspect = rng.uniform(3 / 4, 4 / 3)
     h, w = int(min(height, side / np.sqrt(aspect))), int(min(width, side * np.sqrt(aspect)))
     top, left = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
-    image = Image.fromarray(photo[top:top + h, left:left + w])
+    image = Image.fromarray(photo[top : top + h, left : left + w])
     if rng.random() < 0.5:
       image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     longer = int(rng.integers(224, 337))

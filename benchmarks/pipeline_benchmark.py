@@ -28,8 +28,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SECTION = "## Whole pipeline vs a plain Keras script"
 BATCH_SIZE = 64
 IMAGE_SIZE = 28
-STAGES = ("ImageExampleGen", "StatisticsGen", "ExampleValidator", "Transform", "Trainer",
-          "Evaluator", "ServingCheck", "ServingPusher")
+STAGES = (
+  "ImageExampleGen",
+  "StatisticsGen",
+  "ExampleValidator",
+  "Transform",
+  "Trainer",
+  "Evaluator",
+  "ServingCheck",
+  "ServingPusher",
+)
 
 
 def _plain(data_dir: str, epochs: int) -> None:
@@ -37,21 +45,29 @@ def _plain(data_dir: str, epochs: int) -> None:
   import keras  # pylint: disable=import-outside-toplevel
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
   from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
 
   def folder(split: str, shuffle: bool) -> tf.data.Dataset:
     dataset = keras.utils.image_dataset_from_directory(
-        os.path.join(data_dir, split), label_mode="int", color_mode="grayscale",
-        image_size=(IMAGE_SIZE, IMAGE_SIZE), batch_size=BATCH_SIZE, shuffle=shuffle, seed=0)
+      os.path.join(data_dir, split),
+      label_mode="int",
+      color_mode="grayscale",
+      image_size=(IMAGE_SIZE, IMAGE_SIZE),
+      batch_size=BATCH_SIZE,
+      shuffle=shuffle,
+      seed=0,
+    )
     return dataset.map(lambda x, y: ({IMAGE_XF: x}, y), num_parallel_calls=tf.data.AUTOTUNE)
 
   train = folder("train", True).cache().prefetch(tf.data.AUTOTUNE)
   evaluation = folder("eval", False).cache().prefetch(tf.data.AUTOTUNE)
   # The model's first layer standardizes 0-255 pixels; the constants Transform would compute.
   pixels = np.concatenate([x[IMAGE_XF].numpy() for x, _ in train])
-  model = model_lib.compile_model(model_lib.build_model(
-      "cnn", IMAGE_SIZE, 1, 10, mean=[pixels.mean()], std=[pixels.std()]), 1e-3)
+  model = model_lib.compile_model(
+    model_lib.build_model("cnn", IMAGE_SIZE, 1, 10, mean=[pixels.mean()], std=[pixels.std()]), 1e-3
+  )
   model.fit(train, validation_data=evaluation, epochs=epochs, verbose=2)
   _, accuracy = model.evaluate(folder("test", False), verbose=0)
   print(json.dumps({"accuracy": accuracy}))
@@ -59,25 +75,58 @@ def _plain(data_dir: str, epochs: int) -> None:
 
 def _run_pipeline(data_dir: str, out_dir: str, epochs: int) -> dict:
   done, wall, peak = measure.run(
-      [sys.executable, "local_runner.py", "--data-dir", data_dir, "--output-dir", out_dir,
-       "--pipeline-name", "fashion-mnist", "--image-size", str(IMAGE_SIZE), "--channels", "1",
-       "--epochs", str(epochs), "--batch-size", str(BATCH_SIZE)])
+    [
+      sys.executable,
+      "local_runner.py",
+      "--data-dir",
+      data_dir,
+      "--output-dir",
+      out_dir,
+      "--pipeline-name",
+      "fashion-mnist",
+      "--image-size",
+      str(IMAGE_SIZE),
+      "--channels",
+      "1",
+      "--epochs",
+      str(epochs),
+      "--batch-size",
+      str(BATCH_SIZE),
+    ]
+  )
   if done.returncode not in (0, 3):
     raise RuntimeError(f"local_runner.py failed with exit status {done.returncode}")
   with open(os.path.join(out_dir, "run_summary.json")) as f:
     summary = json.load(f)
-  return {"wall": wall, "peak_mb": peak, "accuracy": summary["metrics"]["accuracy"],
-          "stages": {s: summary["stage_seconds"].get(s, 0.0) for s in STAGES}}
+  return {
+    "wall": wall,
+    "peak_mb": peak,
+    "accuracy": summary["metrics"]["accuracy"],
+    "stages": {s: summary["stage_seconds"].get(s, 0.0) for s in STAGES},
+  }
 
 
 def _run_plain(data_dir: str, epochs: int) -> dict:
   done, wall, peak = measure.run(
-      [sys.executable, "-m", "benchmarks.pipeline_benchmark", "--plain", data_dir, "--epochs",
-       str(epochs)], stdout=subprocess.PIPE, text=True)
+    [
+      sys.executable,
+      "-m",
+      "benchmarks.pipeline_benchmark",
+      "--plain",
+      data_dir,
+      "--epochs",
+      str(epochs),
+    ],
+    stdout=subprocess.PIPE,
+    text=True,
+  )
   if done.returncode:
     raise RuntimeError(f"the plain script failed with exit status {done.returncode}")
-  return {"wall": wall, "peak_mb": peak,
-          "accuracy": json.loads(done.stdout.strip().splitlines()[-1])["accuracy"]}
+  return {
+    "wall": wall,
+    "peak_mb": peak,
+    "accuracy": json.loads(done.stdout.strip().splitlines()[-1])["accuracy"],
+  }
 
 
 def _write(results, epochs: int, command: str) -> None:
@@ -85,23 +134,30 @@ def _write(results, epochs: int, command: str) -> None:
   plain = [r["plain"] for r in results]
   ratio = [p["wall"] / b["wall"] for p, b in zip(pipe, plain)]
   lines = [
-      SECTION, "",
-      f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {len(results)} "
-      "repeats, each running both in fresh processes, one after the other).",
-      f"Default CNN, 28×28×1, batch {BATCH_SIZE}, {epochs} epochs, on 55,000 train / 5,000 eval "
-      "PNGs; accuracy on the official 10,000 test PNGs. Median (min–max) over repeats.", "",
-      "| figure | whole pipeline | plain Keras script |", "|---|---:|---:|",
-      f"| wall seconds | {spread([p['wall'] for p in pipe])} | "
-      f"{spread([b['wall'] for b in plain])} |",
-      f"| peak memory MB | {spread([p['peak_mb'] for p in pipe])} | "
-      f"{spread([b['peak_mb'] for b in plain])} |",
-      f"| test accuracy | {spread([p['accuracy'] for p in pipe], 4)} | "
-      f"{spread([b['accuracy'] for b in plain], 4)} |",
+    SECTION,
+    "",
+    f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {len(results)} "
+    "repeats, each running both in fresh processes, one after the other).",
+    f"Default CNN, 28×28×1, batch {BATCH_SIZE}, {epochs} epochs, on 55,000 train / 5,000 eval "
+    "PNGs; accuracy on the official 10,000 test PNGs. Median (min–max) over repeats.",
+    "",
+    "| figure | whole pipeline | plain Keras script |",
+    "|---|---:|---:|",
+    f"| wall seconds | {spread([p['wall'] for p in pipe])} | "
+    f"{spread([b['wall'] for b in plain])} |",
+    f"| peak memory MB | {spread([p['peak_mb'] for p in pipe])} | "
+    f"{spread([b['peak_mb'] for b in plain])} |",
+    f"| test accuracy | {spread([p['accuracy'] for p in pipe], 4)} | "
+    f"{spread([b['accuracy'] for b in plain], 4)} |",
   ]
   for stage in STAGES:
     lines.append(f"| {stage} seconds | {spread([p['stages'][stage] for p in pipe], 1)} | |")
-  lines += ["", f"Wall time, pipeline ÷ plain script, per repeat: {spread(ratio, 2)} "
-            "(target ≤ 2.0 at equal or better accuracy).", ""]
+  lines += [
+    "",
+    f"Wall time, pipeline ÷ plain script, per repeat: {spread(ratio, 2)} "
+    "(target ≤ 2.0 at equal or better accuracy).",
+    "",
+  ]
   write_section("BENCHMARKS.md", SECTION, "\n".join(lines))
 
 
@@ -116,10 +172,16 @@ def main() -> None:
     _plain(args.plain, args.epochs)
     return
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
-  results = fashion_mnist.repeat_on_splits(args.work, args.repeats, lambda data, out: {
-      "pipeline": _run_pipeline(data, out, args.epochs), "plain": _run_plain(data, args.epochs)})
-  _write(results, args.epochs,
-         " ".join(["python -m benchmarks.pipeline_benchmark", *sys.argv[1:]]))
+
+  results = fashion_mnist.repeat_on_splits(
+    args.work,
+    args.repeats,
+    lambda data, out: {
+      "pipeline": _run_pipeline(data, out, args.epochs),
+      "plain": _run_plain(data, args.epochs),
+    },
+  )
+  _write(results, args.epochs, " ".join(["python -m benchmarks.pipeline_benchmark", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ EPOCHS = 2
 
 def _records(pattern: str) -> int:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   return sum(1 for _ in tf.data.TFRecordDataset(glob.glob(pattern), compression_type="GZIP"))
 
 
@@ -49,19 +50,28 @@ def _float32_bytes(raw_pattern: str, count: int, work: str) -> float:
   """Bytes per image of the previous Transform's output, re-created: its arithmetic (decode to
   float32 in [0, 1], bilinear resize, clip) and its float32 tf.Example feature, GZIP'd."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   records = tf.data.TFRecordDataset(glob.glob(raw_pattern), compression_type="GZIP").take(count)
   path = os.path.join(work, "float32.gz")
   with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
     for record in records:
       data = tf.train.Example.FromString(record.numpy()).features.feature["image"].bytes_list
-      image = tf.io.decode_image(data.value[0], channels=3, dtype=tf.float32,
-                                 expand_animations=False)
+      image = tf.io.decode_image(
+        data.value[0], channels=3, dtype=tf.float32, expand_animations=False
+      )
       floats = tf.clip_by_value(tf.image.resize(image, [SIZE, SIZE]), 0.0, 1.0)
-      writer.write(tf.train.Example(features=tf.train.Features(feature={
-          "image_xf": tf.train.Feature(float_list=tf.train.FloatList(
-              value=floats.numpy().reshape(-1))),
-          "label_xf": tf.train.Feature(int64_list=tf.train.Int64List(value=[0]))}))
-                   .SerializeToString())
+      writer.write(
+        tf.train.Example(
+          features=tf.train.Features(
+            feature={
+              "image_xf": tf.train.Feature(
+                float_list=tf.train.FloatList(value=floats.numpy().reshape(-1))
+              ),
+              "label_xf": tf.train.Feature(int64_list=tf.train.Int64List(value=[0])),
+            }
+          )
+        ).SerializeToString()
+      )
   return os.path.getsize(path) / count
 
 
@@ -69,7 +79,9 @@ def _stage_window(out_dir: str, stage: str):
   """(start, end) unix seconds of a stage of the run in out_dir, from MLMD."""
   from ml_metadata.metadata_store import metadata_store  # pylint: disable=import-outside-toplevel
   from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+
   from pipeline import summary  # pylint: disable=import-outside-toplevel
+
   connection = metadata_store_pb2.ConnectionConfig()
   connection.sqlite.filename_uri = os.path.join(out_dir, "metadata.db")
   record = summary.RunRecord(metadata_store.MetadataStore(connection), "scale")
@@ -79,10 +91,28 @@ def _stage_window(out_dir: str, stage: str):
 
 def _runner(data_dir: str, out_dir: str, *flags):
   done, wall, samples = measure.run_sampled(
-      [sys.executable, "local_runner.py", "--data-dir", data_dir, "--output-dir", out_dir,
-       "--pipeline-name", "scale", "--image-size", str(SIZE), "--accuracy-threshold", "0",
-       "--min-class-recall", "0", "--min-class-precision", "0", *flags],
-      stdout=subprocess.PIPE, text=True)
+    [
+      sys.executable,
+      "local_runner.py",
+      "--data-dir",
+      data_dir,
+      "--output-dir",
+      out_dir,
+      "--pipeline-name",
+      "scale",
+      "--image-size",
+      str(SIZE),
+      "--accuracy-threshold",
+      "0",
+      "--min-class-recall",
+      "0",
+      "--min-class-precision",
+      "0",
+      *flags,
+    ],
+    stdout=subprocess.PIPE,
+    text=True,
+  )
   if done.returncode not in (0, 3):
     raise RuntimeError(f"local_runner.py failed with exit status {done.returncode}")
   with open(os.path.join(out_dir, "run_summary.json")) as f:
@@ -94,19 +124,21 @@ def _cnn_run(data_dir: str, out_dir: str) -> dict:
   start, end = _stage_window(out_dir, "Trainer")
   pipeline_root = os.path.join(out_dir, "pipeline")
   raw = os.path.join(pipeline_root, "ImageExampleGen", "examples", "*", "Split-train", "*")
-  transformed = os.path.join(pipeline_root, "Transform", "transformed_examples", "*",
-                             "Split-train", "*")
+  transformed = os.path.join(
+    pipeline_root, "Transform", "transformed_examples", "*", "Split-train", "*"
+  )
   return {
-      "images": summary["images_ingested"],
-      "wall": wall,
-      "trainer_seconds": summary["stage_seconds"]["Trainer"],
-      "trainer_peak_mb": max(mb for t, mb in samples if start <= t <= end),
-      "run_peak_mb": max(mb for _, mb in samples),
-      "cache_choice": next((line for line in stdout.splitlines()
-                            if line.startswith("[Trainer] cache:")), ""),
-      "source_bytes": _bytes_per_record(raw),
-      "transformed_bytes": _bytes_per_record(transformed),
-      "float32_bytes": _float32_bytes(raw, 200, out_dir),
+    "images": summary["images_ingested"],
+    "wall": wall,
+    "trainer_seconds": summary["stage_seconds"]["Trainer"],
+    "trainer_peak_mb": max(mb for t, mb in samples if start <= t <= end),
+    "run_peak_mb": max(mb for _, mb in samples),
+    "cache_choice": next(
+      (line for line in stdout.splitlines() if line.startswith("[Trainer] cache:")), ""
+    ),
+    "source_bytes": _bytes_per_record(raw),
+    "transformed_bytes": _bytes_per_record(transformed),
+    "float32_bytes": _float32_bytes(raw, 200, out_dir),
   }
 
 
@@ -114,35 +146,57 @@ def _in_memory(out_dir: str, log_path: str) -> None:
   """The baseline: EfficientNetB0 on the pipeline's own training split, as uint8 arrays."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from trainer_module import model as model_lib, preprocessing, train  # pylint: disable=import-outside-toplevel
+
+  from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
+  from trainer_module import preprocessing, train
   from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
-  pattern = os.path.join(out_dir, "pipeline", "ImageExampleGen", "examples", "*", "Split-train",
-                         "*")
-  features = [tf.train.Example.FromString(r.numpy()).features.feature
-              for r in tf.data.TFRecordDataset(glob.glob(pattern), compression_type="GZIP")]
+
+  pattern = os.path.join(
+    out_dir, "pipeline", "ImageExampleGen", "examples", "*", "Split-train", "*"
+  )
+  features = [
+    tf.train.Example.FromString(r.numpy()).features.feature
+    for r in tf.data.TFRecordDataset(glob.glob(pattern), compression_type="GZIP")
+  ]
   names = sorted({f["label"].bytes_list.value[0] for f in features})
-  x = np.concatenate([preprocessing.decode_images(
-      tf.constant([f["image"].bytes_list.value[0] for f in features[i:i + 64]]), SIZE, 3).numpy()
-                      for i in range(0, len(features), 64)])
+  x = np.concatenate(
+    [
+      preprocessing.decode_images(
+        tf.constant([f["image"].bytes_list.value[0] for f in features[i : i + 64]]), SIZE, 3
+      ).numpy()
+      for i in range(0, len(features), 64)
+    ]
+  )
   y = np.array([names.index(f["label"].bytes_list.value[0]) for f in features])
-  model = model_lib.compile_model(model_lib.build_model("efficientnet", SIZE, 3, len(names)),
-                                  1e-3)
-  model.fit({IMAGE_XF: x}, y, batch_size=32, epochs=EPOCHS, shuffle=True, verbose=2,
-            callbacks=[train.EpochLog(log_path, len(y), "in_memory")])
+  model = model_lib.compile_model(model_lib.build_model("efficientnet", SIZE, 3, len(names)), 1e-3)
+  model.fit(
+    {IMAGE_XF: x},
+    y,
+    batch_size=32,
+    epochs=EPOCHS,
+    shuffle=True,
+    verbose=2,
+    callbacks=[train.EpochLog(log_path, len(y), "in_memory")],
+  )
 
 
 def _efficientnet_run(data_dir: str, out_dir: str) -> dict:
-  summary, _, _, _ = _runner(data_dir, out_dir, "--model", "efficientnet", "--epochs",
-                             str(EPOCHS))
+  summary, _, _, _ = _runner(data_dir, out_dir, "--model", "efficientnet", "--epochs", str(EPOCHS))
   log = os.path.join(out_dir, "in_memory.jsonl")
-  subprocess.run([sys.executable, "-m", "benchmarks.scale_benchmark", "--in-memory", out_dir,
-                  "--log", log], check=True)
+  subprocess.run(
+    [sys.executable, "-m", "benchmarks.scale_benchmark", "--in-memory", out_dir, "--log", log],
+    check=True,
+  )
   with open(log) as f:
     baseline = [json.loads(line) for line in f]
-  return {"trainer": summary["training"]["epoch_log"][-1]["images_per_second"],
-          "in_memory": baseline[-1]["images_per_second"],
-          "train_images": sum(summary["split_details"]["train"]["classes"][c]["written"]
-                              for c in summary["split_details"]["train"]["classes"])}
+  return {
+    "trainer": summary["training"]["epoch_log"][-1]["images_per_second"],
+    "in_memory": baseline[-1]["images_per_second"],
+    "train_images": sum(
+      summary["split_details"]["train"]["classes"][c]["written"]
+      for c in summary["split_details"]["train"]["classes"]
+    ),
+  }
 
 
 def _write(results, command: str) -> None:
@@ -150,27 +204,33 @@ def _write(results, command: str) -> None:
   eff = [r["efficientnet"] for r in results]
   pixels = SIZE * SIZE * 3
   lines = [
-      SECTION, "",
-      f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {len(results)} "
-      "repeat(s), each in fresh processes). No GPU was lent to these sessions, so no "
-      "mixed-precision GPU figure is given.",
-      f"Data: random JPEG crops of five scikit-image photographs (benchmarks/photos.py), "
-      f"224-336 px, {cnn[0]['images']:,} images (CNN runs) and {eff[0]['train_images']:,} "
-      "training images (EfficientNet runs); --image-size 224, 3 channels. Median (min–max) "
-      "over repeats.", "",
-      "| figure | value |", "|---|---:|",
-      f"| source JPEG bytes per image (ExampleGen, GZIP) | {spread([c['source_bytes'] for c in cnn])} |",
-      f"| transformed bytes per image before: float32 (GZIP) | {spread([c['float32_bytes'] for c in cnn])} |",
-      f"| transformed bytes per image now: uint8 (GZIP) | {spread([c['transformed_bytes'] for c in cnn])} |",
-      f"| now ÷ (224 × 224 × 3) | {spread([c['transformed_bytes'] / pixels for c in cnn], 3)} |",
-      f"| before ÷ now | {spread([c['float32_bytes'] / c['transformed_bytes'] for c in cnn], 1)} |",
-      f"| Trainer peak memory MB (CNN, 1 epoch, default cache) | {spread([c['trainer_peak_mb'] for c in cnn])} |",
-      f"| whole run peak memory MB | {spread([c['run_peak_mb'] for c in cnn])} |",
-      f"| Trainer seconds (CNN, 1 epoch) | {spread([c['trainer_seconds'] for c in cnn])} |",
-      f"| EfficientNetB0 Trainer images/s (epoch {EPOCHS}) | {spread([e['trainer'] for e in eff], 1)} |",
-      f"| EfficientNetB0 in-memory uint8 images/s (epoch {EPOCHS}) | {spread([e['in_memory'] for e in eff], 1)} |",
-      f"| Trainer ÷ in-memory | {spread([e['trainer'] / e['in_memory'] for e in eff], 2)} |",
-      "", f"The Trainer's cache choice: {cnn[0]['cache_choice']}", ""]
+    SECTION,
+    "",
+    f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {len(results)} "
+    "repeat(s), each in fresh processes). No GPU was lent to these sessions, so no "
+    "mixed-precision GPU figure is given.",
+    f"Data: random JPEG crops of five scikit-image photographs (benchmarks/photos.py), "
+    f"224-336 px, {cnn[0]['images']:,} images (CNN runs) and {eff[0]['train_images']:,} "
+    "training images (EfficientNet runs); --image-size 224, 3 channels. Median (min–max) "
+    "over repeats.",
+    "",
+    "| figure | value |",
+    "|---|---:|",
+    f"| source JPEG bytes per image (ExampleGen, GZIP) | {spread([c['source_bytes'] for c in cnn])} |",
+    f"| transformed bytes per image before: float32 (GZIP) | {spread([c['float32_bytes'] for c in cnn])} |",
+    f"| transformed bytes per image now: uint8 (GZIP) | {spread([c['transformed_bytes'] for c in cnn])} |",
+    f"| now ÷ (224 × 224 × 3) | {spread([c['transformed_bytes'] / pixels for c in cnn], 3)} |",
+    f"| before ÷ now | {spread([c['float32_bytes'] / c['transformed_bytes'] for c in cnn], 1)} |",
+    f"| Trainer peak memory MB (CNN, 1 epoch, default cache) | {spread([c['trainer_peak_mb'] for c in cnn])} |",
+    f"| whole run peak memory MB | {spread([c['run_peak_mb'] for c in cnn])} |",
+    f"| Trainer seconds (CNN, 1 epoch) | {spread([c['trainer_seconds'] for c in cnn])} |",
+    f"| EfficientNetB0 Trainer images/s (epoch {EPOCHS}) | {spread([e['trainer'] for e in eff], 1)} |",
+    f"| EfficientNetB0 in-memory uint8 images/s (epoch {EPOCHS}) | {spread([e['in_memory'] for e in eff], 1)} |",
+    f"| Trainer ÷ in-memory | {spread([e['trainer'] / e['in_memory'] for e in eff], 2)} |",
+    "",
+    f"The Trainer's cache choice: {cnn[0]['cache_choice']}",
+    "",
+  ]
   write_section("BENCHMARKS.md", SECTION, "\n".join(lines))
 
 
@@ -187,6 +247,7 @@ def main() -> None:
     _in_memory(args.in_memory, args.log)
     return
   from benchmarks import photos  # pylint: disable=import-outside-toplevel
+
   per_class = args.images // len(photos.CLASSES)
   data = photos.export(os.path.join(args.work, f"photos-{per_class}"), per_class)
   small = args.efficientnet_images // len(photos.CLASSES)
@@ -194,8 +255,10 @@ def main() -> None:
   results = []
   for repeat in range(args.repeats):
     runs = {}
-    for name, run, source in (("cnn", _cnn_run, data), ("efficientnet", _efficientnet_run,
-                                                        small_data)):
+    for name, run, source in (
+      ("cnn", _cnn_run, data),
+      ("efficientnet", _efficientnet_run, small_data),
+    ):
       out_dir = os.path.join(args.work, f"{name}-run{repeat}")
       subprocess.run(["rm", "-rf", out_dir], check=True)
       runs[name] = run(source, out_dir)

@@ -32,8 +32,9 @@ BATCH = 64
 
 def _train(out_dir: str) -> dict:
   if not os.path.exists(os.path.join(out_dir, "run_summary.json")):
-    subprocess.run([sys.executable, "local_runner.py", "--output-dir", out_dir, "--epochs", "5"],
-                   check=True)
+    subprocess.run(
+      [sys.executable, "local_runner.py", "--output-dir", out_dir, "--epochs", "5"], check=True
+    )
   with open(os.path.join(out_dir, "run_summary.json")) as f:
     return json.load(f)
 
@@ -41,12 +42,15 @@ def _train(out_dir: str) -> dict:
 def _callables(summary: dict, out_dir: str):
   import keras  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   from trainer_module import train  # pylint: disable=import-outside-toplevel
   from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
   from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
+
   serving = tf.saved_model.load(summary["pushed_model_path"]).signatures["serving_default"]
-  (keras_path,) = glob.glob(os.path.join(out_dir, "pipeline", "Trainer", "model_run", "*",
-                                         train.KERAS_MODEL))[-1:]
+  (keras_path,) = glob.glob(
+    os.path.join(out_dir, "pipeline", "Trainer", "model_run", "*", train.KERAS_MODEL)
+  )[-1:]
   model = keras.models.load_model(keras_path)
   size, _, channels = model.input_shape[1:]
 
@@ -60,15 +64,22 @@ def _callables(summary: dict, out_dir: str):
 
 def _eval_images(out_dir: str, count: int):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  files = sorted(glob.glob(os.path.join(out_dir, "pipeline", "ImageExampleGen", "examples", "*",
-                                        "Split-eval", "*")))
+
+  files = sorted(
+    glob.glob(
+      os.path.join(out_dir, "pipeline", "ImageExampleGen", "examples", "*", "Split-eval", "*")
+    )
+  )
   records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)
-  return [tf.train.Example.FromString(r.numpy()).features.feature["image"].bytes_list.value[0]
-          for r in records]
+  return [
+    tf.train.Example.FromString(r.numpy()).features.feature["image"].bytes_list.value[0]
+    for r in records
+  ]
 
 
 def _round(fn, images, calls: int) -> dict:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   singles = [tf.constant([images[i % len(images)]]) for i in range(calls)]
   batch = tf.constant([images[i % len(images)] for i in range(BATCH)])
   for single in singles[:20]:  # warm up
@@ -83,9 +94,11 @@ def _round(fn, images, calls: int) -> dict:
   start = time.perf_counter()
   for _ in range(20):
     fn(batch)
-  return {"p50_ms": 1000 * float(np.percentile(latencies, 50)),
-          "p99_ms": 1000 * float(np.percentile(latencies, 99)),
-          "batch_images_per_second": 20 * BATCH / (time.perf_counter() - start)}
+  return {
+    "p50_ms": 1000 * float(np.percentile(latencies, 50)),
+    "p99_ms": 1000 * float(np.percentile(latencies, 99)),
+    "batch_images_per_second": 20 * BATCH / (time.perf_counter() - start),
+  }
 
 
 def main() -> None:
@@ -108,18 +121,26 @@ def main() -> None:
   ratio = [s["p50_ms"] / b["p50_ms"] for s, b in zip(signature, bare)]
   command = " ".join(["python -m benchmarks.serving_benchmark", *sys.argv[1:]])
   lines = [
-      SECTION, "",
-      f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {args.rounds} alternating "
-      f"rounds of {args.calls} batch-1 calls and 20 batch-{BATCH} calls each).",
-      "Model: the default CNN trained by `local_runner.py` on the digits sample (32×32×3 after "
-      "Transform); inputs: real PNG eval images as encoded bytes. Median (range) over rounds.",
-      "", "| figure | serving_default (SavedModel) | bare Keras + decode |", "|---|---:|---:|"]
-  for key, label, digits in (("p50_ms", "batch 1 p50 ms", 2), ("p99_ms", "batch 1 p99 ms", 2),
-                             ("batch_images_per_second", f"batch {BATCH} images/s", 0)):
-    lines.append(f"| {label} | {spread([r[key] for r in signature], digits)} | "
-                 f"{spread([r[key] for r in bare], digits)} |")
-  lines += ["", f"p50 ratio signature ÷ bare, per round: {spread(ratio, 2)} (target ≤ 1.2).",
-            ""]
+    SECTION,
+    "",
+    f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {args.rounds} alternating "
+    f"rounds of {args.calls} batch-1 calls and 20 batch-{BATCH} calls each).",
+    "Model: the default CNN trained by `local_runner.py` on the digits sample (32×32×3 after "
+    "Transform); inputs: real PNG eval images as encoded bytes. Median (range) over rounds.",
+    "",
+    "| figure | serving_default (SavedModel) | bare Keras + decode |",
+    "|---|---:|---:|",
+  ]
+  for key, label, digits in (
+    ("p50_ms", "batch 1 p50 ms", 2),
+    ("p99_ms", "batch 1 p99 ms", 2),
+    ("batch_images_per_second", f"batch {BATCH} images/s", 0),
+  ):
+    lines.append(
+      f"| {label} | {spread([r[key] for r in signature], digits)} | "
+      f"{spread([r[key] for r in bare], digits)} |"
+    )
+  lines += ["", f"p50 ratio signature ÷ bare, per round: {spread(ratio, 2)} (target ≤ 1.2).", ""]
   write_section("BENCHMARKS.md", SECTION, "\n".join(lines))
 
 

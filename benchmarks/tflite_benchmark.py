@@ -38,8 +38,9 @@ def _run_pipeline(out_dir: str) -> dict:
 def _size(path: str) -> int:
   if os.path.isfile(path):
     return os.path.getsize(path)
-  return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path)
-             for name in names)
+  return sum(
+    os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names
+  )
 
 
 def _latencies(fn, inputs, calls: int) -> dict:
@@ -50,8 +51,10 @@ def _latencies(fn, inputs, calls: int) -> dict:
     start = time.perf_counter()
     fn(inputs[i % len(inputs)])
     times.append(time.perf_counter() - start)
-  return {"p50_ms": 1000 * float(np.percentile(times, 50)),
-          "p99_ms": 1000 * float(np.percentile(times, 99))}
+  return {
+    "p50_ms": 1000 * float(np.percentile(times, 50)),
+    "p99_ms": 1000 * float(np.percentile(times, 99)),
+  }
 
 
 def main() -> None:
@@ -68,37 +71,42 @@ def main() -> None:
     sys.exit(f"no TFLite models were pushed: {block.get('reason') or block}")
 
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   from components.tflite_export import convert, executor  # pylint: disable=import-outside-toplevel
   from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
+
   version, folder = summary["pushed_model_path"], block["path"]
   with open(os.path.join(folder, "input.json")) as f:
     spec = json.load(f)
   names = open(os.path.join(folder, "labels.txt")).read().splitlines()
   split = block["split"]
-  gate = executor.read_examples(os.path.join(summary["examples_path"], f"Split-{split}"),
-                                100_000)
+  gate = executor.read_examples(os.path.join(summary["examples_path"], f"Split-{split}"), 100_000)
   encoded = [d for d, _ in gate]
   labels = np.array([names.index(label) for _, label in gate])
   pixels = executor.decode(encoded, spec)
 
   serve = tf.saved_model.load(version).signatures["serving_default"]
-  interpreters = {kind: convert.TFLiteClassifier(os.path.join(folder, convert.FILES[kind]))
-                  for kind in (convert.INT8, convert.FLOAT16)}
+  interpreters = {
+    kind: convert.TFLiteClassifier(os.path.join(folder, convert.FILES[kind]))
+    for kind in (convert.INT8, convert.FLOAT16)
+  }
   served = executor.served_probabilities(version, encoded)
-  quality = {"SavedModel": {"accuracy": float(np.mean(served.argmax(1) == labels)),
-                            "agreement": 1.0}}
+  quality = {
+    "SavedModel": {"accuracy": float(np.mean(served.argmax(1) == labels)), "agreement": 1.0}
+  }
   for kind, interpreter in interpreters.items():
     quality[kind] = executor.compare(served, interpreter.predict(pixels), labels)
 
   bytes_inputs = [tf.constant([d]) for d in encoded[:256]]
-  decode = tf.function(lambda b: decode_images(b, spec["height"], spec["channels"],
-                                               spec["resize"]),
-                       input_signature=[tf.TensorSpec([None], tf.string)])
+  decode = tf.function(
+    lambda b: decode_images(b, spec["height"], spec["channels"], spec["resize"]),
+    input_signature=[tf.TensorSpec([None], tf.string)],
+  )
   fns = {
-      "int8": (interpreters["int8"], list(pixels[:256])),
-      "float16": (interpreters["float16"], list(pixels[:256])),
-      "SavedModel": (lambda b: serve(image_bytes=b)["probabilities"].numpy(), bytes_inputs),
-      "decode": (lambda b: decode(b).numpy(), bytes_inputs),
+    "int8": (interpreters["int8"], list(pixels[:256])),
+    "float16": (interpreters["float16"], list(pixels[:256])),
+    "SavedModel": (lambda b: serve(image_bytes=b)["probabilities"].numpy(), bytes_inputs),
+    "decode": (lambda b: decode(b).numpy(), bytes_inputs),
   }
   results = {name: [] for name in fns}
   load = os.getloadavg()[0]  # other jobs on the machine show in p99 first
@@ -107,38 +115,53 @@ def main() -> None:
       results[name].append(_latencies(fn, inputs, args.calls))
     print(json.dumps({n: r[-1] for n, r in results.items()}), flush=True)
 
-  sizes = {"int8": _size(os.path.join(folder, convert.FILES["int8"])),
-           "float16": _size(os.path.join(folder, convert.FILES["float16"])),
-           "SavedModel": _size(os.path.join(version, "saved_model.pb"))
-           + _size(os.path.join(version, "variables"))}
+  sizes = {
+    "int8": _size(os.path.join(folder, convert.FILES["int8"])),
+    "float16": _size(os.path.join(folder, convert.FILES["float16"])),
+    "SavedModel": _size(os.path.join(version, "saved_model.pb"))
+    + _size(os.path.join(version, "variables")),
+  }
   columns = ("int8", "float16", "SavedModel")
   command = " ".join(["python -m benchmarks.tflite_benchmark", *sys.argv[1:]])
   height, width, channels = spec["height"], spec["width"], spec["channels"]
   lines = [
-      SECTION, "",
-      f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; load average "
-      f"{load:.1f} at the start; {args.rounds} alternating rounds of {args.calls} batch-1 calls "
-      "each; median (min–max) over rounds).",
-      f"Model: the default CNN trained by `local_runner.py` on the digits sample "
-      f"({height}×{width}×{channels} input), as pushed: `tflite/model_int8.tflite`, "
-      "`tflite/model_float16.tflite` and the SavedModel (`saved_model.pb` + `variables/`). The "
-      "interpreters (TensorFlow's tf.lite.Interpreter, default threads) get decoded uint8 "
-      "pixels; serving_default gets the encoded PNG and decodes it itself. The SavedModel's "
-      "variables also hold the Adam optimizer's two slots per weight (so about 3× the weights).",
-      f"Accuracy and top-1 agreement with the SavedModel: all {len(encoded)} `{split}` images.",
-      "", "| figure | int8 | float16 | SavedModel |", "|---|---:|---:|---:|",
-      "| size | " + " | ".join(f"{sizes[c] / 1024:.0f} KiB" for c in columns) + " |"]
+    SECTION,
+    "",
+    f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; load average "
+    f"{load:.1f} at the start; {args.rounds} alternating rounds of {args.calls} batch-1 calls "
+    "each; median (min–max) over rounds).",
+    f"Model: the default CNN trained by `local_runner.py` on the digits sample "
+    f"({height}×{width}×{channels} input), as pushed: `tflite/model_int8.tflite`, "
+    "`tflite/model_float16.tflite` and the SavedModel (`saved_model.pb` + `variables/`). The "
+    "interpreters (TensorFlow's tf.lite.Interpreter, default threads) get decoded uint8 "
+    "pixels; serving_default gets the encoded PNG and decodes it itself. The SavedModel's "
+    "variables also hold the Adam optimizer's two slots per weight (so about 3× the weights).",
+    f"Accuracy and top-1 agreement with the SavedModel: all {len(encoded)} `{split}` images.",
+    "",
+    "| figure | int8 | float16 | SavedModel |",
+    "|---|---:|---:|---:|",
+    "| size | " + " | ".join(f"{sizes[c] / 1024:.0f} KiB" for c in columns) + " |",
+  ]
   for key, label in (("p50_ms", "batch 1 p50 ms"), ("p99_ms", "batch 1 p99 ms")):
-    lines.append(f"| {label} | " + " | ".join(spread([r[key] for r in results[c]], 3)
-                                              for c in columns) + " |")
-  lines.append("| accuracy | " + " | ".join(f"{quality[c]['accuracy']:.4f}" for c in columns)
-               + " |")
-  lines.append("| top-1 agreement with the SavedModel | " + " | ".join(
-      f"{quality[c]['agreement']:.2%}" for c in columns) + " |")
-  lines += ["", "Decoding and resizing one image in TensorFlow (`decode_images` in a "
-            "tf.function, the app's share before an interpreter call): p50 "
-            f"{spread([r['p50_ms'] for r in results['decode']], 3)} ms, p99 "
-            f"{spread([r['p99_ms'] for r in results['decode']], 3)} ms.", ""]
+    lines.append(
+      f"| {label} | " + " | ".join(spread([r[key] for r in results[c]], 3) for c in columns) + " |"
+    )
+  lines.append(
+    "| accuracy | " + " | ".join(f"{quality[c]['accuracy']:.4f}" for c in columns) + " |"
+  )
+  lines.append(
+    "| top-1 agreement with the SavedModel | "
+    + " | ".join(f"{quality[c]['agreement']:.2%}" for c in columns)
+    + " |"
+  )
+  lines += [
+    "",
+    "Decoding and resizing one image in TensorFlow (`decode_images` in a "
+    "tf.function, the app's share before an interpreter call): p50 "
+    f"{spread([r['p50_ms'] for r in results['decode']], 3)} ms, p99 "
+    f"{spread([r['p99_ms'] for r in results['decode']], 3)} ms.",
+    "",
+  ]
   write_section("BENCHMARKS.md", SECTION, "\n".join(lines))
 
 

@@ -32,17 +32,27 @@ IMAGE_SIZE = 28
 def _in_memory(epochs: int, log_path: str) -> None:
   """The baseline: the same model, numpy arrays, model.fit."""
   import numpy as np  # pylint: disable=import-outside-toplevel
+
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
-  from trainer_module import model as model_lib, train  # pylint: disable=import-outside-toplevel
+  from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
+  from trainer_module import train
   from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
+
   images, labels = fashion_mnist.arrays("train")
   keep = np.arange(len(labels)) % fashion_mnist.EVAL_EVERY != 0  # the pipeline's train split
   x = images[keep][..., None]  # uint8, as Transform stores them; the model takes 0-255
   y = labels[keep].astype("int64")
-  model = model_lib.compile_model(model_lib.build_model(
-      "cnn", IMAGE_SIZE, 1, 10, mean=[x.mean()], std=[x.std()]), 1e-3)
-  model.fit({IMAGE_XF: x}, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=2,
-            callbacks=[train.EpochLog(log_path, len(y), "in_memory")])
+  model = model_lib.compile_model(
+    model_lib.build_model("cnn", IMAGE_SIZE, 1, 10, mean=[x.mean()], std=[x.std()]), 1e-3
+  )
+  model.fit(
+    {IMAGE_XF: x},
+    y,
+    batch_size=BATCH_SIZE,
+    epochs=epochs,
+    verbose=2,
+    callbacks=[train.EpochLog(log_path, len(y), "in_memory")],
+  )
 
 
 def _warm_median(epochs):
@@ -52,52 +62,93 @@ def _warm_median(epochs):
 
 def _pipeline(data_dir: str, out_dir: str, epochs: int):
   start = time.perf_counter()
-  subprocess.run([sys.executable, "local_runner.py", "--data-dir", data_dir, "--output-dir",
-                  out_dir, "--pipeline-name", "fashion-mnist", "--image-size", str(IMAGE_SIZE),
-                  "--channels", "1", "--epochs", str(epochs), "--batch-size", str(BATCH_SIZE),
-                  "--accuracy-threshold", "0.5", "--min-class-recall", "0.3",
-                  "--min-class-precision", "0.3"], check=True)
+  subprocess.run(
+    [
+      sys.executable,
+      "local_runner.py",
+      "--data-dir",
+      data_dir,
+      "--output-dir",
+      out_dir,
+      "--pipeline-name",
+      "fashion-mnist",
+      "--image-size",
+      str(IMAGE_SIZE),
+      "--channels",
+      "1",
+      "--epochs",
+      str(epochs),
+      "--batch-size",
+      str(BATCH_SIZE),
+      "--accuracy-threshold",
+      "0.5",
+      "--min-class-recall",
+      "0.3",
+      "--min-class-precision",
+      "0.3",
+    ],
+    check=True,
+  )
   wall = time.perf_counter() - start
   with open(os.path.join(out_dir, "run_summary.json")) as f:
     summary = json.load(f)
-  return {"wall": wall, "accuracy": summary["metrics"]["accuracy"],
-          "trainer_seconds": summary["stage_seconds"]["Trainer"],
-          "epochs_run": summary["training"]["epochs"],
-          "images_per_second": _warm_median(summary["training"]["epoch_log"])}
+  return {
+    "wall": wall,
+    "accuracy": summary["metrics"]["accuracy"],
+    "trainer_seconds": summary["stage_seconds"]["Trainer"],
+    "epochs_run": summary["training"]["epochs"],
+    "images_per_second": _warm_median(summary["training"]["epoch_log"]),
+  }
 
 
 def _baseline(work: str, epochs: int):
   log = os.path.join(work, "in_memory.jsonl")
   if os.path.exists(log):
     os.remove(log)
-  subprocess.run([sys.executable, "-m", "benchmarks.training_benchmark", "--in-memory-log", log,
-                  "--epochs", str(epochs)], check=True)
+  subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "benchmarks.training_benchmark",
+      "--in-memory-log",
+      log,
+      "--epochs",
+      str(epochs),
+    ],
+    check=True,
+  )
   with open(log) as f:
     return {"images_per_second": _warm_median([json.loads(line) for line in f])}
 
 
 def _write(results, command: str) -> None:
   pipe = [r["pipeline"] for r in results]
-  ratio = [r["pipeline"]["images_per_second"] / r["in_memory"]["images_per_second"]
-           for r in results]
+  ratio = [
+    r["pipeline"]["images_per_second"] / r["in_memory"]["images_per_second"] for r in results
+  ]
   lines = [
-      SECTION, "",
-      f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {len(results)} "
-      "repeat(s), each running both in fresh processes, one after the other).",
-      "Default CNN, 28×28×1, batch 64, Adam 1e-3 with the Trainer's default cosine schedule and "
-      "early stopping, no XLA on CPU; 55,000 train / 5,000 eval / 10,000 test images. Accuracy is "
-      "the Evaluator's on the official test set. Images/s: median over epochs 2.. of "
-      "training-only time, the same callback (trainer_module.train.EpochLog) timing both sides. "
-      "Median (min–max) over repeats.", "",
-      "| figure | value |", "|---|---:|",
-      f"| test accuracy (Evaluator) | {spread([p['accuracy'] for p in pipe], 4)} |",
-      f"| Trainer stage seconds | {spread([p['trainer_seconds'] for p in pipe])} |",
-      f"| epochs run | {spread([p['epochs_run'] for p in pipe])} |",
-      f"| whole pipeline seconds | {spread([p['wall'] for p in pipe])} |",
-      f"| Trainer images/s | {spread([p['images_per_second'] for p in pipe])} |",
-      "| in-memory Keras images/s | "
-      f"{spread([r['in_memory']['images_per_second'] for r in results])} |",
-      f"| Trainer ÷ in-memory | {spread(ratio, 2)} |", ""]
+    SECTION,
+    "",
+    f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {len(results)} "
+    "repeat(s), each running both in fresh processes, one after the other).",
+    "Default CNN, 28×28×1, batch 64, Adam 1e-3 with the Trainer's default cosine schedule and "
+    "early stopping, no XLA on CPU; 55,000 train / 5,000 eval / 10,000 test images. Accuracy is "
+    "the Evaluator's on the official test set. Images/s: median over epochs 2.. of "
+    "training-only time, the same callback (trainer_module.train.EpochLog) timing both sides. "
+    "Median (min–max) over repeats.",
+    "",
+    "| figure | value |",
+    "|---|---:|",
+    f"| test accuracy (Evaluator) | {spread([p['accuracy'] for p in pipe], 4)} |",
+    f"| Trainer stage seconds | {spread([p['trainer_seconds'] for p in pipe])} |",
+    f"| epochs run | {spread([p['epochs_run'] for p in pipe])} |",
+    f"| whole pipeline seconds | {spread([p['wall'] for p in pipe])} |",
+    f"| Trainer images/s | {spread([p['images_per_second'] for p in pipe])} |",
+    "| in-memory Keras images/s | "
+    f"{spread([r['in_memory']['images_per_second'] for r in results])} |",
+    f"| Trainer ÷ in-memory | {spread(ratio, 2)} |",
+    "",
+  ]
   write_section("BENCHMARKS.md", SECTION, "\n".join(lines))
 
 
@@ -113,9 +164,15 @@ def main() -> None:
     _in_memory(args.epochs, args.in_memory_log)
     return
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
-  results = fashion_mnist.repeat_on_splits(args.work, args.repeats, lambda data, out: {
+
+  results = fashion_mnist.repeat_on_splits(
+    args.work,
+    args.repeats,
+    lambda data, out: {
       "pipeline": _pipeline(data, out, args.epochs),
-      "in_memory": _baseline(args.work, args.baseline_epochs)})
+      "in_memory": _baseline(args.work, args.baseline_epochs),
+    },
+  )
   _write(results, "python -m benchmarks.training_benchmark " + " ".join(sys.argv[1:]))
 
 

@@ -6,5 +6,6 @@ def __getattr__(name):
   Kubeflow V2 (the container imports the class named by the type's schema title)."""
   if name == "TFLiteModel":
     from components.tflite_export.component import TFLiteModel  # pylint: disable=import-outside-toplevel
+
     return TFLiteModel
   raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,8 +28,9 @@ def _rounded(interval: Optional[Tuple[float, float]]) -> Optional[List[float]]:
   return [round(interval[0], 4), round(interval[1], 4)] if interval else None
 
 
-def per_class(tfma_values: Dict[str, Dict[str, Optional[float]]],
-              matrix: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+def per_class(
+  tfma_values: Dict[str, Dict[str, Optional[float]]], matrix: Dict[str, Any]
+) -> Dict[str, Dict[str, Any]]:
   """class -> images, predicted, precision, recall, F1 (TFMA's, top-1) and their intervals.
 
   `matrix` is counts[actual][predicted] in class id order. A class that is never predicted has
@@ -44,14 +45,14 @@ def per_class(tfma_values: Dict[str, Dict[str, Optional[float]]],
     values = tfma_values.get(name, {})
     precision = values.get("precision")
     result[name] = {
-        "images": images,
-        "predicted": predicted,
-        "precision": 0.0 if predicted == 0 else precision,
-        "precision_95ci": _rounded(wilson_interval(correct, predicted)),
-        "recall": values.get("recall"),
-        "recall_95ci": _rounded(wilson_interval(correct, images)),
-        "f1_score": values.get("f1_score"),
-        "never_predicted": predicted == 0,
+      "images": images,
+      "predicted": predicted,
+      "precision": 0.0 if predicted == 0 else precision,
+      "precision_95ci": _rounded(wilson_interval(correct, predicted)),
+      "recall": values.get("recall"),
+      "recall_95ci": _rounded(wilson_interval(correct, images)),
+      "f1_score": values.get("f1_score"),
+      "never_predicted": predicted == 0,
     }
   return result
 
@@ -64,6 +65,8 @@ def warnings(classes: Dict[str, Dict[str, Any]], gated: bool, split: str) -> Lis
   for name, values in classes.items():
     if values["images"] < FEW_IMAGES:
       low, high = values["recall_95ci"] or (0.0, 1.0)
-      lines.append(f"class {name} has only {values['images']} {split} images: its recall "
-                   f"{values['recall']} could be anywhere in {low:.2f}-{high:.2f} (95 %)")
+      lines.append(
+        f"class {name} has only {values['images']} {split} images: its recall "
+        f"{values['recall']} could be anywhere in {low:.2f}-{high:.2f} (95 %)"
+      )
   return lines

@@ -5,15 +5,20 @@ import pytest
 from pipeline import class_metrics
 
 
-@pytest.mark.parametrize("successes, trials, low, high", [
-    (5, 10, 0.2366, 0.7634),   # textbook values of the Wilson score interval
+@pytest.mark.parametrize(
+  "successes, trials, low, high",
+  [
+    (5, 10, 0.2366, 0.7634),  # textbook values of the Wilson score interval
     (0, 10, 0.0, 0.2775),
     (10, 10, 0.7225, 1.0),
     (81, 263, 0.2553, 0.3662),
-])
+  ],
+)
 def test_wilson_interval(successes, trials, low, high):
   assert class_metrics.wilson_interval(successes, trials) == (
-      pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4))
+    pytest.approx(low, abs=1e-4),
+    pytest.approx(high, abs=1e-4),
+  )
 
 
 def test_no_trials_no_interval():
@@ -21,26 +26,37 @@ def test_no_trials_no_interval():
 
 
 def test_per_class_counts_come_from_the_matrix_and_a_class_never_predicted_has_precision_0():
-  matrix = {"classes": ["cat", "dog", "owl"],
-            "counts": [[8, 2, 0],    # actual cat
-                       [3, 7, 0],    # actual dog
-                       [1, 4, 0]]}   # actual owl: never predicted as owl
-  tfma_values = {"cat": {"precision": 8 / 12, "recall": 0.8, "f1_score": 0.727},
-                 "dog": {"precision": 7 / 13, "recall": 0.7, "f1_score": 0.609},
-                 "owl": {"precision": None, "recall": 0.0, "f1_score": 0.0}}
+  matrix = {
+    "classes": ["cat", "dog", "owl"],
+    "counts": [
+      [8, 2, 0],  # actual cat
+      [3, 7, 0],  # actual dog
+      [1, 4, 0],
+    ],
+  }  # actual owl: never predicted as owl
+  tfma_values = {
+    "cat": {"precision": 8 / 12, "recall": 0.8, "f1_score": 0.727},
+    "dog": {"precision": 7 / 13, "recall": 0.7, "f1_score": 0.609},
+    "owl": {"precision": None, "recall": 0.0, "f1_score": 0.0},
+  }
   figures = class_metrics.per_class(tfma_values, matrix)
   assert [(f["images"], f["predicted"]) for f in figures.values()] == [(10, 12), (10, 13), (5, 0)]
   assert figures["owl"]["precision"] == 0.0 and figures["owl"]["never_predicted"]
   assert figures["owl"]["precision_95ci"] is None
   assert figures["cat"]["recall_95ci"] == [
-      round(x, 4) for x in class_metrics.wilson_interval(8, 10)]
+    round(x, 4) for x in class_metrics.wilson_interval(8, 10)
+  ]
   assert figures["cat"]["precision_95ci"] == [
-      round(x, 4) for x in class_metrics.wilson_interval(8, 12)]
+    round(x, 4) for x in class_metrics.wilson_interval(8, 12)
+  ]
 
 
 def test_few_images_are_warned_about_only_when_classes_are_gated():
-  figures = {"cat": {"images": 29, "recall": 0.5, "recall_95ci": [0.33, 0.67]},
-             "dog": {"images": 30, "recall": 0.9, "recall_95ci": [0.74, 0.97]}}
+  figures = {
+    "cat": {"images": 29, "recall": 0.5, "recall_95ci": [0.33, 0.67]},
+    "dog": {"images": 30, "recall": 0.9, "recall_95ci": [0.74, 0.97]},
+  }
   assert class_metrics.warnings(figures, gated=False, split="eval") == []
   assert class_metrics.warnings(figures, gated=True, split="test") == [
-      "class cat has only 29 test images: its recall 0.5 could be anywhere in 0.33-0.67 (95 %)"]
+    "class cat has only 29 test images: its recall 0.5 could be anywhere in 0.33-0.67 (95 %)"
+  ]

@@ -29,9 +29,14 @@ class CloudConfig:
 
   def dataflow_args(self, temp_location: str) -> List[str]:
     """Beam arguments that run a stage on Dataflow with this image as the worker container."""
-    args = ["--runner=DataflowRunner", f"--project={self.project}", f"--region={self.region}",
-            f"--temp_location={temp_location}", "--experiments=use_runner_v2",
-            f"--sdk_container_image={self.image}"]
+    args = [
+      "--runner=DataflowRunner",
+      f"--project={self.project}",
+      f"--region={self.region}",
+      f"--temp_location={temp_location}",
+      "--experiments=use_runner_v2",
+      f"--sdk_container_image={self.image}",
+    ]
     if self.service_account:
       args.append(f"--service_account_email={self.service_account}")
     return args
@@ -40,20 +45,32 @@ class CloudConfig:
     """The Vertex Trainer's custom_config keys: one worker of machine_type with accelerators."""
     machine: Dict[str, Any] = {"machine_type": self.machine_type}
     if self.accelerator_type and self.accelerator_count:
-      machine.update(accelerator_type=self.accelerator_type,
-                     accelerator_count=self.accelerator_count)
-    job: Dict[str, Any] = {"project": self.project, "worker_pool_specs": [{
-        "machine_spec": machine, "replica_count": 1,
-        "container_spec": {"image_uri": self.image}}]}
+      machine.update(
+        accelerator_type=self.accelerator_type, accelerator_count=self.accelerator_count
+      )
+    job: Dict[str, Any] = {
+      "project": self.project,
+      "worker_pool_specs": [
+        {"machine_spec": machine, "replica_count": 1, "container_spec": {"image_uri": self.image}}
+      ],
+    }
     if self.service_account:
       job["service_account"] = self.service_account
-    return {VERTEX.ENABLE_VERTEX_KEY: True, VERTEX.VERTEX_REGION_KEY: self.region,
-            VERTEX.TRAINING_ARGS_KEY: job}
+    return {
+      VERTEX.ENABLE_VERTEX_KEY: True,
+      VERTEX.VERTEX_REGION_KEY: self.region,
+      VERTEX.TRAINING_ARGS_KEY: job,
+    }
 
   def endpoint_config(self) -> Dict[str, Any]:
     """The Vertex Pusher's custom_config: upload the model and deploy it to the endpoint."""
-    return {VERTEX.ENABLE_VERTEX_KEY: True, VERTEX.VERTEX_REGION_KEY: self.region,
-            VERTEX.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE,
-            VERTEX.SERVING_ARGS_KEY: {"project_id": self.project,
-                                      "endpoint_name": self.vertex_endpoint,
-                                      "machine_type": "n1-standard-4"}}
+    return {
+      VERTEX.ENABLE_VERTEX_KEY: True,
+      VERTEX.VERTEX_REGION_KEY: self.region,
+      VERTEX.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE,
+      VERTEX.SERVING_ARGS_KEY: {
+        "project_id": self.project,
+        "endpoint_name": self.vertex_endpoint,
+        "machine_type": "n1-standard-4",
+      },
+    }

@@ -12,31 +12,79 @@ ROOT = __file__.rsplit("/pipeline/", 1)[0]
 
 
 def test_flags_override_defaults():
-  config = configs.from_args(["--data-dir", "/data", "--model", "efficientnet", "--image-size",
-                              "64", "--epochs", "2", "--accuracy-threshold", "0.9",
-                              "--min-class-recall", "0.7", "--pipeline-name", "p",
-                              "--splits", "train=3,eval=1"])
+  config = configs.from_args(
+    [
+      "--data-dir",
+      "/data",
+      "--model",
+      "efficientnet",
+      "--image-size",
+      "64",
+      "--epochs",
+      "2",
+      "--accuracy-threshold",
+      "0.9",
+      "--min-class-recall",
+      "0.7",
+      "--pipeline-name",
+      "p",
+      "--splits",
+      "train=3,eval=1",
+    ]
+  )
   assert (config.data_dir, config.model, config.image_size, config.epochs) == (
-      "/data", "efficientnet", 64, 2)
+    "/data",
+    "efficientnet",
+    64,
+    2,
+  )
   assert (config.accuracy_threshold, config.min_class_recall, config.pipeline_name) == (
-      0.9, 0.7, "p")
+    0.9,
+    0.7,
+    "p",
+  )
   assert config.splits == {"train": 3, "eval": 1}
   assert config.metadata_path == "tfx_output/metadata.db"
 
 
 def test_training_flags():
-  config = configs.from_args(["--model", "efficientnet", "--model-variant", "b2", "--augment",
-                              "flip,zoom", "--class-weights", "balanced", "--tune",
-                              "--tune-trials", "6", "--cache", "disk", "--fine-tune-epochs", "0"])
+  config = configs.from_args(
+    [
+      "--model",
+      "efficientnet",
+      "--model-variant",
+      "b2",
+      "--augment",
+      "flip,zoom",
+      "--class-weights",
+      "balanced",
+      "--tune",
+      "--tune-trials",
+      "6",
+      "--cache",
+      "disk",
+      "--fine-tune-epochs",
+      "0",
+    ]
+  )
   assert (config.model_variant, config.augment, config.class_weights) == (
-      "b2", ["flip", "zoom"], "balanced")
+    "b2",
+    ["flip", "zoom"],
+    "balanced",
+  )
   assert (config.tune, config.tune_trials, config.cache, config.fine_tune_epochs) == (
-      True, 6, "disk", 0)
+    True,
+    6,
+    "disk",
+    0,
+  )
   defaults = configs.from_args([])
   assert (defaults.augment, defaults.class_weights, defaults.tune) == ([], "auto", False)
   assert configs.from_args(["--augment", "none"]).augment == []
   assert (defaults.lr_schedule, configs.from_args(["--lr-schedule", "plateau"]).lr_schedule) == (
-      "cosine", "plateau")
+    "cosine",
+    "plateau",
+  )
 
 
 def test_environment_sets_defaults_and_flags_win(monkeypatch):
@@ -52,15 +100,20 @@ def test_environment_sets_defaults_and_flags_win(monkeypatch):
 
 def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
   beam_args = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
-  assert configs.from_args([f"--beam-pipeline-args={' '.join(beam_args)}"]).beam_pipeline_args \
-      == beam_args
-  assert configs.from_args(["--beam-pipeline-args", " ".join(beam_args)]).beam_pipeline_args \
-      == beam_args
+  assert (
+    configs.from_args([f"--beam-pipeline-args={' '.join(beam_args)}"]).beam_pipeline_args
+    == beam_args
+  )
+  assert (
+    configs.from_args(["--beam-pipeline-args", " ".join(beam_args)]).beam_pipeline_args == beam_args
+  )
   monkeypatch.setenv("IMAGE_PIPELINE_BEAM_PIPELINE_ARGS", " ".join(beam_args))
   assert configs.from_args([]).beam_pipeline_args == beam_args
 
 
-@pytest.mark.parametrize("argv, message", [
+@pytest.mark.parametrize(
+  "argv, message",
+  [
     (["--model", "resnet"], "invalid choice"),
     (["--accuracy-threshold", "1.5"], "between 0 and 1"),
     (["--image-size", "4"], "between 8 and 1024"),
@@ -92,15 +145,19 @@ def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
     (["--epoch", "3"], "unrecognized arguments: --epoch 3"),
     (["--image", "64"], "unrecognized arguments: --image 64"),
     (["--lr", "0.01"], "unrecognized arguments: --lr 0.01"),
-])
+  ],
+)
 def test_bad_settings_are_config_errors(argv, message):
   with pytest.raises(configs.ConfigError, match=message):
     configs.from_args(argv)
 
 
 def test_every_numeric_setting_has_a_range():
-  numeric = {f.name for f in dataclasses.fields(configs.PipelineConfig)
-             if f.type in (int, float, "int", "float")}
+  numeric = {
+    f.name
+    for f in dataclasses.fields(configs.PipelineConfig)
+    if f.type in (int, float, "int", "float")
+  }
   assert numeric == set(configs.RANGES)
 
 
@@ -133,8 +190,13 @@ def test_input_needs_two_non_empty_class_folders(tmp_path):
 
 
 def _runner(*argv):
-  return subprocess.run([sys.executable, "local_runner.py", *argv], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run(
+    [sys.executable, "local_runner.py", *argv],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
 
 
 @pytest.mark.integration
@@ -151,15 +213,27 @@ def test_runner_usage_errors_exit_2_with_one_line(tmp_path, monkeypatch):
   result = _runner("--output-dir", str(tmp_path / "out"))
   assert result.returncode == 2
   assert result.stderr.strip().splitlines() == [
-      "error: environment variable IMAGE_PIPELINE_EPOCHS='ten': invalid literal for int() with "
-      "base 10: 'ten'"]
+    "error: environment variable IMAGE_PIPELINE_EPOCHS='ten': invalid literal for int() with "
+    "base 10: 'ten'"
+  ]
 
 
 @pytest.mark.integration
 def test_runner_help_documents_every_contract_flag():
   result = _runner("--help")
   assert result.returncode == 0
-  for flag in ("--data-dir", "--output-dir", "--model", "--image-size", "--epochs",
-               "--accuracy-threshold", "--min-class-recall", "--pipeline-name", "--weights",
-               "--min-class-precision", "--change-threshold", "--warmup-requests"):
+  for flag in (
+    "--data-dir",
+    "--output-dir",
+    "--model",
+    "--image-size",
+    "--epochs",
+    "--accuracy-threshold",
+    "--min-class-recall",
+    "--pipeline-name",
+    "--weights",
+    "--min-class-precision",
+    "--change-threshold",
+    "--warmup-requests",
+  ):
     assert flag in result.stdout

@@ -31,8 +31,13 @@ SCRIPT = textwrap.dedent("""
 
 def _run(tmp_path, verbose):
   log = tmp_path / "logs" / "run.log"
-  result = subprocess.run([sys.executable, "-c", SCRIPT, str(log), "1" if verbose else "0"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+  result = subprocess.run(
+    [sys.executable, "-c", SCRIPT, str(log), "1" if verbose else "0"],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert result.returncode == 0, result.stderr
   return result, log.read_text() if log.exists() else ""
 
@@ -47,8 +52,13 @@ def test_noise_goes_to_the_log_and_stages_to_the_console(tmp_path):
   assert 1 <= len(beats) <= 3
   assert all(re.fullmatch(r"\[pipeline\] Transform: running for \d s", b) for b in beats)
   assert result.stderr.splitlines() == ["error: something the user must see", "after the run"]
-  for noise in ("cuInit", "a deprecation warning", "shuffle=True", "Component Transform is",
-                "error: something the user must see"):
+  for noise in (
+    "cuInit",
+    "a deprecation warning",
+    "shuffle=True",
+    "Component Transform is",
+    "error: something the user must see",
+  ):
     assert noise in log
 
 

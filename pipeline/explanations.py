@@ -26,8 +26,9 @@ GALLERY = 24
 FILES = EXPLANATION_FILES  # gradcam.png, misclassified.png
 
 
-def select(labels: np.ndarray, probabilities: np.ndarray, mistakes: int = MISTAKES
-           ) -> Dict[int, Dict[str, List[int]]]:
+def select(
+  labels: np.ndarray, probabilities: np.ndarray, mistakes: int = MISTAKES
+) -> Dict[int, Dict[str, List[int]]]:
   """class id -> {"mistakes": its images predicted as another class, most confident first
   (at most `mistakes`), "correct": its most confidently right image (at most one)}."""
   predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
@@ -37,13 +38,15 @@ def select(labels: np.ndarray, probabilities: np.ndarray, mistakes: int = MISTAK
     wrong = mine[predicted[mine] != class_id]
     right = mine[predicted[mine] == class_id]
     chosen[class_id] = {
-        "mistakes": wrong[np.argsort(-confidence[wrong], kind="stable")][:mistakes].tolist(),
-        "correct": right[np.argsort(-confidence[right], kind="stable")][:1].tolist()}
+      "mistakes": wrong[np.argsort(-confidence[wrong], kind="stable")][:mistakes].tolist(),
+      "correct": right[np.argsort(-confidence[right], kind="stable")][:1].tolist(),
+    }
   return chosen
 
 
-def most_confident_mistakes(labels: np.ndarray, probabilities: np.ndarray,
-                            count: int = GALLERY) -> List[int]:
+def most_confident_mistakes(
+  labels: np.ndarray, probabilities: np.ndarray, count: int = GALLERY
+) -> List[int]:
   predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
   wrong = np.flatnonzero(predicted != labels)
   return wrong[np.argsort(-confidence[wrong], kind="stable")][:count].tolist()
@@ -55,11 +58,14 @@ def load(model_dir: str, examples_uri: str, split: str, limit: int = MAX_IMAGES)
   from trainer_module.constants import IMAGE_KEY, LABEL_KEY  # pylint: disable=import-outside-toplevel
   from trainer_module.labels import read_class_names  # pylint: disable=import-outside-toplevel
   from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
+
   spec, model = contract.read_contract(model_dir), contract.load_keras_model(model_dir)
   class_names = read_class_names(model_dir)
   if spec is None or model is None or class_names is None:
-    raise FileNotFoundError(f"{model_dir} has no {contract.CONTRACT_FILE} and "
-                            f"{contract.KERAS_FILE} (a model trained before they were kept)")
+    raise FileNotFoundError(
+      f"{model_dir} has no {contract.CONTRACT_FILE} and "
+      f"{contract.KERAS_FILE} (a model trained before they were kept)"
+    )
   files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
   records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit)
   data, labels = [], []
@@ -68,9 +74,18 @@ def load(model_dir: str, examples_uri: str, split: str, limit: int = MAX_IMAGES)
     data.append(feature[IMAGE_KEY].bytes_list.value[0])
     label = feature[LABEL_KEY].bytes_list.value[0].decode()
     labels.append(class_names.index(label) if label in class_names else -1)
-  pixels = np.concatenate([decode_images(tf.constant(data[i:i + 64]), spec["height"],
-                                         spec["channels"], spec["resize"]).numpy()
-                           for i in range(0, len(data), 64)]) if data else np.zeros((0,))
+  pixels = (
+    np.concatenate(
+      [
+        decode_images(
+          tf.constant(data[i : i + 64]), spec["height"], spec["channels"], spec["resize"]
+        ).numpy()
+        for i in range(0, len(data), 64)
+      ]
+    )
+    if data
+    else np.zeros((0,))
+  )
   return pixels, np.array(labels), class_names, model
 
 
@@ -88,8 +103,9 @@ def _title(figure, text: str) -> None:
   """A title above the panels' own titles, whatever the figure's height."""
   figure.tight_layout()
   # room for the title and the top row's two-line panel titles
-  figure.subplots_adjust(top=1 - (0.7 + 0.15 * text.count("\n")) / figure.get_figheight(),
-                         hspace=0.4)
+  figure.subplots_adjust(
+    top=1 - (0.7 + 0.15 * text.count("\n")) / figure.get_figheight(), hspace=0.4
+  )
   figure.suptitle(text, fontsize=9, y=1 - 0.05 / figure.get_figheight())
 
 
@@ -106,19 +122,27 @@ def _show(axes, image: np.ndarray) -> None:
   axes.set_yticks([])
 
 
-def plot_gradcam(pixels: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
-                 class_names: List[str], cam, path: Optional[str] = None):
+def plot_gradcam(
+  pixels: np.ndarray,
+  labels: np.ndarray,
+  probabilities: np.ndarray,
+  class_names: List[str],
+  cam,
+  path: Optional[str] = None,
+):
   """Rows of classes: the most confident correct image, then the most confident mistakes,
   each with its heatmap for the predicted class (`cam`: a trainer_module.gradcam.GradCam)."""
   from trainer_module.gradcam import overlay  # pylint: disable=import-outside-toplevel
+
   chosen = select(labels, probabilities)
   rows = sorted(chosen, key=lambda c: (-len(chosen[c]["mistakes"]), c))[:MAX_CLASSES]
   rows.sort()
   indices = sorted({i for c in rows for i in chosen[c]["correct"] + chosen[c]["mistakes"]})
   heatmaps = dict(zip(indices, cam(pixels[indices])[0])) if indices else {}
   columns = 1 + MISTAKES
-  figure, grid = _pyplot().subplots(len(rows), columns, figsize=(2.0 * columns, 2.2 * len(rows)),
-                              squeeze=False)
+  figure, grid = _pyplot().subplots(
+    len(rows), columns, figsize=(2.0 * columns, 2.2 * len(rows)), squeeze=False
+  )
   predicted = probabilities.argmax(axis=1)
   for row, class_id in zip(grid, rows):
     shown = chosen[class_id]["correct"][:1] or [None]
@@ -127,54 +151,87 @@ def plot_gradcam(pixels: np.ndarray, labels: np.ndarray, probabilities: np.ndarr
       axes.axis("off")
     for axes, (index, kind) in zip(row, cells):
       if index is None:
-        axes.text(0.5, 0.5, f"{_label(class_names, class_id)}:\nnone right", ha="center",
-                  va="center", fontsize=8)
+        axes.text(
+          0.5,
+          0.5,
+          f"{_label(class_names, class_id)}:\nnone right",
+          ha="center",
+          va="center",
+          fontsize=8,
+        )
         continue
       axes.axis("on")
       _show(axes, overlay(pixels[index], heatmaps[index]))
-      axes.set_title(f"true {_label(class_names, class_id)}\npredicted "
-                     f"{_label(class_names, predicted[index])} "
-                     f"{probabilities[index].max():.2f}", fontsize=8,
-                     color="darkgreen" if kind == "correct" else "firebrick")
-  _title(figure, f"Grad-CAM ({cam.layer_name}): per class its most confident correct image, "
-         "then its most confident mistakes;\nred: the evidence for the predicted class"
-         + (f" ({len(rows)} of {len(chosen)} classes: those with most mistakes)"
-            if len(rows) < len(chosen) else ""))
+      axes.set_title(
+        f"true {_label(class_names, class_id)}\npredicted "
+        f"{_label(class_names, predicted[index])} "
+        f"{probabilities[index].max():.2f}",
+        fontsize=8,
+        color="darkgreen" if kind == "correct" else "firebrick",
+      )
+  _title(
+    figure,
+    f"Grad-CAM ({cam.layer_name}): per class its most confident correct image, "
+    "then its most confident mistakes;\nred: the evidence for the predicted class"
+    + (
+      f" ({len(rows)} of {len(chosen)} classes: those with most mistakes)"
+      if len(rows) < len(chosen)
+      else ""
+    ),
+  )
   return _save(figure, path)
 
 
-def plot_misclassified(pixels: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
-                       class_names: List[str], path: Optional[str] = None):
+def plot_misclassified(
+  pixels: np.ndarray,
+  labels: np.ndarray,
+  probabilities: np.ndarray,
+  class_names: List[str],
+  path: Optional[str] = None,
+):
   """The most confident mistakes of all classes, plain, with true and predicted labels."""
   wrong = most_confident_mistakes(labels, probabilities)
   columns = 6
   rows = max(1, -(-len(wrong) // columns))
-  figure, grid = _pyplot().subplots(rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False)
+  figure, grid = _pyplot().subplots(
+    rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False
+  )
   for axes in grid.flat:
     axes.axis("off")
   for axes, index in zip(grid.flat, wrong):
     axes.axis("on")
     _show(axes, pixels[index])
-    axes.set_title(f"true {_label(class_names, labels[index])}\npredicted "
-                   f"{_label(class_names, probabilities[index].argmax())} "
-                   f"{probabilities[index].max():.2f}", fontsize=8)
+    axes.set_title(
+      f"true {_label(class_names, labels[index])}\npredicted "
+      f"{_label(class_names, probabilities[index].argmax())} "
+      f"{probabilities[index].max():.2f}",
+      fontsize=8,
+    )
   total = int(np.sum(probabilities.argmax(axis=1) != labels))
-  _title(figure, f"Misclassified: the {len(wrong)} most confident of {total} mistakes on "
-         f"{len(labels)} images" if total else f"No mistakes on {len(labels)} images")
+  _title(
+    figure,
+    f"Misclassified: the {len(wrong)} most confident of {total} mistakes on {len(labels)} images"
+    if total
+    else f"No mistakes on {len(labels)} images",
+  )
   return _save(figure, path)
 
 
 def predict(model, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
   """Probabilities [n, classes] of uint8 pixels, cast to float32 a batch at a time."""
   name = model.inputs[0].name
-  return np.concatenate([np.asarray(model({name: pixels[i:i + batch_size].astype(np.float32)},
-                                          training=False))
-                         for i in range(0, len(pixels), batch_size)])
+  return np.concatenate(
+    [
+      np.asarray(model({name: pixels[i : i + batch_size].astype(np.float32)}, training=False))
+      for i in range(0, len(pixels), batch_size)
+    ]
+  )
 
 
 @functools.lru_cache(maxsize=1)  # the report is written twice (report/ and beside the push)
 def _analysis(model_dir: str, examples_uri: str, split: str) -> Tuple[Any, ...]:
   from trainer_module.gradcam import GradCam  # pylint: disable=import-outside-toplevel
+
   pixels, labels, class_names, model = load(model_dir, examples_uri, split)
   probabilities = predict(model, pixels) if len(pixels) else np.zeros((0, 0))
   return pixels, labels, probabilities, class_names, GradCam(model)
@@ -189,12 +246,14 @@ def write(summary: Dict[str, Any], report_dir: str) -> List[str]:
   """Writes FILES for the run's model and gate split; returns their paths ([] when the run has
   no trained model, or it cannot be explained: the reason is logged, the report goes on)."""
   from tfx.utils import path_utils  # pylint: disable=import-outside-toplevel
+
   if not summary.get("model_path") or not summary.get("examples_path"):
     return []
   split = (summary.get("metrics") or {}).get("split", "eval")
   try:
     pixels, labels, probabilities, class_names, cam = analyse(
-        path_utils.serving_model_path(summary["model_path"]), summary["examples_path"], split)
+      path_utils.serving_model_path(summary["model_path"]), summary["examples_path"], split
+    )
     if not len(pixels):
       return []
     paths = [os.path.join(report_dir, name) for name in FILES]

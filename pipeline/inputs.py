@@ -22,8 +22,10 @@ def describe_input(config: PipelineConfig) -> sources.Source:
   except sources.InputError as e:
     raise ConfigError(str(e)) from e
   if len(source.classes) < 2:
-    raise ConfigError(f"{config.data_dir} needs at least two classes, found "
-                      f"{len(source.classes)}{': ' + source.classes[0] if source.classes else ''}")
+    raise ConfigError(
+      f"{config.data_dir} needs at least two classes, found "
+      f"{len(source.classes)}{': ' + source.classes[0] if source.classes else ''}"
+    )
   return source
 
 
@@ -33,6 +35,7 @@ def resolve_weights(config: PipelineConfig) -> PipelineConfig:
   if config.weights != "imagenet":
     return config
   from trainer_module import model  # pylint: disable=import-outside-toplevel
+
   try:
     return dataclasses.replace(config, weights=model.imagenet_weights(config.model_variant))
   except model.WeightsUnavailable as e:

@@ -37,8 +37,7 @@ def test_the_output_dir_inside_the_data_dir_is_never_a_class(tree, monkeypatch):
   images.write_tree("tfx_output", {"report/confusion_matrix.png": b"png"})
   config = configs.from_args(["--data-dir", "."])
   assert inputs.describe_input(config).classes == ["c0", "c1"]
-  assert _example_gen_config(["--data-dir", "."])["skip_dirs"] == [
-      os.path.join(tree, "tfx_output")]
+  assert _example_gen_config(["--data-dir", "."])["skip_dirs"] == [os.path.join(tree, "tfx_output")]
 
 
 def test_classes_named_but_not_found_stop_before_any_stage(tree):
@@ -61,7 +60,8 @@ def test_span_and_version_are_resolved_by_tfx_utilities(tmp_path):
   assert source.input_base == str(tmp_path)
   assert [s.pattern for s in source.input_config.splits] == ["day-{SPAN:2}/v{VERSION}/*/*"]
   span, version, resolved = sources.resolve_span_and_version(
-      source.input_base, source.input_config.splits)
+    source.input_base, source.input_config.splits
+  )
   assert (span, version, resolved[0].pattern) == (2, 10, "day-02/v10/*/*")
   manifest = tmp_path / "labels-7.csv"
   manifest.write_text("path,label\nday-01/v1/c0/a.png,c0\nday-01/v1/c1/b.png,c1\n")
@@ -77,4 +77,5 @@ def test_the_compiled_input_config_keeps_the_placeholders(tmp_path):
   pipeline = create_pipeline(config, inputs.describe_input(config))
   [example_gen] = [c for c in pipeline.components if c.id == "ImageExampleGen"]
   assert json.loads(example_gen.exec_properties["input_config"])["splits"] == [
-      {"name": "images", "pattern": "day-{SPAN}/*/*"}]
+    {"name": "images", "pattern": "day-{SPAN}/*/*"}
+  ]

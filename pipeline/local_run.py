@@ -15,7 +15,8 @@ def compile_run(tfx_pipeline: tfx.dsl.Pipeline, run_id: str) -> pipeline_pb2.Pip
   # What LocalDagRunner.run does first: components' pip dependencies, then the compile.
   ir = tfx_runner._make_pipeline_proto(tfx_pipeline)  # pylint: disable=protected-access
   runtime_parameter_utils.substitute_runtime_parameter(
-      ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id}
+  )
   for node in ir.nodes:
     if node.pipeline_node.node_info.id in ALWAYS_RUN:
       node.pipeline_node.execution_options.caching_options.enable_cache = False

@@ -24,10 +24,26 @@ from trainer_module.train import PREDICTION_KEY, SERVING_EXAMPLES_SIGNATURE, TRA
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.train.run_fn"
 TUNER_FN = "trainer_module.train.tuner_fn"
-TRAINING_KEYS = ("model", "model_variant", "weights", "image_size", "channels", "epochs",
-                 "batch_size", "learning_rate", "lr_schedule", "dropout", "width",
-                 "fine_tune_epochs", "fine_tune_layers", "augment", "class_weights", "cache",
-                 "tune_trials", "tune_epochs")
+TRAINING_KEYS = (
+  "model",
+  "model_variant",
+  "weights",
+  "image_size",
+  "channels",
+  "epochs",
+  "batch_size",
+  "learning_rate",
+  "lr_schedule",
+  "dropout",
+  "width",
+  "fine_tune_epochs",
+  "fine_tune_layers",
+  "augment",
+  "class_weights",
+  "cache",
+  "tune_trials",
+  "tune_epochs",
+)
 
 
 def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:
@@ -36,8 +52,9 @@ def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:
 
 
 def _lower_bound(value: float) -> tfma.MetricThreshold:
-  return tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-      lower_bound={"value": value}))
+  return tfma.MetricThreshold(
+    value_threshold=tfma.GenericValueThreshold(lower_bound={"value": value})
+  )
 
 
 def _top1_per_class(class_name: str, bound: Optional[float] = None) -> tfma.MetricConfig:
@@ -56,42 +73,60 @@ def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalCon
   the multi-class confusion matrix, and the calibration of the top probability (binarized by
   top-1 hit)."""
   accuracy_gate = _lower_bound(config.accuracy_threshold)
-  accuracy_gate.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
-      direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-      absolute={"value": config.change_threshold}))
+  accuracy_gate.change_threshold.CopyFrom(
+    tfma.GenericChangeThreshold(
+      direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": config.change_threshold}
+    )
+  )
   return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(
-          signature_name=SERVING_EXAMPLES_SIGNATURE,
-          preprocessing_function_names=[TRANSFORM_SIGNATURE],
-          label_key=LABEL_XF,
-          prediction_key=PREDICTION_KEY)],
-      slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])],
-      metrics_specs=[
-          tfma.MetricsSpec(metrics=[
-              tfma.MetricConfig(class_name="ExampleCount"),
-              tfma.MetricConfig(class_name="SparseCategoricalAccuracy",
-                                per_slice_thresholds=[_overall(accuracy_gate)]),
-              tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
-          ]),
-          tfma.MetricsSpec(
-              binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
-              metrics=[_top1_per_class("Recall", config.min_class_recall),
-                       _top1_per_class("Precision", config.min_class_precision),
-                       _top1_per_class("F1Score")]),
-          tfma.MetricsSpec(
-              binarize=tfma.BinarizationOptions(top_k_list={"values": [1]}),
-              metrics=[tfma.MetricConfig(class_name="Calibration"),
-                       tfma.MetricConfig(class_name="CalibrationPlot")]),
-      ])
+    model_specs=[
+      tfma.ModelSpec(
+        signature_name=SERVING_EXAMPLES_SIGNATURE,
+        preprocessing_function_names=[TRANSFORM_SIGNATURE],
+        label_key=LABEL_XF,
+        prediction_key=PREDICTION_KEY,
+      )
+    ],
+    slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])],
+    metrics_specs=[
+      tfma.MetricsSpec(
+        metrics=[
+          tfma.MetricConfig(class_name="ExampleCount"),
+          tfma.MetricConfig(
+            class_name="SparseCategoricalAccuracy", per_slice_thresholds=[_overall(accuracy_gate)]
+          ),
+          tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+        ]
+      ),
+      tfma.MetricsSpec(
+        binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
+        metrics=[
+          _top1_per_class("Recall", config.min_class_recall),
+          _top1_per_class("Precision", config.min_class_precision),
+          _top1_per_class("F1Score"),
+        ],
+      ),
+      tfma.MetricsSpec(
+        binarize=tfma.BinarizationOptions(top_k_list={"values": [1]}),
+        metrics=[
+          tfma.MetricConfig(class_name="Calibration"),
+          tfma.MetricConfig(class_name="CalibrationPlot"),
+        ],
+      ),
+    ],
+  )
 
 
-def create_pipeline(config: PipelineConfig, source: sources.Source,
-                    num_classes: Optional[int] = None,
-                    metadata_connection_config: Optional[object] = None,
-                    schema_path: str = SCHEMA_PATH,
-                    cloud: Optional[CloudConfig] = None,
-                    data_root: Optional[RuntimeParameter] = None,
-                    ui_report: bool = False) -> tfx.dsl.Pipeline:
+def create_pipeline(
+  config: PipelineConfig,
+  source: sources.Source,
+  num_classes: Optional[int] = None,
+  metadata_connection_config: Optional[object] = None,
+  schema_path: str = SCHEMA_PATH,
+  cloud: Optional[CloudConfig] = None,
+  data_root: Optional[RuntimeParameter] = None,
+  ui_report: bool = False,
+) -> tfx.dsl.Pipeline:
   """Builds the pipeline from the config and its described source (pipeline/inputs.py).
 
   `num_classes` (default: the source's classes) sizes the per-class gates. The Evaluator gates
@@ -100,91 +135,153 @@ def create_pipeline(config: PipelineConfig, source: sources.Source,
   `data_root` (Kubeflow runs) makes the ingested folder a pipeline parameter. `ui_report` adds
   a last stage whose confusion matrix and model card the Kubeflow / Vertex AI UI shows.
   """
-  example_gen = ImageExampleGen(config.data_dir, splits=config.splits,
-                                max_image_pixels=config.max_image_pixels,
-                                min_image_size=config.min_image_size, classes=config.classes,
-                                source=source, input_base=data_root,
-                                keep_duplicates=config.keep_duplicates)
-  has_test = (any(s.name == "test" for s in source.input_config.splits) if source.presplit
-              else "test" in config.splits)
+  example_gen = ImageExampleGen(
+    config.data_dir,
+    splits=config.splits,
+    max_image_pixels=config.max_image_pixels,
+    min_image_size=config.min_image_size,
+    classes=config.classes,
+    source=source,
+    input_base=data_root,
+    keep_duplicates=config.keep_duplicates,
+  )
+  has_test = (
+    any(s.name == "test" for s in source.input_config.splits)
+    if source.presplit
+    else "test" in config.splits
+  )
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
   schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
   example_validator = tfx.components.ExampleValidator(
-      statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+  )
   transform = tfx.components.Transform(
-      examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-      preprocessing_fn=PREPROCESSING_FN,
-      custom_config={"image_size": config.image_size, "channels": config.channels,
-                     "resize": config.resize})
+    examples=example_gen.outputs["examples"],
+    schema=schema_gen.outputs["schema"],
+    preprocessing_fn=PREPROCESSING_FN,
+    custom_config={
+      "image_size": config.image_size,
+      "channels": config.channels,
+      "resize": config.resize,
+    },
+  )
   training_config = {key: getattr(config, key) for key in TRAINING_KEYS}
-  tuner = tfx.components.Tuner(
+  tuner = (
+    tfx.components.Tuner(
       tuner_fn=TUNER_FN,
       examples=transform.outputs["transformed_examples"],
       transform_graph=transform.outputs["transform_graph"],
       schema=schema_gen.outputs["schema"],
-      custom_config=training_config) if config.tune else None
+      custom_config=training_config,
+    )
+    if config.tune
+    else None
+  )
   trainer_class = tfx.components.Trainer
   if cloud and cloud.vertex_training:
     trainer_class = VERTEX.Trainer
     training_config = {**training_config, **cloud.training_config()}
   trainer = trainer_class(
-      run_fn=RUN_FN,
-      examples=transform.outputs["transformed_examples"],
-      transform_graph=transform.outputs["transform_graph"],
-      schema=schema_gen.outputs["schema"],
-      hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
-      custom_config=training_config)
+    run_fn=RUN_FN,
+    examples=transform.outputs["transformed_examples"],
+    transform_graph=transform.outputs["transform_graph"],
+    schema=schema_gen.outputs["schema"],
+    hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+    custom_config=training_config,
+  )
   baseline_resolver = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+    model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+    model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
   ).with_id("latest_blessed_model_resolver")
   gate_split = "test" if has_test else "eval"
   evaluator = Evaluator(
-      examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-      baseline_model=baseline_resolver.outputs["model"], example_splits=[gate_split],
-      eval_config=create_eval_config(config, num_classes or len(source.classes)))
+    examples=example_gen.outputs["examples"],
+    model=trainer.outputs["model"],
+    baseline_model=baseline_resolver.outputs["model"],
+    example_splits=[gate_split],
+    eval_config=create_eval_config(config, num_classes or len(source.classes)),
+  )
   serving_check = ServingCheck(
-      model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
-      split=gate_split, num_requests=config.warmup_requests, model_name=config.pipeline_name,
-      max_batch_size=config.max_batch_size)
+    model=trainer.outputs["model"],
+    examples=example_gen.outputs["examples"],
+    split=gate_split,
+    num_requests=config.warmup_requests,
+    model_name=config.pipeline_name,
+    max_batch_size=config.max_batch_size,
+  )
   tflite_export = TFLiteExport(
-      model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
-      model_blessing=evaluator.outputs["blessing"], gate_split=gate_split)
+    model=trainer.outputs["model"],
+    examples=example_gen.outputs["examples"],
+    model_blessing=evaluator.outputs["blessing"],
+    gate_split=gate_split,
+  )
   pusher = ServingPusher(
-      model_blessing=evaluator.outputs["blessing"],
-      infra_blessing=serving_check.outputs["blessing"],  # the checked model, with warmup
-      tflite_model=tflite_export.outputs["tflite_model"],  # pushed when its parity passed
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=config.serving_model_dir)),
-      custom_config={"model_name": config.pipeline_name,
-                     "max_batch_size": config.max_batch_size,
-                     "keep_versions": config.keep_versions})
-  endpoint_pusher = VERTEX.Pusher(
+    model_blessing=evaluator.outputs["blessing"],
+    infra_blessing=serving_check.outputs["blessing"],  # the checked model, with warmup
+    tflite_model=tflite_export.outputs["tflite_model"],  # pushed when its parity passed
+    push_destination=tfx.proto.PushDestination(
+      filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)
+    ),
+    custom_config={
+      "model_name": config.pipeline_name,
+      "max_batch_size": config.max_batch_size,
+      "keep_versions": config.keep_versions,
+    },
+  )
+  endpoint_pusher = (
+    VERTEX.Pusher(
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],
-      custom_config=cloud.endpoint_config()).with_id("VertexEndpointPusher") if (
-          cloud and cloud.vertex_endpoint) else None
-  run_report = RunReport(
-      pipeline_name=config.pipeline_name, data_dir=data_root or config.data_dir,
+      custom_config=cloud.endpoint_config(),
+    ).with_id("VertexEndpointPusher")
+    if (cloud and cloud.vertex_endpoint)
+    else None
+  )
+  run_report = (
+    RunReport(
+      pipeline_name=config.pipeline_name,
+      data_dir=data_root or config.data_dir,
       examples=example_gen.outputs["examples"],
-      transform_graph=transform.outputs["transform_graph"], model=trainer.outputs["model"],
-      model_run=trainer.outputs["model_run"], evaluation=evaluator.outputs["evaluation"],
-      blessing=evaluator.outputs["blessing"], infra_blessing=serving_check.outputs["blessing"],
+      transform_graph=transform.outputs["transform_graph"],
+      model=trainer.outputs["model"],
+      model_run=trainer.outputs["model_run"],
+      evaluation=evaluator.outputs["evaluation"],
+      blessing=evaluator.outputs["blessing"],
+      infra_blessing=serving_check.outputs["blessing"],
       anomalies=example_validator.outputs["anomalies"],
-      pushed_model=pusher.outputs["pushed_model"]) if ui_report else None
+      pushed_model=pusher.outputs["pushed_model"],
+    )
+    if ui_report
+    else None
+  )
   if cloud and cloud.dataflow:
     for component in (example_gen, statistics_gen, transform, evaluator):
-      component.with_beam_pipeline_args(cloud.dataflow_args(
-          os.path.join(config.output_dir, "tmp")))
+      component.with_beam_pipeline_args(cloud.dataflow_args(os.path.join(config.output_dir, "tmp")))
   return tfx.dsl.Pipeline(
-      pipeline_name=config.pipeline_name,
-      pipeline_root=config.pipeline_root,
-      components=[c for c in (example_gen, statistics_gen, schema_gen, example_validator,
-                              transform, tuner, trainer, baseline_resolver, evaluator, serving_check,
-                              tflite_export, pusher, endpoint_pusher, run_report)
-                  if c is not None],
-      enable_cache=config.enable_cache,
-      metadata_connection_config=metadata_connection_config,
-      beam_pipeline_args=config.beam_pipeline_args)
+    pipeline_name=config.pipeline_name,
+    pipeline_root=config.pipeline_root,
+    components=[
+      c
+      for c in (
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        transform,
+        tuner,
+        trainer,
+        baseline_resolver,
+        evaluator,
+        serving_check,
+        tflite_export,
+        pusher,
+        endpoint_pusher,
+        run_report,
+      )
+      if c is not None
+    ],
+    enable_cache=config.enable_cache,
+    metadata_connection_config=metadata_connection_config,
+    beam_pipeline_args=config.beam_pipeline_args,
+  )

@@ -10,8 +10,10 @@ from tests import images
 
 def _tree(root, splits=("",)):
   png = images.encode(images.digit_pixels(1)[0][0], "png")
-  images.write_tree(str(root), {f"{s}{c}/{i}.png".lstrip("/"): png for s in splits
-                                for c in ("cat", "dog") for i in range(2)})
+  images.write_tree(
+    str(root),
+    {f"{s}{c}/{i}.png".lstrip("/"): png for s in splits for c in ("cat", "dog") for i in range(2)},
+  )
   return str(root)
 
 
@@ -22,14 +24,28 @@ def _components(argv):
 
 
 def test_thresholds_and_classes_come_from_the_config(tmp_path):
-  components = _components(["--data-dir", _tree(tmp_path), "--accuracy-threshold", "0.91",
-                            "--min-class-recall", "0.42", "--min-class-precision", "0.37",
-                            "--change-threshold", "-0.01"])
+  components = _components(
+    [
+      "--data-dir",
+      _tree(tmp_path),
+      "--accuracy-threshold",
+      "0.91",
+      "--min-class-recall",
+      "0.42",
+      "--min-class-precision",
+      "0.37",
+      "--change-threshold",
+      "-0.01",
+    ]
+  )
   eval_config = json.loads(components["Evaluator"].exec_properties["eval_config"])
   overall, per_class, top1 = eval_config["metrics_specs"]
-  bounds = {m["class_name"]: m["per_slice_thresholds"][0]["threshold"]
-            for spec in (overall, per_class) for m in spec["metrics"]
-            if m.get("per_slice_thresholds")}
+  bounds = {
+    m["class_name"]: m["per_slice_thresholds"][0]["threshold"]
+    for spec in (overall, per_class)
+    for m in spec["metrics"]
+    if m.get("per_slice_thresholds")
+  }
   assert bounds["SparseCategoricalAccuracy"]["value_threshold"]["lower_bound"] == 0.91
   assert bounds["SparseCategoricalAccuracy"]["change_threshold"]["absolute"] == -0.01
   assert bounds["Top1Recall"]["value_threshold"]["lower_bound"] == 0.42
@@ -37,8 +53,8 @@ def test_thresholds_and_classes_come_from_the_config(tmp_path):
   assert per_class["binarize"]["class_ids"]["values"] == [0, 1]
   # top-1 per class: the confusion matrix's figures, not one-vs-rest at a 0.5 probability
   assert {(m["class_name"], m["module"]) for m in per_class["metrics"]} == {
-      (f"Top1{name}", "components.evaluator.metrics") for name in ("Recall", "Precision",
-                                                                  "F1Score")}
+    (f"Top1{name}", "components.evaluator.metrics") for name in ("Recall", "Precision", "F1Score")
+  }
   assert "MultiClassConfusionMatrixPlot" in {m["class_name"] for m in overall["metrics"]}
   assert top1["binarize"]["top_k_list"]["values"] == [1]
   assert [s.get("feature_keys") for s in eval_config["slicing_specs"]] == [None, ["label"]]
@@ -46,8 +62,9 @@ def test_thresholds_and_classes_come_from_the_config(tmp_path):
 
 
 def test_a_zero_class_bound_is_no_gate(tmp_path):
-  components = _components(["--data-dir", _tree(tmp_path), "--min-class-recall", "0",
-                            "--min-class-precision", "0.2"])
+  components = _components(
+    ["--data-dir", _tree(tmp_path), "--min-class-recall", "0", "--min-class-precision", "0.2"]
+  )
   per_class = json.loads(components["Evaluator"].exec_properties["eval_config"])["metrics_specs"][1]
   gated = {m["class_name"] for m in per_class["metrics"] if m.get("per_slice_thresholds")}
   assert gated == {"Top1Precision"}
@@ -65,18 +82,35 @@ def test_pre_split_folders_become_input_splits(tmp_path):
   components = _components(["--data-dir", data])
   input_config = json.loads(components["ImageExampleGen"].exec_properties["input_config"])
   assert [(s["name"], s["pattern"]) for s in input_config["splits"]] == [
-      ("train", "train/*/*"), ("eval", "eval/*/*"), ("test", "test/*/*")]
+    ("train", "train/*/*"),
+    ("eval", "eval/*/*"),
+    ("test", "test/*/*"),
+  ]
   assert json.loads(components["Evaluator"].exec_properties["example_splits"]) == ["test"]
 
 
 def test_training_settings_reach_the_trainer_and_tune_adds_a_tuner(tmp_path):
-  argv = ["--data-dir", _tree(tmp_path), "--model", "efficientnet", "--model-variant", "b1",
-          "--augment", "flip", "--class-weights", "none"]
+  argv = [
+    "--data-dir",
+    _tree(tmp_path),
+    "--model",
+    "efficientnet",
+    "--model-variant",
+    "b1",
+    "--augment",
+    "flip",
+    "--class-weights",
+    "none",
+  ]
   components = _components(argv)
   assert "Tuner" not in components
   trainer_config = json.loads(components["Trainer"].exec_properties["custom_config"])
-  assert (trainer_config["model"], trainer_config["model_variant"], trainer_config["augment"],
-          trainer_config["class_weights"]) == ("efficientnet", "b1", ["flip"], "none")
+  assert (
+    trainer_config["model"],
+    trainer_config["model_variant"],
+    trainer_config["augment"],
+    trainer_config["class_weights"],
+  ) == ("efficientnet", "b1", ["flip"], "none")
   assert "hyperparameters" not in components["Trainer"].inputs
 
   components = _components(argv + ["--tune", "--tune-trials", "3"])
@@ -86,19 +120,36 @@ def test_training_settings_reach_the_trainer_and_tune_adds_a_tuner(tmp_path):
 
 
 def test_push_needs_both_blessings_and_the_serving_check_uses_the_gated_split(tmp_path):
-  components = _components(["--data-dir", _tree(tmp_path), "--splits", "train=8,eval=1,test=1",
-                            "--warmup-requests", "5", "--pipeline-name", "pets",
-                            "--max-batch-size", "4"])
+  components = _components(
+    [
+      "--data-dir",
+      _tree(tmp_path),
+      "--splits",
+      "train=8,eval=1,test=1",
+      "--warmup-requests",
+      "5",
+      "--pipeline-name",
+      "pets",
+      "--max-batch-size",
+      "4",
+    ]
+  )
   check, pusher = components["ServingCheck"], components["ServingPusher"]
-  assert (check.exec_properties["split"], check.exec_properties["num_requests"],
-          check.exec_properties["model_name"], check.exec_properties["max_batch_size"]) == (
-              "test", 5, "pets", 4)
+  assert (
+    check.exec_properties["split"],
+    check.exec_properties["num_requests"],
+    check.exec_properties["model_name"],
+    check.exec_properties["max_batch_size"],
+  ) == ("test", 5, "pets", 4)
   assert check.inputs["model"].producer_component_id == "Trainer"
   assert pusher.inputs["model_blessing"].producer_component_id == "Evaluator"
   assert pusher.inputs["infra_blessing"].producer_component_id == "ServingCheck"
   assert "model" not in pusher.inputs  # it pushes the checked copy, with its warmup requests
   assert json.loads(pusher.exec_properties["custom_config"]) == {
-      "model_name": "pets", "max_batch_size": 4, "keep_versions": 5}
+    "model_name": "pets",
+    "max_batch_size": 4,
+    "keep_versions": 5,
+  }
 
 
 def test_tflite_export_checks_the_blessed_model_on_the_gated_split_before_the_push(tmp_path):
@@ -106,8 +157,10 @@ def test_tflite_export_checks_the_blessed_model_on_the_gated_split_before_the_pu
   export, pusher = components["TFLiteExport"], components["ServingPusher"]
   assert export.exec_properties["gate_split"] == "test"
   assert export.exec_properties["calibration_split"] == "train"
-  assert (export.exec_properties["min_agreement"],
-          export.exec_properties["max_accuracy_drop"]) == (0.98, 0.01)
+  assert (export.exec_properties["min_agreement"], export.exec_properties["max_accuracy_drop"]) == (
+    0.98,
+    0.01,
+  )
   assert export.inputs["model"].producer_component_id == "Trainer"
   assert export.inputs["model_blessing"].producer_component_id == "Evaluator"
   assert pusher.inputs["tflite_model"].producer_component_id == "TFLiteExport"

@@ -42,12 +42,17 @@ def resolve_model(path: str) -> Tuple[str, str]:
   if os.path.isfile(os.path.join(path, "saved_model.pb")):
     return "saved_model", path
   if os.path.isdir(path):
-    versions = [int(n) for n in os.listdir(path) if n.isdigit()
-                and os.path.isfile(os.path.join(path, n, "saved_model.pb"))]
+    versions = [
+      int(n)
+      for n in os.listdir(path)
+      if n.isdigit() and os.path.isfile(os.path.join(path, n, "saved_model.pb"))
+    ]
     if versions:
       return "saved_model", os.path.join(path, str(max(versions)))
-  raise UsageError(f"--model {path}: not a pushed version (a folder with saved_model.pb), a "
-                   "serving folder with numbered versions, or a .tflite file")
+  raise UsageError(
+    f"--model {path}: not a pushed version (a folder with saved_model.pb), a "
+    "serving folder with numbered versions, or a .tflite file"
+  )
 
 
 class SavedModelClassifier:
@@ -55,6 +60,7 @@ class SavedModelClassifier:
 
   def __init__(self, version_dir: str):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     self._tf = tf
     self.model_dir = version_dir
     self._serve = tf.saved_model.load(version_dir).signatures["serving_default"]
@@ -75,6 +81,7 @@ class TFLiteClassifier:
 
   def __init__(self, path: str):
     from components.tflite_export import convert  # pylint: disable=import-outside-toplevel
+
     folder = os.path.dirname(os.path.abspath(path))
     try:
       with open(os.path.join(folder, "input.json")) as f:
@@ -82,8 +89,9 @@ class TFLiteClassifier:
       with open(os.path.join(folder, "labels.txt")) as f:
         self.class_names = f.read().splitlines()
     except OSError as e:
-      raise UsageError(f"--model {path}: needs input.json and labels.txt beside it ({e.strerror}: "
-                       f"{e.filename})")
+      raise UsageError(
+        f"--model {path}: needs input.json and labels.txt beside it ({e.strerror}: {e.filename})"
+      )
     self.folder = folder
     self._model = convert.TFLiteClassifier(path)
 
@@ -92,9 +100,12 @@ class TFLiteClassifier:
 
   def pixels(self, images: List[bytes]):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
-    return decode_images(tf.constant(images), self.spec["height"], self.spec["channels"],
-                         self.spec["resize"]).numpy()
+
+    return decode_images(
+      tf.constant(images), self.spec["height"], self.spec["channels"], self.spec["resize"]
+    ).numpy()
 
   def keras_dir(self) -> str:
     """The pushed version holding this tflite/ folder (its assets.extra/model.keras)."""
@@ -105,6 +116,7 @@ def find_images(paths: List[str]) -> List[str]:
   """Files named on the command line as they are; image files in folders, at any depth, sorted,
   hidden ones left out."""
   from components.image_example_gen.checks import has_image_extension  # pylint: disable=import-outside-toplevel
+
   found = []
   for path in paths:
     if not os.path.isdir(path):
@@ -112,14 +124,18 @@ def find_images(paths: List[str]) -> List[str]:
       continue
     for root, folders, files in os.walk(path):
       folders[:] = sorted(d for d in folders if not d.startswith("."))
-      found += [os.path.join(root, n) for n in sorted(files)
-                if not n.startswith(".") and has_image_extension(n)]
+      found += [
+        os.path.join(root, n)
+        for n in sorted(files)
+        if not n.startswith(".") and has_image_extension(n)
+      ]
   return found
 
 
 def read_image(path: str) -> Tuple[Optional[bytes], Optional[str]]:
   """(bytes, None) of a usable image file, or (None, why not)."""
   from components.image_example_gen.checks import inspect_image  # pylint: disable=import-outside-toplevel
+
   try:
     with open(path, "rb") as f:
       data = f.read()
@@ -135,9 +151,10 @@ def classify(model, images: List[bytes]) -> List[Tuple[Optional[Any], Optional[s
   """(probabilities, None) or (None, error) per image: in batches, one by one when a batch
   fails, so that one image the decoder refuses only fails itself."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   results = []
   for start in range(0, len(images), BATCH):
-    batch = images[start:start + BATCH]
+    batch = images[start : start + BATCH]
     try:
       results += [(p, None) for p in model(batch)]
     except (tf.errors.OpError, ValueError) as e:
@@ -149,26 +166,32 @@ def classify(model, images: List[bytes]) -> List[Tuple[Optional[Any], Optional[s
   return results
 
 
-def explain(model, keras_dir: str, paths: List[str], images: List[bytes], class_ids: List[int],
-            out_dir: str) -> List[str]:
+def explain(
+  model, keras_dir: str, paths: List[str], images: List[bytes], class_ids: List[int], out_dir: str
+) -> List[str]:
   """Writes <out_dir>/<name>_gradcam.png per image: the model's input under its Grad-CAM
   heatmap for the predicted class; returns the paths."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   from trainer_module import contract, gradcam  # pylint: disable=import-outside-toplevel
   from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
+
   spec, keras_model = contract.read_contract(keras_dir), contract.load_keras_model(keras_dir)
   if spec is None or keras_model is None:
-    raise UsageError(f"--explain needs the Keras model and input.json of the pushed version "
-                     f"({os.path.join(keras_dir, contract.KERAS_FILE)} not found)")
+    raise UsageError(
+      f"--explain needs the Keras model and input.json of the pushed version "
+      f"({os.path.join(keras_dir, contract.KERAS_FILE)} not found)"
+    )
   cam = gradcam.GradCam(keras_model)
   os.makedirs(out_dir, exist_ok=True)
   written, taken = [], set()
   for start in range(0, len(images), BATCH):
-    pixels = decode_images(tf.constant(images[start:start + BATCH]), spec["height"],
-                           spec["channels"], spec["resize"]).numpy()
-    heatmaps, _ = cam(pixels, class_ids[start:start + BATCH])
-    for path, image, heatmap in zip(paths[start:start + BATCH], pixels, heatmaps):
+    pixels = decode_images(
+      tf.constant(images[start : start + BATCH]), spec["height"], spec["channels"], spec["resize"]
+    ).numpy()
+    heatmaps, _ = cam(pixels, class_ids[start : start + BATCH])
+    for path, image, heatmap in zip(paths[start : start + BATCH], pixels, heatmaps):
       shown = gradcam.overlay(image, heatmap)
       scale = max(1, -(-EXPLAIN_MIN_SIDE // max(shown.shape[:2])))
       shown = np.repeat(np.repeat(shown, scale, axis=0), scale, axis=1)
@@ -186,18 +209,28 @@ def explain(model, keras_dir: str, paths: List[str], images: List[bytes], class_
 
 
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="python -m pipeline.predict",
-                              description=__doc__.split("\n\n")[0])
+  p = argparse.ArgumentParser(
+    prog="python -m pipeline.predict", description=__doc__.split("\n\n")[0]
+  )
   p.add_argument("paths", nargs="*", metavar="PATH", help="Image files or folders of them.")
-  p.add_argument("--model", default=None,
-                 help="A pushed version (a folder with saved_model.pb), a serving folder (its "
-                 "newest numbered version is used) or a .tflite file with input.json and "
-                 "labels.txt beside it (default: the newest version in "
-                 "$IMAGE_PIPELINE_OUTPUT_DIR/serving_model, tfx_output/ when unset).")
-  p.add_argument("--json", action="store_true",
-                 help="One JSON object a line: path, class, score and probabilities (or error).")
-  p.add_argument("--explain", metavar="OUT",
-                 help="Write a Grad-CAM overlay per image into OUT (<name>_gradcam.png).")
+  p.add_argument(
+    "--model",
+    default=None,
+    help="A pushed version (a folder with saved_model.pb), a serving folder (its "
+    "newest numbered version is used) or a .tflite file with input.json and "
+    "labels.txt beside it (default: the newest version in "
+    "$IMAGE_PIPELINE_OUTPUT_DIR/serving_model, tfx_output/ when unset).",
+  )
+  p.add_argument(
+    "--json",
+    action="store_true",
+    help="One JSON object a line: path, class, score and probabilities (or error).",
+  )
+  p.add_argument(
+    "--explain",
+    metavar="OUT",
+    help="Write a Grad-CAM overlay per image into OUT (<name>_gradcam.png).",
+  )
   return p
 
 
@@ -228,21 +261,30 @@ def _run(model, files: List[str], args) -> int:
     else:
       readable.append((path, data))
   for (path, _), (probabilities, error) in zip(
-      readable, classify(model, [data for _, data in readable])):
+    readable, classify(model, [data for _, data in readable])
+  ):
     if error:
       outcomes[path] = {"path": path, "error": error}
       continue
     top = int(probabilities.argmax())
-    outcomes[path] = {"path": path, "class": model.class_names[top],
-                      "score": float(probabilities[top]),
-                      "probabilities": dict(zip(model.class_names, map(float, probabilities))),
-                      "class_id": top}
+    outcomes[path] = {
+      "path": path,
+      "class": model.class_names[top],
+      "score": float(probabilities[top]),
+      "probabilities": dict(zip(model.class_names, map(float, probabilities))),
+      "class_id": top,
+    }
   done = [o for o in outcomes.values() if "error" not in o]
   if args.explain and done:
     by_path = dict(readable)
-    overlays = explain(model, model.keras_dir(), [o["path"] for o in done],
-                       [by_path[o["path"]] for o in done], [o["class_id"] for o in done],
-                       args.explain)
+    overlays = explain(
+      model,
+      model.keras_dir(),
+      [o["path"] for o in done],
+      [by_path[o["path"]] for o in done],
+      [o["class_id"] for o in done],
+      args.explain,
+    )
     for outcome, overlay in zip(done, overlays):
       outcome["explanation"] = overlay
   for path in files:
@@ -253,8 +295,10 @@ def _run(model, files: List[str], args) -> int:
     elif "error" in outcome:
       print(f"{path}: error: {outcome['error']}", file=sys.stderr)
     else:
-      print(f"{path}\t{outcome['class']}\t{outcome['score']:.4f}"
-            + (f"\t{outcome['explanation']}" if "explanation" in outcome else ""))
+      print(
+        f"{path}\t{outcome['class']}\t{outcome['score']:.4f}"
+        + (f"\t{outcome['explanation']}" if "explanation" in outcome else "")
+      )
   return EXIT_SOME_FAILED if len(done) < len(files) else EXIT_OK
 
 
@@ -266,8 +310,10 @@ def run(argv: Optional[List[str]] = None) -> int:
     print("error: interrupted", file=sys.stderr)
     return 130
   except Exception as e:  # pylint: disable=broad-except
-    print(f"error: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
-          file=sys.stderr)
+    print(
+      f"error: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
+      file=sys.stderr,
+    )
     return 1
 
 

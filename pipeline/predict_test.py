@@ -33,10 +33,11 @@ def photos(tmp_path_factory):
   """Real digits (PNG, and JPEG in a sub-folder), a truncated PNG, an empty JPEG and a text
   file (not an image name: left out of a folder)."""
   root = tmp_path_factory.mktemp("photos")
-  files = {**images.digit_files({d: 2 for d in range(10)}, folder="png", skip=50),
-           # the same file names as the first PNGs, in a sub-folder
-           **images.digit_files({d: 1 for d in range(10)}, folder="png/more", fmt="jpeg",
-                                skip=50)}
+  files = {
+    **images.digit_files({d: 2 for d in range(10)}, folder="png", skip=50),
+    # the same file names as the first PNGs, in a sub-folder
+    **images.digit_files({d: 1 for d in range(10)}, folder="png/more", fmt="jpeg", skip=50),
+  }
   good = next(iter(files.values()))
   files.update({"png/truncated.png": good[:40], "empty.jpg": b"", "notes.txt": b"hello"})
   images.write_tree(str(root), files)
@@ -46,18 +47,28 @@ def photos(tmp_path_factory):
 def served(version_dir, paths):
   serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
   outputs = serve(image_bytes=tf.constant([open(p, "rb").read() for p in paths]))
-  return ([c.decode() for c in outputs["classes"].numpy()], outputs["scores"].numpy(),
-          outputs["probabilities"].numpy(), [c.decode() for c in outputs["class_names"][0].numpy()])
+  return (
+    [c.decode() for c in outputs["classes"].numpy()],
+    outputs["scores"].numpy(),
+    outputs["probabilities"].numpy(),
+    [c.decode() for c in outputs["class_names"][0].numpy()],
+  )
 
 
 def run_cli(*args, env=None):
-  return subprocess.run([sys.executable, "-m", "pipeline.predict", *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300,
-                        env={**os.environ, **(env or {})})
+  return subprocess.run(
+    [sys.executable, "-m", "pipeline.predict", *args],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, **(env or {})},
+  )
 
 
 def test_a_folder_of_real_images_gets_the_served_signatures_answers_and_bad_files_one_line(
-    serving, photos, tmp_path):
+  serving, photos, tmp_path
+):
   # No --model: the newest version under $IMAGE_PIPELINE_OUTPUT_DIR/serving_model.
   output_dir = tmp_path / "out"
   output_dir.mkdir()
@@ -81,19 +92,28 @@ def test_a_folder_of_real_images_gets_the_served_signatures_answers_and_bad_file
 
 
 def test_human_output_is_path_class_score_and_errors_go_to_stderr(serving, photos, capsys):
-  status = predict.main(["--model", str(serving / "2000"), str(photos / "png" / "truncated.png"),
-                         str(photos / "missing.png"), *sorted(
-                             str(p) for p in (photos / "png").glob("*.png"))[:3]])
+  status = predict.main(
+    [
+      "--model",
+      str(serving / "2000"),
+      str(photos / "png" / "truncated.png"),
+      str(photos / "missing.png"),
+      *sorted(str(p) for p in (photos / "png").glob("*.png"))[:3],
+    ]
+  )
   out, err = capsys.readouterr()
   assert status == 1
-  assert err.splitlines() == [f"{photos / 'png' / 'truncated.png'}: error: truncated_file",
-                              f"{photos / 'missing.png'}: error: missing_file"]
+  assert err.splitlines() == [
+    f"{photos / 'png' / 'truncated.png'}: error: truncated_file",
+    f"{photos / 'missing.png'}: error: missing_file",
+  ]
   rows = [line.split("\t") for line in out.splitlines()]
   assert len(rows) == 3 and all(len(r) == 3 and 0 < float(r[2]) <= 1 for r in rows)
 
 
-def test_a_tflite_file_classifies_like_its_interpreter_within_the_parity_bounds(serving, photos,
-                                                                                capsys):
+def test_a_tflite_file_classifies_like_its_interpreter_within_the_parity_bounds(
+  serving, photos, capsys
+):
   tflite = serving / "2000" / "tflite" / "model_int8.tflite"
   assert predict.main(["--model", str(tflite), "--json", str(photos / "png")]) == 1
   lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -101,8 +121,10 @@ def test_a_tflite_file_classifies_like_its_interpreter_within_the_parity_bounds(
   with open(serving / "2000" / "tflite" / "input.json") as f:
     spec = json.load(f)
   from components.tflite_export.executor import decode  # pylint: disable=import-outside-toplevel
+
   expected = convert.TFLiteClassifier(str(tflite)).predict(
-      decode([open(g["path"], "rb").read() for g in good], spec))
+    decode([open(g["path"], "rb").read() for g in good], spec)
+  )
   names = open(serving / "2000" / "tflite" / "labels.txt").read().splitlines()
   assert [g["class"] for g in good] == [names[i] for i in expected.argmax(axis=1)]
   classes, _, _, _ = served(serving / "2000", [g["path"] for g in good])
@@ -133,15 +155,26 @@ def test_bad_usage_is_one_line_and_status_2(serving, photos, tmp_path, capsys):
   assert predict.main(["--model", str(alone), str(photos)]) == 2
   copied = tmp_path / "tflite"
   shutil.copytree(serving / "2000" / "tflite", copied)  # without the version around it
-  assert predict.main(["--model", str(copied / "model_int8.tflite"), "--explain",
-                       str(tmp_path / "x"), str(photos / "png")]) == 2
+  assert (
+    predict.main(
+      [
+        "--model",
+        str(copied / "model_int8.tflite"),
+        "--explain",
+        str(tmp_path / "x"),
+        str(photos / "png"),
+      ]
+    )
+    == 2
+  )
   err = capsys.readouterr().err.splitlines()
   errors = [line for line in err if line.startswith("error: ")]
   assert errors == [
-      f"error: --model {tmp_path / 'nowhere'}: not a pushed version (a folder with "
-      "saved_model.pb), a serving folder with numbered versions, or a .tflite file",
-      "error: no image given: pass image files or folders",
-      f"error: --model {alone}: needs input.json and labels.txt beside it (No such file or "
-      f"directory: {tmp_path / 'input.json'})",
-      "error: --explain needs the Keras model and input.json of the pushed version "
-      f"({tmp_path / 'assets.extra' / 'model.keras'} not found)"]
+    f"error: --model {tmp_path / 'nowhere'}: not a pushed version (a folder with "
+    "saved_model.pb), a serving folder with numbered versions, or a .tflite file",
+    "error: no image given: pass image files or folders",
+    f"error: --model {alone}: needs input.json and labels.txt beside it (No such file or "
+    f"directory: {tmp_path / 'input.json'})",
+    "error: --explain needs the Keras model and input.json of the pushed version "
+    f"({tmp_path / 'assets.extra' / 'model.keras'} not found)",
+  ]

@@ -22,8 +22,9 @@ def holder(path: str) -> str:
 
 
 @contextlib.contextmanager
-def hold(output_dir: str, wait: bool = False,
-         on_wait: Optional[Callable[[str], None]] = None) -> Iterator[str]:
+def hold(
+  output_dir: str, wait: bool = False, on_wait: Optional[Callable[[str], None]] = None
+) -> Iterator[str]:
   """Holds output_dir's lock for the block; the OS releases it when the process ends, however
   it ends. Busy: LockHeld at once, or with `wait` blocks (after calling on_wait(holder pid))."""
   os.makedirs(output_dir, exist_ok=True)
@@ -35,8 +36,10 @@ def hold(output_dir: str, wait: bool = False,
     except BlockingIOError:
       pid = holder(path)
       if not wait:
-        raise LockHeld(f"another run (pid {pid}) is using {output_dir}; wait for it to end, "
-                       "pass --wait, or choose another --output-dir")
+        raise LockHeld(
+          f"another run (pid {pid}) is using {output_dir}; wait for it to end, "
+          "pass --wait, or choose another --output-dir"
+        )
       if on_wait:
         on_wait(pid)
       fcntl.flock(fd, fcntl.LOCK_EX)

@@ -9,15 +9,21 @@ import pytest
 
 from pipeline import run_lock
 
-HOLD = ("import sys, time; from pipeline import run_lock\n"
-        "with run_lock.hold(sys.argv[1]):\n"
-        "  print('held', flush=True); time.sleep(float(sys.argv[2]))\n")
+HOLD = (
+  "import sys, time; from pipeline import run_lock\n"
+  "with run_lock.hold(sys.argv[1]):\n"
+  "  print('held', flush=True); time.sleep(float(sys.argv[2]))\n"
+)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _holder(output_dir, seconds):
-  process = subprocess.Popen([sys.executable, "-c", HOLD, str(output_dir), str(seconds)],
-                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+  process = subprocess.Popen(
+    [sys.executable, "-c", HOLD, str(output_dir), str(seconds)],
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    text=True,
+  )
   assert process.stdout.readline().strip() == "held"
   return process
 

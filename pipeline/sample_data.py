@@ -10,6 +10,7 @@ import tensorflow as tf
 def digit_images(scale: int = 1) -> Tuple[np.ndarray, np.ndarray]:
   """(uint8 [n, 8*scale, 8*scale, 1] images, int digits); scale repeats pixels."""
   from sklearn.datasets import load_digits  # pylint: disable=import-outside-toplevel
+
   digits = load_digits()
   images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255
   images = images.repeat(scale, axis=1).repeat(scale, axis=2)
@@ -34,8 +35,9 @@ def export_digits(dest: str, jpeg_every: int = 5) -> str:
     data = tf.io.encode_jpeg(pixels, quality=95) if as_jpeg else tf.io.encode_png(pixels)
     folder = os.path.join(tmp, str(digit))
     tf.io.gfile.makedirs(folder)
-    with tf.io.gfile.GFile(os.path.join(folder, f"digit_{i:04d}.{'jpg' if as_jpeg else 'png'}"),
-                           "wb") as f:
+    with tf.io.gfile.GFile(
+      os.path.join(folder, f"digit_{i:04d}.{'jpg' if as_jpeg else 'png'}"), "wb"
+    ) as f:
       f.write(data.numpy())
   if tf.io.gfile.exists(dest):
     tf.io.gfile.rmtree(dest)

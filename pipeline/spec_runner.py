@@ -45,15 +45,19 @@ class TaskFailed(Exception):
 
 def _producers(task: Dict[str, Any]) -> Dict[str, Dict[str, str]]:
   """Input key -> {producerTask, outputArtifactKey}."""
-  return {key: source["taskOutputArtifact"]
-          for key, source in task.get("inputs", {}).get("artifacts", {}).items()}
+  return {
+    key: source["taskOutputArtifact"]
+    for key, source in task.get("inputs", {}).get("artifacts", {}).items()
+  }
 
 
 def _order(tasks: Dict[str, Any]) -> List[str]:
   """Task names, each after the tasks it depends on or takes artifacts from."""
-  graph = {name: set(task.get("dependentTasks", [])) |
-           {p["producerTask"] for p in _producers(task).values()}
-           for name, task in tasks.items()}
+  graph = {
+    name: set(task.get("dependentTasks", []))
+    | {p["producerTask"] for p in _producers(task).values()}
+    for name, task in tasks.items()
+  }
   return list(graphlib.TopologicalSorter(graph).static_order())
 
 
@@ -74,8 +78,7 @@ def _fill(value: str, inputs: Dict[str, List[Dict[str, Any]]]) -> Optional[str]:
   return INPUT_METADATA.sub(lambda _: values.pop(0), value)
 
 
-def _matches(artifact: Dict[str, Any], query: str,
-             inputs: Dict[str, List[Dict[str, Any]]]) -> bool:
+def _matches(artifact: Dict[str, Any], query: str, inputs: Dict[str, List[Dict[str, Any]]]) -> bool:
   """Whether an artifact passes a resolver filter such as TFX compiles:
   `schema_title="tfx.Model" AND state=LIVE AND name="..."` or
   `... AND metadata.blessed.number_value=1`."""
@@ -103,7 +106,7 @@ def _matches(artifact: Dict[str, Any], query: str,
 
 def _unwrap(value: Dict[str, Any]) -> Any:
   """The Python value of a pipeline_spec Value ({"stringValue": ...}, {"intValue": ...})."""
-  (kind, content), = value.items()
+  ((kind, content),) = value.items()
   return int(content) if kind == "intValue" else content
 
 
@@ -116,8 +119,10 @@ def _root_parameters(spec: Dict[str, Any], overrides: Dict[str, str]) -> Dict[st
   values.update(runtime.get("parameterValues", {}))
   unknown = sorted(set(overrides) - set(definitions))
   if unknown:
-    raise SpecError(f"unknown pipeline parameter {', '.join(unknown)}; the spec has "
-                    f"{', '.join(sorted(definitions)) or 'none'}")
+    raise SpecError(
+      f"unknown pipeline parameter {', '.join(unknown)}; the spec has "
+      f"{', '.join(sorted(definitions)) or 'none'}"
+    )
   values.update(overrides)
   return values
 
@@ -146,6 +151,7 @@ OWN_LINE = re.compile(r"^\[[A-Za-z_]+\] ")  # "[Trainer] epoch 3/10: ...": shown
 def _heartbeat(task: str):
   """While a Beam stage's task runs, a line every console.HEARTBEAT seconds."""
   from pipeline import console  # pylint: disable=import-outside-toplevel
+
   start, done = time.monotonic(), threading.Event()
 
   def beat():
@@ -167,13 +173,21 @@ class SpecRunner:
   lines ("[ImageExampleGen] ...", "[Trainer] ..."), which are shown on the console.
   """
 
-  def __init__(self, spec: Dict[str, Any], parameters: Optional[Dict[str, str]] = None,
-               run_id: Optional[str] = None, python: str = sys.executable, log=None):
+  def __init__(
+    self,
+    spec: Dict[str, Any],
+    parameters: Optional[Dict[str, str]] = None,
+    run_id: Optional[str] = None,
+    python: str = sys.executable,
+    log=None,
+  ):
     self.pipeline = spec["pipelineSpec"]
     self.root = spec["runtimeConfig"]["gcsOutputDirectory"]
     if "://" in self.root:
-      raise SpecError(f"pipeline root {self.root} is not local: compile with a local "
-                      "--output-dir to run the spec on this machine")
+      raise SpecError(
+        f"pipeline root {self.root} is not local: compile with a local "
+        "--output-dir to run the spec on this machine"
+      )
     self.root_values = _root_parameters(spec, parameters or {})
     name = self.pipeline["pipelineInfo"]["name"]
     self.run_id = run_id or f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -203,13 +217,18 @@ class SpecRunner:
     return component, executors[component["executorLabel"]]
 
   def _inputs(self, task: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
-    return {key: self.outputs[p["producerTask"]][p["outputArtifactKey"]]
-            for key, p in _producers(task).items()}
+    return {
+      key: self.outputs[p["producerTask"]][p["outputArtifactKey"]]
+      for key, p in _producers(task).items()
+    }
 
   def _earlier_artifacts(self) -> List[Dict[str, Any]]:
     """Artifacts of the earlier runs under the pipeline root, oldest first."""
-    ledgers = [path for path in glob.glob(os.path.join(self.root, "*", LEDGER))
-               if os.path.basename(os.path.dirname(path)) != self.run_id]
+    ledgers = [
+      path
+      for path in glob.glob(os.path.join(self.root, "*", LEDGER))
+      if os.path.basename(os.path.dirname(path)) != self.run_id
+    ]
     artifacts = []
     for path in sorted(ledgers, key=os.path.getmtime):
       with open(path) as f:
@@ -221,10 +240,14 @@ class SpecRunner:
     inputs, found = self._inputs(task), {}
     for key, query in resolver["outputArtifactQueries"].items():
       matches = [a for a in self.earlier if _matches(a, query["filter"], inputs)]
-      found[key] = [{k: matches[-1][k] for k in ("name", "type", "uri", "metadata")}] if (
-          matches) else []
-      print(f"[spec_runner] {name}: {key} = "
-            f"{found[key][0]['name'] if found[key] else 'none (no earlier match)'}", flush=True)
+      found[key] = (
+        [{k: matches[-1][k] for k in ("name", "type", "uri", "metadata")}] if (matches) else []
+      )
+      print(
+        f"[spec_runner] {name}: {key} = "
+        f"{found[key][0]['name'] if found[key] else 'none (no earlier match)'}",
+        flush=True,
+      )
     return found
 
   def _record(self, outputs: Dict[str, List[Dict[str, Any]]]) -> None:
@@ -239,27 +262,37 @@ class SpecRunner:
     if "resolver" in executor:
       return self._resolve(name, task, executor["resolver"])
     if "container" not in executor:
-      raise SpecError(f"task {name}: only container and resolver executors can run here, not "
-                      f"{', '.join(executor)}")
+      raise SpecError(
+        f"task {name}: only container and resolver executors can run here, not "
+        f"{', '.join(executor)}"
+      )
     task_dir = os.path.join(self.root, self.run_id, name)
     parameters = _parameters(task, self.root_values)
     self.parameters[name] = parameters
     executor_input = {
-        "inputs": {
-            "parameters": {k: _as_kfp_value(v) for k, v in parameters.items()},
-            "parameterValues": parameters,
-            "artifacts": {key: {"artifacts": artifacts}
-                          for key, artifacts in self._inputs(task).items()},
+      "inputs": {
+        "parameters": {k: _as_kfp_value(v) for k, v in parameters.items()},
+        "parameterValues": parameters,
+        "artifacts": {
+          key: {"artifacts": artifacts} for key, artifacts in self._inputs(task).items()
         },
-        "outputs": {
-            "artifacts": {
-                key: {"artifacts": [{
-                    "name": f"{self.run_id}/{name}/{key}", "type": definition["artifactType"],
-                    "uri": os.path.join(task_dir, key), "metadata": {}}]}
-                for key, definition in component.get("outputDefinitions", {}).get(
-                    "artifacts", {}).items()},
-            "outputFile": os.path.join(task_dir, "executor_output.json"),
+      },
+      "outputs": {
+        "artifacts": {
+          key: {
+            "artifacts": [
+              {
+                "name": f"{self.run_id}/{name}/{key}",
+                "type": definition["artifactType"],
+                "uri": os.path.join(task_dir, key),
+                "metadata": {},
+              }
+            ]
+          }
+          for key, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items()
         },
+        "outputFile": os.path.join(task_dir, "executor_output.json"),
+      },
     }
     container = executor["container"]
     driver = container.get("lifecycle", {}).get("preCacheCheck")
@@ -289,8 +322,9 @@ class SpecRunner:
   def _logged(self, name: str, command: List[str]) -> int:
     """Runs the command with its output in the log and its own tagged lines on the console;
     returns its exit status."""
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace") as process:
+    with subprocess.Popen(
+      command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as process:
       for line in process.stdout:
         self.log.write(line)
         if OWN_LINE.match(line):
@@ -313,14 +347,16 @@ class SpecRunner:
 
   def _outputs(self, executor_input: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
     self._update_artifacts(executor_input, self._read_output(executor_input))
-    return {key: value["artifacts"]
-            for key, value in executor_input["outputs"]["artifacts"].items()}
+    return {
+      key: value["artifacts"] for key, value in executor_input["outputs"]["artifacts"].items()
+    }
 
   @staticmethod
   def _update_artifacts(executor_input: Dict[str, Any], output: Dict[str, Any]) -> None:
     for key, written in output.get("artifacts", {}).items():
-      for artifact, update in zip(executor_input["outputs"]["artifacts"][key]["artifacts"],
-                                  written.get("artifacts", [])):
+      for artifact, update in zip(
+        executor_input["outputs"]["artifacts"][key]["artifacts"], written.get("artifacts", [])
+      ):
         artifact["metadata"] = update.get("metadata", {})
         artifact["uri"] = update.get("uri") or artifact["uri"]
 
@@ -328,6 +364,7 @@ class SpecRunner:
 def _as_mlmd(artifact: Dict[str, Any]):
   """An artifact of an ExecutorOutput as the MLMD Artifact the run summary reads."""
   from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+
   result = metadata_store_pb2.Artifact(uri=artifact.get("uri", ""))
   for key, value in artifact.get("metadata", {}).items():
     if isinstance(value, bool) or (isinstance(value, (int, float)) and float(value).is_integer()):
@@ -345,6 +382,7 @@ class SpecRecord:
 
   def __init__(self, runner: SpecRunner):
     from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+
     self.run_id = runner.run_id
     self._runner = runner
     self.executions = {}
@@ -373,30 +411,42 @@ def summarize(runner: SpecRunner, log_path: Optional[str]) -> Dict[str, Any]:
   """The run's run_summary.json and report, as local_runner.py writes them: under the output
   dir (the pipeline root's parent); returns the summary."""
   from pipeline import configs, report, summary  # pylint: disable=import-outside-toplevel
+
   config = configs.PipelineConfig(
-      output_dir=os.path.dirname(runner.root.rstrip("/")),
-      pipeline_name=runner.pipeline["pipelineInfo"]["name"],
-      data_dir=runner.root_values.get("data_root"))
+    output_dir=os.path.dirname(runner.root.rstrip("/")),
+    pipeline_name=runner.pipeline["pipelineInfo"]["name"],
+    data_dir=runner.root_values.get("data_root"),
+  )
   result = summary.collect(config, record=SpecRecord(runner))
   result["log"] = log_path
   result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)
   with open(config.summary_path, "w") as f:
     json.dump(result, f, indent=2)
   print(summary.format_summary(result), flush=True)
-  print(f"[spec_runner] summary written to {config.summary_path}; report in "
-        f"{result['report_dir']}", flush=True)
+  print(
+    f"[spec_runner] summary written to {config.summary_path}; report in {result['report_dir']}",
+    flush=True,
+  )
   return result
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
   parser.add_argument("spec", help="The JSON file kubeflow_runner.py --compile wrote.")
-  parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                      help="A pipeline parameter (e.g. data_root=DIR); repeatable.")
+  parser.add_argument(
+    "--param",
+    action="append",
+    default=[],
+    metavar="NAME=VALUE",
+    help="A pipeline parameter (e.g. data_root=DIR); repeatable.",
+  )
   parser.add_argument("--run-id", help="Folder of this run under the pipeline root.")
-  parser.add_argument("--verbose", action="store_true",
-                      help="Show every task's output on the console; otherwise it goes to "
-                      "<output-dir>/logs/<run id>.log.")
+  parser.add_argument(
+    "--verbose",
+    action="store_true",
+    help="Show every task's output on the console; otherwise it goes to "
+    "<output-dir>/logs/<run id>.log.",
+  )
   args = parser.parse_args(argv)
   try:
     overrides = dict(p.split("=", 1) for p in args.param)
@@ -410,8 +460,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     return EXIT_USAGE
   log_path = None
   if not args.verbose:
-    log_path = os.path.join(os.path.dirname(runner.root.rstrip("/")), "logs",
-                            f"{runner.run_id}.log")
+    log_path = os.path.join(
+      os.path.dirname(runner.root.rstrip("/")), "logs", f"{runner.run_id}.log"
+    )
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     runner.log = open(log_path, "a")  # pylint: disable=consider-using-with
     print(f"[spec_runner] log: {log_path} (--verbose shows it here)", flush=True)
@@ -427,6 +478,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   if "ServingPusher" not in runner.outputs:  # e.g. a hand-written spec of other tasks
     return EXIT_OK
   from pipeline import console  # pylint: disable=import-outside-toplevel
+
   with console.Console(log_path or os.devnull, verbose=args.verbose):  # TF's start-up noise
     result = summarize(runner, log_path)
   if result["blessed"] and result["pushed_model_path"]:

@@ -27,29 +27,48 @@ TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
 
 
 def _spec(root, with_parameter=True):
-  component = {"executorLabel": "task_executor",
-               "outputDefinitions": {"artifacts": {"result": {"artifactType": TYPE}}}}
-  upstream = {"upstream": {"taskOutputArtifact": {"producerTask": "first",
-                                                  "outputArtifactKey": "result"}}}
+  component = {
+    "executorLabel": "task_executor",
+    "outputDefinitions": {"artifacts": {"result": {"artifactType": TYPE}}},
+  }
+  upstream = {
+    "upstream": {"taskOutputArtifact": {"producerTask": "first", "outputArtifactKey": "result"}}
+  }
   return {
-      "pipelineSpec": {
-          "pipelineInfo": {"name": "tiny"},
-          "components": {"task": component},
-          "deploymentSpec": {"executors": {"task_executor": {"container": {
-              "image": "unused", "command": ["python", "-c", TASK], "args": ["{{$}}"]}}}},
-          "root": {
-              "inputDefinitions": {"parameters": {"data_root": {"type": "STRING"}}},
-              "dag": {"tasks": {
-                  "second": {"componentRef": {"name": "task"}, "dependentTasks": ["first"],
-                             "inputs": {"artifacts": upstream, "parameters": {
-                                 "steps": {"runtimeValue": {"constantValue": {"intValue": "7"}}}
-                             }}},
-                  "first": {"componentRef": {"name": "task"}, "inputs": {"parameters": {
-                      "input_base": {"componentInputParameter": "data_root"}}}},
-              }}}},
-      "runtimeConfig": {"gcsOutputDirectory": str(root),
-                        **({"parameters": {"data_root": {"stringValue": "/compiled"}}}
-                           if with_parameter else {})},
+    "pipelineSpec": {
+      "pipelineInfo": {"name": "tiny"},
+      "components": {"task": component},
+      "deploymentSpec": {
+        "executors": {
+          "task_executor": {
+            "container": {"image": "unused", "command": ["python", "-c", TASK], "args": ["{{$}}"]}
+          }
+        }
+      },
+      "root": {
+        "inputDefinitions": {"parameters": {"data_root": {"type": "STRING"}}},
+        "dag": {
+          "tasks": {
+            "second": {
+              "componentRef": {"name": "task"},
+              "dependentTasks": ["first"],
+              "inputs": {
+                "artifacts": upstream,
+                "parameters": {"steps": {"runtimeValue": {"constantValue": {"intValue": "7"}}}},
+              },
+            },
+            "first": {
+              "componentRef": {"name": "task"},
+              "inputs": {"parameters": {"input_base": {"componentInputParameter": "data_root"}}},
+            },
+          }
+        },
+      },
+    },
+    "runtimeConfig": {
+      "gcsOutputDirectory": str(root),
+      **({"parameters": {"data_root": {"stringValue": "/compiled"}}} if with_parameter else {}),
+    },
   }
 
 
@@ -67,7 +86,8 @@ def test_tasks_run_in_dependency_order_with_parameters_and_upstream_metadata(tmp
 def test_compiled_parameter_values_are_the_defaults(tmp_path):
   outputs = spec_runner.SpecRunner(_spec(tmp_path), run_id="r").run()
   assert outputs["first"]["result"][0]["metadata"]["seen"]["input_base"] == {
-      "stringValue": "/compiled"}
+    "stringValue": "/compiled"
+  }
 
 
 def test_unknown_parameter_and_remote_root_are_refused(tmp_path):
@@ -80,8 +100,11 @@ def test_unknown_parameter_and_remote_root_are_refused(tmp_path):
 def test_cli_exit_codes(tmp_path, capsys):
   spec_path = tmp_path / "spec.json"
   spec = _spec(tmp_path / "root")
-  spec["pipelineSpec"]["deploymentSpec"]["executors"]["task_executor"]["container"][
-      "command"] = [sys.executable, "-c", "raise SystemExit(5)"]
+  spec["pipelineSpec"]["deploymentSpec"]["executors"]["task_executor"]["container"]["command"] = [
+    sys.executable,
+    "-c",
+    "raise SystemExit(5)",
+  ]
   spec_path.write_text(json.dumps(spec))
   assert spec_runner.main([str(spec_path), "--param", "nope=1"]) == spec_runner.EXIT_USAGE
   assert spec_runner.main([str(spec_path)]) == spec_runner.EXIT_FAILED
@@ -94,20 +117,32 @@ def test_resolvers_pick_the_newest_matching_artifact_of_earlier_runs(tmp_path):
   spec = _spec(tmp_path)
   pipeline = spec["pipelineSpec"]
   latest = 'schema_title="tfx.Examples" AND state=LIVE AND metadata.good.number_value=1'
-  named = ('schema_title="tfx.Examples" AND state=LIVE AND '
-           "name=\"{{$.inputs.artifacts['input'].metadata['self']}}\"")
-  pipeline["deploymentSpec"]["executors"].update({
+  named = (
+    'schema_title="tfx.Examples" AND state=LIVE AND '
+    "name=\"{{$.inputs.artifacts['input'].metadata['self']}}\""
+  )
+  pipeline["deploymentSpec"]["executors"].update(
+    {
       "latest_executor": {"resolver": {"outputArtifactQueries": {"found": {"filter": latest}}}},
-      "named_executor": {"resolver": {"outputArtifactQueries": {"named": {"filter": named}}}}})
-  pipeline["components"].update({
-      "latest": {"executorLabel": "latest_executor"},
-      "named": {"executorLabel": "named_executor"}})
+      "named_executor": {"resolver": {"outputArtifactQueries": {"named": {"filter": named}}}},
+    }
+  )
+  pipeline["components"].update(
+    {"latest": {"executorLabel": "latest_executor"}, "named": {"executorLabel": "named_executor"}}
+  )
   tasks = pipeline["root"]["dag"]["tasks"]
   tasks["latest"] = {"componentRef": {"name": "latest"}}
-  tasks["named"] = {"componentRef": {"name": "named"}, "inputs": {"artifacts": {"input": {
-      "taskOutputArtifact": {"producerTask": "latest", "outputArtifactKey": "found"}}}}}
-  tasks["first"]["inputs"]["artifacts"] = {"upstream": {"taskOutputArtifact": {
-      "producerTask": "named", "outputArtifactKey": "named"}}}
+  tasks["named"] = {
+    "componentRef": {"name": "named"},
+    "inputs": {
+      "artifacts": {
+        "input": {"taskOutputArtifact": {"producerTask": "latest", "outputArtifactKey": "found"}}
+      }
+    },
+  }
+  tasks["first"]["inputs"]["artifacts"] = {
+    "upstream": {"taskOutputArtifact": {"producerTask": "named", "outputArtifactKey": "named"}}
+  }
 
   first_run = spec_runner.SpecRunner(spec, run_id="r1").run()
   assert first_run["latest"]["found"] == [] and first_run["named"]["named"] == []
@@ -117,4 +152,5 @@ def test_resolvers_pick_the_newest_matching_artifact_of_earlier_runs(tmp_path):
   assert [a["name"] for a in second_run["latest"]["found"]] == ["r1/second/result"]
   assert second_run["named"]["named"] == second_run["latest"]["found"]
   assert second_run["first"]["result"][0]["metadata"]["upstream"] == [
-      first_run["second"]["result"][0]["metadata"]]
+    first_run["second"]["result"][0]["metadata"]
+  ]

@@ -26,9 +26,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = {0: "zebra", 1: "ant", 2: "moth", 3: "Owl"}  # sorted: Owl, ant, moth, zebra
 # One epoch at a rate that barely moves the weights: a model that surely makes mistakes (at the
 # default rate one epoch already classifies these digits perfectly).
-WEAK = ("--epochs", "1", "--learning-rate", "1e-5", "--image-size", "16",
-        "--accuracy-threshold", "0", "--min-class-recall", "0", "--min-class-precision", "0",
-        "--change-threshold", "-1")
+WEAK = (
+  "--epochs",
+  "1",
+  "--learning-rate",
+  "1e-5",
+  "--image-size",
+  "16",
+  "--accuracy-threshold",
+  "0",
+  "--min-class-recall",
+  "0",
+  "--min-class-precision",
+  "0",
+  "--change-threshold",
+  "-1",
+)
 
 
 def add_digits(root, per_class):
@@ -46,26 +59,38 @@ def add_digits(root, per_class):
 
 
 def command(data_dir, output_dir, *flags):
-  return [sys.executable, "local_runner.py", "--data-dir", data_dir, "--output-dir", output_dir,
-          "--pipeline-name", "truth-e2e", *flags]
+  return [
+    sys.executable,
+    "local_runner.py",
+    "--data-dir",
+    data_dir,
+    "--output-dir",
+    output_dir,
+    "--pipeline-name",
+    "truth-e2e",
+    *flags,
+  ]
 
 
 def run(data_dir, output_dir, *flags):
-  result = subprocess.run(command(data_dir, output_dir, *flags), cwd=ROOT, capture_output=True,
-                          text=True, timeout=900)
+  result = subprocess.run(
+    command(data_dir, output_dir, *flags), cwd=ROOT, capture_output=True, text=True, timeout=900
+  )
   with open(os.path.join(output_dir, "run_summary.json")) as f:
     return result, json.load(f)
 
 
 def gate_split_images(output_dir):
   """(encoded image, label) of the newest ExampleGen output's eval split."""
-  examples = max(glob.glob(os.path.join(output_dir, "pipeline", "ImageExampleGen", "examples",
-                                        "*")), key=lambda p: int(os.path.basename(p)))
-  records = tf.data.TFRecordDataset(glob.glob(os.path.join(examples, "Split-eval", "*")),
-                                    compression_type="GZIP")
+  examples = max(
+    glob.glob(os.path.join(output_dir, "pipeline", "ImageExampleGen", "examples", "*")),
+    key=lambda p: int(os.path.basename(p)),
+  )
+  records = tf.data.TFRecordDataset(
+    glob.glob(os.path.join(examples, "Split-eval", "*")), compression_type="GZIP"
+  )
   parsed = [tf.train.Example.FromString(r.numpy()).features.feature for r in records]
-  return [(f["image"].bytes_list.value[0], f["label"].bytes_list.value[0].decode())
-          for f in parsed]
+  return [(f["image"].bytes_list.value[0], f["label"].bytes_list.value[0].decode()) for f in parsed]
 
 
 def served(summary, data):
@@ -74,12 +99,14 @@ def served(summary, data):
   path = summary["pushed_model_path"]
   if not path or not os.path.isfile(os.path.join(path, "saved_model.pb")):
     return None
-  outputs = tf.saved_model.load(path).signatures["serving_default"](
-      image_bytes=tf.constant(data))
+  outputs = tf.saved_model.load(path).signatures["serving_default"](image_bytes=tf.constant(data))
   with open(os.path.join(path, "assets.extra", "labels.txt")) as f:
     labels = f.read().splitlines()
-  return ([c.decode() for c in outputs["classes"].numpy()],
-          [c.decode() for c in outputs["class_names"].numpy()[0]], labels)
+  return (
+    [c.decode() for c in outputs["classes"].numpy()],
+    [c.decode() for c in outputs["class_names"].numpy()[0]],
+    labels,
+  )
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +120,26 @@ def team(tmp_path_factory):
   steps["weak_images"] = gate_split_images(output_dir)
   steps["weak_served"] = served(steps["weak"][1], [d for d, _ in steps["weak_images"]])
   add_digits(data_dir, {1: 70})  # now ant is the most frequent
-  second = subprocess.Popen(command(data_dir, output_dir, *WEAK), cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  second = subprocess.Popen(
+    command(data_dir, output_dir, *WEAK),
+    cwd=ROOT,
+    text=True,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+  )
   time.sleep(3)  # it has taken the lock by now (it does before importing TFX)
-  steps["refused"] = subprocess.run(command(data_dir, output_dir, *WEAK), cwd=ROOT,
-                                    capture_output=True, text=True, timeout=300), second.pid
+  steps["refused"] = (
+    subprocess.run(
+      command(data_dir, output_dir, *WEAK), cwd=ROOT, capture_output=True, text=True, timeout=300
+    ),
+    second.pid,
+  )
   stdout, stderr = second.communicate(timeout=900)
   with open(os.path.join(output_dir, "run_summary.json")) as f:
-    steps["reordered"] = subprocess.CompletedProcess(second.args, second.returncode, stdout,
-                                                     stderr), json.load(f)
+    steps["reordered"] = (
+      subprocess.CompletedProcess(second.args, second.returncode, stdout, stderr),
+      json.load(f),
+    )
   steps["reordered_served"] = served(steps["reordered"][1], [steps["weak_images"][0][0]])
   tf.io.gfile.rmtree(os.path.join(output_dir, "serving_model"))
   steps["deleted"] = run(data_dir, output_dir, *WEAK)
@@ -142,11 +180,18 @@ def test_class_order_is_the_same_in_two_versions_whose_frequencies_differ(team):
   assert second["pushed_version"] != first["pushed_version"]
   counts = {c: n["written"] for c, n in second["split_details"]["train"]["classes"].items()}
   assert max(counts, key=counts.get) == "ant"  # was the rarest in the first run
-  for summary, (_, class_names, labels) in ((first, steps["weak_served"]),
-                                            (second, steps["reordered_served"])):
-    assert class_names == labels == summary["classes"] == summary["metrics"][
-        "confusion_matrix"]["classes"] == list(summary["metrics"]["per_class"]) == [
-            "ant", "moth", "zebra"]
+  for summary, (_, class_names, labels) in (
+    (first, steps["weak_served"]),
+    (second, steps["reordered_served"]),
+  ):
+    assert (
+      class_names
+      == labels
+      == summary["classes"]
+      == summary["metrics"]["confusion_matrix"]["classes"]
+      == list(summary["metrics"]["per_class"])
+      == ["ant", "moth", "zebra"]
+    )
 
 
 def test_a_second_run_on_the_same_output_dir_is_refused_at_once(team):
@@ -154,8 +199,9 @@ def test_a_second_run_on_the_same_output_dir_is_refused_at_once(team):
   refused, holder = steps["refused"]
   assert refused.returncode == 2
   assert refused.stderr.strip().splitlines()[-1] == (
-      f"error: another run (pid {holder}) is using {output_dir}; wait for it to end, pass "
-      "--wait, or choose another --output-dir")
+    f"error: another run (pid {holder}) is using {output_dir}; wait for it to end, pass "
+    "--wait, or choose another --output-dir"
+  )
   assert "Traceback" not in refused.stderr
 
 
@@ -177,8 +223,10 @@ def test_a_new_class_skips_the_baseline_comparison_with_one_line(team):
   assert skipped["reason"] == "added Owl"
   assert skipped["model"] == steps["deleted"][1]["model_path"]
   assert "baseline" not in summary["metrics"]
-  assert ("  baseline comparison skipped: the last blessed model's classes differ (added Owl)"
-          in result.stdout.splitlines())
+  assert (
+    "  baseline comparison skipped: the last blessed model's classes differ (added Owl)"
+    in result.stdout.splitlines()
+  )
   with open(os.path.join(output_dir, "report", "model_card.md")) as f:
     assert "not compared, the last blessed model's classes differ (added Owl)" in f.read()
 
@@ -187,8 +235,13 @@ def test_a_new_class_skips_the_baseline_comparison_with_one_line(team):
 def test_an_interrupt_ends_the_run_with_one_line_and_its_status(tmp_path, signum, status):
   data_dir = str(tmp_path / "data")
   add_digits(data_dir, {0: 30, 1: 30})
-  process = subprocess.Popen(command(data_dir, str(tmp_path / "out"), *WEAK), cwd=ROOT,
-                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  process = subprocess.Popen(
+    command(data_dir, str(tmp_path / "out"), *WEAK),
+    cwd=ROOT,
+    text=True,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+  )
   lines = []
   for line in process.stdout:  # wait until the pipeline is inside a Beam stage
     lines.append(line)
@@ -200,7 +253,8 @@ def test_an_interrupt_ends_the_run_with_one_line_and_its_status(tmp_path, signum
   rest, _ = process.communicate(timeout=120)
   assert process.returncode == status, "".join(lines[-20:]) + rest[-3000:]
   errors = [line for line in rest.splitlines() if line.startswith("error: ")]
-  assert errors == [f"error: interrupted by {signum.name}; the run stopped (no model version is "
-                    "left half-written)"]
+  assert errors == [
+    f"error: interrupted by {signum.name}; the run stopped (no model version is left half-written)"
+  ]
   assert "Traceback" not in rest
   assert not os.path.exists(tmp_path / "out" / "serving_model")

@@ -15,8 +15,13 @@ def digit_pixels(count: int, scale: int = 1) -> List[Tuple[np.ndarray, int]]:
   return [(image, int(target)) for image, target in zip(images[:count], targets[:count])]
 
 
-def digit_files(per_class: Dict[int, int], folder: str = "{digit}", fmt: str = "png",
-                scale: int = 1, skip: int = 0) -> Dict[str, bytes]:
+def digit_files(
+  per_class: Dict[int, int],
+  folder: str = "{digit}",
+  fmt: str = "png",
+  scale: int = 1,
+  skip: int = 0,
+) -> Dict[str, bytes]:
   """`per_class[d]` real scans of digit d, as {"<folder>/digit_<index>.<ext>": bytes}.
 
   `folder` may use {digit}; `skip` leaves out each digit's first scans (to get other images of

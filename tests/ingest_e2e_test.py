@@ -17,17 +17,46 @@ from tests.pipeline_e2e_test import latest_run_states
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FAST = ("--epochs", "1", "--image-size", "16", "--channels", "1", "--batch-size", "16",
-        "--warmup-requests", "2", "--accuracy-threshold", "0", "--min-class-recall", "0",
-        "--min-class-precision", "0")
+FAST = (
+  "--epochs",
+  "1",
+  "--image-size",
+  "16",
+  "--channels",
+  "1",
+  "--batch-size",
+  "16",
+  "--warmup-requests",
+  "2",
+  "--accuracy-threshold",
+  "0",
+  "--min-class-recall",
+  "0",
+  "--min-class-precision",
+  "0",
+)
 LATIN1 = b"latin1_\xe9.png"
 
 
 def run(data_dir, output_dir, *flags):
   result = subprocess.run(
-      [sys.executable, "local_runner.py", "--data-dir", data_dir, "--output-dir", output_dir,
-       "--pipeline-name", "ingest-e2e", *FAST, *flags],
-      cwd=ROOT, capture_output=True, text=True, timeout=900)
+    [
+      sys.executable,
+      "local_runner.py",
+      "--data-dir",
+      data_dir,
+      "--output-dir",
+      output_dir,
+      "--pipeline-name",
+      "ingest-e2e",
+      *FAST,
+      *flags,
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=900,
+  )
   with open(os.path.join(output_dir, "run_summary.json")) as f:
     return result, json.load(f)
 
@@ -49,7 +78,8 @@ def assert_input_error(result, summary, output_dir, *named):
   assert summary["error"] and summary["error"] in errors[0]
   assert summary["blessed"] is False and summary["pushed_model_path"] is None
   assert summary["images_found"] == summary["images_ingested"] + sum(
-      summary["images_rejected"].values())
+    summary["images_rejected"].values()
+  )
   log = summary["log"]  # this run's log; an earlier run in the same output dir has its own
   assert log in glob.glob(os.path.join(output_dir, "logs", "*.log")) and log in errors[0]
   with open(log) as f:
@@ -58,7 +88,8 @@ def assert_input_error(result, summary, output_dir, *named):
 
 def add_up(summary):
   assert summary["images_found"] == summary["images_ingested"] + sum(
-      summary["images_rejected"].values())
+    summary["images_rejected"].values()
+  )
   for split in summary["split_details"].values():
     assert split["found"] == split["written"] + sum(split["rejected"].values())
 
@@ -68,8 +99,10 @@ def test_reruns_see_every_change_at_any_depth_and_nothing_else(tmp_path):
   ingested twice; the output dir inside the data dir."""
   data = str(tmp_path / "data")
   files = images.digit_files({0: 40, 1: 40, 2: 40}, folder="c{digit}")
-  files = {(n.replace("/", "/sub/sub2/", 1) if i % 3 == 0 else n): d
-           for i, (n, d) in enumerate(sorted(files.items()))}
+  files = {
+    (n.replace("/", "/sub/sub2/", 1) if i % 3 == 0 else n): d
+    for i, (n, d) in enumerate(sorted(files.items()))
+  }
   images.write_tree(data, files)
   flat = {d: sorted(n for n in files if n.startswith(f"c{d}/digit")) for d in range(3)}
   os.mkfifo(os.path.join(data, "c0", "pipe.png"))
@@ -84,8 +117,12 @@ def test_reruns_see_every_change_at_any_depth_and_nothing_else(tmp_path):
   result, first = run(data, output_dir)
   assert_ran(result)
   assert first["images_rejected"] == {
-      "conflicting_labels": 2, "duplicate": 1, "missing_file": 1, "not_a_regular_file": 1,
-      "symlink_loop": 1}
+    "conflicting_labels": 2,
+    "duplicate": 1,
+    "missing_file": 1,
+    "not_a_regular_file": 1,
+    "symlink_loop": 1,
+  }
   assert (first["images_found"], first["images_ingested"]) == (126, 120)
   assert first["skipped_folders"] == ["tfx_output"]
   assert first["anomalies"] == {"eval": {}, "train": {}}  # sha256 and a non-UTF-8 file name
@@ -119,13 +156,14 @@ def test_a_changed_manifest_listed_file_is_read_again(tmp_path):
   data = tmp_path / "m"
   files = images.digit_files({0: 30, 1: 30, 2: 30}, folder="imgs/{digit}")
   images.write_tree(str(data), files)
-  images.write_tree(str(tmp_path / "outside"), {"secret.png": images.encode(
-      images.digit_pixels(1797)[-1][0], "png")})
+  images.write_tree(
+    str(tmp_path / "outside"),
+    {"secret.png": images.encode(images.digit_pixels(1797)[-1][0], "png")},
+  )
   os.symlink(tmp_path / "outside", data / "ext")  # a folder link leaving the manifest's folder
   rows = [f"{n},{n.split('/')[1]}" for n in sorted(files)]
   rows += ["ext/secret.png,0", "../outside/secret.png,0"]
-  (data / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n",
-                                   encoding="utf-8-sig")
+  (data / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n", encoding="utf-8-sig")
   output_dir = str(tmp_path / "out")
 
   result, first = run(str(data / "labels.csv"), output_dir)
@@ -143,8 +181,9 @@ def test_a_changed_manifest_listed_file_is_read_again(tmp_path):
 
 
 def _all_corrupt(data):
-  images.write_tree(data, {f"c{c}/x{i}.png": f"text {c} {i}".encode()
-                           for c in range(2) for i in range(3)})
+  images.write_tree(
+    data, {f"c{c}/x{i}.png": f"text {c} {i}".encode() for c in range(2) for i in range(3)}
+  )
   return (), ("c0 (3 files: 3 not_an_image)", "c1 (3 files: 3 not_an_image)"), (6, 0)
 
 
@@ -162,8 +201,15 @@ def _unusable_classes(data):
   outside = data + "_elsewhere"
   images.write_tree(outside, images.digit_files({4: 3}, folder="."))
   os.symlink(outside, os.path.join(data, "c4"))
-  return (), ("c2 (3 files: 3 unsupported_format)", "c3 (1 file: 1 hidden_file)",
-              "c4 (1 file: 1 symlink_outside_root)"), (45, 40)
+  return (
+    (),
+    (
+      "c2 (3 files: 3 unsupported_format)",
+      "c3 (1 file: 1 hidden_file)",
+      "c4 (1 file: 1 symlink_outside_root)",
+    ),
+    (45, 40),
+  )
 
 
 def _named_class_without_images(data):
@@ -171,8 +217,9 @@ def _named_class_without_images(data):
   return ("--classes", "c0,c1,zz"), ("zz",), (0, 0)
 
 
-@pytest.mark.parametrize("make", [_all_corrupt, _one_image_per_class, _unusable_classes,
-                                  _named_class_without_images])
+@pytest.mark.parametrize(
+  "make", [_all_corrupt, _one_image_per_class, _unusable_classes, _named_class_without_images]
+)
 def test_data_that_cannot_train_stops_before_training_with_exit_2(tmp_path, make):
   data, output_dir = str(tmp_path / "data"), str(tmp_path / "out")
   flags, named, (found, ingested) = make(data)

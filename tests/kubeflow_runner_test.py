@@ -11,17 +11,43 @@ import pytest
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = {"ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-          "Trainer", "Evaluator", "ServingCheck", "TFLiteExport", "ServingPusher"}
+STAGES = {
+  "ImageExampleGen",
+  "StatisticsGen",
+  "ImportSchemaGen",
+  "ExampleValidator",
+  "Transform",
+  "Trainer",
+  "Evaluator",
+  "ServingCheck",
+  "TFLiteExport",
+  "ServingPusher",
+}
 
 
 def _compile(tmp_path, *flags):
   spec_path = tmp_path / "pipeline.json"
   result = subprocess.run(
-      [sys.executable, "kubeflow_runner.py", "--compile", str(spec_path), "--image",
-       "example.com/image-pipeline:test", "--data-dir", "gs://bucket/images", "--output-dir",
-       "gs://bucket/tfx", "--num-classes", "10", *flags],
-      cwd=ROOT, capture_output=True, text=True, timeout=300)
+    [
+      sys.executable,
+      "kubeflow_runner.py",
+      "--compile",
+      str(spec_path),
+      "--image",
+      "example.com/image-pipeline:test",
+      "--data-dir",
+      "gs://bucket/images",
+      "--output-dir",
+      "gs://bucket/tfx",
+      "--num-classes",
+      "10",
+      *flags,
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   return spec_path, json.loads(spec_path.read_text())
 
@@ -35,7 +61,8 @@ def compiled(tmp_path_factory):
 def _title(artifact_type):
   """The schema title of a compiled artifact type (TFX writes it inside instanceSchema)."""
   return artifact_type.get("schemaTitle") or re.search(
-      r"^title: (\S+)", artifact_type["instanceSchema"], re.M).group(1)
+    r"^title: (\S+)", artifact_type["instanceSchema"], re.M
+  ).group(1)
 
 
 def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
@@ -46,21 +73,29 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   assert "Transform" in tasks["Trainer"]["dependentTasks"]
   assert set(tasks["ServingCheck"]["dependentTasks"]) == {"Trainer", "ImageExampleGen"}
   assert {"ServingCheck", "Evaluator", "TFLiteExport"} <= set(
-      tasks["ServingPusher"]["dependentTasks"])
+    tasks["ServingPusher"]["dependentTasks"]
+  )
   # The evaluation as the Vertex AI / KFP UI shows it: KFP's own artifact types.
   report = pipeline_spec["components"][tasks["RunReport"]["componentRef"]["name"]]
-  titles = {key: _title(output["artifactType"]) for key, output in
-            report["outputDefinitions"]["artifacts"].items()}
-  assert titles == {"confusion_matrix": "system.ClassificationMetrics",
-                    "model_card": "system.Markdown"}
+  titles = {
+    key: _title(output["artifactType"])
+    for key, output in report["outputDefinitions"]["artifacts"].items()
+  }
+  assert titles == {
+    "confusion_matrix": "system.ClassificationMetrics",
+    "model_card": "system.Markdown",
+  }
   assert "ServingPusher" in tasks["RunReport"]["dependentTasks"]
   # Vertex may take any stage from its cache but the push, which checks the serving dir.
   assert tasks["ServingPusher"]["cachingOptions"] == {"enableCache": False}
   assert tasks["Trainer"]["cachingOptions"] == {"enableCache": True}
   # The latest-blessed-model resolver compiles to resolver tasks feeding the Evaluator.
   assert "latest_blessed_model_resolver-model-resolver" in tasks["Evaluator"]["dependentTasks"]
-  images = {e["container"]["image"]
-            for e in pipeline_spec["deploymentSpec"]["executors"].values() if "container" in e}
+  images = {
+    e["container"]["image"]
+    for e in pipeline_spec["deploymentSpec"]["executors"].values()
+    if "container" in e
+  }
   assert images == {"example.com/image-pipeline:test"}
   assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/tfx/pipeline"
 
@@ -69,53 +104,104 @@ def test_the_ingested_folder_is_a_runtime_parameter(compiled):
   _, spec = compiled
   pipeline_spec = spec["pipelineSpec"]
   assert pipeline_spec["root"]["inputDefinitions"]["parameters"] == {
-      "data_root": {"type": "STRING"}}
-  assert spec["runtimeConfig"]["parameters"] == {
-      "data_root": {"stringValue": "gs://bucket/images"}}
+    "data_root": {"type": "STRING"}
+  }
+  assert spec["runtimeConfig"]["parameters"] == {"data_root": {"stringValue": "gs://bucket/images"}}
   example_gen = pipeline_spec["root"]["dag"]["tasks"]["ImageExampleGen"]
   assert example_gen["inputs"]["parameters"]["input_base"] == {
-      "componentInputParameter": "data_root"}
+    "componentInputParameter": "data_root"
+  }
 
 
 def test_missing_data_dir_is_a_usage_error(tmp_path):
-  result = subprocess.run([sys.executable, "kubeflow_runner.py", "--compile",
-                           str(tmp_path / "p.json")], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+  result = subprocess.run(
+    [sys.executable, "kubeflow_runner.py", "--compile", str(tmp_path / "p.json")],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
-      "error: --data-dir is required (a path the pipeline's workers can read)")
+    "error: --data-dir is required (a path the pipeline's workers can read)"
+  )
 
 
-@pytest.mark.parametrize("flags, message", [
+@pytest.mark.parametrize(
+  "flags, message",
+  [
     (["--data-dir", "gs://b/i"], "error: --image is required with a gs:// --output-dir"),
-    (["--image", "x:1", "--data-dir", "gs://b/i", "--model", "efficientnet", "--weights",
-      __file__], f"error: --weights {__file__} is a file on this machine"),
-    (["--image", "x:1", "--data-dir", "/tmp"], "error: --data-dir /tmp is a folder on this "
-     "machine"),
-])
+    (
+      [
+        "--image",
+        "x:1",
+        "--data-dir",
+        "gs://b/i",
+        "--model",
+        "efficientnet",
+        "--weights",
+        __file__,
+      ],
+      f"error: --weights {__file__} is a file on this machine",
+    ),
+    (
+      ["--image", "x:1", "--data-dir", "/tmp"],
+      "error: --data-dir /tmp is a folder on this machine",
+    ),
+  ],
+)
 def test_a_cloud_spec_refuses_what_cloud_tasks_could_not_use(tmp_path, flags, message):
   spec = tmp_path / "p.json"
-  result = subprocess.run([sys.executable, "kubeflow_runner.py", "--compile", str(spec),
-                           "--output-dir", "gs://b/tfx", "--num-classes", "3", *flags],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+  result = subprocess.run(
+    [
+      sys.executable,
+      "kubeflow_runner.py",
+      "--compile",
+      str(spec),
+      "--output-dir",
+      "gs://b/tfx",
+      "--num-classes",
+      "3",
+      *flags,
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith(message)
   assert not spec.exists()
 
 
 def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp_path):
-  _, spec = _compile(tmp_path, "--project", "my-project", "--region", "europe-west4",
-                     "--service-account", "runner@my-project.iam.gserviceaccount.com",
-                     "--dataflow", "--vertex-training", "--machine-type", "n1-standard-16",
-                     "--accelerator-type", "NVIDIA_TESLA_V100", "--accelerator-count", "2",
-                     "--vertex-endpoint", "digits")
+  _, spec = _compile(
+    tmp_path,
+    "--project",
+    "my-project",
+    "--region",
+    "europe-west4",
+    "--service-account",
+    "runner@my-project.iam.gserviceaccount.com",
+    "--dataflow",
+    "--vertex-training",
+    "--machine-type",
+    "n1-standard-16",
+    "--accelerator-type",
+    "NVIDIA_TESLA_V100",
+    "--accelerator-count",
+    "2",
+    "--vertex-endpoint",
+    "digits",
+  )
   pipeline_spec = spec["pipelineSpec"]
   tasks = pipeline_spec["root"]["dag"]["tasks"]
   executors = pipeline_spec["deploymentSpec"]["executors"]
 
   def executor(task):
-    return json.dumps(executors[pipeline_spec["components"][
-        tasks[task]["componentRef"]["name"]]["executorLabel"]])
+    return json.dumps(
+      executors[pipeline_spec["components"][tasks[task]["componentRef"]["name"]]["executorLabel"]]
+    )
 
   def exec_property(task, name):  # TFX writes constants as {"constantValue": {"stringValue"}}
     value = tasks[task]["inputs"]["parameters"][name]["runtimeValue"]
@@ -132,9 +218,11 @@ def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp
   assert trainer_config["ai_platform_enable_vertex"] is True
   assert trainer_config["ai_platform_vertex_region"] == "europe-west4"
   (pool,) = trainer_config["ai_platform_training_args"]["worker_pool_specs"]
-  assert pool["machine_spec"] == {"machine_type": "n1-standard-16",
-                                  "accelerator_type": "NVIDIA_TESLA_V100",
-                                  "accelerator_count": 2}
+  assert pool["machine_spec"] == {
+    "machine_type": "n1-standard-16",
+    "accelerator_type": "NVIDIA_TESLA_V100",
+    "accelerator_count": 2,
+  }
   assert pool["container_spec"]["image_uri"] == "example.com/image-pipeline:test"
   assert trainer_config["model"] == "cnn"  # the training settings travel along
   endpoint = exec_property("VertexEndpointPusher", "custom_config")
@@ -144,23 +232,42 @@ def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp
 
 def test_cloud_stages_need_a_project(tmp_path, monkeypatch):
   monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
-  result = subprocess.run([sys.executable, "kubeflow_runner.py", "--compile",
-                           str(tmp_path / "p.json"), "--data-dir", "gs://b/i", "--num-classes",
-                           "3", "--dataflow"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+  result = subprocess.run(
+    [
+      sys.executable,
+      "kubeflow_runner.py",
+      "--compile",
+      str(tmp_path / "p.json"),
+      "--data-dir",
+      "gs://b/i",
+      "--num-classes",
+      "3",
+      "--dataflow",
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith("error: --dataflow, --vertex-training")
 
 
 def test_submit_and_schedule_requests_from_the_compiled_spec(compiled):
   from google.auth.credentials import AnonymousCredentials  # pylint: disable=import-outside-toplevel
+
   from pipeline import configs, vertex  # pylint: disable=import-outside-toplevel
   from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
+
   spec_path, spec = compiled
-  config = configs.from_args(["--data-dir", "gs://bucket/images", "--output-dir",
-                              "gs://bucket/tfx"])
-  cloud = CloudConfig(project="my-project", region="europe-west4",
-                      service_account="runner@my-project.iam.gserviceaccount.com")
+  config = configs.from_args(
+    ["--data-dir", "gs://bucket/images", "--output-dir", "gs://bucket/tfx"]
+  )
+  cloud = CloudConfig(
+    project="my-project",
+    region="europe-west4",
+    service_account="runner@my-project.iam.gserviceaccount.com",
+  )
   job = vertex.pipeline_job(str(spec_path), config, cloud, AnonymousCredentials())
 
   submit = vertex.submit_request(job, cloud)
@@ -169,7 +276,8 @@ def test_submit_and_schedule_requests_from_the_compiled_spec(compiled):
   assert submit.pipeline_job.service_account == cloud.service_account
   assert submit.pipeline_job.runtime_config.gcs_output_directory == "gs://bucket/tfx/pipeline"
   assert set(submit.pipeline_job.pipeline_spec["root"]["dag"]["tasks"]) == set(
-      spec["pipelineSpec"]["root"]["dag"]["tasks"])
+    spec["pipelineSpec"]["root"]["dag"]["tasks"]
+  )
   assert submit.pipeline_job_id == job.job_id
 
   schedule = vertex.schedule_request(job, "TZ=Europe/Paris 0 3 * * *", cloud)
@@ -182,16 +290,40 @@ def test_submit_and_schedule_requests_from_the_compiled_spec(compiled):
 
 
 def test_submit_without_credentials_is_one_clear_line(tmp_path):
-  env = {k: v for k, v in os.environ.items()
-         if k not in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT")}
-  env.update(HOME=str(tmp_path), CLOUDSDK_CONFIG=str(tmp_path / "gcloud"),
-             GCE_METADATA_HOST="127.0.0.1:9", GCE_METADATA_IP="127.0.0.1:9")
+  env = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT")
+  }
+  env.update(
+    HOME=str(tmp_path),
+    CLOUDSDK_CONFIG=str(tmp_path / "gcloud"),
+    GCE_METADATA_HOST="127.0.0.1:9",
+    GCE_METADATA_IP="127.0.0.1:9",
+  )
   for action in (["--submit"], ["--schedule", "0 3 * * *"]):
     result = subprocess.run(
-        [sys.executable, "kubeflow_runner.py", "--compile", str(tmp_path / "p.json"),
-         "--image", "example.com/image-pipeline:test", "--data-dir", "gs://b/i",
-         "--output-dir", "gs://b/tfx", "--num-classes", "3", *action],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+      [
+        sys.executable,
+        "kubeflow_runner.py",
+        "--compile",
+        str(tmp_path / "p.json"),
+        "--image",
+        "example.com/image-pipeline:test",
+        "--data-dir",
+        "gs://b/i",
+        "--output-dir",
+        "gs://b/tfx",
+        "--num-classes",
+        "3",
+        *action,
+      ],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      env=env,
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith("error: no Google Cloud credentials")
     assert "Traceback" not in result.stderr
@@ -199,6 +331,7 @@ def test_submit_without_credentials_is_one_clear_line(tmp_path):
 
 def test_dockerfile_builds_on_tfx_image_and_installs_the_project():
   from pipeline.cloud import DEFAULT_IMAGE  # pylint: disable=import-outside-toplevel
+
   with open(os.path.join(ROOT, "Dockerfile")) as f:
     lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
   assert lines[0] == f"FROM {DEFAULT_IMAGE}"

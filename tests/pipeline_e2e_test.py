@@ -20,22 +20,44 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.serving_check import executor as serving_check
-from pipeline.sample_data import export_digits
 from pipeline.report import FILES as REPORT_FILES
+from pipeline.sample_data import export_digits
 from tests import images
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = ("ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-          "Trainer", "Evaluator", "ServingCheck", "ServingPusher")
+STAGES = (
+  "ImageExampleGen",
+  "StatisticsGen",
+  "ImportSchemaGen",
+  "ExampleValidator",
+  "Transform",
+  "Trainer",
+  "Evaluator",
+  "ServingCheck",
+  "ServingPusher",
+)
 
 
 def run_pipeline(data_dir, output_dir, *flags):
   result = subprocess.run(
-      [sys.executable, "local_runner.py", "--data-dir", data_dir, "--output-dir", output_dir,
-       "--pipeline-name", "digits-e2e", *flags],
-      cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    [
+      sys.executable,
+      "local_runner.py",
+      "--data-dir",
+      data_dir,
+      "--output-dir",
+      output_dir,
+      "--pipeline-name",
+      "digits-e2e",
+      *flags,
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=1200,
+  )
   with open(os.path.join(output_dir, "run_summary.json")) as f:
     return result, json.load(f)
 
@@ -45,8 +67,9 @@ def first_run(tmp_path_factory):
   """Digits plus three files that must be rejected, run once with default settings."""
   data_dir = export_digits(str(tmp_path_factory.mktemp("data") / "digits"))
   good = images.encode(images.digit_pixels(1)[0][0], "png")
-  images.write_tree(data_dir, {"3/truncated.png": good[:40], "5/empty.jpg": b"",
-                               "8/readme.txt": b"labels by hand"})
+  images.write_tree(
+    data_dir, {"3/truncated.png": good[:40], "5/empty.jpg": b"", "8/readme.txt": b"labels by hand"}
+  )
   output_dir = str(tmp_path_factory.mktemp("out"))
   result, summary = run_pipeline(data_dir, output_dir)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -55,12 +78,20 @@ def first_run(tmp_path_factory):
 
 def eval_examples(output_dir):
   """(image bytes, label) of the eval split that ExampleGen wrote."""
-  files = glob.glob(os.path.join(output_dir, "pipeline", "ImageExampleGen", "examples", "*",
-                                 "Split-eval", "*"))
-  examples = [tf.train.Example.FromString(r.numpy())
-              for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
-  return [(e.features.feature["image"].bytes_list.value[0],
-           e.features.feature["label"].bytes_list.value[0].decode()) for e in examples]
+  files = glob.glob(
+    os.path.join(output_dir, "pipeline", "ImageExampleGen", "examples", "*", "Split-eval", "*")
+  )
+  examples = [
+    tf.train.Example.FromString(r.numpy())
+    for r in tf.data.TFRecordDataset(files, compression_type="GZIP")
+  ]
+  return [
+    (
+      e.features.feature["image"].bytes_list.value[0],
+      e.features.feature["label"].bytes_list.value[0].decode(),
+    )
+    for e in examples
+  ]
 
 
 def latest_run_states(output_dir):
@@ -70,8 +101,10 @@ def latest_run_states(output_dir):
   store = metadata_store.MetadataStore(connection)
   run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
   types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
-  return {types[e.type_id]: metadata_store_pb2.Execution.State.Name(e.last_known_state)
-          for e in store.get_executions_by_context(run.id)}
+  return {
+    types[e.type_id]: metadata_store_pb2.Execution.State.Name(e.last_known_state)
+    for e in store.get_executions_by_context(run.id)
+  }
 
 
 def test_blessed_pushed_and_every_file_accounted_for(first_run):
@@ -93,8 +126,19 @@ def test_blessed_pushed_and_every_file_accounted_for(first_run):
   assert "blessed: yes" in result.stdout
 
 
-NOISE = ("WARNING", "I0000", "E0000", "W0000", "cuInit", "cuda", "deprecated", "Traceback",
-         "UserWarning", "Instructions for updating", "INFO:")
+NOISE = (
+  "WARNING",
+  "I0000",
+  "E0000",
+  "W0000",
+  "cuInit",
+  "cuda",
+  "deprecated",
+  "Traceback",
+  "UserWarning",
+  "Instructions for updating",
+  "INFO:",
+)
 
 
 def test_the_console_is_a_few_readable_lines_and_the_rest_is_in_the_log(first_run):
@@ -121,7 +165,7 @@ def test_pushed_model_classifies_raw_image_bytes(first_run):
   examples = eval_examples(output_dir)
   predicted = []
   for start in range(0, len(examples), 64):
-    batch = examples[start:start + 64]
+    batch = examples[start : start + 64]
     outputs = serve(image_bytes=tf.constant([data for data, _ in batch]))
     assert outputs["probabilities"].shape == (len(batch), 10)
     np.testing.assert_allclose(outputs["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-4)
@@ -138,13 +182,17 @@ def test_serving_accepts_the_rest_b64_shape_and_tf_examples_alike(first_run):
   body = json.dumps({"instances": [{"b64": base64.b64encode(d).decode()} for d, _ in examples]})
   instances = [base64.b64decode(i["b64"]) for i in json.loads(body)["instances"]]
   from_rest = model.signatures["serving_default"](image_bytes=tf.constant(instances))
-  serialized = [tf.train.Example(features=tf.train.Features(feature={
-      "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[d]))})).SerializeToString()
-                for d, _ in examples]
+  serialized = [
+    tf.train.Example(
+      features=tf.train.Features(
+        feature={"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[d]))}
+      )
+    ).SerializeToString()
+    for d, _ in examples
+  ]
   from_examples = model.signatures["serving_examples"](examples=tf.constant(serialized))
   assert list(from_rest["classes"].numpy()) == list(from_examples["classes"].numpy())
-  np.testing.assert_allclose(from_rest["probabilities"], from_examples["probabilities"],
-                             atol=1e-5)
+  np.testing.assert_allclose(from_rest["probabilities"], from_examples["probabilities"], atol=1e-5)
   assert [c.decode() for c in from_rest["class_names"][0].numpy()] == summary["classes"]
 
 
@@ -154,14 +202,23 @@ def test_tflite_models_beside_the_pushed_version_agree_with_it(first_run):
   assert tflite["passed"] is True, tflite["reason"]
   assert tflite["path"] == os.path.join(summary["pushed_model_path"], "tflite")
   assert sorted(os.listdir(tflite["path"])) == [
-      "README.md", "input.json", "labels.txt", "model_float16.tflite", "model_int8.tflite",
-      "parity.json"]
-  assert os.path.getsize(os.path.join(tflite["path"], "model_int8.tflite")) == (
-      tflite["int8"]["bytes"]) < 1 << 20  # the default CNN's int8 model: under 1 MB
+    "README.md",
+    "input.json",
+    "labels.txt",
+    "model_float16.tflite",
+    "model_int8.tflite",
+    "parity.json",
+  ]
+  assert (
+    os.path.getsize(os.path.join(tflite["path"], "model_int8.tflite"))
+    == (tflite["int8"]["bytes"])
+    < 1 << 20
+  )  # the default CNN's int8 model: under 1 MB
   assert tflite["split"] == summary["metrics"]["split"]
   assert tflite["images"] == summary["metrics"]["examples"]
-  assert tflite["saved_model"]["accuracy"] == pytest.approx(summary["metrics"]["accuracy"],
-                                                           abs=1e-3)
+  assert tflite["saved_model"]["accuracy"] == pytest.approx(
+    summary["metrics"]["accuracy"], abs=1e-3
+  )
   assert tflite["int8"]["agreement"] >= 0.98
   assert tflite["int8"]["accuracy"] >= tflite["saved_model"]["accuracy"] - 0.01
   with open(os.path.join(tflite["path"], "labels.txt")) as f:
@@ -174,14 +231,21 @@ def test_second_run_reuses_the_cache(first_run):
   result, summary = run_pipeline(data_dir, output_dir)
   assert result.returncode == 0, result.stderr[-3000:]
   states = latest_run_states(output_dir)
-  for stage in ("ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
-                "Transform", "Trainer"):
+  for stage in (
+    "ImageExampleGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "Transform",
+    "Trainer",
+  ):
     assert states[stage] == "CACHED", (stage, states)
   assert summary["blessed"] is True
   # The same model again: the push points at its version instead of copying it anew.
   assert summary["pushed_version"] == first["pushed_version"]
   assert [n for n in os.listdir(os.path.join(output_dir, "serving_model")) if n.isdigit()] == [
-      first["pushed_version"]]
+    first["pushed_version"]
+  ]
 
 
 def test_unreachable_accuracy_threshold_exits_3_and_pushes_nothing(first_run):
@@ -206,11 +270,17 @@ def test_pushed_layout_has_warmup_that_replays_config_files_and_a_report(first_r
   version = summary["pushed_version"]
   assert version in os.listdir(base)  # with the versions later runs in this dir pushed
   assert {n for n in os.listdir(base) if not n.isdigit()} == {
-      "models.config", "batching_parameters.txt", "request.json", "README.md", "reports"}
+    "models.config",
+    "batching_parameters.txt",
+    "request.json",
+    "README.md",
+    "reports",
+  }
   assert summary["serving_check"]["blessed"] is True
   serve = tf.saved_model.load(summary["pushed_model_path"]).signatures["serving_default"]
-  requests = serving_check.read_warmup(os.path.join(
-      summary["pushed_model_path"], "assets.extra", "tf_serving_warmup_requests"))
+  requests = serving_check.read_warmup(
+    os.path.join(summary["pushed_model_path"], "assets.extra", "tf_serving_warmup_requests")
+  )
   assert len(requests) == 8 + 1  # --warmup-requests 8 at batch 1, then all 8 at once
   eval_images = {data for data, _ in eval_examples(output_dir)}
   for request in requests:
@@ -221,9 +291,20 @@ def test_pushed_layout_has_warmup_that_replays_config_files_and_a_report(first_r
   assert len({c for c in outputs["classes"].numpy()}) > 1  # the sample spans several classes
 
   metrics = summary["metrics"]
-  assert all(set(m) == {"images", "predicted", "precision", "precision_95ci", "recall",
-                        "recall_95ci", "f1_score", "never_predicted"}
-             for m in metrics["per_class"].values())
+  assert all(
+    set(m)
+    == {
+      "images",
+      "predicted",
+      "precision",
+      "precision_95ci",
+      "recall",
+      "recall_95ci",
+      "f1_score",
+      "never_predicted",
+    }
+    for m in metrics["per_class"].values()
+  )
   matrix = metrics["confusion_matrix"]
   assert matrix["classes"] == [str(d) for d in range(10)]
   assert sum(map(sum, matrix["counts"])) == summary["splits"]["eval"] == metrics["examples"]
@@ -243,13 +324,22 @@ def test_pushed_layout_has_warmup_that_replays_config_files_and_a_report(first_r
   assert "**Blessed: yes**" in card and f"{summary['images_ingested']} ingested" in card
   # The training settings this model was made with (the defaults here).
   settings = summary["training"]["settings"]
-  assert (settings["model"], settings["input_shape"], settings["resize"], settings["epochs"],
-          settings["batch_size"], settings["learning_rate"], settings["lr_schedule"]) == (
-              "cnn", [32, 32, 3], "squash", 10, 32, 0.001, "cosine")
-  for line in ("- Model: cnn, width 32, dropout 0.3", "- Weights: trained from scratch",
-               "- Input: 32x32x3 pixels, resized by squash",
-               "- Learning rate 0.001 (cosine schedule), 10 epochs planned, batch 32",
-               "- Augmentation: none"):
+  assert (
+    settings["model"],
+    settings["input_shape"],
+    settings["resize"],
+    settings["epochs"],
+    settings["batch_size"],
+    settings["learning_rate"],
+    settings["lr_schedule"],
+  ) == ("cnn", [32, 32, 3], "squash", 10, 32, 0.001, "cosine")
+  for line in (
+    "- Model: cnn, width 32, dropout 0.3",
+    "- Weights: trained from scratch",
+    "- Input: 32x32x3 pixels, resized by squash",
+    "- Learning rate 0.001 (cosine schedule), 10 epochs planned, batch 32",
+    "- Augmentation: none",
+  ):
     assert line in card.splitlines()
   assert all(f"| {d} | " in card for d in range(10))
 
@@ -263,7 +353,8 @@ def test_a_new_model_is_compared_with_the_last_blessed_one(first_run):
   assert baseline["model"] == first["model_path"]
   assert baseline["accuracy"] == pytest.approx(first["metrics"]["accuracy"], abs=1e-4)
   assert baseline["accuracy_change"] == pytest.approx(
-      summary["metrics"]["accuracy"] - first["metrics"]["accuracy"], abs=1e-3)
+    summary["metrics"]["accuracy"] - first["metrics"]["accuracy"], abs=1e-3
+  )
   assert "baseline (last blessed model) accuracy" in result.stdout
 
 
@@ -271,13 +362,24 @@ def test_a_class_below_its_bound_blocks_the_push_and_is_named(tmp_path):
   # Digit 1 images are split between two folders: no model can tell "one" from "uno", so
   # their recalls add up to about 1 while the other classes are easy.
   kept = {0: "0", 1: None, 2: "2", 3: "3", 4: "4"}
-  files = {f"{kept[d] or ('one' if i % 2 else 'uno')}/digit_{i:04d}.png": images.encode(p, "png")
-           for i, (p, d) in enumerate(images.digit_pixels(1797)) if d in kept}
+  files = {
+    f"{kept[d] or ('one' if i % 2 else 'uno')}/digit_{i:04d}.png": images.encode(p, "png")
+    for i, (p, d) in enumerate(images.digit_pixels(1797))
+    if d in kept
+  }
   data_dir = str(tmp_path / "confusable")
   images.write_tree(data_dir, files)
   output_dir = str(tmp_path / "out")
-  result, summary = run_pipeline(data_dir, output_dir, "--epochs", "4",
-                                 "--min-class-recall", "0.75", "--min-class-precision", "0.0")
+  result, summary = run_pipeline(
+    data_dir,
+    output_dir,
+    "--epochs",
+    "4",
+    "--min-class-recall",
+    "0.75",
+    "--min-class-precision",
+    "0.0",
+  )
   assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-3000:]
   assert summary["metrics"]["accuracy"] >= summary["thresholds"]["accuracy"]  # good overall
   assert summary["blessed"] is False and summary["pushed_model_path"] is None
@@ -285,7 +387,8 @@ def test_a_class_below_its_bound_blocks_the_push_and_is_named(tmp_path):
   failing = {c for c, r in recalls.items() if r < 0.75}
   assert failing and failing <= {"one", "uno"}, recalls
   assert sorted(summary["failed_gates"]) == sorted(
-      g for g in summary["failed_gates"] if g.startswith("recall of class "))
+    g for g in summary["failed_gates"] if g.startswith("recall of class ")
+  )
   named = {g.split()[3] for g in summary["failed_gates"]}
   assert named == failing
   assert all(f"failed gate: recall of class {c}" in result.stdout for c in failing)
@@ -293,9 +396,21 @@ def test_a_class_below_its_bound_blocks_the_push_and_is_named(tmp_path):
 
 def test_report_command_prints_the_per_class_table_of_the_latest_run(first_run, tmp_path):
   _, output_dir, _, _ = first_run
-  result = subprocess.run([sys.executable, "-m", "pipeline.report", "--output-dir", output_dir,
-                           "--pipeline-name", "digits-e2e"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+  result = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "pipeline.report",
+      "--output-dir",
+      output_dir,
+      "--pipeline-name",
+      "digits-e2e",
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   with open(os.path.join(output_dir, "run_summary.json")) as f:
     latest = json.load(f)
@@ -309,9 +424,21 @@ def test_report_command_prints_the_per_class_table_of_the_latest_run(first_run, 
     assert recall.split()[1] == "({:.2f}-{:.2f})".format(*figures["recall_95ci"])
   assert f"report written to {latest['report_dir']}" in result.stdout
 
-  missing = subprocess.run([sys.executable, "-m", "pipeline.report", "--output-dir",
-                            output_dir, "--pipeline-name", "no-such-pipeline"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+  missing = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "pipeline.report",
+      "--output-dir",
+      output_dir,
+      "--pipeline-name",
+      "no-such-pipeline",
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert missing.returncode == 2
   assert "no run of pipeline 'no-such-pipeline'" in missing.stderr
 
@@ -319,15 +446,16 @@ def test_report_command_prints_the_per_class_table_of_the_latest_run(first_run, 
 def test_model_analysis_notebook_runs_headless_on_the_latest_evaluation(first_run):
   import nbclient  # pylint: disable=import-outside-toplevel
   import nbformat  # pylint: disable=import-outside-toplevel
+
   _, output_dir, _, first = first_run
   with open(os.path.join(output_dir, "run_summary.json")) as f:
     latest = json.load(f)  # the last run in this output dir: it had the first as its baseline
   notebook = nbformat.read(os.path.join(ROOT, "notebooks", "model_analysis.ipynb"), as_version=4)
-  os.environ.update(MODEL_ANALYSIS_OUTPUT_DIR=output_dir,
-                    MODEL_ANALYSIS_PIPELINE_NAME="digits-e2e")
+  os.environ.update(MODEL_ANALYSIS_OUTPUT_DIR=output_dir, MODEL_ANALYSIS_PIPELINE_NAME="digits-e2e")
   try:
-    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": ROOT}}).execute()
+    nbclient.NotebookClient(
+      notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": ROOT}}
+    ).execute()
   finally:
     for key in ("MODEL_ANALYSIS_OUTPUT_DIR", "MODEL_ANALYSIS_PIPELINE_NAME"):
       os.environ.pop(key)
@@ -338,8 +466,10 @@ def test_model_analysis_notebook_runs_headless_on_the_latest_evaluation(first_ru
   assert facts["baseline"] == latest["metrics"]["baseline"]["model"] == first["model_path"]
   assert facts["accuracy"] == latest["metrics"]["accuracy"]
   assert facts["classes"] == facts["labels"] == [str(d) for d in range(10)]
-  assert sum(o.output_type == "display_data" and "image/png" in o.get("data", {})
-             for o in outputs) + sum(o.output_type == "execute_result" and "image/png" in
-                                     o.get("data", {}) for o in outputs) >= 2  # the two plots
+  assert (
+    sum(o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
+    + sum(o.output_type == "execute_result" and "image/png" in o.get("data", {}) for o in outputs)
+    >= 2
+  )  # the two plots
   evaluator_failures = [g for g in latest["failed_gates"] if not g.startswith("serving check")]
   assert ("Gates: all passed" in texts) == (not evaluator_failures)

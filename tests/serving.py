@@ -17,12 +17,18 @@ def run_check(examples, model, out_dir, num_requests=5, max_batch_size=64):
   blessing = standard_artifacts.InfraBlessing()
   blessing.uri = str(out_dir)
   os.makedirs(blessing.uri, exist_ok=True)
-  component = ServingCheck(model=types.Channel(type=standard_artifacts.Model),
-                           examples=types.Channel(type=standard_artifacts.Examples),
-                           num_requests=num_requests, model_name="digits",
-                           max_batch_size=max_batch_size)
-  executor.Executor().Do({"model": [model], "examples": [examples]}, {"blessing": [blessing]},
-                         dict(component.exec_properties))
+  component = ServingCheck(
+    model=types.Channel(type=standard_artifacts.Model),
+    examples=types.Channel(type=standard_artifacts.Examples),
+    num_requests=num_requests,
+    model_name="digits",
+    max_batch_size=max_batch_size,
+  )
+  executor.Executor().Do(
+    {"model": [model], "examples": [examples]},
+    {"blessing": [blessing]},
+    dict(component.exec_properties),
+  )
   with open(os.path.join(blessing.uri, executor.REPORT_FILE)) as f:
     return blessing, json.load(f)
 
@@ -31,8 +37,9 @@ def saved_model(path, module):
   """A Model artifact holding `module` saved with its `serve` as serving_default."""
   model = standard_artifacts.Model()
   model.uri = str(path)
-  tf.saved_model.save(module, path_utils.serving_model_path(model.uri),
-                      signatures={"serving_default": module.serve})
+  tf.saved_model.save(
+    module, path_utils.serving_model_path(model.uri), signatures={"serving_default": module.serve}
+  )
   return model
 
 
@@ -55,11 +62,15 @@ class Fixed28x28(tf.Module):
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
   def serve(self, image_bytes):
     pixels = tf.map_fn(
-        lambda b: tf.reduce_mean(tf.reshape(tf.cast(tf.io.decode_png(b), tf.float32),
-                                            [28, 28, 1])),
-        image_bytes, fn_output_signature=tf.float32)
+      lambda b: tf.reduce_mean(tf.reshape(tf.cast(tf.io.decode_png(b), tf.float32), [28, 28, 1])),
+      image_bytes,
+      fn_output_signature=tf.float32,
+    )
     probabilities = tf.stack([tf.sigmoid(pixels), 1 - tf.sigmoid(pixels)], axis=1)
     names = tf.constant(["a", "b"])
-    return {"classes": tf.gather(names, tf.argmax(probabilities, axis=1)),
-            "scores": tf.reduce_max(probabilities, axis=1), "probabilities": probabilities,
-            "class_names": tf.tile(names[tf.newaxis], [tf.shape(pixels)[0], 1])}
+    return {
+      "classes": tf.gather(names, tf.argmax(probabilities, axis=1)),
+      "scores": tf.reduce_max(probabilities, axis=1),
+      "probabilities": probabilities,
+      "class_names": tf.tile(names[tf.newaxis], [tf.shape(pixels)[0], 1]),
+    }

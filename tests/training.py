@@ -50,8 +50,10 @@ def ingest(data_dir: str, work: str):
   """Runs ImageExampleGen's executor (train 3 : eval 1); returns the Examples artifact."""
   examples = _artifact(standard_artifacts.Examples, os.path.join(work, "examples"))
   example_gen_executor.Executor().Do(
-      {}, {spec.EXAMPLES_KEY: [examples]},
-      dict(ImageExampleGen(data_dir, splits={"train": 3, "eval": 1}).exec_properties))
+    {},
+    {spec.EXAMPLES_KEY: [examples]},
+    dict(ImageExampleGen(data_dir, splits={"train": 3, "eval": 1}).exec_properties),
+  )
   return examples
 
 
@@ -67,41 +69,54 @@ def transform(examples, work: str, image_size: int, channels: int, resize: str =
   graph = _artifact(standard_artifacts.TransformGraph, os.path.join(work, "transform_graph"))
   transformed = _artifact(standard_artifacts.Examples, os.path.join(work, "transformed"))
   component = tfx.components.Transform(
-      examples=EXAMPLES, schema=SCHEMA, preprocessing_fn=pipeline.PREPROCESSING_FN,
-      custom_config={"image_size": image_size, "channels": channels, "resize": resize})
+    examples=EXAMPLES,
+    schema=SCHEMA,
+    preprocessing_fn=pipeline.PREPROCESSING_FN,
+    custom_config={"image_size": image_size, "channels": channels, "resize": resize},
+  )
   transform_executor.Executor().Do(
-      {spec.EXAMPLES_KEY: [examples], spec.SCHEMA_KEY: [schema]},
-      {spec.TRANSFORM_GRAPH_KEY: [graph], spec.TRANSFORMED_EXAMPLES_KEY: [transformed],
-       spec.UPDATED_ANALYZER_CACHE_KEY: [_artifact(standard_artifacts.TransformCache,
-                                                    os.path.join(work, "cache"))]},
-      dict(component.exec_properties))
+    {spec.EXAMPLES_KEY: [examples], spec.SCHEMA_KEY: [schema]},
+    {
+      spec.TRANSFORM_GRAPH_KEY: [graph],
+      spec.TRANSFORMED_EXAMPLES_KEY: [transformed],
+      spec.UPDATED_ANALYZER_CACHE_KEY: [
+        _artifact(standard_artifacts.TransformCache, os.path.join(work, "cache"))
+      ],
+    },
+    dict(component.exec_properties),
+  )
   transformed.split_names = examples.split_names
   return transformed, graph
 
 
 def fn_args(transformed, graph, custom_config: Dict):
   """The FnArgs the Trainer hands run_fn, without training."""
-  component = tfx.components.Trainer(run_fn=pipeline.RUN_FN, examples=EXAMPLES,
-                                     transform_graph=GRAPH, custom_config=custom_config)
+  component = tfx.components.Trainer(
+    run_fn=pipeline.RUN_FN, examples=EXAMPLES, transform_graph=GRAPH, custom_config=custom_config
+  )
   return fn_args_utils.get_common_fn_args(
-      {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]},
-      dict(component.exec_properties))
+    {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]},
+    dict(component.exec_properties),
+  )
 
 
-def run_trainer(transformed, graph, work: str, custom_config: Dict,
-                hyperparameters: Optional[object] = None):
+def run_trainer(
+  transformed, graph, work: str, custom_config: Dict, hyperparameters: Optional[object] = None
+):
   """Runs the Trainer's executor with run_fn; returns (model, model_run) artifacts."""
   model = _artifact(standard_artifacts.Model, os.path.join(work, "model"))
   model_run = _artifact(standard_artifacts.ModelRun, os.path.join(work, "model_run"))
   component = tfx.components.Trainer(
-      run_fn=pipeline.RUN_FN, examples=EXAMPLES, transform_graph=GRAPH,
-      custom_config=custom_config)
+    run_fn=pipeline.RUN_FN, examples=EXAMPLES, transform_graph=GRAPH, custom_config=custom_config
+  )
   inputs = {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]}
   if hyperparameters is not None:
     inputs[spec.HYPERPARAMETERS_KEY] = [hyperparameters]
   trainer_executor.GenericExecutor().Do(
-      inputs, {spec.MODEL_KEY: [model], spec.MODEL_RUN_KEY: [model_run]},
-      dict(component.exec_properties))
+    inputs,
+    {spec.MODEL_KEY: [model], spec.MODEL_RUN_KEY: [model_run]},
+    dict(component.exec_properties),
+  )
   return model, model_run
 
 
@@ -110,14 +125,17 @@ def run_tuner(transformed, graph, work: str, custom_config: Dict):
   best = _artifact(standard_artifacts.HyperParameters, os.path.join(work, "best_hp"))
   results = _artifact(standard_artifacts.TunerResults, os.path.join(work, "tuner_results"))
   component = tfx.components.Tuner(
-      tuner_fn=pipeline.TUNER_FN, examples=EXAMPLES, transform_graph=GRAPH,
-      custom_config=custom_config)
-  context = base_executor.BaseExecutor.Context(tmp_dir=os.path.join(work, "tmp"),
-                                               unique_id="tuner")
+    tuner_fn=pipeline.TUNER_FN,
+    examples=EXAMPLES,
+    transform_graph=GRAPH,
+    custom_config=custom_config,
+  )
+  context = base_executor.BaseExecutor.Context(tmp_dir=os.path.join(work, "tmp"), unique_id="tuner")
   tuner_executor.Executor(context).Do(
-      {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]},
-      {spec.BEST_HYPERPARAMETERS_KEY: [best], spec.TUNER_RESULTS_KEY: [results]},
-      dict(component.exec_properties))
+    {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]},
+    {spec.BEST_HYPERPARAMETERS_KEY: [best], spec.TUNER_RESULTS_KEY: [results]},
+    dict(component.exec_properties),
+  )
   return best
 
 
@@ -126,9 +144,20 @@ def trained_digits(work: str, per_class: int = 40, epochs: int = 2):
   data_dir = digits_tree(os.path.join(work, "digits"), {d: per_class for d in range(10)})
   examples = ingest(data_dir, work)
   transformed, graph = transform(examples, work, image_size=16, channels=1)
-  model, model_run = run_trainer(transformed, graph, work, {
-      "model": "cnn", "image_size": 16, "channels": 1, "epochs": epochs, "batch_size": 32,
-      "learning_rate": 3e-3, "width": 16})
+  model, model_run = run_trainer(
+    transformed,
+    graph,
+    work,
+    {
+      "model": "cnn",
+      "image_size": 16,
+      "channels": 1,
+      "epochs": epochs,
+      "batch_size": 32,
+      "learning_rate": 3e-3,
+      "width": 16,
+    },
+  )
   return examples, model, model_run
 
 
@@ -141,10 +170,10 @@ def run_tflite_export(digits_model, out_dir: str, blessed: Optional[int] = None,
     blessing = standard_artifacts.ModelBlessing()
     blessing.set_int_custom_property("blessed", blessed)
     inputs["model_blessing"] = [blessing]
-  component = TFLiteExport(model=tfx.dsl.Channel(type=standard_artifacts.Model),
-                           examples=EXAMPLES, **params)
-  tflite_executor.Executor().Do(inputs, {"tflite_model": [output]},
-                                dict(component.exec_properties))
+  component = TFLiteExport(
+    model=tfx.dsl.Channel(type=standard_artifacts.Model), examples=EXAMPLES, **params
+  )
+  tflite_executor.Executor().Do(inputs, {"tflite_model": [output]}, dict(component.exec_properties))
   return output, tflite_executor.read_report(output.uri)
 
 

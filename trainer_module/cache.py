@@ -8,7 +8,6 @@ import os
 from typing import Dict, List, Tuple
 
 import numpy as np
-import tensorflow as tf
 
 MODES = ("auto", "memory", "disk", "none")
 MEMORY_FRACTION = 0.25  # of physical memory, for both splits' cached examples together
@@ -23,8 +22,9 @@ def _mb(size: float) -> str:
   return f"{size / 2**20:,.0f} MB" if size < 2**30 else f"{size / 2**30:,.1f} GB"
 
 
-def choose(mode: str, images: Dict[str, int], shape: List[int], disk_dir: str,
-           budget: int = 0) -> Tuple[Dict[str, str], str]:
+def choose(
+  mode: str, images: Dict[str, int], shape: List[int], disk_dir: str, budget: int = 0
+) -> Tuple[Dict[str, str], str]:
   """(split -> what input_fn's `cache` takes: "memory", "none" or a path prefix, a line that
   says what was chosen and why)."""
   if mode not in MODES:
@@ -35,10 +35,11 @@ def choose(mode: str, images: Dict[str, int], shape: List[int], disk_dir: str,
   why = f"{counts} images of {'x'.join(map(str, shape))} uint8 pixels ≈ {_mb(size)}"
   if mode == "auto":
     mode = "memory" if size <= budget else "disk"
-    why += (f" {'within' if mode == 'memory' else 'over'} the memory budget of {_mb(budget)} "
-            f"({MEMORY_FRACTION:.0%} of {_mb(physical_memory())})")
+    why += (
+      f" {'within' if mode == 'memory' else 'over'} the memory budget of {_mb(budget)} "
+      f"({MEMORY_FRACTION:.0%} of {_mb(physical_memory())})"
+    )
   where = {"memory": "memory", "none": "none"}.get(mode)
   caches = {split: where or os.path.join(disk_dir, split) for split in images}
-  place = {"memory": "in memory", "none": "not cached",
-           "disk": f"on disk under {disk_dir}"}[mode]
+  place = {"memory": "in memory", "none": "not cached", "disk": f"on disk under {disk_dir}"}[mode]
   return caches, f"[Trainer] cache: {place} ({why})"

@@ -17,34 +17,46 @@ import tensorflow as tf
 CONTRACT_FILE = os.path.join("assets.extra", "input.json")
 KERAS_FILE = os.path.join("assets.extra", "model.keras")
 RESIZING = {
-    "squash": "stretched to height x width",
-    "crop": "the centred square of the shorter side, scaled to height x width",
-    "pad": "scaled to fit height x width keeping the aspect ratio, centred, the rest black (0)",
+  "squash": "stretched to height x width",
+  "crop": "the centred square of the shorter side, scaled to height x width",
+  "pad": "scaled to fit height x width keeping the aspect ratio, centred, the rest black (0)",
 }
 
 
-def input_contract(shape: List[int], resize: str, model: str,
-                   mean: Optional[Sequence[float]] = None,
-                   std: Optional[Sequence[float]] = None) -> Dict[str, Any]:
+def input_contract(
+  shape: List[int],
+  resize: str,
+  model: str,
+  mean: Optional[Sequence[float]] = None,
+  std: Optional[Sequence[float]] = None,
+) -> Dict[str, Any]:
   """The contract of a model trained on Transform's `shape` ([size, size, channels]) images."""
   size, _, channels = shape
   if model == "cnn":
-    normalization = {"in_model": True, "method": "per-channel standardization",
-                     "formula": "(pixel - mean) / std", "mean": list(mean or []),
-                     "std": list(std or [])}
+    normalization = {
+      "in_model": True,
+      "method": "per-channel standardization",
+      "formula": "(pixel - mean) / std",
+      "mean": list(mean or []),
+      "std": list(std or []),
+    }
   else:
-    normalization = {"in_model": True, "method": "EfficientNet's built-in rescaling and "
-                     "ImageNet normalization"}
+    normalization = {
+      "in_model": True,
+      "method": "EfficientNet's built-in rescaling and ImageNet normalization",
+    }
   return {
-      "height": size, "width": size, "channels": channels,
-      "color": "grayscale" if channels == 1 else "rgb",
-      "pixels": "uint8 0-255, [height, width, channels]; feed them as they are",
-      "decoding": "8 bits per channel, converted to `channels` as TensorFlow's decode_image "
-                  "does (grayscale repeated to RGB, alpha dropped); an animation's first frame",
-      "resize": resize,
-      "resizing": RESIZING[resize] + "; bilinear without antialiasing (tf.image.resize), "
-                  "rounded to the nearest integer",
-      "normalization": normalization,
+    "height": size,
+    "width": size,
+    "channels": channels,
+    "color": "grayscale" if channels == 1 else "rgb",
+    "pixels": "uint8 0-255, [height, width, channels]; feed them as they are",
+    "decoding": "8 bits per channel, converted to `channels` as TensorFlow's decode_image "
+    "does (grayscale repeated to RGB, alpha dropped); an animation's first frame",
+    "resize": resize,
+    "resizing": RESIZING[resize] + "; bilinear without antialiasing (tf.image.resize), "
+    "rounded to the nearest integer",
+    "normalization": normalization,
   }
 
 
@@ -68,6 +80,7 @@ def read_contract(saved_model_dir: str) -> Optional[Dict[str, Any]]:
 def load_keras_model(saved_model_dir: str):
   """The Keras model kept beside the SavedModel, or None for a model without one."""
   import keras  # pylint: disable=import-outside-toplevel
+
   path = os.path.join(saved_model_dir, KERAS_FILE)
   if not tf.io.gfile.exists(path):
     return None

@@ -49,6 +49,7 @@ def choose_strategy() -> Tuple[tf.distribute.Strategy, str]:
     strategy = tf.distribute.get_strategy()
   policy = precision_policy(kind, gpus)
   keras.mixed_precision.set_global_policy(policy)
-  logging.info("Training with %s strategy on %d replica(s), %s", kind,
-               strategy.num_replicas_in_sync, policy)
+  logging.info(
+    "Training with %s strategy on %d replica(s), %s", kind, strategy.num_replicas_in_sync, policy
+  )
   return strategy, kind

@@ -7,12 +7,15 @@ import tensorflow as tf
 from trainer_module import distribution
 
 
-@pytest.mark.parametrize("tpu,gpus,kind,policy", [
+@pytest.mark.parametrize(
+  "tpu,gpus,kind,policy",
+  [
     (False, 0, "default", "float32"),
     (False, 1, "default", "mixed_float16"),
     (False, 4, "mirrored", "mixed_float16"),
     (True, 0, "tpu", "mixed_bfloat16"),
-])
+  ],
+)
 def test_strategy_and_precision_follow_the_devices(tpu, gpus, kind, policy):
   assert distribution.strategy_kind(tpu, gpus) == kind
   assert distribution.precision_policy(kind, gpus) == policy

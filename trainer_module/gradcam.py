@@ -15,8 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
-                keras.layers.SeparableConv2D)
+CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
 
 def _is_feature_map(layer: keras.layers.Layer) -> bool:
@@ -53,8 +52,9 @@ def _softmax_head(model: keras.Model) -> Optional[keras.layers.Dense]:
   return None
 
 
-def _tap(path: List[keras.Model], target: keras.layers.Layer,
-         head: Optional[keras.layers.Layer] = None) -> keras.Model:
+def _tap(
+  path: List[keras.Model], target: keras.layers.Layer, head: Optional[keras.layers.Layer] = None
+) -> keras.Model:
   """path[0]'s graph, with its own layers and weights, as a model of the same inputs that
   returns [the target's feature map, the head's input (or the model's output)]."""
   model, nested = path[0], path[1] if len(path) > 1 else None
@@ -94,15 +94,16 @@ class GradCam:
   def layer_name(self) -> str:
     return self.layer.name
 
-  def __call__(self, pixels: np.ndarray, class_ids: Optional[Sequence[int]] = None,
-               batch_size: int = 32) -> Tuple[np.ndarray, np.ndarray]:
+  def __call__(
+    self, pixels: np.ndarray, class_ids: Optional[Sequence[int]] = None, batch_size: int = 32
+  ) -> Tuple[np.ndarray, np.ndarray]:
     """(heatmaps [batch, height, width] in 0-1, probabilities [batch, classes]) of pixels
     [batch, height, width, channels] (0-255, any dtype: cast to float32 a batch at a time);
     heatmaps for `class_ids` (default: each image's predicted class)."""
     maps, probabilities = [], []
     for start in range(0, len(pixels), batch_size):
-      ids = None if class_ids is None else class_ids[start:start + batch_size]
-      m, p = self._batch(np.asarray(pixels[start:start + batch_size], np.float32), ids)
+      ids = None if class_ids is None else class_ids[start : start + batch_size]
+      m, p = self._batch(np.asarray(pixels[start : start + batch_size], np.float32), ids)
       maps.append(m)
       probabilities.append(p)
     return np.concatenate(maps), np.concatenate(probabilities)
@@ -118,8 +119,11 @@ class GradCam:
         probabilities = tf.nn.softmax(logits)
       else:
         probabilities = logits = tf.cast(out, tf.float32)
-      ids = (tf.argmax(probabilities, axis=1, output_type=tf.int32) if class_ids is None
-             else tf.constant(np.asarray(class_ids), tf.int32))
+      ids = (
+        tf.argmax(probabilities, axis=1, output_type=tf.int32)
+        if class_ids is None
+        else tf.constant(np.asarray(class_ids), tf.int32)
+      )
       score = tf.reduce_sum(tf.gather(logits, ids, axis=1, batch_dims=1))
     gradients = tape.gradient(score, feature_map)
     weights = tf.reduce_mean(gradients, axis=[1, 2], keepdims=True)
@@ -134,6 +138,7 @@ def overlay(pixels: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.
   """uint8 RGB [height, width, 3]: the image (0-255, 1 or 3 channels) under the heatmap in the
   'jet' colours (blue: no evidence, red: the most)."""
   from matplotlib import colormaps  # pylint: disable=import-outside-toplevel
+
   image = np.asarray(pixels, np.float32)
   if image.shape[-1] == 1:
     image = np.repeat(image, 3, axis=-1)

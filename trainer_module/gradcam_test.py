@@ -22,8 +22,9 @@ def discs(count: int, seed: int):
   labels = rng.integers(0, len(COLOURS), count)
   centres = rng.uniform(RADIUS, SIZE - RADIUS, (count, 2))
   rows, columns = np.mgrid[:SIZE, :SIZE]
-  masks = ((rows[None] - centres[:, :1, None]) ** 2
-           + (columns[None] - centres[:, 1:, None]) ** 2) <= RADIUS ** 2
+  masks = (
+    (rows[None] - centres[:, :1, None]) ** 2 + (columns[None] - centres[:, 1:, None]) ** 2
+  ) <= RADIUS**2
   for image, label, mask in zip(pixels, labels, masks):
     image[mask] = COLOURS[label]
   return pixels, labels, masks
@@ -49,8 +50,9 @@ def test_cnn_heatmaps_put_most_of_their_mass_inside_the_disc(disc_cnn):
   cam = gradcam.GradCam(disc_cnn)
   heatmaps, probabilities = cam(pixels)
   assert np.mean(probabilities.argmax(axis=1) == labels) >= 0.95  # it learned the colours
-  np.testing.assert_allclose(probabilities, disc_cnn.predict({IMAGE_XF: pixels}, verbose=0),
-                             atol=1e-5)
+  np.testing.assert_allclose(
+    probabilities, disc_cnn.predict({IMAGE_XF: pixels}, verbose=0), atol=1e-5
+  )
   assert heatmaps.shape == (60, SIZE, SIZE) and heatmaps.min() >= 0 and heatmaps.max() <= 1
   inside = mass_inside(heatmaps, masks)
   assert np.median(inside) > 0.55, np.median(inside)  # the disc is 11 % of the image
@@ -64,8 +66,7 @@ def test_the_target_is_the_last_convolutional_activation_not_the_pooling():
   cnn = build_cnn(32, 3, 4, width=8)
   path, layer = gradcam.find_target(cnn)
   assert path == [cnn] and isinstance(layer, keras.layers.ReLU)
-  assert cnn.layers[cnn.layers.index(layer) + 1].__class__.__name__ == (
-      "AdaptiveAveragePooling2D")
+  assert cnn.layers[cnn.layers.index(layer) + 1].__class__.__name__ == ("AdaptiveAveragePooling2D")
   efficientnet = build_efficientnet(32, 1, 3)
   path, layer = gradcam.find_target(efficientnet)
   assert [m.name for m in path] == [efficientnet.name, BACKBONE]
@@ -85,8 +86,9 @@ def test_efficientnet_heatmaps_equal_grad_cam_computed_inside_its_backbone_by_ha
   # By hand: a model over the backbone's own graph gives the feature map and the pooled
   # features; grey is repeated to RGB before it, the softmax layer's logits after it.
   backbone = model.get_layer(BACKBONE)
-  inner = keras.Model(backbone.inputs, [backbone.get_layer("top_activation").output,
-                                        backbone.output])
+  inner = keras.Model(
+    backbone.inputs, [backbone.get_layer("top_activation").output, backbone.output]
+  )
   head = model.layers[-1]
   with tf.GradientTape() as tape:
     feature_map, pooled = inner(tf.repeat(tf.constant(pixels), 3, axis=-1), training=False)
@@ -99,8 +101,7 @@ def test_efficientnet_heatmaps_equal_grad_cam_computed_inside_its_backbone_by_ha
   expected = np.divide(expected, peak, out=np.zeros_like(expected), where=peak > 0)
   assert (peak > 0).any()
   np.testing.assert_allclose(heatmaps, expected, atol=1e-4)
-  np.testing.assert_allclose(probabilities, model.predict({IMAGE_XF: pixels}, verbose=0),
-                             atol=1e-5)
+  np.testing.assert_allclose(probabilities, model.predict({IMAGE_XF: pixels}, verbose=0), atol=1e-5)
 
 
 def test_overlay_is_rgb_and_red_where_the_evidence_is():

@@ -17,10 +17,10 @@ from keras.src.applications import efficientnet  # ImageNet weights' address and
 from trainer_module.constants import IMAGE_XF
 
 EFFICIENTNETS = {
-    "b0": keras.applications.EfficientNetB0,
-    "b1": keras.applications.EfficientNetB1,
-    "b2": keras.applications.EfficientNetB2,
-    "b3": keras.applications.EfficientNetB3,
+  "b0": keras.applications.EfficientNetB0,
+  "b1": keras.applications.EfficientNetB1,
+  "b2": keras.applications.EfficientNetB2,
+  "b3": keras.applications.EfficientNetB3,
 }
 BACKBONE = "backbone"
 IMAGENET = "imagenet"
@@ -36,14 +36,16 @@ def imagenet_weights(variant: str) -> str:
   file_name = f"efficientnet{variant}_notop.h5"
   url = efficientnet.BASE_WEIGHTS_PATH + file_name
   try:
-    return keras.utils.get_file(file_name, url, cache_subdir="models",
-                                file_hash=efficientnet.WEIGHTS_HASHES[variant][1])
+    return keras.utils.get_file(
+      file_name, url, cache_subdir="models", file_hash=efficientnet.WEIGHTS_HASHES[variant][1]
+    )
   except Exception as e:  # pylint: disable=broad-except
     raise WeightsUnavailable(
-        f"--weights imagenet: could not download {url} "
-        f"({str(e).split(' -- ')[-1].splitlines()[0]}); "
-        f"without a network, fetch {file_name} elsewhere and pass --weights "
-        f"/path/to/{file_name}") from e
+      f"--weights imagenet: could not download {url} "
+      f"({str(e).split(' -- ')[-1].splitlines()[0]}); "
+      f"without a network, fetch {file_name} elsewhere and pass --weights "
+      f"/path/to/{file_name}"
+    ) from e
 
 
 def _image_input(image_size: int, channels: int) -> keras.KerasTensor:
@@ -53,8 +55,9 @@ def _image_input(image_size: int, channels: int) -> keras.KerasTensor:
 def _head(x, num_classes: int, dropout: float):
   x = keras.layers.Dropout(dropout)(x)
   # float32 probabilities even under a mixed_float16 policy.
-  return keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
-                            name="probabilities")(x)
+  return keras.layers.Dense(
+    num_classes, activation="softmax", dtype="float32", name="probabilities"
+  )(x)
 
 
 def use_xla() -> bool:
@@ -64,25 +67,33 @@ def use_xla() -> bool:
 
 def compile_model(model: keras.Model, learning_rate: float) -> keras.Model:
   """Adam on sparse categorical cross-entropy, with XLA only on accelerators."""
-  model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                loss="sparse_categorical_crossentropy",
-                metrics=["sparse_categorical_accuracy"],
-                jit_compile="auto" if use_xla() else False)
+  model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate),
+    loss="sparse_categorical_crossentropy",
+    metrics=["sparse_categorical_accuracy"],
+    jit_compile="auto" if use_xla() else False,
+  )
   return model
 
 
-def standardize(mean: Optional[Sequence[float]], std: Optional[Sequence[float]],
-                channels: int) -> keras.layers.Layer:
+def standardize(
+  mean: Optional[Sequence[float]], std: Optional[Sequence[float]], channels: int
+) -> keras.layers.Layer:
   """(x - mean) / std per channel, with the training split's constants (default 127.5, 64)."""
   mean = list(mean) if mean is not None else [127.5] * channels
   std = list(std) if std is not None else [64.0] * channels
-  return keras.layers.Normalization(mean=mean, variance=[s * s for s in std],
-                                    name="standardize")
+  return keras.layers.Normalization(mean=mean, variance=[s * s for s in std], name="standardize")
 
 
-def build_cnn(image_size: int, channels: int, num_classes: int, width: int = 32,
-              dropout: float = 0.3, mean: Optional[Sequence[float]] = None,
-              std: Optional[Sequence[float]] = None) -> keras.Model:
+def build_cnn(
+  image_size: int,
+  channels: int,
+  num_classes: int,
+  width: int = 32,
+  dropout: float = 0.3,
+  mean: Optional[Sequence[float]] = None,
+  std: Optional[Sequence[float]] = None,
+) -> keras.Model:
   """Standardization, three conv blocks of `width`, 2x and 4x filters, pooled to a 4x4 grid,
   a dense layer.
 
@@ -99,12 +110,20 @@ def build_cnn(image_size: int, channels: int, num_classes: int, width: int = 32,
     x = keras.layers.MaxPooling2D()(x) if i < 2 else x
   x = keras.layers.AdaptiveAveragePooling2D((4, 4))(x)
   x = keras.layers.Flatten()(x)
-  x = keras.layers.Dense(4 * width, activation="relu")(x)  # dropout: the head's, before the classifier
+  x = keras.layers.Dense(4 * width, activation="relu")(
+    x
+  )  # dropout: the head's, before the classifier
   return keras.Model({IMAGE_XF: image}, _head(x, num_classes, dropout), name="cnn")
 
 
-def build_efficientnet(image_size: int, channels: int, num_classes: int, variant: str = "b0",
-                       weights: Optional[str] = None, dropout: float = 0.2) -> keras.Model:
+def build_efficientnet(
+  image_size: int,
+  channels: int,
+  num_classes: int,
+  variant: str = "b0",
+  weights: Optional[str] = None,
+  dropout: float = 0.2,
+) -> keras.Model:
   """EfficientNet B0-B3 with a new classification head.
 
   `weights` is a local ImageNet "notop" weights file, or "imagenet" for Keras' own (fetched
@@ -122,14 +141,19 @@ def build_efficientnet(image_size: int, channels: int, num_classes: int, variant
   image = _image_input(image_size, channels)
   # EfficientNet rescales and normalizes 0-255 inputs itself (ImageNet's constants).
   x = image if channels == 3 else keras.layers.Concatenate()([image] * 3)
-  backbone = EFFICIENTNETS[variant](include_top=False, weights=weights,
-                                    input_shape=(image_size, image_size, 3), pooling="avg",
-                                    name=BACKBONE)
+  backbone = EFFICIENTNETS[variant](
+    include_top=False,
+    weights=weights,
+    input_shape=(image_size, image_size, 3),
+    pooling="avg",
+    name=BACKBONE,
+  )
   backbone.trainable = weights is None
   # Pretrained BatchNorm statistics stay in inference mode, also while fine-tuning.
   x = backbone(x, training=False) if weights else backbone(x)
-  return keras.Model({IMAGE_XF: image}, _head(x, num_classes, dropout),
-                     name=f"efficientnet{variant}")
+  return keras.Model(
+    {IMAGE_XF: image}, _head(x, num_classes, dropout), name=f"efficientnet{variant}"
+  )
 
 
 def unfreeze_top(model: keras.Model, layers: int) -> int:
@@ -144,10 +168,18 @@ def unfreeze_top(model: keras.Model, layers: int) -> int:
   return unfrozen
 
 
-def build_model(name: str, image_size: int, channels: int, num_classes: int,
-                variant: str = "b0", weights: Optional[str] = None, width: int = 32,
-                dropout: float = 0.3, mean: Optional[Sequence[float]] = None,
-                std: Optional[Sequence[float]] = None) -> keras.Model:
+def build_model(
+  name: str,
+  image_size: int,
+  channels: int,
+  num_classes: int,
+  variant: str = "b0",
+  weights: Optional[str] = None,
+  width: int = 32,
+  dropout: float = 0.3,
+  mean: Optional[Sequence[float]] = None,
+  std: Optional[Sequence[float]] = None,
+) -> keras.Model:
   """The configured model, uncompiled. `width`, `mean` and `std` shape the CNN only."""
   if name == "cnn":
     return build_cnn(image_size, channels, num_classes, width, dropout, mean, std)

@@ -49,8 +49,9 @@ def test_cnn_standardizes_each_channel_with_the_given_constants():
 def test_imagenet_weights_that_cannot_be_fetched_name_the_file_to_pass(monkeypatch, tmp_path):
   monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no cached copy
   monkeypatch.setattr(model_lib.efficientnet, "BASE_WEIGHTS_PATH", "http://127.0.0.1:9/")
-  with pytest.raises(model_lib.WeightsUnavailable,
-                     match="pass --weights /path/to/efficientnetb1_notop.h5"):
+  with pytest.raises(
+    model_lib.WeightsUnavailable, match="pass --weights /path/to/efficientnetb1_notop.h5"
+  ):
     model_lib.build_model("efficientnet", 32, 3, 10, variant="b1", weights="imagenet")
 
 
@@ -75,12 +76,14 @@ def test_efficientnet_variants_build_for_the_transformed_input(variant, channels
 
 
 def test_local_weights_load_frozen_then_top_layers_unfreeze_for_fine_tuning(tmp_path):
-  source = keras.applications.EfficientNetB0(include_top=False, weights=None,
-                                             input_shape=(32, 32, 3), pooling="avg")
+  source = keras.applications.EfficientNetB0(
+    include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
+  )
   path = str(tmp_path / "efficientnetb0_notop.weights.h5")
   source.save_weights(path)
   model = model_lib.compile_model(
-      model_lib.build_model("efficientnet", 32, 1, 10, weights=path), 1e-3)
+    model_lib.build_model("efficientnet", 32, 1, 10, weights=path), 1e-3
+  )
   backbone = model.get_layer(model_lib.BACKBONE)
   assert not backbone.trainable
   for loaded, saved in zip(backbone.get_weights(), source.get_weights()):
@@ -95,13 +98,18 @@ def test_local_weights_load_frozen_then_top_layers_unfreeze_for_fine_tuning(tmp_
   assert 0 < unfrozen <= 12
   top, bottom = backbone.layers[-12:], backbone.layers[:-12]
   assert not any(layer.trainable for layer in bottom)
-  assert not any(layer.trainable for layer in top
-                 if isinstance(layer, keras.layers.BatchNormalization))
+  assert not any(
+    layer.trainable for layer in top if isinstance(layer, keras.layers.BatchNormalization)
+  )
   model_lib.compile_model(model, 1e-4)
   before = {id(v): v.numpy().copy() for layer in backbone.layers for v in layer.weights}
   model.train_on_batch(features, labels)
-  changed = {layer.name for layer in backbone.layers for v in layer.weights
-             if not np.array_equal(before[id(v)], v.numpy())}
+  changed = {
+    layer.name
+    for layer in backbone.layers
+    for v in layer.weights
+    if not np.array_equal(before[id(v)], v.numpy())
+  }
   assert changed and changed <= {layer.name for layer in top if layer.trainable}
 
 

@@ -18,8 +18,16 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_transform.beam.experimental import analyzer_impls
 
-from trainer_module.constants import (IMAGE_KEY, IMAGE_STATS, IMAGE_XF, LABEL_COUNTS, LABEL_KEY,
-                                      LABEL_VOCAB, LABEL_XF, RESIZE_MODES)
+from trainer_module.constants import (
+  IMAGE_KEY,
+  IMAGE_STATS,
+  IMAGE_XF,
+  LABEL_COUNTS,
+  LABEL_KEY,
+  LABEL_VOCAB,
+  LABEL_XF,
+  RESIZE_MODES,
+)
 
 
 def resize(image: tf.Tensor, size: int, mode: str) -> tf.Tensor:
@@ -34,8 +42,9 @@ def resize(image: tf.Tensor, size: int, mode: str) -> tf.Tensor:
   if mode == "crop":
     shape = tf.shape(image)
     side = tf.minimum(shape[0], shape[1])
-    image = tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2, (shape[1] - side) // 2,
-                                          side, side)
+    image = tf.image.crop_to_bounding_box(
+      image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side
+    )
     return tf.image.resize(image, [size, size])
   if mode == "pad":
     return tf.image.resize_with_pad(image, size, size)
@@ -46,19 +55,21 @@ def _decode(data: tf.Tensor, channels: int) -> tf.Tensor:
   """One encoded image -> float32 [height, width, channels] of 8-bit values."""
 
   def decode(to_channels: int) -> tf.Tensor:
-    return tf.cast(tf.io.decode_image(data, channels=to_channels, dtype=tf.uint8,
-                                      expand_animations=False), tf.float32)
+    return tf.cast(
+      tf.io.decode_image(data, channels=to_channels, dtype=tf.uint8, expand_animations=False),
+      tf.float32,
+    )
 
   if channels != 1:
     return decode(channels)
   # TF's WebP decoder gives 3 or 4 channels only: grey it from RGB.
   is_webp = tf.equal(tf.strings.substr(data, 8, 4), b"WEBP")
-  return tf.cond(is_webp, lambda: tf.round(tf.image.rgb_to_grayscale(decode(3))),
-                 lambda: decode(1))
+  return tf.cond(is_webp, lambda: tf.round(tf.image.rgb_to_grayscale(decode(3))), lambda: decode(1))
 
 
-def decode_images(image_bytes: tf.Tensor, image_size: int, channels: int,
-                  resize_mode: str = "squash") -> tf.Tensor:
+def decode_images(
+  image_bytes: tf.Tensor, image_size: int, channels: int, resize_mode: str = "squash"
+) -> tf.Tensor:
   """[batch] encoded images (PNG, JPEG, GIF, BMP, WebP) -> uint8 [batch, size, size, channels].
 
   Any bit depth is brought to 8 bits by the decoder; grayscale and colour inputs are
@@ -69,8 +80,11 @@ def decode_images(image_bytes: tf.Tensor, image_size: int, channels: int,
     resized = resize(_decode(data, channels), image_size, resize_mode)
     return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
 
-  return tf.map_fn(decode_one, image_bytes, fn_output_signature=tf.TensorSpec(
-      [image_size, image_size, channels], tf.uint8))
+  return tf.map_fn(
+    decode_one,
+    image_bytes,
+    fn_output_signature=tf.TensorSpec([image_size, image_size, channels], tf.uint8),
+  )
 
 
 def encode_pixels(pixels: tf.Tensor) -> tf.Tensor:
@@ -80,8 +94,11 @@ def encode_pixels(pixels: tf.Tensor) -> tf.Tensor:
 
 def decode_pixels(serialized: tf.Tensor, shape: List[int]) -> tf.Tensor:
   """[batch] strings of encode_pixels -> float32 [batch, size, size, channels] in 0-255."""
-  pixels = tf.map_fn(lambda s: tf.io.parse_tensor(s, tf.uint8), tf.reshape(serialized, [-1]),
-                     fn_output_signature=tf.TensorSpec(shape, tf.uint8))
+  pixels = tf.map_fn(
+    lambda s: tf.io.parse_tensor(s, tf.uint8),
+    tf.reshape(serialized, [-1]),
+    fn_output_signature=tf.TensorSpec(shape, tf.uint8),
+  )
   return tf.cast(pixels, tf.float32)
 
 
@@ -105,8 +122,16 @@ class ImageStats(analyzer_impls.PTransformAnalyzer):
     tf.io.gfile.makedirs(folder)
     path = os.path.join(folder, self._filename)  # the asset keeps this base name
     with tf.io.gfile.GFile(path, "w") as f:
-      json.dump({"shape": self._shape, "resize": self._resize, "images": int(count),
-                 "mean": mean.tolist(), "std": std.tolist()}, f)
+      json.dump(
+        {
+          "shape": self._shape,
+          "resize": self._resize,
+          "images": int(count),
+          "mean": mean.tolist(),
+          "std": std.tolist(),
+        },
+        f,
+      )
     return path.encode()
 
   def expand(self, batches):
@@ -116,22 +141,31 @@ class ImageStats(analyzer_impls.PTransformAnalyzer):
       means, squares = (np.asarray(b, np.float64) for b in batch)
       return np.stack([np.full(channels, len(means)), means.sum(0), squares.sum(0)])
 
-    return (batches
-            | "Sum" >> beam.Map(sums)
-            | "Total" >> beam.CombineGlobally(lambda rows: np.sum(list(rows), axis=0)
-                                              if rows else np.zeros((3, channels)))
-            | "Write" >> beam.Map(self._write))
+    return (
+      batches
+      | "Sum" >> beam.Map(sums)
+      | "Total"
+      >> beam.CombineGlobally(
+        lambda rows: np.sum(list(rows), axis=0) if rows else np.zeros((3, channels))
+      )
+      | "Write" >> beam.Map(self._write)
+    )
 
 
-def image_stats(pixels: tf.Tensor, name: str = IMAGE_STATS,
-                resize_mode: str = "squash") -> tf.Tensor:
+def image_stats(
+  pixels: tf.Tensor, name: str = IMAGE_STATS, resize_mode: str = "squash"
+) -> tf.Tensor:
   """The path of the ImageStats asset of uint8 [batch, size, size, channels] pixels (which
   records `resize_mode` too: the served model's input contract)."""
   values = tf.cast(pixels, tf.float32)
   (path,) = tft.experimental.ptransform_analyzer(
-      [tf.reduce_mean(values, axis=[1, 2]), tf.reduce_mean(tf.square(values), axis=[1, 2])],
-      ImageStats(name, pixels.shape[1:].as_list(), resize_mode), output_dtypes=[tf.string],
-      output_shapes=[[]], output_asset_default_values=[b"{}"], name=name)
+    [tf.reduce_mean(values, axis=[1, 2]), tf.reduce_mean(tf.square(values), axis=[1, 2])],
+    ImageStats(name, pixels.shape[1:].as_list(), resize_mode),
+    output_dtypes=[tf.string],
+    output_shapes=[[]],
+    output_asset_default_values=[b"{}"],
+    name=name,
+  )
   return path
 
 
@@ -156,31 +190,43 @@ class SortedVocabulary(analyzer_impls.PTransformAnalyzer):
     return path.encode()
 
   def expand(self, batches):
-    return (batches
-            | "Distinct" >> beam.FlatMap(lambda batch: np.unique(batch[0]).tolist())
-            | "Deduplicate" >> beam.Distinct()
-            | "ToList" >> beam.combiners.ToList()
-            | "Write" >> beam.Map(self._write))
+    return (
+      batches
+      | "Distinct" >> beam.FlatMap(lambda batch: np.unique(batch[0]).tolist())
+      | "Deduplicate" >> beam.Distinct()
+      | "ToList" >> beam.combiners.ToList()
+      | "Write" >> beam.Map(self._write)
+    )
 
 
 def sorted_vocabulary(values: tf.Tensor, name: str) -> tf.Tensor:
   """The path of a vocabulary of `values` sorted by value (an asset of the transform graph)."""
   (path,) = tft.experimental.ptransform_analyzer(
-      [values], SortedVocabulary(name), output_dtypes=[tf.string], output_shapes=[[]],
-      # A table is built on the path while the graph is traced: it needs a non-empty file.
-      output_asset_default_values=[b"placeholder"], name=name)
+    [values],
+    SortedVocabulary(name),
+    output_dtypes=[tf.string],
+    output_shapes=[[]],
+    # A table is built on the path while the graph is traced: it needs a non-empty file.
+    output_asset_default_values=[b"placeholder"],
+    name=name,
+  )
   return path
 
 
 def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]):
   """Called by Transform on batches of raw features ([batch, 1] dense tensors)."""
   resize_mode = custom_config.get("resize", "squash")
-  pixels = decode_images(tf.reshape(inputs[IMAGE_KEY], [-1]), int(custom_config["image_size"]),
-                         int(custom_config["channels"]), resize_mode)
+  pixels = decode_images(
+    tf.reshape(inputs[IMAGE_KEY], [-1]),
+    int(custom_config["image_size"]),
+    int(custom_config["channels"]),
+    resize_mode,
+  )
   image_stats(pixels, resize_mode=resize_mode)
   labels = tf.reshape(inputs[LABEL_KEY], [-1])
   label_ids = tft.apply_vocabulary(
-      labels, deferred_vocab_filename_tensor=sorted_vocabulary(labels, LABEL_VOCAB))
+    labels, deferred_vocab_filename_tensor=sorted_vocabulary(labels, LABEL_VOCAB)
+  )
   # Class frequencies for the Trainer's class weights.
   tft.vocabulary(labels, vocab_filename=LABEL_COUNTS, store_frequency=True)
   return {IMAGE_XF: encode_pixels(pixels), LABEL_XF: label_ids}

@@ -16,18 +16,19 @@ from trainer_module.constants import IMAGE_XF, LABEL_VOCAB, LABEL_XF
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
-RAW_SPEC = {"image": tf.io.FixedLenFeature([1], tf.string),
-            "label": tf.io.FixedLenFeature([1], tf.string)}
+RAW_SPEC = {
+  "image": tf.io.FixedLenFeature([1], tf.string),
+  "label": tf.io.FixedLenFeature([1], tf.string),
+}
 
 
 def _analyze_and_transform(raw, image_size, channels, tmp_path):
   metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
   config = {"image_size": image_size, "channels": channels}
   with tft_beam.Context(temp_dir=str(tmp_path / "tmp"), force_tf_compat_v1=False):
-    (transformed, _), transform_fn = (
-        (raw, metadata)
-        | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: preprocessing.preprocessing_fn(inputs, config)))
+    (transformed, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
+      lambda inputs: preprocessing.preprocessing_fn(inputs, config)
+    )
     _ = transform_fn | tft_beam.WriteTransformFn(str(tmp_path / "transform_fn"))
   return transformed, tft.TFTransformOutput(str(tmp_path / "transform_fn"))
 
@@ -44,8 +45,10 @@ def _pixels(row, shape):
 
 
 def test_png_and_jpeg_become_compact_fixed_size_uint8_images(digits, tmp_path):
-  raw = [{"image": [images.encode(p, "jpeg" if i % 2 else "png")], "label": [str(d).encode()]}
-         for i, (p, d) in enumerate(digits)]
+  raw = [
+    {"image": [images.encode(p, "jpeg" if i % 2 else "png")], "label": [str(d).encode()]}
+    for i, (p, d) in enumerate(digits)
+  ]
   transformed, output = _analyze_and_transform(raw, 24, 3, tmp_path)
   assert len(transformed) == len(raw)
   assert output.transformed_feature_spec()[IMAGE_XF].dtype == tf.string
@@ -59,23 +62,27 @@ def test_png_and_jpeg_become_compact_fixed_size_uint8_images(digits, tmp_path):
 def test_pixels_are_kept_exactly_at_native_size(digits, tmp_path):
   pixels, digit = digits[0]
   transformed, _ = _analyze_and_transform(
-      [{"image": [images.encode(pixels, "png")], "label": [str(digit).encode()]}], 8, 1, tmp_path)
+    [{"image": [images.encode(pixels, "png")], "label": [str(digit).encode()]}], 8, 1, tmp_path
+  )
   np.testing.assert_array_equal(_pixels(transformed[0], [8, 8, 1]), pixels)
 
 
-def test_colour_alpha_16_bit_and_webp_inputs_convert_to_the_configured_channels(digits,
-                                                                                tmp_path):
+def test_colour_alpha_16_bit_and_webp_inputs_convert_to_the_configured_channels(digits, tmp_path):
   gray = digits[0][0]
   rgba = np.concatenate([gray, gray // 2, gray // 3, np.full_like(gray, 255)], axis=-1)
-  rgb16 = (np.concatenate([gray] * 3, axis=-1).astype(np.uint16) * 257)
+  rgb16 = np.concatenate([gray] * 3, axis=-1).astype(np.uint16) * 257
   webp = io.BytesIO()
   Image.fromarray(gray[..., 0]).save(webp, "WEBP", lossless=True)
-  raw = [{"image": [tf.io.encode_png(rgba).numpy()], "label": [b"a"]},
-         {"image": [tf.io.encode_png(rgb16).numpy()], "label": [b"b"]},
-         {"image": [webp.getvalue()], "label": [b"c"]}]
+  raw = [
+    {"image": [tf.io.encode_png(rgba).numpy()], "label": [b"a"]},
+    {"image": [tf.io.encode_png(rgb16).numpy()], "label": [b"b"]},
+    {"image": [webp.getvalue()], "label": [b"c"]},
+  ]
   transformed, output = _analyze_and_transform(raw, 8, 1, tmp_path)
-  by_label = {output.vocabulary_by_name(LABEL_VOCAB)[int(row[LABEL_XF])]: _pixels(row, [8, 8, 1])
-              for row in transformed}
+  by_label = {
+    output.vocabulary_by_name(LABEL_VOCAB)[int(row[LABEL_XF])]: _pixels(row, [8, 8, 1])
+    for row in transformed
+  }
   assert by_label[b"a"].shape == (8, 8, 1)
   # 16-bit input is scaled by its own depth: full white stays 255, not 257 x 255.
   np.testing.assert_allclose(by_label[b"b"][..., 0], gray[..., 0], atol=1)
@@ -113,8 +120,7 @@ def test_class_ids_are_the_names_sorted_whatever_the_frequencies(digits, tmp_pat
   # The rarest class first and the most frequent last, then the other way round: TFT's
   # frequency-ordered vocabulary would swap the ids between the two runs.
   names = {0: "zebra", 1: "ant", 2: "Moth", 3: "émeu"}
-  raw = [{"image": [images.encode(p, "png")], "label": [names[d % 4].encode()]}
-         for p, d in digits]
+  raw = [{"image": [images.encode(p, "png")], "label": [names[d % 4].encode()]} for p, d in digits]
   counts = {name: sum(r["label"][0] == name.encode() for r in raw) for name in names.values()}
   assert len(set(counts.values())) > 1  # the frequencies differ
   rarest = min(counts, key=counts.get)

@@ -22,8 +22,15 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer_module import (augmentation, cache, class_weights, contract, distribution, labels,
-                            preprocessing)
+from trainer_module import (
+  augmentation,
+  cache,
+  class_weights,
+  contract,
+  distribution,
+  labels,
+  preprocessing,
+)
 from trainer_module.constants import IMAGE_KEY, IMAGE_XF, LABEL_VOCAB, LABEL_XF
 from trainer_module.model import build_model, compile_model, unfreeze_top
 
@@ -31,8 +38,12 @@ SERVING_EXAMPLES_SIGNATURE = "serving_examples"
 TRANSFORM_SIGNATURE = "transform_features"
 PREDICTION_KEY = "probabilities"
 SERVING_INPUT = "image_bytes"
-SERVING_OUTPUTS = {"classes": tf.string, "scores": tf.float32, PREDICTION_KEY: tf.float32,
-                   "class_names": tf.string}  # serving_default's outputs, checked before a push
+SERVING_OUTPUTS = {
+  "classes": tf.string,
+  "scores": tf.float32,
+  PREDICTION_KEY: tf.float32,
+  "class_names": tf.string,
+}  # serving_default's outputs, checked before a push
 KERAS_MODEL = "model.keras"  # The bare Keras model, in the model run artifact.
 ACCURACY = "sparse_categorical_accuracy"
 TRAINING_LOG = "training_log.jsonl"
@@ -52,10 +63,17 @@ def shuffle_buffer(shape: List[int], batch_size: int) -> int:
   return max(batch_size, SHUFFLE_BYTES // int(np.prod(shape)))
 
 
-def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
-             tf_transform_output: tft.TFTransformOutput, batch_size: int, training: bool,
-             cache: str = "memory", augmenter: Optional[keras.Sequential] = None,
-             seed: int = 0, images: Optional[int] = None) -> tf.data.Dataset:
+def input_fn(
+  file_pattern,
+  data_accessor: tfx.components.DataAccessor,
+  tf_transform_output: tft.TFTransformOutput,
+  batch_size: int,
+  training: bool,
+  cache: str = "memory",
+  augmenter: Optional[keras.Sequential] = None,
+  seed: int = 0,
+  images: Optional[int] = None,
+) -> tf.data.Dataset:
   """One epoch of (features, label id) batches of transformed examples, pixels as float32.
 
   Records are read and parsed in parallel, then cached as Transform stored them (uint8
@@ -66,15 +84,22 @@ def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
   """
   shape = image_shape(tf_transform_output)
   dataset = data_accessor.tf_dataset_factory(
-      file_pattern,
-      tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=LABEL_XF, num_epochs=1,
-                                     shuffle=training, shuffle_seed=seed if training else None),
-      tf_transform_output.transformed_metadata.schema)
+    file_pattern,
+    tfxio.TensorFlowDatasetOptions(
+      batch_size=batch_size,
+      label_key=LABEL_XF,
+      num_epochs=1,
+      shuffle=training,
+      shuffle_seed=seed if training else None,
+    ),
+    tf_transform_output.transformed_metadata.schema,
+  )
   if cache != "none":
     dataset = dataset.cache("" if cache == "memory" else cache)
   if training:
-    dataset = dataset.unbatch().shuffle(shuffle_buffer(shape, batch_size), seed=seed).batch(
-        batch_size)
+    dataset = (
+      dataset.unbatch().shuffle(shuffle_buffer(shape, batch_size), seed=seed).batch(batch_size)
+    )
 
   def to_float(features, label):
     image = preprocessing.decode_pixels(features[IMAGE_XF], shape)
@@ -84,16 +109,18 @@ def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
 
   dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
   if images is not None:
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(
-        math.ceil(images / batch_size)))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(images / batch_size)))
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def count_records(file_patterns: List[str]) -> int:
   """The number of records in GZIP TFRecord files (one pass, nothing parsed)."""
   files = [path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)]
-  return int(tf.data.TFRecordDataset(files, compression_type="GZIP").reduce(
-      np.int64(0), lambda count, _: count + 1))
+  return int(
+    tf.data.TFRecordDataset(files, compression_type="GZIP").reduce(
+      np.int64(0), lambda count, _: count + 1
+    )
+  )
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -114,12 +141,15 @@ class EpochLog(keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     end = self._train_end if self._train_end > self._start else time.perf_counter()
     seconds = end - self._start
-    record = {"phase": self.phase, "epoch": epoch + 1, "train_seconds": round(seconds, 3),
-              "images_per_second": round(self.train_images / seconds, 1),
-              # The rate the schedule has reached at the end of the epoch.
-              "learning_rate": float(keras.ops.convert_to_numpy(
-                  self.model.optimizer.learning_rate)),
-              **{k: float(v) for k, v in (logs or {}).items()}}
+    record = {
+      "phase": self.phase,
+      "epoch": epoch + 1,
+      "train_seconds": round(seconds, 3),
+      "images_per_second": round(self.train_images / seconds, 1),
+      # The rate the schedule has reached at the end of the epoch.
+      "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+      **{k: float(v) for k, v in (logs or {}).items()},
+    }
     with tf.io.gfile.GFile(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
     print(epoch_line(record, self.epochs), flush=True)
@@ -127,19 +157,28 @@ class EpochLog(keras.callbacks.Callback):
 
 def epoch_line(record: Dict[str, Any], epochs: Optional[int] = None) -> str:
   """One console line for an epoch of the training log."""
+
   def metrics(prefix: str) -> str:
-    return ", ".join(f"{name} {record[prefix + key]:.4f}" for key, name in (
-        ("loss", "loss"), (ACCURACY, "accuracy")) if prefix + key in record)
+    return ", ".join(
+      f"{name} {record[prefix + key]:.4f}"
+      for key, name in (("loss", "loss"), (ACCURACY, "accuracy"))
+      if prefix + key in record
+    )
+
   phase = "" if record["phase"] == "train" else f" ({record['phase'].replace('_', '-')})"
   validation = metrics("val_")
-  return (f"[Trainer] epoch {record['epoch']}{f'/{epochs}' if epochs else ''}{phase}: "
-          f"{metrics('')}" + (f"; validation {validation}" if validation else "")
-          + f"; rate {record['learning_rate']:.2g}; {record['train_seconds']:.1f} s, "
-          f"{record['images_per_second']:.0f} images/s")
+  return (
+    f"[Trainer] epoch {record['epoch']}{f'/{epochs}' if epochs else ''}{phase}: "
+    f"{metrics('')}"
+    + (f"; validation {validation}" if validation else "")
+    + f"; rate {record['learning_rate']:.2g}; {record['train_seconds']:.1f} s, "
+    f"{record['images_per_second']:.0f} images/s"
+  )
 
 
-def make_serving_signatures(model: keras.Model,
-                            tf_transform_output: tft.TFTransformOutput) -> Dict[str, object]:
+def make_serving_signatures(
+  model: keras.Model, tf_transform_output: tft.TFTransformOutput
+) -> Dict[str, object]:
   """The exported signatures; all go through the same Transform layer as training did."""
   model.tft_layer = tf_transform_output.transform_features_layer()
   class_names = tf.constant(tf_transform_output.vocabulary_by_name(LABEL_VOCAB))
@@ -153,10 +192,10 @@ def make_serving_signatures(model: keras.Model,
     probabilities = tf.cast(model({IMAGE_XF: pixels}), tf.float32)
     top = tf.argmax(probabilities, axis=1)
     return {
-        "classes": tf.gather(class_names, top),
-        "scores": tf.reduce_max(probabilities, axis=1),
-        PREDICTION_KEY: probabilities,
-        "class_names": tf.tile(class_names[tf.newaxis], [tf.shape(top)[0], 1]),
+      "classes": tf.gather(class_names, top),
+      "scores": tf.reduce_max(probabilities, axis=1),
+      PREDICTION_KEY: probabilities,
+      "class_names": tf.tile(class_names[tf.newaxis], [tf.shape(top)[0], 1]),
     }
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)])
@@ -172,9 +211,9 @@ def make_serving_signatures(model: keras.Model,
     return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
 
   return {
-      "serving_default": serve_image_bytes.get_concrete_function(),
-      SERVING_EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
-      TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
+    "serving_default": serve_image_bytes.get_concrete_function(),
+    SERVING_EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
+    TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
   }
 
 
@@ -191,8 +230,11 @@ def search_space(model: str) -> keras_tuner.HyperParameters:
 def hyperparameters(fn_args: tfx.components.FnArgs) -> Dict[str, Any]:
   """Configured values, overridden by the Tuner's best ones when a Tuner ran."""
   config = fn_args.custom_config
-  values = {"learning_rate": float(config["learning_rate"]),
-            "dropout": float(config.get("dropout", 0.3)), "width": int(config.get("width", 32))}
+  values = {
+    "learning_rate": float(config["learning_rate"]),
+    "dropout": float(config.get("dropout", 0.3)),
+    "width": int(config.get("width", 32)),
+  }
   if fn_args.hyperparameters:
     best = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
     logging.info("Using the Tuner's best hyperparameters: %s", best)
@@ -205,44 +247,77 @@ def cosine_schedule(rate: float, epochs: int) -> Callable[[int, float], float]:
   return lambda epoch, _: rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
 
 
-def _build(config: Dict[str, Any], tf_transform_output: tft.TFTransformOutput,
-           hp: Dict[str, Any]) -> keras.Model:
+def _build(
+  config: Dict[str, Any], tf_transform_output: tft.TFTransformOutput, hp: Dict[str, Any]
+) -> keras.Model:
   stats = preprocessing.read_image_stats(tf_transform_output)
   size, _, channels = stats["shape"]
-  model = build_model(config["model"], size, channels,
-                      tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
-                      variant=config.get("model_variant", "b0"), weights=config.get("weights"),
-                      width=int(hp["width"]), dropout=float(hp["dropout"]),
-                      mean=stats["mean"], std=stats["std"])
+  model = build_model(
+    config["model"],
+    size,
+    channels,
+    tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
+    variant=config.get("model_variant", "b0"),
+    weights=config.get("weights"),
+    width=int(hp["width"]),
+    dropout=float(hp["dropout"]),
+    mean=stats["mean"],
+    std=stats["std"],
+  )
   return compile_model(model, float(hp["learning_rate"]))
 
 
-def _datasets(fn_args, tf_transform_output, config, global_batch, caches: Dict[str, str],
-              images: Dict[str, int]):
+def _datasets(
+  fn_args, tf_transform_output, config, global_batch, caches: Dict[str, str], images: Dict[str, int]
+):
   seed = int(config.get("seed", 0))
   augmenter = augmentation.build_augmenter(config.get("augment") or [], seed)
-  train = input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output, global_batch,
-                   training=True, augmenter=augmenter, seed=seed, cache=caches["train"],
-                   images=images["train"])
-  evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                        global_batch, training=False, cache=caches["eval"],
-                        images=images["eval"])
+  train = input_fn(
+    fn_args.train_files,
+    fn_args.data_accessor,
+    tf_transform_output,
+    global_batch,
+    training=True,
+    augmenter=augmenter,
+    seed=seed,
+    cache=caches["train"],
+    images=images["train"],
+  )
+  evaluation = input_fn(
+    fn_args.eval_files,
+    fn_args.data_accessor,
+    tf_transform_output,
+    global_batch,
+    training=False,
+    cache=caches["eval"],
+    images=images["eval"],
+  )
   return train, evaluation
 
 
-def _callbacks(fn_args, train_images: int, phase: str, epochs: int,
-               schedule: Optional[Callable[[int, float], float]] = None
-               ) -> List[keras.callbacks.Callback]:
+def _callbacks(
+  fn_args,
+  train_images: int,
+  phase: str,
+  epochs: int,
+  schedule: Optional[Callable[[int, float], float]] = None,
+) -> List[keras.callbacks.Callback]:
   """Logs, early stopping, and the rate: `schedule`'s, else lowered when validation stalls."""
   callbacks = [
-      keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, phase)),
-      EpochLog(os.path.join(fn_args.model_run_dir, TRAINING_LOG), train_images, phase, epochs),
-      # Validation is noisy from epoch to epoch on small data: keep the best weights seen.
-      keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True,
-                                    verbose=1)]
-  callbacks.append(keras.callbacks.LearningRateScheduler(schedule) if schedule else
-                   keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3,
-                                                     patience=2, min_lr=1e-6, verbose=1))
+    keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, phase)),
+    EpochLog(os.path.join(fn_args.model_run_dir, TRAINING_LOG), train_images, phase, epochs),
+    # Validation is noisy from epoch to epoch on small data: keep the best weights seen.
+    keras.callbacks.EarlyStopping(
+      monitor="val_loss", patience=4, restore_best_weights=True, verbose=1
+    ),
+  ]
+  callbacks.append(
+    keras.callbacks.LearningRateScheduler(schedule)
+    if schedule
+    else keras.callbacks.ReduceLROnPlateau(
+      monitor="val_loss", factor=0.3, patience=2, min_lr=1e-6, verbose=1
+    )
+  )
   return callbacks
 
 
@@ -261,23 +336,34 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   hp = hyperparameters(fn_args)
   cache_dir = os.path.join(fn_args.model_run_dir, "cache")
   images = {"train": train_images, "eval": count_records(fn_args.eval_files)}
-  caches, choice = cache.choose(config.get("cache", "auto"), images,
-                                image_shape(tf_transform_output), cache_dir)
+  caches, choice = cache.choose(
+    config.get("cache", "auto"), images, image_shape(tf_transform_output), cache_dir
+  )
   print(choice, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
     tf.io.gfile.makedirs(cache_dir)
   try:
-    train, evaluation = _datasets(fn_args, tf_transform_output, config, global_batch, caches,
-                                  images)
+    train, evaluation = _datasets(
+      fn_args, tf_transform_output, config, global_batch, caches, images
+    )
     with strategy.scope():
       model = _build(config, tf_transform_output, hp)
     epochs = int(config["epochs"])
-    schedule = (cosine_schedule(float(hp["learning_rate"]), epochs)
-                if config.get("lr_schedule", "cosine") == "cosine" else None)
+    schedule = (
+      cosine_schedule(float(hp["learning_rate"]), epochs)
+      if config.get("lr_schedule", "cosine") == "cosine"
+      else None
+    )
     # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
-    history = model.fit(train, validation_data=evaluation, epochs=epochs, shuffle=False,
-                        class_weight=weights_by_class, verbose=0,
-                        callbacks=_callbacks(fn_args, train_images, "train", epochs, schedule))
+    history = model.fit(
+      train,
+      validation_data=evaluation,
+      epochs=epochs,
+      shuffle=False,
+      class_weight=weights_by_class,
+      verbose=0,
+      callbacks=_callbacks(fn_args, train_images, "train", epochs, schedule),
+    )
     fine_tune_epochs = int(config.get("fine_tune_epochs", 0))
     if config.get("weights") and fine_tune_epochs:
       with strategy.scope():
@@ -285,57 +371,81 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         compile_model(model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
       logging.info("Fine-tuning the top %d backbone layers", unfrozen)
       done = len(history.epoch)
-      model.fit(train, validation_data=evaluation, initial_epoch=done, shuffle=False,
-                epochs=done + fine_tune_epochs, class_weight=weights_by_class, verbose=0,
-                callbacks=_callbacks(fn_args, train_images, "fine_tune",
-                                     done + fine_tune_epochs))
+      model.fit(
+        train,
+        validation_data=evaluation,
+        initial_epoch=done,
+        shuffle=False,
+        epochs=done + fine_tune_epochs,
+        class_weight=weights_by_class,
+        verbose=0,
+        callbacks=_callbacks(fn_args, train_images, "fine_tune", done + fine_tune_epochs),
+      )
   finally:
     if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
       tf.io.gfile.rmtree(cache_dir)
   _write_settings(fn_args, config, tf_transform_output, hp, global_batch, weights_by_class)
   model.save(os.path.join(fn_args.model_run_dir, KERAS_MODEL))
-  tf.saved_model.save(model, fn_args.serving_model_dir,
-                      signatures=make_serving_signatures(model, tf_transform_output))
-  labels.write_class_names(fn_args.serving_model_dir, [
-      name.decode() for name in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)])
+  tf.saved_model.save(
+    model, fn_args.serving_model_dir, signatures=make_serving_signatures(model, tf_transform_output)
+  )
+  labels.write_class_names(
+    fn_args.serving_model_dir,
+    [name.decode() for name in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)],
+  )
   write_extras(model, fn_args.serving_model_dir, config, tf_transform_output)
 
 
-def write_extras(model: keras.Model, saved_model_dir: str, config: Dict[str, Any],
-                 tf_transform_output: tft.TFTransformOutput) -> None:
+def write_extras(
+  model: keras.Model,
+  saved_model_dir: str,
+  config: Dict[str, Any],
+  tf_transform_output: tft.TFTransformOutput,
+) -> None:
   """The input contract and the Keras model beside the SavedModel (trainer_module/contract.py),
   for clients that decode images themselves: TFLite, predict, Grad-CAM."""
   stats = preprocessing.read_image_stats(tf_transform_output)
-  contract.write_contract(saved_model_dir, contract.input_contract(
-      stats["shape"], stats["resize"], config["model"], stats["mean"], stats["std"]))
+  contract.write_contract(
+    saved_model_dir,
+    contract.input_contract(
+      stats["shape"], stats["resize"], config["model"], stats["mean"], stats["std"]
+    ),
+  )
   # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
   keras.Model(model.input, model.output, name=model.name).save(
-      os.path.join(saved_model_dir, contract.KERAS_FILE))
+    os.path.join(saved_model_dir, contract.KERAS_FILE)
+  )
 
 
-def _write_settings(fn_args, config, tf_transform_output, hp, global_batch,
-                    weights_by_class) -> None:
+def _write_settings(
+  fn_args, config, tf_transform_output, hp, global_batch, weights_by_class
+) -> None:
   """The settings this run trained with (the Tuner's values included), in model_run."""
   stats = preprocessing.read_image_stats(tf_transform_output)
   names = [n.decode() for n in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)]
   settings = {
-      "model": config["model"],
-      "model_variant": config.get("model_variant", "b0") if config["model"] != "cnn" else None,
-      "weights": config.get("weights"),
-      "input_shape": stats["shape"], "resize": stats.get("resize", "squash"),
-      "learning_rate": float(hp["learning_rate"]),
-      "lr_schedule": config.get("lr_schedule", "cosine"),
-      "epochs": int(config["epochs"]), "batch_size": global_batch,
-      "dropout": float(hp["dropout"]),
-      "width": int(hp["width"]) if config["model"] == "cnn" else None,
-      "augment": list(config.get("augment") or []),
-      "class_weights": config.get("class_weights", "auto"),
-      "class_weights_applied": ({names[i]: round(w, 3) for i, w in weights_by_class.items()}
-                                if weights_by_class else None),
-      "fine_tune_epochs": (int(config.get("fine_tune_epochs", 0)) if config.get("weights")
-                           else None),
-      "tuned": (keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
-                if fn_args.hyperparameters else None),
+    "model": config["model"],
+    "model_variant": config.get("model_variant", "b0") if config["model"] != "cnn" else None,
+    "weights": config.get("weights"),
+    "input_shape": stats["shape"],
+    "resize": stats.get("resize", "squash"),
+    "learning_rate": float(hp["learning_rate"]),
+    "lr_schedule": config.get("lr_schedule", "cosine"),
+    "epochs": int(config["epochs"]),
+    "batch_size": global_batch,
+    "dropout": float(hp["dropout"]),
+    "width": int(hp["width"]) if config["model"] == "cnn" else None,
+    "augment": list(config.get("augment") or []),
+    "class_weights": config.get("class_weights", "auto"),
+    "class_weights_applied": (
+      {names[i]: round(w, 3) for i, w in weights_by_class.items()} if weights_by_class else None
+    ),
+    "fine_tune_epochs": (int(config.get("fine_tune_epochs", 0)) if config.get("weights") else None),
+    "tuned": (
+      keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
+      if fn_args.hyperparameters
+      else None
+    ),
   }
   with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_SETTINGS), "w") as f:
     json.dump(settings, f, indent=1)
@@ -346,18 +456,34 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
   config = fn_args.custom_config
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   train, evaluation = _datasets(
-      fn_args, tf_transform_output, config, int(config["batch_size"]),
-      {"train": "memory", "eval": "memory"},
-      {"train": sum(class_weights.label_counts(tf_transform_output).values()),
-       "eval": count_records(fn_args.eval_files)})
+    fn_args,
+    tf_transform_output,
+    config,
+    int(config["batch_size"]),
+    {"train": "memory", "eval": "memory"},
+    {
+      "train": sum(class_weights.label_counts(tf_transform_output).values()),
+      "eval": count_records(fn_args.eval_files),
+    },
+  )
   fixed = hyperparameters(fn_args)
   tuner = keras_tuner.RandomSearch(
-      lambda hp: _build(config, tf_transform_output, {**fixed, **hp.values}),
-      hyperparameters=search_space(config["model"]),
-      objective=keras_tuner.Objective("val_" + ACCURACY, "max"),
-      max_trials=int(config.get("tune_trials", 4)), seed=int(config.get("seed", 0)),
-      directory=fn_args.working_dir, project_name="image_classification")
-  return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
-      "x": train, "validation_data": evaluation, "epochs": int(config.get("tune_epochs", 3)),
-      "shuffle": False, "verbose": 0,
-      "callbacks": [keras.callbacks.EarlyStopping(monitor="val_loss", patience=1)]})
+    lambda hp: _build(config, tf_transform_output, {**fixed, **hp.values}),
+    hyperparameters=search_space(config["model"]),
+    objective=keras_tuner.Objective("val_" + ACCURACY, "max"),
+    max_trials=int(config.get("tune_trials", 4)),
+    seed=int(config.get("seed", 0)),
+    directory=fn_args.working_dir,
+    project_name="image_classification",
+  )
+  return tfx.components.TunerFnResult(
+    tuner=tuner,
+    fit_kwargs={
+      "x": train,
+      "validation_data": evaluation,
+      "epochs": int(config.get("tune_epochs", 3)),
+      "shuffle": False,
+      "verbose": 0,
+      "callbacks": [keras.callbacks.EarlyStopping(monitor="val_loss", patience=1)],
+    },
+  )

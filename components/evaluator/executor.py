@@ -7,7 +7,8 @@ from typing import Any, Dict, List, Optional
 from absl import logging
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.dsl.io import fileio
-from tfx.types import artifact_utils, standard_component_specs as spec
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs as spec
 from tfx.utils import io_utils, path_utils
 
 from trainer_module.labels import read_class_names
@@ -18,16 +19,23 @@ COMPARISON_FILE = "baseline_comparison.json"
 def classes_mismatch(candidate: Optional[List[str]], baseline: Optional[List[str]]) -> str:
   """Why two models' class ids cannot be compared, or '' when they mean the same classes."""
   if baseline is None or candidate is None:
-    return f"the {'baseline' if baseline is None else 'candidate'} model does not record its classes"
+    return (
+      f"the {'baseline' if baseline is None else 'candidate'} model does not record its classes"
+    )
   if candidate == baseline:
     return ""
   added = sorted(set(candidate) - set(baseline))
   removed = sorted(set(baseline) - set(candidate))
   if not added and not removed:
     return "the same classes in another id order"
-  return "; ".join(part for part in (
+  return "; ".join(
+    part
+    for part in (
       f"added {', '.join(added)}" if added else "",
-      f"removed {', '.join(removed)}" if removed else "") if part)
+      f"removed {', '.join(removed)}" if removed else "",
+    )
+    if part
+  )
 
 
 def read_comparison(evaluation_uri: str) -> Dict[str, Any]:
@@ -43,19 +51,27 @@ class Executor(evaluator_executor.Executor):
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     baselines = input_dict.get(spec.BASELINE_MODEL_KEY) or []
-    comparison = {"baseline": baselines[0].uri if baselines else None,
-                  "compared": bool(baselines), "reason": ""}
+    comparison = {
+      "baseline": baselines[0].uri if baselines else None,
+      "compared": bool(baselines),
+      "reason": "",
+    }
     if baselines:
       candidate = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
       reason = classes_mismatch(
-          read_class_names(path_utils.serving_model_path(candidate.uri)),
-          read_class_names(path_utils.serving_model_path(baselines[0].uri)))
+        read_class_names(path_utils.serving_model_path(candidate.uri)),
+        read_class_names(path_utils.serving_model_path(baselines[0].uri)),
+      )
       if reason:
         comparison.update(compared=False, reason=reason)
-        logging.warning("Baseline comparison skipped: the last blessed model's classes differ "
-                        "(%s); judged on the thresholds alone", reason)
+        logging.warning(
+          "Baseline comparison skipped: the last blessed model's classes differ "
+          "(%s); judged on the thresholds alone",
+          reason,
+        )
         input_dict = {k: v for k, v in input_dict.items() if k != spec.BASELINE_MODEL_KEY}
     super().Do(input_dict, output_dict, exec_properties)
     evaluation = artifact_utils.get_single_instance(output_dict[spec.EVALUATION_KEY])
-    io_utils.write_string_file(os.path.join(evaluation.uri, COMPARISON_FILE),
-                               json.dumps(comparison, indent=2))
+    io_utils.write_string_file(
+      os.path.join(evaluation.uri, COMPARISON_FILE), json.dumps(comparison, indent=2)
+    )

@@ -26,21 +26,50 @@ class _Top1:
     super().__init__(name=name, **kwargs)
 
   # TFMA passes a computation function only the arguments its signature names: keep them all.
-  def _metric_computations(self, thresholds=None, num_thresholds=None, top_k=None,
-                           class_id=None, name=None, eval_config=None, model_name="",
-                           output_name="", sub_key=None, aggregation_type=None,
-                           class_weights=None, example_weighted=False, preprocessors=None,
-                           metric_key=None, **kwargs):
+  def _metric_computations(
+    self,
+    thresholds=None,
+    num_thresholds=None,
+    top_k=None,
+    class_id=None,
+    name=None,
+    eval_config=None,
+    model_name="",
+    output_name="",
+    sub_key=None,
+    aggregation_type=None,
+    class_weights=None,
+    example_weighted=False,
+    preprocessors=None,
+    metric_key=None,
+    **kwargs,
+  ):
     del metric_key  # replaced by the key without the top_k
-    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
-                                 sub_key=sub_key, aggregation_type=aggregation_type,
-                                 example_weighted=example_weighted)
+    key = metric_types.MetricKey(
+      name=name,
+      model_name=model_name,
+      output_name=output_name,
+      sub_key=sub_key,
+      aggregation_type=aggregation_type,
+      example_weighted=example_weighted,
+    )
     return super()._metric_computations(
-        thresholds=thresholds, num_thresholds=num_thresholds, top_k=top_k, class_id=class_id,
-        name=name, eval_config=eval_config, model_name=model_name, output_name=output_name,
-        sub_key=sub_key, aggregation_type=aggregation_type, class_weights=class_weights,
-        example_weighted=example_weighted, preprocessors=preprocessors, metric_key=key,
-        **kwargs)
+      thresholds=thresholds,
+      num_thresholds=num_thresholds,
+      top_k=top_k,
+      class_id=class_id,
+      name=name,
+      eval_config=eval_config,
+      model_name=model_name,
+      output_name=output_name,
+      sub_key=sub_key,
+      aggregation_type=aggregation_type,
+      class_weights=class_weights,
+      example_weighted=example_weighted,
+      preprocessors=preprocessors,
+      metric_key=key,
+      **kwargs,
+    )
 
 
 class Top1Precision(_Top1, confusion_matrix_metrics.Precision):

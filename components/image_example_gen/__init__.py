@@ -8,5 +8,6 @@ def __getattr__(name):
   # (ingest.py), and the component would bring all of TFX's components with it (seconds).
   if name == "ImageExampleGen":
     from components.image_example_gen import component  # pylint: disable=import-outside-toplevel
+
     return component.ImageExampleGen
   raise AttributeError(name)

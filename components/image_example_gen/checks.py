@@ -16,9 +16,17 @@ SUPPORTED_FORMATS = ("png", "jpeg", "gif", "bmp", "webp")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
 
 # Leading bytes of image formats: the supported ones and some that are recognized but refused.
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"),
-          (b"GIF89a", "gif"), (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"),
-          (b"\x00\x00\x01\x00", "ico"), (b"8BPS", "psd"))
+_MAGIC = (
+  (b"\x89PNG\r\n\x1a\n", "png"),
+  (b"\xff\xd8\xff", "jpeg"),
+  (b"GIF87a", "gif"),
+  (b"GIF89a", "gif"),
+  (b"BM", "bmp"),
+  (b"II*\x00", "tiff"),
+  (b"MM\x00*", "tiff"),
+  (b"\x00\x00\x01\x00", "ico"),
+  (b"8BPS", "psd"),
+)
 
 Image.MAX_IMAGE_PIXELS = None  # Pillow's own bomb guard is replaced by max_pixels below.
 
@@ -51,8 +59,9 @@ def has_image_extension(name: str) -> bool:
   return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def inspect_image(data: bytes, max_pixels: int,
-                  min_size: int = 1) -> Tuple[Optional[str], Tuple[int, ...]]:
+def inspect_image(
+  data: bytes, max_pixels: int, min_size: int = 1
+) -> Tuple[Optional[str], Tuple[int, ...]]:
   """(rejection reason or None, decoded (height, width, channels)) of one file's bytes."""
   if not data:
     return "empty_file", ()

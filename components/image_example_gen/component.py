@@ -24,36 +24,53 @@ class ImageExampleGen(FileBasedExampleGen):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
   DRIVER_CLASS = driver.Driver
 
-  def __init__(self, data_dir: str, splits: Optional[Dict[str, int]] = None,
-               max_image_pixels: int = 64_000_000, min_image_size: int = 1,
-               classes: Sequence[str] = (), source: Optional[sources.Source] = None,
-               input_base: Union[str, data_types.RuntimeParameter, None] = None,
-               keep_duplicates: bool = False):
+  def __init__(
+    self,
+    data_dir: str,
+    splits: Optional[Dict[str, int]] = None,
+    max_image_pixels: int = 64_000_000,
+    min_image_size: int = 1,
+    classes: Sequence[str] = (),
+    source: Optional[sources.Source] = None,
+    input_base: Union[str, data_types.RuntimeParameter, None] = None,
+    keep_duplicates: bool = False,
+  ):
     """Args:
-      data_dir: class-folder tree or .csv manifest (local or gs://), may contain {SPAN}.
-      splits: output split name -> hash-bucket weight (default train=8, eval=2); ignored for
-        pre-split folders.
-      max_image_pixels: images with more pixels are rejected before decoding.
-      min_image_size: images with a side shorter than this are rejected.
-      classes: if given, files of other classes are rejected as unknown_class.
-      source: `sources.describe(data_dir, classes)`, when the caller has it already.
-      input_base: overrides the source's root, e.g. with a RuntimeParameter of the same layout
-        (Kubeflow runs); the input patterns stay relative to it.
-      keep_duplicates: write byte-identical images of one class every time they occur (by
-        default only the first in path order is, the others are rejected as duplicate).
+    data_dir: class-folder tree or .csv manifest (local or gs://), may contain {SPAN}.
+    splits: output split name -> hash-bucket weight (default train=8, eval=2); ignored for
+      pre-split folders.
+    max_image_pixels: images with more pixels are rejected before decoding.
+    min_image_size: images with a side shorter than this are rejected.
+    classes: if given, files of other classes are rejected as unknown_class.
+    source: `sources.describe(data_dir, classes)`, when the caller has it already.
+    input_base: overrides the source's root, e.g. with a RuntimeParameter of the same layout
+      (Kubeflow runs); the input patterns stay relative to it.
+    keep_duplicates: write byte-identical images of one class every time they occur (by
+      default only the first in path order is, the others are rejected as duplicate).
     """
     source = source or sources.describe(data_dir, classes)
     output_config = example_gen_pb2.Output()
     if not source.presplit:
-      output_config.split_config.CopyFrom(example_gen_pb2.SplitConfig(
-          splits=[example_gen_pb2.SplitConfig.Split(name=n, hash_buckets=w)
-                  for n, w in (splits or {"train": 8, "eval": 2}).items()],
-          partition_feature_name=FILE_NAME_KEY))
+      output_config.split_config.CopyFrom(
+        example_gen_pb2.SplitConfig(
+          splits=[
+            example_gen_pb2.SplitConfig.Split(name=n, hash_buckets=w)
+            for n, w in (splits or {"train": 8, "eval": 2}).items()
+          ],
+          partition_feature_name=FILE_NAME_KEY,
+        )
+      )
     super().__init__(
-        input_base=input_base or source.input_base,
-        input_config=source.input_config,
-        output_config=output_config,
-        custom_config=executor.pack_custom_config({
-            "max_image_pixels": max_image_pixels, "min_image_size": min_image_size,
-            "classes": list(classes), "keep_duplicates": keep_duplicates,
-            "skip_dirs": list(source.skip_dirs)}))
+      input_base=input_base or source.input_base,
+      input_config=source.input_config,
+      output_config=output_config,
+      custom_config=executor.pack_custom_config(
+        {
+          "max_image_pixels": max_image_pixels,
+          "min_image_size": min_image_size,
+          "classes": list(classes),
+          "keep_duplicates": keep_duplicates,
+          "skip_dirs": list(source.skip_dirs),
+        }
+      ),
+    )

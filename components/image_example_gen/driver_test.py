@@ -23,8 +23,7 @@ def fingerprint(data_dir, classes=(), skip_dirs=()):
 
 
 def counts(data_dir, out):
-  with open(os.path.join(executor_test.run_executor(data_dir, out).uri,
-                         "ingest_report.json")) as f:
+  with open(os.path.join(executor_test.run_executor(data_dir, out).uri, "ingest_report.json")) as f:
     report = json.load(f)
   return report["images_found"], report["images_ingested"], report["images_rejected"]
 
@@ -41,8 +40,12 @@ def tree(tmp_path):
 
 
 def _deep_files(root):
-  return sorted(os.path.join(folder, name) for folder, _, names in os.walk(root)
-                for name in names if "sub2" in folder)
+  return sorted(
+    os.path.join(folder, name)
+    for folder, _, names in os.walk(root)
+    for name in names
+    if "sub2" in folder
+  )
 
 
 @pytest.mark.integration
@@ -89,8 +92,9 @@ def test_nothing_else_changes_the_fingerprint(tree):
   output_dir = os.path.join(tree, "tfx_output")  # the pipeline's own output, inside the data
   os.makedirs(output_dir)
   before = fingerprint(tree, skip_dirs=[output_dir])
-  images.write_tree(output_dir, {"report/confusion_matrix.png": b"\x89PNG...",
-                                 "metadata.db": b"sqlite"})
+  images.write_tree(
+    output_dir, {"report/confusion_matrix.png": b"\x89PNG...", "metadata.db": b"sqlite"}
+  )
   for path in _deep_files(tree):
     with open(path, "rb") as f:
       f.read()  # reading (atime)
@@ -104,12 +108,16 @@ def test_nothing_else_changes_the_fingerprint(tree):
 
 def test_pre_split_trees_are_fingerprinted_at_any_depth(tmp_path):
   files = images.digit_files({0: 6, 1: 6}, folder="{digit}/deep/er")
-  tree = {f"{('train', 'eval')[i % 2]}/{name}": data
-          for i, (name, data) in enumerate(sorted(files.items()))}
+  tree = {
+    f"{('train', 'eval')[i % 2]}/{name}": data
+    for i, (name, data) in enumerate(sorted(files.items()))
+  }
   images.write_tree(str(tmp_path / "data"), tree)
   before = fingerprint(str(tmp_path / "data"))
   assert [line.split(",")[:2] for line in before.splitlines()] == [
-      ["split:train", "files:6"], ["split:eval", "files:6"]]
+    ["split:train", "files:6"],
+    ["split:eval", "files:6"],
+  ]
   with open(os.path.join(tmp_path, "data", sorted(tree)[-1]), "wb") as f:
     f.write(b"text")
   after = fingerprint(str(tmp_path / "data"))
@@ -122,8 +130,10 @@ def test_a_manifest_fingerprint_covers_every_listed_file(tmp_path):
   files["imgs/unlisted.png"] = files[sorted(files)[0]]
   images.write_tree(str(tmp_path), files)
   manifest = tmp_path / "labels.csv"
-  manifest.write_text("path,label\n" + "".join(
-      f"{n},{n.split('/')[1]}\n" for n in sorted(files) if "unlisted" not in n))
+  manifest.write_text(
+    "path,label\n"
+    + "".join(f"{n},{n.split('/')[1]}\n" for n in sorted(files) if "unlisted" not in n)
+  )
   before = fingerprint(str(manifest))
   with open(tmp_path / "imgs" / "unlisted.png", "wb") as f:
     f.write(b"not listed: not read")
@@ -157,8 +167,10 @@ def _states(db):
   connection = metadata_store_pb2.ConnectionConfig()
   connection.sqlite.filename_uri = db
   with metadata.Metadata(connection) as m:
-    return [metadata_store_pb2.Execution.State.Name(e.last_known_state)
-            for e in sorted(m.store.get_executions(), key=lambda e: e.id)]
+    return [
+      metadata_store_pb2.Execution.State.Name(e.last_known_state)
+      for e in sorted(m.store.get_executions(), key=lambda e: e.id)
+    ]
 
 
 @pytest.mark.integration
@@ -166,10 +178,15 @@ def test_local_dag_runner_reuses_examples_until_a_deep_file_changes(tree, tmp_pa
   db = str(tmp_path / "metadata.db")
 
   def run():
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="cache-test", pipeline_root=str(tmp_path / "root"),
-        components=[ImageExampleGen(tree, splits={"train": 1, "eval": 1})], enable_cache=True,
-        metadata_connection_config=metadata.sqlite_metadata_connection_config(db)))
+    tfx.orchestration.LocalDagRunner().run(
+      tfx.dsl.Pipeline(
+        pipeline_name="cache-test",
+        pipeline_root=str(tmp_path / "root"),
+        components=[ImageExampleGen(tree, splits={"train": 1, "eval": 1})],
+        enable_cache=True,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(db),
+      )
+    )
     return _states(db)[-1]
 
   assert run() == "COMPLETE"
@@ -182,6 +199,7 @@ def test_remote_trees_are_listed_and_fingerprinted_through_tf_io_gfile():
   """gs:// goes through tf.io.gfile (walk, stat): TensorFlow's in-memory ram:// file system
   takes the same path here (its modification times are all 0, so a change shows as a size)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   root = f"ram://driver-test-{os.getpid()}/data"
   files = images.digit_files({0: 3, 1: 3}, folder="c{digit}/sub")
   files.update({"c1/.DS_Store": b"Bud1", "tfx_output/report/x.png": b"own output"})
@@ -192,7 +210,8 @@ def test_remote_trees_are_listed_and_fingerprinted_through_tf_io_gfile():
   skip = [f"{root}/tfx_output"]
   listing = sources.list_split(root, sources.CLASS_PATTERN, skip_dirs=skip)
   assert {c.name: c.reason for c in listing.candidates if c.reason} == {
-      "c1/.DS_Store": "hidden_file"}
+    "c1/.DS_Store": "hidden_file"
+  }
   assert (listing.classes, listing.skipped) == (["c0", "c1"], ["tfx_output"])
   before = fingerprint(root, skip_dirs=skip)
   assert before.startswith("split:images,files:7,")

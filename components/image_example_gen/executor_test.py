@@ -17,18 +17,33 @@ from tests import images
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
 
-def run_executor(data_dir, output_dir, splits=None, max_pixels=64_000_000, min_size=1,
-                 classes=(), beam_args=None, skip_dirs=(), keep_duplicates=False):
+def run_executor(
+  data_dir,
+  output_dir,
+  splits=None,
+  max_pixels=64_000_000,
+  min_size=1,
+  classes=(),
+  beam_args=None,
+  skip_dirs=(),
+  keep_duplicates=False,
+):
   """Runs the executor with the exec properties the component hands it."""
-  component = ImageExampleGen(data_dir, splits=splits or {"train": 3, "eval": 1},
-                              max_image_pixels=max_pixels, min_image_size=min_size,
-                              classes=classes, keep_duplicates=keep_duplicates,
-                              source=sources.describe(data_dir, classes, skip_dirs))
+  component = ImageExampleGen(
+    data_dir,
+    splits=splits or {"train": 3, "eval": 1},
+    max_image_pixels=max_pixels,
+    min_image_size=min_size,
+    classes=classes,
+    keep_duplicates=keep_duplicates,
+    source=sources.describe(data_dir, classes, skip_dirs),
+  )
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
   context = executor.Executor.Context(beam_pipeline_args=beam_args) if beam_args else None
-  executor.Executor(context).Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]},
-                         dict(component.exec_properties))
+  executor.Executor(context).Do(
+    {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, dict(component.exec_properties)
+  )
   return examples
 
 
@@ -80,10 +95,14 @@ def test_ingests_every_decodable_image_and_counts_the_rest(image_tree, tmp_path)
   assert report["images_ingested"] == 60
   assert report["images_rejected"] == {"empty_file": 1, "not_an_image": 1, "truncated_file": 1}
   assert {r["path"]: r["reason"] for r in report["rejected_files"]} == {
-      "3/truncated.png": "truncated_file", "1/empty.png": "empty_file",
-      "2/notes.txt": "not_an_image"}
+    "3/truncated.png": "truncated_file",
+    "1/empty.png": "empty_file",
+    "2/notes.txt": "not_an_image",
+  }
   assert {s: v["written"] for s, v in report["splits"].items()} == {
-      "train": len(train), "eval": len(eval_)}
+    "train": len(train),
+    "eval": len(eval_),
+  }
   assert examples.get_int_custom_property("images_rejected") == 3
   assert examples.get_int_custom_property("images_ingested") == 60
 
@@ -97,14 +116,20 @@ def test_examples_hold_bytes_label_name_and_shape(image_tree, tmp_path):
     assert feature(example, "image") == data
     assert feature(example, "sha256").decode() == hashlib.sha256(data).hexdigest()
     assert feature(example, "label").decode() == name.split("/")[0]
-    assert (feature(example, "height"), feature(example, "width"),
-            feature(example, "channels")) == (16, 16, 1)
+    assert (
+      feature(example, "height"),
+      feature(example, "width"),
+      feature(example, "channels"),
+    ) == (16, 16, 1)
 
 
 def test_split_depends_only_on_the_file_path(image_tree, tmp_path):
   def assignment(examples):
-    return {feature(e, "file_name"): split for split in ("train", "eval")
-            for e in read_split(examples, split)}
+    return {
+      feature(e, "file_name"): split
+      for split in ("train", "eval")
+      for e in read_split(examples, split)
+    }
 
   first = assignment(run_executor(image_tree, str(tmp_path / "a")))
   second = assignment(run_executor(image_tree, str(tmp_path / "b")))
@@ -130,22 +155,26 @@ def test_splits_are_written_with_classes_mixed(image_tree, tmp_path):
 
 def test_parallel_workers_write_every_image_once(image_tree, tmp_path, monkeypatch, capsys):
   monkeypatch.setattr(progress, "FIRST", 0.01)  # a progress line however fast the run
-  examples = run_executor(image_tree, str(tmp_path / "out"), beam_args=[
-      "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
-  names = [feature(e, "file_name") for split in ("train", "eval")
-           for e in read_split(examples, split)]
+  examples = run_executor(
+    image_tree,
+    str(tmp_path / "out"),
+    beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+  )
+  names = [
+    feature(e, "file_name") for split in ("train", "eval") for e in read_split(examples, split)
+  ]
   assert len(names) == len(set(names)) == 60
   assert examples.get_int_custom_property("images_ingested") == 60
   # Both workers' counts reach the executor's console line: every file read once (the empty
   # one is rejected by its size, unread).
-  to_read = sum(os.path.getsize(os.path.join(d, f)) > 0
-                for d, _, names in os.walk(image_tree) for f in names)
+  to_read = sum(
+    os.path.getsize(os.path.join(d, f)) > 0 for d, _, names in os.walk(image_tree) for f in names
+  )
   lines = [line for line in capsys.readouterr().out.splitlines() if " checked " in line]
   assert lines[-1].startswith(f"[ImageExampleGen] checked {to_read} of {to_read} files ("), lines
 
 
-def test_duplicates_are_found_across_chunks_buckets_and_workers(image_tree, tmp_path,
-                                                                monkeypatch):
+def test_duplicates_are_found_across_chunks_buckets_and_workers(image_tree, tmp_path, monkeypatch):
   """Copies far apart in the listing (other classes, other chunks, other Beam workers) meet in
   their content hash's bucket, whatever the number of buckets."""
   tree = str(tmp_path / "tree")
@@ -157,17 +186,25 @@ def test_duplicates_are_found_across_chunks_buckets_and_workers(image_tree, tmp_
   shutil.copy(os.path.join(tree, "0", names[1]), os.path.join(tree, "0", "sub", "copy.png"))
   monkeypatch.setattr(listing, "MAX_CHUNK", 3)
   monkeypatch.setattr(executor, "FILES_PER_BUCKET", 4)  # 16 buckets
-  examples = run_executor(tree, str(tmp_path / "out"), beam_args=[
-      "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+  examples = run_executor(
+    tree,
+    str(tmp_path / "out"),
+    beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+  )
   with open(os.path.join(examples.uri, executor.REPORT_FILE)) as f:
     report = json.load(f)
   reasons = {r["path"]: r["reason"] for r in report["rejected_files"]}
   assert reasons == {
-      f"0/{names[0]}": "conflicting_labels", "3/zz_copy.png": "conflicting_labels",
-      "0/zz_copy.png": "duplicate", "0/sub/copy.png": "duplicate",
-      "3/truncated.png": "truncated_file", "1/empty.png": "empty_file",
-      "2/notes.txt": "not_an_image"}
+    f"0/{names[0]}": "conflicting_labels",
+    "3/zz_copy.png": "conflicting_labels",
+    "0/zz_copy.png": "duplicate",
+    "0/sub/copy.png": "duplicate",
+    "3/truncated.png": "truncated_file",
+    "1/empty.png": "empty_file",
+    "2/notes.txt": "not_an_image",
+  }
   assert (report["images_found"], report["images_ingested"]) == (66, 59)
-  names = [feature(e, "file_name") for split in ("train", "eval")
-           for e in read_split(examples, split)]
+  names = [
+    feature(e, "file_name") for split in ("train", "eval") for e in read_split(examples, split)
+  ]
   assert len(names) == len(set(names)) == report["images_ingested"]

@@ -43,11 +43,11 @@ CARRY_BYTES = 64 * 1024  # files up to this size travel in the spool rather than
 
 class Row(NamedTuple):  # a tuple, so that a chunk of them is a JSON list
   path: str
-  name: str             # below the split root: reported, and hashed for the split
+  name: str  # below the split root: reported, and hashed for the split
   label: str
   reason: Optional[str]
-  split: str            # the output split
-  key: str              # below the data root: "path order" among identical files
+  split: str  # the output split
+  key: str  # below the data root: "path order" among identical files
 
 
 def _bytes(value: bytes) -> tf.train.Feature:
@@ -58,18 +58,23 @@ def _int(value: int) -> tf.train.Feature:
   return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
 
-def make_example(data: bytes, name: str, label: str, shape,
-                 sha256: Optional[str] = None) -> tf.train.Example:
-  return tf.train.Example(features=tf.train.Features(feature={
-      IMAGE_KEY: _bytes(data),
-      LABEL_KEY: _bytes(label.encode()),
-      FILE_NAME_KEY: _bytes(files.encode(name)),  # the file system's bytes, UTF-8 or not
-      "format": _bytes(checks.sniff_format(data).encode()),
-      "height": _int(shape[0]),
-      "width": _int(shape[1]),
-      "channels": _int(shape[2]),
-      SHA256_KEY: _bytes((sha256 or hashlib.sha256(data).hexdigest()).encode()),
-  }))
+def make_example(
+  data: bytes, name: str, label: str, shape, sha256: Optional[str] = None
+) -> tf.train.Example:
+  return tf.train.Example(
+    features=tf.train.Features(
+      feature={
+        IMAGE_KEY: _bytes(data),
+        LABEL_KEY: _bytes(label.encode()),
+        FILE_NAME_KEY: _bytes(files.encode(name)),  # the file system's bytes, UTF-8 or not
+        "format": _bytes(checks.sniff_format(data).encode()),
+        "height": _int(shape[0]),
+        "width": _int(shape[1]),
+        "channels": _int(shape[2]),
+        SHA256_KEY: _bytes((sha256 or hashlib.sha256(data).hexdigest()).encode()),
+      }
+    )
+  )
 
 
 def rejection(row: Row, reason: str, detail: Optional[Dict[str, Any]] = None) -> str:
@@ -104,8 +109,16 @@ class Inspect(beam.DoFn):
   it wrote to.
   """
 
-  def __init__(self, listing: str, folder: str, buckets: int, max_pixels: int, min_size: int,
-               carry_bytes: int = CARRY_BYTES, progress_file: Optional[str] = None):
+  def __init__(
+    self,
+    listing: str,
+    folder: str,
+    buckets: int,
+    max_pixels: int,
+    min_size: int,
+    carry_bytes: int = CARRY_BYTES,
+    progress_file: Optional[str] = None,
+  ):
     self._listing_path, self._folder, self._buckets = listing, folder, buckets
     self._max_pixels, self._min_size, self._carry = max_pixels, min_size, carry_bytes
     self._progress = progress_file
@@ -128,8 +141,11 @@ class Inspect(beam.DoFn):
       if reason:
         yield _rejected(row, reason)
         continue
-      self._writer.add(hashlib.sha256(data).digest(), record_meta(row, shape),
-                       data if len(data) <= self._carry else b"")
+      self._writer.add(
+        hashlib.sha256(data).digest(),
+        record_meta(row, shape),
+        data if len(data) <= self._carry else b"",
+      )
     progress.add(self._progress, len(rows))
 
   def finish_bundle(self) -> Iterator[Any]:
@@ -146,12 +162,12 @@ class Inspect(beam.DoFn):
 
 class _Checked(NamedTuple):
   sha256: bytes
-  order: bytes      # the key's bytes: path order among identical files
+  order: bytes  # the key's bytes: path order among identical files
   row: Row
   shape: List[int]
-  source: int       # which of the bucket's spool files ...
-  offset: int       # ... and where in it the carried bytes are
-  size: int         # (0: not carried)
+  source: int  # which of the bucket's spool files ...
+  offset: int  # ... and where in it the carried bytes are
+  size: int  # (0: not carried)
 
 
 class Decide(beam.DoFn):
@@ -179,8 +195,11 @@ class Decide(beam.DoFn):
       for record in spool.read(path):
         fields, shape = json.loads(record.meta)
         row = Row(*fields)
-        checked.append(_Checked(record.sha256, files.encode(row.key), row, shape, source,
-                                record.offset, record.size))
+        checked.append(
+          _Checked(
+            record.sha256, files.encode(row.key), row, shape, source, record.offset, record.size
+          )
+        )
     checked.sort(key=lambda c: (c.sha256, c.order))
     counts: Dict[Tuple[str, str], int] = collections.Counter()
     opened: Dict[int, Any] = {}
@@ -212,18 +231,22 @@ class Decide(beam.DoFn):
       yield beam.pvalue.TaggedOutput(SHARDS, window.GlobalWindows.windowed_value((split, path)))
     self._writers = {}
 
-  def _decide(self, same: List[_Checked], paths: List[str],
-              opened: Dict[int, Any]) -> Iterator[Any]:
+  def _decide(
+    self, same: List[_Checked], paths: List[str], opened: Dict[int, Any]
+  ) -> Iterator[Any]:
     """Files with one content: rejections, and (row, serialized example) for the kept."""
     rows = [c.row for c in same]
     if len({row.label for row in rows}) > 1:
       for row in rows:
         others = [_ref(other) for other in rows if other is not row]
-        yield _rejected(row, "conflicting_labels",
-                        {"conflicts_with": others[:MAX_LISTED], "identical_files": len(rows)})
+        yield _rejected(
+          row,
+          "conflicting_labels",
+          {"conflicts_with": others[:MAX_LISTED], "identical_files": len(rows)},
+        )
       return
     kept = same if self._keep_duplicates else same[:1]
-    for row in rows[len(kept):]:
+    for row in rows[len(kept) :]:
       yield _rejected(row, "duplicate", {"duplicate_of": _ref(rows[0])})
     for c in kept:
       if c.size:  # carried in the spool: the very bytes checked

@@ -16,8 +16,9 @@ def test_a_spool_bucket_holds_every_copy_of_its_content(tmp_path):
   for bundle in range(2):
     writer = spool.Writer(str(tmp_path), buckets=8)
     for i, data in enumerate(contents):
-      writer.add(hashlib.sha256(data).digest(), json.dumps([bundle, i]).encode(),
-                 data if i % 2 else b"")
+      writer.add(
+        hashlib.sha256(data).digest(), json.dumps([bundle, i]).encode(), data if i % 2 else b""
+      )
     written += writer.close()
   buckets = {}
   for bucket, path in written:
@@ -48,11 +49,20 @@ def test_decide_finds_copies_across_spool_files_and_keeps_the_first_in_path_orde
   decide.start_bundle()
   outputs = list(decide.process((0, paths))) + list(decide.finish_bundle())
   rejected = [json.loads(o.value) for o in outputs if o.tag == ingest.REJECTED]
-  assert rejected == [["train", "b", "duplicate", "b/2.png",
-                       {"duplicate_of": {"path": "b/1.png", "class": "b", "split": "train"}}]]
+  assert rejected == [
+    [
+      "train",
+      "b",
+      "duplicate",
+      "b/2.png",
+      {"duplicate_of": {"path": "b/1.png", "class": "b", "split": "train"}},
+    ]
+  ]
   [(split, shard)] = [o.value.value for o in outputs if o.tag == ingest.SHARDS]
-  written = [tf.train.Example.FromString(r.numpy()).features.feature["file_name"]
-             .bytes_list.value[0] for r in tf.data.TFRecordDataset(shard, "GZIP")]
+  written = [
+    tf.train.Example.FromString(r.numpy()).features.feature["file_name"].bytes_list.value[0]
+    for r in tf.data.TFRecordDataset(shard, "GZIP")
+  ]
   assert split == "train" and sorted(written) == [b"a/9.png", b"b/1.png"]
 
 
@@ -67,7 +77,8 @@ def test_publish_names_the_files_and_gives_an_empty_split_one_empty_file(tmp_pat
   assert ingest.publish("train", shards, prefixes) == 3
   assert ingest.publish("eval", shards, prefixes) == 1
   assert sorted(os.listdir(tmp_path / "Split-train")) == [
-      f"data_tfrecord-0000{i}-of-00003.gz" for i in range(3)]
+    f"data_tfrecord-0000{i}-of-00003.gz" for i in range(3)
+  ]
   [empty] = os.listdir(tmp_path / "Split-eval")
   assert empty == "data_tfrecord-00000-of-00001.gz"
   assert not list(tf.data.TFRecordDataset(str(tmp_path / "Split-eval" / empty), "GZIP"))

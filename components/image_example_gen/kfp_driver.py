@@ -43,20 +43,25 @@ def use_in_spec(spec: Dict[str, Any]) -> int:
 
 def main(args) -> None:
   executor_input = pipeline_spec_pb2.ExecutorInput()
-  json_format.Parse(args.json_serialized_invocation_args, executor_input,
-                    ignore_unknown_fields=True)
+  json_format.Parse(
+    args.json_serialized_invocation_args, executor_input, ignore_unknown_fields=True
+  )
   inputs_spec = None
   if getattr(args, "json_serialized_inputs_spec_args", None):
     inputs_spec = pipeline_spec_pb2.ComponentInputsSpec()
-    json_format.Parse(args.json_serialized_inputs_spec_args, inputs_spec,
-                      ignore_unknown_fields=True)
+    json_format.Parse(
+      args.json_serialized_inputs_spec_args, inputs_spec, ignore_unknown_fields=True
+    )
   exec_properties = kubeflow_v2_entrypoint_utils.parse_execution_properties(
-      executor_input.inputs.parameter_values, executor_input.inputs.parameters, inputs_spec)
+    executor_input.inputs.parameter_values, executor_input.inputs.parameters, inputs_spec
+  )
   # TFX's driver builds `input_processor.FileBasedInputProcessor(base, splits, range_config)`;
   # in this process that name is ours, with the listing options of this component.
   tfx_kfp_driver.input_processor = types.SimpleNamespace(
-      FileBasedInputProcessor=functools.partial(
-          driver.InputProcessor, options=driver.fingerprint_options(exec_properties)))
+    FileBasedInputProcessor=functools.partial(
+      driver.InputProcessor, options=driver.fingerprint_options(exec_properties)
+    )
+  )
   tfx_kfp_driver._run_driver(executor_input, inputs_spec)  # pylint: disable=protected-access
 
 

@@ -53,7 +53,7 @@ class SplitOf:
       key = _HEADS[len(value)] + value
     else:
       inner = b"\x0a" + _varint(len(value)) + value  # BytesList.value
-      key = b"\x0a" + _varint(len(inner)) + inner    # Feature.bytes_list
+      key = b"\x0a" + _varint(len(inner)) + inner  # Feature.bytes_list
     bucket = int.from_bytes(hashlib.sha256(key).digest(), "big") % self._buckets[-1]
     return self._names[bisect.bisect(self._buckets, bucket)]
 
@@ -83,9 +83,14 @@ class _Chunks:
       self._size = min(MAX_CHUNK, max(1, self.rows // MIN_CHUNKS))
 
 
-def write_listing(folder: str, input_base: str, input_config: example_gen_pb2.Input,
-                  split_config: Optional[example_gen_pb2.SplitConfig],
-                  classes: Sequence[str] = (), skip_dirs: Sequence[str] = ()) -> Dict[str, Any]:
+def write_listing(
+  folder: str,
+  input_base: str,
+  input_config: example_gen_pb2.Input,
+  split_config: Optional[example_gen_pb2.SplitConfig],
+  classes: Sequence[str] = (),
+  skip_dirs: Sequence[str] = (),
+) -> Dict[str, Any]:
   """Walks every input split into folder/LISTING_FILE and folder/REJECTED_FILE.
 
   Returns what was found: `classes`, `skipped` folders, the data `root`, `listed` (entries),
@@ -93,8 +98,10 @@ def write_listing(folder: str, input_base: str, input_config: example_gen_pb2.In
   """
   split_of = SplitOf(split_config) if split_config and split_config.splits else None
   found_classes, skipped, listed = set(), [], 0
-  with files.open_file(posixpath.join(folder, LISTING_FILE), "wb") as out, \
-      files.open_file(posixpath.join(folder, REJECTED_FILE), "wb") as rejected:
+  with (
+    files.open_file(posixpath.join(folder, LISTING_FILE), "wb") as out,
+    files.open_file(posixpath.join(folder, REJECTED_FILE), "wb") as rejected,
+  ):
     chunks = _Chunks(out)
     for split in input_config.splits:
       listing = sources.walk_split(input_base, split.pattern, classes, skip_dirs)
@@ -102,12 +109,18 @@ def write_listing(folder: str, input_base: str, input_config: example_gen_pb2.In
       prefix = "" if manifest else sources.split_root(split.pattern)
       for c in listing.candidates:
         listed += 1
-        row = Row(c.path, c.name, c.label, c.reason,
-                  split_of(c.name) if split_of else split.name,
-                  posixpath.join(prefix, c.name) if prefix else c.name)
+        row = Row(
+          c.path,
+          c.name,
+          c.label,
+          c.reason,
+          split_of(c.name) if split_of else split.name,
+          posixpath.join(prefix, c.name) if prefix else c.name,
+        )
         if row.reason:
-          rejected.write(json.dumps([row.split, row.label, row.reason, row.name, None]).encode()
-                         + b"\n")
+          rejected.write(
+            json.dumps([row.split, row.label, row.reason, row.name, None]).encode() + b"\n"
+          )
         else:
           chunks.add(row)
       found_classes.update(listing.classes)
@@ -116,5 +129,11 @@ def write_listing(folder: str, input_base: str, input_config: example_gen_pb2.In
   root = input_base
   if input_config.splits:
     root = posixpath.join(input_base, sources.split_root(input_config.splits[0].pattern))
-  return {"classes": sorted(found_classes), "skipped": skipped, "root": root, "listed": listed,
-          "to_read": chunks.rows, "chunks": chunks.refs}
+  return {
+    "classes": sorted(found_classes),
+    "skipped": skipped,
+    "root": root,
+    "listed": listed,
+    "to_read": chunks.rows,
+    "chunks": chunks.refs,
+  }

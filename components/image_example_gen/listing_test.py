@@ -10,28 +10,35 @@ from components.image_example_gen import ingest, listing, sources
 
 
 def test_split_of_is_tfx_examplegens_partition():
-  config = example_gen_pb2.SplitConfig(splits=[
+  config = example_gen_pb2.SplitConfig(
+    splits=[
       example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=8),
       example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1),
-      example_gen_pb2.SplitConfig.Split(name="test", hash_buckets=1)],
-      partition_feature_name="file_name")
+      example_gen_pb2.SplitConfig.Split(name="test", hash_buckets=1),
+    ],
+    partition_feature_name="file_name",
+  )
   split_of = listing.SplitOf(config)
   names = [f"c{i % 7}/{'deep/' * (i % 40)}img_{i}.png" for i in range(500)]  # past 127 bytes
   names += ["caf\u00e9/\u6771\u4eac.png", "dog/latin1_\udce9.png"]  # not UTF-8: its bytes
   for name in names:
     example = ingest.make_example(b"", name, "c", (1, 1, 1))
     index = base_example_gen_executor._PartitionFn(  # pylint: disable=protected-access
-        example, 3, [8, 9, 10], config)
+      example, 3, [8, 9, 10], config
+    )
     assert split_of(name) == ("train", "eval", "test")[index], name
 
 
 def _fake_walk(count):
   """A walk of `count` files, made as they are asked for (none is kept here)."""
+
   def candidates():
     for i in range(count):
       name = f"class{i % 10}/some/longer/folder/name/image_{i:07d}.png"
-      yield sources.Candidate(f"/data/{name}", name, f"class{i % 10}",
-                              "hidden_file" if i % 1000 == 0 else None)
+      yield sources.Candidate(
+        f"/data/{name}", name, f"class{i % 10}", "hidden_file" if i % 1000 == 0 else None
+      )
+
   return sources.Listing(candidates(), [f"class{i}" for i in range(10)], [])
 
 
@@ -51,9 +58,9 @@ def test_the_listing_is_written_in_chunks_as_it_is_walked(tmp_path, monkeypatch)
   assert found["classes"] == [f"class{i}" for i in range(10)]
   with open(tmp_path / listing.LISTING_FILE, "rb") as f:
     data = f.read()
-  chunks = [json.loads(data[offset:offset + size]) for offset, size in found["chunks"]]
+  chunks = [json.loads(data[offset : offset + size]) for offset, size in found["chunks"]]
   sizes = [len(chunk) for chunk in chunks]
-  assert sizes[:listing.MIN_CHUNKS] == [1] * listing.MIN_CHUNKS  # small inputs spread out
+  assert sizes[: listing.MIN_CHUNKS] == [1] * listing.MIN_CHUNKS  # small inputs spread out
   assert max(sizes) == listing.MAX_CHUNK and sum(sizes) == count - 30
   rows = [ingest.Row(*fields) for chunk in chunks for fields in chunk]
   assert len({row.name for row in rows}) == len(rows)

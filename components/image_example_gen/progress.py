@@ -14,7 +14,7 @@ from typing import Optional
 from components.image_example_gen import files
 
 FIRST, EARLY, LATER = 5.0, 5.0, 30.0  # seconds: the first line, then every EARLY, after a
-EARLY_UNTIL = 30.0                    # minute of them every LATER
+EARLY_UNTIL = 30.0  # minute of them every LATER
 
 
 def progress_file(folder: str) -> Optional[str]:

@@ -15,18 +15,21 @@ def test_a_walk_yields_each_entry_as_it_finds_it(tmp_path):
   assert first.name.startswith("c0/") and walk.classes == []
   shutil.rmtree(tmp_path / "c1")  # seen as a folder, but not walked yet: its files are not found
   assert [(c.label, c.reason) for c in walk.candidates] == [
-      ("c0", None), ("c0", None), ("c1", "missing_file")]
+    ("c0", None),
+    ("c0", None),
+    ("c1", "missing_file"),
+  ]
   assert walk.classes == ["c0", "c1"]
 
 
 def test_a_manifest_walk_knows_its_digest_first_and_its_classes_at_the_end(tmp_path):
   images.write_tree(str(tmp_path), images.digit_files({0: 2, 1: 2}, folder="imgs/{digit}"))
-  rows = "".join(f"imgs/{d}/{n},{d}\n" for d in (0, 1)
-                 for n in sorted(os.listdir(tmp_path / "imgs" / str(d))))
+  rows = "".join(
+    f"imgs/{d}/{n},{d}\n" for d in (0, 1) for n in sorted(os.listdir(tmp_path / "imgs" / str(d)))
+  )
   (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbfPath , Label\n" + rows.encode())
   walk = sources.walk_split(str(tmp_path), "labels.csv")
   assert walk.manifest_sha256  # known before the rows are read
   assert [(c.label, c.reason) for c in walk.candidates] == [("0", None)] * 2 + [("1", None)] * 2
   assert walk.classes == ["0", "1"]
-  assert walk.manifest_sha256 == hashlib.sha256(
-      (tmp_path / "labels.csv").read_bytes()).hexdigest()
+  assert walk.manifest_sha256 == hashlib.sha256((tmp_path / "labels.csv").read_bytes()).hexdigest()

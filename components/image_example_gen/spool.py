@@ -26,8 +26,8 @@ def bucket_of(sha256: bytes, buckets: int) -> int:
 class Record(NamedTuple):
   sha256: bytes  # the digest itself (32 bytes)
   meta: bytes
-  offset: int    # where the carried bytes start in the spool file
-  size: int      # how many there are (0: not carried)
+  offset: int  # where the carried bytes start in the spool file
+  size: int  # how many there are (0: not carried)
 
 
 class Writer:

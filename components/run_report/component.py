@@ -25,23 +25,23 @@ class Markdown(types.Artifact):
 
 class RunReportSpec(types.ComponentSpec):
   PARAMETERS = {
-      "pipeline_name": ExecutionParameter(type=str),
-      "data_dir": ExecutionParameter(type=str, optional=True),
+    "pipeline_name": ExecutionParameter(type=str),
+    "data_dir": ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
-      "examples": ChannelParameter(type=standard_artifacts.Examples),
-      "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
-      "model": ChannelParameter(type=standard_artifacts.Model),
-      "model_run": ChannelParameter(type=standard_artifacts.ModelRun),
-      "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
-      "blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
-      "infra_blessing": ChannelParameter(type=standard_artifacts.InfraBlessing),
-      "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies),
-      "pushed_model": ChannelParameter(type=standard_artifacts.PushedModel),
+    "examples": ChannelParameter(type=standard_artifacts.Examples),
+    "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
+    "model": ChannelParameter(type=standard_artifacts.Model),
+    "model_run": ChannelParameter(type=standard_artifacts.ModelRun),
+    "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
+    "blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
+    "infra_blessing": ChannelParameter(type=standard_artifacts.InfraBlessing),
+    "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies),
+    "pushed_model": ChannelParameter(type=standard_artifacts.PushedModel),
   }
   OUTPUTS = {
-      "confusion_matrix": ChannelParameter(type=ClassificationMetrics),
-      "model_card": ChannelParameter(type=Markdown),
+    "confusion_matrix": ChannelParameter(type=ClassificationMetrics),
+    "model_card": ChannelParameter(type=Markdown),
   }
 
 
@@ -53,10 +53,18 @@ class RunReport(base_component.BaseComponent):
   SPEC_CLASS = RunReportSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-  def __init__(self, pipeline_name: str,
-               data_dir: Optional[Union[str, data_types.RuntimeParameter]] = None,
-               **inputs: types.BaseChannel):
-    super().__init__(spec=RunReportSpec(
-        pipeline_name=pipeline_name, data_dir=data_dir,
+  def __init__(
+    self,
+    pipeline_name: str,
+    data_dir: Optional[Union[str, data_types.RuntimeParameter]] = None,
+    **inputs: types.BaseChannel,
+  ):
+    super().__init__(
+      spec=RunReportSpec(
+        pipeline_name=pipeline_name,
+        data_dir=data_dir,
         confusion_matrix=types.Channel(type=ClassificationMetrics),
-        model_card=types.Channel(type=Markdown), **inputs))
+        model_card=types.Channel(type=Markdown),
+        **inputs,
+      )
+    )

@@ -11,15 +11,15 @@ from tfx.types import artifact_utils
 
 # The run summary's reading of each input: the node and output key RunRecord would give.
 SOURCES = {
-    "examples": ("ImageExampleGen", "examples"),
-    "transform_graph": ("Transform", "transform_graph"),
-    "model": ("Trainer", "model"),
-    "model_run": ("Trainer", "model_run"),
-    "evaluation": ("Evaluator", "evaluation"),
-    "blessing": ("Evaluator", "blessing"),
-    "infra_blessing": ("ServingCheck", "blessing"),
-    "anomalies": ("ExampleValidator", "anomalies"),
-    "pushed_model": ("ServingPusher", "pushed_model"),
+  "examples": ("ImageExampleGen", "examples"),
+  "transform_graph": ("Transform", "transform_graph"),
+  "model": ("Trainer", "model"),
+  "model_run": ("Trainer", "model_run"),
+  "evaluation": ("Evaluator", "evaluation"),
+  "blessing": ("Evaluator", "blessing"),
+  "infra_blessing": ("ServingCheck", "blessing"),
+  "anomalies": ("ExampleValidator", "anomalies"),
+  "pushed_model": ("ServingPusher", "pushed_model"),
 }
 
 
@@ -29,8 +29,11 @@ class InputRecord:
   def __init__(self, input_dict, run_id: str):
     self.run_id = run_id
     self.executions = {}
-    self._artifacts = {SOURCES[key]: _plain(artifact_utils.get_single_instance(artifacts))
-                       for key, artifacts in input_dict.items() if artifacts}
+    self._artifacts = {
+      SOURCES[key]: _plain(artifact_utils.get_single_instance(artifacts))
+      for key, artifacts in input_dict.items()
+      if artifacts
+    }
 
   def output(self, node: str, key: str):
     return self._artifacts.get((node, key))
@@ -67,8 +70,10 @@ def _plain(artifact) -> metadata_store_pb2.Artifact:
 
 def kfp_confusion_matrix(matrix: Dict[str, Any]) -> Dict[str, Any]:
   """The summary's confusion matrix in KFP's ClassificationMetrics metadata shape."""
-  return {"annotationSpecs": [{"displayName": name} for name in matrix["classes"]],
-          "rows": [{"row": list(row)} for row in matrix["counts"]]}
+  return {
+    "annotationSpecs": [{"displayName": name} for name in matrix["classes"]],
+    "rows": [{"row": list(row)} for row in matrix["counts"]],
+  }
 
 
 class Executor(base_executor.BaseExecutor):
@@ -77,17 +82,20 @@ class Executor(base_executor.BaseExecutor):
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     from pipeline import configs, report, summary  # pylint: disable=import-outside-toplevel
+
     self._log_startup(input_dict, output_dict, exec_properties)
     card = artifact_utils.get_single_instance(output_dict["model_card"])
     matrix = artifact_utils.get_single_instance(output_dict["confusion_matrix"])
-    config = configs.PipelineConfig(pipeline_name=exec_properties["pipeline_name"],
-                                    data_dir=exec_properties.get("data_dir"))
+    config = configs.PipelineConfig(
+      pipeline_name=exec_properties["pipeline_name"], data_dir=exec_properties.get("data_dir")
+    )
     # The run's folder: <pipeline root>/<run>/<task>/<output> under Vertex AI and spec_runner.
     run_id = os.path.basename(os.path.dirname(os.path.dirname(card.uri.rstrip("/"))))
     result = summary.collect(config, record=InputRecord(input_dict, run_id))
     if result["metrics"].get("confusion_matrix"):
       matrix.set_json_value_custom_property(
-          "confusionMatrix", kfp_confusion_matrix(result["metrics"]["confusion_matrix"]))
+        "confusionMatrix", kfp_confusion_matrix(result["metrics"]["confusion_matrix"])
+      )
       matrix.set_string_custom_property("split", result["metrics"].get("split", "eval"))
     if fileio.isdir(card.uri):  # the orchestrator may have made the URI a folder
       fileio.rmtree(card.uri)

@@ -6,13 +6,15 @@ from components.run_report import executor
 def test_the_confusion_matrix_in_kfp_classification_metrics_shape():
   matrix = {"classes": ["cat", "dog"], "counts": [[8, 2], [3, 7]]}
   assert executor.kfp_confusion_matrix(matrix) == {
-      "annotationSpecs": [{"displayName": "cat"}, {"displayName": "dog"}],
-      "rows": [{"row": [8, 2]}, {"row": [3, 7]}]}
+    "annotationSpecs": [{"displayName": "cat"}, {"displayName": "dog"}],
+    "rows": [{"row": [8, 2]}, {"row": [3, 7]}],
+  }
 
 
 def test_upstream_metadata_read_as_mlmd_values():
   """The Kubeflow v2 container hands a blessing's metadata over as struct values."""
   from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
+
   blessing = standard_artifacts.ModelBlessing()
   blessing.set_json_value_custom_property("blessed", 1.0)
   blessing.set_json_value_custom_property("note", "ok")

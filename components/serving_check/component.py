@@ -10,14 +10,14 @@ from components.serving_check import executor
 
 class ServingCheckSpec(types.ComponentSpec):
   PARAMETERS = {
-      "split": ExecutionParameter(type=str),
-      "num_requests": ExecutionParameter(type=int),
-      "model_name": ExecutionParameter(type=str),
-      "max_batch_size": ExecutionParameter(type=int),
+    "split": ExecutionParameter(type=str),
+    "num_requests": ExecutionParameter(type=int),
+    "model_name": ExecutionParameter(type=str),
+    "max_batch_size": ExecutionParameter(type=int),
   }
   INPUTS = {
-      "model": ChannelParameter(type=standard_artifacts.Model),
-      "examples": ChannelParameter(type=standard_artifacts.Examples),
+    "model": ChannelParameter(type=standard_artifacts.Model),
+    "examples": ChannelParameter(type=standard_artifacts.Examples),
   }
   OUTPUTS = {"blessing": ChannelParameter(type=standard_artifacts.InfraBlessing)}
 
@@ -36,10 +36,23 @@ class ServingCheck(base_component.BaseComponent):
   SPEC_CLASS = ServingCheckSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-  def __init__(self, model: types.BaseChannel, examples: types.BaseChannel,
-               split: str = "eval", num_requests: int = 8, model_name: str = "model",
-               max_batch_size: int = 64):
-    super().__init__(spec=ServingCheckSpec(
-        model=model, examples=examples, split=split, num_requests=num_requests,
-        model_name=model_name, max_batch_size=max_batch_size,
-        blessing=types.Channel(type=standard_artifacts.InfraBlessing)))
+  def __init__(
+    self,
+    model: types.BaseChannel,
+    examples: types.BaseChannel,
+    split: str = "eval",
+    num_requests: int = 8,
+    model_name: str = "model",
+    max_batch_size: int = 64,
+  ):
+    super().__init__(
+      spec=ServingCheckSpec(
+        model=model,
+        examples=examples,
+        split=split,
+        num_requests=num_requests,
+        model_name=model_name,
+        max_batch_size=max_batch_size,
+        blessing=types.Channel(type=standard_artifacts.InfraBlessing),
+      )
+    )

@@ -32,20 +32,27 @@ def read_images(examples, split: str, count: int) -> List[bytes]:
   its first SAMPLE_FROM records, so that they span several classes."""
   uri = artifact_utils.get_split_uri([examples], split)
   files = sorted(fileio.glob(os.path.join(uri, "*")))
-  records = (tf.data.TFRecordDataset(files, compression_type="GZIP").take(SAMPLE_FROM)
-             .shuffle(SAMPLE_FROM, seed=0, reshuffle_each_iteration=False).take(count))
-  images = [tf.train.Example.FromString(r.numpy()).features.feature[IMAGE_KEY].bytes_list.value[0]
-            for r in records]
+  records = (
+    tf.data.TFRecordDataset(files, compression_type="GZIP")
+    .take(SAMPLE_FROM)
+    .shuffle(SAMPLE_FROM, seed=0, reshuffle_each_iteration=False)
+    .take(count)
+  )
+  images = [
+    tf.train.Example.FromString(r.numpy()).features.feature[IMAGE_KEY].bytes_list.value[0]
+    for r in records
+  ]
   if not images:
     raise ServingCheckError(f"no images in split {split!r} of {examples.uri}")
   return images
 
 
-def predict_requests(images: List[bytes], model_name: str,
-                     max_batch_size: int) -> List[predict_pb2.PredictRequest]:
+def predict_requests(
+  images: List[bytes], model_name: str, max_batch_size: int
+) -> List[predict_pb2.PredictRequest]:
   """One request per image (batch 1), then all of them in batches of at most max_batch_size
   (TF Serving's batching limit: a larger warmup request would fail at load time)."""
-  batches = [images[i:i + max_batch_size] for i in range(0, len(images), max_batch_size)]
+  batches = [images[i : i + max_batch_size] for i in range(0, len(images), max_batch_size)]
   requests = []
   for batch in [[image] for image in images] + batches:
     request = predict_pb2.PredictRequest()
@@ -60,20 +67,29 @@ def write_warmup(path: str, requests: List[predict_pb2.PredictRequest]) -> None:
   fileio.makedirs(os.path.dirname(path))
   with tf.io.TFRecordWriter(path) as writer:
     for request in requests:
-      writer.write(prediction_log_pb2.PredictionLog(
-          predict_log=prediction_log_pb2.PredictLog(request=request)).SerializeToString())
+      writer.write(
+        prediction_log_pb2.PredictionLog(
+          predict_log=prediction_log_pb2.PredictLog(request=request)
+        ).SerializeToString()
+      )
 
 
 def read_warmup(path: str) -> List[predict_pb2.PredictRequest]:
   """The PredictRequests of a warmup file, as TF Serving replays them at load time."""
-  return [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request
-          for r in tf.data.TFRecordDataset(path)]
+  return [
+    prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request
+    for r in tf.data.TFRecordDataset(path)
+  ]
 
 
 def rest_body(images: List[bytes]) -> str:
   """What a REST client posts to :predict for these images."""
-  return json.dumps({"signature_name": SIGNATURE,
-                     "instances": [{"b64": base64.b64encode(i).decode()} for i in images]})
+  return json.dumps(
+    {
+      "signature_name": SIGNATURE,
+      "instances": [{"b64": base64.b64encode(i).decode()} for i in images],
+    }
+  )
 
 
 def _rest_inputs(body: str) -> tf.Tensor:
@@ -88,15 +104,18 @@ def check_signature(signature) -> None:
     raise ServingCheckError(f"{SIGNATURE} takes {sorted(inputs)}, expected ['{SERVING_INPUT}']")
   spec = inputs[SERVING_INPUT]
   if spec.dtype != tf.string or spec.shape.rank != 1:
-    raise ServingCheckError(f"{SIGNATURE} input {SERVING_INPUT} is {spec.dtype.name} "
-                            f"{spec.shape}, expected string [batch] (encoded images)")
+    raise ServingCheckError(
+      f"{SIGNATURE} input {SERVING_INPUT} is {spec.dtype.name} "
+      f"{spec.shape}, expected string [batch] (encoded images)"
+    )
   outputs = signature.structured_outputs
   for name, dtype in SERVING_OUTPUTS.items():
     if name not in outputs:
       raise ServingCheckError(f"{SIGNATURE} has no output {name!r} (it has {sorted(outputs)})")
     if outputs[name].dtype != dtype:
-      raise ServingCheckError(f"{SIGNATURE} output {name!r} is {outputs[name].dtype.name}, "
-                              f"expected {dtype.name}")
+      raise ServingCheckError(
+        f"{SIGNATURE} output {name!r} is {outputs[name].dtype.name}, expected {dtype.name}"
+      )
 
 
 def check_outputs(outputs: Dict[str, tf.Tensor], batch: int) -> None:
@@ -104,14 +123,17 @@ def check_outputs(outputs: Dict[str, tf.Tensor], batch: int) -> None:
   probabilities = outputs["probabilities"].numpy()
   class_names = outputs["class_names"].numpy()
   if probabilities.ndim != 2 or probabilities.shape[0] != batch:
-    raise ServingCheckError(f"probabilities have shape {probabilities.shape} for a batch of "
-                            f"{batch}, expected ({batch}, classes)")
+    raise ServingCheckError(
+      f"probabilities have shape {probabilities.shape} for a batch of "
+      f"{batch}, expected ({batch}, classes)"
+    )
   expected = {"classes": (batch,), "scores": (batch,), "class_names": probabilities.shape}
   for name, shape in expected.items():
     if tuple(outputs[name].shape) != shape:
       raise ServingCheckError(f"{name} has shape {tuple(outputs[name].shape)}, expected {shape}")
-  if not np.all(np.isfinite(probabilities)) or not np.allclose(probabilities.sum(axis=1), 1.0,
-                                                               atol=1e-3):
+  if not np.all(np.isfinite(probabilities)) or not np.allclose(
+    probabilities.sum(axis=1), 1.0, atol=1e-3
+  ):
     raise ServingCheckError("probabilities are not finite or do not sum to 1")
   top = probabilities.argmax(axis=1)
   if list(outputs["classes"].numpy()) != list(class_names[np.arange(batch), top]):
@@ -120,8 +142,9 @@ def check_outputs(outputs: Dict[str, tf.Tensor], batch: int) -> None:
     raise ServingCheckError("scores are not the top probabilities")
 
 
-def check_model(model_path: str, requests: List[predict_pb2.PredictRequest],
-                images: List[bytes]) -> Dict[str, Any]:
+def check_model(
+  model_path: str, requests: List[predict_pb2.PredictRequest], images: List[bytes]
+) -> Dict[str, Any]:
   """Replays the requests (gRPC) and the same images as a REST body; returns what was seen."""
   try:
     signature = tf.saved_model.load(model_path).signatures[SIGNATURE]
@@ -134,18 +157,22 @@ def check_model(model_path: str, requests: List[predict_pb2.PredictRequest],
     try:
       outputs = signature(**{SERVING_INPUT: tf.constant(tensor)})
     except (tf.errors.OpError, ValueError, TypeError) as e:
-      raise ServingCheckError(f"{SIGNATURE} failed on a real image batch of {len(tensor)}: "
-                              f"{str(e).splitlines()[0]}")
+      raise ServingCheckError(
+        f"{SIGNATURE} failed on a real image batch of {len(tensor)}: {str(e).splitlines()[0]}"
+      )
     check_outputs(outputs, len(tensor))
     answers.append(outputs)
-  batched = answers[len(images):]  # after one request per image, the batches of them all
+  batched = answers[len(images) :]  # after one request per image, the batches of them all
   probabilities = np.concatenate([a["probabilities"].numpy() for a in batched])
   rest = signature(**{SERVING_INPUT: _rest_inputs(rest_body(images))})
   if not np.allclose(rest["probabilities"].numpy(), probabilities, atol=1e-5):
     raise ServingCheckError("the REST b64 body and the gRPC request gave different answers")
-  return {"requests": len(requests), "images": len(images),
-          "classes": [c.decode() for c in batched[0]["class_names"].numpy()[0]],
-          "predicted": [c.decode() for a in batched for c in a["classes"].numpy()]}
+  return {
+    "requests": len(requests),
+    "images": len(images),
+    "classes": [c.decode() for c in batched[0]["class_names"].numpy()[0]],
+    "predicted": [c.decode() for a in batched for c in a["classes"].numpy()],
+  }
 
 
 class Executor(base_executor.BaseExecutor):
@@ -167,18 +194,21 @@ class Executor(base_executor.BaseExecutor):
       io_utils.copy_dir(path_utils.serving_model_path(model.uri), stamped)
       write_warmup(path_utils.warmup_file_path(stamped), requests)
       # What is checked is what will be pushed: the stamped copy, fed from its warmup file.
-      report = {"blessed": True, **check_model(
-          stamped, read_warmup(path_utils.warmup_file_path(stamped)), images)}
+      report = {
+        "blessed": True,
+        **check_model(stamped, read_warmup(path_utils.warmup_file_path(stamped)), images),
+      }
     except ServingCheckError as e:
       logging.error("Serving check failed: %s", e)
       report = {"blessed": False, "reason": str(e)}
       if fileio.exists(stamped):
         fileio.rmtree(stamped)
-    io_utils.write_string_file(os.path.join(blessing.uri, REPORT_FILE),
-                               json.dumps(report, indent=2))
     io_utils.write_string_file(
-        os.path.join(blessing.uri, "INFRA_BLESSED" if report["blessed"] else "INFRA_NOT_BLESSED"),
-        "")
+      os.path.join(blessing.uri, REPORT_FILE), json.dumps(report, indent=2)
+    )
+    io_utils.write_string_file(
+      os.path.join(blessing.uri, "INFRA_BLESSED" if report["blessed"] else "INFRA_NOT_BLESSED"), ""
+    )
     blessing.set_int_custom_property("blessed", int(report["blessed"]))
     blessing.set_int_custom_property("has_model", int(report["blessed"]))
     if not report["blessed"]:

@@ -12,8 +12,9 @@ from components.serving_check import executor
 from tests.serving import Fixed28x28, FloatInput, NoClasses, run_check, saved_model
 
 
-def test_a_good_model_is_blessed_and_stamped_with_warmup_requests_that_replay(digits_model,
-                                                                              tmp_path):
+def test_a_good_model_is_blessed_and_stamped_with_warmup_requests_that_replay(
+  digits_model, tmp_path
+):
   examples, model, _ = digits_model
   blessing, report = run_check(examples, model, tmp_path / "blessing")
   assert report["blessed"] is True
@@ -28,8 +29,10 @@ def test_a_good_model_is_blessed_and_stamped_with_warmup_requests_that_replay(di
   images = executor.read_images(examples, "eval", 5)
   assert [len(r.inputs["image_bytes"].string_val) for r in requests] == [1] * 5 + [5]
   assert [r.inputs["image_bytes"].string_val[0] for r in requests[:5]] == images
-  assert all(r.model_spec.name == "digits" and r.model_spec.signature_name == "serving_default"
-             for r in requests)
+  assert all(
+    r.model_spec.name == "digits" and r.model_spec.signature_name == "serving_default"
+    for r in requests
+  )
   serve = tf.saved_model.load(stamped).signatures["serving_default"]
   for request in requests:  # what TF Serving does with each record when it loads the model
     outputs = serve(image_bytes=tf.constant(tf.make_ndarray(request.inputs["image_bytes"])))
@@ -39,11 +42,13 @@ def test_a_good_model_is_blessed_and_stamped_with_warmup_requests_that_replay(di
 
 def test_no_warmup_batch_exceeds_the_batching_limit(digits_model, tmp_path):
   examples, model, _ = digits_model
-  blessing, report = run_check(examples, model, tmp_path / "blessing", num_requests=5,
-                               max_batch_size=2)
+  blessing, report = run_check(
+    examples, model, tmp_path / "blessing", num_requests=5, max_batch_size=2
+  )
   assert report["blessed"] is True
-  requests = executor.read_warmup(path_utils.warmup_file_path(
-      path_utils.stamped_model_path(blessing.uri)))
+  requests = executor.read_warmup(
+    path_utils.warmup_file_path(path_utils.stamped_model_path(blessing.uri))
+  )
   assert [len(r.inputs["image_bytes"].string_val) for r in requests] == [1] * 5 + [2, 2, 1]
   images = executor.read_images(examples, "eval", 5)
   assert [b for r in requests[5:] for b in r.inputs["image_bytes"].string_val] == images
@@ -55,13 +60,15 @@ def test_rest_body_decodes_to_the_same_bytes():
   assert list(executor._rest_inputs(executor.rest_body(images)).numpy()) == images
 
 
-@pytest.mark.parametrize("module, reason", [
+@pytest.mark.parametrize(
+  "module, reason",
+  [
     (FloatInput, "takes ['x'], expected ['image_bytes']"),
     (NoClasses, "has no output 'classes'"),
     (Fixed28x28, "failed on a real image batch of 1"),
-])
-def test_a_model_that_would_fail_in_serving_is_not_blessed(digits_model, tmp_path, module,
-                                                           reason):
+  ],
+)
+def test_a_model_that_would_fail_in_serving_is_not_blessed(digits_model, tmp_path, module, reason):
   examples, _, _ = digits_model
   model = saved_model(tmp_path / "model", module())
   blessing, report = run_check(examples, model, tmp_path / "blessing")
@@ -74,8 +81,12 @@ def test_a_model_that_would_fail_in_serving_is_not_blessed(digits_model, tmp_pat
 
 
 def test_check_outputs_rejects_probabilities_that_do_not_sum_to_one():
-  outputs = {"probabilities": tf.constant([[0.2, 0.2]]), "scores": tf.constant([0.2]),
-             "classes": tf.constant([b"a"]), "class_names": tf.constant([[b"a", b"b"]])}
+  outputs = {
+    "probabilities": tf.constant([[0.2, 0.2]]),
+    "scores": tf.constant([0.2]),
+    "classes": tf.constant([b"a"]),
+    "class_names": tf.constant([[b"a", b"b"]]),
+  }
   with pytest.raises(executor.ServingCheckError, match="sum to 1"):
     executor.check_outputs(outputs, 1)
   outputs["probabilities"] = tf.constant([[0.4, 0.6]])

@@ -16,8 +16,10 @@ from components.tflite_export.component import TFLiteModel
 
 
 class ServingPusherSpec(standard_component_specs.PusherSpec):
-  INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
-            TFLITE_KEY: ChannelParameter(type=TFLiteModel, optional=True)}
+  INPUTS = {
+    **standard_component_specs.PusherSpec.INPUTS,
+    TFLITE_KEY: ChannelParameter(type=TFLiteModel, optional=True),
+  }
 
 
 class ServingPusher(tfx.components.Pusher):
@@ -35,16 +37,26 @@ class ServingPusher(tfx.components.Pusher):
   SPEC_CLASS = ServingPusherSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-  def __init__(self, model: Optional[types.BaseChannel] = None,
-               model_blessing: Optional[types.BaseChannel] = None,
-               infra_blessing: Optional[types.BaseChannel] = None,
-               push_destination: Optional[pusher_pb2.PushDestination] = None,
-               custom_config: Optional[Dict[str, Any]] = None,
-               tflite_model: Optional[types.BaseChannel] = None):
+  def __init__(
+    self,
+    model: Optional[types.BaseChannel] = None,
+    model_blessing: Optional[types.BaseChannel] = None,
+    infra_blessing: Optional[types.BaseChannel] = None,
+    push_destination: Optional[pusher_pb2.PushDestination] = None,
+    custom_config: Optional[Dict[str, Any]] = None,
+    tflite_model: Optional[types.BaseChannel] = None,
+  ):
     if model is None and infra_blessing is None:
       raise ValueError("ServingPusher needs a model or an infra_blessing that carries one")
-    base_component.BaseComponent.__init__(self, spec=ServingPusherSpec(
-        model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
-        push_destination=push_destination, custom_config=json_utils.dumps(custom_config),
+    base_component.BaseComponent.__init__(
+      self,
+      spec=ServingPusherSpec(
+        model=model,
+        model_blessing=model_blessing,
+        infra_blessing=infra_blessing,
+        push_destination=push_destination,
+        custom_config=json_utils.dumps(custom_config),
         tflite_model=tflite_model,
-        pushed_model=types.Channel(type=tfx.types.standard_artifacts.PushedModel)))
+        pushed_model=types.Channel(type=tfx.types.standard_artifacts.PushedModel),
+      ),
+    )

@@ -10,7 +10,8 @@ from absl import logging
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs as spec
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs as spec
 from tfx.utils import io_utils, json_utils, path_utils, proto_utils
 
 from components.serving_check.executor import read_warmup
@@ -41,8 +42,9 @@ def pushed_version_of(model_path: str, base: str):
   newest = versions(base)[-1:]
   if not newest:
     return None
-  fingerprints = [os.path.join(d, FINGERPRINT) for d in (model_path,
-                                                          os.path.join(base, str(newest[0])))]
+  fingerprints = [
+    os.path.join(d, FINGERPRINT) for d in (model_path, os.path.join(base, str(newest[0])))
+  ]
   if not all(fileio.exists(f) for f in fingerprints):
     return None
   candidate, newest_fingerprint = (io_utils.read_bytes_file(f) for f in fingerprints)
@@ -57,8 +59,11 @@ def clean_staging(base: str) -> List[str]:
   """
   if not fileio.exists(base):
     return []
-  orphans = [n.rstrip("/") for n in fileio.listdir(base)
-             if n.startswith(STAGING_PREFIX) and not n.rstrip("/").endswith(f"-{os.getpid()}")]
+  orphans = [
+    n.rstrip("/")
+    for n in fileio.listdir(base)
+    if n.startswith(STAGING_PREFIX) and not n.rstrip("/").endswith(f"-{os.getpid()}")
+  ]
   for name in orphans:
     fileio.rmtree(os.path.join(base, name))
   return orphans
@@ -74,17 +79,19 @@ def versions(base: str) -> List[int]:
 def prune(base: str, keep: int, extra_dirs=("reports",)) -> List[str]:
   """Removes the oldest versions beyond `keep` (never the newest), with what belongs to them
   under base/<extra_dir>/<version>; returns the removed versions."""
-  removed = [str(v) for v in versions(base)[:-max(keep, 1)]]
+  removed = [str(v) for v in versions(base)[: -max(keep, 1)]]
   for version in removed:
-    for path in [os.path.join(base, version)] + [os.path.join(base, d, version)
-                                                 for d in extra_dirs]:
+    for path in [os.path.join(base, version)] + [
+      os.path.join(base, d, version) for d in extra_dirs
+    ]:
       if fileio.exists(path):
         fileio.rmtree(path)
   return removed
 
 
-def write_version(model_path: str, base: str, version: str,
-                  extras: Optional[Dict[str, str]] = None) -> str:
+def write_version(
+  model_path: str, base: str, version: str, extras: Optional[Dict[str, str]] = None
+) -> str:
   """Copies the model to base/version so that the directory appears complete or not at all;
   `extras` (name -> folder) are copied into it as sub-folders (e.g. tflite/).
 
@@ -98,8 +105,9 @@ def write_version(model_path: str, base: str, version: str,
     io_utils.copy_dir(model_path, target, deny_regex_patterns=[r"saved_model\.pb"])
     for name, folder in (extras or {}).items():
       io_utils.copy_dir(folder, os.path.join(target, name))
-    io_utils.copy_file(os.path.join(model_path, "saved_model.pb"),
-                       os.path.join(target, "saved_model.pb"))
+    io_utils.copy_file(
+      os.path.join(model_path, "saved_model.pb"), os.path.join(target, "saved_model.pb")
+    )
     return target
   staging = os.path.join(base, f"{STAGING_PREFIX}{version}-{os.getpid()}")
   try:
@@ -143,15 +151,17 @@ def serving_files(base: str, model_name: str, max_batch_size: int, version_dir: 
   """name -> text of the files written beside the versions."""
   mounted = f"/models/{model_name}"
   files = {
-      "models.config": (
-          "model_config_list {\n  config {\n"
-          f'    name: "{model_name}"\n    base_path: "{mounted}"\n'
-          '    model_platform: "tensorflow"\n  }\n}\n'),
-      "batching_parameters.txt": (
-          f"max_batch_size {{ value: {max_batch_size} }}\n"
-          "batch_timeout_micros { value: 2000 }\n"
-          "max_enqueued_batches { value: 100 }\n"
-          "num_batch_threads { value: 4 }\n"),
+    "models.config": (
+      "model_config_list {\n  config {\n"
+      f'    name: "{model_name}"\n    base_path: "{mounted}"\n'
+      '    model_platform: "tensorflow"\n  }\n}\n'
+    ),
+    "batching_parameters.txt": (
+      f"max_batch_size {{ value: {max_batch_size} }}\n"
+      "batch_timeout_micros { value: 2000 }\n"
+      "max_enqueued_batches { value: 100 }\n"
+      "num_batch_threads { value: 4 }\n"
+    ),
   }
   warmup = path_utils.warmup_file_path(version_dir)
   if fileio.exists(warmup):
@@ -211,11 +221,12 @@ class Executor(pusher_executor.Executor):
         add_folder(serving_path, TFLITE_FOLDER, tflite)
     else:
       version = _free_version(base)
-      serving_path = write_version(model_path, base, version,
-                                   {TFLITE_FOLDER: tflite} if tflite else None)
-    for name, text in serving_files(base, custom.get("model_name", "model"),
-                                    int(custom.get("max_batch_size", 64)),
-                                    serving_path).items():
+      serving_path = write_version(
+        model_path, base, version, {TFLITE_FOLDER: tflite} if tflite else None
+      )
+    for name, text in serving_files(
+      base, custom.get("model_name", "model"), int(custom.get("max_batch_size", 64)), serving_path
+    ).items():
       io_utils.write_string_file(os.path.join(base, name), text)
     logging.info("Model version %s written to %s", version, serving_path)
     for old in prune(base, int(custom.get("keep_versions", 5))):

@@ -10,6 +10,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 from tfx import types
+from tfx import v1 as tfx
 from tfx.dsl.io import filesystem
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
@@ -18,7 +19,6 @@ from components.serving_pusher import executor
 from components.serving_pusher.component import ServingPusher
 from components.tflite_export import TFLiteModel
 from tests.serving import Fixed28x28, NoClasses, run_check, saved_model
-from tfx import v1 as tfx
 
 
 def _blessing(blessed: int):
@@ -31,13 +31,14 @@ def push(infra_blessing, base, tmp_path, model_blessed=1, keep_versions=5, tflit
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / "pushed_artifact")
   component = ServingPusher(
-      model_blessing=types.Channel(type=standard_artifacts.ModelBlessing),
-      infra_blessing=types.Channel(type=standard_artifacts.InfraBlessing),
-      tflite_model=types.Channel(type=TFLiteModel),
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(base))),
-      custom_config={"model_name": "digits", "max_batch_size": 32,
-                     "keep_versions": keep_versions})
+    model_blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+    infra_blessing=types.Channel(type=standard_artifacts.InfraBlessing),
+    tflite_model=types.Channel(type=TFLiteModel),
+    push_destination=tfx.proto.PushDestination(
+      filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(base))
+    ),
+    custom_config={"model_name": "digits", "max_batch_size": 32, "keep_versions": keep_versions},
+  )
   inputs = {"model_blessing": [_blessing(model_blessed)], "infra_blessing": [infra_blessing]}
   if tflite is not None:
     inputs["tflite_model"] = [tflite]
@@ -59,21 +60,31 @@ def test_push_writes_a_version_tf_serving_can_load_with_its_config_files(checked
   assert pushed.get_int_custom_property("pushed") == 1
   version = pushed.get_string_custom_property("pushed_version")
   assert pushed.get_string_custom_property("pushed_destination") == str(base / version)
-  assert sorted(os.listdir(base)) == sorted([version, "models.config", "batching_parameters.txt",
-                                             "request.json", "README.md"])
+  assert sorted(os.listdir(base)) == sorted(
+    [version, "models.config", "batching_parameters.txt", "request.json", "README.md"]
+  )
   version_dir = str(base / version)
   assert os.path.isfile(path_utils.warmup_file_path(version_dir))
 
-  config = text_format.Parse((base / "models.config").read_text(),
-                             model_server_config_pb2.ModelServerConfig())
+  config = text_format.Parse(
+    (base / "models.config").read_text(), model_server_config_pb2.ModelServerConfig()
+  )
   (model_config,) = config.model_config_list.config
   assert (model_config.name, model_config.base_path, model_config.model_platform) == (
-      "digits", "/models/digits", "tensorflow")
+    "digits",
+    "/models/digits",
+    "tensorflow",
+  )
   # BatchingParameters (not in the tensorflow-serving-api wheel): wrapped scalar fields.
-  batching = dict(re.findall(r"^(\w+) \{ value: (\d+) \}$",
-                             (base / "batching_parameters.txt").read_text(), re.M))
-  assert batching == {"max_batch_size": "32", "batch_timeout_micros": "2000",
-                      "max_enqueued_batches": "100", "num_batch_threads": "4"}
+  batching = dict(
+    re.findall(r"^(\w+) \{ value: (\d+) \}$", (base / "batching_parameters.txt").read_text(), re.M)
+  )
+  assert batching == {
+    "max_batch_size": "32",
+    "batch_timeout_micros": "2000",
+    "max_enqueued_batches": "100",
+    "num_batch_threads": "4",
+  }
   readme = (base / "README.md").read_text()
   assert f'-v "{base}:/models/digits" tensorflow/serving' in readme
   assert "http://localhost:8501/v1/models/digits:predict" in readme
@@ -81,9 +92,9 @@ def test_push_writes_a_version_tf_serving_can_load_with_its_config_files(checked
   # request.json is a REST body with a real image; the pushed model answers it.
   (instance,) = json.loads((base / "request.json").read_text())["instances"]
   outputs = tf.saved_model.load(version_dir).signatures["serving_default"](
-      image_bytes=tf.constant([base64.b64decode(instance["b64"])]))
+    image_bytes=tf.constant([base64.b64decode(instance["b64"])])
+  )
   assert outputs["classes"].numpy()[0].decode() in {str(d) for d in range(10)}
-
 
 
 def test_the_same_model_is_not_pushed_twice_but_another_gets_a_new_version(checked, tmp_path):
@@ -99,15 +110,15 @@ def test_the_same_model_is_not_pushed_twice_but_another_gets_a_new_version(check
   other.set_int_custom_property("blessed", 1)
   other.set_int_custom_property("has_model", 1)
   module = NoClasses()
-  tf.saved_model.save(module, path_utils.stamped_model_path(other.uri),
-                      signatures={"serving_default": module.serve})
+  tf.saved_model.save(
+    module, path_utils.stamped_model_path(other.uri), signatures={"serving_default": module.serve}
+  )
   second = push(other, base, tmp_path).get_string_custom_property("pushed_version")
   assert int(second) > int(first)
   assert sorted(n for n in os.listdir(base) if n.isdigit()) == sorted([first, second])
 
 
-def test_a_removed_destination_is_pushed_again_and_orphaned_staging_is_cleaned(checked,
-                                                                               tmp_path):
+def test_a_removed_destination_is_pushed_again_and_orphaned_staging_is_cleaned(checked, tmp_path):
   base = tmp_path / "serving"
   push(checked, base, tmp_path)
   tf.io.gfile.rmtree(str(base))  # a user cleaned up the serving dir
@@ -117,7 +128,8 @@ def test_a_removed_destination_is_pushed_again_and_orphaned_staging_is_cleaned(c
   assert again.get_int_custom_property("pushed") == 1
   assert os.path.isfile(os.path.join(path, "saved_model.pb"))
   assert [n for n in os.listdir(base) if n.isdigit()] == [
-      again.get_string_custom_property("pushed_version")]
+    again.get_string_custom_property("pushed_version")
+  ]
   assert not [n for n in os.listdir(base) if n.startswith(".incomplete-")]
 
 
@@ -127,25 +139,33 @@ def _stamped(tmp_path, name, module):
   blessing.uri = str(tmp_path / name)
   blessing.set_int_custom_property("blessed", 1)
   blessing.set_int_custom_property("has_model", 1)
-  tf.saved_model.save(module, path_utils.stamped_model_path(blessing.uri),
-                      signatures={"serving_default": module.serve})
+  tf.saved_model.save(
+    module,
+    path_utils.stamped_model_path(blessing.uri),
+    signatures={"serving_default": module.serve},
+  )
   return blessing
 
 
 def test_only_the_newest_versions_are_kept_with_their_reports(checked, tmp_path):
   base = tmp_path / "serving"
   pushed = []
-  for blessing in (checked, _stamped(tmp_path, "b", NoClasses()),
-                   _stamped(tmp_path, "c", Fixed28x28())):
+  for blessing in (
+    checked,
+    _stamped(tmp_path, "b", NoClasses()),
+    _stamped(tmp_path, "c", Fixed28x28()),
+  ):
     version = push(blessing, base, tmp_path, keep_versions=2).get_string_custom_property(
-        "pushed_version")
+      "pushed_version"
+    )
     os.makedirs(base / "reports" / version)  # what the runner writes beside a push
     pushed.append(version)
   assert sorted(n for n in os.listdir(base) if n.isdigit()) == sorted(pushed[1:])
   assert sorted(os.listdir(base / "reports")) == sorted(pushed[1:])
   again = push(_stamped(tmp_path, "c2", Fixed28x28()), base, tmp_path, keep_versions=1)
   assert [n for n in os.listdir(base) if n.isdigit()] == [
-      again.get_string_custom_property("pushed_version")]  # the newest is never removed
+    again.get_string_custom_property("pushed_version")
+  ]  # the newest is never removed
 
 
 def test_nothing_is_pushed_without_both_blessings(checked, digits_model, tmp_path):
@@ -153,8 +173,9 @@ def test_nothing_is_pushed_without_both_blessings(checked, digits_model, tmp_pat
   assert pushed.get_int_custom_property("pushed") == 0
   assert not os.path.exists(tmp_path / "serving")
   examples, _, _ = digits_model
-  failed, _ = run_check(examples, saved_model(tmp_path / "broken", Fixed28x28()),
-                        tmp_path / "failed_check")
+  failed, _ = run_check(
+    examples, saved_model(tmp_path / "broken", Fixed28x28()), tmp_path / "failed_check"
+  )
   pushed = push(failed, tmp_path / "serving", tmp_path)
   assert pushed.get_int_custom_property("pushed") == 0
   assert not os.path.exists(tmp_path / "serving")
@@ -164,8 +185,9 @@ def test_a_copy_that_fails_midway_leaves_no_version_behind(checked, tmp_path):
   model_dir = tmp_path / "model"
   tf.io.gfile.makedirs(str(model_dir))
   for name in ("saved_model.pb", "fingerprint.pb"):
-    tf.io.gfile.copy(os.path.join(path_utils.stamped_model_path(checked.uri), name),
-                     str(model_dir / name))
+    tf.io.gfile.copy(
+      os.path.join(path_utils.stamped_model_path(checked.uri), name), str(model_dir / name)
+    )
   os.symlink(tmp_path / "missing", model_dir / "variables")  # the copy fails on this entry
   base = tmp_path / "serving"
   with pytest.raises(filesystem.NotFoundError):  # the link points nowhere
@@ -173,8 +195,9 @@ def test_a_copy_that_fails_midway_leaves_no_version_behind(checked, tmp_path):
   assert os.listdir(base) == []  # neither the version nor the staging copy
 
 
-def test_tflite_files_that_passed_parity_are_pushed_inside_the_version(checked, digits_tflite,
-                                                                      tmp_path):
+def test_tflite_files_that_passed_parity_are_pushed_inside_the_version(
+  checked, digits_tflite, tmp_path
+):
   tflite, report = digits_tflite
   assert report["passed"]
   base = tmp_path / "serving"
@@ -182,9 +205,11 @@ def test_tflite_files_that_passed_parity_are_pushed_inside_the_version(checked, 
   assert pushed.get_int_custom_property("tflite_pushed") == 1
   version_dir = base / pushed.get_string_custom_property("pushed_version")
   assert sorted(os.listdir(version_dir / "tflite")) == sorted(
-      os.listdir(os.path.join(tflite.uri, "tflite")))
+    os.listdir(os.path.join(tflite.uri, "tflite"))
+  )
   assert (version_dir / "tflite" / "model_int8.tflite").read_bytes() == open(
-      os.path.join(tflite.uri, "tflite", "model_int8.tflite"), "rb").read()
+    os.path.join(tflite.uri, "tflite", "model_int8.tflite"), "rb"
+  ).read()
   # TF Serving's loader still finds the SavedModel as it was.
   assert os.path.isfile(version_dir / "saved_model.pb")
   tf.saved_model.load(str(version_dir)).signatures["serving_default"]
@@ -197,8 +222,9 @@ def test_tflite_files_that_passed_parity_are_pushed_inside_the_version(checked, 
   assert not [n for n in os.listdir(version_dir) if n.startswith(".incomplete-")]
 
 
-def test_tflite_files_that_failed_parity_are_not_pushed_but_the_model_is(checked, digits_tflite,
-                                                                         tmp_path):
+def test_tflite_files_that_failed_parity_are_not_pushed_but_the_model_is(
+  checked, digits_tflite, tmp_path
+):
   failed = TFLiteModel()
   failed.uri = digits_tflite[0].uri  # the same files, but the gate said no
   failed.set_int_custom_property("passed", 0)

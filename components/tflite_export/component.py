@@ -24,17 +24,17 @@ class TFLiteModel(types.Artifact):
 
 class TFLiteExportSpec(types.ComponentSpec):
   PARAMETERS = {
-      "gate_split": ExecutionParameter(type=str),
-      "calibration_split": ExecutionParameter(type=str),
-      "calibration_images": ExecutionParameter(type=int),
-      "max_gate_images": ExecutionParameter(type=int),
-      "min_agreement": ExecutionParameter(type=float),
-      "max_accuracy_drop": ExecutionParameter(type=float),
+    "gate_split": ExecutionParameter(type=str),
+    "calibration_split": ExecutionParameter(type=str),
+    "calibration_images": ExecutionParameter(type=int),
+    "max_gate_images": ExecutionParameter(type=int),
+    "min_agreement": ExecutionParameter(type=float),
+    "max_accuracy_drop": ExecutionParameter(type=float),
   }
   INPUTS = {
-      "model": ChannelParameter(type=standard_artifacts.Model),
-      "examples": ChannelParameter(type=standard_artifacts.Examples),
-      "model_blessing": ChannelParameter(type=standard_artifacts.ModelBlessing, optional=True),
+    "model": ChannelParameter(type=standard_artifacts.Model),
+    "examples": ChannelParameter(type=standard_artifacts.Examples),
+    "model_blessing": ChannelParameter(type=standard_artifacts.ModelBlessing, optional=True),
   }
   OUTPUTS = {"tflite_model": ChannelParameter(type=TFLiteModel)}
 
@@ -56,13 +56,29 @@ class TFLiteExport(base_component.BaseComponent):
   SPEC_CLASS = TFLiteExportSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-  def __init__(self, model: types.BaseChannel, examples: types.BaseChannel,
-               model_blessing: Optional[types.BaseChannel] = None, gate_split: str = "eval",
-               calibration_split: str = "train", calibration_images: int = 200,
-               max_gate_images: int = 5000, min_agreement: float = 0.98,
-               max_accuracy_drop: float = 0.01):
-    super().__init__(spec=TFLiteExportSpec(
-        model=model, examples=examples, model_blessing=model_blessing, gate_split=gate_split,
-        calibration_split=calibration_split, calibration_images=calibration_images,
-        max_gate_images=max_gate_images, min_agreement=min_agreement,
-        max_accuracy_drop=max_accuracy_drop, tflite_model=types.Channel(type=TFLiteModel)))
+  def __init__(
+    self,
+    model: types.BaseChannel,
+    examples: types.BaseChannel,
+    model_blessing: Optional[types.BaseChannel] = None,
+    gate_split: str = "eval",
+    calibration_split: str = "train",
+    calibration_images: int = 200,
+    max_gate_images: int = 5000,
+    min_agreement: float = 0.98,
+    max_accuracy_drop: float = 0.01,
+  ):
+    super().__init__(
+      spec=TFLiteExportSpec(
+        model=model,
+        examples=examples,
+        model_blessing=model_blessing,
+        gate_split=gate_split,
+        calibration_split=calibration_split,
+        calibration_images=calibration_images,
+        max_gate_images=max_gate_images,
+        min_agreement=min_agreement,
+        max_accuracy_drop=max_accuracy_drop,
+        tflite_model=types.Channel(type=TFLiteModel),
+      )
+    )

@@ -33,13 +33,15 @@ def export_archive(model: keras.Model, directory: str) -> None:
 
   archive = keras.export.ExportArchive()
   archive.track(model)
-  archive.add_endpoint(name=SIGNATURE, fn=serve,
-                       input_signature=[tf.TensorSpec([1, *shape], tf.uint8, name=INPUT)])
+  archive.add_endpoint(
+    name=SIGNATURE, fn=serve, input_signature=[tf.TensorSpec([1, *shape], tf.uint8, name=INPUT)]
+  )
   archive.write_out(directory, verbose=False)
 
 
-def convert(model: keras.Model, kind: str,
-            calibration: Optional[Iterable[np.ndarray]] = None) -> bytes:
+def convert(
+  model: keras.Model, kind: str, calibration: Optional[Iterable[np.ndarray]] = None
+) -> bytes:
   """The .tflite bytes of `model`: INT8 (int8 weights and activations, calibrated on
   `calibration`, uint8 [h, w, c] images of the training split) or FLOAT16 (float16 weights)."""
   with tempfile.TemporaryDirectory() as directory:
@@ -67,6 +69,7 @@ def _interpreter_class():
   """LiteRT's interpreter when installed (ai-edge-litert), else TensorFlow's (same API)."""
   try:
     from ai_edge_litert.interpreter import Interpreter  # pylint: disable=import-outside-toplevel
+
     return Interpreter
   except ImportError:
     return tf.lite.Interpreter
@@ -75,8 +78,12 @@ def _interpreter_class():
 class TFLiteClassifier:
   """A .tflite image classifier: uint8 pixels [h, w, c] -> probabilities [classes]."""
 
-  def __init__(self, path: Optional[str] = None, content: Optional[bytes] = None,
-               num_threads: Optional[int] = None):
+  def __init__(
+    self,
+    path: Optional[str] = None,
+    content: Optional[bytes] = None,
+    num_threads: Optional[int] = None,
+  ):
     if content is None:
       with tf.io.gfile.GFile(path, "rb") as f:
         content = f.read()
@@ -93,8 +100,9 @@ class TFLiteClassifier:
     return [int(d) for d in self.input["shape"][1:]]
 
   def __call__(self, pixels: np.ndarray) -> np.ndarray:
-    self.interpreter.set_tensor(self.input["index"],
-                               np.asarray(pixels, self.input["dtype"])[np.newaxis])
+    self.interpreter.set_tensor(
+      self.input["index"], np.asarray(pixels, self.input["dtype"])[np.newaxis]
+    )
     self.interpreter.invoke()
     return np.array(self.interpreter.get_tensor(self.output["index"])[0], np.float32)
 
@@ -107,8 +115,11 @@ class TFLiteClassifier:
 
     def tensor(details, name):
       scale, zero_point = details["quantization"]
-      described = {"name": name, "dtype": np.dtype(details["dtype"]).name,
-                   "shape": [int(d) for d in details["shape"]]}
+      described = {
+        "name": name,
+        "dtype": np.dtype(details["dtype"]).name,
+        "shape": [int(d) for d in details["shape"]],
+      }
       if scale:
         described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
       return described

@@ -9,10 +9,14 @@ from trainer_module.constants import IMAGE_XF
 from trainer_module.model import build_cnn, build_efficientnet
 
 
-@pytest.mark.parametrize("build, shape", [
+@pytest.mark.parametrize(
+  "build, shape",
+  [
     (lambda: build_cnn(16, 3, 4, width=8), (16, 16, 3)),
     (lambda: build_efficientnet(32, 1, 3), (32, 32, 1)),  # grey repeated to RGB inside
-], ids=["cnn", "efficientnet"])
+  ],
+  ids=["cnn", "efficientnet"],
+)
 def test_both_models_convert_to_int8_and_float16_and_answer_like_keras(build, shape):
   keras.utils.set_random_seed(0)
   model = build()

@@ -37,13 +37,13 @@ def read_examples(split_uri: str, limit: int, sample: bool = False) -> List[Tupl
   files = sorted(fileio.glob(os.path.join(split_uri, "*")))
   records = tf.data.TFRecordDataset(files, compression_type="GZIP")
   if sample:
-    records = records.take(4 * limit).shuffle(4 * limit, seed=0,
-                                              reshuffle_each_iteration=False)
+    records = records.take(4 * limit).shuffle(4 * limit, seed=0, reshuffle_each_iteration=False)
   found = []
   for record in records.take(limit):
     feature = tf.train.Example.FromString(record.numpy()).features.feature
-    found.append((feature[IMAGE_KEY].bytes_list.value[0],
-                  feature[LABEL_KEY].bytes_list.value[0].decode()))
+    found.append(
+      (feature[IMAGE_KEY].bytes_list.value[0], feature[LABEL_KEY].bytes_list.value[0].decode())
+    )
   if not found:
     raise ExportError(f"no images in {split_uri}")
   return found
@@ -51,24 +51,33 @@ def read_examples(split_uri: str, limit: int, sample: bool = False) -> List[Tupl
 
 def decode(images: List[bytes], spec: Dict[str, Any]) -> np.ndarray:
   """uint8 [n, h, w, c]: decoded and resized as Transform does (the app's side of input.json)."""
-  batches = [preprocessing.decode_images(tf.constant(images[i:i + BATCH]), spec["height"],
-                                         spec["channels"], spec["resize"]).numpy()
-             for i in range(0, len(images), BATCH)]
+  batches = [
+    preprocessing.decode_images(
+      tf.constant(images[i : i + BATCH]), spec["height"], spec["channels"], spec["resize"]
+    ).numpy()
+    for i in range(0, len(images), BATCH)
+  ]
   return np.concatenate(batches)
 
 
 def served_probabilities(saved_model_dir: str, images: List[bytes]) -> np.ndarray:
   """What TF Serving answers: serving_default's probabilities for the encoded images."""
   serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
-  return np.concatenate([serve(image_bytes=tf.constant(images[i:i + BATCH]))["probabilities"]
-                         .numpy() for i in range(0, len(images), BATCH)])
+  return np.concatenate(
+    [
+      serve(image_bytes=tf.constant(images[i : i + BATCH]))["probabilities"].numpy()
+      for i in range(0, len(images), BATCH)
+    ]
+  )
 
 
 def compare(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
   """Top-1 agreement of two models' probabilities, and the candidate's accuracy."""
   top = candidate.argmax(axis=1)
-  return {"agreement": round(float(np.mean(top == reference.argmax(axis=1))), 4),
-          "accuracy": round(float(np.mean(top == labels)), 4)}
+  return {
+    "agreement": round(float(np.mean(top == reference.argmax(axis=1))), 4),
+    "accuracy": round(float(np.mean(top == labels)), 4),
+  }
 
 
 def gate(results: Dict[str, Any], min_agreement: float, max_drop: float) -> List[str]:
@@ -78,13 +87,17 @@ def gate(results: Dict[str, Any], min_agreement: float, max_drop: float) -> List
   for kind in (convert.INT8, convert.FLOAT16):
     figures = results[kind]
     if figures["agreement"] < min_agreement:
-      reasons.append(f"{kind}: top-1 agrees with the SavedModel on {figures['agreement']:.1%} "
-                     f"of {results['images']} {results['split']} images (needs "
-                     f"{min_agreement:.0%})")
+      reasons.append(
+        f"{kind}: top-1 agrees with the SavedModel on {figures['agreement']:.1%} "
+        f"of {results['images']} {results['split']} images (needs "
+        f"{min_agreement:.0%})"
+      )
     if figures["accuracy"] < reference - max_drop - 1e-9:
-      reasons.append(f"{kind}: accuracy {figures['accuracy']:.4f} is "
-                     f"{100 * (reference - figures['accuracy']):.1f} points below the "
-                     f"SavedModel's {reference:.4f} (at most {100 * max_drop:g})")
+      reasons.append(
+        f"{kind}: accuracy {figures['accuracy']:.4f} is "
+        f"{100 * (reference - figures['accuracy']):.1f} points below the "
+        f"SavedModel's {reference:.4f} (at most {100 * max_drop:g})"
+      )
   return reasons
 
 
@@ -98,13 +111,19 @@ def export(saved_model_dir: str, examples, folder: str, params: Dict[str, Any]) 
   keras_model = contract.load_keras_model(saved_model_dir)
   class_names = read_class_names(saved_model_dir)
   if spec is None or keras_model is None or class_names is None:
-    raise ExportError(f"the model has no {contract.CONTRACT_FILE}, {contract.KERAS_FILE} or "
-                      "labels.txt (trained by an older version of the pipeline: rerun with "
-                      "--no-cache to retrain it)")
-  calibration = read_examples(artifact_utils.get_split_uri([examples], params["calibration_split"]),
-                              int(params["calibration_images"]), sample=True)
-  gate_images = read_examples(artifact_utils.get_split_uri([examples], params["gate_split"]),
-                              int(params["max_gate_images"]))
+    raise ExportError(
+      f"the model has no {contract.CONTRACT_FILE}, {contract.KERAS_FILE} or "
+      "labels.txt (trained by an older version of the pipeline: rerun with "
+      "--no-cache to retrain it)"
+    )
+  calibration = read_examples(
+    artifact_utils.get_split_uri([examples], params["calibration_split"]),
+    int(params["calibration_images"]),
+    sample=True,
+  )
+  gate_images = read_examples(
+    artifact_utils.get_split_uri([examples], params["gate_split"]), int(params["max_gate_images"])
+  )
   fileio.makedirs(folder)
   calibration_pixels = decode([d for d, _ in calibration], spec)
   models = {}
@@ -118,25 +137,45 @@ def export(saved_model_dir: str, examples, folder: str, params: Dict[str, Any]) 
   labels = np.array([index.get(label, -1) for _, label in gate_images])
   served = served_probabilities(saved_model_dir, encoded)
   pixels = decode(encoded, spec)
-  results = {"split": params["gate_split"], "images": len(encoded),
-             "saved_model": {"accuracy": round(float(np.mean(served.argmax(1) == labels)), 4)},
-             "bounds": {"min_agreement": params["min_agreement"],
-                        "max_accuracy_drop": params["max_accuracy_drop"]},
-             "calibration": {"split": params["calibration_split"], "images": len(calibration)}}
+  results = {
+    "split": params["gate_split"],
+    "images": len(encoded),
+    "saved_model": {"accuracy": round(float(np.mean(served.argmax(1) == labels)), 4)},
+    "bounds": {
+      "min_agreement": params["min_agreement"],
+      "max_accuracy_drop": params["max_accuracy_drop"],
+    },
+    "calibration": {"split": params["calibration_split"], "images": len(calibration)},
+  }
   for kind, (content, classifier) in models.items():
-    results[kind] = {"file": convert.FILES[kind], "bytes": len(content),
-                     "sha256": _sha256(content),
-                     **compare(served, classifier.predict(pixels), labels)}
+    results[kind] = {
+      "file": convert.FILES[kind],
+      "bytes": len(content),
+      "sha256": _sha256(content),
+      **compare(served, classifier.predict(pixels), labels),
+    }
     results[kind]["accuracy_change"] = round(
-        results[kind]["accuracy"] - results["saved_model"]["accuracy"], 4)
+      results[kind]["accuracy"] - results["saved_model"]["accuracy"], 4
+    )
 
-  io_utils.write_string_file(os.path.join(folder, LABELS_FILE),
-                             "".join(name + "\n" for name in class_names))
+  io_utils.write_string_file(
+    os.path.join(folder, LABELS_FILE), "".join(name + "\n" for name in class_names)
+  )
   tensors = models[convert.INT8][1].describe()
-  io_utils.write_string_file(os.path.join(folder, CONTRACT_FILE), json.dumps({
-      **spec, "signature": convert.SIGNATURE, **tensors,
-      "labels": LABELS_FILE, "classes": len(class_names),
-      "models": {kind: convert.FILES[kind] for kind in models}}, indent=2))
+  io_utils.write_string_file(
+    os.path.join(folder, CONTRACT_FILE),
+    json.dumps(
+      {
+        **spec,
+        "signature": convert.SIGNATURE,
+        **tensors,
+        "labels": LABELS_FILE,
+        "classes": len(class_names),
+        "models": {kind: convert.FILES[kind] for kind in models},
+      },
+      indent=2,
+    ),
+  )
   io_utils.write_string_file(os.path.join(folder, "README.md"), readme(spec, tensors, results))
   return results
 
@@ -145,25 +184,26 @@ def readme(spec: Dict[str, Any], tensors: Dict[str, Any], results: Dict[str, Any
   """What a mobile developer reads first."""
   height, width, channels = spec["height"], spec["width"], spec["channels"]
   rows = "\n".join(
-      f"| `{results[k]['file']}` | {results[k]['bytes'] / 1024:.0f} KiB | "
-      f"{results[k]['agreement']:.1%} | {results[k]['accuracy']:.4f} |"
-      for k in (convert.INT8, convert.FLOAT16))
+    f"| `{results[k]['file']}` | {results[k]['bytes'] / 1024:.0f} KiB | "
+    f"{results[k]['agreement']:.1%} | {results[k]['accuracy']:.4f} |"
+    for k in (convert.INT8, convert.FLOAT16)
+  )
   return f"""# TFLite models
 
 | file | size | top-1 agrees with the SavedModel | accuracy |
 |---|---:|---:|---:|
 {rows}
 
-On {results['images']} `{results['split']}` images; the SavedModel's accuracy there is
-{results['saved_model']['accuracy']:.4f}. `parity.json` has the figures, `labels.txt` the class
+On {results["images"]} `{results["split"]}` images; the SavedModel's accuracy there is
+{results["saved_model"]["accuracy"]:.4f}. `parity.json` has the figures, `labels.txt` the class
 names (line i is class i), `input.json` the input contract.
 
-- Input `{tensors['input']['name']}`: uint8 `[1, {height}, {width}, {channels}]`, pixels 0-255
-  ({spec['color']}), no normalization: the model normalizes itself.
-- Output `{tensors['output']['name']}`: float32 `[1, {tensors['output']['shape'][-1]}]`, class
+- Input `{tensors["input"]["name"]}`: uint8 `[1, {height}, {width}, {channels}]`, pixels 0-255
+  ({spec["color"]}), no normalization: the model normalizes itself.
+- Output `{tensors["output"]["name"]}`: float32 `[1, {tensors["output"]["shape"][-1]}]`, class
   probabilities in the order of `labels.txt`.
-- Before the call: decode to 8 bits per channel, {spec['color']}; resize ({spec['resize']}):
-  {spec['resizing']}.
+- Before the call: decode to 8 bits per channel, {spec["color"]}; resize ({spec["resize"]}):
+  {spec["resizing"]}.
 
 ```python
 import numpy as np
@@ -195,17 +235,23 @@ class Executor(base_executor.BaseExecutor):
       report = {"passed": False, "reason": "not blessed by the Evaluator: not exported"}
     else:
       try:
-        results = export(path_utils.serving_model_path(model.uri), examples, folder,
-                         exec_properties)
-        reasons = gate(results, float(exec_properties["min_agreement"]),
-                       float(exec_properties["max_accuracy_drop"]))
+        results = export(
+          path_utils.serving_model_path(model.uri), examples, folder, exec_properties
+        )
+        reasons = gate(
+          results,
+          float(exec_properties["min_agreement"]),
+          float(exec_properties["max_accuracy_drop"]),
+        )
         report = {"passed": not reasons, "reason": "; ".join(reasons), **results}
       except Exception as e:  # pylint: disable=broad-except
         # The TF Serving push does not depend on TFLite: record why, do not fail the run.
         logging.exception("TFLite export failed")
         message = str(e).strip().splitlines()
-        report = {"passed": False,
-                  "reason": f"export failed: {type(e).__name__}: {message[0] if message else ''}"}
+        report = {
+          "passed": False,
+          "reason": f"export failed: {type(e).__name__}: {message[0] if message else ''}",
+        }
     logging.info("TFLite parity: %s", json.dumps(report))
     io_utils.write_string_file(os.path.join(output.uri, REPORT_FILE), json.dumps(report, indent=2))
     if fileio.exists(folder):

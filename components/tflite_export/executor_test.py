@@ -39,7 +39,8 @@ def test_int8_model_classifies_real_digits_like_the_saved_model(exported, digits
     spec = json.load(f)
   images = gate_images(digits_model)
   served = training.load(digits_model[1]).signatures["serving_default"](
-      image_bytes=tf.constant([d for d, _ in images]))
+    image_bytes=tf.constant([d for d, _ in images])
+  )
   served_top = served["probabilities"].numpy().argmax(axis=1)
   int8 = convert.TFLiteClassifier(os.path.join(folder, "model_int8.tflite"))
   probabilities = int8.predict(executor.decode([d for d, _ in images], spec))
@@ -60,20 +61,28 @@ def test_int8_model_classifies_real_digits_like_the_saved_model(exported, digits
 def test_the_folder_has_what_a_mobile_developer_needs(exported, digits_model):
   output, report = exported
   folder = os.path.join(output.uri, executor.FOLDER)
-  assert sorted(os.listdir(folder)) == ["README.md", "input.json", "labels.txt",
-                                        "model_float16.tflite", "model_int8.tflite",
-                                        "parity.json"]
+  assert sorted(os.listdir(folder)) == [
+    "README.md",
+    "input.json",
+    "labels.txt",
+    "model_float16.tflite",
+    "model_int8.tflite",
+    "parity.json",
+  ]
   for kind in ("int8", "float16"):
     path = os.path.join(folder, f"model_{kind}.tflite")
     assert report[kind]["bytes"] == os.path.getsize(path)
     classifier = convert.TFLiteClassifier(path)
-    assert (classifier.input["dtype"], list(classifier.input["shape"])) == (np.uint8,
-                                                                            [1, 16, 16, 1])
+    assert (classifier.input["dtype"], list(classifier.input["shape"])) == (
+      np.uint8,
+      [1, 16, 16, 1],
+    )
     assert (classifier.output["dtype"], list(classifier.output["shape"])) == (np.float32, [1, 10])
   assert report["int8"]["bytes"] < report["float16"]["bytes"] < 1 << 20
   # labels.txt: the served class_names, in id order.
   served = training.load(digits_model[1]).signatures["serving_default"](
-      image_bytes=tf.constant([gate_images(digits_model)[0][0]]))
+    image_bytes=tf.constant([gate_images(digits_model)[0][0]])
+  )
   with open(os.path.join(folder, "labels.txt")) as f:
     assert f.read().splitlines() == [c.decode() for c in served["class_names"].numpy()[0]]
   with open(os.path.join(folder, "input.json")) as f:
@@ -96,18 +105,22 @@ def test_decoding_as_input_json_says_gives_transforms_pixels_bit_for_bit(exporte
   examples = digits_model[0]
   files = tf.io.gfile.glob(os.path.join(examples.uri, "Split-eval", "*"))
   serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(20)]
-  images = [(tf.train.Example.FromString(s).features.feature["image"].bytes_list.value[0], "")
-            for s in serialized]
+  images = [
+    (tf.train.Example.FromString(s).features.feature["image"].bytes_list.value[0], "")
+    for s in serialized
+  ]
   model = tf.saved_model.load(path_utils.serving_model_path(digits_model[1].uri))
   transformed = model.signatures["transform_features"](examples=tf.constant(serialized))
   pixels = preprocessing.decode_pixels(transformed["image_xf"], [16, 16, 1]).numpy()
-  np.testing.assert_array_equal(executor.decode([d for d, _ in images], spec),
-                                pixels.astype(np.uint8))
+  np.testing.assert_array_equal(
+    executor.decode([d for d, _ in images], spec), pixels.astype(np.uint8)
+  )
 
 
 def test_a_model_that_fails_parity_is_marked_and_says_why(digits_model, tmp_path):
-  output, report = run_export(digits_model, tmp_path / "strict", min_agreement=1.01,
-                              max_accuracy_drop=-0.5)
+  output, report = run_export(
+    digits_model, tmp_path / "strict", min_agreement=1.01, max_accuracy_drop=-0.5
+  )
   assert report["passed"] is False
   assert output.get_int_custom_property("passed") == 0
   assert "int8: top-1 agrees with the SavedModel on" in report["reason"]
@@ -124,8 +137,8 @@ def test_an_unblessed_model_is_not_exported(digits_model, tmp_path):
 def test_a_conversion_failure_is_recorded_not_raised(digits_model, tmp_path, monkeypatch):
   def broken(*_args, **_kwargs):
     raise RuntimeError("op not supported\nlong converter log")
+
   monkeypatch.setattr(convert, "convert", broken)
   output, report = run_export(digits_model, tmp_path / "broken")
-  assert report == {"passed": False,
-                    "reason": "export failed: RuntimeError: op not supported"}
+  assert report == {"passed": False, "reason": "export failed: RuntimeError: op not supported"}
   assert output.get_int_custom_property("passed") == 0
