@@ -11,14 +11,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import images
+from tests import images, runs
 
 pytestmark = pytest.mark.e2e
 
@@ -59,25 +58,11 @@ def add_digits(root, per_class):
 
 
 def command(data_dir, output_dir, *flags):
-  return [
-    sys.executable,
-    "local_runner.py",
-    "--data-dir",
-    data_dir,
-    "--output-dir",
-    output_dir,
-    "--pipeline-name",
-    "truth-e2e",
-    *flags,
-  ]
+  return runs.command(data_dir, output_dir, "truth-e2e", *flags)
 
 
 def run(data_dir, output_dir, *flags):
-  result = subprocess.run(
-    command(data_dir, output_dir, *flags), cwd=ROOT, capture_output=True, text=True, timeout=900
-  )
-  with open(os.path.join(output_dir, "run_summary.json")) as f:
-    return result, json.load(f)
+  return runs.run_local(data_dir, output_dir, "truth-e2e", *flags, timeout=900)
 
 
 def gate_split_images(output_dir):

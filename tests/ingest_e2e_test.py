@@ -3,15 +3,12 @@ reruns see every change at any depth (and only changes), no single file stops a 
 that cannot train a model stops before training with exit 2, one line and a run summary."""
 
 import glob
-import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from tests import images
+from tests import images, runs
 from tests.pipeline_e2e_test import latest_run_states
 
 pytestmark = pytest.mark.e2e
@@ -39,26 +36,7 @@ LATIN1 = b"latin1_\xe9.png"
 
 
 def run(data_dir, output_dir, *flags):
-  result = subprocess.run(
-    [
-      sys.executable,
-      "local_runner.py",
-      "--data-dir",
-      data_dir,
-      "--output-dir",
-      output_dir,
-      "--pipeline-name",
-      "ingest-e2e",
-      *FAST,
-      *flags,
-    ],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=900,
-  )
-  with open(os.path.join(output_dir, "run_summary.json")) as f:
-    return result, json.load(f)
+  return runs.run_local(data_dir, output_dir, "ingest-e2e", *FAST, *flags, timeout=900)
 
 
 def assert_ran(result):

@@ -8,21 +8,12 @@ import sys
 
 import pytest
 
+from tests import runs
+
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = {
-  "ImageExampleGen",
-  "StatisticsGen",
-  "ImportSchemaGen",
-  "ExampleValidator",
-  "Transform",
-  "Trainer",
-  "Evaluator",
-  "ServingCheck",
-  "TFLiteExport",
-  "ServingPusher",
-}
+STAGES = set(runs.STAGES)
 
 
 def _compile(tmp_path, *flags):

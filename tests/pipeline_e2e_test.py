@@ -22,44 +22,16 @@ from ml_metadata.proto import metadata_store_pb2
 from components.serving_check import executor as serving_check
 from pipeline.report import FILES as REPORT_FILES
 from pipeline.sample_data import export_digits
-from tests import images
+from tests import images, runs
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = (
-  "ImageExampleGen",
-  "StatisticsGen",
-  "ImportSchemaGen",
-  "ExampleValidator",
-  "Transform",
-  "Trainer",
-  "Evaluator",
-  "ServingCheck",
-  "ServingPusher",
-)
+STAGES = runs.STAGES
 
 
 def run_pipeline(data_dir, output_dir, *flags):
-  result = subprocess.run(
-    [
-      sys.executable,
-      "local_runner.py",
-      "--data-dir",
-      data_dir,
-      "--output-dir",
-      output_dir,
-      "--pipeline-name",
-      "digits-e2e",
-      *flags,
-    ],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=1200,
-  )
-  with open(os.path.join(output_dir, "run_summary.json")) as f:
-    return result, json.load(f)
+  return runs.run_local(data_dir, output_dir, "digits-e2e", *flags)
 
 
 @pytest.fixture(scope="module")

@@ -11,23 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import training
+from tests import runs, training
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = (
-  "ImageExampleGen",
-  "StatisticsGen",
-  "ImportSchemaGen",
-  "ExampleValidator",
-  "Transform",
-  "Trainer",
-  "Evaluator",
-  "ServingCheck",
-  "TFLiteExport",
-  "ServingPusher",
-)
+STAGES = runs.STAGES
 
 
 def _metadata(run_dir, task, key):
