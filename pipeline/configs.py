@@ -7,6 +7,9 @@ import os
 import shlex
 from typing import Dict, List, Optional
 
+from components.warmup import MAX_WARMUP_RECORDS
+from trainer_module.config import TrainingConfig
+
 ENV_PREFIX = "IMAGE_PIPELINE_"
 MODELS = ("cnn", "efficientnet")
 VARIANTS = ("b0", "b1", "b2", "b3")
@@ -17,7 +20,6 @@ RESIZE_MODES = ("squash", "crop", "pad")
 LR_SCHEDULES = ("cosine", "plateau")
 
 
-MAX_WARMUP_RECORDS = 1000  # TF Serving reads no more warmup records than this.
 # Numeric settings: field -> (lowest, highest or None); NaN and infinities are refused too.
 RANGES = {
   "image_size": (8, 1024),
@@ -29,6 +31,7 @@ RANGES = {
   "fine_tune_layers": (1, None),
   "tune_trials": (1, None),
   "tune_epochs": (1, None),
+  "seed": (0, 2**31 - 1),
   "warmup_requests": (1, None),
   "max_batch_size": (1, None),
   "keep_versions": (1, None),
@@ -48,32 +51,17 @@ class ConfigError(ValueError):
 
 
 @dataclasses.dataclass
-class PipelineConfig:
-  """Everything that shapes a run. Paths may be local or gs://."""
+class PipelineConfig(TrainingConfig):
+  """Everything that shapes a run: the training settings (TrainingConfig, which the Trainer and
+  Tuner receive) and the rest. Paths may be local or gs://."""
 
   pipeline_name: str = "image-classification"
   data_dir: Optional[str] = None  # None: the built-in digits sample.
   output_dir: str = "tfx_output"
-  model: str = "cnn"
-  model_variant: str = "b0"  # EfficientNet B0-B3.
-  weights: Optional[str] = None  # EfficientNet weights: "imagenet" or a local .h5 file.
   image_size: int = 32
   resize: str = "squash"  # how images become image_size x image_size: squash, crop or pad
   channels: int = 3
-  epochs: int = 10
-  batch_size: int = 32  # Per replica.
-  learning_rate: float = 1e-3
-  lr_schedule: str = "cosine"  # Cosine decay towards 0 over the epochs, or cut on plateaus.
-  dropout: float = 0.3
-  width: int = 32  # The CNN's first-block filters.
-  fine_tune_epochs: int = 5  # Second phase with --weights: top backbone layers unfrozen.
-  fine_tune_layers: int = 20
-  augment: List[str] = dataclasses.field(default_factory=list)
-  class_weights: str = "auto"
-  cache: str = "auto"  # memory when the splits fit a share of physical memory, else disk
   tune: bool = False
-  tune_trials: int = 4
-  tune_epochs: int = 3
   accuracy_threshold: float = 0.8
   min_class_recall: float = 0.5
   min_class_precision: float = 0.5
@@ -376,6 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
     type=int,
     default=defaults["tune_epochs"],
     help="Epochs per trial (default: %(default)s).",
+  )
+  p.add_argument(
+    "--seed",
+    type=int,
+    default=defaults["seed"],
+    help="Seed of the weights' initialisation, the shuffling and the augmentation "
+    "(default: %(default)s).",
   )
   p.add_argument(
     "--accuracy-threshold",

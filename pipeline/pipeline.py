@@ -1,4 +1,4 @@
-"""create_pipeline: the seven-stage image-classification pipeline, for every orchestrator."""
+"""create_pipeline: the image-classification pipeline, ingestion to push, for every orchestrator."""
 
 import os
 from typing import Optional
@@ -18,32 +18,17 @@ from components.tflite_export import TFLiteExport
 from pipeline.cloud import VERTEX, CloudConfig
 from pipeline.configs import PipelineConfig
 from schemas import SCHEMA_PATH
-from trainer_module.constants import LABEL_KEY, LABEL_XF
-from trainer_module.train import PREDICTION_KEY, SERVING_EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
+from trainer_module.constants import (
+  LABEL_KEY,
+  LABEL_XF,
+  PREDICTION_KEY,
+  SERVING_EXAMPLES_SIGNATURE,
+  TRANSFORM_SIGNATURE,
+)
 
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.train.run_fn"
 TUNER_FN = "trainer_module.train.tuner_fn"
-TRAINING_KEYS = (
-  "model",
-  "model_variant",
-  "weights",
-  "image_size",
-  "channels",
-  "epochs",
-  "batch_size",
-  "learning_rate",
-  "lr_schedule",
-  "dropout",
-  "width",
-  "fine_tune_epochs",
-  "fine_tune_layers",
-  "augment",
-  "class_weights",
-  "cache",
-  "tune_trials",
-  "tune_epochs",
-)
 
 
 def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:
@@ -165,7 +150,7 @@ def create_pipeline(
       "resize": config.resize,
     },
   )
-  training_config = {key: getattr(config, key) for key in TRAINING_KEYS}
+  training_config = config.custom_config()  # the TrainingConfig part
   tuner = (
     tfx.components.Tuner(
       tuner_fn=TUNER_FN,

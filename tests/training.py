@@ -150,8 +150,6 @@ def trained_digits(work: str, per_class: int = 40, epochs: int = 2):
     work,
     {
       "model": "cnn",
-      "image_size": 16,
-      "channels": 1,
       "epochs": epochs,
       "batch_size": 32,
       "learning_rate": 3e-3,

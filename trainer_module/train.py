@@ -31,23 +31,23 @@ from trainer_module import (
   labels,
   preprocessing,
 )
-from trainer_module.constants import IMAGE_KEY, IMAGE_XF, LABEL_VOCAB, LABEL_XF
+from trainer_module.config import TrainingConfig
+from trainer_module.constants import (
+  ACCURACY,
+  IMAGE_KEY,
+  IMAGE_XF,
+  LABEL_VOCAB,
+  LABEL_XF,
+  PREDICTION_KEY,
+  SERVING_EXAMPLES_SIGNATURE,
+  SERVING_INPUT,
+  TRAINING_LOG,
+  TRAINING_SETTINGS,
+  TRANSFORM_SIGNATURE,
+)
 from trainer_module.model import build_model, compile_model, unfreeze_top
 
-SERVING_EXAMPLES_SIGNATURE = "serving_examples"
-TRANSFORM_SIGNATURE = "transform_features"
-PREDICTION_KEY = "probabilities"
-SERVING_INPUT = "image_bytes"
-SERVING_OUTPUTS = {
-  "classes": tf.string,
-  "scores": tf.float32,
-  PREDICTION_KEY: tf.float32,
-  "class_names": tf.string,
-}  # serving_default's outputs, checked before a push
 KERAS_MODEL = "model.keras"  # The bare Keras model, in the model run artifact.
-ACCURACY = "sparse_categorical_accuracy"
-TRAINING_LOG = "training_log.jsonl"
-TRAINING_SETTINGS = "training_settings.json"  # what this Trainer run used, for the model card
 SHUFFLE_BYTES = 256 << 20  # Shuffle buffer memory bound.
 FINE_TUNE_LR_FACTOR = 0.1
 
@@ -229,11 +229,11 @@ def search_space(model: str) -> keras_tuner.HyperParameters:
 
 def hyperparameters(fn_args: tfx.components.FnArgs) -> Dict[str, Any]:
   """Configured values, overridden by the Tuner's best ones when a Tuner ran."""
-  config = fn_args.custom_config
+  config = TrainingConfig.from_custom_config(fn_args.custom_config)
   values = {
-    "learning_rate": float(config["learning_rate"]),
-    "dropout": float(config.get("dropout", 0.3)),
-    "width": int(config.get("width", 32)),
+    "learning_rate": config.learning_rate,
+    "dropout": config.dropout,
+    "width": config.width,
   }
   if fn_args.hyperparameters:
     best = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
@@ -248,17 +248,17 @@ def cosine_schedule(rate: float, epochs: int) -> Callable[[int, float], float]:
 
 
 def _build(
-  config: Dict[str, Any], tf_transform_output: tft.TFTransformOutput, hp: Dict[str, Any]
+  config: TrainingConfig, tf_transform_output: tft.TFTransformOutput, hp: Dict[str, Any]
 ) -> keras.Model:
   stats = preprocessing.read_image_stats(tf_transform_output)
   size, _, channels = stats["shape"]
   model = build_model(
-    config["model"],
+    config.model,
     size,
     channels,
     tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
-    variant=config.get("model_variant", "b0"),
-    weights=config.get("weights"),
+    variant=config.model_variant,
+    weights=config.weights,
     width=int(hp["width"]),
     dropout=float(hp["dropout"]),
     mean=stats["mean"],
@@ -270,8 +270,8 @@ def _build(
 def _datasets(
   fn_args, tf_transform_output, config, global_batch, caches: Dict[str, str], images: Dict[str, int]
 ):
-  seed = int(config.get("seed", 0))
-  augmenter = augmentation.build_augmenter(config.get("augment") or [], seed)
+  seed = config.seed
+  augmenter = augmentation.build_augmenter(config.augment, seed)
   train = input_fn(
     fn_args.train_files,
     fn_args.data_accessor,
@@ -323,22 +323,20 @@ def _callbacks(
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """Called by the TFX Trainer: train (two phases with pretrained weights), then export."""
-  config = fn_args.custom_config
-  keras.utils.set_random_seed(int(config.get("seed", 0)))
+  config = TrainingConfig.from_custom_config(fn_args.custom_config)
+  keras.utils.set_random_seed(config.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   strategy, _ = distribution.choose_strategy()
-  global_batch = int(config["batch_size"]) * strategy.num_replicas_in_sync
+  global_batch = config.batch_size * strategy.num_replicas_in_sync
   counts = class_weights.label_counts(tf_transform_output)
   train_images = sum(counts.values())
-  weights_by_class = class_weights.class_weights(counts, config.get("class_weights", "auto"))
+  weights_by_class = class_weights.class_weights(counts, config.class_weights)
   if weights_by_class:
     logging.info("Class weights: %s", weights_by_class)
   hp = hyperparameters(fn_args)
   cache_dir = os.path.join(fn_args.model_run_dir, "cache")
   images = {"train": train_images, "eval": count_records(fn_args.eval_files)}
-  caches, choice = cache.choose(
-    config.get("cache", "auto"), images, image_shape(tf_transform_output), cache_dir
-  )
+  caches, choice = cache.choose(config.cache, images, image_shape(tf_transform_output), cache_dir)
   print(choice, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
     tf.io.gfile.makedirs(cache_dir)
@@ -348,10 +346,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     )
     with strategy.scope():
       model = _build(config, tf_transform_output, hp)
-    epochs = int(config["epochs"])
+    epochs = config.epochs
     schedule = (
       cosine_schedule(float(hp["learning_rate"]), epochs)
-      if config.get("lr_schedule", "cosine") == "cosine"
+      if config.lr_schedule == "cosine"
       else None
     )
     # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
@@ -364,10 +362,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       verbose=0,
       callbacks=_callbacks(fn_args, train_images, "train", epochs, schedule),
     )
-    fine_tune_epochs = int(config.get("fine_tune_epochs", 0))
-    if config.get("weights") and fine_tune_epochs:
+    fine_tune_epochs = config.fine_tune_epochs
+    if config.weights and fine_tune_epochs:
       with strategy.scope():
-        unfrozen = unfreeze_top(model, int(config.get("fine_tune_layers", 20)))
+        unfrozen = unfreeze_top(model, config.fine_tune_layers)
         compile_model(model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
       logging.info("Fine-tuning the top %d backbone layers", unfrozen)
       done = len(history.epoch)
@@ -399,7 +397,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 def write_extras(
   model: keras.Model,
   saved_model_dir: str,
-  config: Dict[str, Any],
+  config: TrainingConfig,
   tf_transform_output: tft.TFTransformOutput,
 ) -> None:
   """The input contract and the Keras model beside the SavedModel (trainer_module/contract.py),
@@ -408,7 +406,7 @@ def write_extras(
   contract.write_contract(
     saved_model_dir,
     contract.input_contract(
-      stats["shape"], stats["resize"], config["model"], stats["mean"], stats["std"]
+      stats["shape"], stats["resize"], config.model, stats["mean"], stats["std"]
     ),
   )
   # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
@@ -424,23 +422,23 @@ def _write_settings(
   stats = preprocessing.read_image_stats(tf_transform_output)
   names = [n.decode() for n in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)]
   settings = {
-    "model": config["model"],
-    "model_variant": config.get("model_variant", "b0") if config["model"] != "cnn" else None,
-    "weights": config.get("weights"),
+    "model": config.model,
+    "model_variant": config.model_variant if config.model != "cnn" else None,
+    "weights": config.weights,
     "input_shape": stats["shape"],
     "resize": stats.get("resize", "squash"),
     "learning_rate": float(hp["learning_rate"]),
-    "lr_schedule": config.get("lr_schedule", "cosine"),
-    "epochs": int(config["epochs"]),
+    "lr_schedule": config.lr_schedule,
+    "epochs": config.epochs,
     "batch_size": global_batch,
     "dropout": float(hp["dropout"]),
-    "width": int(hp["width"]) if config["model"] == "cnn" else None,
-    "augment": list(config.get("augment") or []),
-    "class_weights": config.get("class_weights", "auto"),
+    "width": int(hp["width"]) if config.model == "cnn" else None,
+    "augment": list(config.augment),
+    "class_weights": config.class_weights,
     "class_weights_applied": (
       {names[i]: round(w, 3) for i, w in weights_by_class.items()} if weights_by_class else None
     ),
-    "fine_tune_epochs": (int(config.get("fine_tune_epochs", 0)) if config.get("weights") else None),
+    "fine_tune_epochs": config.fine_tune_epochs if config.weights else None,
     "tuned": (
       keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
       if fn_args.hyperparameters
@@ -453,13 +451,13 @@ def _write_settings(
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
   """Called by the TFX Tuner: a Keras Tuner random search over `search_space`."""
-  config = fn_args.custom_config
+  config = TrainingConfig.from_custom_config(fn_args.custom_config)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   train, evaluation = _datasets(
     fn_args,
     tf_transform_output,
     config,
-    int(config["batch_size"]),
+    config.batch_size,
     {"train": "memory", "eval": "memory"},
     {
       "train": sum(class_weights.label_counts(tf_transform_output).values()),
@@ -469,10 +467,10 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
   fixed = hyperparameters(fn_args)
   tuner = keras_tuner.RandomSearch(
     lambda hp: _build(config, tf_transform_output, {**fixed, **hp.values}),
-    hyperparameters=search_space(config["model"]),
+    hyperparameters=search_space(config.model),
     objective=keras_tuner.Objective("val_" + ACCURACY, "max"),
-    max_trials=int(config.get("tune_trials", 4)),
-    seed=int(config.get("seed", 0)),
+    max_trials=config.tune_trials,
+    seed=config.seed,
     directory=fn_args.working_dir,
     project_name="image_classification",
   )
@@ -481,7 +479,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     fit_kwargs={
       "x": train,
       "validation_data": evaluation,
-      "epochs": int(config.get("tune_epochs", 3)),
+      "epochs": config.tune_epochs,
       "shuffle": False,
       "verbose": 0,
       "callbacks": [keras.callbacks.EarlyStopping(monitor="val_loss", patience=1)],

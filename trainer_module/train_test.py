@@ -18,8 +18,6 @@ pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subproc
 
 BASE_CONFIG = {
   "model": "cnn",
-  "image_size": 32,
-  "channels": 1,
   "epochs": 1,
   "batch_size": 32,
   "learning_rate": 1e-3,
@@ -274,7 +272,7 @@ def test_resize_is_bit_for_bit_the_same_in_transform_and_in_the_served_model(
     examples, str(tmp_path), image_size=16, channels=1, resize=mode
   )
   trained, model_run = training.run_trainer(
-    transformed, graph, str(tmp_path), {**BASE_CONFIG, "image_size": 16, "width": 8}
+    transformed, graph, str(tmp_path), {**BASE_CONFIG, "width": 8}
   )
   signatures = training.load(trained).signatures
   for split in ("train", "eval"):

@@ -129,8 +129,6 @@ def three_class_model(tmp_path_factory):
     work,
     {
       "model": "cnn",
-      "image_size": 16,
-      "channels": 1,
       "epochs": 1,
       "batch_size": 32,
       "learning_rate": 1e-6,
