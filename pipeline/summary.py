@@ -18,8 +18,7 @@ from components.image_example_gen.sources import InputError
 from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
 from components.tflite_export import executor as tflite_executor
 from pipeline import class_metrics
-from trainer_module.constants import LABEL_VOCAB
-from trainer_module.train import ACCURACY, TRAINING_LOG, TRAINING_SETTINGS
+from trainer_module.constants import ACCURACY, LABEL_VOCAB, TRAINING_LOG, TRAINING_SETTINGS
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)

@@ -19,6 +19,7 @@ import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components import warmup
 from components.serving_check import executor as serving_check
 from pipeline.report import FILES as REPORT_FILES
 from pipeline.sample_data import export_digits
@@ -250,7 +251,7 @@ def test_pushed_layout_has_warmup_that_replays_config_files_and_a_report(first_r
   }
   assert summary["serving_check"]["blessed"] is True
   serve = tf.saved_model.load(summary["pushed_model_path"]).signatures["serving_default"]
-  requests = serving_check.read_warmup(
+  requests = warmup.read_warmup(
     os.path.join(summary["pushed_model_path"], "assets.extra", "tf_serving_warmup_requests")
   )
   assert len(requests) == 8 + 1  # --warmup-requests 8 at batch 1, then all 8 at once

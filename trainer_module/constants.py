@@ -1,4 +1,5 @@
-"""Feature names shared by ImageExampleGen's output, the schema, Transform, Trainer and serving."""
+"""Names shared by ImageExampleGen's output, the schema, Transform, the Trainer, serving and the
+components that read the Trainer's outputs (which import this module, never train.py)."""
 
 IMAGE_KEY = "image"  # encoded image bytes (JPEG/PNG/GIF/BMP/WebP)
 LABEL_KEY = "label"  # class name
@@ -15,3 +16,20 @@ IMAGE_STATS = "image_stats"  # Transform asset: image shape, per-channel pixel m
 LABEL_XF = transformed_name(LABEL_KEY)  # int64 class id
 LABEL_COUNTS = "label_counts"  # TFT vocabulary with frequencies: "count name" per class
 RESIZE_MODES = ("squash", "crop", "pad")  # how images become size x size (preprocessing.resize)
+
+# The served model's signatures and outputs.
+SERVING_EXAMPLES_SIGNATURE = "serving_examples"
+TRANSFORM_SIGNATURE = "transform_features"
+PREDICTION_KEY = "probabilities"
+SERVING_INPUT = "image_bytes"
+SERVING_OUTPUTS = {  # serving_default's outputs and their dtypes, checked before a push
+  "classes": "string",
+  "scores": "float32",
+  PREDICTION_KEY: "float32",
+  "class_names": "string",
+}
+
+# What the Trainer writes beside the model, in its model run.
+ACCURACY = "sparse_categorical_accuracy"  # the metric's name in the training log
+TRAINING_LOG = "training_log.jsonl"
+TRAINING_SETTINGS = "training_settings.json"  # what this Trainer run used, for the model card

@@ -8,19 +8,18 @@ from typing import Any, Dict, List
 import numpy as np
 import tensorflow as tf
 from absl import logging
-from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+from tensorflow_serving.apis import predict_pb2
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from trainer_module.constants import IMAGE_KEY
-from trainer_module.train import SERVING_INPUT, SERVING_OUTPUTS
+from components.warmup import MAX_WARMUP_RECORDS, read_warmup, write_warmup
+from trainer_module.constants import IMAGE_KEY, SERVING_INPUT, SERVING_OUTPUTS
 
 SIGNATURE = "serving_default"
 REPORT_FILE = "serving_check.json"
 SAMPLE_FROM = 256  # records held in memory while sampling
-MAX_WARMUP_RECORDS = 1000  # TF Serving reads no more than this many warmup records.
 
 
 class ServingCheckError(Exception):
@@ -63,25 +62,6 @@ def predict_requests(
   return requests
 
 
-def write_warmup(path: str, requests: List[predict_pb2.PredictRequest]) -> None:
-  fileio.makedirs(os.path.dirname(path))
-  with tf.io.TFRecordWriter(path) as writer:
-    for request in requests:
-      writer.write(
-        prediction_log_pb2.PredictionLog(
-          predict_log=prediction_log_pb2.PredictLog(request=request)
-        ).SerializeToString()
-      )
-
-
-def read_warmup(path: str) -> List[predict_pb2.PredictRequest]:
-  """The PredictRequests of a warmup file, as TF Serving replays them at load time."""
-  return [
-    prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request
-    for r in tf.data.TFRecordDataset(path)
-  ]
-
-
 def rest_body(images: List[bytes]) -> str:
   """What a REST client posts to :predict for these images."""
   return json.dumps(
@@ -112,9 +92,9 @@ def check_signature(signature) -> None:
   for name, dtype in SERVING_OUTPUTS.items():
     if name not in outputs:
       raise ServingCheckError(f"{SIGNATURE} has no output {name!r} (it has {sorted(outputs)})")
-    if outputs[name].dtype != dtype:
+    if outputs[name].dtype.name != dtype:
       raise ServingCheckError(
-        f"{SIGNATURE} output {name!r} is {outputs[name].dtype.name}, expected {dtype.name}"
+        f"{SIGNATURE} output {name!r} is {outputs[name].dtype.name}, expected {dtype}"
       )
 
 

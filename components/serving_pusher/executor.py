@@ -14,9 +14,9 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as spec
 from tfx.utils import io_utils, json_utils, path_utils, proto_utils
 
-from components.serving_check.executor import read_warmup
 from components.tflite_export.executor import FOLDER as TFLITE_FOLDER
-from trainer_module.train import SERVING_INPUT
+from components.warmup import read_warmup
+from trainer_module.constants import SERVING_INPUT
 
 FINGERPRINT = "fingerprint.pb"  # SavedModel's hash of its graph and variables
 STAGING_PREFIX = ".incomplete-"  # not a number, so TF Serving never loads a staged version
