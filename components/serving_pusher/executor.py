@@ -7,6 +7,8 @@ import time
 from typing import Dict, List, Optional
 
 from absl import logging
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
@@ -147,15 +149,19 @@ def tflite_folder(input_dict) -> Optional[str]:
   return os.path.join(artifacts[0].uri, TFLITE_FOLDER)
 
 
+def _models_config(model_name: str, base_path: str) -> str:
+  """TF Serving's --model_config_file: one model, its versions under base_path."""
+  config = model_server_config_pb2.ModelServerConfig()
+  model = config.model_config_list.config.add()
+  model.name, model.base_path, model.model_platform = model_name, base_path, "tensorflow"
+  return text_format.MessageToString(config)
+
+
 def serving_files(base: str, model_name: str, max_batch_size: int, version_dir: str):
   """name -> text of the files written beside the versions."""
   mounted = f"/models/{model_name}"
   files = {
-    "models.config": (
-      "model_config_list {\n  config {\n"
-      f'    name: "{model_name}"\n    base_path: "{mounted}"\n'
-      '    model_platform: "tensorflow"\n  }\n}\n'
-    ),
+    "models.config": _models_config(model_name, mounted),
     "batching_parameters.txt": (
       f"max_batch_size {{ value: {max_batch_size} }}\n"
       "batch_timeout_micros { value: 2000 }\n"
