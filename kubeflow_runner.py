@@ -57,7 +57,7 @@ def _parser():
     help="Container image with this project installed, built from the "
     "Dockerfile and pushed to a registry the cloud can pull from; required "
     f"with a gs:// --output-dir (local compiles default to {defaults.image}, "
-    "which lacks this project: fine for pipeline.spec_runner only).",
+    "which lacks this project: fine for tools.spec_runner only).",
   )
   parser.add_argument(
     "--num-classes",

@@ -412,7 +412,7 @@ def collect(
 ) -> Dict[str, Any]:
   """Builds the run summary of run `run_id` (default: the latest) of config.pipeline_name, read
   from MLMD, or from `record` (anything with RunRecord's output, input, executions, run_id,
-  stage_seconds and states: pipeline.spec_runner's record of a compiled spec's run)."""
+  stage_seconds and states: tools.spec_runner's record of a compiled spec's run)."""
   if record is None:
     connection = metadata_store_pb2.ConnectionConfig()
     connection.sqlite.filename_uri = metadata_path or config.metadata_path

@@ -66,7 +66,7 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
     [
       sys.executable,
       "-m",
-      "pipeline.spec_runner",
+      "tools.spec_runner",
       str(spec),
       "--param",
       f"data_root={run_tree}",
@@ -146,7 +146,7 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
   # A second run, on the compiled default folder, is judged against the first run's model:
   # the resolver tasks find it among the earlier run's artifacts.
   second = subprocess.run(
-    [sys.executable, "-m", "pipeline.spec_runner", str(spec), "--run-id", "run-2"],
+    [sys.executable, "-m", "tools.spec_runner", str(spec), "--run-id", "run-2"],
     cwd=ROOT,
     capture_output=True,
     text=True,

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from components.image_example_gen import driver_test, kfp_driver
-from pipeline import spec_runner
 from tests import images
+from tools import spec_runner
 
 pytestmark = pytest.mark.e2e  # three processes that start TensorFlow (about 30 s)
 
@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _driver_output(spec, task_dir):
   """Runs the ImageExampleGen task's preCacheCheck command, with the ExecutorInput Vertex's
-  launcher gives it (built as pipeline/spec_runner.py does); returns its ExecutorOutput."""
+  launcher gives it (built as tools/spec_runner.py does); returns its ExecutorOutput."""
   runner = spec_runner.SpecRunner(spec, run_id="driver-only")
   task = runner.pipeline["root"]["dag"]["tasks"]["ImageExampleGen"]
   component, executor = runner._executor(task)  # pylint: disable=protected-access

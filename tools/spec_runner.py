@@ -1,7 +1,7 @@
 """Runs a compiled Kubeflow Pipelines v2 spec on this machine, task by task, with each task's
 own container command (TFX's Kubeflow V2 executor entrypoint, ExampleGen's driver).
 
-  python -m pipeline.spec_runner pipeline.json [--param data_root=DIR] [--run-id ID]
+  python -m tools.spec_runner pipeline.json [--param data_root=DIR] [--run-id ID]
 
 It does for each task what Vertex AI Pipelines' launcher does: fill the ExecutorInput (the
 task's parameters, its upstream artifacts with their metadata, output URIs under the spec's

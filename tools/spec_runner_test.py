@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from pipeline import spec_runner
+from tools import spec_runner
 
 pytestmark = pytest.mark.integration  # the tasks are subprocesses
 

@@ -1,0 +1,1 @@
+"""Tools for developing and testing the pipeline (not installed with it)."""
