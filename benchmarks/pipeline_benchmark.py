@@ -75,14 +75,9 @@ def _plain(data_dir: str, epochs: int) -> None:
 
 def _run_pipeline(data_dir: str, out_dir: str, epochs: int) -> dict:
   done, wall, peak = measure.run(
-    [
-      sys.executable,
-      "local_runner.py",
-      "--data-dir",
+    measure.runner_command(
       data_dir,
-      "--output-dir",
       out_dir,
-      "--pipeline-name",
       "fashion-mnist",
       "--image-size",
       str(IMAGE_SIZE),
@@ -92,7 +87,7 @@ def _run_pipeline(data_dir: str, out_dir: str, epochs: int) -> dict:
       str(epochs),
       "--batch-size",
       str(BATCH_SIZE),
-    ]
+    )
   )
   if done.returncode not in (0, 3):
     raise RuntimeError(f"local_runner.py failed with exit status {done.returncode}")

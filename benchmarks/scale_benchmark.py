@@ -91,14 +91,9 @@ def _stage_window(out_dir: str, stage: str):
 
 def _runner(data_dir: str, out_dir: str, *flags):
   done, wall, samples = measure.run_sampled(
-    [
-      sys.executable,
-      "local_runner.py",
-      "--data-dir",
+    measure.runner_command(
       data_dir,
-      "--output-dir",
       out_dir,
-      "--pipeline-name",
       "scale",
       "--image-size",
       str(SIZE),
@@ -109,7 +104,7 @@ def _runner(data_dir: str, out_dir: str, *flags):
       "--min-class-precision",
       "0",
       *flags,
-    ],
+    ),
     stdout=subprocess.PIPE,
     text=True,
   )

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+from benchmarks import measure
 from benchmarks.report import machine, spread, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -63,14 +64,9 @@ def _warm_median(epochs):
 def _pipeline(data_dir: str, out_dir: str, epochs: int):
   start = time.perf_counter()
   subprocess.run(
-    [
-      sys.executable,
-      "local_runner.py",
-      "--data-dir",
+    measure.runner_command(
       data_dir,
-      "--output-dir",
       out_dir,
-      "--pipeline-name",
       "fashion-mnist",
       "--image-size",
       str(IMAGE_SIZE),
@@ -86,7 +82,7 @@ def _pipeline(data_dir: str, out_dir: str, epochs: int):
       "0.3",
       "--min-class-precision",
       "0.3",
-    ],
+    ),
     check=True,
   )
   wall = time.perf_counter() - start
