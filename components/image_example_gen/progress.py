@@ -50,8 +50,7 @@ class Reporter:
       self._thread.start()
     return self
 
-  def _line(self) -> int:
-    done = checked(self.path)
+  def _line(self, done: int) -> int:
     elapsed = time.monotonic() - self._started
     rate = f" ({done / elapsed:,.0f} files/s)" if done else ""
     print(f"[ImageExampleGen] checked {done:,} of {self.total:,} files{rate}", flush=True)
@@ -61,8 +60,9 @@ class Reporter:
   def _run(self) -> None:
     self._started, last, wait = time.monotonic(), -1, FIRST
     while not self._stop.wait(wait):
-      if self.total and checked(self.path) != last:
-        last = self._line()
+      done = checked(self.path) if self.total else last
+      if done != last:
+        last = self._line(done)
       wait = EARLY if time.monotonic() - self._started < EARLY_UNTIL else LATER
 
   def __exit__(self, exc_type, *exc) -> None:
@@ -70,4 +70,4 @@ class Reporter:
     if self._thread:
       self._thread.join()
       if self._printed and exc_type is None:  # a long run's last line: every file checked
-        self._line()
+        self._line(checked(self.path))
