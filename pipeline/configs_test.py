@@ -152,13 +152,22 @@ def test_bad_settings_are_config_errors(argv, message):
     configs.from_args(argv)
 
 
-def test_every_numeric_setting_has_a_range():
-  numeric = {
-    f.name
-    for f in dataclasses.fields(configs.PipelineConfig)
-    if f.type in (int, float, "int", "float")
-  }
-  assert numeric == set(configs.RANGES)
+def test_every_setting_is_a_documented_flag_and_every_number_is_bounded():
+  parser = configs.build_parser()
+  flags = {flag: action for action in parser._actions for flag in action.option_strings}
+  for field in dataclasses.fields(configs.PipelineConfig):
+    action = flags[field.metadata.get("flag") or "--" + field.name.replace("_", "-")]
+    assert action.dest == field.name and action.help, field.name
+    if field.type in (int, float):
+      assert field.metadata["bounds"] or field.metadata["choices"], field.name
+
+
+def test_flags_take_their_values_and_help_from_the_fields(monkeypatch):
+  monkeypatch.setenv("IMAGE_PIPELINE_DROPOUT", "0.25")
+  text = configs.build_parser().format_help()
+  assert "--cache {auto,memory,disk,none}" in text
+  assert "Dropout before the classifier. (default: 0.25)" in " ".join(text.split())
+  assert text.index("input data:") < text.index("training:") < text.index("serving:")
 
 
 def test_bad_environment_values_name_the_variable(monkeypatch):

@@ -1,37 +1,147 @@
 """The Trainer's and the Tuner's settings: one typed home, which the pipeline's config extends.
 
-The pipeline sends `TrainingConfig.custom_config()` to the Trainer and the Tuner; `run_fn` and
-`tuner_fn` read it back with `from_custom_config`, which refuses a key it does not know.
+Each field carries what its flag needs (help, allowed values, bounds) as metadata: the runner's
+argparse and the checks below are derived from it. The pipeline sends
+`TrainingConfig.custom_config()` to the Trainer and the Tuner; `run_fn` and `tuner_fn` read it
+back with `from_custom_config`, which refuses a key it does not know and a value out of bounds.
 """
 
+import copy
 import dataclasses
-from typing import Any, Dict, List, Mapping, Optional
+import math
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from trainer_module.constants import (
+  AUGMENTATIONS,
+  CACHE_MODES,
+  CLASS_WEIGHT_MODES,
+  EFFICIENTNET_VARIANTS,
+  LR_SCHEDULES,
+  MODELS,
+)
 
 # Keys TFX's Vertex AI Trainer adds to custom_config for itself (ai_platform_training_args, ...).
 _TFX_KEY_PREFIX = "ai_platform_"
+
+
+def setting(
+  default: Any,
+  help: str,  # pylint: disable=redefined-builtin
+  *,
+  choices: Optional[Sequence] = None,
+  bounds: Optional[Tuple[float, Optional[float]]] = None,
+  parse: Optional[Callable[[str], Any]] = None,
+  flag: Optional[str] = None,
+  group: str = "training",
+) -> Any:
+  """A config field and its flag: `help` ("%(default)s" is filled in; without "default" in it,
+  " (default: ...)" is added), the allowed `choices` (of each item, for a list), numeric
+  `bounds` (lowest, highest or None), `parse` for a flag's or environment variable's text when
+  the field's type cannot, the `flag` when it is not --field-name, and the help `group`."""
+  metadata = {
+    "help": help,
+    "choices": tuple(choices) if choices is not None else None,
+    "bounds": bounds,
+    "parse": parse,
+    "flag": flag,
+    "group": group,
+  }
+  if isinstance(default, (list, dict)):
+    return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+  return dataclasses.field(default=default, metadata=metadata)
+
+
+def flag_name(field: dataclasses.Field) -> str:
+  return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def field_errors(config: Any) -> List[str]:
+  """What breaks a field's declared bounds or choices, one message per field, flags named."""
+  errors = []
+  for field in dataclasses.fields(config):
+    value, flag = getattr(config, field.name), flag_name(field)
+    lowest, highest = field.metadata.get("bounds") or (None, None)
+    choices = field.metadata.get("choices")
+    if lowest is not None and not math.isfinite(value):
+      errors.append(f"{flag} must be a finite number, got {value}")
+    elif lowest is not None and highest is None and value < lowest:
+      errors.append(f"{flag} must be at least {lowest:g}, got {value:g}")
+    elif lowest is not None and highest is not None and not lowest <= value <= highest:
+      errors.append(f"{flag} must be between {lowest:g} and {highest:g}, got {value:g}")
+    elif choices and isinstance(value, list):
+      unknown = sorted(set(value) - set(choices))
+      if unknown:
+        errors.append(
+          f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(choices)} or none"
+        )
+    elif choices and value not in choices:
+      errors.append(f"{flag} must be one of {', '.join(map(str, choices))}, got {value!r}")
+  return errors
+
+
+def parse_names(text: str) -> List[str]:
+  """Comma-separated names; "none" is the empty list."""
+  return [item.strip() for item in text.split(",") if item.strip() and item.strip() != "none"]
 
 
 @dataclasses.dataclass
 class TrainingConfig:
   """What shapes training."""
 
-  model: str = "cnn"
-  model_variant: str = "b0"  # EfficientNet B0-B3.
-  weights: Optional[str] = None  # EfficientNet weights: "imagenet" or a local .h5 file.
-  epochs: int = 10
-  batch_size: int = 32  # Per replica.
-  learning_rate: float = 1e-3
-  lr_schedule: str = "cosine"  # Cosine decay towards 0 over the epochs, or cut on plateaus.
-  dropout: float = 0.3
-  width: int = 32  # The CNN's first-block filters.
-  fine_tune_epochs: int = 5  # Second phase with --weights: top backbone layers unfrozen.
-  fine_tune_layers: int = 20
-  augment: List[str] = dataclasses.field(default_factory=list)
-  class_weights: str = "auto"
-  cache: str = "auto"  # memory when the splits fit a share of physical memory, else disk
-  tune_trials: int = 4
-  tune_epochs: int = 3
-  seed: int = 0
+  model: str = setting("cnn", "Model to train.", choices=MODELS)
+  model_variant: str = setting("b0", "EfficientNet size.", choices=EFFICIENTNET_VARIANTS)
+  weights: Optional[str] = setting(
+    None,
+    "ImageNet weights for --model efficientnet: 'imagenet' (Keras' notop file, downloaded "
+    "once into ~/.keras/models) or a local 'notop' .h5 file: the head trains on a frozen "
+    "backbone, then the top layers are fine-tuned at a tenth of the learning rate. Default: "
+    "none, trained from scratch.",
+  )
+  epochs: int = setting(10, "Training epochs.", bounds=(1, None))
+  batch_size: int = setting(
+    32, "Per replica; multiplied by the number of GPUs/TPU cores.", bounds=(1, None)
+  )
+  learning_rate: float = setting(1e-3, "Initial rate.", bounds=(1e-7, 10.0))
+  lr_schedule: str = setting(
+    "cosine",
+    "cosine: decay towards 0 over --epochs; plateau: cut 0.3x when validation loss stalls "
+    "for 2 epochs. Fine-tuning always uses plateau.",
+    choices=LR_SCHEDULES,
+  )
+  dropout: float = setting(0.3, "Dropout before the classifier.", bounds=(0.0, 0.95))
+  width: int = setting(32, "Filters of the CNN's first block; 2x and 4x follow.", bounds=(1, None))
+  fine_tune_epochs: int = setting(
+    5, "Epochs of the fine-tuning phase with --weights.", bounds=(0, None)
+  )
+  fine_tune_layers: int = setting(
+    20, "Top backbone layers unfrozen for fine-tuning.", bounds=(1, None)
+  )
+  augment: List[str] = setting(
+    [],
+    f"Training-only augmentations, comma-separated: {', '.join(AUGMENTATIONS)} (default: none).",
+    choices=AUGMENTATIONS,
+    parse=parse_names,
+  )
+  class_weights: str = setting(
+    "auto",
+    "Weight classes by inverse frequency: auto does so when the largest class is 1.5x the "
+    "smallest.",
+    choices=CLASS_WEIGHT_MODES,
+  )
+  cache: str = setting(
+    "auto",
+    "Where the Trainer caches parsed examples after the first epoch: auto keeps them in "
+    "memory when both splits fit a quarter of physical memory, else on disk under the run's "
+    "artifact.",
+    choices=CACHE_MODES,
+  )
+  tune_trials: int = setting(4, "Keras Tuner trials with --tune.", bounds=(1, None))
+  tune_epochs: int = setting(3, "Epochs per trial.", bounds=(1, None))
+  seed: int = setting(
+    0,
+    "Seed of the weights' initialisation, the shuffling and the augmentation.",
+    bounds=(0, 2**31 - 1),
+  )
 
   def custom_config(self) -> Dict[str, Any]:
     """The training settings of this config (a PipelineConfig's too), for the Trainer."""
@@ -39,7 +149,7 @@ class TrainingConfig:
 
   @classmethod
   def from_custom_config(cls, values: Mapping[str, Any]) -> "TrainingConfig":
-    """The settings a Trainer or Tuner received; an unknown key is an error."""
+    """The settings a Trainer or Tuner received; an unknown key or a bad value is an error."""
     fields = {f.name: f for f in dataclasses.fields(TrainingConfig)}
     mine = {k: v for k, v in values.items() if not k.startswith(_TFX_KEY_PREFIX)}
     unknown = sorted(set(mine) - set(fields))
@@ -47,4 +157,8 @@ class TrainingConfig:
       raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
     # JSON may turn 3.0 into 3 and back: numbers are cast to the field's type.
     cast = {k: fields[k].type(v) if fields[k].type in (int, float) else v for k, v in mine.items()}
-    return TrainingConfig(**cast)
+    config = TrainingConfig(**cast)
+    errors = field_errors(config)
+    if errors:
+      raise ValueError("bad training setting(s): " + "; ".join(errors))
+    return config

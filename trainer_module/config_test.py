@@ -3,8 +3,10 @@
 import dataclasses
 
 import pytest
+import tensorflow as tf
 
 from pipeline import configs
+from trainer_module import augmentation, cache, class_weights, constants, model, preprocessing
 from trainer_module.config import TrainingConfig
 
 
@@ -34,3 +36,29 @@ def test_an_unknown_key_is_an_error_but_tfx_vertex_keys_are_left_to_tfx():
   )
   assert (config.epochs, config.learning_rate) == (2, 1.0)
   assert isinstance(config.epochs, int) and isinstance(config.learning_rate, float)
+
+
+def test_a_value_out_of_bounds_or_choices_is_an_error():
+  with pytest.raises(ValueError, match="--epochs must be at least 1, got 0"):
+    TrainingConfig.from_custom_config({"epochs": 0})
+  with pytest.raises(ValueError, match="--cache must be one of auto, memory, disk, none"):
+    TrainingConfig.from_custom_config({"cache": "ram"})
+  with pytest.raises(ValueError, match="--augment: unknown cutout"):
+    TrainingConfig.from_custom_config({"augment": ["flip", "cutout"]})
+
+
+def test_allowed_values_are_exactly_what_the_trainer_implements():
+  """The flags offer constants' tuples; each names a registry entry or branch, both ways."""
+  assert tuple(model.EFFICIENTNETS) == constants.EFFICIENTNET_VARIANTS
+  assert tuple(augmentation.LAYERS) == constants.AUGMENTATIONS
+  assert cache.MODES == constants.CACHE_MODES
+  assert class_weights.MODES == constants.CLASS_WEIGHT_MODES
+  for name in constants.MODELS:
+    assert model.build_model(name, 32, 3, 2).output_shape == (None, 2)
+  with pytest.raises(ValueError, match="unknown model"):
+    model.build_model("resnet", 32, 3, 2)
+  image = tf.zeros([20, 30, 3])
+  for mode in constants.RESIZE_MODES:
+    assert preprocessing.resize(image, 8, mode).shape == (8, 8, 3)
+  with pytest.raises(ValueError, match="resize mode"):
+    preprocessing.resize(image, 8, "stretch")

@@ -15,7 +15,6 @@ IMAGE_XF = transformed_name(IMAGE_KEY)  # uint8 [size, size, channels], serializ
 IMAGE_STATS = "image_stats"  # Transform asset: image shape, per-channel pixel mean and std
 LABEL_XF = transformed_name(LABEL_KEY)  # int64 class id
 LABEL_COUNTS = "label_counts"  # TFT vocabulary with frequencies: "count name" per class
-RESIZE_MODES = ("squash", "crop", "pad")  # how images become size x size (preprocessing.resize)
 
 # The served model's signatures and outputs.
 SERVING_EXAMPLES_SIGNATURE = "serving_examples"
@@ -33,3 +32,13 @@ SERVING_OUTPUTS = {  # serving_default's outputs and their dtypes, checked befor
 ACCURACY = "sparse_categorical_accuracy"  # the metric's name in the training log
 TRAINING_LOG = "training_log.jsonl"
 TRAINING_SETTINGS = "training_settings.json"  # what this Trainer run used, for the model card
+
+# Allowed values of the settings, declared once: the config's flags offer them and the modules
+# that implement them are keyed by them (trainer_module/config_test.py checks both ways).
+MODELS = ("cnn", "efficientnet")  # model.build_model
+EFFICIENTNET_VARIANTS = ("b0", "b1", "b2", "b3")  # model.EFFICIENTNETS
+AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")  # augmentation.LAYERS
+CLASS_WEIGHT_MODES = ("auto", "balanced", "none")  # class_weights.class_weights
+CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose
+RESIZE_MODES = ("squash", "crop", "pad")  # preprocessing.resize
+LR_SCHEDULES = ("cosine", "plateau")  # train.run_fn
