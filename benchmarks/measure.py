@@ -1,7 +1,6 @@
 """Runs a command in a fresh process and measures its wall time and peak memory."""
 
 import subprocess
-import sys
 import threading
 import time
 from typing import List, Tuple
@@ -42,18 +41,3 @@ def run(command: List[str], **popen_args) -> Tuple[subprocess.CompletedProcess, 
   """(completed process, wall seconds, peak MB of the process tree)."""
   done, wall, samples = run_sampled(command, **popen_args)
   return done, wall, max((mb for _, mb in samples), default=0.0)
-
-
-def runner_command(data_dir: str, out_dir: str, name: str, *flags: str) -> List[str]:
-  """local_runner.py on data_dir, its outputs in out_dir, as a user would start it."""
-  return [
-    sys.executable,
-    "local_runner.py",
-    "--data-dir",
-    data_dir,
-    "--output-dir",
-    out_dir,
-    "--pipeline-name",
-    name,
-    *flags,
-  ]

@@ -22,6 +22,7 @@ import time
 
 from benchmarks import measure
 from benchmarks.report import machine, spread, write_section
+from tools.runner import local_runner_command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -75,7 +76,7 @@ def _plain(data_dir: str, epochs: int) -> None:
 
 def _run_pipeline(data_dir: str, out_dir: str, epochs: int) -> dict:
   done, wall, peak = measure.run(
-    measure.runner_command(
+    local_runner_command(
       data_dir,
       out_dir,
       "fashion-mnist",

@@ -27,6 +27,7 @@ import time
 
 from benchmarks import measure
 from benchmarks.report import machine, spread, write_section
+from tools.runner import local_runner_command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -91,7 +92,7 @@ def _stage_window(out_dir: str, stage: str):
 
 def _runner(data_dir: str, out_dir: str, *flags):
   done, wall, samples = measure.run_sampled(
-    measure.runner_command(
+    local_runner_command(
       data_dir,
       out_dir,
       "scale",

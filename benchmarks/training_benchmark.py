@@ -20,8 +20,8 @@ import sys
 import tempfile
 import time
 
-from benchmarks import measure
 from benchmarks.report import machine, spread, write_section
+from tools.runner import local_runner_command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -64,7 +64,7 @@ def _warm_median(epochs):
 def _pipeline(data_dir: str, out_dir: str, epochs: int):
   start = time.perf_counter()
   subprocess.run(
-    measure.runner_command(
+    local_runner_command(
       data_dir,
       out_dir,
       "fashion-mnist",

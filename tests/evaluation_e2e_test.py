@@ -18,6 +18,7 @@ import pytest
 import tensorflow as tf
 
 from tests import images, runs
+from tools.runner import local_runner_command
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +59,7 @@ def add_digits(root, per_class):
 
 
 def command(data_dir, output_dir, *flags):
-  return runs.command(data_dir, output_dir, "truth-e2e", *flags)
+  return local_runner_command(data_dir, output_dir, "truth-e2e", *flags)
 
 
 def run(data_dir, output_dir, *flags):

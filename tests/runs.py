@@ -4,7 +4,8 @@ it."""
 import json
 import os
 import subprocess
-import sys
+
+from tools.runner import local_runner_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The stages of every run, local or compiled (the Tuner and RunReport only in some).
@@ -22,24 +23,10 @@ STAGES = (
 )
 
 
-def command(data_dir, output_dir, pipeline_name, *flags):
-  return [
-    sys.executable,
-    "local_runner.py",
-    "--data-dir",
-    data_dir,
-    "--output-dir",
-    output_dir,
-    "--pipeline-name",
-    pipeline_name,
-    *flags,
-  ]
-
-
 def run_local(data_dir, output_dir, pipeline_name, *flags, timeout=1200):
   """(the finished process, its run_summary.json)."""
   result = subprocess.run(
-    command(data_dir, output_dir, pipeline_name, *flags),
+    local_runner_command(data_dir, output_dir, pipeline_name, *flags),
     cwd=ROOT,
     capture_output=True,
     text=True,
