@@ -106,6 +106,13 @@ def _parser():
     default=None,
     help="Also upload the blessed model to Vertex AI and deploy it to this endpoint.",
   )
+  parser.add_argument(
+    "--api-endpoint",
+    default=None,
+    help="Vertex AI API address for --submit/--schedule, e.g. a Private Service Connect "
+    "endpoint; an http(s):// address is spoken to over REST (default: REGION-aiplatform."
+    "googleapis.com).",
+  )
   action = parser.add_mutually_exclusive_group()
   action.add_argument(
     "--submit", action="store_true", help="Run the compiled spec now as a Vertex AI PipelineJob."
@@ -133,6 +140,7 @@ def cloud_config(args):
     accelerator_type=args.accelerator_type,
     accelerator_count=args.accelerator_count,
     vertex_endpoint=args.vertex_endpoint,
+    api_endpoint=args.api_endpoint,
   )
 
 
@@ -229,12 +237,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     credentials, project = vertex.credentials(cloud.project)
     cloud.project = project
     job = vertex.pipeline_job(spec_path, config, cloud, credentials)
-    request = (
-      vertex.schedule_request(job, args.schedule, cloud)
+    name = (
+      vertex.schedule(job, args.schedule, cloud, config.pipeline_name)
       if args.schedule
-      else vertex.submit_request(job, cloud)
+      else vertex.submit(job, cloud)
     )
-    name = vertex.send(job, request)
   except vertex.VertexError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE

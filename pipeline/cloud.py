@@ -26,6 +26,7 @@ class CloudConfig:
   accelerator_type: str = "NVIDIA_TESLA_T4"  # "" for none.
   accelerator_count: int = 1
   vertex_endpoint: Optional[str] = None  # Also deploy the pushed model to this endpoint.
+  api_endpoint: Optional[str] = None  # Vertex AI's API address; None: the region's.
 
   def dataflow_args(self, temp_location: str) -> List[str]:
     """Beam arguments that run a stage on Dataflow with this image as the worker container."""

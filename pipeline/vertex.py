@@ -1,15 +1,13 @@
-"""Vertex AI Pipelines: the PipelineJob and schedule requests for a compiled spec, and sending
-them with the google-cloud-aiplatform client."""
+"""Vertex AI Pipelines: a compiled spec run now or on a schedule, through the
+google-cloud-aiplatform SDK's PipelineJob."""
 
-from typing import Optional, Union
+import contextlib
+from typing import Optional
 
 from google.cloud import aiplatform
-from google.cloud.aiplatform_v1.types import pipeline_service, schedule_service
 
 from pipeline.cloud import CloudConfig
 from pipeline.configs import PipelineConfig
-
-Request = Union[pipeline_service.CreatePipelineJobRequest, schedule_service.CreateScheduleRequest]
 
 
 class VertexError(Exception):
@@ -39,6 +37,12 @@ def pipeline_job(
   spec_path: str, config: PipelineConfig, cloud: CloudConfig, creds
 ) -> aiplatform.PipelineJob:
   """The PipelineJob of the compiled spec; its pipeline root is the config's (gs://...)."""
+  if cloud.api_endpoint:
+    # An http(s):// address (a proxy, Private Service Connect) is spoken to over REST.
+    aiplatform.init(
+      api_endpoint=cloud.api_endpoint,
+      api_transport="rest" if "://" in cloud.api_endpoint else None,
+    )
   return aiplatform.PipelineJob(
     display_name=config.pipeline_name,
     template_path=spec_path,
@@ -50,52 +54,31 @@ def pipeline_job(
   )
 
 
-def _parent(cloud: CloudConfig) -> str:
-  return f"projects/{cloud.project}/locations/{cloud.region}"
-
-
-def submit_request(
-  job: aiplatform.PipelineJob, cloud: CloudConfig
-) -> pipeline_service.CreatePipelineJobRequest:
-  """What PipelineJob.submit sends: the job, run as the service account."""
-  # The SDK's public gca_resource is readable only once the job exists on Vertex AI.
-  resource = type(job._gca_resource)(job._gca_resource)  # pylint: disable=protected-access
-  if cloud.service_account:
-    resource.service_account = cloud.service_account
-  return pipeline_service.CreatePipelineJobRequest(
-    parent=_parent(cloud), pipeline_job=resource, pipeline_job_id=job.job_id
-  )
-
-
-def schedule_request(
-  job: aiplatform.PipelineJob, cron: str, cloud: CloudConfig
-) -> schedule_service.CreateScheduleRequest:
-  """What PipelineJob.create_schedule sends: the job's request under a cron, one run at a time."""
-  schedule = aiplatform.PipelineJobSchedule(
-    pipeline_job=job,
-    display_name=f"{job._gca_resource.display_name}-schedule",  # pylint: disable=protected-access
-    credentials=job.credentials,
-    project=cloud.project,
-    location=cloud.region,
-  )
-  resource = schedule._gca_resource  # pylint: disable=protected-access
-  resource.cron = cron
-  resource.max_concurrent_run_count = 1
-  if cloud.service_account:
-    resource.create_pipeline_job_request.pipeline_job.service_account = cloud.service_account
-  return schedule_service.CreateScheduleRequest(parent=_parent(cloud), schedule=resource)
-
-
-def send(job: aiplatform.PipelineJob, request: Request) -> str:
-  """Sends the request with the aiplatform clients; returns the created resource's name."""
+@contextlib.contextmanager
+def _refusals():
   from google.api_core import exceptions  # pylint: disable=import-outside-toplevel
 
   try:
-    if isinstance(request, schedule_service.CreateScheduleRequest):
-      client = aiplatform.PipelineJobSchedule._instantiate_client(  # pylint: disable=protected-access
-        location=request.parent.split("/")[3], credentials=job.credentials
-      )
-      return client.create_schedule(request=request).name
-    return job.api_client.create_pipeline_job(request=request).name
+    yield
   except exceptions.GoogleAPICallError as e:
     raise VertexError(f"Vertex AI refused the request: {e.message or e}")
+
+
+def submit(job: aiplatform.PipelineJob, cloud: CloudConfig) -> str:
+  """Runs the job now, as the service account (PipelineJob.submit); the job's resource name."""
+  with _refusals():
+    job.submit(service_account=cloud.service_account)
+  return job.resource_name
+
+
+def schedule(job: aiplatform.PipelineJob, cron: str, cloud: CloudConfig, name: str) -> str:
+  """A schedule that runs the job under `cron`, one run at a time
+  (PipelineJob.create_schedule); the schedule's resource name."""
+  with _refusals():
+    created = job.create_schedule(
+      cron=cron,
+      display_name=f"{name}-schedule",
+      max_concurrent_run_count=1,
+      service_account=cloud.service_account,
+    )
+  return created.resource_name

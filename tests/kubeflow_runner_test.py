@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests import runs
+from tests import fake_google, runs
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
@@ -244,40 +244,99 @@ def test_cloud_stages_need_a_project(tmp_path, monkeypatch):
   assert result.stderr.strip().splitlines()[-1].startswith("error: --dataflow, --vertex-training")
 
 
-def test_submit_and_schedule_requests_from_the_compiled_spec(compiled):
-  from google.auth.credentials import AnonymousCredentials  # pylint: disable=import-outside-toplevel
+def test_submit_and_schedule_reach_vertex_through_the_sdks_public_calls(tmp_path, compiled):
+  """PipelineJob.submit and create_schedule, run for real against a local stand-in for Google's
+  APIs: what Vertex AI receives, the names printed, and a refusal as one line."""
+  _, spec = compiled
+  account = "runner@my-project.iam.gserviceaccount.com"
+  with fake_google.serve() as google:
+    key = tmp_path / "key.json"
+    fake_google.service_account_key(str(key), google, account, "my-project")
+    env = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
+    env.update(GOOGLE_APPLICATION_CREDENTIALS=str(key), STORAGE_EMULATOR_HOST=google.url)
 
-  from pipeline import configs, vertex  # pylint: disable=import-outside-toplevel
-  from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
+    def runner(*action, project="my-project"):
+      google.requests.clear()
+      return subprocess.run(
+        [
+          sys.executable,
+          "kubeflow_runner.py",
+          "--compile",
+          str(tmp_path / "p.json"),
+          "--image",
+          "example.com/image-pipeline:test",
+          "--data-dir",
+          "gs://bucket/images",
+          "--output-dir",
+          "gs://bucket/tfx",
+          "--num-classes",
+          "10",
+          "--project",
+          project,
+          "--region",
+          "europe-west4",
+          "--service-account",
+          account,
+          "--api-endpoint",
+          google.url,
+          *action,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+      )
 
-  spec_path, spec = compiled
-  config = configs.from_args(
-    ["--data-dir", "gs://bucket/images", "--output-dir", "gs://bucket/tfx"]
-  )
-  cloud = CloudConfig(
-    project="my-project",
-    region="europe-west4",
-    service_account="runner@my-project.iam.gserviceaccount.com",
-  )
-  job = vertex.pipeline_job(str(spec_path), config, cloud, AnonymousCredentials())
+    def posted(suffix):
+      (request,) = [r for r in google.requests if r["path"].endswith(suffix)]
+      assert fake_google.caller(request) == account  # signed with the key's credentials
+      return request
 
-  submit = vertex.submit_request(job, cloud)
-  assert submit.parent == "projects/my-project/locations/europe-west4"
-  assert submit.pipeline_job.display_name == "image-classification"
-  assert submit.pipeline_job.service_account == cloud.service_account
-  assert submit.pipeline_job.runtime_config.gcs_output_directory == "gs://bucket/tfx/pipeline"
-  assert set(submit.pipeline_job.pipeline_spec["root"]["dag"]["tasks"]) == set(
-    spec["pipelineSpec"]["root"]["dag"]["tasks"]
-  )
-  assert submit.pipeline_job_id == job.job_id
+    result = runner("--submit")
+    assert result.returncode == 0, result.stderr[-3000:]
+    request = posted("/pipelineJobs")
+    assert request["path"] == "/v1/projects/my-project/locations/europe-west4/pipelineJobs"
+    job = request["body"]
+    assert (job["displayName"], job["serviceAccount"]) == ("image-classification", account)
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/tfx/pipeline"
+    assert set(job["pipelineSpec"]["root"]["dag"]["tasks"]) == set(
+      spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    )
+    job_id = request["query"].split("pipelineJobId=")[1].split("&")[0]
+    assert result.stdout.strip().splitlines()[-1] == (
+      "[kubeflow_runner] pipeline job created: "
+      f"projects/my-project/locations/europe-west4/pipelineJobs/{job_id}"
+    )
+    # The SDK creates the missing pipeline-root bucket and lets the service account use it.
+    assert posted("/storage/v1/b")["body"]["name"] == "bucket"
+    policy = [r for r in google.requests if r["method"] == "PUT" and r["path"].endswith("/iam")]
+    assert f"serviceAccount:{account}" in json.dumps(policy[0]["body"])
 
-  schedule = vertex.schedule_request(job, "TZ=Europe/Paris 0 3 * * *", cloud)
-  assert schedule.parent == submit.parent
-  assert schedule.schedule.cron == "TZ=Europe/Paris 0 3 * * *"
-  assert schedule.schedule.max_concurrent_run_count == 1
-  scheduled_job = schedule.schedule.create_pipeline_job_request.pipeline_job
-  assert scheduled_job.service_account == cloud.service_account
-  assert scheduled_job.runtime_config.gcs_output_directory == "gs://bucket/tfx/pipeline"
+    result = runner("--schedule", "TZ=Europe/Paris 0 3 * * *")
+    assert result.returncode == 0, result.stderr[-3000:]
+    request = posted("/schedules")
+    assert request["path"] == "/v1/projects/my-project/locations/europe-west4/schedules"
+    schedule = request["body"]
+    assert schedule["cron"] == "TZ=Europe/Paris 0 3 * * *"
+    assert int(schedule["maxConcurrentRunCount"]) == 1
+    assert schedule["displayName"] == "image-classification-schedule"
+    scheduled = schedule["createPipelineJobRequest"]["pipelineJob"]
+    assert scheduled["serviceAccount"] == account
+    assert scheduled["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/tfx/pipeline"
+    assert result.stdout.strip().splitlines()[-1] == (
+      "[kubeflow_runner] schedule created: "
+      "projects/my-project/locations/europe-west4/schedules/schedule-1"
+    )
+
+    google.refuse_project = "other-project"
+    result = runner("--submit", project="other-project")
+    assert result.returncode == 2
+    assert (
+      result.stderr.strip().splitlines()[-1].startswith("error: Vertex AI refused the request: ")
+    ), result.stderr[-3000:]
+    assert "Permission denied" in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
 
 
 def test_submit_without_credentials_is_one_clear_line(tmp_path):
