@@ -7,6 +7,7 @@ import tensorflow as tf
 from tfx.utils import path_utils
 
 from pipeline import explanations, report
+from tests import records
 
 
 def test_select_takes_each_classes_most_confident_mistakes_and_correct_image():
@@ -46,11 +47,7 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
   pixels, labels, probabilities, class_names, cam = explanations.analyse(
     path_utils.serving_model_path(model.uri), examples.uri, "eval"
   )
-  files = tf.io.gfile.glob(os.path.join(examples.uri, "Split-eval", "*"))
-  data = [
-    tf.train.Example.FromString(r.numpy()).features.feature["image"].bytes_list.value[0]
-    for r in tf.data.TFRecordDataset(files, compression_type="GZIP")
-  ]
+  data = [records.feature(e, "image") for e in records.split_examples(examples.uri, "eval")]
   served = tf.saved_model.load(path_utils.serving_model_path(model.uri)).signatures[
     "serving_default"
   ](image_bytes=tf.constant(data))

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import images, runs
+from tests import images, records, runs
 from tools.runner import local_runner_command
 
 pytestmark = pytest.mark.e2e
@@ -68,15 +68,9 @@ def run(data_dir, output_dir, *flags):
 
 def gate_split_images(output_dir):
   """(encoded image, label) of the newest ExampleGen output's eval split."""
-  examples = max(
-    glob.glob(os.path.join(output_dir, "pipeline", "ImageExampleGen", "examples", "*")),
-    key=lambda p: int(os.path.basename(p)),
+  return records.images_and_labels(
+    records.split_examples(records.newest_examples(output_dir), "eval")
   )
-  records = tf.data.TFRecordDataset(
-    glob.glob(os.path.join(examples, "Split-eval", "*")), compression_type="GZIP"
-  )
-  parsed = [tf.train.Example.FromString(r.numpy()).features.feature for r in records]
-  return [(f["image"].bytes_list.value[0], f["label"].bytes_list.value[0].decode()) for f in parsed]
 
 
 def served(summary, data):

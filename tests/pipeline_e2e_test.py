@@ -23,7 +23,7 @@ from components import warmup
 from components.serving_check import executor as serving_check
 from pipeline.report import FILES as REPORT_FILES
 from pipeline.sample_data import export_digits
-from tests import images, runs
+from tests import images, records, runs
 
 pytestmark = pytest.mark.e2e
 
@@ -54,17 +54,7 @@ def eval_examples(output_dir):
   files = glob.glob(
     os.path.join(output_dir, "pipeline", "ImageExampleGen", "examples", "*", "Split-eval", "*")
   )
-  examples = [
-    tf.train.Example.FromString(r.numpy())
-    for r in tf.data.TFRecordDataset(files, compression_type="GZIP")
-  ]
-  return [
-    (
-      e.features.feature["image"].bytes_list.value[0],
-      e.features.feature["label"].bytes_list.value[0].decode(),
-    )
-    for e in examples
-  ]
+  return records.images_and_labels(records.examples(files))
 
 
 def latest_run_states(output_dir):

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from tests import images, training
+from tests import images, records, training
 from trainer_module import cache, class_weights, contract, preprocessing, train
 from trainer_module.constants import IMAGE_XF
 
@@ -190,14 +190,10 @@ def test_transform_stores_uint8_and_the_model_standardizes_with_its_stats(transf
   assert stats["shape"] == [32, 32, 1] and stats["images"] == sum(
     class_weights.label_counts(graph).values()
   )
-  files = tf.io.gfile.glob(os.path.join(transformed[0].uri, "Split-train", "*"))
-  records = list(tf.data.TFRecordDataset(files, compression_type="GZIP"))
-  stored = [
-    tf.train.Example.FromString(r.numpy()).features.feature[IMAGE_XF].bytes_list.value[0]
-    for r in records
-  ]
+  files = records.split_files(transformed[0].uri, "train")
+  stored = [records.feature(e, IMAGE_XF) for e in records.examples(files)]
   assert max(len(s) for s in stored) <= 1.15 * 32 * 32  # bytes per image, before GZIP
-  on_disk = sum(tf.io.gfile.stat(f).length for f in files) / len(records)
+  on_disk = sum(tf.io.gfile.stat(f).length for f in files) / len(stored)
   assert on_disk <= 1.15 * 32 * 32
   pixels = preprocessing.decode_pixels(tf.constant(stored), [32, 32, 1]).numpy()
   np.testing.assert_allclose(stats["mean"], [pixels.mean()], rtol=1e-4)
@@ -276,12 +272,9 @@ def test_resize_is_bit_for_bit_the_same_in_transform_and_in_the_served_model(
   )
   signatures = training.load(trained).signatures
   for split in ("train", "eval"):
-    raw = sorted(tf.io.gfile.glob(os.path.join(examples.uri, f"Split-{split}", "*")))
-    stored = sorted(tf.io.gfile.glob(os.path.join(transformed.uri, f"Split-{split}", "*")))
-    raw_records = [r.numpy() for r in tf.data.TFRecordDataset(raw, compression_type="GZIP")]
+    raw_records = records.serialized(records.split_files(examples.uri, split))
     stored_images = [
-      tf.train.Example.FromString(r.numpy()).features.feature[IMAGE_XF].bytes_list.value[0]
-      for r in tf.data.TFRecordDataset(stored, compression_type="GZIP")
+      records.feature(e, IMAGE_XF) for e in records.split_examples(transformed.uri, split)
     ]
     served = signatures[train.TRANSFORM_SIGNATURE](examples=tf.constant(raw_records))
     assert list(served[IMAGE_XF].numpy()) == stored_images  # the same bytes, image by image

@@ -1,7 +1,6 @@
 """The Evaluator on real models trained on digits: per-class gates on top-1 predictions that
 equal an independent confusion matrix, and a baseline with other classes left out."""
 
-import glob
 import os
 
 import numpy as np
@@ -14,7 +13,7 @@ from tfx.types import standard_component_specs as spec
 from components.evaluator import Evaluator, executor
 from pipeline import configs, summary
 from pipeline.pipeline import create_eval_config
-from tests import training
+from tests import records, training
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
@@ -56,16 +55,9 @@ def evaluate(examples, model, out_dir, baseline=None, num_classes=10, **threshol
 def served_predictions(examples, model):
   """(true class, top-1 class, top probability) of every eval image, asked of the model's
   serving signature: an account independent of TFMA."""
-  files = glob.glob(os.path.join(examples.uri, "Split-eval", "*"))
-  records = [
-    tf.train.Example.FromString(r.numpy())
-    for r in tf.data.TFRecordDataset(files, compression_type="GZIP")
-  ]
+  images, truth = zip(*records.images_and_labels(records.split_examples(examples.uri, "eval")))
   serve = training.load(model).signatures["serving_default"]
-  outputs = serve(
-    image_bytes=tf.constant([r.features.feature["image"].bytes_list.value[0] for r in records])
-  )
-  truth = [r.features.feature["label"].bytes_list.value[0].decode() for r in records]
+  outputs = serve(image_bytes=tf.constant(images))
   return (truth, [c.decode() for c in outputs["classes"].numpy()], outputs["probabilities"].numpy())
 
 

@@ -6,13 +6,11 @@ import os
 import shutil
 
 import pytest
-import tensorflow as tf
-from tfx.dsl.io import fileio
-from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types import standard_artifacts, standard_component_specs
 
 from components.image_example_gen import executor, listing, progress, sources
 from components.image_example_gen.component import ImageExampleGen
-from tests import images
+from tests import images, records
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
@@ -47,18 +45,6 @@ def run_executor(
   return examples
 
 
-def read_split(examples, split):
-  uri = artifact_utils.get_split_uri([examples], split)
-  files = fileio.glob(os.path.join(uri, "*"))
-  records = tf.data.TFRecordDataset(files, compression_type="GZIP")
-  return [tf.train.Example.FromString(r.numpy()) for r in records]
-
-
-def feature(example, key):
-  feature = example.features.feature[key]
-  return (feature.bytes_list.value or feature.int64_list.value)[0]
-
-
 def label_changes(items):
   labels = [getattr(i, "label", i) for i in items]
   return sum(a != b for a, b in zip(labels, labels[1:]))
@@ -86,7 +72,10 @@ def image_tree(tmp_path_factory):
 
 def test_ingests_every_decodable_image_and_counts_the_rest(image_tree, tmp_path):
   examples = run_executor(image_tree, str(tmp_path / "out"))
-  train, eval_ = read_split(examples, "train"), read_split(examples, "eval")
+  train, eval_ = (
+    records.split_examples(examples.uri, "train"),
+    records.split_examples(examples.uri, "eval"),
+  )
   assert len(train) + len(eval_) == 60
   assert train and eval_
   with open(os.path.join(examples.uri, executor.REPORT_FILE)) as f:
@@ -109,26 +98,28 @@ def test_ingests_every_decodable_image_and_counts_the_rest(image_tree, tmp_path)
 
 def test_examples_hold_bytes_label_name_and_shape(image_tree, tmp_path):
   examples = run_executor(image_tree, str(tmp_path / "out"))
-  for example in read_split(examples, "train") + read_split(examples, "eval"):
-    name = feature(example, "file_name").decode()
+  for example in records.split_examples(examples.uri, "train") + records.split_examples(
+    examples.uri, "eval"
+  ):
+    name = records.feature(example, "file_name").decode()
     with open(os.path.join(image_tree, name), "rb") as f:
       data = f.read()
-    assert feature(example, "image") == data
-    assert feature(example, "sha256").decode() == hashlib.sha256(data).hexdigest()
-    assert feature(example, "label").decode() == name.split("/")[0]
+    assert records.feature(example, "image") == data
+    assert records.feature(example, "sha256").decode() == hashlib.sha256(data).hexdigest()
+    assert records.feature(example, "label").decode() == name.split("/")[0]
     assert (
-      feature(example, "height"),
-      feature(example, "width"),
-      feature(example, "channels"),
+      records.feature(example, "height"),
+      records.feature(example, "width"),
+      records.feature(example, "channels"),
     ) == (16, 16, 1)
 
 
 def test_split_depends_only_on_the_file_path(image_tree, tmp_path):
   def assignment(examples):
     return {
-      feature(e, "file_name"): split
+      records.feature(e, "file_name"): split
       for split in ("train", "eval")
-      for e in read_split(examples, split)
+      for e in records.split_examples(examples.uri, split)
     }
 
   first = assignment(run_executor(image_tree, str(tmp_path / "a")))
@@ -149,8 +140,8 @@ def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
 
 
 def test_splits_are_written_with_classes_mixed(image_tree, tmp_path):
-  train = read_split(run_executor(image_tree, str(tmp_path)), "train")
-  assert label_changes([feature(e, "label") for e in train]) > len(train) // 2
+  train = records.split_examples(run_executor(image_tree, str(tmp_path)).uri, "train")
+  assert label_changes([records.feature(e, "label") for e in train]) > len(train) // 2
 
 
 def test_parallel_workers_write_every_image_once(image_tree, tmp_path, monkeypatch, capsys):
@@ -161,7 +152,9 @@ def test_parallel_workers_write_every_image_once(image_tree, tmp_path, monkeypat
     beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
   )
   names = [
-    feature(e, "file_name") for split in ("train", "eval") for e in read_split(examples, split)
+    records.feature(e, "file_name")
+    for split in ("train", "eval")
+    for e in records.split_examples(examples.uri, split)
   ]
   assert len(names) == len(set(names)) == 60
   assert examples.get_int_custom_property("images_ingested") == 60
@@ -205,6 +198,8 @@ def test_duplicates_are_found_across_chunks_buckets_and_workers(image_tree, tmp_
   }
   assert (report["images_found"], report["images_ingested"]) == (66, 59)
   names = [
-    feature(e, "file_name") for split in ("train", "eval") for e in read_split(examples, split)
+    records.feature(e, "file_name")
+    for split in ("train", "eval")
+    for e in records.split_examples(examples.uri, split)
   ]
   assert len(names) == len(set(names)) == report["images_ingested"]

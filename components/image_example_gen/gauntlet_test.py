@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 from tfx import v1 as tfx
 from tfx.orchestration import metadata
@@ -24,7 +23,7 @@ from components.image_example_gen import (
   sources,
   spool,
 )
-from tests import images
+from tests import images, records
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
@@ -180,9 +179,9 @@ def _report(examples):
 
 def _written(examples):
   return sorted(
-    executor_test.feature(e, "file_name")
+    records.feature(e, "file_name")
     for split in ("train", "eval")
-    for e in executor_test.read_split(examples, split)
+    for e in records.split_examples(examples.uri, split)
   )
 
 
@@ -227,14 +226,14 @@ def test_class_tree_gauntlet(gauntlet, tmp_path):
   assert report["images_rejected"]["conflicting_labels"] == 4
   assert report["images_rejected"]["duplicate"] == 2
   for split in ("train", "eval"):
-    for example in executor_test.read_split(examples, split):
-      name = executor_test.feature(example, "file_name")
-      assert executor_test.feature(example, "label") == name.split(b"/")[0]
-      assert executor_test.feature(example, "format").decode() in checks.SUPPORTED_FORMATS
+    for example in records.split_examples(examples.uri, split):
+      name = records.feature(example, "file_name")
+      assert records.feature(example, "label") == name.split(b"/")[0]
+      assert records.feature(example, "format").decode() in checks.SUPPORTED_FORMATS
   hashes = [
-    executor_test.feature(e, "sha256")
+    records.feature(e, "sha256")
     for split in ("train", "eval")
-    for e in executor_test.read_split(examples, split)
+    for e in records.split_examples(examples.uri, split)
   ]
   assert len(hashes) == len(set(hashes))  # no image twice, in any split
 
@@ -437,10 +436,7 @@ def _decide(folder, row, checked, carried=b""):
   outputs = {o.tag: o.value for o in outputs}
   if "shards" in outputs:
     split, shard = outputs["shards"].value
-    outputs["examples"] = [
-      (split, tf.train.Example.FromString(r.numpy()))
-      for r in tf.data.TFRecordDataset(shard, compression_type="GZIP")
-    ]
+    outputs["examples"] = [(split, e) for e in records.examples(shard)]
   return outputs
 
 
@@ -460,9 +456,9 @@ def test_a_file_changed_between_its_check_and_its_write_is_rejected(tmp_path, di
   assert "examples" not in outputs
   outputs = _decide(tmp_path, row, written)
   [(split, example)] = outputs["examples"]
-  assert (split, executor_test.feature(example, "image")) == ("train", written)
+  assert (split, records.feature(example, "image")) == ("train", written)
   assert outputs["counts"] == ('["train", "c0"]', 1)
   # A small file travels in the spool: what is written is what was checked, whatever happened
   # to the file since.
   [(_, example)] = _decide(tmp_path, row, checked, carried=checked)["examples"]
-  assert executor_test.feature(example, "image") == checked
+  assert records.feature(example, "image") == checked

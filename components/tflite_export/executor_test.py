@@ -10,7 +10,7 @@ import tensorflow as tf
 from tfx.utils import path_utils
 
 from components.tflite_export import convert, executor
-from tests import training
+from tests import records, training
 from trainer_module import preprocessing
 
 
@@ -103,12 +103,8 @@ def test_decoding_as_input_json_says_gives_transforms_pixels_bit_for_bit(exporte
   with open(os.path.join(output.uri, executor.FOLDER, "input.json")) as f:
     spec = json.load(f)
   examples = digits_model[0]
-  files = tf.io.gfile.glob(os.path.join(examples.uri, "Split-eval", "*"))
-  serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(20)]
-  images = [
-    (tf.train.Example.FromString(s).features.feature["image"].bytes_list.value[0], "")
-    for s in serialized
-  ]
+  serialized = records.serialized(records.split_files(examples.uri, "eval"))[:20]
+  images = [(records.feature(tf.train.Example.FromString(s), "image"), "") for s in serialized]
   model = tf.saved_model.load(path_utils.serving_model_path(digits_model[1].uri))
   transformed = model.signatures["transform_features"](examples=tf.constant(serialized))
   pixels = preprocessing.decode_pixels(transformed["image_xf"], [16, 16, 1]).numpy()

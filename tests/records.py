@@ -1,0 +1,43 @@
+"""Reading the pipeline's outputs in tests: GZIP'd TFRecords of tf.Examples, by file or by split
+of an Examples artifact (`<uri>/Split-<name>/*`)."""
+
+import glob
+import os
+from typing import List, Sequence, Tuple, Union
+
+import tensorflow as tf
+
+
+def split_files(uri: str, split: str) -> List[str]:
+  return sorted(glob.glob(os.path.join(uri, f"Split-{split}", "*")))
+
+
+def serialized(files: Union[str, Sequence[str]]) -> List[bytes]:
+  return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def examples(files: Union[str, Sequence[str]]) -> List[tf.train.Example]:
+  return [tf.train.Example.FromString(r) for r in serialized(files)]
+
+
+def split_examples(uri: str, split: str) -> List[tf.train.Example]:
+  return examples(split_files(uri, split))
+
+
+def feature(example: tf.train.Example, key: str) -> Union[bytes, int, float]:
+  """The first value of a feature, whatever its kind."""
+  value = example.features.feature[key]
+  return (value.bytes_list.value or value.int64_list.value or value.float_list.value)[0]
+
+
+def images_and_labels(found: Sequence[tf.train.Example]) -> List[Tuple[bytes, str]]:
+  """(encoded image, class name) of ExampleGen's examples."""
+  return [(feature(e, "image"), feature(e, "label").decode()) for e in found]
+
+
+def newest_examples(output_dir: str) -> str:
+  """The newest ImageExampleGen output of a local run's output dir."""
+  return max(
+    glob.glob(os.path.join(output_dir, "pipeline", "ImageExampleGen", "examples", "*")),
+    key=lambda path: int(os.path.basename(path)),
+  )
