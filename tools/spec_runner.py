@@ -26,7 +26,10 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
+
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
 WHOLE_INPUT = "{{$}}"
 LEDGER = "artifacts.jsonl"  # Per run: every output artifact, in the order tasks produced them.
@@ -43,19 +46,32 @@ class TaskFailed(Exception):
   """A task's command exited with an error."""
 
 
-def _producers(task: Dict[str, Any]) -> Dict[str, Dict[str, str]]:
-  """Input key -> {producerTask, outputArtifactKey}."""
+def _parse(spec: Dict[str, Any]):
+  """(PipelineJob, its PipelineSpec, its PipelineDeploymentConfig) of a compiled JSON spec."""
+  try:
+    job = json_format.ParseDict(spec, pb.PipelineJob())
+    pipeline = json_format.ParseDict(spec["pipelineSpec"], pb.PipelineSpec())
+    deployment = json_format.ParseDict(
+      spec["pipelineSpec"].get("deploymentSpec", {}), pb.PipelineDeploymentConfig()
+    )
+  except (json_format.ParseError, KeyError, AttributeError) as e:
+    raise SpecError(f"not a compiled Kubeflow Pipelines v2 spec: {e}")
+  return job, pipeline, deployment
+
+
+def _producers(task: pb.PipelineTaskSpec):
+  """Input key -> its TaskOutputArtifactSpec (producer_task, output_artifact_key)."""
   return {
-    key: source["taskOutputArtifact"]
-    for key, source in task.get("inputs", {}).get("artifacts", {}).items()
+    key: source.task_output_artifact
+    for key, source in task.inputs.artifacts.items()
+    if source.HasField("task_output_artifact")
   }
 
 
-def _order(tasks: Dict[str, Any]) -> List[str]:
+def _order(tasks: Mapping[str, pb.PipelineTaskSpec]) -> List[str]:
   """Task names, each after the tasks it depends on or takes artifacts from."""
   graph = {
-    name: set(task.get("dependentTasks", []))
-    | {p["producerTask"] for p in _producers(task).values()}
+    name: set(task.dependent_tasks) | {p.producer_task for p in _producers(task).values()}
     for name, task in tasks.items()
   }
   return list(graphlib.TopologicalSorter(graph).static_order())
@@ -104,19 +120,26 @@ def _matches(artifact: Dict[str, Any], query: str, inputs: Dict[str, List[Dict[s
   return True
 
 
-def _unwrap(value: Dict[str, Any]) -> Any:
-  """The Python value of a pipeline_spec Value ({"stringValue": ...}, {"intValue": ...})."""
-  ((kind, content),) = value.items()
-  return int(content) if kind == "intValue" else content
+def _unwrap(value: pb.Value) -> Any:
+  """The Python value of a pipeline_spec Value (int_value, double_value or string_value)."""
+  kind = value.WhichOneof("value")
+  return getattr(value, kind) if kind else None
 
 
-def _root_parameters(spec: Dict[str, Any], overrides: Dict[str, str]) -> Dict[str, Any]:
+def _root_parameters(
+  job: pb.PipelineJob, pipeline: pb.PipelineSpec, overrides: Dict[str, str]
+) -> Dict[str, Any]:
   """Pipeline parameters: their defaults, then runtimeConfig's values, then `overrides`."""
-  definitions = spec["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
-  values = {name: d.get("defaultValue") for name, d in definitions.items()}
-  runtime = spec.get("runtimeConfig", {})
-  values.update({name: _unwrap(v) for name, v in runtime.get("parameters", {}).items()})
-  values.update(runtime.get("parameterValues", {}))
+  definitions = pipeline.root.input_definitions.parameters
+  values = {
+    name: json_format.MessageToDict(d.default_value) if d.HasField("default_value") else None
+    for name, d in definitions.items()
+  }
+  runtime = job.runtime_config
+  values.update({name: _unwrap(v) for name, v in runtime.parameters.items()})
+  values.update(
+    {name: json_format.MessageToDict(v) for name, v in runtime.parameter_values.items()}
+  )
   unknown = sorted(set(overrides) - set(definitions))
   if unknown:
     raise SpecError(
@@ -134,13 +157,20 @@ def _as_kfp_value(value: Any) -> Dict[str, Any]:
   return {"intValue": str(value)} if float(value).is_integer() else {"doubleValue": value}
 
 
-def _parameters(task: Dict[str, Any], root_values: Dict[str, Any]) -> Dict[str, Any]:
+def _parameters(name: str, task: pb.PipelineTaskSpec, root_values: Dict[str, Any]):
+  """The task's parameter values: the pipeline's, or constants."""
   values = {}
-  for name, source in task.get("inputs", {}).get("parameters", {}).items():
-    if "componentInputParameter" in source:
-      values[name] = root_values[source["componentInputParameter"]]
+  for key, source in task.inputs.parameters.items():
+    kind = source.WhichOneof("kind")
+    constant = source.runtime_value.WhichOneof("value") if kind == "runtime_value" else None
+    if kind == "component_input_parameter":
+      values[key] = root_values[source.component_input_parameter]
+    elif constant == "constant_value":
+      values[key] = _unwrap(source.runtime_value.constant_value)
+    elif constant == "constant":
+      values[key] = json_format.MessageToDict(source.runtime_value.constant)
     else:
-      values[name] = _unwrap(source["runtimeValue"]["constantValue"])
+      raise SpecError(f"task {name}: parameter {key} comes from {constant or kind}, not supported")
   return values
 
 
@@ -181,15 +211,15 @@ class SpecRunner:
     python: str = sys.executable,
     log=None,
   ):
-    self.pipeline = spec["pipelineSpec"]
-    self.root = spec["runtimeConfig"]["gcsOutputDirectory"]
+    job, self.pipeline, self.deployment = _parse(spec)
+    self.root = job.runtime_config.gcs_output_directory
     if "://" in self.root:
       raise SpecError(
         f"pipeline root {self.root} is not local: compile with a local "
         "--output-dir to run the spec on this machine"
       )
-    self.root_values = _root_parameters(spec, parameters or {})
-    name = self.pipeline["pipelineInfo"]["name"]
+    self.root_values = _root_parameters(job, self.pipeline, parameters or {})
+    name = self.pipeline.pipeline_info.name
     self.run_id = run_id or f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     self.python = python
     self.outputs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}  # task -> key -> artifacts
@@ -200,7 +230,7 @@ class SpecRunner:
 
   def run(self) -> Dict[str, Dict[str, List[Dict[str, Any]]]]:
     """Runs every task in dependency order; returns each task's output artifacts."""
-    tasks = self.pipeline["root"]["dag"]["tasks"]
+    tasks = self.pipeline.root.dag.tasks
     self.earlier = self._earlier_artifacts()
     for name in _order(tasks):
       print(f"[spec_runner] {name}: running", flush=True)
@@ -211,14 +241,13 @@ class SpecRunner:
       print(f"[spec_runner] {name}: done in {self.seconds[name]:.1f} s", flush=True)
     return self.outputs
 
-  def _executor(self, task: Dict[str, Any]):
-    component = self.pipeline["components"][task["componentRef"]["name"]]
-    executors = self.pipeline["deploymentSpec"]["executors"]
-    return component, executors[component["executorLabel"]]
+  def _executor(self, task: pb.PipelineTaskSpec):
+    component = self.pipeline.components[task.component_ref.name]
+    return component, self.deployment.executors[component.executor_label]
 
-  def _inputs(self, task: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
+  def _inputs(self, task: pb.PipelineTaskSpec) -> Dict[str, List[Dict[str, Any]]]:
     return {
-      key: self.outputs[p["producerTask"]][p["outputArtifactKey"]]
+      key: self.outputs[p.producer_task][p.output_artifact_key]
       for key, p in _producers(task).items()
     }
 
@@ -235,11 +264,11 @@ class SpecRunner:
         artifacts.extend(json.loads(line) for line in f)
     return artifacts
 
-  def _resolve(self, name: str, task: Dict[str, Any], resolver: Dict[str, Any]):
+  def _resolve(self, name: str, task: pb.PipelineTaskSpec, resolver):
     """Each query's newest matching artifact of an earlier run, or none."""
     inputs, found = self._inputs(task), {}
-    for key, query in resolver["outputArtifactQueries"].items():
-      matches = [a for a in self.earlier if _matches(a, query["filter"], inputs)]
+    for key, query in resolver.output_artifact_queries.items():
+      matches = [a for a in self.earlier if _matches(a, query.filter, inputs)]
       found[key] = (
         [{k: matches[-1][k] for k in ("name", "type", "uri", "metadata")}] if (matches) else []
       )
@@ -257,17 +286,17 @@ class SpecRunner:
         for artifact in artifacts:
           f.write(json.dumps(artifact) + "\n")
 
-  def _run_task(self, name: str, task: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
+  def _run_task(self, name: str, task: pb.PipelineTaskSpec) -> Dict[str, List[Dict[str, Any]]]:
     component, executor = self._executor(task)
-    if "resolver" in executor:
-      return self._resolve(name, task, executor["resolver"])
-    if "container" not in executor:
+    kind = executor.WhichOneof("spec")
+    if kind == "resolver":
+      return self._resolve(name, task, executor.resolver)
+    if kind != "container":
       raise SpecError(
-        f"task {name}: only container and resolver executors can run here, not "
-        f"{', '.join(executor)}"
+        f"task {name}: only container and resolver executors can run here, not {kind}"
       )
     task_dir = os.path.join(self.root, self.run_id, name)
-    parameters = _parameters(task, self.root_values)
+    parameters = _parameters(name, task, self.root_values)
     self.parameters[name] = parameters
     executor_input = {
       "inputs": {
@@ -283,20 +312,20 @@ class SpecRunner:
             "artifacts": [
               {
                 "name": f"{self.run_id}/{name}/{key}",
-                "type": definition["artifactType"],
+                "type": json_format.MessageToDict(definition.artifact_type),
                 "uri": os.path.join(task_dir, key),
                 "metadata": {},
               }
             ]
           }
-          for key, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items()
+          for key, definition in component.output_definitions.artifacts.items()
         },
         "outputFile": os.path.join(task_dir, "executor_output.json"),
       },
     }
-    container = executor["container"]
-    driver = container.get("lifecycle", {}).get("preCacheCheck")
-    if driver:  # e.g. ExampleGen's: resolves the span, fingerprints the input
+    container = executor.container
+    if container.lifecycle.HasField("pre_cache_check"):  # e.g. ExampleGen's driver: resolves
+      driver = container.lifecycle.pre_cache_check  # the span, fingerprints the input
       self._command(name, driver, executor_input)
       self._merge_driver_output(executor_input)
     self._command(name, container, executor_input)
@@ -304,10 +333,11 @@ class SpecRunner:
     self._record(outputs)
     return outputs
 
-  def _command(self, name: str, container: Dict[str, Any], executor_input: Dict[str, Any]):
-    command = [self.python if part == "python" else part for part in container["command"]]
+  def _command(self, name: str, container, executor_input: Dict[str, Any]):
+    """Runs a container's (or a lifecycle hook's) command and args."""
+    command = [self.python if part == "python" else part for part in container.command]
     args = []
-    for arg in container.get("args", []):
+    for arg in container.args:
       if "{{$" in arg and arg != WHOLE_INPUT:
         raise SpecError(f"task {name}: unsupported placeholder in {arg!r}")
       args.append(json.dumps(executor_input) if arg == WHOLE_INPUT else arg)
@@ -414,7 +444,7 @@ def summarize(runner: SpecRunner, log_path: Optional[str]) -> Dict[str, Any]:
 
   config = configs.PipelineConfig(
     output_dir=os.path.dirname(runner.root.rstrip("/")),
-    pipeline_name=runner.pipeline["pipelineInfo"]["name"],
+    pipeline_name=runner.pipeline.pipeline_info.name,
     data_dir=runner.root_values.get("data_root"),
   )
   result = summary.collect(config, record=SpecRecord(runner))

@@ -97,6 +97,17 @@ def test_unknown_parameter_and_remote_root_are_refused(tmp_path):
     spec_runner.SpecRunner(_spec("gs://bucket/root"))
 
 
+def test_what_is_not_a_compiled_spec_is_refused(tmp_path):
+  with pytest.raises(spec_runner.SpecError, match="not a compiled Kubeflow Pipelines v2 spec"):
+    spec_runner.SpecRunner({"runtimeConfig": {"gcsOutputDirectory": str(tmp_path)}})
+  spec = _spec(tmp_path)
+  spec["pipelineSpec"]["root"]["dag"]["tasks"]["first"]["inputs"]["parameters"] = {
+    "n": {"taskOutputParameter": {"producerTask": "second", "outputParameterKey": "n"}}
+  }
+  with pytest.raises(spec_runner.SpecError, match="parameter n comes from task_output_parameter"):
+    spec_runner.SpecRunner(spec, run_id="r").run()
+
+
 def test_cli_exit_codes(tmp_path, capsys):
   spec_path = tmp_path / "spec.json"
   spec = _spec(tmp_path / "root")
