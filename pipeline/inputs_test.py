@@ -49,7 +49,8 @@ def test_a_manifest_with_a_byte_order_mark_is_read(tmp_path):
   manifest = tmp_path / "labels.csv"
   manifest.write_text("Path , Label\ncats/a.png,cat\ndogs/b.png,dog\n", encoding="utf-8-sig")
   source = inputs.describe_input(configs.from_args(["--data-dir", str(manifest)]))
-  assert source.manifest and source.classes == ["cat", "dog"]
+  assert [s.pattern for s in source.input_config.splits] == ["labels.csv"]
+  assert source.classes == ["cat", "dog"]
 
 
 def test_span_and_version_are_resolved_by_tfx_utilities(tmp_path):
@@ -66,7 +67,8 @@ def test_span_and_version_are_resolved_by_tfx_utilities(tmp_path):
   manifest = tmp_path / "labels-7.csv"
   manifest.write_text("path,label\nday-01/v1/c0/a.png,c0\nday-01/v1/c1/b.png,c1\n")
   source = sources.describe(str(tmp_path / "labels-{SPAN}.csv"))
-  assert source.manifest and source.classes == ["c0", "c1"]
+  assert [s.pattern for s in source.input_config.splits] == ["labels-{SPAN}.csv"]
+  assert source.classes == ["c0", "c1"]
   with pytest.raises(sources.InputError, match="Cannot find matching"):
     sources.describe(str(tmp_path / "week-{SPAN}"))
 

@@ -71,7 +71,6 @@ class Source:
   input_config: example_gen_pb2.Input
   classes: List[str]
   presplit: bool
-  manifest: bool
   skip_dirs: Tuple[str, ...] = ()  # never listed as data (the output dir when it is inside)
 
 
@@ -250,7 +249,6 @@ def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str
       example_gen_pb2.Input(splits=[split]),
       list(classes) or found,
       presplit=False,
-      manifest=True,
       skip_dirs=tuple(skip_dirs),
     )
   _, _, (resolved,) = resolve_span_and_version(
@@ -276,7 +274,6 @@ def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str
     example_gen_pb2.Input(splits=splits),
     list(classes) or found,
     presplit=presplit,
-    manifest=False,
     skip_dirs=tuple(skip_dirs),
   )
 
