@@ -167,7 +167,7 @@ def classify(model, images: List[bytes]) -> List[Tuple[Optional[Any], Optional[s
 
 
 def explain(
-  model, keras_dir: str, paths: List[str], images: List[bytes], class_ids: List[int], out_dir: str
+  keras_dir: str, paths: List[str], images: List[bytes], class_ids: List[int], out_dir: str
 ) -> List[str]:
   """Writes <out_dir>/<name>_gradcam.png per image: the model's input under its Grad-CAM
   heatmap for the predicted class; returns the paths."""
@@ -278,7 +278,6 @@ def _run(model, files: List[str], args) -> int:
   if args.explain and done:
     by_path = dict(readable)
     overlays = explain(
-      model,
       model.keras_dir(),
       [o["path"] for o in done],
       [by_path[o["path"]] for o in done],

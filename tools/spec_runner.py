@@ -345,11 +345,11 @@ class SpecRunner:
     if self.log is None:
       returncode = subprocess.run(command + args, check=False).returncode
     else:
-      returncode = self._logged(name, command + args)
+      returncode = self._logged(command + args)
     if returncode:
       raise TaskFailed(f"task {name} failed (exit {returncode})")
 
-  def _logged(self, name: str, command: List[str]) -> int:
+  def _logged(self, command: List[str]) -> int:
     """Runs the command with its output in the log and its own tagged lines on the console;
     returns its exit status."""
     with subprocess.Popen(
