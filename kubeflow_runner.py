@@ -198,7 +198,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     from pipeline import inputs  # pylint: disable=import-outside-toplevel
 
     if args.num_classes:  # no listing at compile time: a plain class-folder tree
-      source = sources.Source(config.data_dir, sources.plain_input_config(), [], False, False)
+      source = sources.Source(
+        input_base=config.data_dir,
+        input_config=sources.plain_input_config(),
+        classes=[],
+        presplit=False,
+      )
     else:
       source = inputs.describe_input(config)
   except configs.ConfigError as e:

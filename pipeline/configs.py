@@ -49,7 +49,7 @@ def _parse_splits(text: str) -> Dict[str, int]:
   return dict(pairs)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class PipelineConfig(TrainingConfig):
   """Everything that shapes a run: the training settings (TrainingConfig, which the Trainer and
   Tuner receive) and the rest. Paths may be local or gs://."""

@@ -84,7 +84,7 @@ def parse_names(text: str) -> List[str]:
   return [item.strip() for item in text.split(",") if item.strip() and item.strip() != "none"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class TrainingConfig:
   """What shapes training."""
 

@@ -65,7 +65,7 @@ class Listing:
   manifest_sha256: str = ""  # of the manifest's bytes
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Source:
   input_base: str
   input_config: example_gen_pb2.Input
@@ -245,9 +245,9 @@ def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str
     found = sorted({row["label"] for row in manifest_rows(manifest) if row["label"]})
     _check_named_classes(classes, found, manifest)
     return Source(
-      input_base,
-      example_gen_pb2.Input(splits=[split]),
-      list(classes) or found,
+      input_base=input_base,
+      input_config=example_gen_pb2.Input(splits=[split]),
+      classes=list(classes) or found,
       presplit=False,
       skip_dirs=tuple(skip_dirs),
     )
@@ -270,9 +270,9 @@ def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str
     splits = plain_input_config(prefix).splits
   _check_named_classes(classes, found, root)
   return Source(
-    input_base,
-    example_gen_pb2.Input(splits=splits),
-    list(classes) or found,
+    input_base=input_base,
+    input_config=example_gen_pb2.Input(splits=splits),
+    classes=list(classes) or found,
     presplit=presplit,
     skip_dirs=tuple(skip_dirs),
   )
