@@ -13,7 +13,14 @@ import typing
 from typing import Dict, List, Optional
 
 from components.warmup import MAX_WARMUP_RECORDS
-from trainer_module.config import TrainingConfig, field_errors, flag_name, parse_names, setting
+from trainer_module.config import (
+  TrainingConfig,
+  field_errors,
+  flag_name,
+  parse_names,
+  setting,
+  value_error,
+)
 from trainer_module.constants import RESIZE_MODES
 
 ENV_PREFIX = "IMAGE_PIPELINE_"
@@ -227,9 +234,13 @@ def _env_default(field: dataclasses.Field, default):
   if field.type is bool:
     return raw.lower() in ("1", "true", "yes")
   try:
-    return _parser_of(field)(raw)
+    value = _parser_of(field)(raw)
   except (ValueError, argparse.ArgumentTypeError) as e:
     raise ConfigError(f"environment variable {name}={raw!r}: {e}") from e
+  error = value_error(field, value)
+  if error:
+    raise ConfigError(f"environment variable {name}={raw!r}: {error}")
+  return value
 
 
 class _Parser(argparse.ArgumentParser):

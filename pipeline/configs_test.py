@@ -178,6 +178,17 @@ def test_bad_environment_values_name_the_variable(monkeypatch):
   monkeypatch.setenv("IMAGE_PIPELINE_SPLITS", "train=8,eval=x")
   with pytest.raises(configs.ConfigError, match="IMAGE_PIPELINE_SPLITS"):
     configs.from_args([])
+  monkeypatch.delenv("IMAGE_PIPELINE_SPLITS")
+  monkeypatch.setenv("IMAGE_PIPELINE_CACHE", "ram")
+  with pytest.raises(
+    configs.ConfigError,
+    match="^environment variable IMAGE_PIPELINE_CACHE='ram': must be one of auto, memory, disk",
+  ):
+    configs.from_args([])
+  monkeypatch.setenv("IMAGE_PIPELINE_CACHE", "disk")
+  monkeypatch.setenv("IMAGE_PIPELINE_DROPOUT", "1.5")
+  with pytest.raises(configs.ConfigError, match="IMAGE_PIPELINE_DROPOUT='1.5': must be between"):
+    configs.from_args([])
 
 
 def test_input_needs_two_non_empty_class_folders(tmp_path):

@@ -55,27 +55,33 @@ def flag_name(field: dataclasses.Field) -> str:
   return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
+def value_error(field: dataclasses.Field, value: Any) -> Optional[str]:
+  """What breaks the field's declared bounds or choices ("must be ..."), or None."""
+  lowest, highest = field.metadata.get("bounds") or (None, None)
+  choices = field.metadata.get("choices")
+  if lowest is not None and not math.isfinite(value):
+    return f"must be a finite number, got {value}"
+  if lowest is not None and highest is None and value < lowest:
+    return f"must be at least {lowest:g}, got {value:g}"
+  if lowest is not None and highest is not None and not lowest <= value <= highest:
+    return f"must be between {lowest:g} and {highest:g}, got {value:g}"
+  if choices and isinstance(value, list):
+    unknown = sorted(set(value) - set(choices))
+    if unknown:
+      return f"unknown {', '.join(unknown)}; choose from {', '.join(choices)} or none"
+  elif choices and value not in choices:
+    return f"must be one of {', '.join(map(str, choices))}, got {value!r}"
+  return None
+
+
 def field_errors(config: Any) -> List[str]:
   """What breaks a field's declared bounds or choices, one message per field, flags named."""
   errors = []
   for field in dataclasses.fields(config):
-    value, flag = getattr(config, field.name), flag_name(field)
-    lowest, highest = field.metadata.get("bounds") or (None, None)
-    choices = field.metadata.get("choices")
-    if lowest is not None and not math.isfinite(value):
-      errors.append(f"{flag} must be a finite number, got {value}")
-    elif lowest is not None and highest is None and value < lowest:
-      errors.append(f"{flag} must be at least {lowest:g}, got {value:g}")
-    elif lowest is not None and highest is not None and not lowest <= value <= highest:
-      errors.append(f"{flag} must be between {lowest:g} and {highest:g}, got {value:g}")
-    elif choices and isinstance(value, list):
-      unknown = sorted(set(value) - set(choices))
-      if unknown:
-        errors.append(
-          f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(choices)} or none"
-        )
-    elif choices and value not in choices:
-      errors.append(f"{flag} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    error = value_error(field, getattr(config, field.name))
+    if error:
+      separator = ": " if error.startswith("unknown") else " "
+      errors.append(flag_name(field) + separator + error)
   return errors
 
 
