@@ -286,19 +286,14 @@ class SpecRunner:
         for artifact in artifacts:
           f.write(json.dumps(artifact) + "\n")
 
-  def _run_task(self, name: str, task: pb.PipelineTaskSpec) -> Dict[str, List[Dict[str, Any]]]:
-    component, executor = self._executor(task)
-    kind = executor.WhichOneof("spec")
-    if kind == "resolver":
-      return self._resolve(name, task, executor.resolver)
-    if kind != "container":
-      raise SpecError(
-        f"task {name}: only container and resolver executors can run here, not {kind}"
-      )
+  def executor_input(self, name: str) -> Dict[str, Any]:
+    """The ExecutorInput of a container task as Vertex's launcher fills it: its parameters, the
+    artifacts of the tasks run so far, output URIs under this run's folder."""
+    task = self.pipeline.root.dag.tasks[name]
+    component, _ = self._executor(task)
     task_dir = os.path.join(self.root, self.run_id, name)
     parameters = _parameters(name, task, self.root_values)
-    self.parameters[name] = parameters
-    executor_input = {
+    return {
       "inputs": {
         "parameters": {k: _as_kfp_value(v) for k, v in parameters.items()},
         "parameterValues": parameters,
@@ -323,6 +318,29 @@ class SpecRunner:
         "outputFile": os.path.join(task_dir, "executor_output.json"),
       },
     }
+
+  def run_driver(self, name: str) -> Dict[str, Any]:
+    """Runs only a task's driver (its container's preCacheCheck hook, e.g. ExampleGen's span
+    resolution and input fingerprint); returns the ExecutorOutput it wrote."""
+    task = self.pipeline.root.dag.tasks[name]
+    _, executor = self._executor(task)
+    if not executor.container.lifecycle.HasField("pre_cache_check"):
+      raise SpecError(f"task {name} has no driver (preCacheCheck)")
+    executor_input = self.executor_input(name)
+    self._command(name, executor.container.lifecycle.pre_cache_check, executor_input)
+    return self._read_output(executor_input)
+
+  def _run_task(self, name: str, task: pb.PipelineTaskSpec) -> Dict[str, List[Dict[str, Any]]]:
+    component, executor = self._executor(task)
+    kind = executor.WhichOneof("spec")
+    if kind == "resolver":
+      return self._resolve(name, task, executor.resolver)
+    if kind != "container":
+      raise SpecError(
+        f"task {name}: only container and resolver executors can run here, not {kind}"
+      )
+    executor_input = self.executor_input(name)
+    self.parameters[name] = executor_input["inputs"]["parameterValues"]
     container = executor.container
     if container.lifecycle.HasField("pre_cache_check"):  # e.g. ExampleGen's driver: resolves
       driver = container.lifecycle.pre_cache_check  # the span, fingerprints the input

@@ -17,45 +17,6 @@ pytestmark = pytest.mark.e2e  # three processes that start TensorFlow (about 30 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _driver_output(spec, task_dir):
-  """Runs the ImageExampleGen task's preCacheCheck command, with the ExecutorInput Vertex's
-  launcher gives it (built as tools/spec_runner.py does); returns its ExecutorOutput."""
-  runner = spec_runner.SpecRunner(spec, run_id="driver-only")
-  task = runner.pipeline["root"]["dag"]["tasks"]["ImageExampleGen"]
-  component, executor = runner._executor(task)  # pylint: disable=protected-access
-  parameters = spec_runner._parameters(task, runner.root_values)  # pylint: disable=protected-access
-  output_file = os.path.join(task_dir, "executor_output.json")
-  executor_input = {
-    "inputs": {
-      "parameters": {
-        k: spec_runner._as_kfp_value(v)  # pylint: disable=protected-access
-        for k, v in parameters.items()
-      },
-      "parameterValues": parameters,
-      "artifacts": {},
-    },
-    "outputs": {
-      "artifacts": {
-        "examples": {
-          "artifacts": [
-            {
-              "name": "examples",
-              "uri": os.path.join(task_dir, "examples"),
-              "metadata": {},
-              "type": component["outputDefinitions"]["artifacts"]["examples"]["artifactType"],
-            }
-          ]
-        }
-      },
-      "outputFile": output_file,
-    },
-  }
-  hook = executor["container"]["lifecycle"]["preCacheCheck"]
-  runner._command("ImageExampleGen", hook, executor_input)  # pylint: disable=protected-access
-  with open(output_file) as f:
-    return json.load(f)
-
-
 def test_compiled_spec_fingerprints_every_file_like_the_local_driver(tmp_path):
   data = str(tmp_path / "data")
   images.write_tree(data, images.digit_files({0: 6, 1: 6}, folder="{digit}/deep/er"))
@@ -83,7 +44,8 @@ def test_compiled_spec_fingerprints_every_file_like_the_local_driver(tmp_path):
   assert hook["command"] == ["python", "-m", "components.image_example_gen.kfp_driver"]
   assert kfp_driver.use_in_spec(spec) == 0  # already done, and idempotent
 
-  first = _driver_output(spec, str(tmp_path / "t1"))["parameterValues"]
+  first = spec_runner.SpecRunner(spec, run_id="t1").run_driver("ImageExampleGen")
+  first = first["parameterValues"]
   assert first["input_fingerprint"] == driver_test.fingerprint(data)
   assert first["span"] == 0
   with open(
@@ -93,5 +55,6 @@ def test_compiled_spec_fingerprints_every_file_like_the_local_driver(tmp_path):
     "wb",
   ) as f:
     f.write(b"a deep image overwritten with text")
-  second = _driver_output(spec, str(tmp_path / "t2"))["parameterValues"]
+  second = spec_runner.SpecRunner(spec, run_id="t2").run_driver("ImageExampleGen")
+  second = second["parameterValues"]
   assert second["input_fingerprint"] == driver_test.fingerprint(data) != first["input_fingerprint"]
