@@ -5,9 +5,8 @@ import json
 import os
 import subprocess
 
-from tools.runner import local_runner_command
+from tools.runner import ROOT, local_runner_command
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The stages of every run, local or compiled (the Tuner and RunReport only in some).
 STAGES = (
   "ImageExampleGen",

@@ -319,19 +319,21 @@ class SpecRunner:
       },
     }
 
-  def run_driver(self, name: str) -> Dict[str, Any]:
-    """Runs only a task's driver (its container's preCacheCheck hook, e.g. ExampleGen's span
-    resolution and input fingerprint); returns the ExecutorOutput it wrote."""
-    task = self.pipeline.root.dag.tasks[name]
-    _, executor = self._executor(task)
+  def run_driver(
+    self, name: str, executor_input: Optional[Dict[str, Any]] = None
+  ) -> Dict[str, Any]:
+    """Runs a task's driver (its container's preCacheCheck hook, e.g. ExampleGen's span
+    resolution and input fingerprint) on `executor_input` (default: the task's own); returns
+    the ExecutorOutput it wrote."""
+    _, executor = self._executor(self.pipeline.root.dag.tasks[name])
     if not executor.container.lifecycle.HasField("pre_cache_check"):
       raise SpecError(f"task {name} has no driver (preCacheCheck)")
-    executor_input = self.executor_input(name)
+    executor_input = executor_input or self.executor_input(name)
     self._command(name, executor.container.lifecycle.pre_cache_check, executor_input)
     return self._read_output(executor_input)
 
   def _run_task(self, name: str, task: pb.PipelineTaskSpec) -> Dict[str, List[Dict[str, Any]]]:
-    component, executor = self._executor(task)
+    _, executor = self._executor(task)
     kind = executor.WhichOneof("spec")
     if kind == "resolver":
       return self._resolve(name, task, executor.resolver)
@@ -341,12 +343,9 @@ class SpecRunner:
       )
     executor_input = self.executor_input(name)
     self.parameters[name] = executor_input["inputs"]["parameterValues"]
-    container = executor.container
-    if container.lifecycle.HasField("pre_cache_check"):  # e.g. ExampleGen's driver: resolves
-      driver = container.lifecycle.pre_cache_check  # the span, fingerprints the input
-      self._command(name, driver, executor_input)
-      self._merge_driver_output(executor_input)
-    self._command(name, container, executor_input)
+    if executor.container.lifecycle.HasField("pre_cache_check"):  # e.g. ExampleGen's driver
+      self._merge_driver_output(executor_input, self.run_driver(name, executor_input))
+    self._command(name, executor.container, executor_input)
     outputs = self._outputs(executor_input)
     self._record(outputs)
     return outputs
@@ -385,9 +384,8 @@ class SpecRunner:
     with open(executor_input["outputs"]["outputFile"]) as f:
       return json.load(f)
 
-  def _merge_driver_output(self, executor_input: Dict[str, Any]) -> None:
+  def _merge_driver_output(self, executor_input: Dict[str, Any], output: Dict[str, Any]) -> None:
     """The driver's updated exec properties and output metadata, as Vertex merges them."""
-    output = self._read_output(executor_input)
     for key, value in output.get("parameterValues", {}).items():
       executor_input["inputs"]["parameterValues"][key] = value
       executor_input["inputs"]["parameters"][key] = _as_kfp_value(value)

@@ -227,9 +227,8 @@ def search_space(model: str) -> keras_tuner.HyperParameters:
   return hp
 
 
-def hyperparameters(fn_args: tfx.components.FnArgs) -> Dict[str, Any]:
+def hyperparameters(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> Dict[str, Any]:
   """Configured values, overridden by the Tuner's best ones when a Tuner ran."""
-  config = TrainingConfig.from_custom_config(fn_args.custom_config)
   values = {
     "learning_rate": config.learning_rate,
     "dropout": config.dropout,
@@ -333,7 +332,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   weights_by_class = class_weights.class_weights(counts, config.class_weights)
   if weights_by_class:
     logging.info("Class weights: %s", weights_by_class)
-  hp = hyperparameters(fn_args)
+  hp = hyperparameters(fn_args, config)
   cache_dir = os.path.join(fn_args.model_run_dir, "cache")
   images = {"train": train_images, "eval": count_records(fn_args.eval_files)}
   caches, choice = cache.choose(config.cache, images, image_shape(tf_transform_output), cache_dir)
@@ -464,7 +463,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
       "eval": count_records(fn_args.eval_files),
     },
   )
-  fixed = hyperparameters(fn_args)
+  fixed = hyperparameters(fn_args, config)
   tuner = keras_tuner.RandomSearch(
     lambda hp: _build(config, tf_transform_output, {**fixed, **hp.values}),
     hyperparameters=search_space(config.model),
