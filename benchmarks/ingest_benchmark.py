@@ -51,11 +51,11 @@ def _loop(data_dir: str, out_dir: str) -> int:
         path = os.path.join(folder, name)
         with open(path, "rb") as f:
           data = f.read()
-        reason, shape = checks.inspect_image(data, 64_000_000, 1)
+        reason, info = checks.inspect_image(data, 64_000_000, 1)
         if reason is None:
           relpath = os.path.relpath(path, data_dir)
           writer.write(
-            ingest.make_example(data, relpath, relpath.split("/")[0], shape).SerializeToString()
+            ingest.make_example(data, relpath, relpath.split("/")[0], info).SerializeToString()
           )  # hashes the bytes
           count += 1
   return count

@@ -7,8 +7,10 @@ Transform runs.
 """
 
 import io
-from typing import Optional, Tuple
+import unicodedata
+from typing import NamedTuple, Optional, Tuple
 
+import numpy as np
 import tensorflow as tf
 from PIL import Image
 
@@ -55,14 +57,37 @@ def is_truncated(data: bytes, fmt: str) -> bool:
   return False
 
 
+class ImageInfo(NamedTuple):
+  """What ingestion records of a decoded image (a tuple, so the spool carries it as a list)."""
+
+  height: int
+  width: int
+  channels: int
+  brightness: float  # mean pixel value over all channels, 0-255
+
+
+def brightness(pixels: np.ndarray) -> float:
+  """Mean pixel value on a 0-255 scale (16-bit images are scaled down)."""
+  scale = 257.0 if pixels.dtype == np.uint16 else 1.0
+  return round(float(np.mean(pixels)) / scale, 2)
+
+
+def label_problem(label: str) -> Optional[str]:
+  """invalid_label for a class name Transform's vocabulary file (one name a line) cannot hold:
+  one with a control character (newline, carriage return, NUL, tab, ...) or a line or
+  paragraph separator, or with whitespace around it (which a folder name cannot lose without
+  becoming another class); else None."""
+  if label != label.strip() or any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in label):
+    return "invalid_label"
+  return None
+
+
 def has_image_extension(name: str) -> bool:
   return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def inspect_image(
-  data: bytes, max_pixels: int, min_size: int = 1
-) -> Tuple[Optional[str], Tuple[int, ...]]:
-  """(rejection reason or None, decoded (height, width, channels)) of one file's bytes."""
+def inspect_image(data: bytes, max_pixels: int, min_size: int = 1) -> Tuple[Optional[str], Tuple]:
+  """(rejection reason or None, the decoded image's ImageInfo) of one file's bytes."""
   if not data:
     return "empty_file", ()
   fmt = sniff_format(data)
@@ -82,7 +107,7 @@ def inspect_image(
     return "too_small", ()
   try:
     # A tensor, not bytes: TF's fast op path takes only tensors (47 vs 77 us a PNG here).
-    shape = tuple(tf.io.decode_image(tf.constant(data), expand_animations=False).shape)
+    pixels = tf.io.decode_image(tf.constant(data), expand_animations=False).numpy()
   except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
     return "decode_error", ()
-  return None, shape
+  return None, ImageInfo(*pixels.shape, brightness(pixels))

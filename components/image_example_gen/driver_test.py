@@ -88,6 +88,18 @@ def test_a_same_size_rewrite_with_the_old_time_still_changes_the_fingerprint(tre
   assert fingerprint(tree) != before
 
 
+def test_an_in_place_same_size_overwrite_with_the_old_time_changes_the_fingerprint(tree):
+  path = _deep_files(tree)[0]
+  before, st = fingerprint(tree), os.stat(path)
+  with open(path, "r+b") as f:  # the same inode, the same size
+    f.seek(-20, os.SEEK_END)
+    f.write(bytes(20))
+  os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+  after = os.stat(path)
+  assert (after.st_ino, after.st_size, after.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+  assert fingerprint(tree) != before
+
+
 def test_nothing_else_changes_the_fingerprint(tree):
   output_dir = os.path.join(tree, "tfx_output")  # the pipeline's own output, inside the data
   os.makedirs(output_dir)

@@ -241,6 +241,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   ) -> None:
     """Writes ingest_report.json beside the splits, records the totals, prints a summary."""
     report["span"] = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
+    if report["span"] is not None:  # the property StatisticsGen copies onto its statistics
+      examples.span = int(report["span"])
     report["warnings"] = imbalance_warnings(report["splits"])
     if error:
       report["error"] = error

@@ -428,7 +428,7 @@ def _decide(folder, row, checked, carried=b""):
   """Decide's outputs (tag: value) for one file checked with the bytes `checked` (and carrying
   `carried`), with the examples it wrote under "examples"."""
   writer = spool.Writer(str(folder), buckets=1)
-  writer.add(hashlib.sha256(checked).digest(), ingest.record_meta(row, [16, 16, 1]), carried)
+  writer.add(hashlib.sha256(checked).digest(), ingest.record_meta(row, [16, 16, 1, 0.0]), carried)
   [(bucket, path)] = writer.close()
   decide = ingest.Decide(keep_duplicates=False, folder=str(folder))
   decide.start_bundle()

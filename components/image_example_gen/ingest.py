@@ -59,8 +59,10 @@ def _int(value: int) -> tf.train.Feature:
 
 
 def make_example(
-  data: bytes, name: str, label: str, shape, sha256: Optional[str] = None
+  data: bytes, name: str, label: str, info, sha256: Optional[str] = None
 ) -> tf.train.Example:
+  """One image's tf.Example; `info` is its checks.ImageInfo (or the spool's list of it)."""
+  info = checks.ImageInfo(*info)
   return tf.train.Example(
     features=tf.train.Features(
       feature={
@@ -68,9 +70,10 @@ def make_example(
         LABEL_KEY: _bytes(label.encode()),
         FILE_NAME_KEY: _bytes(files.encode(name)),  # the file system's bytes, UTF-8 or not
         "format": _bytes(checks.sniff_format(data).encode()),
-        "height": _int(shape[0]),
-        "width": _int(shape[1]),
-        "channels": _int(shape[2]),
+        "height": _int(info.height),
+        "width": _int(info.width),
+        "channels": _int(info.channels),
+        "brightness": tf.train.Feature(float_list=tf.train.FloatList(value=[info.brightness])),
         SHA256_KEY: _bytes((sha256 or hashlib.sha256(data).hexdigest()).encode()),
       }
     )
@@ -91,9 +94,10 @@ def _ref(row: Row) -> Dict[str, str]:
   return {"path": row.name, "class": row.label, "split": row.split}
 
 
-def record_meta(row: Row, shape) -> bytes:
-  """What the spool keeps of a checked file besides its hash and bytes: ASCII JSON."""
-  return json.dumps([list(row), list(shape)], separators=(",", ":")).encode()
+def record_meta(row: Row, info) -> bytes:
+  """What the spool keeps of a checked file besides its hash and bytes (its row and
+  checks.ImageInfo): ASCII JSON."""
+  return json.dumps([list(row), list(info)], separators=(",", ":")).encode()
 
 
 def format_count(item: Tuple[str, int]) -> str:
@@ -137,13 +141,13 @@ class Inspect(beam.DoFn):
       row = Row(*fields)
       reason, data = files.read_file(row.path)
       if not reason:
-        reason, shape = checks.inspect_image(data, self._max_pixels, self._min_size)
+        reason, info = checks.inspect_image(data, self._max_pixels, self._min_size)
       if reason:
         yield _rejected(row, reason)
         continue
       self._writer.add(
         hashlib.sha256(data).digest(),
-        record_meta(row, shape),
+        record_meta(row, info),
         data if len(data) <= self._carry else b"",
       )
     progress.add(self._progress, len(rows))
@@ -164,7 +168,7 @@ class _Checked(NamedTuple):
   sha256: bytes
   order: bytes  # the key's bytes: path order among identical files
   row: Row
-  shape: List[int]
+  info: list  # checks.ImageInfo
   source: int  # which of the bucket's spool files ...
   offset: int  # ... and where in it the carried bytes are
   size: int  # (0: not carried)
@@ -193,11 +197,11 @@ class Decide(beam.DoFn):
     checked = []
     for source, path in enumerate(paths):
       for record in spool.read(path):
-        fields, shape = json.loads(record.meta)
+        fields, info = json.loads(record.meta)
         row = Row(*fields)
         checked.append(
           _Checked(
-            record.sha256, files.encode(row.key), row, shape, source, record.offset, record.size
+            record.sha256, files.encode(row.key), row, info, source, record.offset, record.size
           )
         )
     checked.sort(key=lambda c: (c.sha256, c.order))
@@ -260,7 +264,7 @@ class Decide(beam.DoFn):
       if reason:
         yield _rejected(c.row, reason)
         continue
-      example = make_example(data, c.row.name, c.row.label, c.shape, c.sha256.hex())
+      example = make_example(data, c.row.name, c.row.label, c.info, c.sha256.hex())
       yield c.row, example.SerializeToString()
 
 

@@ -44,7 +44,7 @@ def test_decide_finds_copies_across_spool_files_and_keeps_the_first_in_path_orde
     writer = spool.Writer(str(tmp_path), buckets=1)
     for row in rows:
       data = other if row.name == "a/9.png" else same
-      writer.add(hashlib.sha256(data).digest(), ingest.record_meta(row, [1, 1, 1]), data)
+      writer.add(hashlib.sha256(data).digest(), ingest.record_meta(row, [1, 1, 1, 0.0]), data)
     paths += [path for _, path in writer.close()]
   decide = ingest.Decide(keep_duplicates=False, folder=str(tmp_path))
   decide.start_bundle()

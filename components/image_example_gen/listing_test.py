@@ -22,7 +22,7 @@ def test_split_of_is_tfx_examplegens_partition():
   names = [f"c{i % 7}/{'deep/' * (i % 40)}img_{i}.png" for i in range(500)]  # past 127 bytes
   names += ["caf\u00e9/\u6771\u4eac.png", "dog/latin1_\udce9.png"]  # not UTF-8: its bytes
   for name in names:
-    example = ingest.make_example(b"", name, "c", (1, 1, 1))
+    example = ingest.make_example(b"", name, "c", (1, 1, 1, 0.0))
     index = base_example_gen_executor._PartitionFn(  # pylint: disable=protected-access
       example, 3, [8, 9, 10], config
     )

@@ -28,7 +28,7 @@ import tensorflow as tf
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.proto import example_gen_pb2, range_config_pb2
 
-from components.image_example_gen.checks import has_image_extension
+from components.image_example_gen.checks import has_image_extension, label_problem
 from components.image_example_gen.files import display, is_remote, is_text, os_reason  # pylint: disable=unused-import
 
 CLASS_PATTERN = "*/*"  # <class>/... below a split root: "the class-folder tree at this root"
@@ -54,7 +54,9 @@ class Candidate(NamedTuple):  # a tuple, so that a chunk of them is a JSON list
   name: str  # path below the split root, as reported and hashed for the split
   label: str
   reason: Optional[str] = None  # rejected before reading, and why
-  stamp: Optional[Tuple[int, int, int]] = None  # (size, mtime ns, inode) when fingerprinting
+  # (size, mtime ns, inode, ctime ns) when fingerprinting: ctime changes on any write, even one
+  # whose mtime is then put back.
+  stamp: Optional[Tuple[int, int, int, int]] = None
 
 
 @dataclasses.dataclass
@@ -163,8 +165,8 @@ def class_folders(root: str, skip_dirs: Sequence[str] = ()) -> List[str]:
     list_folder = os.listdir
   for name in sorted(folders):
     path = posixpath.join(root, name)
-    if name.startswith(".") or _is_skipped(path, skip_dirs):
-      continue
+    if name.startswith(".") or _is_skipped(path, skip_dirs) or label_problem(name):
+      continue  # an invalid name's files are rejected as invalid_label when listed
     (classes if list_folder(path) else empty).append(name)
   if empty:
     raise InputError(f"empty class folder(s) in {display(root)}: {', '.join(map(display, empty))}")
@@ -242,7 +244,7 @@ def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str
     manifest = posixpath.join(input_base, resolved.pattern)
     if not tf.io.gfile.exists(manifest):
       raise InputError(f"manifest {display(manifest)} not found")
-    found = sorted({row["label"] for row in manifest_rows(manifest) if row["label"]})
+    found = sorted({row["label"] for row in manifest_rows(manifest) if _is_class(row["label"])})
     _check_named_classes(classes, found, manifest)
     return Source(
       input_base=input_base,
@@ -290,10 +292,17 @@ def _check_named_classes(classes: Sequence[str], found: Sequence[str], where: st
 # --- Listing at run time (driver and executor) ------------------------------------------------
 
 
+def _is_class(label: str) -> bool:
+  """Whether a label names a class (files under an invalid one are rejected)."""
+  return bool(label) and not label_problem(label)
+
+
 def _name_reason(name: str, label: str, classes: Sequence[str]) -> Optional[str]:
   """Reasons that follow from the name alone, for a file in the tree."""
   if not label:
     return "not_in_class_folder"
+  if label_problem(label):
+    return label_problem(label)
   if not has_image_extension(name):
     return "not_an_image"
   if classes and label not in classes:
@@ -304,8 +313,8 @@ def _name_reason(name: str, label: str, classes: Sequence[str]) -> Optional[str]
 _NAME = operator.attrgetter("name")
 
 
-def _stamp(st: os.stat_result) -> Tuple[int, int, int]:
-  return (st.st_size, st.st_mtime_ns, st.st_ino)
+def _stamp(st: os.stat_result) -> Tuple[int, int, int, int]:
+  return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 class _LocalTree:
@@ -357,7 +366,7 @@ class _LocalTree:
           elif entry.name.startswith("."):
             yield Candidate(entry.path, name, label or entry.name, "hidden_file")
           else:
-            if not rel:
+            if not rel and _is_class(entry.name):
               self.found_classes.append(display(entry.name))
             subfolders.append((entry.path, name))
           continue
@@ -375,7 +384,8 @@ class _LocalTree:
       return Candidate(path, name, label, os_reason(e))
     if is_link and stat.S_ISDIR(st.st_mode) and not label:  # a linked class folder
       label = entry.name
-      self.found_classes.append(display(label))
+      if _is_class(label):
+        self.found_classes.append(display(label))
     if label and not self._is_text(label):
       return Candidate(path, name, label, "undecodable_name")
     if is_link and not _under(path, self.real_root):
@@ -416,7 +426,7 @@ def _remote_tree(
       elif sub.startswith("."):
         subfolders.remove(sub)
         yield Candidate(path, name, name.split("/", 1)[0], "hidden_file")
-      elif not rel:
+      elif not rel and _is_class(sub.rstrip("/")):
         found_classes.append(sub.rstrip("/"))
     for entry in sorted(files):
       path = posixpath.join(folder, entry)
@@ -430,7 +440,7 @@ def _remote_tree(
       stamp = None
       if stamps and not reason:
         st = tf.io.gfile.stat(path)
-        stamp = (st.length, st.mtime_nsec, 0)
+        stamp = (st.length, st.mtime_nsec, 0, 0)
       yield Candidate(path, name, label, reason, stamp)
 
 
@@ -448,6 +458,8 @@ def _manifest_candidates(
     path = written if absolute else posixpath.join(root, written)
     if not is_text(label):
       yield Candidate(path, name, label, "undecodable_name")
+    elif label and label_problem(label):
+      yield Candidate(path, name, label, label_problem(label))
     elif not label or (classes and label not in classes):
       yield Candidate(path, name, label, "unknown_class")
     elif not absolute and (
@@ -464,7 +476,7 @@ def _manifest_candidates(
       if stamps:
         try:
           st = tf.io.gfile.stat(path)
-          stamp = (st.length, st.mtime_nsec, 0)
+          stamp = (st.length, st.mtime_nsec, 0, 0)
         except tf.errors.NotFoundError:
           pass  # reported as missing_file when read
       yield Candidate(path, name, label, None, stamp)
@@ -504,7 +516,7 @@ def walk_split(
 
     def rows():
       for row in manifest_rows(manifest):
-        if row["label"] and (not classes or row["label"] in classes):
+        if _is_class(row["label"]) and (not classes or row["label"] in classes):
           labels.add(display(row["label"]))
         yield row
 
