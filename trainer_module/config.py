@@ -18,6 +18,7 @@ from trainer_module.constants import (
   EFFICIENTNET_VARIANTS,
   LR_SCHEDULES,
   MODELS,
+  WARM_START_MODES,
 )
 
 # Keys TFX's Vertex AI Trainer adds to custom_config for itself (ai_platform_training_args, ...).
@@ -143,6 +144,18 @@ class TrainingConfig:
   )
   tune_trials: int = setting(4, "Keras Tuner trials with --tune.", bounds=(1, None))
   tune_epochs: int = setting(3, "Epochs per trial.", bounds=(1, None))
+  warm_start: str = setting(
+    "auto",
+    "auto: when the last blessed model has the same classes, input size and architecture, "
+    "start from its weights and train --warm-start-epochs (otherwise from scratch, and the "
+    "summary says why); never: always from scratch.",
+    choices=WARM_START_MODES,
+  )
+  warm_start_epochs: int = setting(
+    0,
+    "Epochs of a warm-started training (default 0: a third of --epochs, at least 1).",
+    bounds=(0, None),
+  )
   seed: int = setting(
     0,
     "Seed of the weights' initialisation, the shuffling and the augmentation.",

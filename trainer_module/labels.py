@@ -1,7 +1,8 @@
 """The class names a SavedModel was trained on, kept beside it as labels.txt (id order).
 
 Written by the Trainer into the SavedModel's assets.extra/ (TF Serving ignores it there), read
-by the Evaluator to tell whether a baseline model has the same classes as the candidate.
+by the Evaluator (is the baseline comparable?) and the Trainer (can it warm-start?) to tell
+whether an earlier model has the same classes.
 """
 
 import os
@@ -27,3 +28,25 @@ def read_class_names(saved_model_dir: str) -> Optional[List[str]]:
     return None
   with tf.io.gfile.GFile(path) as f:
     return f.read().splitlines()
+
+
+def classes_mismatch(candidate: Optional[List[str]], baseline: Optional[List[str]]) -> str:
+  """Why two models' class ids cannot be compared, or '' when they mean the same classes."""
+  if baseline is None or candidate is None:
+    return (
+      f"the {'baseline' if baseline is None else 'candidate'} model does not record its classes"
+    )
+  if candidate == baseline:
+    return ""
+  added = sorted(set(candidate) - set(baseline))
+  removed = sorted(set(baseline) - set(candidate))
+  if not added and not removed:
+    return "the same classes in another id order"
+  return "; ".join(
+    part
+    for part in (
+      f"added {', '.join(added)}" if added else "",
+      f"removed {', '.join(removed)}" if removed else "",
+    )
+    if part
+  )

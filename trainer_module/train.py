@@ -30,6 +30,7 @@ from trainer_module import (
   distribution,
   labels,
   preprocessing,
+  warm_start,
 )
 from trainer_module.config import TrainingConfig
 from trainer_module.constants import (
@@ -345,12 +346,21 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     )
     with strategy.scope():
       model = _build(config, tf_transform_output, hp)
-    epochs = config.epochs
-    schedule = (
-      cosine_schedule(float(hp["learning_rate"]), epochs)
-      if config.lr_schedule == "cosine"
-      else None
-    )
+      warm = warm_start.decide(
+        model,
+        _class_names(tf_transform_output),
+        preprocessing.read_image_stats(tf_transform_output).get("resize", "squash"),
+        config.warm_start,
+        fn_args.base_model,
+        config.epochs,
+        config.warm_start_epochs,
+      )
+      rate = float(hp["learning_rate"]) * warm.rate_factor
+      if warm.rate_factor != 1.0:
+        compile_model(model, rate)
+    print(warm_start_line(warm), flush=True)
+    epochs = warm.epochs
+    schedule = cosine_schedule(rate, epochs) if config.lr_schedule == "cosine" else None
     # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
     history = model.fit(
       train,
@@ -381,16 +391,27 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   finally:
     if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
       tf.io.gfile.rmtree(cache_dir)
-  _write_settings(fn_args, config, tf_transform_output, hp, global_batch, weights_by_class)
+  _write_settings(fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm)
   model.save(os.path.join(fn_args.model_run_dir, KERAS_MODEL))
   tf.saved_model.save(
     model, fn_args.serving_model_dir, signatures=make_serving_signatures(model, tf_transform_output)
   )
-  labels.write_class_names(
-    fn_args.serving_model_dir,
-    [name.decode() for name in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)],
-  )
+  labels.write_class_names(fn_args.serving_model_dir, _class_names(tf_transform_output))
   write_extras(model, fn_args.serving_model_dir, config, tf_transform_output)
+
+
+def _class_names(tf_transform_output: tft.TFTransformOutput) -> List[str]:
+  return [name.decode() for name in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)]
+
+
+def warm_start_line(decision: warm_start.Decision) -> str:
+  """The Trainer's console line on where training starts."""
+  if decision.base_model:
+    return (
+      f"[Trainer] warm start from the last blessed model ({decision.base_model}): "
+      f"{decision.epochs} epochs at {decision.rate_factor:g}x the learning rate"
+    )
+  return f"[Trainer] training from scratch: {decision.reason}"
 
 
 def write_extras(
@@ -415,11 +436,12 @@ def write_extras(
 
 
 def _write_settings(
-  fn_args, config, tf_transform_output, hp, global_batch, weights_by_class
+  fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm
 ) -> None:
-  """The settings this run trained with (the Tuner's values included), in model_run."""
+  """The settings this run trained with (the Tuner's values and the warm start included), in
+  model_run."""
   stats = preprocessing.read_image_stats(tf_transform_output)
-  names = [n.decode() for n in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)]
+  names = _class_names(tf_transform_output)
   settings = {
     "model": config.model,
     "model_variant": config.model_variant if config.model != "cnn" else None,
@@ -428,7 +450,8 @@ def _write_settings(
     "resize": stats.get("resize", "squash"),
     "learning_rate": float(hp["learning_rate"]),
     "lr_schedule": config.lr_schedule,
-    "epochs": config.epochs,
+    "epochs": warm.epochs,
+    "warm_start": warm.record(),
     "batch_size": global_batch,
     "dropout": float(hp["dropout"]),
     "width": int(hp["width"]) if config.model == "cnn" else None,

@@ -2,7 +2,7 @@
 
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict
 
 from absl import logging
 from tfx.components.evaluator import executor as evaluator_executor
@@ -11,31 +11,9 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as spec
 from tfx.utils import io_utils, path_utils
 
-from trainer_module.labels import read_class_names
+from trainer_module.labels import classes_mismatch, read_class_names
 
 COMPARISON_FILE = "baseline_comparison.json"
-
-
-def classes_mismatch(candidate: Optional[List[str]], baseline: Optional[List[str]]) -> str:
-  """Why two models' class ids cannot be compared, or '' when they mean the same classes."""
-  if baseline is None or candidate is None:
-    return (
-      f"the {'baseline' if baseline is None else 'candidate'} model does not record its classes"
-    )
-  if candidate == baseline:
-    return ""
-  added = sorted(set(candidate) - set(baseline))
-  removed = sorted(set(baseline) - set(candidate))
-  if not added and not removed:
-    return "the same classes in another id order"
-  return "; ".join(
-    part
-    for part in (
-      f"added {', '.join(added)}" if added else "",
-      f"removed {', '.join(removed)}" if removed else "",
-    )
-    if part
-  )
 
 
 def read_comparison(evaluation_uri: str) -> Dict[str, Any]:

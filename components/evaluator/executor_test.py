@@ -14,6 +14,7 @@ from components.evaluator import Evaluator, executor
 from pipeline import configs, summary
 from pipeline.pipeline import create_eval_config
 from tests import records, training
+from trainer_module import labels
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
@@ -167,4 +168,4 @@ def test_a_baseline_with_the_same_classes_is_compared(digits_model, tmp_path):
   ],
 )
 def test_classes_mismatch_names_what_changed(candidate, baseline, reason):
-  assert executor.classes_mismatch(candidate, baseline) == reason
+  assert labels.classes_mismatch(candidate, baseline) == reason
