@@ -21,16 +21,20 @@ EXIT_OK, EXIT_USAGE = 0, 2
 DATA_ROOT = "data_root"  # The pipeline parameter: the folder ImageExampleGen ingests.
 
 
-def _use_image_example_gen_driver(spec_path: str) -> None:
+def _rewrite_spec(spec_path: str, by_span: bool) -> None:
   """ImageExampleGen's preCacheCheck runs its own driver, whose fingerprint covers every file it
-  reads (TFX's compiles in its FileBasedExampleGen driver, which globs only <class>/<entry>)."""
+  reads (TFX's compiles in its FileBasedExampleGen driver, which globs only <class>/<entry>);
+  with spans (`by_span`), the drift baseline is the newest statistics of an earlier span."""
   import json  # pylint: disable=import-outside-toplevel
 
   from components.image_example_gen import kfp_driver  # pylint: disable=import-outside-toplevel
+  from pipeline import spans  # pylint: disable=import-outside-toplevel
 
   with open(spec_path) as f:
     spec = json.load(f)
-  if kfp_driver.use_in_spec(spec):
+  changed = kfp_driver.use_in_spec(spec)
+  changed = (by_span and spans.previous_statistics_filter(spec)) or changed
+  if changed:
     with open(spec_path, "w") as f:
       json.dump(spec, f, sort_keys=True)
 
@@ -187,6 +191,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     config, args = configs.parse(argv, _parser())
     if config.data_dir is None:
       raise configs.ConfigError("--data-dir is required (a path the pipeline's workers can read)")
+    if config.span_window > 1:
+      # TFX 1.21's KubeflowV2DagRunner compiles only LatestArtifactStrategy (one artifact) and
+      # LatestBlessedModelStrategy resolvers; the window's SpanRangeStrategy is refused.
+      raise configs.ConfigError(
+        "--span-window above 1 runs with local_runner.py only: TFX 1.21's Kubeflow V2 "
+        "compiler supports no span-range resolver (a compiled run trains on the newest span)"
+      )
     cloud = cloud_config(args)
     check_cloud_paths(config, args.image)
     if (cloud.dataflow or cloud.vertex_training or cloud.vertex_endpoint) and not cloud.project:
@@ -226,13 +237,19 @@ def main(argv: Optional[List[str]] = None) -> int:
   )
   runner.run(
     create_pipeline(
-      config, source, num_classes=args.num_classes, cloud=cloud, data_root=data_root, ui_report=True
+      config,
+      source,
+      num_classes=args.num_classes,
+      cloud=cloud,
+      data_root=data_root,
+      ui_report=True,
+      kubeflow_v2=True,
     ),
     parameter_values={DATA_ROOT: source.input_base},
   )
   never_cache(spec_path, local_run.ALWAYS_RUN)
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
-  _use_image_example_gen_driver(spec_path)
+  _rewrite_spec(spec_path, by_span=sources.has_spec(config.data_dir))
   if not (args.submit or args.schedule):
     return EXIT_OK
 

@@ -21,12 +21,13 @@ from trainer_module.config import (
   setting,
   value_error,
 )
-from trainer_module.constants import RESIZE_MODES
+from trainer_module.constants import DRIFT_ACTIONS, RESIZE_MODES
 
 ENV_PREFIX = "IMAGE_PIPELINE_"
 # Help sections, in this order; a field names its own (TrainingConfig's are "training").
 GROUPS = {
   "input": "input data",
+  "schedule": "scheduled runs: span window and drift between spans",
   "training": "training",
   "evaluation": "evaluation gates (the model is pushed only when all hold)",
   "serving": "serving",
@@ -105,6 +106,36 @@ class PipelineConfig(TrainingConfig):
     "in path order; identical bytes under two classes are always rejected).",
     group="input",
   )
+  span_window: int = setting(
+    1,
+    "With a {SPAN} data path: train on the newest N spans ingested so far (TFX's "
+    "SpanRangeStrategy over the ImageExampleGen outputs in the metadata store); the "
+    "Evaluator still gates on the newest span.",
+    bounds=(1, None),
+    group="schedule",
+  )
+  on_drift: str = setting(
+    "warn",
+    "When the new data's statistics drift from the previous run's (DistributionValidator): "
+    "warn prints and records each drifted feature; block also stops the run before training "
+    "(exit 3).",
+    choices=DRIFT_ACTIONS,
+    group="schedule",
+  )
+  label_drift_threshold: float = setting(
+    0.1,
+    "Largest L-infinity distance allowed between the label distributions of the new and the "
+    "previous training split (0 checks nothing).",
+    bounds=(0.0, 1.0),
+    group="schedule",
+  )
+  image_drift_threshold: float = setting(
+    0.1,
+    "Largest Jensen-Shannon divergence allowed between the new and the previous training "
+    "split's image width, height, channels and mean brightness (0 checks nothing).",
+    bounds=(0.0, 1.0),
+    group="schedule",
+  )
   tune: bool = setting(
     False,
     "Add a Tuner stage (Keras Tuner random search over learning rate, dropout and width) "
@@ -120,8 +151,10 @@ class PipelineConfig(TrainingConfig):
     0.5, "Precision every class must reach.", bounds=(0.0, 1.0), group="evaluation"
   )
   change_threshold: float = setting(
-    -0.05,
-    "Allowed accuracy change against the last blessed model; negative allows a small drop.",
+    0.0,
+    "Allowed accuracy change against the last blessed model on the same gate split: 0, a "
+    "candidate may not be worse; negative allows a drop (a pushed model that is worse than "
+    "its baseline is named on the console).",
     bounds=(-1.0, 1.0),
     group="evaluation",
   )

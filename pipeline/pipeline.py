@@ -8,6 +8,7 @@ from tensorflow_model_analysis.proto import config_pb2 as tfma
 from tfx import v1 as tfx
 from tfx.orchestration.data_types import RuntimeParameter
 
+from components.drift_check import DriftCheck
 from components.evaluator import Evaluator
 from components.evaluator import metrics as evaluator_metrics
 from components.image_example_gen import ImageExampleGen, sources
@@ -15,6 +16,7 @@ from components.run_report import RunReport
 from components.serving_check import ServingCheck
 from components.serving_pusher import ServingPusher
 from components.tflite_export import TFLiteExport
+from pipeline import spans
 from pipeline.cloud import VERTEX, CloudConfig
 from pipeline.configs import PipelineConfig
 from schemas import SCHEMA_PATH
@@ -111,6 +113,7 @@ def create_pipeline(
   cloud: Optional[CloudConfig] = None,
   data_root: Optional[RuntimeParameter] = None,
   ui_report: bool = False,
+  kubeflow_v2: bool = False,
 ) -> tfx.dsl.Pipeline:
   """Builds the pipeline from the config and its described source (pipeline/inputs.py).
 
@@ -119,6 +122,8 @@ def create_pipeline(
   Beam stages to Dataflow, the Trainer to Vertex AI training and adds a Vertex endpoint push.
   `data_root` (Kubeflow runs) makes the ingested folder a pipeline parameter. `ui_report` adds
   a last stage whose confusion matrix and model card the Kubeflow / Vertex AI UI shows.
+  `kubeflow_v2`: built for KubeflowV2DagRunner, whose compiler takes latest-artifact and
+  latest-blessed-model resolvers only (pipeline/spans.py).
   """
   example_gen = ImageExampleGen(
     config.data_dir,
@@ -140,16 +145,36 @@ def create_pipeline(
   example_validator = tfx.components.ExampleValidator(
     statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
   )
+  previous_statistics = spans.previous_statistics_resolver(statistics_gen, kubeflow_v2)
+  drift_check = DriftCheck(
+    statistics=statistics_gen.outputs["statistics"],
+    baseline_statistics=previous_statistics.outputs["statistics"],
+    label_threshold=config.label_drift_threshold,
+    image_threshold=config.image_drift_threshold,
+    on_drift=config.on_drift,
+  )
+  window = spans.resolver(example_gen, config.span_window) if config.span_window > 1 else None
   transform = tfx.components.Transform(
-    examples=example_gen.outputs["examples"],
+    examples=window.outputs["examples"] if window else example_gen.outputs["examples"],
     schema=schema_gen.outputs["schema"],
     preprocessing_fn=PREPROCESSING_FN,
+    # No pre/post-transform statistics: nothing reads them, they cost two passes over the
+    # data, and StatisticsGen stays the pipeline's only ExampleStatistics producer, which the
+    # previous-statistics resolver (locally and on Vertex) selects by type.
+    disable_statistics=True,
     custom_config={
       "image_size": config.image_size,
       "channels": config.channels,
       "resize": config.resize,
     },
   )
+  transform.add_upstream_node(drift_check)  # a blocking drift stops the run before training
+  # The last blessed model: the Evaluator's baseline, and the Trainer's starting point.
+  baseline_resolver = tfx.dsl.Resolver(
+    strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+    model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+    model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id("latest_blessed_model_resolver")
   training_config = config.custom_config()  # the TrainingConfig part
   tuner = (
     tfx.components.Tuner(
@@ -172,13 +197,9 @@ def create_pipeline(
     transform_graph=transform.outputs["transform_graph"],
     schema=schema_gen.outputs["schema"],
     hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+    base_model=baseline_resolver.outputs["model"] if config.warm_start == "auto" else None,
     custom_config=training_config,
   )
-  baseline_resolver = tfx.dsl.Resolver(
-    strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-    model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-    model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id("latest_blessed_model_resolver")
   gate_split = "test" if has_test else "eval"
   evaluator = Evaluator(
     examples=example_gen.outputs["examples"],
@@ -253,6 +274,9 @@ def create_pipeline(
         statistics_gen,
         schema_gen,
         example_validator,
+        previous_statistics,
+        drift_check,
+        window,
         transform,
         tuner,
         trainer,

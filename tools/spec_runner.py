@@ -45,6 +45,10 @@ class SpecError(Exception):
 class TaskFailed(Exception):
   """A task's command exited with an error."""
 
+  def __init__(self, message: str, task: str = ""):
+    super().__init__(message)
+    self.task = task
+
 
 def _parse(spec: Dict[str, Any]):
   """(PipelineJob, its PipelineSpec, its PipelineDeploymentConfig) of a compiled JSON spec."""
@@ -94,12 +98,22 @@ def _fill(value: str, inputs: Dict[str, List[Dict[str, Any]]]) -> Optional[str]:
   return INPUT_METADATA.sub(lambda _: values.pop(0), value)
 
 
+CLAUSE = re.compile(r"^([\w.]+)(<|=)(.*)$")
+_COMPARE = {"=": lambda a, b: a == b, "<": lambda a, b: a < b}
+
+
 def _matches(artifact: Dict[str, Any], query: str, inputs: Dict[str, List[Dict[str, Any]]]) -> bool:
   """Whether an artifact passes a resolver filter such as TFX compiles:
   `schema_title="tfx.Model" AND state=LIVE AND name="..."` or
-  `... AND metadata.blessed.number_value=1`."""
+  `... AND metadata.blessed.number_value=1`, or the drift baseline's
+  `... AND metadata.span.number_value<{{...}}` (pipeline/spans.py)."""
   for clause in query.split(" AND "):
-    field, _, value = clause.strip().partition("=")
+    match = CLAUSE.match(clause.strip())
+    if not match:
+      raise SpecError(f"unsupported resolver filter clause {clause!r}")
+    field, operator, value = match.groups()
+    if operator != "=" and not field.endswith(".number_value"):
+      raise SpecError(f"unsupported resolver filter clause {clause!r}")
     value = _fill(value.strip('"'), inputs)
     if value is None:
       return False
@@ -110,7 +124,8 @@ def _matches(artifact: Dict[str, Any], query: str, inputs: Dict[str, List[Dict[s
     elif field == "name":
       ok = artifact["name"] == value
     elif field.startswith("metadata.") and field.endswith(".number_value"):
-      ok = artifact["metadata"].get(field.split(".")[1]) == float(value)
+      number = artifact["metadata"].get(field.split(".")[1])
+      ok = number is not None and _COMPARE[operator](float(number), float(value))
     elif field.startswith("metadata.") and field.endswith(".string_value"):
       ok = artifact["metadata"].get(field.split(".")[1]) == value
     else:
@@ -364,7 +379,7 @@ class SpecRunner:
     else:
       returncode = self._logged(command + args)
     if returncode:
-      raise TaskFailed(f"task {name} failed (exit {returncode})")
+      raise TaskFailed(f"task {name} failed (exit {returncode})", name)
 
   def _logged(self, command: List[str]) -> int:
     """Runs the command with its output in the log and its own tagged lines on the console;
@@ -453,9 +468,22 @@ class SpecRecord:
     return {name: "COMPLETE" for name in self._runner.seconds}
 
 
-def summarize(runner: SpecRunner, log_path: Optional[str]) -> Dict[str, Any]:
+def blocked_drift(runner: SpecRunner, failed: TaskFailed) -> Dict[str, Any]:
+  """DriftCheck's report when that task stopped the run (--on-drift block), else {}."""
+  from components.drift_check import executor as drift  # pylint: disable=import-outside-toplevel
+
+  if failed.task != "DriftCheck":
+    return {}
+  report = drift.read_report(os.path.join(runner.root, runner.run_id, failed.task, "anomalies"))
+  return report if report.get("on_drift") == "block" and report.get("drifted") else {}
+
+
+def summarize(
+  runner: SpecRunner, log_path: Optional[str], drift_report: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
   """The run's run_summary.json and report, as local_runner.py writes them: under the output
-  dir (the pipeline root's parent); returns the summary."""
+  dir (the pipeline root's parent); returns the summary. `drift_report`: the run was stopped
+  by DriftCheck."""
   from pipeline import configs, report, summary  # pylint: disable=import-outside-toplevel
 
   config = configs.PipelineConfig(
@@ -464,6 +492,8 @@ def summarize(runner: SpecRunner, log_path: Optional[str]) -> Dict[str, Any]:
     data_dir=runner.root_values.get("data_root"),
   )
   result = summary.collect(config, record=SpecRecord(runner))
+  if drift_report:
+    summary.add_drift_block(result, drift_report)
   result["log"] = log_path
   result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)
   with open(config.summary_path, "w") as f:
@@ -512,21 +542,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     runner.log = open(log_path, "a")  # pylint: disable=consider-using-with
     print(f"[spec_runner] log: {log_path} (--verbose shows it here)", flush=True)
+  drift_report = None
   try:
     runner.run()
   except (SpecError, TaskFailed) as e:
-    print(f"error: {e}" + (f" (details: {log_path})" if log_path else ""), file=sys.stderr)
-    return EXIT_FAILED
+    drift_report = blocked_drift(runner, e) if isinstance(e, TaskFailed) else None
+    if not drift_report:
+      print(f"error: {e}" + (f" (details: {log_path})" if log_path else ""), file=sys.stderr)
+      return EXIT_FAILED
+    print(f"[spec_runner] run {runner.run_id} stopped by DriftCheck (--on-drift block)")
   finally:
     if runner.log:
       runner.log.close()
-  print(f"[spec_runner] run {runner.run_id} finished under {runner.root}", flush=True)
-  if "ServingPusher" not in runner.outputs:  # e.g. a hand-written spec of other tasks
+  if not drift_report:
+    print(f"[spec_runner] run {runner.run_id} finished under {runner.root}", flush=True)
+  if "ServingPusher" not in runner.outputs and not drift_report:  # e.g. a hand-written spec
     return EXIT_OK
   from pipeline import console  # pylint: disable=import-outside-toplevel
 
   with console.Console(log_path or os.devnull, verbose=args.verbose):  # TF's start-up noise
-    result = summarize(runner, log_path)
+    result = summarize(runner, log_path, drift_report)
   if result["blessed"] and result["pushed_model_path"]:
     return EXIT_OK
   return EXIT_NOT_PUSHED
