@@ -116,7 +116,7 @@ def _run(config, run_id: str, out) -> int:
     f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}"
   )
 
-  started = time.time()
+  started, blocked = time.time(), None
   try:
     local_run.run(
       pipeline.create_pipeline(
@@ -129,10 +129,15 @@ def _run(config, run_id: str, out) -> int:
       run_id,
     )
   except Exception as e:  # pylint: disable=broad-except
-    if summary.input_error(e) is None:  # bad data found by a stage (ImageExampleGen): exit 2
+    blocked = summary.drift_blocked(e)  # DriftCheck stopped the run before training: exit 3
+    if blocked is None and summary.input_error(e) is None:
       raise
-    return _input_failure(config, summary.input_error(e), e, out)
+    if blocked is None:  # bad data found by a stage (ImageExampleGen): exit 2
+      return _input_failure(config, summary.input_error(e), e, out)
+    logging.warning("stopped by DriftCheck", exc_info=e)
   result = summary.collect(config, run_id=run_id)
+  if blocked is not None:
+    summary.add_drift_block(result, blocked.report)
   result["wall_seconds"] = round(time.time() - started, 1)
   result["log"] = out.log_path
   result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)

@@ -9,6 +9,8 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
+from pipeline import schedule
+
 # matplotlib and TensorFlow are imported where they are used: `python -m pipeline.report`
 # answers a usage error at once, without TensorFlow's start-up lines.
 
@@ -206,6 +208,26 @@ def _baseline_line(metrics: Dict[str, Any], thresholds: Dict[str, Any]) -> str:
   return "- Baseline: none (first blessed model: thresholds only)"
 
 
+def _schedule_lines(summary: Dict[str, Any]) -> List[str]:
+  """The spans trained on and the drift against the previous run's data."""
+  lines = []
+  if summary.get("spans") and len(summary["spans"]) > 1:
+    lines.append(
+      "- Trained on spans " + ", ".join(map(str, summary["spans"])) + f"; gated on span "
+      f"{summary['span']}"
+    )
+  lines += [_item(line) for line in schedule.drift_summary_lines(summary.get("drift") or {})]
+  if summary.get("pushed_regression") is not None:
+    lines.append(_item(schedule.regression_line(summary)))
+  return lines
+
+
+def _item(line: str) -> str:
+  """A console line as a list item: '- ' and a capital first letter (nothing else changed)."""
+  line = line.strip()
+  return "- " + line[:1].upper() + line[1:]
+
+
 def model_card(summary: Dict[str, Any]) -> str:
   metrics, thresholds = summary["metrics"], summary["thresholds"]
   training = summary.get("training") or {}
@@ -224,10 +246,16 @@ def model_card(summary: Dict[str, Any]) -> str:
     f"rejected: {rejected}",
     "- Splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
     f"- Classes ({len(summary['classes'])}): " + ", ".join(summary["classes"]),
+    *_schedule_lines(summary),
     "",
     "## Training",
     f"- Epochs: {training.get('epochs', 'n/a')}, training time {training.get('train_seconds', 'n/a')} s, "
     f"{training.get('images_per_second', 'n/a')} images/s",
+    *(
+      [_item(schedule.warm_start_text(training["warm_start"]))]
+      if training.get("warm_start")
+      else []
+    ),
     *_settings_lines(training.get("settings") or {}),
     "",
     "## Evaluation",
@@ -244,17 +272,20 @@ def model_card(summary: Dict[str, Any]) -> str:
       f"{calibration['top1_accuracy']}; expected calibration error "
       f"{calibration['expected_calibration_error']}"
     )
-  lines += [
-    "",
-    "### By class",
-    "",
-    f"Precision, recall and F1 on top-1 predictions (each {metrics.get('split', 'eval')} "
-    "image counts for its most probable class), so they equal the confusion matrix; "
-    "in brackets the 95 % Wilson interval, wide for classes with few images.",
-    "",
-    per_class_table(summary).rstrip(),
-    "",
-  ]
+  if metrics.get("per_class"):
+    lines += [
+      "",
+      "### By class",
+      "",
+      f"Precision, recall and F1 on top-1 predictions (each {metrics.get('split', 'eval')} "
+      "image counts for its most probable class), so they equal the confusion matrix; "
+      "in brackets the 95 % Wilson interval, wide for classes with few images.",
+      "",
+      per_class_table(summary).rstrip(),
+      "",
+    ]
+  else:  # e.g. a run that DriftCheck stopped before training
+    lines += ["- Not evaluated: the run stopped before the Evaluator", ""]
   lines += [f"- Warning: {w}" for w in summary.get("metric_warnings", [])]
   failures = summary["failed_gates"]
   lines += ["## Gates", ""] + ([f"- FAILED: {f}" for f in failures] or ["- All passed."])

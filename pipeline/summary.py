@@ -12,12 +12,13 @@ import tensorflow_transform as tft
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.drift_check import executor as drift_executor
 from components.evaluator import executor as evaluator_executor
 from components.image_example_gen.executor import REPORT_FILE
 from components.image_example_gen.sources import InputError
 from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
 from components.tflite_export import executor as tflite_executor
-from pipeline import class_metrics
+from pipeline import class_metrics, schedule
 from trainer_module.constants import ACCURACY, LABEL_VOCAB, TRAINING_LOG, TRAINING_SETTINGS
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -74,6 +75,9 @@ class RunRecord:
   def input(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
     artifacts = self.inputs.get(node, {}).get(key)
     return artifacts[-1] if artifacts else None
+
+  def input_list(self, node: str, key: str) -> List[metadata_store_pb2.Artifact]:
+    return list(self.inputs.get(node, {}).get(key, []))
 
   def stage_seconds(self) -> Dict[str, float]:
     return {
@@ -297,6 +301,7 @@ def _training(model_run_uri: str) -> Dict[str, Any]:
     "epochs": len(epochs),
     "train_seconds": round(sum(e["train_seconds"] for e in epochs), 1),
     "images_per_second": round(statistics.median(e["images_per_second"] for e in epochs)),
+    "warm_start": settings.get("warm_start"),
     "settings": settings,
     "epoch_log": epochs,
   }
@@ -402,6 +407,34 @@ def format_tflite(block: Dict[str, Any]) -> Optional[str]:
   )
 
 
+def window_spans(record, span: Optional[int]) -> List[int]:
+  """The spans Transform and the Trainer had (the span window), newest first: ImageExampleGen's
+  `span` of each Examples artifact the run's Transform read; [span] when the record does not
+  list them (a compiled spec's run, whose window is one span)."""
+  artifacts = record.input_list("Transform", "examples") if hasattr(record, "input_list") else []
+  spans = sorted({_int_property(a, "span") for a in artifacts} - {None}, reverse=True)
+  return spans or ([span] if span is not None else [])
+
+
+def drift(record) -> Dict[str, Any]:
+  """DriftCheck's report (drift.json) with its console lines, or {} when it did not run."""
+  anomalies = record.output("DriftCheck", "anomalies")
+  report = drift_executor.read_report(anomalies.uri) if anomalies else {}
+  return drift_block(report)
+
+
+def drift_block(report: Dict[str, Any]) -> Dict[str, Any]:
+  """run_summary.json's `drift`: DriftCheck's report and a line per drifted feature."""
+  return {**report, "lines": drift_executor.drift_lines(report)} if report else {}
+
+
+def regression(metrics: Dict[str, Any], pushed_path: Optional[str]) -> Optional[float]:
+  """By how much a pushed model is less accurate than its baseline on the same split (a
+  negative --change-threshold allows it), else None."""
+  change = (metrics.get("baseline") or {}).get("accuracy_change")
+  return change if pushed_path and change is not None and change < 0 else None
+
+
 def gate_split(splits: Dict[str, Any]) -> str:
   """The split the Evaluator gates on: test when there is one, else eval."""
   return "test" if "test" in splits else "eval"
@@ -462,6 +495,7 @@ def collect(
     if example_gen and "input_base" in example_gen.custom_properties
     else config.data_dir
   )
+  pushed_block = _pushed(pushed)
   return {
     "pipeline_name": config.pipeline_name,
     "run_id": record.run_id,
@@ -472,6 +506,8 @@ def collect(
     "rejected_files": ingest["rejected_files"],
     "skipped_folders": ingest.get("skipped_folders", []),
     "span": ingest.get("span"),
+    "spans": window_spans(record, ingest.get("span")),
+    "drift": drift(record),
     "splits": {name: split["written"] for name, split in ingest["splits"].items()},
     "split_details": ingest["splits"],
     "data_warnings": ingest.get("warnings", []),
@@ -489,7 +525,8 @@ def collect(
     "model_path": model.uri if model else None,
     "examples_path": examples.uri,  # ImageExampleGen's output (the report's Grad-CAM pages)
     "blessed": blessed,
-    **_pushed(pushed),
+    **pushed_block,
+    "pushed_regression": regression(metrics, pushed_block["pushed_model_path"]),
     "tflite": _tflite(record.output("TFLiteExport", "tflite_model"), pushed),
     "stage_seconds": record.stage_seconds(),
     "stage_states": record.states(),
@@ -505,13 +542,35 @@ def input_error(exc: Optional[BaseException]) -> Optional[Exception]:
   """
   from pipeline.configs import ConfigError  # pylint: disable=import-outside-toplevel
 
+  return _behind(exc, (InputError, ConfigError))
+
+
+def drift_blocked(exc: Optional[BaseException]) -> Optional[drift_executor.DriftBlocked]:
+  """The blocking drift behind an exception a stage raised (DriftCheck with --on-drift
+  block), if any."""
+  return _behind(exc, (drift_executor.DriftBlocked,))
+
+
+def _behind(exc: Optional[BaseException], kinds: tuple):
+  """The first exception of `kinds` in exc's chain (itself, its cause or context), or None."""
   seen = set()
   while exc is not None and id(exc) not in seen:
-    if isinstance(exc, (InputError, ConfigError)):
+    if isinstance(exc, kinds):
       return exc
     seen.add(id(exc))
     exc = exc.__cause__ or exc.__context__
   return None
+
+
+def add_drift_block(result: Dict[str, Any], report: Dict[str, Any]) -> Dict[str, Any]:
+  """A run that DriftCheck stopped: its drift, each drifted feature a failed gate, not
+  blessed."""
+  result["drift"] = drift_block(report)
+  result["failed_gates"] = [
+    f"drift: {line} (--on-drift block)" for line in result["drift"]["lines"]
+  ] + result["failed_gates"]
+  result["blessed"] = False
+  return result
 
 
 def input_error_summary(config, error: Exception) -> Dict[str, Any]:
@@ -549,6 +608,9 @@ def format_summary(summary: Dict[str, Any]) -> str:
     f"rejected: {rejected}",
     "  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
   ]
+  if summary.get("span") is not None:
+    lines.append(schedule.span_line(summary))
+  lines += schedule.drift_summary_lines(summary.get("drift") or {})
   if metrics.get("accuracy") is not None:
     split = metrics.get("split", "eval")
     lines.append(
@@ -587,6 +649,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
       f"  training: {training['epochs']} epochs, {training['train_seconds']} s, "
       f"{training['images_per_second']:.0f} images/s"
     )
+    if training.get("warm_start"):
+      lines.append("  " + schedule.warm_start_text(training["warm_start"]))
     if training.get("settings"):
       lines.append(f"  settings: {settings_line(training['settings'])}")
   for warning in summary["data_warnings"]:
@@ -604,6 +668,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
     f"  blessed: {'yes' if summary['blessed'] else 'no'}; pushed: "
     f"{summary['pushed_model_path'] or 'nothing'}"
   )
+  if summary.get("pushed_regression") is not None:
+    lines.append(schedule.regression_line(summary))
   if format_tflite(summary.get("tflite") or {}):
     lines.append(format_tflite(summary["tflite"]))
   lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()))
