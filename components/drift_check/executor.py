@@ -7,9 +7,10 @@ from typing import Any, Dict, List, Optional
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.components.distribution_validator import executor as distribution_validator
 from tfx.dsl.io import fileio
+from tfx.proto import distribution_validator_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as spec
-from tfx.utils import io_utils
+from tfx.utils import io_utils, proto_utils
 
 from trainer_module.constants import DRIFT_ACTIONS
 
@@ -88,10 +89,17 @@ class Executor(distribution_validator.Executor):
     if on_drift not in ACTIONS:
       raise ValueError(f"on_drift must be one of {', '.join(ACTIONS)}, got {on_drift!r}")
     baseline = (input_dict.get(spec.BASELINE_STATISTICS_KEY) or [None])[0]
+    properties = {k: v for k, v in exec_properties.items() if k != ON_DRIFT_KEY}
+    config = properties.get(spec.DISTRIBUTION_VALIDATOR_CONFIG_KEY)
+    if isinstance(config, str):  # Kubeflow V2's entrypoint passes proto parameters as JSON,
+      # which TFX's DistributionValidator executor would use as they are (and fail).
+      properties[spec.DISTRIBUTION_VALIDATOR_CONFIG_KEY] = proto_utils.json_to_proto(
+        config, distribution_validator_pb2.DistributionValidatorConfig()
+      )
     result = super().Do(
       {**input_dict, spec.BASELINE_STATISTICS_KEY: [baseline] if baseline else []},
       output_dict,
-      {k: v for k, v in exec_properties.items() if k != ON_DRIFT_KEY},
+      properties,
     )
     statistics = artifact_utils.get_single_instance(input_dict[spec.STATISTICS_KEY])
     anomalies = artifact_utils.get_single_instance(output_dict[spec.ANOMALIES_KEY])
