@@ -414,6 +414,17 @@ def warm_start_line(decision: warm_start.Decision) -> str:
   return f"[Trainer] training from scratch: {decision.reason}"
 
 
+def standardization(model: keras.Model) -> Optional[tuple]:
+  """(mean, std) per channel of the model's own standardization layer (a warm-started model
+  keeps its base's), or None for a model without one."""
+  layer = next((x for x in model.layers if isinstance(x, keras.layers.Normalization)), None)
+  if layer is None:
+    return None
+  mean = np.ravel(keras.ops.convert_to_numpy(layer.mean)).tolist()
+  variance = np.ravel(keras.ops.convert_to_numpy(layer.variance))
+  return mean, np.sqrt(variance).tolist()
+
+
 def write_extras(
   model: keras.Model,
   saved_model_dir: str,
@@ -423,11 +434,10 @@ def write_extras(
   """The input contract and the Keras model beside the SavedModel (trainer_module/contract.py),
   for clients that decode images themselves: TFLite, predict, Grad-CAM."""
   stats = preprocessing.read_image_stats(tf_transform_output)
+  mean, std = standardization(model) or (stats["mean"], stats["std"])
   contract.write_contract(
     saved_model_dir,
-    contract.input_contract(
-      stats["shape"], stats["resize"], config.model, stats["mean"], stats["std"]
-    ),
+    contract.input_contract(stats["shape"], stats["resize"], config.model, mean, std),
   )
   # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
   keras.Model(model.input, model.output, name=model.name).save(

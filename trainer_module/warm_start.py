@@ -5,8 +5,8 @@ TFX hands the Trainer the last blessed model (a LatestBlessedModelStrategy resol
 copied into the newly built model when the two have the same classes in the same id order,
 the same input (size, channels, resize mode) and the same architecture (layer by layer, the
 same weight shapes); otherwise training starts from scratch and the reason is recorded. The
-normalization constants stay the new ones (Transform's, of today's training data): they are
-not weights. A warm-started model trains at a tenth of the learning rate, as fine-tuning does:
+normalization constants (not weights in Keras) are the served model's too, so training starts
+from exactly the model being served: its weights learned on those constants. A warm-started model trains at a tenth of the learning rate, as fine-tuning does:
 at the full rate a restarted optimizer's first steps undo much of what the model knew.
 """
 
@@ -70,7 +70,9 @@ def incompatibility(
     return f"its images were resized by {base_resize}, not {resize}"
   ours, theirs = _layers(model), _layers(base)
   if ours != theirs:
-    differ = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), len(theirs))
+    differ = next(
+      (i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs))
+    )
     return (
       f"its architecture differs ({base.name}, {len(theirs)} layers, vs {model.name}, "
       f"{len(ours)} layers; first difference at layer {differ})"
@@ -106,4 +108,7 @@ def decide(
     return Decision(None, "the last blessed model does not fit: " + reason, epochs)
   for layer, base_layer in zip(model.layers, base.layers):
     layer.set_weights(base_layer.get_weights())
+    if isinstance(layer, keras.layers.Normalization):  # constants, not weights
+      layer.input_mean, layer.input_variance = base_layer.input_mean, base_layer.input_variance
+      layer.mean, layer.variance = base_layer.mean, base_layer.variance
   return Decision(base_model_dir, "", warm_epochs(epochs, warm_start_epochs), RATE_FACTOR)
