@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 
 
 def span_line(summary: Dict[str, Any]) -> str:
-  """'  span: 3 ingested; trained on spans 3, 2 (window 2)' ."""
+  """'  span: 3 ingested; trained on spans 3, 2'."""
   spans = summary.get("spans") or [summary["span"]]
   return f"  span: {summary['span']} ingested; trained on span{'s' if len(spans) > 1 else ''} " + (
     ", ".join(map(str, spans))
