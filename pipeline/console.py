@@ -20,6 +20,7 @@ HEARTBEAT = 30  # seconds between "still running" lines of a long stage
 # The Beam stages that say nothing while they run (ImageExampleGen counts the files it has
 # checked, the Trainer prints a line per epoch).
 BEAM_STAGES = ("StatisticsGen", "Transform", "Evaluator")
+RESOLVER_SUFFIX = "_resolver"  # the ids of the pipeline's resolver nodes
 _STAGE = re.compile(r"Component (\S+) is (running|finished)\.")
 
 
@@ -41,6 +42,8 @@ class _Stages(logging.Handler):
     if not match:
       return
     stage, state = match.groups()
+    if stage.endswith(RESOLVER_SUFFIX):  # a metadata lookup, done at once: nothing to say
+      return
     with self._lock:
       if state == "running":
         self.current, self.started, self.beats = stage, time.monotonic(), 0

@@ -248,12 +248,15 @@ class SpecRunner:
     tasks = self.pipeline.root.dag.tasks
     self.earlier = self._earlier_artifacts()
     for name in _order(tasks):
-      print(f"[spec_runner] {name}: running", flush=True)
+      resolver = self._executor(tasks[name])[1].WhichOneof("spec") == "resolver"
+      if not resolver:  # a resolver says one line: what it found
+        print(f"[spec_runner] {name}: running", flush=True)
       start = time.perf_counter()
       with _heartbeat(name):
         self.outputs[name] = self._run_task(name, tasks[name])
       self.seconds[name] = round(time.perf_counter() - start, 1)
-      print(f"[spec_runner] {name}: done in {self.seconds[name]:.1f} s", flush=True)
+      if not resolver:
+        print(f"[spec_runner] {name}: done in {self.seconds[name]:.1f} s", flush=True)
     return self.outputs
 
   def _executor(self, task: pb.PipelineTaskSpec):
