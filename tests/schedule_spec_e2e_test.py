@@ -2,7 +2,9 @@
 (tools.spec_runner) as Vertex AI would run a schedule: day 1 cold; day 2 compared with span 1
 and warm-started from the day-1 model; day 3 (one class gone, another tripled) stopped by
 DriftCheck before training with the spec compiled with --on-drift block (exit 3); day 4
-pushes. A compiled run trains on the newest span (no span window on Kubeflow V2)."""
+pushes. A compiled run trains on the newest span (no span window on Kubeflow V2). The spec
+allows a drop of 0.1 (24 eval images a day: a model may lose one against a perfect one), so
+a pushed model that is worse must be named on the console."""
 
 import json
 import os
@@ -57,8 +59,8 @@ def test_scheduled_days_through_the_compiled_spec_behave_as_the_local_runs(tmp_p
   path = os.path.join(data, "day-{SPAN}")
   warn, block = tmp_path / "warn.json", tmp_path / "block.json"
   day1 = schedule.write_day(data, 1)
-  _compile(warn, path, out)
-  _compile(block, path, out, "--on-drift", "block")
+  _compile(warn, path, out, "--change-threshold", "-0.1")
+  _compile(block, path, out, "--change-threshold", "-0.1", "--on-drift", "block")
 
   result, first = _run(warn, out, 1)
   assert result.returncode == 0, result.stdout[-3000:]
@@ -74,7 +76,10 @@ def test_scheduled_days_through_the_compiled_spec_behave_as_the_local_runs(tmp_p
   assert "  drift: none against the previous run's data (span 1)" in result.stdout
   warm = second["training"]["warm_start"]
   assert warm["from"].startswith(os.path.join(out, "pipeline", "day-1", "Trainer", "model"))
-  assert second["metrics"]["baseline"]["accuracy_change"] >= 0 and second["pushed_model_path"]
+  change = second["metrics"]["baseline"]["accuracy_change"]
+  assert second["pushed_model_path"] and second["thresholds"]["change"] == -0.1
+  assert second["pushed_regression"] == (change if change < 0 else None)
+  assert ("  regression: the pushed model is " in result.stdout) == (change < 0)
 
   day3 = schedule.write_day(data, 3)
   result, blocked = _run(block, out, 3)
