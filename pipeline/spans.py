@@ -80,14 +80,19 @@ def resolver(example_gen, spans: int) -> tfx.dsl.Resolver:
   return window
 
 
+def _statistics_span(artifact) -> int:
+  """The span StatisticsGen copied onto its statistics (the `span` property), or a custom one."""
+  return _number(artifact, "span") or artifact.span
+
+
 def previous_statistics(artifacts: List) -> List:
   """[the newest artifact of an earlier span than the newest one], or of an earlier run when
   all share one span; [] when there is none."""
   if not artifacts:
     return []
-  newest = max(artifacts, key=lambda a: (_number(a, "span") or a.span, a.id))
-  span = _number(newest, "span") or newest.span
-  earlier = [a for a in artifacts if (_number(a, "span") or a.span) < span]
+  newest = max(artifacts, key=lambda a: (_statistics_span(a), a.id))
+  span = _statistics_span(newest)
+  earlier = [a for a in artifacts if _statistics_span(a) < span]
   if not earlier:
     earlier = [a for a in artifacts if a.id != newest.id] if not span else []
   return [max(earlier, key=lambda a: a.id)] if earlier else []
