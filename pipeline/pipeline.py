@@ -16,7 +16,7 @@ from components.run_report import RunReport
 from components.serving_check import ServingCheck
 from components.serving_pusher import ServingPusher
 from components.tflite_export import TFLiteExport
-from pipeline import spans
+from pipeline import base_model, spans
 from pipeline.cloud import VERTEX, CloudConfig
 from pipeline.configs import PipelineConfig
 from schemas import SCHEMA_PATH
@@ -169,12 +169,16 @@ def create_pipeline(
     },
   )
   transform.add_upstream_node(drift_check)  # a blocking drift stops the run before training
-  # The last blessed model: the Evaluator's baseline, and the Trainer's starting point.
+  # The last blessed model: the Evaluator's baseline (and, compiled for Kubeflow V2, the
+  # Trainer's starting point; locally the latest blessed one trained on other data).
   baseline_resolver = tfx.dsl.Resolver(
     strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
     model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
     model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
   ).with_id("latest_blessed_model_resolver")
+  warm_start = None
+  if config.warm_start == "auto":
+    warm_start = baseline_resolver if kubeflow_v2 else base_model.resolver(transform)
   training_config = config.custom_config()  # the TrainingConfig part
   tuner = (
     tfx.components.Tuner(
@@ -197,7 +201,7 @@ def create_pipeline(
     transform_graph=transform.outputs["transform_graph"],
     schema=schema_gen.outputs["schema"],
     hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
-    base_model=baseline_resolver.outputs["model"] if config.warm_start == "auto" else None,
+    base_model=warm_start.outputs["model"] if warm_start else None,
     custom_config=training_config,
   )
   gate_split = "test" if has_test else "eval"
@@ -279,6 +283,7 @@ def create_pipeline(
         window,
         transform,
         tuner,
+        warm_start if warm_start is not baseline_resolver else None,
         trainer,
         baseline_resolver,
         evaluator,
