@@ -210,8 +210,8 @@ def test_warm_start_text_of_a_warm_start():
 
 
 def test_warm_start_text_of_a_start_from_scratch():
-  record = warm_start.Decision(None, "no blessed model yet", 10).record()
-  assert schedule.warm_start_text(record) == "trained from scratch: no blessed model yet"
+  record = warm_start.Decision(None, "no blessed model to start from", 10).record()
+  assert schedule.warm_start_text(record) == "trained from scratch: no blessed model to start from"
 
 
 def test_warm_start_text_without_a_rate_factor():

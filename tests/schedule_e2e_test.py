@@ -54,7 +54,7 @@ def test_four_scheduled_days_learn_over_time_and_name_the_drift(tmp_path):
   assert "  drift: no earlier data to compare with" in result.stdout
   assert first["training"]["warm_start"] == {
     "from": None,
-    "reason": "no blessed model yet",
+    "reason": "no blessed model to start from",
     "epochs": 6,
     "learning_rate_factor": 1.0,
   }

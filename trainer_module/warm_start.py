@@ -1,12 +1,13 @@
 """Warm start: the Trainer starts from the last blessed model's weights when they fit.
 
-TFX hands the Trainer the last blessed model (a LatestBlessedModelStrategy resolver feeds its
-`base_model` channel) as `fn_args.base_model`, the model's serving directory. Its weights are
-copied into the newly built model when the two have the same classes in the same id order,
-the same input (size, channels, resize mode) and the same architecture (layer by layer, the
-same weight shapes); otherwise training starts from scratch and the reason is recorded. The
-normalization constants (not weights in Keras) are the served model's too, so training starts
-from exactly the model being served: its weights learned on those constants. A warm-started model trains at a tenth of the learning rate, as fine-tuning does:
+TFX hands the Trainer the last blessed model trained on other data than this run's
+(pipeline/base_model.py feeds its `base_model` channel) as `fn_args.base_model`, the model's
+serving directory. Its weights are copied into the newly built model when the two have the
+same classes in the same id order, the same input (size, channels, resize mode) and the same
+architecture (layer by layer, the same weight shapes); otherwise training starts from scratch
+and the reason is recorded. The normalization constants (not weights in Keras) are the served
+model's too, so training starts from exactly that model: its weights learned on those
+constants. A warm-started model trains at a tenth of the learning rate, as fine-tuning does:
 at the full rate a restarted optimizer's first steps undo much of what the model knew.
 """
 
@@ -94,7 +95,7 @@ def decide(
   if mode == "never":
     return Decision(None, "--warm-start never", epochs)
   if not base_model_dir:
-    return Decision(None, "no blessed model yet", epochs)
+    return Decision(None, "no blessed model to start from", epochs)
   base = contract.load_keras_model(base_model_dir)
   reason = incompatibility(
     model,

@@ -84,7 +84,7 @@ def test_no_blessed_model_yet(base_dir):
   model = _cnn()
   before = _weights(model)
   decision = warm_start.decide(model, CLASSES, "squash", "auto", base_dir, 9, 2)
-  assert decision == warm_start.Decision(None, "no blessed model yet", 9, 1.0)
+  assert decision == warm_start.Decision(None, "no blessed model to start from", 9, 1.0)
   _assert_weights_equal(model, before)
 
 
@@ -225,10 +225,10 @@ def test_record_of_a_warm_start():
 
 
 def test_record_of_a_start_from_scratch():
-  record = warm_start.Decision(None, "no blessed model yet", 10).record()
+  record = warm_start.Decision(None, "no blessed model to start from", 10).record()
   assert record == {
     "from": None,
-    "reason": "no blessed model yet",
+    "reason": "no blessed model to start from",
     "epochs": 10,
     "learning_rate_factor": 1.0,
   }
