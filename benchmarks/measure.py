@@ -1,9 +1,11 @@
 """Runs a command in a fresh process and measures its wall time and peak memory."""
 
+import json
+import os
 import subprocess
 import threading
 import time
-from typing import List, Tuple
+from typing import Any, Dict, List, Tuple
 
 
 def run_sampled(
@@ -41,3 +43,13 @@ def run(command: List[str], **popen_args) -> Tuple[subprocess.CompletedProcess, 
   """(completed process, wall seconds, peak MB of the process tree)."""
   done, wall, samples = run_sampled(command, **popen_args)
   return done, wall, max((mb for _, mb in samples), default=0.0)
+
+
+def pipeline(command: List[str], out_dir: str) -> Tuple[Dict[str, Any], float, float]:
+  """Runs local_runner.py's `command` writing to `out_dir`: (its run_summary.json, wall
+  seconds, peak MB). Exit 0 or 3 (not blessed) are results; anything else is an error."""
+  done, wall, peak = run(command)
+  if done.returncode not in (0, 3):
+    raise RuntimeError(f"local_runner.py failed with exit status {done.returncode} in {out_dir}")
+  with open(os.path.join(out_dir, "run_summary.json")) as f:
+    return json.load(f), wall, peak

@@ -75,7 +75,7 @@ def _plain(data_dir: str, epochs: int) -> None:
 
 
 def _run_pipeline(data_dir: str, out_dir: str, epochs: int) -> dict:
-  done, wall, peak = measure.run(
+  summary, wall, peak = measure.pipeline(
     local_runner_command(
       data_dir,
       out_dir,
@@ -88,12 +88,9 @@ def _run_pipeline(data_dir: str, out_dir: str, epochs: int) -> dict:
       str(epochs),
       "--batch-size",
       str(BATCH_SIZE),
-    )
+    ),
+    out_dir,
   )
-  if done.returncode not in (0, 3):
-    raise RuntimeError(f"local_runner.py failed with exit status {done.returncode}")
-  with open(os.path.join(out_dir, "run_summary.json")) as f:
-    summary = json.load(f)
   return {
     "wall": wall,
     "peak_mb": peak,

@@ -59,13 +59,9 @@ def _visible(root: str, span: int) -> None:
 
 
 def run(path: str, out: str, epochs: int, *flags: str) -> dict:
-  done, wall, _ = measure.run(
-    local_runner_command(path, out, "fashion-spans", "--epochs", str(epochs), *FLAGS, *flags)
+  summary, wall, _ = measure.pipeline(
+    local_runner_command(path, out, "fashion-spans", "--epochs", str(epochs), *FLAGS, *flags), out
   )
-  if done.returncode not in (0, 3):
-    raise RuntimeError(f"local_runner.py failed with exit status {done.returncode} in {out}")
-  with open(os.path.join(out, "run_summary.json")) as f:
-    summary = json.load(f)
   return {
     "wall": wall,
     "trainer": summary["stage_seconds"]["Trainer"],
