@@ -64,6 +64,13 @@ def test_span_and_version_are_resolved_by_tfx_utilities(tmp_path):
     source.input_base, source.input_config.splits
   )
   assert (span, version, resolved[0].pattern) == (2, 10, "day-02/v10/*/*")
+  config = json.dumps({"splits": [{"name": "images", "pattern": "day-{SPAN:2}/v{VERSION}/*/*"}]})
+  assert sources.span_path(str(tmp_path), config) == str(tmp_path / "day-{SPAN:2}" / "v{VERSION}")
+  plain = json.dumps({"splits": [{"name": "train", "pattern": "train/*/*"}]})
+  assert sources.span_path(str(tmp_path), plain) == str(tmp_path)  # no pattern: the root
+  # A data root that repeats the pattern (a compiled spec's data_root given the whole path).
+  with pytest.raises(sources.InputError, match="the folder above the span folders"):
+    sources.resolve_span_and_version(str(tmp_path / "day-{SPAN:2}"), source.input_config.splits)
   manifest = tmp_path / "labels-7.csv"
   manifest.write_text("path,label\nday-01/v1/c0/a.png,c0\nday-01/v1/c1/b.png,c1\n")
   source = sources.describe(str(tmp_path / "labels-{SPAN}.csv"))

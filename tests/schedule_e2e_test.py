@@ -48,7 +48,7 @@ def test_four_scheduled_days_learn_over_time_and_name_the_drift(tmp_path):
   result, first = _run(path, out, "--span-window", "2")
   assert result.returncode == 0, result.stdout[-3000:]
   _check_against_disk(first, day1)
-  assert (first["span"], first["spans"]) == (1, [1])
+  assert (first["span"], first["spans"]) == (1, [1]) and first["data_dir"] == path
   assert "  span: 1 ingested; trained on span 1" in result.stdout
   assert first["drift"]["baseline"] is None
   assert "  drift: no earlier data to compare with" in result.stdout

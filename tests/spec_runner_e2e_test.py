@@ -1,5 +1,10 @@
-"""The compiled Kubeflow spec, run task by task on this machine with the tasks' own commands:
-a first run on the folder given as runtime parameter, a second judged against the first."""
+"""The compiled Kubeflow spec, run task by task on this machine with the tasks' own commands,
+as Vertex AI would run a schedule on `day-{SPAN}` folders: day 1 cold, on the folder given as
+runtime parameter; day 2 on the compiled default, judged against day 1's model, warm-started
+from it and compared with span 1's data; day 3 (one class gone, another tripled) stopped by
+DriftCheck before training with the spec compiled with --on-drift block (exit 3). A compiled
+run trains on the newest span (no span window on Kubeflow V2); day 4 and --on-drift warn on
+a drifted span are the local schedule test's (tests/schedule_e2e_test.py)."""
 
 import glob
 import json
@@ -11,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import runs, training
+from tests import images, runs, schedule
 
 pytestmark = pytest.mark.e2e
 
@@ -25,10 +30,7 @@ def _metadata(run_dir, task, key):
   return artifact["metadata"]
 
 
-def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
-  compiled_tree = training.digits_tree(str(tmp_path / "compiled"), {0: 60, 1: 60, 2: 60})
-  run_tree = training.digits_tree(str(tmp_path / "run"), {0: 50, 1: 45, 2: 40})
-  spec, out = tmp_path / "pipeline.json", tmp_path / "out"
+def _compile(spec, data, out, *flags):
   compiled = subprocess.run(
     [
       sys.executable,
@@ -36,23 +38,13 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
       "--compile",
       str(spec),
       "--data-dir",
-      compiled_tree,
+      data,
       "--output-dir",
-      str(out),
-      "--image-size",
-      "16",
-      "--channels",
-      "1",
-      "--epochs",
-      "6",
-      "--batch-size",
-      "16",
-      "--accuracy-threshold",
-      "0.5",
-      "--min-class-recall",
-      "0.3",
-      "--min-class-precision",
-      "0.3",
+      out,
+      *schedule.FLAGS,
+      "--change-threshold",
+      "-0.1",  # 24 eval images a day: a model may lose one against the last one
+      *flags,
     ],
     cwd=ROOT,
     capture_output=True,
@@ -61,23 +53,30 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
   )
   assert compiled.returncode == 0, compiled.stderr[-3000:]
 
-  # The runtime parameter points this run at another folder than the compiled default.
+
+def _run(spec, out, day, *params):
   result = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "tools.spec_runner",
-      str(spec),
-      "--param",
-      f"data_root={run_tree}",
-      "--run-id",
-      "run-1",
-    ],
+    [sys.executable, "-m", "tools.spec_runner", str(spec), "--run-id", f"day-{day}", *params],
     cwd=ROOT,
     capture_output=True,
     text=True,
     timeout=900,
   )
+  assert result.returncode in (0, 3), result.stdout[-3000:] + result.stderr[-5000:]
+  with open(os.path.join(out, "run_summary.json")) as f:
+    return result, json.load(f)
+
+
+def test_compiled_spec_runs_scheduled_days_and_pushes_a_model_that_serves(tmp_path):
+  data, out = str(tmp_path / "spans"), str(tmp_path / "out")
+  spec, block = tmp_path / "pipeline.json", tmp_path / "block.json"
+  schedule.write_day(data, 1)
+  # Compiled on the spans folder; day 1 runs on a copy given as the runtime parameter.
+  _compile(spec, os.path.join(data, "day-{SPAN}"), out)
+  _compile(block, os.path.join(data, "day-{SPAN}"), out, "--on-drift", "block")
+  given = str(tmp_path / "given")
+  day1 = schedule.write_day(given, 1)
+  result, summary = _run(spec, out, 1, "--param", f"data_root={given}")
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
   for stage in STAGES:
     assert f"[spec_runner] {stage}: done" in result.stdout
@@ -92,36 +91,39 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
     )
   ]
   assert sum(line.startswith("[Trainer] epoch ") for line in lines) >= 1
-  run_dir = os.path.join(out, "pipeline", "run-1")
-  with open(os.path.join(out, "run_summary.json")) as f:
-    summary = json.load(f)  # the same summary and report as local_runner.py writes
-  assert summary["run_id"] == "run-1" and summary["data_dir"] == run_tree
-  assert summary["images_ingested"] == 135 and summary["blessed"] is True
+  run_dir = os.path.join(out, "pipeline", "day-1")
+  # The same summary and report as local_runner.py writes.
+  assert summary["run_id"] == "day-1" and summary["data_dir"] == os.path.join(given, "day-{SPAN}")
+  assert summary["span"] == 1 and summary["images_ingested"] == images.count_files(day1)
+  assert summary["blessed"] is True
   assert summary["thresholds"] == {
     "accuracy": 0.5,
-    "min_class_recall": 0.3,
-    "min_class_precision": 0.3,
-    "change": None,
+    "min_class_recall": 0.0,
+    "min_class_precision": 0.0,
+    "change": -0.1,
   }
-  assert sorted(summary["metrics"]["per_class"]) == ["0", "1", "2"]
+  assert summary["drift"]["baseline"] is None
+  assert summary["training"]["warm_start"]["reason"] == "no blessed model to start from"
+  classes = [str(d) for d in schedule.CLASSES]
+  assert sorted(summary["metrics"]["per_class"]) == classes
   assert os.path.isfile(os.path.join(summary["pushed_model_path"], "saved_model.pb"))
   assert set(STAGES) <= set(summary["stage_seconds"])
   assert os.path.isfile(os.path.join(summary["report_dir"], "model_card.md"))
   assert f"blessed: yes; pushed: {summary['pushed_model_path']}" in result.stdout
   # What the Vertex AI / KFP UI shows of the run: the confusion matrix and the model card.
   matrix = _metadata(run_dir, "RunReport", "confusion_matrix")["confusionMatrix"]
-  assert [a["displayName"] for a in matrix["annotationSpecs"]] == ["0", "1", "2"]
+  assert [a["displayName"] for a in matrix["annotationSpecs"]] == classes
   assert [r["row"] for r in matrix["rows"]] == summary["metrics"]["confusion_matrix"]["counts"]
   with open(os.path.join(run_dir, "RunReport", "model_card")) as f:
     card = f.read()
-  assert "**Blessed: yes**" in card and "| 2 | " in card
+  assert "**Blessed: yes**" in card and "| 3 | " in card
   with open(summary["log"]) as f:
     log = f.read()
   assert "[Trainer] epoch 1/" in log and "absl" in log  # every task's output, noise included
 
   examples = _metadata(run_dir, "ImageExampleGen", "examples")
-  assert examples["images_found"] == examples["images_ingested"] == 135  # the run's tree
-  assert examples["custom:span"] == 0  # the driver's span, recorded on the artifact
+  assert examples["images_found"] == examples["images_ingested"] == images.count_files(day1)
+  assert examples["custom:span"] == 1  # the driver's span, recorded on the artifact
   assert json.loads(examples["split_names"]) == ["train", "eval"]
   assert _metadata(run_dir, "Evaluator", "blessing")["blessed"] == 1
   assert _metadata(run_dir, "ServingCheck", "blessing")["blessed"] == 1
@@ -135,36 +137,51 @@ def test_compiled_spec_runs_locally_and_pushes_a_model_that_serves(tmp_path):
 
   # The pushed model answers raw PNG bytes with this run's class names, mostly right.
   serve = tf.saved_model.load(pushed["pushed_destination"]).signatures["serving_default"]
-  files = sorted(glob.glob(os.path.join(run_tree, "*", "*.png")))
+  files = sorted(glob.glob(os.path.join(day1, "*", "*.png")))
   answer = serve(image_bytes=tf.constant([open(f, "rb").read() for f in files]))
   truth = [os.path.basename(os.path.dirname(f)) for f in files]
   predicted = [c.decode() for c in answer["classes"].numpy()]
-  assert set(predicted) <= {"0", "1", "2"}
+  assert set(predicted) <= set(classes)
   np.testing.assert_allclose(answer["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-5)
   assert np.mean(np.array(predicted) == np.array(truth)) > 0.8
 
-  # A second run, on the compiled default folder, is judged against the first run's model:
-  # the resolver tasks find it among the earlier run's artifacts.
-  second = subprocess.run(
-    [sys.executable, "-m", "tools.spec_runner", str(spec), "--run-id", "run-2"],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=900,
-  )
-  assert second.returncode in (0, 3), second.stderr[-5000:]  # 3: not blessed against it
+  # Day 2, on the compiled default folder: the resolver tasks find day 1's model and data.
+  day2 = schedule.write_day(data, 2)
+  result, second = _run(spec, out, 2)
   assert (
-    "[spec_runner] latest_blessed_model_resolver-model-resolver: model = run-1/Trainer/model"
-  ) in second.stdout
-  run_dir = os.path.join(out, "pipeline", "run-2")
-  assert _metadata(run_dir, "ImageExampleGen", "examples")["images_found"] == 180
-  assert _metadata(run_dir, "Evaluator", "blessing")["baseline_model_id"] == "run-1/Trainer/model"
-  with open(os.path.join(out, "run_summary.json")) as f:
-    summary = json.load(f)
-  assert summary["run_id"] == "run-2"
-  assert summary["metrics"]["baseline"]["model"] == os.path.join(
-    out, "pipeline", "run-1", "Trainer", "model"
+    "[spec_runner] latest_blessed_model_resolver-model-resolver: model = day-1/Trainer/model"
+  ) in result.stdout
+  run_dir = os.path.join(out, "pipeline", "day-2")
+  assert _metadata(run_dir, "ImageExampleGen", "examples")["images_found"] == images.count_files(
+    day2
   )
-  failed = [line for line in second.stdout.splitlines() if line.startswith("  failed gate: ")]
-  assert failed == [f"  failed gate: {gate}" for gate in summary["failed_gates"]]
-  assert (second.returncode == 3) == bool(summary["failed_gates"])
+  assert _metadata(run_dir, "Evaluator", "blessing")["baseline_model_id"] == "day-1/Trainer/model"
+  assert second["run_id"] == "day-2" and second["span"] == 2
+  first_model = os.path.join(out, "pipeline", "day-1", "Trainer", "model")
+  assert second["metrics"]["baseline"]["model"] == first_model
+  assert second["drift"]["baseline"]["span"] == 1 and second["drift"]["drifted"] == []
+  assert "  drift: none against the previous run's data (span 1)" in result.stdout
+  assert second["training"]["warm_start"]["from"].startswith(first_model)
+  failed = [line for line in result.stdout.splitlines() if line.startswith("  failed gate: ")]
+  assert failed == [f"  failed gate: {gate}" for gate in second["failed_gates"]]
+  assert (result.returncode == 3) == bool(second["failed_gates"])
+  change = second["metrics"]["baseline"]["accuracy_change"]
+  if second["pushed_model_path"]:  # a drop of up to 0.1 is pushed, and named
+    assert second["pushed_regression"] == (change if change < 0 else None)
+    assert ("  regression: the pushed model is " in result.stdout) == (change < 0)
+
+  # Day 3, one class gone and another tripled, with the spec that blocks on drift.
+  day3 = schedule.write_day(data, 3)
+  result, blocked = _run(block, out, 3)
+  assert result.returncode == 3, result.stdout[-3000:]
+  assert blocked["span"] == 3 and blocked["images_found"] == images.count_files(day3)
+  assert "Trainer" not in blocked["stage_seconds"] and blocked["pushed_model_path"] is None
+  assert not os.path.exists(os.path.join(out, "pipeline", "day-3", "Trainer"))
+  label = next(f for f in blocked["drift"]["features"] if f["feature"] == "label")
+  measured = schedule.l_infinity(
+    schedule.label_shares(blocked["examples_path"]), schedule.label_shares(second["examples_path"])
+  )
+  assert label["drifted"] and label["distance"] == pytest.approx(measured, abs=1e-4)
+  line = f"label: L-infinity distance {label['distance']:.4f} > 0.1"
+  assert f"  failed gate: drift: {line} (--on-drift block)" in result.stdout
+  assert blocked["drift"]["baseline"]["span"] == 2

@@ -17,6 +17,7 @@ import csv
 import dataclasses
 import hashlib
 import io
+import json
 import operator
 import os
 import posixpath
@@ -89,7 +90,16 @@ def _under(path: str, real_root: str) -> bool:
 # --- Spans and versions: TFX's own utilities ------------------------------------------------
 
 
+def span_path(input_base: str, input_config: str) -> str:
+  """The data path as --data-dir names it: input_base, joined with the span folder or manifest
+  pattern (`day-{SPAN}`) of a JSON input config that has one."""
+  splits = json.loads(input_config or "{}").get("splits") or [{}]
+  pattern = split_root(splits[0].get("pattern", ""))
+  return posixpath.join(input_base, pattern) if has_spec(pattern) else input_base
+
+
 def has_spec(path: str) -> bool:
+  """Whether a path has a span, version or date placeholder."""
   return bool(_SPEC.search(path))
 
 
@@ -115,6 +125,11 @@ def resolve_span_and_version(
   """
   roots = [example_gen_pb2.Input.Split(name=s.name, pattern=split_root(s.pattern)) for s in splits]
   where = posixpath.join(input_base, roots[0].pattern) if roots else input_base
+  if has_spec(input_base):  # e.g. a compiled spec's data_root given the whole --data-dir
+    raise InputError(
+      f"{display(input_base)}: the data root is the folder above the span folders, without "
+      f"placeholders (the spec has the pattern {roots[0].pattern if roots else ''!r} already)"
+    )
   try:
     _, span, version = example_gen_utils.calculate_splits_fingerprint_span_and_version(
       input_base, roots, range_config
