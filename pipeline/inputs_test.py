@@ -66,6 +66,10 @@ def test_span_and_version_are_resolved_by_tfx_utilities(tmp_path):
   assert (span, version, resolved[0].pattern) == (2, 10, "day-02/v10/*/*")
   config = json.dumps({"splits": [{"name": "images", "pattern": "day-{SPAN:2}/v{VERSION}/*/*"}]})
   assert sources.span_path(str(tmp_path), config) == str(tmp_path / "day-{SPAN:2}" / "v{VERSION}")
+  presplit = json.dumps({"splits": [{"name": "test", "pattern": "day-{SPAN}/test/*/*"}]})
+  assert sources.span_path(str(tmp_path), presplit) == str(tmp_path / "day-{SPAN}")
+  manifest = json.dumps({"splits": [{"name": "images", "pattern": "labels-{SPAN}.csv"}]})
+  assert sources.span_path("gs://b/x", manifest) == "gs://b/x/labels-{SPAN}.csv"
   plain = json.dumps({"splits": [{"name": "train", "pattern": "train/*/*"}]})
   assert sources.span_path(str(tmp_path), plain) == str(tmp_path)  # no pattern: the root
   # A data root that repeats the pattern (a compiled spec's data_root given the whole path).

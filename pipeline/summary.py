@@ -15,7 +15,7 @@ from ml_metadata.proto import metadata_store_pb2
 from components.drift_check import executor as drift_executor
 from components.evaluator import executor as evaluator_executor
 from components.image_example_gen.executor import REPORT_FILE
-from components.image_example_gen.sources import InputError, span_path
+from components.image_example_gen.sources import InputError, has_spec
 from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
 from components.tflite_export import executor as tflite_executor
 from pipeline import class_metrics, schedule
@@ -435,14 +435,13 @@ def regression(metrics: Dict[str, Any], pushed_path: Optional[str]) -> Optional[
   return change if pushed_path and change is not None and change < 0 else None
 
 
-def _data_dir(example_gen) -> Optional[str]:
-  """The data path ImageExampleGen's execution read, as --data-dir names it (with its span
-  pattern); None without an execution."""
+def _data_dir(config, example_gen) -> Optional[str]:
+  """--data-dir as given when it has a span pattern (ImageExampleGen's execution records the
+  span folder it resolved), else the folder ImageExampleGen read."""
+  if config.data_dir and has_spec(config.data_dir):
+    return config.data_dir
   properties = example_gen.custom_properties if example_gen else {}
-  if "input_base" not in properties:
-    return None
-  config = properties["input_config"].string_value if "input_config" in properties else ""
-  return span_path(properties["input_base"].string_value, config)
+  return properties["input_base"].string_value if "input_base" in properties else config.data_dir
 
 
 def gate_split(splits: Dict[str, Any]) -> str:
@@ -500,7 +499,7 @@ def collect(
   )
   gated = bounds["min_class_recall"] > 0 or bounds["min_class_precision"] > 0
   example_gen = record.executions.get("ImageExampleGen")
-  data_dir = _data_dir(example_gen) or config.data_dir
+  data_dir = _data_dir(config, example_gen)
   pushed_block = _pushed(pushed)
   return {
     "pipeline_name": config.pipeline_name,

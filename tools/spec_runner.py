@@ -481,6 +481,19 @@ def blocked_drift(runner: SpecRunner, failed: TaskFailed) -> Dict[str, Any]:
   return report if report.get("on_drift") == "block" and report.get("drifted") else {}
 
 
+def data_dir(runner: SpecRunner) -> Optional[str]:
+  """The data path the run read, as --data-dir names it: data_root, with the span pattern
+  (`day-{SPAN}`) compiled into ImageExampleGen's input config when it has one."""
+  from components.image_example_gen import sources  # pylint: disable=import-outside-toplevel
+
+  root = runner.root_values.get("data_root")
+  task = runner.pipeline.root.dag.tasks.get("ImageExampleGen")
+  if root is None or task is None:
+    return root
+  parameters = _parameters("ImageExampleGen", task, runner.root_values)
+  return sources.span_path(root, parameters.get("input_config", ""))
+
+
 def summarize(
   runner: SpecRunner, log_path: Optional[str], drift_report: Optional[Dict[str, Any]] = None
 ) -> Dict[str, Any]:
@@ -492,7 +505,7 @@ def summarize(
   config = configs.PipelineConfig(
     output_dir=os.path.dirname(runner.root.rstrip("/")),
     pipeline_name=runner.pipeline.pipeline_info.name,
-    data_dir=runner.root_values.get("data_root"),
+    data_dir=data_dir(runner),
   )
   result = summary.collect(config, record=SpecRecord(runner))
   if drift_report:

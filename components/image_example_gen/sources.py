@@ -92,10 +92,11 @@ def _under(path: str, real_root: str) -> bool:
 
 def span_path(input_base: str, input_config: str) -> str:
   """The data path as --data-dir names it: input_base, joined with the span folder or manifest
-  pattern (`day-{SPAN}`) of a JSON input config that has one."""
+  pattern (`day-{SPAN}`, not the split folders below it) of a JSON input config with one."""
   splits = json.loads(input_config or "{}").get("splits") or [{}]
-  pattern = split_root(splits[0].get("pattern", ""))
-  return posixpath.join(input_base, pattern) if has_spec(pattern) else input_base
+  parts = splits[0].get("pattern", "").split("/")
+  spec = [i for i, part in enumerate(parts) if has_spec(part)]  # below it: train/, */*
+  return posixpath.join(input_base, *parts[: spec[-1] + 1]) if spec else input_base
 
 
 def has_spec(path: str) -> bool:
