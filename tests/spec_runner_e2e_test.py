@@ -100,7 +100,7 @@ def test_compiled_spec_runs_scheduled_days_and_pushes_a_model_that_serves(tmp_pa
     "accuracy": 0.5,
     "min_class_recall": 0.0,
     "min_class_precision": 0.0,
-    "change": -0.1,
+    "change": None,  # no model to compare with yet
   }
   assert summary["drift"]["baseline"] is None
   assert summary["training"]["warm_start"]["reason"] == "no blessed model to start from"
@@ -157,6 +157,7 @@ def test_compiled_spec_runs_scheduled_days_and_pushes_a_model_that_serves(tmp_pa
   )
   assert _metadata(run_dir, "Evaluator", "blessing")["baseline_model_id"] == "day-1/Trainer/model"
   assert second["run_id"] == "day-2" and second["span"] == 2
+  assert second["thresholds"]["change"] == -0.1
   first_model = os.path.join(out, "pipeline", "day-1", "Trainer", "model")
   assert second["metrics"]["baseline"]["model"] == first_model
   assert second["drift"]["baseline"]["span"] == 1 and second["drift"]["drifted"] == []
