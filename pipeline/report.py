@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from pipeline import schedule
+from pipeline import escape, schedule
 
 # matplotlib and TensorFlow are imported where they are used: `python -m pipeline.report`
 # answers a usage error at once, without TensorFlow's start-up lines.
@@ -72,7 +72,7 @@ def per_class_table(summary: Dict[str, Any]) -> str:
     f1 = values.get("f1_score")
     cells.append("n/a" if f1 is None else f"{f1:.4f}")
     rows.append(
-      f"| {name} | {values.get('images', '')} | {values.get('predicted', '')} | "
+      f"| {escape.markdown(name)} | {values.get('images', '')} | {values.get('predicted', '')} | "
       + " | ".join(cells)
       + " |"
     )
@@ -97,8 +97,8 @@ def plot_confusion_matrix(matrix: Dict[str, Any], path: Optional[str] = None):
   axes.set(
     xticks=range(len(names)),
     yticks=range(len(names)),
-    xticklabels=names,
-    yticklabels=names,
+    xticklabels=[escape.plot(n) for n in names],
+    yticklabels=[escape.plot(n) for n in names],
     xlabel="predicted",
     ylabel="actual",
     title="Confusion matrix",
@@ -168,7 +168,7 @@ def _settings_lines(settings: Dict[str, Any]) -> List[str]:
     + f", dropout {settings['dropout']:.2g}",
     "- Weights: "
     + (
-      f"`{settings['weights']}`, then {settings.get('fine_tune_epochs') or 0} fine-tuning epochs"
+      f"{escape.code(settings['weights'])}, then {settings.get('fine_tune_epochs') or 0} fine-tuning epochs"
       if settings.get("weights")
       else "trained from scratch"
     ),
@@ -179,7 +179,7 @@ def _settings_lines(settings: Dict[str, Any]) -> List[str]:
     "- Augmentation: " + (", ".join(settings["augment"]) or "none"),
     f"- Class weights: {settings['class_weights']}"
     + (
-      " (" + ", ".join(f"{c} {w}" for c, w in applied.items()) + ")"
+      " (" + ", ".join(f"{escape.markdown(c)} {w}" for c, w in applied.items()) + ")"
       if applied
       else " (not applied: classes balanced enough)"
       if settings["class_weights"] == "auto"
@@ -203,7 +203,7 @@ def _baseline_line(metrics: Dict[str, Any], thresholds: Dict[str, Any]) -> str:
   if skipped:
     return (
       "- Baseline: not compared, the last blessed model's classes differ "
-      f"({skipped['reason']}): thresholds only"
+      f"({escape.markdown(skipped['reason'])}): thresholds only"
     )
   return "- Baseline: none (first blessed model: thresholds only)"
 
@@ -223,9 +223,9 @@ def _schedule_lines(summary: Dict[str, Any]) -> List[str]:
 
 
 def _item(line: str) -> str:
-  """A console line as a list item: '- ' and a capital first letter (nothing else changed)."""
+  """A console line as a list item: '- ', a capital first letter, escaped for Markdown."""
   line = line.strip()
-  return "- " + line[:1].upper() + line[1:]
+  return "- " + escape.markdown(line[:1].upper() + line[1:])
 
 
 def model_card(summary: Dict[str, Any]) -> str:
@@ -233,19 +233,21 @@ def model_card(summary: Dict[str, Any]) -> str:
   training = summary.get("training") or {}
   rejected = ", ".join(f"{n} {r}" for r, n in summary["images_rejected"].items()) or "none"
   calibration = metrics.get("calibration") or {}
+  pushed = summary["pushed_model_path"]
   lines = [
-    f"# Model card: {summary['pipeline_name']}",
+    f"# Model card: {escape.markdown(summary['pipeline_name'])}",
     "",
-    f"Run `{summary['run_id']}`. **Blessed: {'yes' if summary['blessed'] else 'no'}**; "
-    f"pushed: {summary['pushed_model_path'] or 'nothing'}.",
+    f"Run {escape.code(summary['run_id'])}. **Blessed: {'yes' if summary['blessed'] else 'no'}**; "
+    f"pushed: {escape.code(pushed) if pushed else 'nothing'}.",
     "",
     "## Data",
-    f"- Source: `{summary['data_dir']}`"
+    f"- Source: {escape.code(summary['data_dir'])}"
     + (f" (span {summary['span']})" if summary.get("span") is not None else ""),
     f"- Images: {summary['images_found']} found, {summary['images_ingested']} ingested; "
     f"rejected: {rejected}",
     "- Splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
-    f"- Classes ({len(summary['classes'])}): " + ", ".join(summary["classes"]),
+    f"- Classes ({len(summary['classes'])}): "
+    + ", ".join(escape.markdown(c) for c in summary["classes"]),
     *_schedule_lines(summary),
     "",
     "## Training",
@@ -286,16 +288,18 @@ def model_card(summary: Dict[str, Any]) -> str:
     ]
   else:  # e.g. a run that DriftCheck stopped before training
     lines += ["- Not evaluated: the run stopped before the Evaluator", ""]
-  lines += [f"- Warning: {w}" for w in summary.get("metric_warnings", [])]
+  lines += [f"- Warning: {escape.markdown(w)}" for w in summary.get("metric_warnings", [])]
   failures = summary["failed_gates"]
-  lines += ["## Gates", ""] + ([f"- FAILED: {f}" for f in failures] or ["- All passed."])
+  lines += ["## Gates", ""] + (
+    [f"- FAILED: {escape.markdown(f)}" for f in failures] or ["- All passed."]
+  )
   check = summary.get("serving_check") or {}
   if check:
     lines.append(
       f"- Serving check: {'passed' if check['blessed'] else 'FAILED'} "
       f"({check.get('requests', 0)} requests with real images)"
       if check["blessed"]
-      else f"- Serving check FAILED: {check['reason']}"
+      else f"- Serving check FAILED: {escape.markdown(check['reason'])}"
     )
   lines += ["", "Plots: confusion_matrix.png, training_curves.png, calibration.png.", ""]
   return "\n".join(lines)

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from pipeline import escape
 from tests import images, records, runs, schedule
 
 pytestmark = pytest.mark.e2e
@@ -95,7 +96,8 @@ def test_four_scheduled_days_learn_over_time_and_name_the_drift(tmp_path):
   with open(os.path.join(second["report_dir"], "model_card.md")) as f:
     card = f.read()
   assert "- Trained on spans 2, 1; gated on span 2" in card
-  assert f"- Warm start: from {warm['from']}, 2 epochs at 0.1x the learning rate" in card
+  started = f"Warm start: from {warm['from']}, 2 epochs at 0.1x the learning rate"
+  assert f"- {escape.markdown(started)}" in card  # the path's '_' escaped for Markdown
 
   # Day 3: class 3 vanished, class 0 tripled. With block, the run stops before training.
   day3 = schedule.write_day(data, 3)
@@ -127,7 +129,7 @@ def test_four_scheduled_days_learn_over_time_and_name_the_drift(tmp_path):
   with open(os.path.join(blocked["report_dir"], "model_card.md")) as f:
     card = f.read()
   assert "- Not evaluated: the run stopped before the Evaluator" in card
-  assert f"- FAILED: drift: {line} (--on-drift block)" in card
+  assert "- FAILED: " + escape.markdown(f"drift: {line} (--on-drift block)") in card
 
   # The same day with warnings only (the default): still compared with span 2, and trained.
   result, warned = _run(path, out, "--span-window", "2")
@@ -138,7 +140,8 @@ def test_four_scheduled_days_learn_over_time_and_name_the_drift(tmp_path):
   if warned["pushed_model_path"]:  # never worse than the model it replaces
     assert warned["metrics"]["baseline"]["accuracy_change"] >= 0
   with open(os.path.join(warned["report_dir"], "model_card.md")) as f:
-    assert f"- Drift against the previous run's data (span 2) (warning): {line}" in f.read()
+    warned_line = f"Drift against the previous run's data (span 2) (warning): {line}"
+    assert f"- {escape.markdown(warned_line)}" in f.read()
 
   # Day 4: back to normal; pushed, warm-started from the last blessed model.
   day4 = schedule.write_day(data, 4)

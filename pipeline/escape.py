@@ -1,0 +1,41 @@
+"""User-supplied text (class names, paths, labels) made safe where the report renders it.
+
+Kubeflow and Vertex AI render a model card as Markdown, raw HTML included: a class named
+`<script>…</script>` must arrive as text, and a `|` in a class name must not add a table cell.
+Matplotlib reads `$…$` in a label as TeX (and fails on bad TeX): a class named `$x` stays text.
+"""
+
+import re
+
+# The punctuation that starts or ends markup mid-line (emphasis, code, links, table cells,
+# strikethrough); a backslash makes each literal. '<', '>' and '&' become entities.
+_PUNCTUATION = re.compile(r"([\\`*_\[\]|~])")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+_BREAKS = re.compile(r"[\r\n\u2028\u2029\x00-\x1f\x7f]+")
+
+
+def _one_line(value: object) -> str:
+  """The value as text on one line: line breaks and control characters become a space."""
+  return _BREAKS.sub(" ", str(value))
+
+
+def markdown(value: object) -> str:
+  """Plain text for a Markdown line or table cell: HTML characters as entities, Markdown
+  punctuation escaped, on one line."""
+  escaped = _PUNCTUATION.sub(r"\\\1", _one_line(value))
+  return "".join(_HTML.get(c, c) for c in escaped)
+
+
+def code(value: object) -> str:
+  """A code span holding the value literally (a path, a file name): fenced by more backticks
+  than any run inside it. Inside a table cell, use markdown(): a code span keeps its '|'."""
+  value = _one_line(value)
+  longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
+  fence = "`" * (longest + 1)
+  pad = " " if value.startswith("`") or value.endswith("`") else ""
+  return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def plot(value: object) -> str:
+  """A plot label shown as written: Matplotlib's math mode off ('$' escaped)."""
+  return str(value).replace("$", r"\$")

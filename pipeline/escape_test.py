@@ -1,0 +1,108 @@
+"""Hostile class names, paths and labels reach the model card and per-class table as text:
+rendered by a CommonMark parser with raw HTML on (as Kubeflow and Vertex AI show Markdown), no
+tag of theirs survives and every table row keeps its cells."""
+
+import html
+import re
+
+from markdown_it import MarkdownIt
+
+from pipeline import class_metrics, escape, report
+
+HOSTILE = [
+  "<script>alert(1)</script>",
+  "<img src=x onerror=alert(1)>",
+  "a|b",
+  "`tick`",
+  "two\nlines",
+  "**bold** [link](http://x) ![i](y) ~~s~~ _u_ \\",
+  "$x^2$",
+  "plain",
+]
+PATH = "/data/<b>`odd`|dir</b>/day-{SPAN}"
+
+
+def _render(markdown: str) -> str:
+  return MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+
+
+def _text(rendered: str) -> str:
+  """What a reader sees: the HTML's text, tags dropped, entities decoded."""
+  return html.unescape(re.sub(r"<[^>]+>", "", rendered))
+
+
+def _summary():
+  counts = [[3 if i == j else (1 if j == (i + 1) % len(HOSTILE) else 0) for j in range(8)]
+            for i in range(8)]  # fmt: skip
+  matrix = {"classes": HOSTILE, "counts": counts}
+  per_class = class_metrics.per_class({}, matrix)
+  return {
+    "pipeline_name": "<i>name</i>",
+    "run_id": "run`1`",
+    "blessed": False,
+    "pushed_model_path": None,
+    "data_dir": PATH,
+    "span": 3,
+    "images_found": 32,
+    "images_ingested": 32,
+    "images_rejected": {},
+    "splits": {"train": 24, "eval": 8},
+    "classes": HOSTILE,
+    "metrics": {"accuracy": 0.75, "examples": 32, "split": "eval", "per_class": per_class},
+    "thresholds": {
+      "accuracy": 0.8,
+      "min_class_recall": 0.5,
+      "min_class_precision": 0.5,
+      "change": 0.0,
+    },
+    "failed_gates": [f"recall of class {HOSTILE[0]} 0.3 < 0.5"],
+    "metric_warnings": [f"class {HOSTILE[1]} has only 4 eval images"],
+  }
+
+
+def test_hostile_names_are_text_in_the_model_card():
+  summary = _summary()
+  rendered = _render(report.model_card(summary))
+  for tag in ("<script", "<img", "<b>", "<i>", "<a ", "<em>", "<del>"):
+    assert tag not in rendered, tag
+  assert rendered.count("<strong>") == 1  # the card's own "**Blessed: no**"
+  seen = _text(rendered)
+  assert "Model card: <i>name</i>" in seen
+  assert f"Source: {PATH} (span 3)" in seen
+  assert "Classes (8): " + ", ".join(n.replace("\n", " ") for n in HOSTILE) in seen
+  assert f"FAILED: recall of class {HOSTILE[0]} 0.3 < 0.5" in seen
+  assert "Run run`1`." in seen
+
+
+def test_every_row_of_the_per_class_table_keeps_its_six_cells():
+  summary = _summary()
+  rendered = _render(report.per_class_table(summary))
+  rows = re.findall(r"<tr>(.*?)</tr>", rendered, flags=re.S)
+  assert len(rows) == 1 + len(HOSTILE)
+  for row, name in zip(rows[1:], HOSTILE):
+    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, flags=re.S)
+    assert len(cells) == 6, row
+    assert _text(cells[0]) == name.replace("\n", " ")
+    # The counts shown are the confusion matrix's: its row and column sums.
+    assert _text(cells[1]) == str(summary["metrics"]["per_class"][name]["images"])
+    assert _text(cells[2]) == str(summary["metrics"]["per_class"][name]["predicted"])
+
+
+def test_a_code_span_holds_any_backticks():
+  for value in ("`", "a``b", "`start", "end`", "no ticks"):
+    rendered = _render(escape.code(value))
+    assert _text(rendered).strip() == value
+    assert rendered.count("<code>") == 1
+
+
+def test_plot_labels_keep_dollars_literal():
+  import matplotlib  # pylint: disable=import-outside-toplevel
+
+  matplotlib.use("Agg")
+  from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
+
+  figure, axes = pyplot.subplots()
+  label = axes.set_title(escape.plot("$x^2$ and $\\frac{$"))
+  figure.canvas.draw()  # unescaped, '$\\frac{$' is bad TeX and raises here
+  assert label.get_text() == "\\$x^2\\$ and \\$\\frac{\\$"
+  pyplot.close(figure)
