@@ -2,9 +2,10 @@
 as Vertex AI would run a schedule on `day-{SPAN}` folders: day 1 cold, on the folder given as
 runtime parameter; day 2 on the compiled default, judged against day 1's model, warm-started
 from it and compared with span 1's data; day 3 (one class gone, another tripled) stopped by
-DriftCheck before training with the spec compiled with --on-drift block (exit 3). A compiled
-run trains on the newest span (no span window on Kubeflow V2); day 4 and --on-drift warn on
-a drifted span are the local schedule test's (tests/schedule_e2e_test.py)."""
+DriftCheck before training with the spec compiled with --on-drift block (exit 3); day 4 back
+to normal, compared with span 3 and warm-started from the last blessed model. A compiled run
+trains on the newest span (no span window on Kubeflow V2); day 3 run again with warnings only
+is the local schedule test's (tests/schedule_e2e_test.py)."""
 
 import glob
 import json
@@ -186,3 +187,19 @@ def test_compiled_spec_runs_scheduled_days_and_pushes_a_model_that_serves(tmp_pa
   line = f"label: L-infinity distance {label['distance']:.4f} > 0.1"
   assert f"  failed gate: drift: {line} (--on-drift block)" in result.stdout
   assert blocked["drift"]["baseline"]["span"] == 2
+
+  # Day 4, back to the first days' mix, with the warning spec: compared with span 3 (the
+  # statistics of the run DriftCheck stopped), warm-started from the last blessed model.
+  day4 = schedule.write_day(data, 4)
+  result, fourth = _run(spec, out, 4)
+  assert fourth["span"] == 4 and fourth["images_found"] == images.count_files(day4)
+  assert fourth["drift"]["baseline"]["span"] == 3
+  for drifted in fourth["drift"]["lines"]:  # warned, not blocked
+    assert f"(warning): {drifted}" in result.stdout
+  last_blessed = "day-2" if second["blessed"] else "day-1"
+  assert fourth["training"]["warm_start"]["from"].startswith(
+    os.path.join(out, "pipeline", last_blessed, "Trainer", "model")
+  )
+  assert (result.returncode == 0) == bool(fourth["pushed_model_path"])
+  if fourth["pushed_model_path"]:
+    assert os.path.isfile(os.path.join(fourth["pushed_model_path"], "saved_model.pb"))
