@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from pipeline import escape
 from pipeline.report import EXPLANATION_FILES, _pyplot  # pylint: disable=protected-access
 
 MAX_IMAGES = 2000
@@ -110,7 +111,8 @@ def _title(figure, text: str) -> None:
 
 
 def _label(class_names: List[str], class_id: int) -> str:
-  return class_names[class_id] if 0 <= class_id < len(class_names) else "?"
+  """A class name for a caption, shown as written ('$' is no TeX)."""
+  return escape.plot(class_names[class_id]) if 0 <= class_id < len(class_names) else "?"
 
 
 def _show(axes, image: np.ndarray) -> None:
