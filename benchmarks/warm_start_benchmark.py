@@ -107,6 +107,10 @@ def main() -> None:
   )
 
 
+def _count(number: int, noun: str) -> str:
+  return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _write(history, results, epochs: int, command: str) -> None:
   warm = [r["auto"] for r in results]
   cold = [r["never"] for r in results]
@@ -115,13 +119,15 @@ def _write(history, results, epochs: int, command: str) -> None:
   lines = [
     SECTION,
     "",
-    f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; {len(results)} "
-    "repeats of span 3 from copies of one output dir after spans 1 and 2).",
+    f"Command: `{command}` ({time.strftime('%Y-%m-%d')}; {machine()}; "
+    f"{_count(len(results), 'repeat')} of span 3 from copies of one output dir after spans 1 "
+    "and 2).",
     "Fashion-MNIST in three spans (each a third of the 55,000 train and 5,000 eval PNGs; the "
     "official 10,000 test PNGs in every span, which the Evaluator gates on); default CNN, "
     f"28×28×1, batch 64, --epochs {epochs}. Spans 1 and 2 ran once: test accuracy "
     f"{history[0]['accuracy']:.4f} (cold), then {history[1]['accuracy']:.4f} (warm-started, "
-    f"{history[1]['epochs']} epochs). Median (min–max) over repeats.",
+    f"{_count(history[1]['epochs'], 'epoch')})."
+    + (" Median (min–max) over repeats." if len(results) > 1 else ""),
     "",
     "| span 3 | warm start (default) | from scratch (--warm-start never) |",
     "|---|---:|---:|",

@@ -168,7 +168,8 @@ def _settings_lines(settings: Dict[str, Any]) -> List[str]:
     + f", dropout {settings['dropout']:.2g}",
     "- Weights: "
     + (
-      f"{escape.code(settings['weights'])}, then {settings.get('fine_tune_epochs') or 0} fine-tuning epochs"
+      f"{escape.code(settings['weights'])}, then "
+      f"{settings.get('fine_tune_epochs') or 0} fine-tuning epochs"
       if settings.get("weights")
       else "trained from scratch"
     ),

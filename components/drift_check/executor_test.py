@@ -103,7 +103,8 @@ def test_images_of_another_size_drift_on_width_and_height_and_block_names_them(d
   report = blocked.value.report
   assert {"width", "height"} <= set(report["drifted"]) and "label" not in report["drifted"]
   sizes = {f["feature"]: f for f in report["features"]}
-  # Every 8x8 scan now 16x16: the two histograms share no bucket: the divergence is at its maximum, 1 (log base 2).
+  # Every 8x8 scan now 16x16: the two histograms share no bucket, so the divergence is at its
+  # maximum, 1 (log base 2).
   assert sizes["width"]["measure"] == "Jensen-Shannon divergence"
   assert sizes["width"]["distance"] == pytest.approx(1.0, abs=1e-3)
   message = str(blocked.value)
