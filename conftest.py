@@ -7,8 +7,9 @@ import pytest
 
 from tests import training
 
-# Test tiers: `unit` (the default: no Beam, no TFX executor, no training, no subprocess),
-# `integration` (marked per module or test) and `e2e`. A unit test that does any of those fails.
+# Test tiers: `unit` (the default: no Beam, no TFX executor, no training, no subprocess, no
+# Keras fit / evaluate / predict loop), `integration` (marked per module or test) and `e2e`. A
+# unit test that does any of those fails; calling a model, model(x), is fine.
 _TIERS = ("unit", "integration", "e2e")
 
 
@@ -44,6 +45,10 @@ def _guards():
     ("apache_beam", "Pipeline", "run", "run a Beam pipeline"),
     ("tfx.dsl.components.base.base_executor", "BaseExecutor", "__init__", "run a TFX executor"),
     ("keras", "Model", "fit", "train a model"),
+    ("keras", "Model", "train_on_batch", "train a model"),
+    ("keras", "Model", "evaluate", "run a Keras evaluate loop"),
+    ("keras", "Model", "test_on_batch", "run a Keras evaluate loop"),
+    ("keras", "Model", "predict", "run a Keras predict loop (call the model instead: model(x))"),
   ):
     if module in sys.modules:
       found.append((getattr(sys.modules[module], owner), attribute, what))

@@ -101,7 +101,7 @@ def test_efficientnet_heatmaps_equal_grad_cam_computed_inside_its_backbone_by_ha
   expected = np.divide(expected, peak, out=np.zeros_like(expected), where=peak > 0)
   assert (peak > 0).any()
   np.testing.assert_allclose(heatmaps, expected, atol=1e-4)
-  np.testing.assert_allclose(probabilities, model.predict({IMAGE_XF: pixels}, verbose=0), atol=1e-5)
+  np.testing.assert_allclose(probabilities, model({IMAGE_XF: pixels}, training=False), atol=1e-5)
 
 
 def test_overlay_is_rgb_and_red_where_the_evidence_is():

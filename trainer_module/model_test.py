@@ -1,4 +1,5 @@
-"""Model builders: build, one real training step on digits, predict; fine-tuning's unfreezing."""
+"""Model builders: build, one real training step on digits, predict; fine-tuning's unfreezing
+(the training steps are integration tier)."""
 
 import keras
 import numpy as np
@@ -31,6 +32,7 @@ def _train_step_changes_weights_and_predicts(model, features, labels):
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-4)
 
 
+@pytest.mark.integration  # a training step
 @pytest.mark.parametrize("channels", [1, 3])
 def test_cnn_trains_and_predicts(channels):
   features, labels = _batch(16, channels)
@@ -75,6 +77,7 @@ def test_efficientnet_variants_build_for_the_transformed_input(variant, channels
   assert tuple(model.outputs[0].shape) == (None, 10)
 
 
+@pytest.mark.integration  # training steps
 def test_local_weights_load_frozen_then_top_layers_unfreeze_for_fine_tuning(tmp_path):
   source = keras.applications.EfficientNetB0(
     include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"

@@ -23,7 +23,7 @@ def test_both_models_convert_to_int8_and_float16_and_answer_like_keras(build, sh
   rng = np.random.default_rng(0)
   calibration = rng.integers(0, 256, (16, *shape), dtype=np.uint8)
   pixels = rng.integers(0, 256, (4, *shape), dtype=np.uint8)
-  expected = model.predict({IMAGE_XF: pixels.astype(np.float32)}, verbose=0)
+  expected = np.asarray(model({IMAGE_XF: pixels.astype(np.float32)}, training=False))
   for kind in (convert.INT8, convert.FLOAT16):
     classifier = convert.TFLiteClassifier(content=convert.convert(model, kind, calibration))
     described = classifier.describe()

@@ -1,0 +1,48 @@
+"""conftest.py's tier guard: a unit test that trains, runs a Keras evaluate or predict loop,
+Beam, a TFX executor or a subprocess fails; calling the model is allowed."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import conftest
+
+LOOPS = ("fit", "train_on_batch", "evaluate", "test_on_batch", "predict")
+
+
+def _tiny():
+  model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+  model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+  return model
+
+
+def test_the_guard_covers_every_keras_loop_and_the_rest():
+  guarded = {(owner, attribute) for owner, attribute, _ in conftest._guards()}  # pylint: disable=protected-access
+  assert {(keras.Model, loop) for loop in LOOPS} <= guarded
+  assert (subprocess.Popen, "__init__") in guarded
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_unit_test_cannot_run_a_keras_loop_but_may_call_the_model(loop):
+  model = _tiny()
+  x, y = np.ones((4, 3), np.float32), np.zeros(4, np.int64)
+  args = {"fit": (x, y), "train_on_batch": (x, y), "evaluate": (x, y), "test_on_batch": (x, y)}
+  with pytest.raises(RuntimeError, match="a unit test may not .*: mark it integration"):
+    getattr(model, loop)(*args.get(loop, (x,)))
+  assert model(x).shape == (4, 2)  # predicting by calling the model is fine
+
+
+def test_a_unit_test_cannot_start_a_subprocess():
+  with pytest.raises(RuntimeError, match="a unit test may not start a subprocess"):
+    subprocess.run([sys.executable, "-c", "pass"], check=False)
+
+
+@pytest.mark.integration
+def test_an_integration_test_may_and_the_guard_is_lifted_after_each_unit_test():
+  model = _tiny()
+  x = np.ones((4, 3), np.float32)
+  assert model.predict(x, verbose=0).shape == (4, 2)
+  assert "predict" not in keras.Model.__dict__  # the inherited method is back
