@@ -41,13 +41,13 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
   for path in written:
     page = tf.io.decode_png(open(path, "rb").read()).numpy()
     assert page.shape[0] > 200 and page.shape[1] > 400  # a gallery, not an empty figure
-  assert set(explanations.FILES) <= set(report.FILES)
 
   # What the pages show is what the served model answers on the same images.
   pixels, labels, probabilities, class_names, cam = explanations.analyse(
     path_utils.serving_model_path(model.uri), examples.uri, "eval"
   )
-  data = [records.feature(e, "image") for e in records.split_examples(examples.uri, "eval")]
+  eval_examples = records.split_examples(examples.uri, "eval")
+  data = [records.feature(e, "image") for e in eval_examples]
   served = tf.saved_model.load(path_utils.serving_model_path(model.uri)).signatures[
     "serving_default"
   ](image_bytes=tf.constant(data))
@@ -55,6 +55,42 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
   assert class_names == [c.decode() for c in served["class_names"].numpy()[0]]
   assert len(labels) == len(pixels) == len(data) and labels.min() >= 0
   assert cam.layer_name.startswith("re_lu")
+
+  # The images the pages choose are the served model's mistakes (and, for "correct", its right
+  # answers), counted here from the records' labels and serving_default's answers.
+  served_probabilities = served["probabilities"].numpy()
+  truth = np.array([class_names.index(records.feature(e, "label").decode()) for e in eval_examples])
+  top, confidence = served_probabilities.argmax(axis=1), served_probabilities.max(axis=1)
+  wrong = np.flatnonzero(top != truth)
+  assert 0 < len(wrong) < len(truth) / 2  # a model that learned, and made mistakes to show
+  gallery = explanations.most_confident_mistakes(labels, probabilities)
+  assert set(gallery) <= set(wrong) and len(gallery) == min(explanations.GALLERY, len(wrong))
+  assert np.all(np.diff(confidence[gallery]) <= 1e-5)  # most confident first
+  left_out = np.setdiff1d(wrong, gallery)
+  assert not len(left_out) or confidence[left_out].max() <= confidence[gallery].min() + 1e-5
+  for class_id, chosen in explanations.select(labels, probabilities).items():
+    mine = truth == class_id
+    mistakes, right = (
+      np.flatnonzero(mine & (top != class_id)),
+      np.flatnonzero(mine & (top == class_id)),
+    )
+    assert set(chosen["mistakes"]) <= set(mistakes)
+    assert len(chosen["mistakes"]) == min(explanations.MISTAKES, len(mistakes))
+    assert len(chosen["correct"]) == min(1, len(right))
+    if len(right):
+      assert chosen["correct"][0] in right
+      assert confidence[chosen["correct"][0]] >= confidence[right].max() - 1e-5
+
+  # The misclassified page's captions name a true and a different predicted class each: the
+  # served model's, image by image.
+  figure = explanations.plot_misclassified(pixels, labels, probabilities, class_names)
+  captions = [axes.get_title() for axes in figure.axes if axes.get_title()]
+  report._pyplot().close(figure)  # pylint: disable=protected-access
+  expected = [
+    f"true {class_names[truth[i]]}\npredicted {class_names[top[i]]} {probabilities[i].max():.2f}"
+    for i in gallery
+  ]
+  assert captions == expected
 
 
 def test_no_pages_without_a_model_and_the_report_goes_on(tmp_path):
