@@ -1,8 +1,8 @@
 """One LocalDagRunner run with a run id of our choosing, the Pusher never taken from the cache."""
 
 from tfx import v1 as tfx
-from tfx.dsl.compiler import constants
-from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner
+from tfx.dsl.compiler import compiler, constants
+from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
 # Checks the serving dir on disk every run: a cached push would claim a version that a user may
@@ -12,8 +12,9 @@ ALWAYS_RUN = ("ServingPusher",)
 
 def compile_run(tfx_pipeline: tfx.dsl.Pipeline, run_id: str) -> pipeline_pb2.Pipeline:
   """The pipeline's IR for one run with this run id; the nodes in ALWAYS_RUN never cached."""
-  # What LocalDagRunner.run does first: components' pip dependencies, then the compile.
-  ir = tfx_runner._make_pipeline_proto(tfx_pipeline)  # pylint: disable=protected-access
+  # What LocalDagRunner.run does (TFX 1.21's IrBasedRunner.run), less packaging a module_file
+  # into a wheel: the pipeline names its functions by module path (no module_file to package).
+  ir = compiler.Compiler().compile(tfx_pipeline)
   runtime_parameter_utils.substitute_runtime_parameter(
     ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id}
   )
