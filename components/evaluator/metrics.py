@@ -18,6 +18,34 @@ from tensorflow_model_analysis.metrics import confusion_matrix_metrics, metric_t
 MODULE = __name__
 
 
+def class_key(key: metric_types.MetricKey) -> metric_types.MetricKey:
+  """The key without its sub key's top_k (the class id alone, as the thresholds' keys)."""
+  sub_key = key.sub_key
+  if sub_key is None or sub_key.top_k is None:
+    return key
+  rest = None
+  if sub_key.class_id is not None or sub_key.k is not None:
+    rest = metric_types.SubKey(class_id=sub_key.class_id, k=sub_key.k)
+  return metric_types.MetricKey(
+    name=key.name,
+    model_name=key.model_name,
+    output_name=key.output_name,
+    sub_key=rest,
+    aggregation_type=key.aggregation_type,
+    example_weighted=key.example_weighted,
+    is_diff=key.is_diff,
+  )
+
+
+def _rekeyed(computation: metric_types.DerivedMetricComputation):
+  def result(metrics):
+    return {class_key(key): value for key, value in computation.result(metrics).items()}
+
+  return metric_types.DerivedMetricComputation(
+    keys=[class_key(key) for key in computation.keys], result=result
+  )
+
+
 class _Top1:
   """Mixin for a ConfusionMatrixMetric: top-1 predictions, keyed without the top_k."""
 
@@ -25,51 +53,16 @@ class _Top1:
     kwargs.update(top_k=1, thresholds=[0.0])
     super().__init__(name=name, **kwargs)
 
-  # TFMA passes a computation function only the arguments its signature names: keep them all.
-  def _metric_computations(
-    self,
-    thresholds=None,
-    num_thresholds=None,
-    top_k=None,
-    class_id=None,
-    name=None,
-    eval_config=None,
-    model_name="",
-    output_name="",
-    sub_key=None,
-    aggregation_type=None,
-    class_weights=None,
-    example_weighted=False,
-    preprocessors=None,
-    metric_key=None,
-    **kwargs,
-  ):
-    del metric_key  # replaced by the key without the top_k
-    key = metric_types.MetricKey(
-      name=name,
-      model_name=model_name,
-      output_name=output_name,
-      sub_key=sub_key,
-      aggregation_type=aggregation_type,
-      example_weighted=example_weighted,
-    )
-    return super()._metric_computations(
-      thresholds=thresholds,
-      num_thresholds=num_thresholds,
-      top_k=top_k,
-      class_id=class_id,
-      name=name,
-      eval_config=eval_config,
-      model_name=model_name,
-      output_name=output_name,
-      sub_key=sub_key,
-      aggregation_type=aggregation_type,
-      class_weights=class_weights,
-      example_weighted=example_weighted,
-      preprocessors=preprocessors,
-      metric_key=key,
-      **kwargs,
-    )
+  def computations(self, *args, **kwargs) -> metric_types.MetricComputations:
+    """TFMA's own computations (tfma.metrics.Metric.computations), this metric's results keyed
+    by class_key; the confusion matrices they derive from stay top-1 ones."""
+    return [
+      _rekeyed(computation)
+      if isinstance(computation, metric_types.DerivedMetricComputation)
+      and any(key.name == self.name for key in computation.keys)
+      else computation
+      for computation in super().computations(*args, **kwargs)
+    ]
 
 
 class Top1Precision(_Top1, confusion_matrix_metrics.Precision):
