@@ -4,8 +4,9 @@ Unless verbose, the process's stderr (file descriptor 2: Python logging, TensorF
 logs, GPU probes, deprecation warnings) goes to the run's log file, `<output-dir>/logs/<run>.log`;
 stdout stays on the console, where the stages print their own few lines (ImageExampleGen's
 counts, the Trainer's cache choice and one line per epoch). TFX's "Component X is running /
-finished" become one line each with the seconds taken, and a Beam stage says how long it has
-been running every HEARTBEAT seconds. Lines meant for the user's stderr go to the real one.
+finished" become one line each with the seconds taken ("X (cached)" when TFX took the outputs of
+an earlier execution), and a Beam stage says how long it has been running every HEARTBEAT
+seconds. Lines meant for the user's stderr go to the real one.
 """
 
 import logging
@@ -21,7 +22,10 @@ HEARTBEAT = 30  # seconds between "still running" lines of a long stage
 # checked, the Trainer prints a line per epoch).
 BEAM_STAGES = ("StatisticsGen", "Transform", "Evaluator")
 RESOLVER_SUFFIX = "_resolver"  # the ids of the pipeline's resolver nodes
+# What TFX 1.21 logs (absl): LocalDagRunner around each node, and its Launcher when the node's
+# outputs come from an earlier execution ("A cached execution %d is used.").
 _STAGE = re.compile(r"Component (\S+) is (running|finished)\.")
+_CACHED = re.compile(r"A cached execution \d+ is used\.")
 
 
 def _out(line: str) -> None:
@@ -34,11 +38,16 @@ class _Stages(logging.Handler):
   def __init__(self):
     super().__init__(level=logging.INFO)
     self.current: Optional[str] = None
-    self.started, self.beats = 0.0, 0
+    self.started, self.beats, self.cached = 0.0, 0, False
     self._lock = threading.Lock()
 
   def emit(self, record: logging.LogRecord) -> None:
-    match = _STAGE.match(record.getMessage())
+    message = record.getMessage()
+    if _CACHED.match(message):
+      with self._lock:
+        self.cached = True  # the stage now running
+      return
+    match = _STAGE.match(message)
     if not match:
       return
     stage, state = match.groups()
@@ -47,7 +56,11 @@ class _Stages(logging.Handler):
     with self._lock:
       if state == "running":
         self.current, self.started, self.beats = stage, time.monotonic(), 0
+        self.cached = False
         _out(f"[pipeline] {stage} ...")
+      elif self.cached:
+        _out(f"[pipeline] {stage} (cached)")
+        self.current, self.cached = None, False
       else:
         _out(f"[pipeline] {stage} done in {time.monotonic() - self.started:.1f} s")
         self.current = None

@@ -1,5 +1,7 @@
 """The console: noise to the run's log, people's lines to stdout, errors to the real stderr."""
 
+import inspect
+import logging
 import os
 import re
 import subprocess
@@ -7,6 +9,9 @@ import sys
 import textwrap
 
 import pytest
+from absl import logging as absl_logging
+
+from pipeline import console
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -67,3 +72,64 @@ def test_verbose_shows_everything(tmp_path):
   result, _ = _run(tmp_path, verbose=True)
   assert "cuInit" in result.stderr and "a deprecation warning" in result.stderr
   assert "[pipeline] Transform done in 2." in result.stdout
+
+
+# The calls of TFX 1.21 whose records the console reads, as they are in its source.
+TFX_CALLS = {
+  "tfx.orchestration.local.local_dag_runner": (
+    "logging.info('Component %s is running.', node_id)",
+    "logging.info('Component %s is finished.', node_id)",
+  ),
+  "tfx.orchestration.portable.launcher": (
+    "logging.info('A cached execution %d is used.', execution.id)",
+  ),
+}
+
+
+def test_tfx_still_logs_what_the_console_reads():
+  import importlib  # pylint: disable=import-outside-toplevel
+
+  for module, calls in TFX_CALLS.items():
+    source = inspect.getsource(importlib.import_module(module))
+    assert "from absl import logging" in source, module
+    for call in calls:
+      assert call in source, (module, call)
+
+
+@pytest.fixture
+def stages():
+  """The console's reader of TFX's records on the absl logger, at INFO, as in a run."""
+  handler, logger = console._Stages(), logging.getLogger("absl")  # pylint: disable=protected-access
+  verbosity = absl_logging.get_verbosity()
+  logger.addHandler(handler)
+  absl_logging.set_verbosity(absl_logging.INFO)
+  try:
+    yield handler
+  finally:
+    logger.removeHandler(handler)
+    absl_logging.set_verbosity(verbosity)
+
+
+def test_a_cached_stage_says_cached_and_a_run_one_its_seconds(stages, capsys):
+  # The records TFX's calls above make, in a run's order.
+  absl_logging.info("Component %s is running.", "Transform")
+  absl_logging.info("A cached execution %d is used.", 7)
+  absl_logging.info("Component %s is finished.", "Transform")
+  absl_logging.info("Component %s is running.", "Trainer")
+  absl_logging.info("Going to run a new execution %d", 8)
+  absl_logging.info("Component %s is finished.", "Trainer")
+  absl_logging.info("Component %s is running.", "latest_blessed_model_resolver")
+  absl_logging.info("A cached execution %d is used.", 9)
+  absl_logging.info("Component %s is finished.", "latest_blessed_model_resolver")
+  absl_logging.info("Component %s is running.", "Evaluator")
+  absl_logging.info("Component %s is finished.", "Evaluator")
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[:3] == [
+    "[pipeline] Transform ...",
+    "[pipeline] Transform (cached)",
+    "[pipeline] Trainer ...",
+  ]
+  assert re.fullmatch(r"\[pipeline\] Trainer done in \d+\.\d s", lines[3])
+  # A resolver says nothing, and its cache hit is not the next stage's.
+  assert lines[4] == "[pipeline] Evaluator ..."
+  assert re.fullmatch(r"\[pipeline\] Evaluator done in \d+\.\d s", lines[5]) and len(lines) == 6
