@@ -15,8 +15,6 @@ import os
 import sys
 from typing import List, Optional
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 EXIT_OK, EXIT_USAGE = 0, 2
 DATA_ROOT = "data_root"  # The pipeline parameter: the folder ImageExampleGen ingests.
 
@@ -127,6 +125,11 @@ def _parser():
     help='Create a recurring Vertex AI schedule, e.g. "0 3 * * *" (daily, 3 '
     'am UTC; prefix "TZ=Europe/Paris " for another zone).',
   )
+  parser.add_argument(
+    "--verbose",
+    action="store_true",
+    help="Also show TensorFlow's own start-up and log lines on stderr.",
+  )
   return parser
 
 
@@ -205,6 +208,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--dataflow, --vertex-training and --vertex-endpoint need "
         "--project (or $GOOGLE_CLOUD_PROJECT)"
       )
+    from pipeline import quiet  # pylint: disable=import-outside-toplevel
+
+    quiet.import_tensorflow(verbose=args.verbose)  # before anything below imports it
     from components.image_example_gen import sources  # pylint: disable=import-outside-toplevel
     from pipeline import inputs  # pylint: disable=import-outside-toplevel
 

@@ -5,11 +5,22 @@ import dataclasses
 import os
 from typing import Any, Dict, List, Optional
 
-from tfx import v1 as tfx
-
 DEFAULT_IMAGE = "gcr.io/tfx-oss-public/tfx:1.21.0"
 SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
-VERTEX = tfx.extensions.google_cloud_ai_platform
+
+
+def _vertex():
+  """TFX's Vertex AI extension, imported when first used (kubeflow_runner's --help and flags
+  need CloudConfig without TFX and TensorFlow)."""
+  from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+
+  return tfx.extensions.google_cloud_ai_platform
+
+
+def __getattr__(name: str):
+  if name == "VERTEX":  # `from pipeline.cloud import VERTEX`
+    return _vertex()
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass
@@ -57,19 +68,21 @@ class CloudConfig:
     }
     if self.service_account:
       job["service_account"] = self.service_account
+    vertex = _vertex()
     return {
-      VERTEX.ENABLE_VERTEX_KEY: True,
-      VERTEX.VERTEX_REGION_KEY: self.region,
-      VERTEX.TRAINING_ARGS_KEY: job,
+      vertex.ENABLE_VERTEX_KEY: True,
+      vertex.VERTEX_REGION_KEY: self.region,
+      vertex.TRAINING_ARGS_KEY: job,
     }
 
   def endpoint_config(self) -> Dict[str, Any]:
     """The Vertex Pusher's custom_config: upload the model and deploy it to the endpoint."""
+    vertex = _vertex()
     return {
-      VERTEX.ENABLE_VERTEX_KEY: True,
-      VERTEX.VERTEX_REGION_KEY: self.region,
-      VERTEX.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE,
-      VERTEX.SERVING_ARGS_KEY: {
+      vertex.ENABLE_VERTEX_KEY: True,
+      vertex.VERTEX_REGION_KEY: self.region,
+      vertex.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE,
+      vertex.SERVING_ARGS_KEY: {
         "project_id": self.project,
         "endpoint_name": self.vertex_endpoint,
         "machine_type": "n1-standard-4",

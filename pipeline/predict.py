@@ -8,17 +8,17 @@
 Prints each image's path, class and score (`--json`: one JSON object a line, with every
 class's probability). Folders are searched at any depth for image files. A file that cannot
 be classified gets one line saying why (the ingestion's reasons: empty_file, not_an_image,
-truncated_file, ...) and the others go on. Exit status: 0 every image classified; 1 some could
-not be; 2 bad usage (no such model, no image given).
+truncated_file, ...) and the others go on. TensorFlow's start-up lines are left out of stderr
+(--verbose shows them). Exit status: 0 every image classified; 1 some could not be; 2 bad usage
+(no such model, no image given).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 BATCH = 64
@@ -79,8 +79,9 @@ class TFLiteClassifier:
   """A .tflite model with the labels.txt and input.json beside it; images decoded and resized
   here, as input.json says (what an app does)."""
 
-  def __init__(self, path: str):
+  def __init__(self, path: str, verbose: bool = False):
     from components.tflite_export import convert  # pylint: disable=import-outside-toplevel
+    from pipeline import quiet  # pylint: disable=import-outside-toplevel
 
     folder = os.path.dirname(os.path.abspath(path))
     try:
@@ -93,7 +94,9 @@ class TFLiteClassifier:
         f"--model {path}: needs input.json and labels.txt beside it ({e.strerror}: {e.filename})"
       )
     self.folder = folder
-    self._model = convert.TFLiteClassifier(path)
+    # The interpreter's first start prints "INFO: Created TensorFlow Lite XNNPACK delegate".
+    with contextlib.nullcontext() if verbose else quiet.native_lines_dropped():
+      self._model = convert.TFLiteClassifier(path)
 
   def __call__(self, images: List[bytes]):
     return self._model.predict(self.pixels(images))
@@ -231,6 +234,11 @@ def _parser() -> argparse.ArgumentParser:
     metavar="OUT",
     help="Write a Grad-CAM overlay per image into OUT (<name>_gradcam.png).",
   )
+  p.add_argument(
+    "--verbose",
+    action="store_true",
+    help="Also show TensorFlow's own start-up and log lines on stderr.",
+  )
   return p
 
 
@@ -239,12 +247,18 @@ def main(argv: Optional[List[str]] = None) -> int:
   if not args.paths:
     print("error: no image given: pass image files or folders", file=sys.stderr)
     return EXIT_USAGE
+  from pipeline import quiet  # pylint: disable=import-outside-toplevel
+
   try:
     kind, path = resolve_model(args.model or default_model())
+    quiet.import_tensorflow(verbose=args.verbose)  # before anything below imports it
     files = find_images(args.paths)
     if not files:
       raise UsageError(f"no image files in {', '.join(args.paths)}")
-    model = SavedModelClassifier(path) if kind == "saved_model" else TFLiteClassifier(path)
+    if kind == "saved_model":
+      model = SavedModelClassifier(path)
+    else:
+      model = TFLiteClassifier(path, verbose=args.verbose)
     return _run(model, files, args)
   except UsageError as e:
     print(f"error: {e}", file=sys.stderr)

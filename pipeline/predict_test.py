@@ -75,7 +75,7 @@ def test_a_folder_of_real_images_gets_the_served_signatures_answers_and_bad_file
   os.symlink(serving, output_dir / "serving_model")
   result = run_cli("--json", str(photos), env={"IMAGE_PIPELINE_OUTPUT_DIR": str(output_dir)})
   assert result.returncode == 1, result.stderr  # some files could not be classified
-  assert "Traceback" not in result.stderr + result.stdout
+  assert result.stderr == ""  # --json: every outcome on stdout; no TensorFlow start-up lines
   lines = [json.loads(line) for line in result.stdout.splitlines()]
   by_name = {os.path.relpath(line["path"], photos): line for line in lines}
   assert by_name["empty.jpg"] == {"path": str(photos / "empty.jpg"), "error": "empty_file"}
@@ -89,6 +89,16 @@ def test_a_folder_of_real_images_gets_the_served_signatures_answers_and_bad_file
   for line, row in zip(good, probabilities):
     assert list(line["probabilities"]) == names
     np.testing.assert_allclose(list(line["probabilities"].values()), row, rtol=1e-6)
+
+
+def test_a_tflite_run_prints_only_its_own_lines(serving, photos):
+  tflite = serving / "2000" / "tflite" / "model_int8.tflite"
+  result = run_cli("--model", str(tflite), str(photos / "png"))
+  assert result.returncode == 1  # truncated.png
+  assert result.stderr == f"{photos / 'png' / 'truncated.png'}: error: truncated_file\n"
+  assert len(result.stdout.splitlines()) == 30
+  verbose = run_cli("--verbose", "--model", str(tflite), str(photos / "png"))
+  assert "INFO: Created TensorFlow Lite" in verbose.stderr  # what the quiet run left out
 
 
 def test_human_output_is_path_class_score_and_errors_go_to_stderr(serving, photos, capsys):
