@@ -9,8 +9,11 @@ classes whose figures rest on too few images to mean much.
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
+from pipeline import escape
+
 Z95 = 1.959964  # two-sided 95 % normal quantile
 FEW_IMAGES = 30  # a gated class with fewer gate-split images gets a warning
+MAX_CLASS_WARNINGS = 10  # more classes with few images than this: one line naming them all
 
 
 def wilson_interval(successes: int, trials: int, z: float = Z95) -> Optional[Tuple[float, float]]:
@@ -58,15 +61,24 @@ def per_class(
 
 
 def warnings(classes: Dict[str, Dict[str, Any]], gated: bool, split: str) -> List[str]:
-  """One line per gated class whose figures rest on fewer than FEW_IMAGES images."""
+  """One line per gated class whose figures rest on fewer than FEW_IMAGES images; past
+  MAX_CLASS_WARNINGS such classes, one line naming them all. Plain text, each warning one line
+  whatever the class names hold (the report escapes them for Markdown)."""
   if not gated:
     return []
+  few = {name: values for name, values in classes.items() if values["images"] < FEW_IMAGES}
+  if len(few) > MAX_CLASS_WARNINGS:
+    # Names quoted (repr: a comma, a quote or a line break inside one stays visible as such).
+    named = ", ".join(f"{str(name)!r} ({values['images']})" for name, values in few.items())
+    return [
+      f"{len(few)} classes have fewer than {FEW_IMAGES} {split} images each, too few for "
+      f"their recall and precision to mean much: {named}"
+    ]
   lines = []
-  for name, values in classes.items():
-    if values["images"] < FEW_IMAGES:
-      low, high = values["recall_95ci"] or (0.0, 1.0)
-      lines.append(
-        f"class {name} has only {values['images']} {split} images: its recall "
-        f"{values['recall']} could be anywhere in {low:.2f}-{high:.2f} (95 %)"
-      )
+  for name, values in few.items():
+    low, high = values["recall_95ci"] or (0.0, 1.0)
+    lines.append(
+      f"class {escape.one_line(name)} has only {values['images']} {split} images: its recall "
+      f"{values['recall']} could be anywhere in {low:.2f}-{high:.2f} (95 %)"
+    )
   return lines

@@ -60,3 +60,32 @@ def test_few_images_are_warned_about_only_when_classes_are_gated():
   assert class_metrics.warnings(figures, gated=True, split="test") == [
     "class cat has only 29 test images: its recall 0.5 could be anywhere in 0.33-0.67 (95 %)"
   ]
+
+
+def _few(names, images=4):
+  return {n: {"images": images, "recall": 0.5, "recall_95ci": [0.1, 0.9]} for n in names}
+
+
+def test_up_to_ten_small_classes_get_a_line_each_and_more_one_line_naming_them():
+  ten = _few([f"c{i}" for i in range(10)])
+  assert len(class_metrics.warnings(ten, gated=True, split="eval")) == 10
+  eleven = {**ten, "c10": {"images": 7, "recall": 1.0, "recall_95ci": [0.6, 1.0]}}
+  eleven["big"] = {"images": 30, "recall": 0.9, "recall_95ci": [0.7, 1.0]}  # not few
+  assert class_metrics.warnings(eleven, gated=True, split="test") == [
+    "11 classes have fewer than 30 test images each, too few for their recall and precision "
+    "to mean much: " + ", ".join(f"'c{i}' (4)" for i in range(10)) + ", 'c10' (7)"
+  ]
+  assert class_metrics.warnings(eleven, gated=False, split="test") == []
+
+
+def test_class_names_cannot_break_a_warning_into_lines():
+  hostile = ["two\nlines", "carriage\r", "esc\x1b[31mred", "it's, a", "para\u2029graph"]
+  one_each = class_metrics.warnings(_few(hostile), gated=True, split="eval")
+  assert len(one_each) == 5
+  assert one_each[0].startswith("class two lines has only 4 eval images")
+  assert all(line.isprintable() for line in one_each)
+  (collapsed,) = class_metrics.warnings(
+    _few(hostile + [f"x{i}" for i in range(6)]), gated=True, split="eval"
+  )
+  assert collapsed.isprintable()  # no line break, no escape sequence
+  assert "'two\\nlines' (4), 'carriage\\r' (4), 'esc\\x1b[31mred' (4), \"it's, a\" (4)" in collapsed

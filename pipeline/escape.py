@@ -14,22 +14,23 @@ _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 _BREAKS = re.compile(r"[\r\n\u2028\u2029\x00-\x1f\x7f]+")
 
 
-def _one_line(value: object) -> str:
-  """The value as text on one line: line breaks and control characters become a space."""
+def one_line(value: object) -> str:
+  """The value as text on one line (e.g. a console line): line breaks and control characters
+  (a terminal's escape sequences among them) become a space."""
   return _BREAKS.sub(" ", str(value))
 
 
 def markdown(value: object) -> str:
   """Plain text for a Markdown line or table cell: HTML characters as entities, Markdown
   punctuation escaped, on one line."""
-  escaped = _PUNCTUATION.sub(r"\\\1", _one_line(value))
+  escaped = _PUNCTUATION.sub(r"\\\1", one_line(value))
   return "".join(_HTML.get(c, c) for c in escaped)
 
 
 def code(value: object) -> str:
   """A code span holding the value literally (a path, a file name): fenced by more backticks
   than any run inside it. Inside a table cell, use markdown(): a code span keeps its '|'."""
-  value = _one_line(value)
+  value = one_line(value)
   longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
   fence = "`" * (longest + 1)
   pad = " " if value.startswith("`") or value.endswith("`") else ""
