@@ -21,8 +21,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components import warmup
 from components.serving_check import executor as serving_check
-from pipeline.report import FILES as REPORT_FILES
 from pipeline.sample_data import export_digits
+from reporting.publish import FILES as REPORT_FILES
 from tests import images, records, runs
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 from tfx.utils import path_utils
 
-from pipeline import explanations, report
+from reporting import explanations, publish
 from tests import records
 
 
@@ -41,7 +41,7 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
   for path in written:
     page = tf.io.decode_png(open(path, "rb").read()).numpy()
     assert page.shape[0] > 200 and page.shape[1] > 400  # a gallery, not an empty figure
-  assert set(explanations.FILES) <= set(report.FILES)
+  assert set(explanations.FILES) <= set(publish.FILES)
 
   # What the pages show is what the served model answers on the same images.
   pixels, labels, probabilities, class_names, cam = explanations.analyse(
