@@ -207,10 +207,6 @@ class PipelineConfig(TrainingConfig):
   def serving_model_dir(self) -> str:
     return os.path.join(self.output_dir, "serving_model")
 
-  @property
-  def summary_path(self) -> str:
-    return os.path.join(self.output_dir, "run_summary.json")
-
   def run_context(self):
     """What the reporting layer needs of this config (reporting.summary.RunContext)."""
     from reporting.summary import RunContext  # pylint: disable=import-outside-toplevel
@@ -218,6 +214,7 @@ class PipelineConfig(TrainingConfig):
     return RunContext(
       pipeline_name=self.pipeline_name,
       output_dir=self.output_dir,
+      serving_model_dir=self.serving_model_dir,
       data_dir=self.data_dir,
       accuracy_threshold=self.accuracy_threshold,
       min_class_recall=self.min_class_recall,

@@ -51,9 +51,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from reporting import card, publish, record, summary  # pylint: disable=import-outside-toplevel
 
     try:
-      context = config.run_context()
       result = summary.collect(
-        context, record.open_run(context.metadata_path, context.pipeline_name)
+        config.run_context(), record.open_run(config.metadata_path, config.pipeline_name)
       )
       if not result.get("metrics"):
         raise LookupError(

@@ -23,6 +23,7 @@ class RunContext:
 
   pipeline_name: str
   output_dir: Optional[str] = None  # None: a Kubeflow task with no output dir of its own
+  serving_model_dir: Optional[str] = None
   data_dir: Optional[str] = None
   accuracy_threshold: float = 0.0
   min_class_recall: float = 0.0
@@ -32,14 +33,6 @@ class RunContext:
   @property
   def summary_path(self) -> str:
     return os.path.join(self.output_dir, SUMMARY_FILE)
-
-  @property
-  def serving_model_dir(self) -> str:
-    return os.path.join(self.output_dir, "serving_model")
-
-  @property
-  def metadata_path(self) -> str:
-    return os.path.join(self.output_dir, "metadata.db")
 
   def thresholds(self) -> Dict[str, Any]:
     return {
