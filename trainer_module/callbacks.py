@@ -1,4 +1,8 @@
-"""The Trainer's Keras callbacks: its console and log lines, early stopping, the learning rate."""
+"""The Trainer's Keras callbacks: its console and log lines, early stopping, the learning rate.
+
+The console gets one line an epoch (EpochLog) and, when the weights kept are not the last
+epoch's, one line saying which (BestWeights); Keras' own callback messages stay off stdout.
+"""
 
 import json
 import math
@@ -65,6 +69,44 @@ def epoch_line(record: Dict[str, Any], epochs: Optional[int] = None) -> str:
   )
 
 
+class BestWeights(keras.callbacks.EarlyStopping):
+  """Early stopping on the validation loss, keeping the best epoch's weights (validation is
+  noisy from epoch to epoch on small data). Quiet: Keras' own "early stopping" and "Restoring
+  model weights" messages would go to stdout; instead one line says which epoch's weights are
+  kept, only when they are not the last epoch's."""
+
+  def __init__(self, patience: int = 4):
+    super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True, verbose=0)
+    self.last_epoch: Optional[int] = None
+
+  def on_train_begin(self, logs=None):
+    super().on_train_begin(logs)
+    self.last_epoch = None
+
+  def on_epoch_end(self, epoch, logs=None):
+    super().on_epoch_end(epoch, logs)
+    self.last_epoch = epoch
+
+  def on_train_end(self, logs=None):
+    super().on_train_end(logs)  # restores the best weights
+    if self.best_weights is not None and self.last_epoch is not None:
+      line = kept_weights_line(self.best_epoch, self.last_epoch, self.stopped_epoch > 0, self.best)
+      if line:
+        print(line, flush=True)
+
+
+def kept_weights_line(best_epoch: int, last_epoch: int, stopped: bool, best_loss: float) -> str:
+  """The console line on the weights training ends with (epochs counted from 0, as Keras
+  does), or '' when they are the last epoch's."""
+  if best_epoch == last_epoch:
+    return ""
+  stop = f"stopped early after epoch {last_epoch + 1}; " if stopped else ""
+  return (
+    f"[Trainer] {stop}keeping the weights of epoch {best_epoch + 1} "
+    f"(the lowest validation loss, {best_loss:.4f})"
+  )
+
+
 def cosine_schedule(rate: float, epochs: int) -> Callable[[int, float], float]:
   """Epoch -> learning rate: cosine decay from `rate` towards 0 over `epochs`."""
   return lambda epoch, _: rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
@@ -77,20 +119,18 @@ def for_phase(
   epochs: int,
   schedule: Optional[Callable[[int, float], float]] = None,
 ) -> List[keras.callbacks.Callback]:
-  """Logs, early stopping, and the rate: `schedule`'s, else lowered when validation stalls."""
+  """Logs, early stopping, and the rate: `schedule`'s, else lowered when validation stalls (the
+  epoch lines show the rate, so ReduceLROnPlateau says nothing itself)."""
   callbacks = [
     keras.callbacks.TensorBoard(log_dir=os.path.join(model_run_dir, phase)),
     EpochLog(os.path.join(model_run_dir, TRAINING_LOG), train_images, phase, epochs),
-    # Validation is noisy from epoch to epoch on small data: keep the best weights seen.
-    keras.callbacks.EarlyStopping(
-      monitor="val_loss", patience=4, restore_best_weights=True, verbose=1
-    ),
+    BestWeights(patience=4),
   ]
   callbacks.append(
     keras.callbacks.LearningRateScheduler(schedule)
     if schedule
     else keras.callbacks.ReduceLROnPlateau(
-      monitor="val_loss", factor=0.3, patience=2, min_lr=1e-6, verbose=1
+      monitor="val_loss", factor=0.3, patience=2, min_lr=1e-6, verbose=0
     )
   )
   return callbacks

@@ -1,8 +1,10 @@
-"""The Trainer's callbacks, driven by hand (no training): the rate and the epoch lines."""
+"""The Trainer's callbacks, driven by hand (no training): the rate, early stopping and what
+reaches the console."""
 
 import json
 
 import keras
+import numpy as np
 
 from trainer_module import callbacks
 from trainer_module.constants import TRAINING_LOG
@@ -20,6 +22,7 @@ def test_plateau_schedule_is_a_constant_rate_lowered_by_a_callback(tmp_path):
   assert [type(c).__name__ for c in cosine][-1] == "LearningRateScheduler"
   (reduce,) = [c for c in plateau if isinstance(c, keras.callbacks.ReduceLROnPlateau)]
   assert (reduce.monitor, reduce.factor, reduce.patience) == ("val_loss", 0.3, 2)
+  assert reduce.verbose == 0  # the epoch lines show the rate
   assert not any(isinstance(c, keras.callbacks.LearningRateScheduler) for c in plateau)
   assert [round(callbacks.cosine_schedule(1e-3, 4)(e, None), 6) for e in range(4)] == [
     0.001,
@@ -27,6 +30,42 @@ def test_plateau_schedule_is_a_constant_rate_lowered_by_a_callback(tmp_path):
     0.0005,
     0.000146,
   ]
+
+
+def _fit_by_hand(callback, model, val_losses):
+  """What model.fit does with the callback, without training: each epoch's weights are new."""
+  callback.set_model(model)
+  callback.on_train_begin()
+  for epoch, loss in enumerate(val_losses):
+    model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
+    callback.on_epoch_end(epoch, {"val_loss": loss})
+    if model.stop_training:
+      break
+  callback.on_train_end()
+
+
+def test_early_stopping_keeps_the_best_weights_and_says_so_in_one_line(capsys):
+  model = _model()
+  _fit_by_hand(callbacks.BestWeights(patience=2), model, [0.9, 0.5, 0.6, 0.7, 0.1, 0.1])
+  assert capsys.readouterr().out == (
+    "[Trainer] stopped early after epoch 4; keeping the weights of epoch 2 "
+    "(the lowest validation loss, 0.5000)\n"
+  )
+  assert all((w == 1).all() for w in model.get_weights())  # epoch 2's (counted from 0: 1)
+
+
+def test_early_stopping_says_nothing_when_the_last_epoch_is_the_best(capsys):
+  model = _model()
+  _fit_by_hand(callbacks.BestWeights(), model, [0.9, 0.5, 0.4])
+  assert capsys.readouterr().out == ""
+  assert all((w == 2).all() for w in model.get_weights())
+
+
+def test_the_best_weights_of_a_run_that_did_not_stop_early():
+  assert callbacks.kept_weights_line(5, 7, False, 0.12345) == (
+    "[Trainer] keeping the weights of epoch 6 (the lowest validation loss, 0.1235)"
+  )
+  assert callbacks.kept_weights_line(7, 7, False, 0.1) == ""
 
 
 def test_each_epoch_is_one_log_record_and_one_console_line(tmp_path, capsys):

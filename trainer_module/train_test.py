@@ -1,4 +1,4 @@
-"""run_fn through the real Trainer executor on digits: training and its exports."""
+"""run_fn through the real Trainer executor on digits: training, its console and its exports."""
 
 import math
 import os
@@ -32,9 +32,15 @@ def test_each_model_trains_exports_reloads_and_serves_raw_bytes(
 
 
 @pytest.mark.integration  # training
-def test_cnn_learns_digits_and_serving_is_deterministic(digits_transformed, tmp_path):
+def test_cnn_learns_digits_and_serving_is_deterministic(digits_transformed, tmp_path, capsys):
   trained, model_run = _train(digits_transformed, tmp_path, epochs=8, augment=["rotation", "zoom"])
   epochs = training_log(model_run)
+  # The console: the Trainer's own lines only (cache, start, one an epoch, maybe the weights
+  # kept), none of Keras' (its callbacks' "Restoring model weights ..." included).
+  out = capsys.readouterr().out.splitlines()
+  assert all(line.startswith("[Trainer] ") for line in out), out
+  assert len([line for line in out if line.startswith("[Trainer] epoch ")]) == len(epochs)
+  assert len(out) <= len(epochs) + 3
   # The default schedule: cosine decay from the configured rate towards 0 over the 8 epochs.
   np.testing.assert_allclose(
     [e["learning_rate"] for e in epochs],
