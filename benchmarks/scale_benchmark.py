@@ -138,8 +138,8 @@ def _in_memory(out_dir: str, log_path: str) -> None:
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
+  from trainer_module import callbacks, preprocessing
   from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
-  from trainer_module import preprocessing, train
   from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
 
   pattern = os.path.join(
@@ -167,7 +167,7 @@ def _in_memory(out_dir: str, log_path: str) -> None:
     epochs=EPOCHS,
     shuffle=True,
     verbose=2,
-    callbacks=[train.EpochLog(log_path, len(y), "in_memory")],
+    callbacks=[callbacks.EpochLog(log_path, len(y), "in_memory")],
   )
 
 

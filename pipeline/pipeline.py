@@ -30,7 +30,7 @@ from trainer_module.constants import (
 
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.train.run_fn"
-TUNER_FN = "trainer_module.train.tuner_fn"
+TUNER_FN = "trainer_module.tuning.tuner_fn"
 
 
 def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:

@@ -461,14 +461,14 @@ def blocked_drift(runner: SpecRunner, failed: TaskFailed) -> Dict[str, Any]:
 def data_dir(runner: SpecRunner) -> Optional[str]:
   """The data path the run read, as --data-dir names it: data_root, with the span pattern
   (`day-{SPAN}`) compiled into ImageExampleGen's input config when it has one."""
-  from components.image_example_gen import sources  # pylint: disable=import-outside-toplevel
+  from components.image_example_gen import spans  # pylint: disable=import-outside-toplevel
 
   root = runner.root_values.get("data_root")
   task = runner.pipeline.root.dag.tasks.get("ImageExampleGen")
   if root is None or task is None:
     return root
   parameters = _parameters("ImageExampleGen", task, runner.root_values)
-  return sources.span_path(root, parameters.get("input_config", ""))
+  return spans.span_path(root, parameters.get("input_config", ""))
 
 
 def finish(runner: SpecRunner, log_path: Optional[str], end, error=None) -> int:
