@@ -99,7 +99,7 @@ def _run(config, run_id: str, out) -> int:
     logging.warning("interrupted by %s", signal.Signals(e.signum).name)
     end = outcome.interrupted(e.signum, out.stage)
   except Exception as e:  # pylint: disable=broad-except
-    from components.image_example_gen.sources import InputError  # pylint: disable=import-outside-toplevel
+    from components.image_example_gen.errors import InputError  # pylint: disable=import-outside-toplevel
 
     logging.exception("pipeline stopped")
     end = outcome.from_exception(e, out.stage, input_kinds=(InputError, configs.ConfigError))

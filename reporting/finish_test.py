@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from components.drift_check.executor import DriftBlocked
-from components.image_example_gen.sources import InputError
+from components.image_example_gen.errors import InputError
 from reporting import finish, outcome
 from reporting.summary import RunContext
 

@@ -12,7 +12,7 @@ import signal
 from typing import Optional
 
 from components.drift_check.executor import DriftBlocked
-from components.image_example_gen.sources import InputError
+from components.image_example_gen.errors import InputError
 
 PUSHED, NOT_BLESSED, INPUT_ERROR, FAILED, INTERRUPTED = (
   "pushed",

@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 
 import tensorflow_transform as tft
 
-from components.image_example_gen.sources import has_spec
+from components.image_example_gen.spans import has_spec
 from reporting import class_metrics, evaluation, outcome, readers
 from trainer_module.constants import LABEL_VOCAB
 

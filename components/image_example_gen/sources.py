@@ -20,14 +20,10 @@ from components.image_example_gen.manifest import manifest_rows
 from components.image_example_gen.spans import (
   CLASS_PATTERN,
   base_and_prefix,
-  has_spec,
   resolve_span_and_version,
 )
 
 SPLIT_FOLDERS = ("train", "eval", "test")
-
-# InputError and has_spec too: pipeline/summary.py imports them from here.
-__all__ = ["InputError", "Source", "class_folders", "describe", "has_spec", "plain_input_config"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
