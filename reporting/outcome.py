@@ -11,7 +11,6 @@ import dataclasses
 import signal
 from typing import Optional
 
-from components.drift_check.executor import DriftBlocked
 from components.image_example_gen.errors import InputError
 
 PUSHED, NOT_BLESSED, INPUT_ERROR, FAILED, INTERRUPTED = (
@@ -65,6 +64,9 @@ def from_exception(
   """The outcome of a run that raised `exc` while `stage` ran: DriftCheck's block (the record
   then says not blessed), bad input (an InputError, e.g. ImageExampleGen's, anywhere in the
   chain), or a failure."""
+  # Here, not at the top: a runner imports this module before TensorFlow is quiet.
+  from components.drift_check.executor import DriftBlocked  # pylint: disable=import-outside-toplevel
+
   blocked = behind(exc, (DriftBlocked,))
   if blocked is not None:
     return Outcome(drift_report=blocked.report, stage=stage)
