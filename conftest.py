@@ -13,7 +13,8 @@ from tests import training
 _TIERS = ("unit", "integration", "e2e")
 
 
-_TRAINED = {"digits_model", "digits_tflite"}  # fixtures that train: their users are integration
+# Fixtures that run Beam or train: their users are integration.
+_TRAINED = {"digits_model", "digits_tflite", "digits_transformed"}
 
 
 # Run first: under pytest-xdist's file-by-file schedule the longest file (the compiled spec's 28
@@ -77,6 +78,16 @@ def pytest_runtest_teardown(item, nextitem):  # pylint: disable=unused-argument
       delattr(owner, attribute)
     else:
       setattr(owner, attribute, original)
+
+
+@pytest.fixture(scope="session")
+def digits_transformed(tmp_path_factory):
+  """(transformed Examples, TransformGraph) of real digits at 32x32x1, digit 0 three times as
+  frequent as the others (training.PER_CLASS), through ImageExampleGen's and Transform's
+  executors: what the Trainer and Tuner tests train on."""
+  work = tmp_path_factory.mktemp("digits_transformed")
+  data_dir = training.digits_tree(str(work / "digits"), training.PER_CLASS)
+  return training.ingest_and_transform(data_dir, str(work), image_size=32, channels=1)
 
 
 @pytest.fixture(scope="session")

@@ -229,6 +229,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
 
+  from components.image_example_gen import spans  # pylint: disable=import-outside-toplevel
   from pipeline import local_run  # pylint: disable=import-outside-toplevel
   from pipeline.pipeline import create_pipeline  # pylint: disable=import-outside-toplevel
 
@@ -255,7 +256,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   )
   never_cache(spec_path, local_run.ALWAYS_RUN)
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
-  _rewrite_spec(spec_path, by_span=sources.has_spec(config.data_dir))
+  _rewrite_spec(spec_path, by_span=spans.has_spec(config.data_dir))
   if not (args.submit or args.schedule):
     return EXIT_OK
 

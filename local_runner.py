@@ -9,7 +9,6 @@ usage; 1 anything else; 130 / 143 interrupted by SIGINT / SIGTERM.
 
 import dataclasses
 import datetime
-import json
 import logging
 import os
 import signal
@@ -76,100 +75,88 @@ def main(argv: Optional[List[str]] = None) -> int:
       run_id = datetime.datetime.now().isoformat()
       log_path = os.path.join(config.output_dir, "logs", run_id.replace(":", "") + ".log")
       with console.Console(log_path, verbose=args.verbose) as out:
-        try:
-          return _run(config, run_id, out)
-        except Exception as e:  # pylint: disable=broad-except
-          logging.exception("pipeline failed")
-          out.error(
-            f"error: pipeline failed: {type(e).__name__}: {e}".splitlines()[0]
-            + f" (details: {log_path})"
-          )
-          return EXIT_ERROR
+        return _run(config, run_id, out)
   except run_lock.LockHeld as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE
 
 
 def _run(config, run_id: str, out) -> int:
-  from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
-  from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
-
-  from pipeline import configs, inputs, local_run, pipeline, report, sample_data, summary  # pylint: disable=import-outside-toplevel
-
-  absl_logging.set_verbosity(absl_logging.INFO)
-  logging.getLogger("apache_beam").setLevel(logging.WARNING)
+  """Runs the pipeline and ends it with reporting.finish.finish_run, however it ends: a
+  summary for every run (pushed, not blessed, bad input, failed, interrupted)."""
+  from pipeline import configs  # pylint: disable=import-outside-toplevel
+  from reporting import finish, outcome  # pylint: disable=import-outside-toplevel
 
   if not out.verbose:
     _say(f"log: {out.log_path} (--verbose shows it here)")
+  started, given = time.time(), [config]
   try:
-    if config.data_dir is None:
-      _say(f"no --data-dir: exporting scikit-learn digits to {config.sample_data_dir}")
-      config = dataclasses.replace(
-        config, data_dir=sample_data.export_digits(config.sample_data_dir)
-      )
-    source = inputs.describe_input(config)
-    config = inputs.resolve_weights(config)
-  except configs.ConfigError as e:
-    return _input_failure(config, e, e, out)
+    _pipeline(given, run_id)
+    end = outcome.Outcome()
+  except Interrupted as e:
+    for other in EXIT_SIGNAL:  # a second signal must not stop the summary being written
+      signal.signal(other, signal.SIG_IGN)
+    logging.warning("interrupted by %s", signal.Signals(e.signum).name)
+    end = outcome.interrupted(e.signum, out.stage)
+  except Exception as e:  # pylint: disable=broad-except
+    from components.image_example_gen.errors import InputError  # pylint: disable=import-outside-toplevel
+
+    logging.exception("pipeline stopped")
+    end = outcome.from_exception(e, out.stage, input_kinds=(InputError, configs.ConfigError))
+  config = given[-1]  # with the sample data's folder when there was no --data-dir
+  _, status = finish.finish_run(
+    config.run_context(),
+    end,
+    run_id,
+    record=lambda: _record(config, run_id),
+    extra={"wall_seconds": round(time.time() - started, 1), "log": out.log_path},
+    note=_say,
+    error=out.error,
+  )
+  return status
+
+
+def _record(config, run_id: str):
+  """The run's record in its metadata store (absent when the run stopped before it began)."""
+  from reporting import record  # pylint: disable=import-outside-toplevel
+
+  if not os.path.isfile(config.metadata_path):
+    return None
+  return record.open_run(config.metadata_path, config.pipeline_name, run_id)
+
+
+def _pipeline(given: list, run_id: str) -> None:
+  """The sample data when no --data-dir, the input described, then the pipeline run; the
+  config the run had is appended to `given`."""
+  from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
+  from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+
+  from pipeline import inputs, local_run, pipeline, sample_data  # pylint: disable=import-outside-toplevel
+
+  absl_logging.set_verbosity(absl_logging.INFO)
+  logging.getLogger("apache_beam").setLevel(logging.WARNING)
+  config = given[-1]
+  if config.data_dir is None:
+    _say(f"no --data-dir: exporting scikit-learn digits to {config.sample_data_dir}")
+    config = dataclasses.replace(config, data_dir=sample_data.export_digits(config.sample_data_dir))
+    given.append(config)
+  source = inputs.describe_input(config)
+  config = inputs.resolve_weights(config)
+  given.append(config)
   _say(
     f"{len(source.classes)} classes in {config.data_dir}"
     f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}"
   )
-
-  started, blocked = time.time(), None
-  try:
-    local_run.run(
-      pipeline.create_pipeline(
-        config,
-        source,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          config.metadata_path
-        ),
+  local_run.run(
+    pipeline.create_pipeline(
+      config,
+      source,
+      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        config.metadata_path
       ),
-      run_id,
-    )
-  except Exception as e:  # pylint: disable=broad-except
-    blocked = summary.drift_blocked(e)  # DriftCheck stopped the run before training: exit 3
-    if blocked is None and summary.input_error(e) is None:
-      raise
-    if blocked is None:  # bad data found by a stage (ImageExampleGen): exit 2
-      return _input_failure(config, summary.input_error(e), e, out)
-    logging.warning("stopped by DriftCheck", exc_info=e)
-  result = summary.collect(config, run_id=run_id)
-  if blocked is not None:
-    summary.add_drift_block(result, blocked.report)
-  result["wall_seconds"] = round(time.time() - started, 1)
-  result["log"] = out.log_path
-  result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)
-  with open(config.summary_path, "w") as f:
-    json.dump(result, f, indent=2)
-  print(summary.format_summary(result), flush=True)
-  _say(f"summary written to {config.summary_path}; report in {result['report_dir']}")
-  if result.get("push_error"):
-    out.error(f"error: {result['push_error']}")
-    return EXIT_ERROR
-  if result["blessed"] and result["pushed_model_path"]:
-    return EXIT_OK
-  return EXIT_NOT_BLESSED
-
-
-def _input_failure(config, error: Exception, exc: BaseException, out) -> int:
-  """Bad input, found before or during the run: one line on stderr, exit 2; run_summary.json
-  with the counts found so far and the error; the traceback in the run's log."""
-  from pipeline import summary  # pylint: disable=import-outside-toplevel
-
-  logging.error("bad input", exc_info=exc)
-  log_path = out.log_path
-  try:
-    with open(config.summary_path, "w") as f:
-      json.dump(dict(summary.input_error_summary(config, error), log=log_path), f, indent=2)
-  except OSError as e:  # an unwritable output dir must not hide the input error
-    log_path = f"not written ({e})"
-  out.error(
-    f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
-    f" (details: {log_path})"
+    ),
+    run_id,
   )
-  return EXIT_USAGE
 
 
 def run(argv: Optional[List[str]] = None) -> int:

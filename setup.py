@@ -8,7 +8,7 @@ setuptools.setup(
   description="TFX pipeline for image classification: image folders to a TF Serving model.",
   python_requires="==3.11.*",
   packages=setuptools.find_packages(
-    include=["pipeline", "components", "components.*", "trainer_module", "schemas"]
+    include=["pipeline", "reporting", "components", "components.*", "trainer_module", "schemas"]
   ),
   package_data={"schemas": ["*.pbtxt"]},
   py_modules=["local_runner", "kubeflow_runner", "system"],

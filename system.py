@@ -6,6 +6,6 @@ title. This module makes the title an import path, so RunReport's outputs are bo
 UI and readable by the container.
 """
 
-from components.run_report.component import ClassificationMetrics, Markdown
+from reporting.component import ClassificationMetrics, Markdown
 
 __all__ = ["ClassificationMetrics", "Markdown"]

@@ -78,14 +78,9 @@ def _float32_bytes(raw_pattern: str, count: int, work: str) -> float:
 
 def _stage_window(out_dir: str, stage: str):
   """(start, end) unix seconds of a stage of the run in out_dir, from MLMD."""
-  from ml_metadata.metadata_store import metadata_store  # pylint: disable=import-outside-toplevel
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+  from reporting import record as records  # pylint: disable=import-outside-toplevel
 
-  from pipeline import summary  # pylint: disable=import-outside-toplevel
-
-  connection = metadata_store_pb2.ConnectionConfig()
-  connection.sqlite.filename_uri = os.path.join(out_dir, "metadata.db")
-  record = summary.RunRecord(metadata_store.MetadataStore(connection), "scale")
+  record = records.open_run(os.path.join(out_dir, "metadata.db"), "scale")
   execution = record.executions[stage]
   return execution.create_time_since_epoch / 1000, execution.last_update_time_since_epoch / 1000
 
@@ -143,8 +138,8 @@ def _in_memory(out_dir: str, log_path: str) -> None:
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
+  from trainer_module import callbacks, preprocessing
   from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
-  from trainer_module import preprocessing, train
   from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
 
   pattern = os.path.join(
@@ -172,7 +167,7 @@ def _in_memory(out_dir: str, log_path: str) -> None:
     epochs=EPOCHS,
     shuffle=True,
     verbose=2,
-    callbacks=[train.EpochLog(log_path, len(y), "in_memory")],
+    callbacks=[callbacks.EpochLog(log_path, len(y), "in_memory")],
   )
 
 

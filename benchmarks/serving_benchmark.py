@@ -43,13 +43,13 @@ def _callables(summary: dict, out_dir: str):
   import keras  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-  from trainer_module import train  # pylint: disable=import-outside-toplevel
+  from trainer_module import export  # pylint: disable=import-outside-toplevel
   from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
   from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
 
   serving = tf.saved_model.load(summary["pushed_model_path"]).signatures["serving_default"]
   (keras_path,) = glob.glob(
-    os.path.join(out_dir, "pipeline", "Trainer", "model_run", "*", train.KERAS_MODEL)
+    os.path.join(out_dir, "pipeline", "Trainer", "model_run", "*", export.KERAS_MODEL)
   )[-1:]
   model = keras.models.load_model(keras_path)
   size, _, channels = model.input_shape[1:]

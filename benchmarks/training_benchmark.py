@@ -35,8 +35,8 @@ def _in_memory(epochs: int, log_path: str) -> None:
   import numpy as np  # pylint: disable=import-outside-toplevel
 
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
+  from trainer_module import callbacks
   from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
-  from trainer_module import train
   from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
 
   images, labels = fashion_mnist.arrays("train")
@@ -52,7 +52,7 @@ def _in_memory(epochs: int, log_path: str) -> None:
     batch_size=BATCH_SIZE,
     epochs=epochs,
     verbose=2,
-    callbacks=[train.EpochLog(log_path, len(y), "in_memory")],
+    callbacks=[callbacks.EpochLog(log_path, len(y), "in_memory")],
   )
 
 
@@ -130,7 +130,7 @@ def _write(results, command: str) -> None:
     "Default CNN, 28×28×1, batch 64, Adam 1e-3 with the Trainer's default cosine schedule and "
     "early stopping, no XLA on CPU; 55,000 train / 5,000 eval / 10,000 test images. Accuracy is "
     "the Evaluator's on the official test set. Images/s: median over epochs 2.. of "
-    "training-only time, the same callback (trainer_module.train.EpochLog) timing both sides. "
+    "training-only time, the same callback (trainer_module.callbacks.EpochLog) timing both sides. "
     "Median (min–max) over repeats.",
     "",
     "| figure | value |",

@@ -207,9 +207,20 @@ class PipelineConfig(TrainingConfig):
   def serving_model_dir(self) -> str:
     return os.path.join(self.output_dir, "serving_model")
 
-  @property
-  def summary_path(self) -> str:
-    return os.path.join(self.output_dir, "run_summary.json")
+  def run_context(self):
+    """What the reporting layer needs of this config (reporting.summary.RunContext)."""
+    from reporting.summary import RunContext  # pylint: disable=import-outside-toplevel
+
+    return RunContext(
+      pipeline_name=self.pipeline_name,
+      output_dir=self.output_dir,
+      serving_model_dir=self.serving_model_dir,
+      data_dir=self.data_dir,
+      accuracy_threshold=self.accuracy_threshold,
+      min_class_recall=self.min_class_recall,
+      min_class_precision=self.min_class_precision,
+      change_threshold=self.change_threshold,
+    )
 
   @property
   def sample_data_dir(self) -> str:

@@ -104,6 +104,11 @@ class Console:
     while not self._stop.wait(1.0):
       self._stages.heartbeat()
 
+  @property
+  def stage(self) -> Optional[str]:
+    """The stage running now (started, not finished), e.g. the one an error or signal hit."""
+    return self._stages.current
+
   def error(self, line: str) -> None:
     """A line for the user's own stderr, e.g. 'error: ...'; a copy goes to the log."""
     if self._stderr_fd is None:

@@ -4,7 +4,8 @@ import dataclasses
 import os
 from typing import List
 
-from components.image_example_gen import sources
+from components.image_example_gen import files, sources
+from components.image_example_gen.errors import InputError
 from pipeline.configs import ConfigError, PipelineConfig
 
 
@@ -12,14 +13,14 @@ def skip_dirs(config: PipelineConfig) -> List[str]:
   """Folders never listed as data: the output dir (when it lies inside the data dir, e.g.
   `--data-dir .` with the default output, the pipeline's own files would come back as a class)."""
   output_dir = config.output_dir
-  return [output_dir if sources.is_remote(output_dir) else os.path.abspath(output_dir)]
+  return [output_dir if files.is_remote(output_dir) else os.path.abspath(output_dir)]
 
 
 def describe_input(config: PipelineConfig) -> sources.Source:
   """The source behind --data-dir, with at least two classes; ConfigError otherwise."""
   try:
     source = sources.describe(config.data_dir, config.classes, skip_dirs(config))
-  except sources.InputError as e:
+  except InputError as e:
     raise ConfigError(str(e)) from e
   if len(source.classes) < 2:
     raise ConfigError(

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from components.image_example_gen import executor, sources
+from components.image_example_gen import executor, sources, spans
+from components.image_example_gen.errors import InputError
 from pipeline import configs, inputs
 from pipeline.pipeline import create_pipeline
 from tests import images
@@ -60,27 +61,27 @@ def test_span_and_version_are_resolved_by_tfx_utilities(tmp_path):
   source = sources.describe(str(tmp_path / "day-{SPAN:2}" / "v{VERSION}"))
   assert source.input_base == str(tmp_path)
   assert [s.pattern for s in source.input_config.splits] == ["day-{SPAN:2}/v{VERSION}/*/*"]
-  span, version, resolved = sources.resolve_span_and_version(
+  span, version, resolved = spans.resolve_span_and_version(
     source.input_base, source.input_config.splits
   )
   assert (span, version, resolved[0].pattern) == (2, 10, "day-02/v10/*/*")
   config = json.dumps({"splits": [{"name": "images", "pattern": "day-{SPAN:2}/v{VERSION}/*/*"}]})
-  assert sources.span_path(str(tmp_path), config) == str(tmp_path / "day-{SPAN:2}" / "v{VERSION}")
+  assert spans.span_path(str(tmp_path), config) == str(tmp_path / "day-{SPAN:2}" / "v{VERSION}")
   presplit = json.dumps({"splits": [{"name": "test", "pattern": "day-{SPAN}/test/*/*"}]})
-  assert sources.span_path(str(tmp_path), presplit) == str(tmp_path / "day-{SPAN}")
+  assert spans.span_path(str(tmp_path), presplit) == str(tmp_path / "day-{SPAN}")
   manifest = json.dumps({"splits": [{"name": "images", "pattern": "labels-{SPAN}.csv"}]})
-  assert sources.span_path("gs://b/x", manifest) == "gs://b/x/labels-{SPAN}.csv"
+  assert spans.span_path("gs://b/x", manifest) == "gs://b/x/labels-{SPAN}.csv"
   plain = json.dumps({"splits": [{"name": "train", "pattern": "train/*/*"}]})
-  assert sources.span_path(str(tmp_path), plain) == str(tmp_path)  # no pattern: the root
+  assert spans.span_path(str(tmp_path), plain) == str(tmp_path)  # no pattern: the root
   # A data root that repeats the pattern (a compiled spec's data_root given the whole path).
-  with pytest.raises(sources.InputError, match="the folder above the span folders"):
-    sources.resolve_span_and_version(str(tmp_path / "day-{SPAN:2}"), source.input_config.splits)
+  with pytest.raises(InputError, match="the folder above the span folders"):
+    spans.resolve_span_and_version(str(tmp_path / "day-{SPAN:2}"), source.input_config.splits)
   manifest = tmp_path / "labels-7.csv"
   manifest.write_text("path,label\nday-01/v1/c0/a.png,c0\nday-01/v1/c1/b.png,c1\n")
   source = sources.describe(str(tmp_path / "labels-{SPAN}.csv"))
   assert [s.pattern for s in source.input_config.splits] == ["labels-{SPAN}.csv"]
   assert source.classes == ["c0", "c1"]
-  with pytest.raises(sources.InputError, match="Cannot find matching"):
+  with pytest.raises(InputError, match="Cannot find matching"):
     sources.describe(str(tmp_path / "week-{SPAN}"))
 
 

@@ -12,13 +12,13 @@ from components.drift_check import DriftCheck
 from components.evaluator import Evaluator
 from components.evaluator import metrics as evaluator_metrics
 from components.image_example_gen import ImageExampleGen, sources
-from components.run_report import RunReport
 from components.serving_check import ServingCheck
 from components.serving_pusher import ServingPusher
 from components.tflite_export import TFLiteExport
 from pipeline import base_model, spans
 from pipeline.cloud import VERTEX, CloudConfig
 from pipeline.configs import PipelineConfig
+from reporting.component import RunReport
 from schemas import SCHEMA_PATH
 from trainer_module.constants import (
   LABEL_KEY,
@@ -30,7 +30,7 @@ from trainer_module.constants import (
 
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.train.run_fn"
-TUNER_FN = "trainer_module.train.tuner_fn"
+TUNER_FN = "trainer_module.tuning.tuner_fn"
 
 
 def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:

@@ -234,7 +234,21 @@ def test_an_interrupt_ends_the_run_with_one_line_and_its_status(tmp_path, signum
   assert process.returncode == status, "".join(lines[-20:]) + rest[-3000:]
   errors = [line for line in rest.splitlines() if line.startswith("error: ")]
   assert errors == [
-    f"error: interrupted by {signum.name}; the run stopped (no model version is left half-written)"
+    f"error: interrupted by {signum.name} during Transform; the run stopped (no model version "
+    "is left half-written)"
   ]
   assert "Traceback" not in rest
   assert not os.path.exists(tmp_path / "out" / "serving_model")
+  # The run's record says so, and the ingest counts it got to, checked against the files.
+  with open(tmp_path / "out" / "run_summary.json") as f:
+    summary = json.load(f)
+  assert (summary["status"], summary["exit_code"], summary["failed_stage"]) == (
+    "interrupted",
+    status,
+    "Transform",
+  )
+  assert (summary["blessed"], summary["pushed_model_path"]) == (False, None)
+  assert summary["images_ingested"] == len(glob.glob(os.path.join(data_dir, "*", "*.png")))
+  (history,) = glob.glob(str(tmp_path / "out" / "runs" / "*.json"))
+  with open(history) as f:
+    assert json.load(f) == summary

@@ -21,8 +21,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components import warmup
 from components.serving_check import executor as serving_check
-from pipeline.report import FILES as REPORT_FILES
 from pipeline.sample_data import export_digits
+from reporting.publish import FILES as REPORT_FILES
 from tests import images, records, runs
 
 pytestmark = pytest.mark.e2e
@@ -112,6 +112,10 @@ def test_the_console_is_a_few_readable_lines_and_the_rest_is_in_the_log(first_ru
   assert not [line for line in lines if any(noise in line for noise in NOISE)]
   epochs = [line for line in lines if line.startswith("[Trainer] epoch ")]
   assert len(epochs) == summary["training"]["epochs"]  # one line an epoch
+  assert (summary["status"], summary["exit_code"], summary["failed_stage"]) == ("pushed", 0, None)
+  history = os.path.join(output_dir, "runs", summary["run_id"].replace(":", "") + ".json")
+  with open(history) as f:
+    assert json.load(f)["pushed_model_path"] == summary["pushed_model_path"]
   for stage in STAGES:  # each stage: a start line and an end line with its seconds
     assert f"[pipeline] {stage} ..." in lines
     assert any(line.startswith(f"[pipeline] {stage} done in ") for line in lines)
@@ -220,7 +224,13 @@ def test_unreachable_accuracy_threshold_exits_3_and_pushes_nothing(first_run):
   assert summary["blessed"] is False
   assert summary["pushed_model_path"] is None
   assert sorted(os.listdir(os.path.join(output_dir, "serving_model"))) == pushed_before
-  assert any(g.startswith("sparse_categorical_accuracy") for g in summary["failed_gates"])
+  # The gate is named as the summary's accuracy line names the metric: "<split> accuracy".
+  split = summary["metrics"]["split"]
+  (gate,) = [g for g in summary["failed_gates"] if g.startswith(f"{split} accuracy = ")]
+  assert float(gate.split(" = ")[1].split()[0]) == pytest.approx(summary["metrics"]["accuracy"])
+  assert f"  failed gate: {gate}" in result.stdout.splitlines()
+  assert f"  {split} accuracy: {summary['metrics']['accuracy']:.4f}" in result.stdout
+  assert (summary["status"], summary["exit_code"]) == ("not_blessed", 3)
   assert "blessed: no" in result.stdout
   assert summary["report_dir"] == os.path.join(output_dir, "report")  # nothing pushed
   with open(os.path.join(summary["report_dir"], "model_card.md")) as f:

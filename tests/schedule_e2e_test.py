@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from pipeline import escape
+from reporting import escape
 from tests import images, records, runs, schedule
 
 pytestmark = pytest.mark.e2e

@@ -1,9 +1,11 @@
 """Real TFX stages for Trainer and Tuner tests: digits -> ImageExampleGen -> Transform."""
 
+import json
 import os
 import shutil
 from typing import Dict, Optional
 
+import numpy as np
 import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.components.trainer import executor as trainer_executor
@@ -22,10 +24,22 @@ from components.tflite_export import executor as tflite_executor
 from pipeline import pipeline
 from schemas import SCHEMA_PATH
 from tests import images
+from trainer_module.constants import SERVING_EXAMPLES_SIGNATURE, TRAINING_LOG, TRANSFORM_SIGNATURE
 
 EXAMPLES = tfx.dsl.Channel(type=standard_artifacts.Examples)
 GRAPH = tfx.dsl.Channel(type=standard_artifacts.TransformGraph)
 SCHEMA = tfx.dsl.Channel(type=standard_artifacts.Schema)
+
+# The Trainer tests' digits (conftest.py's digits_transformed): digit 0 is three times as
+# frequent as the others, so "auto" class weights apply.
+PER_CLASS = {d: 170 if d == 0 else 55 for d in range(10)}
+BASE_CONFIG = {
+  "model": "cnn",
+  "epochs": 1,
+  "batch_size": 32,
+  "learning_rate": 1e-3,
+  "class_weights": "auto",
+}
 
 
 def _artifact(cls, uri: str):
@@ -173,6 +187,32 @@ def run_tflite_export(digits_model, out_dir: str, blessed: Optional[int] = None,
   )
   tflite_executor.Executor().Do(inputs, {"tflite_model": [output]}, dict(component.exec_properties))
   return output, tflite_executor.read_report(output.uri)
+
+
+def training_log(model_run):
+  """The Trainer's training log: one record an epoch."""
+  with open(os.path.join(model_run.uri, TRAINING_LOG)) as f:
+    return [json.loads(line) for line in f]
+
+
+def assert_serves_digits(model, num_classes=10):
+  """The exported model's signatures, and serving_default's answer on 8 encoded digits:
+  (loaded SavedModel, outputs)."""
+  loaded = load(model)
+  assert set(loaded.signatures) == {
+    "serving_default",
+    SERVING_EXAMPLES_SIGNATURE,
+    TRANSFORM_SIGNATURE,
+  }
+  digits = images.digit_pixels(8)
+  batch = tf.constant([images.encode(p, "png") for p, _ in digits])
+  out = loaded.signatures["serving_default"](image_bytes=batch)
+  assert out["probabilities"].shape == (8, num_classes)
+  np.testing.assert_allclose(out["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-4)
+  names = {n.decode() for n in out["class_names"].numpy()[0]}
+  assert names == {str(d) for d in range(10)}
+  assert all(c.decode() in names for c in out["classes"].numpy())
+  return loaded, out
 
 
 def serving_model_dir(model) -> str:

@@ -22,6 +22,7 @@ import graphlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -35,7 +36,7 @@ WHOLE_INPUT = "{{$}}"
 LEDGER = "artifacts.jsonl"  # Per run: every output artifact, in the order tasks produced them.
 # The placeholder TFX's resolvers use in a filter: an input artifact's metadata value.
 INPUT_METADATA = re.compile(r"\{\{\$\.inputs\.artifacts\['(\w+)'\]\.metadata\['(\w+)'\]\}\}")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_PUSHED = 0, 1, 2, 3  # local_runner.py's codes
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_PUSHED = 0, 1, 2, 3  # reporting.outcome's codes
 
 
 class SpecError(Exception):
@@ -242,6 +243,7 @@ class SpecRunner:
     self.seconds: Dict[str, float] = {}  # task -> seconds it took
     self.parameters: Dict[str, Dict[str, Any]] = {}  # task -> its parameter values
     self.log = log
+    self.current: Optional[str] = None  # the task running now
 
   def run(self) -> Dict[str, Dict[str, List[Dict[str, Any]]]]:
     """Runs every task in dependency order; returns each task's output artifacts."""
@@ -251,9 +253,10 @@ class SpecRunner:
       resolver = self._executor(tasks[name])[1].WhichOneof("spec") == "resolver"
       if not resolver:  # a resolver says one line: what it found
         print(f"[spec_runner] {name}: running", flush=True)
-      start = time.perf_counter()
+      start, self.current = time.perf_counter(), name
       with _heartbeat(name):
         self.outputs[name] = self._run_task(name, tasks[name])
+      self.current = None
       self.seconds[name] = round(time.perf_counter() - start, 1)
       if not resolver:
         print(f"[spec_runner] {name}: done in {self.seconds[name]:.1f} s", flush=True)
@@ -425,50 +428,24 @@ class SpecRunner:
         artifact["uri"] = update.get("uri") or artifact["uri"]
 
 
-def _as_mlmd(artifact: Dict[str, Any]):
-  """An artifact of an ExecutorOutput as the MLMD Artifact the run summary reads."""
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+def record(runner: SpecRunner):
+  """The run as reporting.record reads one: each task's newest output artifacts, seconds and
+  parameters."""
+  from reporting import record as records  # pylint: disable=import-outside-toplevel
 
-  result = metadata_store_pb2.Artifact(uri=artifact.get("uri", ""))
-  for key, value in artifact.get("metadata", {}).items():
-    if isinstance(value, bool) or (isinstance(value, (int, float)) and float(value).is_integer()):
-      result.custom_properties[key].int_value = int(value)
-    elif isinstance(value, (int, float)):
-      result.custom_properties[key].double_value = float(value)
-    elif isinstance(value, str):
-      result.custom_properties[key].string_value = value
-  return result
-
-
-class SpecRecord:
-  """One spec_runner run as pipeline.summary.collect reads a LocalDagRunner run from MLMD:
-  its tasks' output artifacts, parameters and seconds."""
-
-  def __init__(self, runner: SpecRunner):
-    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
-
-    self.run_id = runner.run_id
-    self._runner = runner
-    self.executions = {}
-    for name, parameters in runner.parameters.items():
-      execution = metadata_store_pb2.Execution()
-      for key, value in parameters.items():
-        if isinstance(value, str):
-          execution.custom_properties[key].string_value = value
-      self.executions[name] = execution
-
-  def output(self, node: str, key: str):
-    artifacts = self._runner.outputs.get(node, {}).get(key)
-    return _as_mlmd(artifacts[-1]) if artifacts else None
-
-  def input(self, node: str, key: str):  # the baseline is read from the evaluation itself
-    del node, key
-
-  def stage_seconds(self) -> Dict[str, float]:
-    return dict(self._runner.seconds)
-
-  def states(self) -> Dict[str, str]:
-    return {name: "COMPLETE" for name in self._runner.seconds}
+  return records.ArtifactRecord(
+    runner.run_id,
+    {
+      (task, key): records.from_metadata(
+        artifacts[-1].get("uri", ""), artifacts[-1].get("metadata", {})
+      )
+      for task, outputs in runner.outputs.items()
+      for key, artifacts in outputs.items()
+      if artifacts
+    },
+    seconds=runner.seconds,
+    parameters=runner.parameters,
+  )
 
 
 def blocked_drift(runner: SpecRunner, failed: TaskFailed) -> Dict[str, Any]:
@@ -484,42 +461,37 @@ def blocked_drift(runner: SpecRunner, failed: TaskFailed) -> Dict[str, Any]:
 def data_dir(runner: SpecRunner) -> Optional[str]:
   """The data path the run read, as --data-dir names it: data_root, with the span pattern
   (`day-{SPAN}`) compiled into ImageExampleGen's input config when it has one."""
-  from components.image_example_gen import sources  # pylint: disable=import-outside-toplevel
+  from components.image_example_gen import spans  # pylint: disable=import-outside-toplevel
 
   root = runner.root_values.get("data_root")
   task = runner.pipeline.root.dag.tasks.get("ImageExampleGen")
   if root is None or task is None:
     return root
   parameters = _parameters("ImageExampleGen", task, runner.root_values)
-  return sources.span_path(root, parameters.get("input_config", ""))
+  return spans.span_path(root, parameters.get("input_config", ""))
 
 
-def summarize(
-  runner: SpecRunner, log_path: Optional[str], drift_report: Optional[Dict[str, Any]] = None
-) -> Dict[str, Any]:
-  """The run's run_summary.json and report, as local_runner.py writes them: under the output
-  dir (the pipeline root's parent); returns the summary. `drift_report`: the run was stopped
-  by DriftCheck."""
-  from pipeline import configs, report, summary  # pylint: disable=import-outside-toplevel
+def finish(runner: SpecRunner, log_path: Optional[str], end, error=None) -> int:
+  """The run's run_summary.json, history and report, as local_runner.py writes them: under the
+  output dir (the pipeline root's parent); returns the exit status."""
+  from pipeline import configs  # pylint: disable=import-outside-toplevel
+  from reporting import finish as finishing  # pylint: disable=import-outside-toplevel
 
   config = configs.PipelineConfig(
     output_dir=os.path.dirname(runner.root.rstrip("/")),
     pipeline_name=runner.pipeline.pipeline_info.name,
     data_dir=data_dir(runner),
   )
-  result = summary.collect(config, record=SpecRecord(runner))
-  if drift_report:
-    summary.add_drift_block(result, drift_report)
-  result["log"] = log_path
-  result["report_dir"] = report.publish(result, config.output_dir, config.serving_model_dir)
-  with open(config.summary_path, "w") as f:
-    json.dump(result, f, indent=2)
-  print(summary.format_summary(result), flush=True)
-  print(
-    f"[spec_runner] summary written to {config.summary_path}; report in {result['report_dir']}",
-    flush=True,
+  _, status = finishing.finish_run(
+    config.run_context(),
+    end,
+    runner.run_id,
+    record=lambda: record(runner),
+    extra={"log": log_path},
+    note=lambda line: print(f"[spec_runner] {line}", flush=True),
+    **({"error": error} if error else {}),
   )
-  return result
+  return status
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -558,29 +530,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     runner.log = open(log_path, "a")  # pylint: disable=consider-using-with
     print(f"[spec_runner] log: {log_path} (--verbose shows it here)", flush=True)
-  drift_report = None
+  from reporting import outcome  # pylint: disable=import-outside-toplevel
+
+  end = outcome.Outcome()
   try:
     runner.run()
   except (SpecError, TaskFailed) as e:
     drift_report = blocked_drift(runner, e) if isinstance(e, TaskFailed) else None
-    if not drift_report:
-      print(f"error: {e}" + (f" (details: {log_path})" if log_path else ""), file=sys.stderr)
-      return EXIT_FAILED
-    print(f"[spec_runner] run {runner.run_id} stopped by DriftCheck (--on-drift block)")
+    if drift_report:
+      print(f"[spec_runner] run {runner.run_id} stopped by DriftCheck (--on-drift block)")
+      end = outcome.Outcome(drift_report=drift_report, stage=e.task)
+    else:
+      end = outcome.Outcome(outcome.FAILED, error=str(e), stage=getattr(e, "task", None) or None)
+  except KeyboardInterrupt:
+    end = outcome.interrupted(signal.SIGINT, runner.current)
   finally:
     if runner.log:
       runner.log.close()
-  if not drift_report:
+  if end.completed:
     print(f"[spec_runner] run {runner.run_id} finished under {runner.root}", flush=True)
-  if "ServingPusher" not in runner.outputs and not drift_report:  # e.g. a hand-written spec
-    return EXIT_OK
+    if "ServingPusher" not in runner.outputs:  # e.g. a hand-written spec
+      return outcome.EXIT_OK
   from pipeline import console  # pylint: disable=import-outside-toplevel
 
-  with console.Console(log_path or os.devnull, verbose=args.verbose):  # TF's start-up noise
-    result = summarize(runner, log_path, drift_report)
-  if result["blessed"] and result["pushed_model_path"]:
-    return EXIT_OK
-  return EXIT_NOT_PUSHED
+  with console.Console(log_path or os.devnull, verbose=args.verbose) as out:  # TF's noise
+    return finish(runner, log_path, end, out.error)
 
 
 if __name__ == "__main__":

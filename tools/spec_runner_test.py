@@ -119,7 +119,13 @@ def test_cli_exit_codes(tmp_path, capsys):
   spec_path.write_text(json.dumps(spec))
   assert spec_runner.main([str(spec_path), "--param", "nope=1"]) == spec_runner.EXIT_USAGE
   assert spec_runner.main([str(spec_path)]) == spec_runner.EXIT_FAILED
-  assert "error: task first failed (exit 5)" in capsys.readouterr().err
+  assert "error: pipeline failed in first: task first failed (exit 5)" in capsys.readouterr().err
+  summary = json.loads((tmp_path / "run_summary.json").read_text())  # the root's parent
+  assert (summary["status"], summary["failed_stage"], summary["exit_code"]) == (
+    "failed",
+    "first",
+    1,
+  )
 
 
 def test_resolvers_pick_the_newest_matching_artifact_of_earlier_runs(tmp_path):

@@ -2,7 +2,7 @@
 
 Written by the Trainer into the SavedModel's assets.extra/ (TF Serving ignores it there), read
 by the Evaluator (is the baseline comparable?) and the Trainer (can it warm-start?) to tell
-whether an earlier model has the same classes.
+whether an earlier model has the same classes. The names come from Transform's label vocabulary.
 """
 
 import os
@@ -10,7 +10,14 @@ from typing import List, Optional
 
 import tensorflow as tf
 
+from trainer_module.constants import LABEL_VOCAB
+
 LABELS_FILE = os.path.join("assets.extra", "labels.txt")
+
+
+def from_transform(tf_transform_output) -> List[str]:
+  """Class names in id order, as Transform's label vocabulary has them (a TFTransformOutput)."""
+  return [name.decode() for name in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)]
 
 
 def write_class_names(saved_model_dir: str, class_names: List[str]) -> str:

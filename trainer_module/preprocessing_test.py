@@ -10,8 +10,8 @@ import tensorflow_transform.beam as tft_beam
 from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from tests import images
-from trainer_module import preprocessing
+from tests import images, records
+from trainer_module import class_weights, preprocessing
 from trainer_module.constants import IMAGE_XF, LABEL_VOCAB, LABEL_XF
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
@@ -132,3 +132,19 @@ def test_class_ids_are_the_names_sorted_whatever_the_frequencies(digits, tmp_pat
     assert vocabulary == sorted(names.values())
     mapped = [vocabulary[int(row[LABEL_XF])] for row in transformed]
     assert mapped == [source["label"][0].decode() for source in data]
+
+
+def test_transform_stores_uint8_and_the_model_standardizes_with_its_stats(digits_transformed):
+  graph = tft.TFTransformOutput(digits_transformed[1].uri)
+  stats = preprocessing.read_image_stats(graph)
+  assert stats["shape"] == [32, 32, 1] and stats["images"] == sum(
+    class_weights.label_counts(graph).values()
+  )
+  files = records.split_files(digits_transformed[0].uri, "train")
+  stored = [records.feature(e, IMAGE_XF) for e in records.examples(files)]
+  assert max(len(s) for s in stored) <= 1.15 * 32 * 32  # bytes per image, before GZIP
+  on_disk = sum(tf.io.gfile.stat(f).length for f in files) / len(stored)
+  assert on_disk <= 1.15 * 32 * 32
+  pixels = preprocessing.decode_pixels(tf.constant(stored), [32, 32, 1]).numpy()
+  np.testing.assert_allclose(stats["mean"], [pixels.mean()], rtol=1e-4)
+  np.testing.assert_allclose(stats["std"], [pixels.std()], rtol=1e-4)

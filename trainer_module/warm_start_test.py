@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from trainer_module import contract, labels, train, warm_start
+from trainer_module import contract, export, labels, warm_start
 from trainer_module import model as model_lib
 
 CLASSES = ["cat", "dog", "fox"]
@@ -115,7 +115,7 @@ def test_a_fitting_base_model_starts_the_new_one(base, epochs, warm_start_epochs
   np.testing.assert_allclose(np.asarray(standardize.mean).ravel(), [10.0])
   np.testing.assert_allclose(np.asarray(standardize.variance).ravel(), [4.0])
   assert standardize.get_config()["mean"] == [10.0]  # what model.keras will record
-  assert train.standardization(model) == ([10.0], [2.0])
+  assert export.standardization(model) == ([10.0], [2.0])
   images = np.random.default_rng(0).uniform(0, 255, (4, 16, 16, 1)).astype("float32")
   np.testing.assert_allclose(model(images), base_model(images), rtol=1e-5, atol=1e-6)
 

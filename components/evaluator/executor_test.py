@@ -11,8 +11,9 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs as spec
 
 from components.evaluator import Evaluator, executor
-from pipeline import configs, summary
+from pipeline import configs
 from pipeline.pipeline import create_eval_config
+from reporting import evaluation as results
 from tests import records, training
 from trainer_module import labels
 
@@ -65,7 +66,7 @@ def served_predictions(examples, model):
 def test_per_class_figures_are_top1_and_equal_the_confusion_matrix(digits_model, tmp_path):
   examples, model, _ = digits_model  # 2 epochs on 40 images a class: a weak model
   evaluation, _ = evaluate(examples, model, tmp_path)
-  metrics = summary.evaluation_metrics(evaluation.uri, CLASSES)
+  metrics = results.evaluation_metrics(evaluation.uri, CLASSES)
   truth, predicted, probabilities = served_predictions(examples, model)
   assert metrics["examples"] == len(truth)
   assert metrics["accuracy"] == pytest.approx(np.mean(np.array(truth) == predicted), abs=1e-4)
@@ -100,9 +101,9 @@ def test_zero_bounds_bless_and_a_class_never_predicted_is_named(three_class_mode
     examples, model, tmp_path / "gated", num_classes=3, min_class_precision=0.01
   )
   assert blessing.get_int_custom_property("blessed") == 0
-  failures = summary._failed_gates(evaluation.uri, classes)  # pylint: disable=protected-access
+  failures = results.failed_gates(evaluation.uri, classes, "eval")
   assert sorted(failures) == sorted(f"precision of class {c} = 0 (never predicted)" for c in never)
-  metrics = summary.evaluation_metrics(evaluation.uri, classes)
+  metrics = results.evaluation_metrics(evaluation.uri, classes)
   assert [c for c in classes if metrics["per_class"][c]["never_predicted"]] == never
   assert all(metrics["per_class"][c]["precision"] == 0.0 for c in never)
 
@@ -142,7 +143,7 @@ def test_a_baseline_with_other_classes_is_not_compared(digits_model, three_class
     "reason": "added 3, 4, 5, 6, 7, 8, 9",
   }
   assert blessing.get_int_custom_property("blessed") == 1  # judged on its thresholds alone
-  metrics = summary.evaluation_metrics(evaluation.uri, CLASSES)
+  metrics = results.evaluation_metrics(evaluation.uri, CLASSES)
   assert "baseline" not in metrics
   assert metrics["baseline_skipped"]["reason"] == comparison["reason"]
 
@@ -151,7 +152,7 @@ def test_a_baseline_with_the_same_classes_is_compared(digits_model, tmp_path):
   examples, model, _ = digits_model
   evaluation, _ = evaluate(examples, model, tmp_path, baseline=model)
   assert executor.read_comparison(evaluation.uri)["compared"] is True
-  metrics = summary.evaluation_metrics(evaluation.uri, CLASSES)
+  metrics = results.evaluation_metrics(evaluation.uri, CLASSES)
   assert metrics["baseline"]["accuracy"] == metrics["accuracy"]
   assert metrics["baseline"]["accuracy_change"] == 0.0
 

@@ -82,6 +82,11 @@ def label_problem(label: str) -> Optional[str]:
   return None
 
 
+def is_class(label: str) -> bool:
+  """Whether a label names a class (files under an invalid one are rejected)."""
+  return bool(label) and not label_problem(label)
+
+
 def has_image_extension(name: str) -> bool:
   return name.lower().endswith(IMAGE_EXTENSIONS)
 

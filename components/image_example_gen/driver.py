@@ -3,8 +3,8 @@
 TFX's FileBasedDriver fingerprints the files its split patterns' glob matches: for a class tree
 (`*/*`) that is only `<class>/<entry>`, and for a manifest only the CSV, so a change deeper in
 the tree or to a listed image left ExampleGen cached on stale data. Here the span and version
-still come from TFX's utilities (sources.resolve_span_and_version), but the fingerprint is a
-digest of the same listing the executor reads (sources.walk_split, streamed, never held whole):
+still come from TFX's utilities (spans.resolve_span_and_version), but the fingerprint is a
+digest of the same listing the executor reads (walk.walk_split, streamed, never held whole):
 every entry at any depth with its rejection reason, and for each file that would be read its
 size, modification time (ns) and inode; for a manifest also the CSV's own bytes. Files are stat'ed, never opened, so any
 addition, deletion or change re-runs ExampleGen, and nothing else does: a rejected-by-name
@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, Optional, Sequence
 from tfx.components.example_gen import driver, input_processor
 from tfx.proto import example_gen_pb2, range_config_pb2
 
-from components.image_example_gen import executor, files, sources
+from components.image_example_gen import executor, files, spans, walk
 
 
 def input_fingerprint(
@@ -29,7 +29,7 @@ def input_fingerprint(
   """One line per split (span placeholders already filled in): file count, bytes, digest."""
   lines = []
   for split in splits:
-    listing = sources.walk_split(
+    listing = walk.walk_split(
       input_base.rstrip("/"), split.pattern, classes, skip_dirs, stamps=True
     )
     digest = hashlib.sha256(listing.manifest_sha256.encode())
@@ -54,7 +54,7 @@ def fingerprint_options(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
 
 
 class InputProcessor(input_processor.FileBasedInputProcessor):
-  """FileBasedInputProcessor with sources.input_fingerprint in place of the pattern glob's."""
+  """FileBasedInputProcessor with input_fingerprint in place of the pattern glob's."""
 
   def __init__(
     self,
@@ -68,7 +68,7 @@ class InputProcessor(input_processor.FileBasedInputProcessor):
     self._resolved: Dict[str, str] = {}
 
   def resolve_span_and_version(self):
-    span, version, resolved = sources.resolve_span_and_version(
+    span, version, resolved = spans.resolve_span_and_version(
       self._input_base_uri, self._splits, self._range_config
     )
     self._resolved = {s.pattern: r.pattern for s, r in zip(self._splits, resolved)}

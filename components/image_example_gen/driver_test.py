@@ -11,14 +11,14 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
-from components.image_example_gen import ImageExampleGen, driver, executor_test, sources
-from tests import images
+from components.image_example_gen import ImageExampleGen, driver, executor_test, sources, spans
+from tests import images, listings
 
 
 def fingerprint(data_dir, classes=(), skip_dirs=()):
   """The fingerprint the driver records for data_dir, with the component's own input config."""
   source = sources.describe(data_dir, classes, skip_dirs)
-  _, _, splits = sources.resolve_span_and_version(source.input_base, source.input_config.splits)
+  _, _, splits = spans.resolve_span_and_version(source.input_base, source.input_config.splits)
   return driver.input_fingerprint(source.input_base, splits, classes, skip_dirs)
 
 
@@ -220,7 +220,7 @@ def test_remote_trees_are_listed_and_fingerprinted_through_tf_io_gfile():
     with tf.io.gfile.GFile(f"{root}/{name}", "wb") as f:
       f.write(data)
   skip = [f"{root}/tfx_output"]
-  listing = sources.list_split(root, sources.CLASS_PATTERN, skip_dirs=skip)
+  listing = listings.list_split(root, spans.CLASS_PATTERN, skip_dirs=skip)
   assert {c.name: c.reason for c in listing.candidates if c.reason} == {
     "c1/.DS_Store": "hidden_file"
   }

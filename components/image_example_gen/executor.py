@@ -34,7 +34,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.image_example_gen import files, ingest, listing, progress, sources
+from components.image_example_gen import files, ingest, listing, progress
+from components.image_example_gen.errors import InputError
 from components.image_example_gen.report import (
   assemble_report,
   format_report,
@@ -50,7 +51,7 @@ FILES_PER_BUCKET = 1000  # content-hash buckets: about this many files each ...
 MAX_BUCKETS = 256  # ... up to this many (spool files: Beam bundles x buckets)
 
 
-class IngestError(sources.InputError):
+class IngestError(InputError):
   """The data cannot train a model; carries the ingest report written before raising."""
 
   def __init__(self, message: str, report: Optional[Dict[str, Any]] = None):
@@ -137,7 +138,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     with tf.io.gfile.GFile(posixpath.join(report_dir, "listing.json"), "w") as f:
       json.dump(found, f)
     if not found["listed"]:
-      raise sources.InputError(f"no files in {sources.display(found['root'])}")
+      raise InputError(f"no files in {files.display(found['root'])}")
     # Only the chunks' places go into the job graph, which stays small for any number of files
     # (Dataflow refuses graphs over 10 MB; DirectRunner pickles them).
     inspected = (
@@ -224,7 +225,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     split_names = example_gen_utils.generate_output_split_names(*_configs(exec_properties))
     try:
       self._write_examples(examples, exec_properties)
-    except sources.InputError as e:  # nothing could be read: counts of what was found
+    except InputError as e:  # nothing could be read: counts of what was found
       report = assemble_report(report_dir, split_names, check=False)
       self._publish(examples, report, exec_properties, error=str(e))
       raise IngestError(str(e), report) from e

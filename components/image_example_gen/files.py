@@ -1,6 +1,7 @@
 """One file: how its name is shown and hashed, and reading it without ever blocking.
 
-Kept apart from sources.py (which needs TFX) so that Beam's workers import only TensorFlow.
+Kept apart from spans.py and walk.py (which need TFX) so that Beam's workers import only
+TensorFlow.
 """
 
 import errno

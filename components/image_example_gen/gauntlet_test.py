@@ -20,10 +20,10 @@ from components.image_example_gen import (
   executor_test,
   files,
   ingest,
-  sources,
+  spans,
   spool,
 )
-from tests import images, records
+from tests import images, listings, records
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
@@ -263,7 +263,7 @@ def test_a_fifo_is_rejected_without_being_opened(gauntlet):
   fifo = os.path.join(root, "dog", "pipe.png")
   started = time.monotonic()
   with deadline(10):
-    listed = {c.name: c.reason for c in sources.list_candidates(root, sources.CLASS_PATTERN)}
+    listed = {c.name: c.reason for c in listings.list_candidates(root, spans.CLASS_PATTERN)}
     assert files.read_file(fifo) == ("not_a_regular_file", b"")  # were it listed as a file
   assert listed["dog/pipe.png"] == "not_a_regular_file"
   assert time.monotonic() - started < 5

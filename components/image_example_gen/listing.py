@@ -15,8 +15,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from tfx.proto import example_gen_pb2
 
-from components.image_example_gen import files, sources
+from components.image_example_gen import files, walk
 from components.image_example_gen.ingest import Row
+from components.image_example_gen.spans import split_root
 
 LISTING_FILE = "listing.jsonl"
 REJECTED_FILE = "rejected-listing.jsonl"  # matches the report's rejected* lines
@@ -104,9 +105,9 @@ def write_listing(
   ):
     chunks = _Chunks(out)
     for split in input_config.splits:
-      listing = sources.walk_split(input_base, split.pattern, classes, skip_dirs)
+      listing = walk.walk_split(input_base, split.pattern, classes, skip_dirs)
       manifest = split.pattern.lower().endswith(".csv")
-      prefix = "" if manifest else sources.split_root(split.pattern)
+      prefix = "" if manifest else split_root(split.pattern)
       for c in listing.candidates:
         listed += 1
         row = Row(
@@ -124,11 +125,11 @@ def write_listing(
         else:
           chunks.add(row)
       found_classes.update(listing.classes)
-      skipped += [posixpath.join(sources.split_root(split.pattern), s) for s in listing.skipped]
+      skipped += [posixpath.join(split_root(split.pattern), s) for s in listing.skipped]
     chunks.flush()
   root = input_base
   if input_config.splits:
-    root = posixpath.join(input_base, sources.split_root(input_config.splits[0].pattern))
+    root = posixpath.join(input_base, split_root(input_config.splits[0].pattern))
   return {
     "classes": sorted(found_classes),
     "skipped": skipped,

@@ -6,7 +6,7 @@ import tracemalloc
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.proto import example_gen_pb2
 
-from components.image_example_gen import ingest, listing, sources
+from components.image_example_gen import ingest, listing, sources, walk
 
 
 def test_split_of_is_tfx_examplegens_partition():
@@ -35,16 +35,16 @@ def _fake_walk(count):
   def candidates():
     for i in range(count):
       name = f"class{i % 10}/some/longer/folder/name/image_{i:07d}.png"
-      yield sources.Candidate(
+      yield walk.Candidate(
         f"/data/{name}", name, f"class{i % 10}", "hidden_file" if i % 1000 == 0 else None
       )
 
-  return sources.Listing(candidates(), [f"class{i}" for i in range(10)], [])
+  return walk.Listing(candidates(), [f"class{i}" for i in range(10)], [])
 
 
 def test_the_listing_is_written_in_chunks_as_it_is_walked(tmp_path, monkeypatch):
   count = 30_000
-  monkeypatch.setattr(sources, "walk_split", lambda *_, **__: _fake_walk(count))
+  monkeypatch.setattr(walk, "walk_split", lambda *_, **__: _fake_walk(count))
   config = sources.plain_input_config()
   tracemalloc.start()
   try:

@@ -1,6 +1,6 @@
 """RunReport's KFP shapes (the whole executor runs in tests/spec_runner_e2e_test.py)."""
 
-from components.run_report import executor
+from reporting import executor
 
 
 def test_the_confusion_matrix_in_kfp_classification_metrics_shape():

@@ -7,7 +7,7 @@ import re
 
 from markdown_it import MarkdownIt
 
-from pipeline import class_metrics, escape, report
+from reporting import card, class_metrics, escape
 
 HOSTILE = [
   "<script>alert(1)</script>",
@@ -62,7 +62,7 @@ def _summary():
 
 def test_hostile_names_are_text_in_the_model_card():
   summary = _summary()
-  rendered = _render(report.model_card(summary))
+  rendered = _render(card.model_card(summary))
   for tag in ("<script", "<img", "<b>", "<i>", "<a ", "<em>", "<del>"):
     assert tag not in rendered, tag
   assert rendered.count("<strong>") == 1  # the card's own "**Blessed: no**"
@@ -76,7 +76,7 @@ def test_hostile_names_are_text_in_the_model_card():
 
 def test_every_row_of_the_per_class_table_keeps_its_six_cells():
   summary = _summary()
-  rendered = _render(report.per_class_table(summary))
+  rendered = _render(card.per_class_table(summary))
   rows = re.findall(r"<tr>(.*?)</tr>", rendered, flags=re.S)
   assert len(rows) == 1 + len(HOSTILE)
   for row, name in zip(rows[1:], HOSTILE):

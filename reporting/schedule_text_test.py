@@ -1,4 +1,4 @@
-"""A scheduled run's facts as text (pipeline/schedule.py), and the run summary's parts they come
+"""A scheduled run's facts as text (reporting/schedule_text.py), and the run summary's parts they come
 from: a pushed model's regression (summary.regression) and a run DriftCheck stopped
 (summary.add_drift_block). Drift reports are built as DriftCheck's executor writes drift.json."""
 
@@ -6,7 +6,8 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.drift_check import executor as drift_executor
-from pipeline import schedule, summary
+from reporting import readers, summary
+from reporting import schedule_text as schedule
 from trainer_module import warm_start
 
 LABEL = {
@@ -137,16 +138,16 @@ def test_span_line_without_spans_recorded():
 
 def test_no_drift_report():
   assert schedule.drift_summary_lines({}) == []
-  assert summary.drift_block({}) == {}
+  assert readers.drift_block({}) == {}
 
 
 def test_no_baseline_to_compare_with():
-  drift = summary.drift_block(_report([], baseline_span="none"))
+  drift = readers.drift_block(_report([], baseline_span="none"))
   assert schedule.drift_summary_lines(drift) == ["  drift: no earlier data to compare with"]
 
 
 def test_no_drifted_feature():
-  drift = summary.drift_block(_report([WIDTH]))
+  drift = readers.drift_block(_report([WIDTH]))
   assert drift["lines"] == []
   assert schedule.drift_summary_lines(drift) == [
     "  drift: none against the previous run's data (span 2)"
@@ -154,12 +155,12 @@ def test_no_drifted_feature():
 
 
 def test_no_drifted_feature_against_data_without_a_span():
-  drift = summary.drift_block(_report([WIDTH], baseline_span=None))
+  drift = readers.drift_block(_report([WIDTH], baseline_span=None))
   assert schedule.drift_summary_lines(drift) == ["  drift: none against the previous run's data"]
 
 
 def test_drifted_features_under_warn():
-  drift = summary.drift_block(_report([LABEL, WIDTH, BRIGHTNESS, HEIGHT_MISSING]))
+  drift = readers.drift_block(_report([LABEL, WIDTH, BRIGHTNESS, HEIGHT_MISSING]))
   assert schedule.drift_summary_lines(drift) == [
     "  drift against the previous run's data (span 2) (warning): "
     "brightness: Jensen-Shannon divergence 0.2345 > 0.15",
@@ -171,7 +172,7 @@ def test_drifted_features_under_warn():
 
 
 def test_drifted_features_under_block():
-  drift = summary.drift_block(_report([LABEL, WIDTH], on_drift="block", baseline_span=0))
+  drift = readers.drift_block(_report([LABEL, WIDTH], on_drift="block", baseline_span=0))
   assert schedule.drift_summary_lines(drift) == [
     "  drift against the previous run's data (span 0) (blocked the run): "
     "label: L-infinity distance 0.1712 > 0.1"
@@ -193,7 +194,7 @@ def test_drift_lines_of_features_read_from_anomalies():
   report = {**_report([]), "features": drift_executor.features(anomalies)}
   report["drifted"] = [f["feature"] for f in report["features"] if f["drifted"]]
   assert report["drifted"] == ["label"]
-  assert schedule.drift_summary_lines(summary.drift_block(report)) == [
+  assert schedule.drift_summary_lines(readers.drift_block(report)) == [
     "  drift against the previous run's data (span 2) (warning): "
     "label: L-infinity distance 0.2500 > 0.1"
   ]

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 from tfx.utils import path_utils
 
-from pipeline import explanations, report
+from reporting import explanations, plots
 from tests import records
 
 
@@ -85,7 +85,7 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
   # served model's, image by image.
   figure = explanations.plot_misclassified(pixels, labels, probabilities, class_names)
   captions = [axes.get_title() for axes in figure.axes if axes.get_title()]
-  report._pyplot().close(figure)  # pylint: disable=protected-access
+  plots.pyplot().close(figure)
   expected = [
     f"true {class_names[truth[i]]}\npredicted {class_names[top[i]]} {probabilities[i].max():.2f}"
     for i in gallery

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline import class_metrics
+from reporting import class_metrics
 
 
 @pytest.mark.parametrize(

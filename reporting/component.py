@@ -8,7 +8,7 @@ from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from components.run_report import executor
+from reporting import executor
 
 
 class ClassificationMetrics(types.Artifact):

@@ -9,7 +9,7 @@ classes whose figures rest on too few images to mean much.
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
-from pipeline import escape
+from reporting import escape
 
 Z95 = 1.959964  # two-sided 95 % normal quantile
 FEW_IMAGES = 30  # a gated class with fewer gate-split images gets a warning

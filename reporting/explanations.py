@@ -17,14 +17,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from pipeline import escape
-from pipeline.report import EXPLANATION_FILES, _pyplot  # pylint: disable=protected-access
+from reporting import escape
+from reporting.plots import pyplot, save
 
 MAX_IMAGES = 2000
 MISTAKES = 3
 MAX_CLASSES = 20
 GALLERY = 24
-FILES = EXPLANATION_FILES  # gradcam.png, misclassified.png
+FILES = ("gradcam.png", "misclassified.png")
 
 
 def select(
@@ -90,16 +90,6 @@ def load(model_dir: str, examples_uri: str, split: str, limit: int = MAX_IMAGES)
   return pixels, np.array(labels), class_names, model
 
 
-def _save(figure, path: Optional[str]):
-  """Writes the figure as PNG to path and closes it; without a path returns it (notebooks)."""
-  if path is None:
-    return figure
-  with tf.io.gfile.GFile(path, "wb") as f:
-    figure.savefig(f, format="png", dpi=100, bbox_inches="tight")
-  _pyplot().close(figure)
-  return None
-
-
 def _title(figure, text: str) -> None:
   """A title above the panels' own titles, whatever the figure's height."""
   figure.tight_layout()
@@ -142,7 +132,7 @@ def plot_gradcam(
   indices = sorted({i for c in rows for i in chosen[c]["correct"] + chosen[c]["mistakes"]})
   heatmaps = dict(zip(indices, cam(pixels[indices])[0])) if indices else {}
   columns = 1 + MISTAKES
-  figure, grid = _pyplot().subplots(
+  figure, grid = pyplot().subplots(
     len(rows), columns, figsize=(2.0 * columns, 2.2 * len(rows)), squeeze=False
   )
   predicted = probabilities.argmax(axis=1)
@@ -181,7 +171,7 @@ def plot_gradcam(
       else ""
     ),
   )
-  return _save(figure, path)
+  return save(figure, path)
 
 
 def plot_misclassified(
@@ -195,7 +185,7 @@ def plot_misclassified(
   wrong = most_confident_mistakes(labels, probabilities)
   columns = 6
   rows = max(1, -(-len(wrong) // columns))
-  figure, grid = _pyplot().subplots(
+  figure, grid = pyplot().subplots(
     rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False
   )
   for axes in grid.flat:
@@ -216,7 +206,7 @@ def plot_misclassified(
     if total
     else f"No mistakes on {len(labels)} images",
   )
-  return _save(figure, path)
+  return save(figure, path)
 
 
 def predict(model, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:

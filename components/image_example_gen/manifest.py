@@ -1,0 +1,51 @@
+"""CSV manifests (path,label rows), read as a stream, and their digest."""
+
+import csv
+import hashlib
+import io
+from typing import Iterator
+
+import tensorflow as tf
+
+from components.image_example_gen.errors import InputError
+from components.image_example_gen.files import display
+
+
+class _Reader(io.RawIOBase):
+  """A tf.io.gfile file as the raw stream io.TextIOWrapper reads from."""
+
+  def __init__(self, f):
+    super().__init__()
+    self._f = f
+
+  def readable(self) -> bool:
+    return True
+
+  def readinto(self, buffer) -> int:
+    data = self._f.read(len(buffer))
+    buffer[: len(data)] = data
+    return len(data)
+
+
+def file_sha256(path: str) -> str:
+  digest = hashlib.sha256()
+  with tf.io.gfile.GFile(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def manifest_rows(path: str) -> Iterator[dict]:
+  """Rows {path, label} of a CSV manifest (UTF-8, with or without a BOM), read as a stream.
+
+  Bytes that are not UTF-8 are kept as surrogate escapes: such a path still names its file.
+  """
+  with tf.io.gfile.GFile(path, "rb") as f:
+    reader = csv.DictReader(
+      io.TextIOWrapper(_Reader(f), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    )
+    reader.fieldnames = [(n or "").strip().lower() for n in reader.fieldnames or ()]
+    if not {"path", "label"} <= set(reader.fieldnames):
+      raise InputError(f"manifest {display(path)} needs a header with the columns path,label")
+    for row in reader:
+      yield {"path": (row["path"] or "").strip(), "label": (row["label"] or "").strip()}

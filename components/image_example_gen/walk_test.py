@@ -1,0 +1,78 @@
+"""Walks and manifests are streams: each entry is yielded as it is found."""
+
+import hashlib
+import os
+import shutil
+
+from components.image_example_gen import walk
+from components.image_example_gen.spans import CLASS_PATTERN
+from tests import images, listings
+
+
+def test_a_walk_yields_each_entry_as_it_finds_it(tmp_path):
+  images.write_tree(str(tmp_path), images.digit_files({0: 3, 1: 3}, folder="c{digit}"))
+  listed = walk.walk_split(str(tmp_path), CLASS_PATTERN)
+  first = next(listed.candidates)
+  assert first.name.startswith("c0/") and listed.classes == []
+  shutil.rmtree(tmp_path / "c1")  # seen as a folder, but not walked yet: its files are not found
+  assert [(c.label, c.reason) for c in listed.candidates] == [
+    ("c0", None),
+    ("c0", None),
+    ("c1", "missing_file"),
+  ]
+  assert listed.classes == ["c0", "c1"]
+
+
+def test_a_manifest_walk_knows_its_digest_first_and_its_classes_at_the_end(tmp_path):
+  images.write_tree(str(tmp_path), images.digit_files({0: 2, 1: 2}, folder="imgs/{digit}"))
+  rows = "".join(
+    f"imgs/{d}/{n},{d}\n" for d in (0, 1) for n in sorted(os.listdir(tmp_path / "imgs" / str(d)))
+  )
+  (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbfPath , Label\n" + rows.encode())
+  listed = walk.walk_split(str(tmp_path), "labels.csv")
+  assert listed.manifest_sha256  # known before the rows are read
+  assert [(c.label, c.reason) for c in listed.candidates] == [("0", None)] * 2 + [("1", None)] * 2
+  assert listed.classes == ["0", "1"]
+  assert (
+    listed.manifest_sha256 == hashlib.sha256((tmp_path / "labels.csv").read_bytes()).hexdigest()
+  )
+
+
+def write_invalid_labels(tmp_path):
+  """A tree and a manifest whose labels include some a vocabulary file cannot hold: (tree root,
+  manifest path)."""
+  files = images.digit_files({0: 2, 1: 2, 2: 2}, folder="{digit}")
+  tree = {n.replace("1/", "one\ntwo/").replace("2/", " 2/"): d for n, d in files.items()}
+  images.write_tree(str(tmp_path / "tree"), tree)
+  images.write_tree(str(tmp_path / "m"), files)
+  rows = [f"{n},{n[0]}" for n in sorted(files)]
+  rows[2] = f'{sorted(files)[2]},"one\ntwo"'  # quoted: a newline inside the label
+  rows[3] = f"{sorted(files)[3]},one\x00"
+  rows[4] = f"{sorted(files)[4]},  2 "  # surrounding spaces are normalised away, as for paths
+  (tmp_path / "m" / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+  return str(tmp_path / "tree"), str(tmp_path / "m" / "labels.csv")
+
+
+def test_labels_a_vocabulary_file_cannot_hold_are_invalid_in_trees_and_manifests(tmp_path):
+  tree, manifest = write_invalid_labels(tmp_path)
+  listed = listings.list_split(tree, CLASS_PATTERN)
+  assert sorted((c.label, c.reason) for c in listed.candidates) == [
+    (" 2", "invalid_label"),
+    (" 2", "invalid_label"),
+    ("0", None),
+    ("0", None),
+    ("one\ntwo", "invalid_label"),
+    ("one\ntwo", "invalid_label"),
+  ]
+  assert listed.classes == ["0"]
+
+  listed = listings.list_split(os.path.dirname(manifest), os.path.basename(manifest))
+  assert [(c.label, c.reason) for c in listed.candidates] == [
+    ("0", None),
+    ("0", None),
+    ("one\ntwo", "invalid_label"),
+    ("one\x00", "invalid_label"),
+    ("2", None),
+    ("2", None),
+  ]
+  assert listed.classes == ["0", "2"]

@@ -1,0 +1,132 @@
+"""The run record as console text: a few lines for people at the end of a run."""
+
+import os
+from typing import Any, Dict, Optional
+
+from reporting import schedule_text
+
+
+def tuned_text(tuned: Dict[str, Any]) -> str:
+  """The Tuner's chosen values, e.g. 'dropout 0.2, learning_rate 0.0031, width 64'."""
+  return ", ".join(
+    f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(tuned.items())
+  )
+
+
+def settings_line(settings: Dict[str, Any]) -> str:
+  """The training settings in one line for people, e.g. 'cnn, width 32, on 32x32x3
+  (squash); learning rate 0.001, cosine; 10 epochs of batch 32; dropout 0.3; no
+  augmentation; class weights auto (not applied)'."""
+  if not settings:
+    return ""
+  model = " ".join(filter(None, [settings["model"], settings.get("model_variant")]))
+  if settings.get("width"):
+    model += f", width {settings['width']}"
+  if settings.get("weights"):
+    model += f", from {os.path.basename(settings['weights'])}"
+  parts = [
+    f"{model}, on {'x'.join(map(str, settings['input_shape']))} ({settings['resize']})",
+    f"learning rate {settings['learning_rate']:.3g}, {settings['lr_schedule']}",
+    f"{settings['epochs']} epochs of batch {settings['batch_size']}",
+    f"dropout {settings['dropout']:.2g}",
+    ("augment " + ", ".join(settings["augment"])) if settings["augment"] else "no augmentation",
+    f"class weights {settings['class_weights']} "
+    f"({'applied' if settings.get('class_weights_applied') else 'not applied'})",
+  ]
+  if settings.get("tuned"):
+    parts.append("tuned: " + tuned_text(settings["tuned"]))
+  return "; ".join(parts)
+
+
+def format_tflite(block: Dict[str, Any]) -> Optional[str]:
+  """One summary line: sizes, agreement and where the TFLite files are, or why there are none."""
+  if not block:
+    return None
+  if not block["path"]:
+    return f"  tflite: not pushed: {block.get('push_error') or block['reason']}"
+  int8, float16 = block["int8"], block["float16"]
+  return (
+    f"  tflite: int8 {int8['bytes'] / 1024:.0f} KiB, float16 {float16['bytes'] / 1024:.0f} "
+    f"KiB; top-1 agrees with the SavedModel on {int8['agreement']:.1%} / "
+    f"{float16['agreement']:.1%} of {block['images']} {block['split']} images (accuracy "
+    f"{int8['accuracy']:.4f} / {float16['accuracy']:.4f} vs "
+    f"{block['saved_model']['accuracy']:.4f}); in {block['path']}"
+  )
+
+
+def format_summary(summary: Dict[str, Any]) -> str:
+  """A few lines for people."""
+  rejected = ", ".join(f"{n} {r}" for r, n in summary["images_rejected"].items()) or "none"
+  metrics = summary["metrics"]
+  lines = [
+    f"Pipeline {summary['pipeline_name']} (run {summary['run_id']})",
+    f"  images: {summary['images_found']} found, {summary['images_ingested']} ingested, "
+    f"rejected: {rejected}",
+    "  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
+  ]
+  if summary.get("span") is not None:
+    lines.append(schedule_text.span_line(summary))
+  lines += schedule_text.drift_summary_lines(summary.get("drift") or {})
+  if metrics.get("accuracy") is not None:
+    split = metrics.get("split", "eval")
+    lines.append(
+      f"  {split} accuracy: {metrics['accuracy']:.4f} on {metrics['examples']} images "
+      f"(threshold {summary['thresholds']['accuracy']})"
+    )
+    for metric in ("recall", "precision"):
+      name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get(metric) or 0.0)
+      interval = worst.get(metric + "_95ci")
+      basis = (
+        f"{worst['images']} images" if metric == "recall" else f"{worst.get('predicted')} predicted"
+      )
+      lines.append(
+        f"  lowest class {metric} (top-1): {name} {worst.get(metric) or 0.0:.4f}"
+        + (f" (95 % {interval[0]:.2f}-{interval[1]:.2f} of {basis})" if interval else "")
+        + (", never predicted" if metric == "precision" and worst.get("never_predicted") else "")
+        + f"; threshold {summary['thresholds']['min_class_' + metric]}"
+      )
+    baseline, skipped = metrics.get("baseline"), metrics.get("baseline_skipped")
+    if baseline:
+      lines.append(
+        f"  baseline (last blessed model) accuracy: {baseline['accuracy']:.4f}, "
+        f"change {baseline['accuracy_change']:+.4f} "
+        f"(allowed {summary['thresholds']['change']:+})"
+      )
+    elif skipped:
+      lines.append(
+        f"  baseline comparison skipped: the last blessed model's classes differ "
+        f"({skipped['reason']})"
+      )
+    else:
+      lines.append("  baseline: none yet (first blessed model decides on thresholds only)")
+  training = summary.get("training") or {}
+  if training:
+    lines.append(
+      f"  training: {training['epochs']} epochs, {training['train_seconds']} s, "
+      f"{training['images_per_second']:.0f} images/s"
+    )
+    if training.get("warm_start"):
+      lines.append("  " + schedule_text.warm_start_text(training["warm_start"]))
+    if training.get("settings"):
+      lines.append(f"  settings: {settings_line(training['settings'])}")
+  for warning in summary["data_warnings"]:
+    lines.append(f"  data warning: {warning}")
+  for split, features in summary["anomalies"].items():
+    for feature, description in features.items():
+      lines.append(f"  data anomaly in {split}: {feature}: {description}")
+  for warning in summary.get("metric_warnings", []):
+    lines.append(f"  metric warning: {warning}")
+  for failure in summary["failed_gates"]:
+    lines.append(f"  failed gate: {failure}")
+  if summary.get("push_error"):
+    lines.append(f"  push error: {summary['push_error']}")
+  lines.append(
+    f"  blessed: {'yes' if summary['blessed'] else 'no'}; pushed: "
+    f"{summary['pushed_model_path'] or 'nothing'}"
+  )
+  if summary.get("pushed_regression") is not None:
+    lines.append(schedule_text.regression_line(summary))
+  if format_tflite(summary.get("tflite") or {}):
+    lines.append(format_tflite(summary["tflite"]))
+  lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()))
+  return "\n".join(lines)

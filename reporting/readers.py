@@ -1,0 +1,150 @@
+"""What each component of a run wrote, read back for the run record: the ingest report, the
+spans trained on, drift, anomalies, the training log and settings, the serving check, the push
+(checked on disk) and the TFLite export. One reader per component output; the record's
+artifacts are MLMD Artifacts (see reporting/record.py)."""
+
+import json
+import os
+import statistics
+from typing import Any, Dict, List, Optional
+
+import tensorflow as tf
+
+from components.drift_check import executor as drift_executor
+from components.image_example_gen.executor import REPORT_FILE
+from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
+from components.tflite_export import executor as tflite_executor
+from trainer_module.constants import TRAINING_LOG, TRAINING_SETTINGS
+
+
+def int_property(artifact, name: str) -> Optional[int]:
+  if artifact is None or name not in artifact.custom_properties:
+    return None
+  return artifact.custom_properties[name].int_value
+
+
+def ingest_report(examples) -> Dict[str, Any]:
+  """ImageExampleGen's ingest report: counts, splits, rejections, warnings, span."""
+  with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE)) as f:
+    return json.load(f)
+
+
+def serving_check(blessing) -> Dict[str, Any]:
+  """The ServingCheck's report: blessed, requests sent, or why it failed."""
+  if blessing is None:
+    return {}
+  with tf.io.gfile.GFile(os.path.join(blessing.uri, SERVING_CHECK_REPORT)) as f:
+    return json.load(f)
+
+
+def serving_failures(report: Dict[str, Any]) -> List[str]:
+  return [f"serving check: {report['reason']}"] if report and not report["blessed"] else []
+
+
+def anomalies(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
+  """split -> feature -> ExampleValidator's description, from SchemaDiff.pb per split."""
+  from tensorflow_data_validation.utils import anomalies_util  # pylint: disable=import-outside-toplevel
+
+  result = {}
+  for split_dir in sorted(tf.io.gfile.glob(os.path.join(anomalies_uri, "Split-*"))):
+    anomalies = anomalies_util.load_anomalies_binary(os.path.join(split_dir, "SchemaDiff.pb"))
+    result[os.path.basename(split_dir)[len("Split-") :]] = {
+      feature: info.short_description or info.description
+      for feature, info in sorted(anomalies.anomaly_info.items())
+    }
+  return result
+
+
+def training(model_run_uri: str) -> Dict[str, Any]:
+  """Epochs run and training speed, from the Trainer's training log."""
+  path = os.path.join(model_run_uri, TRAINING_LOG)
+  if not tf.io.gfile.exists(path):
+    return {}
+  with tf.io.gfile.GFile(path) as f:
+    epochs = [json.loads(line) for line in f]
+  settings_path = os.path.join(model_run_uri, TRAINING_SETTINGS)
+  settings = {}
+  if tf.io.gfile.exists(settings_path):
+    with tf.io.gfile.GFile(settings_path) as f:
+      settings = json.load(f)
+  return {
+    "epochs": len(epochs),
+    "train_seconds": round(sum(e["train_seconds"] for e in epochs), 1),
+    "images_per_second": round(statistics.median(e["images_per_second"] for e in epochs)),
+    "warm_start": settings.get("warm_start"),
+    "settings": settings,
+    "epoch_log": epochs,
+  }
+
+
+def pushed_model(pushed) -> Dict[str, Any]:
+  """Where the Pusher put the model, checked on disk: a claimed version that is not there is
+  reported as a push error, never as a push."""
+  if int_property(pushed, "pushed") != 1:
+    return {"pushed_model_path": None, "pushed_version": None}
+  path = pushed.custom_properties["pushed_destination"].string_value
+  if not tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
+    return {
+      "pushed_model_path": None,
+      "pushed_version": None,
+      "push_error": f"the Pusher reported {path}, which holds no SavedModel",
+    }
+  return {
+    "pushed_model_path": path,
+    "pushed_version": pushed.custom_properties["pushed_version"].string_value,
+  }
+
+
+def tflite_export(export, pushed) -> Dict[str, Any]:
+  """The TFLite export: parity figures and sizes, and the pushed folder (its files checked on
+  disk), or why nothing was pushed."""
+  if export is None:
+    return {}
+  report = tflite_executor.read_report(export.uri)
+  block = {
+    "passed": report["passed"],
+    "reason": report.get("reason") or None,
+    "path": None,
+    **{
+      k: report[k]
+      for k in ("split", "images", "saved_model", "int8", "float16", "bounds")
+      if k in report
+    },
+  }
+  if int_property(pushed, "pushed") != 1:
+    block["reason"] = block["reason"] or "the model was not pushed"
+  elif int_property(pushed, "tflite_pushed") == 1:
+    path = os.path.join(
+      pushed.custom_properties["pushed_destination"].string_value, tflite_executor.FOLDER
+    )
+    names = [report[k]["file"] for k in ("int8", "float16")] + [
+      tflite_executor.LABELS_FILE,
+      tflite_executor.CONTRACT_FILE,
+    ]
+    missing = [n for n in names if not tf.io.gfile.exists(os.path.join(path, n))]
+    if missing:
+      block["push_error"] = f"{path} lacks {', '.join(missing)}"
+    else:
+      block["path"] = path
+  return block
+
+
+def window_spans(record, span: Optional[int]) -> List[int]:
+  """The spans Transform and the Trainer had (the span window), newest first: ImageExampleGen's
+  `span` of each Examples artifact the run's Transform read; [span] when the record does not
+  list them (a compiled spec's run, whose window is one span)."""
+  artifacts = record.input_list("Transform", "examples")
+  spans = sorted({int_property(a, "span") for a in artifacts} - {None}, reverse=True)
+  return spans or ([span] if span is not None else [])
+
+
+def drift(record) -> Dict[str, Any]:
+  """DriftCheck's report (drift.json) with its console lines, or {} when it did not run."""
+  anomalies = record.output("DriftCheck", "anomalies")
+  report = drift_executor.read_report(anomalies.uri) if anomalies else {}
+  return drift_block(report)
+
+
+def drift_block(report: Dict[str, Any]) -> Dict[str, Any]:
+  """run_summary.json's `drift`: DriftCheck's report and a line per drifted feature."""
+  return {**report, "lines": drift_executor.drift_lines(report)} if report else {}

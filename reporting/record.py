@@ -1,0 +1,143 @@
+"""A run's record: the executions of one run and their artifacts, as the reporting layer reads
+them. Three sources give the same shape (`output`, `input`, `input_list`, `executions`,
+`run_id`, `stage_seconds`, `states`):
+- RunRecord: a LocalDagRunner run, read from its MLMD store;
+- ArtifactRecord: artifacts handed over by an orchestrator (the RunReport executor's inputs
+  under Kubeflow / Vertex AI, tools.spec_runner's outputs of a compiled spec's tasks).
+"""
+
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+
+
+class RunRecord:
+  """The executions of one run of a pipeline (default: its latest) and their artifacts."""
+
+  def __init__(
+    self, store: metadata_store.MetadataStore, pipeline_name: str, run_id: Optional[str] = None
+  ):
+    runs = [
+      c
+      for c in store.get_contexts_by_type("pipeline_run")
+      if pipeline_name in {p.name for p in store.get_parent_contexts_by_context(c.id)}
+      and run_id in (None, c.name)
+    ]
+    if not runs:
+      raise LookupError(
+        f"no run {run_id + ' ' if run_id else ''}of pipeline {pipeline_name!r} "
+        "in the metadata store"
+      )
+    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    self.run_id = run.name
+    self.executions: Dict[str, metadata_store_pb2.Execution] = {}
+    self.outputs: Dict[str, Dict[str, List[metadata_store_pb2.Artifact]]] = {}
+    self.inputs: Dict[str, Dict[str, List[metadata_store_pb2.Artifact]]] = {}
+    for execution in store.get_executions_by_context(run.id):
+      node = next(
+        c.name for c in store.get_contexts_by_execution(execution.id) if c.type == "node"
+      )[len(pipeline_name) + 1 :]  # "<pipeline>.<node id>"
+      self.executions[node] = execution
+      events = store.get_events_by_execution_ids([execution.id])
+      artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+      for event in events:
+        key = event.path.steps[0].key if event.path.steps else ""
+        table = (
+          self.outputs
+          if event.type in _OUTPUT_EVENTS
+          else self.inputs
+          if event.type in _INPUT_EVENTS
+          else None
+        )
+        if table is not None:
+          table.setdefault(node, {}).setdefault(key, []).append(artifacts[event.artifact_id])
+
+  def output(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
+    artifacts = self.outputs.get(node, {}).get(key)
+    return artifacts[-1] if artifacts else None
+
+  def input(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
+    artifacts = self.inputs.get(node, {}).get(key)
+    return artifacts[-1] if artifacts else None
+
+  def input_list(self, node: str, key: str) -> List[metadata_store_pb2.Artifact]:
+    return list(self.inputs.get(node, {}).get(key, []))
+
+  def stage_seconds(self) -> Dict[str, float]:
+    return {
+      node: round((e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000, 1)
+      for node, e in sorted(self.executions.items(), key=lambda kv: kv[1].id)
+    }
+
+  def states(self) -> Dict[str, str]:
+    return {
+      node: metadata_store_pb2.Execution.State.Name(e.last_known_state)
+      for node, e in self.executions.items()
+    }
+
+
+def open_run(metadata_path: str, pipeline_name: str, run_id: Optional[str] = None) -> RunRecord:
+  """Run `run_id` (default: the latest) of a pipeline, from its SQLite MLMD store, read-only."""
+  connection = metadata_store_pb2.ConnectionConfig()
+  connection.sqlite.filename_uri = metadata_path
+  connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  return RunRecord(metadata_store.MetadataStore(connection), pipeline_name, run_id)
+
+
+class ArtifactRecord:
+  """A run given as (node, output key) -> artifact, with the seconds and parameters an
+  orchestrator reports for its tasks. The Evaluator's baseline is read from the evaluation
+  itself, so `input` finds nothing."""
+
+  def __init__(
+    self,
+    run_id: str,
+    artifacts: Mapping[Tuple[str, str], metadata_store_pb2.Artifact],
+    seconds: Optional[Mapping[str, float]] = None,
+    parameters: Optional[Mapping[str, Mapping[str, Any]]] = None,
+  ):
+    self.run_id = run_id
+    self._artifacts = dict(artifacts)
+    self._seconds = dict(seconds or {})
+    self.executions: Dict[str, metadata_store_pb2.Execution] = {}
+    for node, values in (parameters or {}).items():
+      execution = metadata_store_pb2.Execution()
+      for key, value in values.items():
+        if isinstance(value, str):
+          execution.custom_properties[key].string_value = value
+      self.executions[node] = execution
+
+  def output(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
+    return self._artifacts.get((node, key))
+
+  def input(self, node: str, key: str) -> None:
+    del node, key
+
+  def input_list(self, node: str, key: str) -> List[metadata_store_pb2.Artifact]:
+    del node, key
+    return []
+
+  def stage_seconds(self) -> Dict[str, float]:
+    return dict(self._seconds)
+
+  def states(self) -> Dict[str, str]:
+    return {name: "COMPLETE" for name in self._seconds}
+
+
+def from_metadata(uri: str, metadata: Mapping[str, Any]) -> metadata_store_pb2.Artifact:
+  """An artifact given as URI and KFP metadata (numbers, strings) as MLMD holds it: a whole
+  number becomes an int property (a blessing's 1.0 is 1), as the TFX Kubeflow v2 container
+  and KFP's ExecutorOutput hand them over."""
+  result = metadata_store_pb2.Artifact(uri=uri)
+  for key, value in metadata.items():
+    if isinstance(value, bool) or (isinstance(value, (int, float)) and float(value).is_integer()):
+      result.custom_properties[key].int_value = int(value)
+    elif isinstance(value, (int, float)):
+      result.custom_properties[key].double_value = float(value)
+    elif isinstance(value, str):
+      result.custom_properties[key].string_value = value
+  return result

@@ -1,0 +1,87 @@
+"""The Trainer's callbacks, driven by hand (no training): the rate, early stopping and what
+reaches the console."""
+
+import json
+
+import keras
+import numpy as np
+
+from trainer_module import callbacks
+from trainer_module.constants import TRAINING_LOG
+
+
+def _model():
+  model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+  model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+  return model
+
+
+def test_plateau_schedule_is_a_constant_rate_lowered_by_a_callback(tmp_path):
+  cosine = callbacks.for_phase(str(tmp_path), 100, "train", 8, callbacks.cosine_schedule(1e-3, 8))
+  plateau = callbacks.for_phase(str(tmp_path), 100, "train", 8)
+  assert [type(c).__name__ for c in cosine][-1] == "LearningRateScheduler"
+  (reduce,) = [c for c in plateau if isinstance(c, keras.callbacks.ReduceLROnPlateau)]
+  assert (reduce.monitor, reduce.factor, reduce.patience) == ("val_loss", 0.3, 2)
+  assert reduce.verbose == 0  # the epoch lines show the rate
+  assert not any(isinstance(c, keras.callbacks.LearningRateScheduler) for c in plateau)
+  assert [round(callbacks.cosine_schedule(1e-3, 4)(e, None), 6) for e in range(4)] == [
+    0.001,
+    0.000854,
+    0.0005,
+    0.000146,
+  ]
+
+
+def _fit_by_hand(callback, model, val_losses):
+  """What model.fit does with the callback, without training: each epoch's weights are new."""
+  callback.set_model(model)
+  callback.on_train_begin()
+  for epoch, loss in enumerate(val_losses):
+    model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
+    callback.on_epoch_end(epoch, {"val_loss": loss})
+    if model.stop_training:
+      break
+  callback.on_train_end()
+
+
+def test_early_stopping_keeps_the_best_weights_and_says_so_in_one_line(capsys):
+  model = _model()
+  _fit_by_hand(callbacks.BestWeights(patience=2), model, [0.9, 0.5, 0.6, 0.7, 0.1, 0.1])
+  assert capsys.readouterr().out == (
+    "[Trainer] stopped early after epoch 4; keeping the weights of epoch 2 "
+    "(the lowest validation loss, 0.5000)\n"
+  )
+  assert all((w == 1).all() for w in model.get_weights())  # epoch 2's (counted from 0: 1)
+
+
+def test_early_stopping_says_nothing_when_the_last_epoch_is_the_best(capsys):
+  model = _model()
+  _fit_by_hand(callbacks.BestWeights(), model, [0.9, 0.5, 0.4])
+  assert capsys.readouterr().out == ""
+  assert all((w == 2).all() for w in model.get_weights())
+
+
+def test_the_best_weights_of_a_run_that_did_not_stop_early():
+  assert callbacks.kept_weights_line(5, 7, False, 0.12345) == (
+    "[Trainer] keeping the weights of epoch 6 (the lowest validation loss, 0.1235)"
+  )
+  assert callbacks.kept_weights_line(7, 7, False, 0.1) == ""
+
+
+def test_each_epoch_is_one_log_record_and_one_console_line(tmp_path, capsys):
+  model = _model()
+  log = callbacks.EpochLog(str(tmp_path / TRAINING_LOG), 640, "fine_tune", epochs=3)
+  log.set_model(model)
+  log.on_epoch_begin(1)
+  log.on_test_begin()
+  log.on_epoch_end(1, {"loss": 0.5, "sparse_categorical_accuracy": 0.8, "val_loss": 0.25})
+  with open(tmp_path / TRAINING_LOG) as f:
+    (record,) = [json.loads(line) for line in f]
+  assert record["phase"] == "fine_tune" and record["epoch"] == 2
+  assert record["learning_rate"] == keras.ops.convert_to_numpy(model.optimizer.learning_rate)
+  (line,) = capsys.readouterr().out.splitlines()
+  assert line.startswith(
+    "[Trainer] epoch 2/3 (fine-tune): loss 0.5000, accuracy 0.8000; validation loss 0.2500; "
+    "rate 0.001; "
+  )
+  assert line.endswith(" images/s")
