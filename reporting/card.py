@@ -115,6 +115,34 @@ def _item(line: str) -> str:
   return "- " + escape.markdown(line[:1].upper() + line[1:])
 
 
+def _mistakes_lines(block: Dict[str, Any]) -> List[str]:
+  """The link to predictions.csv and a table of the most confident mistakes, by path."""
+  if not block:
+    return []
+  lines = [
+    "",
+    "### Mistakes",
+    "",
+    f"{block['mistakes']} of {block['images']} {block['split']} images are misclassified; "
+    f"every image's prediction is in [{block['file']}]({block['file']}) (path, sha256, true "
+    "and predicted class, every class's probability).",
+  ]
+  worst = block["most_confident_mistakes"]
+  if worst:
+    lines += [
+      "",
+      f"The {len(worst)} most confident mistakes:",
+      "",
+      "| path | true | predicted | probability |",
+      "|---|---|---|---:|",
+    ] + [
+      f"| {escape.markdown(m['path'])} | {escape.markdown(m['true_class'])} | "
+      f"{escape.markdown(m['predicted_class'])} | {m['probability']:.2f} |"
+      for m in worst
+    ]
+  return lines + [""]
+
+
 def model_card(summary: Dict[str, Any]) -> str:
   metrics, thresholds = summary["metrics"], summary["thresholds"]
   training = summary.get("training") or {}
@@ -176,6 +204,7 @@ def model_card(summary: Dict[str, Any]) -> str:
   else:  # e.g. a run that DriftCheck stopped before training
     lines += ["- Not evaluated: the run stopped before the Evaluator", ""]
   lines += [f"- Warning: {escape.markdown(w)}" for w in summary.get("metric_warnings", [])]
+  lines += _mistakes_lines(summary.get("predictions") or {})
   failures = summary["failed_gates"]
   lines += ["## Gates", ""] + (
     [f"- FAILED: {escape.markdown(f)}" for f in failures] or ["- All passed."]

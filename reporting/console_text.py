@@ -3,7 +3,7 @@
 import os
 from typing import Any, Dict, Optional
 
-from reporting import schedule_text
+from reporting import escape, schedule_text
 
 
 def tuned_text(tuned: Dict[str, Any]) -> str:
@@ -36,6 +36,23 @@ def settings_line(settings: Dict[str, Any]) -> str:
   if settings.get("tuned"):
     parts.append("tuned: " + tuned_text(settings["tuned"]))
   return "; ".join(parts)
+
+
+def mistakes_line(block: Dict[str, Any]) -> str:
+  """'  mistakes: 12 of 360 eval images, the most confident 3/a.png (true 3, predicted 8,
+  0.97); every image in predictions.csv'."""
+  worst = block["most_confident_mistakes"][:1]
+  return (
+    f"  mistakes: {block['mistakes']} of {block['images']} {block['split']} images"
+    + (
+      f", the most confident {escape.one_line(worst[0]['path'])} (true "
+      f"{escape.one_line(worst[0]['true_class'])}, predicted {escape.one_line(worst[0]['predicted_class'])}, "
+      f"{worst[0]['probability']:.2f})"
+      if worst
+      else ""
+    )
+    + f"; every image in {block['file']}"
+  )
 
 
 def format_tflite(block: Dict[str, Any]) -> Optional[str]:
@@ -99,6 +116,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
       )
     else:
       lines.append("  baseline: none yet (first blessed model decides on thresholds only)")
+  if summary.get("predictions"):
+    lines.append(mistakes_line(summary["predictions"]))
   training = summary.get("training") or {}
   if training:
     lines.append(

@@ -57,21 +57,40 @@ def _summary():
     },
     "failed_gates": [f"recall of class {HOSTILE[0]} 0.3 < 0.5"],
     "metric_warnings": [f"class {HOSTILE[1]} has only 4 eval images"],
+    "predictions": {
+      "file": "predictions.csv",
+      "split": "eval",
+      "images": 32,
+      "mistakes": len(HOSTILE),
+      "most_confident_mistakes": [
+        {"path": f"{n}/x|y.png", "true_class": n, "predicted_class": "plain", "probability": 0.9}
+        for n in HOSTILE
+      ],
+    },
   }
 
 
 def test_hostile_names_are_text_in_the_model_card():
   summary = _summary()
   rendered = _render(card.model_card(summary))
-  for tag in ("<script", "<img", "<b>", "<i>", "<a ", "<em>", "<del>"):
+  for tag in ("<script", "<img", "<b>", "<i>", "<em>", "<del>"):
     assert tag not in rendered, tag
   assert rendered.count("<strong>") == 1  # the card's own "**Blessed: no**"
+  assert re.findall(r"<a [^>]*>", rendered) == ['<a href="predictions.csv">']  # the card's own
   seen = _text(rendered)
   assert "Model card: <i>name</i>" in seen
   assert f"Source: {PATH} (span 3)" in seen
   assert "Classes (8): " + ", ".join(n.replace("\n", " ") for n in HOSTILE) in seen
   assert f"FAILED: recall of class {HOSTILE[0]} 0.3 < 0.5" in seen
   assert "Run run`1`." in seen
+  # The most confident mistakes' table: a row per mistake, four cells each, the path as written.
+  table = rendered[rendered.index("most confident mistakes") :]
+  rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]
+  assert len(rows) == len(HOSTILE)
+  for row, name in zip(rows, HOSTILE):
+    cells = [_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+    flat = name.replace("\n", " ")
+    assert cells == [f"{flat}/x|y.png", flat, "plain", "0.90"]
 
 
 def test_every_row_of_the_per_class_table_keeps_its_six_cells():

@@ -5,8 +5,9 @@ Transform does), go through the Trainer's Keras model (assets.extra/model.keras,
 model's own weights):
 - gradcam.png: per class (at most MAX_CLASSES, those with the most mistakes first) its most
   confident mistakes (up to MISTAKES) and its most confident correct image, each under the
-  Grad-CAM heatmap of the predicted class, with true and predicted labels;
-- misclassified.png: the most confident mistakes of all classes (up to GALLERY), plain.
+  Grad-CAM heatmap of the predicted class, with its file name, true and predicted labels;
+- misclassified.png: the most confident mistakes of all classes (up to GALLERY), plain, with
+  the same captions.
 """
 
 import functools
@@ -14,16 +15,16 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
-from reporting import escape
+from reporting import escape, predictions
 from reporting.plots import pyplot, save
 
 MAX_IMAGES = 2000
 MISTAKES = 3
 MAX_CLASSES = 20
 GALLERY = 24
+CAPTION_CHARS = 22  # a file name longer than this keeps its end
 FILES = ("gradcam.png", "misclassified.png")
 
 
@@ -54,40 +55,28 @@ def most_confident_mistakes(
 
 
 def load(model_dir: str, examples_uri: str, split: str, limit: int = MAX_IMAGES):
-  """(uint8 pixels [n, h, w, c], label ids, class names, Keras model) of a split's images."""
-  from trainer_module import contract  # pylint: disable=import-outside-toplevel
-  from trainer_module.constants import IMAGE_KEY, LABEL_KEY  # pylint: disable=import-outside-toplevel
-  from trainer_module.labels import read_class_names  # pylint: disable=import-outside-toplevel
-  from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
-
-  spec, model = contract.read_contract(model_dir), contract.load_keras_model(model_dir)
-  class_names = read_class_names(model_dir)
-  if spec is None or model is None or class_names is None:
-    raise FileNotFoundError(
-      f"{model_dir} has no {contract.CONTRACT_FILE} and "
-      f"{contract.KERAS_FILE} (a model trained before they were kept)"
-    )
-  files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
-  records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit)
-  data, labels = [], []
-  for record in records:
-    feature = tf.train.Example.FromString(record.numpy()).features.feature
-    data.append(feature[IMAGE_KEY].bytes_list.value[0])
-    label = feature[LABEL_KEY].bytes_list.value[0].decode()
+  """(uint8 pixels [n, h, w, c], label ids, class names, Keras model, file names) of a split's
+  first `limit` images."""
+  spec, model, class_names = predictions.load_model(model_dir)
+  files, data, labels = [], [], []
+  for name, image, label in predictions.read_examples(examples_uri, split, limit):
+    files.append(name)
+    data.append(image)
     labels.append(class_names.index(label) if label in class_names else -1)
   pixels = (
-    np.concatenate(
-      [
-        decode_images(
-          tf.constant(data[i : i + 64]), spec["height"], spec["channels"], spec["resize"]
-        ).numpy()
-        for i in range(0, len(data), 64)
-      ]
-    )
+    np.concatenate([predictions.decode(spec, data[i : i + 64]) for i in range(0, len(data), 64)])
     if data
     else np.zeros((0,))
   )
-  return pixels, np.array(labels), class_names, model
+  return pixels, np.array(labels), class_names, model, files
+
+
+def _caption(files: Optional[List[str]], index: int) -> str:
+  """The image's file name (its last CAPTION_CHARS characters) as a caption's first line."""
+  if not files:
+    return ""
+  name = escape.plot(os.path.basename(files[index]) or files[index])
+  return (name if len(name) <= CAPTION_CHARS else "…" + name[-CAPTION_CHARS + 1 :]) + "\n"
 
 
 def _title(figure, text: str) -> None:
@@ -121,9 +110,11 @@ def plot_gradcam(
   class_names: List[str],
   cam,
   path: Optional[str] = None,
+  files: Optional[List[str]] = None,
 ):
   """Rows of classes: the most confident correct image, then the most confident mistakes,
-  each with its heatmap for the predicted class (`cam`: a trainer_module.gradcam.GradCam)."""
+  each with its heatmap for the predicted class (`cam`: a trainer_module.gradcam.GradCam),
+  captioned with its file name when `files` are given."""
   from trainer_module.gradcam import overlay  # pylint: disable=import-outside-toplevel
 
   chosen = select(labels, probabilities)
@@ -155,7 +146,7 @@ def plot_gradcam(
       axes.axis("on")
       _show(axes, overlay(pixels[index], heatmaps[index]))
       axes.set_title(
-        f"true {_label(class_names, class_id)}\npredicted "
+        f"{_caption(files, index)}true {_label(class_names, class_id)}\npredicted "
         f"{_label(class_names, predicted[index])} "
         f"{probabilities[index].max():.2f}",
         fontsize=8,
@@ -180,8 +171,10 @@ def plot_misclassified(
   probabilities: np.ndarray,
   class_names: List[str],
   path: Optional[str] = None,
+  files: Optional[List[str]] = None,
 ):
-  """The most confident mistakes of all classes, plain, with true and predicted labels."""
+  """The most confident mistakes of all classes, plain, with true and predicted labels (and
+  the file name, when `files` are given)."""
   wrong = most_confident_mistakes(labels, probabilities)
   columns = 6
   rows = max(1, -(-len(wrong) // columns))
@@ -194,7 +187,7 @@ def plot_misclassified(
     axes.axis("on")
     _show(axes, pixels[index])
     axes.set_title(
-      f"true {_label(class_names, labels[index])}\npredicted "
+      f"{_caption(files, index)}true {_label(class_names, labels[index])}\npredicted "
       f"{_label(class_names, probabilities[index].argmax())} "
       f"{probabilities[index].max():.2f}",
       fontsize=8,
@@ -209,28 +202,18 @@ def plot_misclassified(
   return save(figure, path)
 
 
-def predict(model, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
-  """Probabilities [n, classes] of uint8 pixels, cast to float32 a batch at a time."""
-  name = model.inputs[0].name
-  return np.concatenate(
-    [
-      np.asarray(model({name: pixels[i : i + batch_size].astype(np.float32)}, training=False))
-      for i in range(0, len(pixels), batch_size)
-    ]
-  )
-
-
 @functools.lru_cache(maxsize=1)  # the report is written twice (report/ and beside the push)
 def _analysis(model_dir: str, examples_uri: str, split: str) -> Tuple[Any, ...]:
   from trainer_module.gradcam import GradCam  # pylint: disable=import-outside-toplevel
 
-  pixels, labels, class_names, model = load(model_dir, examples_uri, split)
-  probabilities = predict(model, pixels) if len(pixels) else np.zeros((0, 0))
-  return pixels, labels, probabilities, class_names, GradCam(model)
+  pixels, labels, class_names, model, files = load(model_dir, examples_uri, split)
+  probabilities = predictions.predict(model, pixels) if len(pixels) else np.zeros((0, 0))
+  return pixels, labels, probabilities, class_names, GradCam(model), files
 
 
 def analyse(model_dir: str, examples_uri: str, split: str):
-  """(pixels, label ids, probabilities, class names, GradCam) of the split, computed once."""
+  """(pixels, label ids, probabilities, class names, GradCam, file names) of the split's first
+  MAX_IMAGES images, computed once."""
   return _analysis(model_dir, examples_uri, split)
 
 
@@ -243,14 +226,14 @@ def write(summary: Dict[str, Any], report_dir: str) -> List[str]:
     return []
   split = (summary.get("metrics") or {}).get("split", "eval")
   try:
-    pixels, labels, probabilities, class_names, cam = analyse(
+    pixels, labels, probabilities, class_names, cam, files = analyse(
       path_utils.serving_model_path(summary["model_path"]), summary["examples_path"], split
     )
     if not len(pixels):
       return []
     paths = [os.path.join(report_dir, name) for name in FILES]
-    plot_gradcam(pixels, labels, probabilities, class_names, cam, paths[0])
-    plot_misclassified(pixels, labels, probabilities, class_names, paths[1])
+    plot_gradcam(pixels, labels, probabilities, class_names, cam, paths[0], files)
+    plot_misclassified(pixels, labels, probabilities, class_names, paths[1], files)
     return paths
   except Exception as e:  # pylint: disable=broad-except
     logging.warning("No Grad-CAM pages in the report: %s", e)

@@ -43,7 +43,7 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
     assert page.shape[0] > 200 and page.shape[1] > 400  # a gallery, not an empty figure
 
   # What the pages show is what the served model answers on the same images.
-  pixels, labels, probabilities, class_names, cam = explanations.analyse(
+  pixels, labels, probabilities, class_names, cam, files = explanations.analyse(
     path_utils.serving_model_path(model.uri), examples.uri, "eval"
   )
   eval_examples = records.split_examples(examples.uri, "eval")
@@ -54,6 +54,7 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
   np.testing.assert_allclose(probabilities, served["probabilities"].numpy(), atol=1e-5)
   assert class_names == [c.decode() for c in served["class_names"].numpy()[0]]
   assert len(labels) == len(pixels) == len(data) and labels.min() >= 0
+  assert files == [records.feature(e, "file_name").decode() for e in eval_examples]
   assert cam.layer_name.startswith("re_lu")
 
   # The images the pages choose are the served model's mistakes (and, for "correct", its right
@@ -81,13 +82,14 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
       assert chosen["correct"][0] in right
       assert confidence[chosen["correct"][0]] >= confidence[right].max() - 1e-5
 
-  # The misclassified page's captions name a true and a different predicted class each: the
-  # served model's, image by image.
-  figure = explanations.plot_misclassified(pixels, labels, probabilities, class_names)
+  # The misclassified page's captions name the file, a true and a different predicted class
+  # each: the served model's, image by image.
+  figure = explanations.plot_misclassified(pixels, labels, probabilities, class_names, files=files)
   captions = [axes.get_title() for axes in figure.axes if axes.get_title()]
   plots.pyplot().close(figure)
   expected = [
-    f"true {class_names[truth[i]]}\npredicted {class_names[top[i]]} {probabilities[i].max():.2f}"
+    f"{os.path.basename(files[i])}\ntrue {class_names[truth[i]]}\npredicted {class_names[top[i]]} "
+    f"{probabilities[i].max():.2f}"
     for i in gallery
   ]
   assert captions == expected

@@ -2,9 +2,9 @@
 a pushed model as serving_model/reports/<version>."""
 
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-from reporting import card, explanations, plots
+from reporting import card, explanations, plots, predictions
 
 REPORT_DIR = "report"
 FILES = (
@@ -13,6 +13,7 @@ FILES = (
   "confusion_matrix.png",
   "training_curves.png",
   "calibration.png",
+  predictions.FILE,
 ) + explanations.FILES
 
 
@@ -22,8 +23,11 @@ def _gfile():
   return tf.io.gfile
 
 
-def write_report(summary: Dict[str, Any], report_dir: str) -> List[str]:
-  """Writes the report files that the summary has data for; returns their paths."""
+def write_report(
+  summary: Dict[str, Any], report_dir: str, scored: Optional[predictions.Scored] = None
+) -> List[str]:
+  """Writes the report files that the summary has data for (predictions.csv: `scored`, the
+  gated split through the model); returns their paths."""
   _gfile().makedirs(report_dir)
   metrics = summary["metrics"]
   written = []
@@ -36,6 +40,8 @@ def write_report(summary: Dict[str, Any], report_dir: str) -> List[str]:
   text("model_card.md", card.model_card(summary))
   if metrics.get("per_class"):
     text("per_class.md", card.per_class_table(summary))
+  if scored is not None:
+    text(predictions.FILE, predictions.csv_text(scored))
   figures = (
     ("confusion_matrix.png", plots.plot_confusion_matrix, metrics.get("confusion_matrix")),
     (
@@ -53,15 +59,20 @@ def write_report(summary: Dict[str, Any], report_dir: str) -> List[str]:
   return written
 
 
-def publish(summary: Dict[str, Any], output_dir: str, serving_model_dir: str) -> str:
+def publish(
+  summary: Dict[str, Any],
+  output_dir: str,
+  serving_model_dir: str,
+  scored: Optional[predictions.Scored] = None,
+) -> str:
   """The report under output_dir/report, and beside a pushed model as reports/<version>.
 
   Returns the directory next to the pushed model, or output_dir/report when nothing was pushed.
   """
   local = os.path.join(output_dir, REPORT_DIR)
-  write_report(summary, local)
+  write_report(summary, local, scored)
   if not summary.get("pushed_version"):
     return local
   beside = os.path.join(serving_model_dir, "reports", summary["pushed_version"])
-  write_report(summary, beside)
+  write_report(summary, beside, scored)
   return beside

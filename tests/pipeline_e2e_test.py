@@ -7,7 +7,9 @@ cannot be told apart.
 """
 
 import base64
+import csv
 import glob
+import hashlib
 import json
 import os
 import subprocess
@@ -22,6 +24,7 @@ from ml_metadata.proto import metadata_store_pb2
 from components import warmup
 from components.serving_check import executor as serving_check
 from pipeline.sample_data import export_digits
+from reporting import escape
 from reporting.publish import FILES as REPORT_FILES
 from tests import images, records, runs
 
@@ -416,6 +419,67 @@ def test_report_command_prints_the_per_class_table_of_the_latest_run(first_run, 
   assert "no run of pipeline 'no-such-pipeline'" in missing.stderr
 
 
+def test_predictions_csv_has_every_gated_image_as_the_served_model_answers(first_run):
+  data_dir, output_dir, _, summary = first_run
+  with open(os.path.join(summary["report_dir"], "predictions.csv"), newline="") as f:
+    rows = list(csv.DictReader(f))
+  classes = summary["classes"]
+  assert list(rows[0]) == [
+    "path",
+    "sha256",
+    "split",
+    "true_class",
+    "predicted_class",
+    "top_probability",
+  ] + [f"p_{c}" for c in classes]
+  split = summary["metrics"]["split"]
+  # One row per image ImageExampleGen wrote to the gated split, each a file on disk.
+  assert len(rows) == summary["splits"][split] == summary["metrics"]["examples"]
+  assert {r["split"] for r in rows} == {split}
+  files = [os.path.join(data_dir, r["path"]) for r in rows]
+  for row, path in zip(rows, files):
+    with open(path, "rb") as f:
+      assert hashlib.sha256(f.read()).hexdigest() == row["sha256"]
+    assert row["true_class"] == os.path.basename(os.path.dirname(path))
+    probabilities = [float(row[f"p_{c}"]) for c in classes]
+    assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
+    assert classes[int(np.argmax(probabilities))] == row["predicted_class"]
+  # Its counts are the confusion matrix's.
+  counts = [[0] * len(classes) for _ in classes]
+  for row in rows:
+    counts[classes.index(row["true_class"])][classes.index(row["predicted_class"])] += 1
+  assert counts == summary["metrics"]["confusion_matrix"]["counts"]
+  # Its top-1 is what the pushed model serves for those files.
+  serve = tf.saved_model.load(summary["pushed_model_path"]).signatures["serving_default"]
+  data = [open(path, "rb").read() for path in files]
+  served = [
+    c.decode()
+    for i in range(0, len(data), 64)
+    for c in serve(image_bytes=tf.constant(data[i : i + 64]))["classes"].numpy()
+  ]
+  assert served == [r["predicted_class"] for r in rows]
+  # The summary, console and card name the most confident mistakes by path.
+  wrong = sorted(
+    (r for r in rows if r["true_class"] != r["predicted_class"]),
+    key=lambda r: -float(r["top_probability"]),
+  )
+  block = summary["predictions"]
+  assert block["mistakes"] == len(wrong) and block["images"] == len(rows)
+  listed = block["most_confident_mistakes"]
+  assert len(listed) == min(10, len(wrong))
+  confidence = {r["path"]: float(r["top_probability"]) for r in wrong}
+  assert [m["probability"] for m in listed] == sorted(
+    (m["probability"] for m in listed), reverse=True
+  )
+  left_out = set(confidence) - {m["path"] for m in listed}
+  assert all(confidence[p] <= listed[-1]["probability"] + 1e-4 for p in left_out)
+  with open(os.path.join(summary["report_dir"], "model_card.md")) as f:
+    card = f.read()
+  assert "[predictions.csv](predictions.csv)" in card
+  for m in listed:
+    assert f"| {escape.markdown(m['path'])} | {m['true_class']} | {m['predicted_class']} |" in card
+
+
 def test_model_analysis_notebook_runs_headless_on_the_latest_evaluation(first_run):
   import nbclient  # pylint: disable=import-outside-toplevel
   import nbformat  # pylint: disable=import-outside-toplevel
@@ -439,6 +503,11 @@ def test_model_analysis_notebook_runs_headless_on_the_latest_evaluation(first_ru
   assert facts["baseline"] == latest["metrics"]["baseline"]["model"] == first["model_path"]
   assert facts["accuracy"] == latest["metrics"]["accuracy"]
   assert facts["classes"] == facts["labels"] == [str(d) for d in range(10)]
+  # The notebook's predictions are the run's predictions.csv.
+  assert (facts["predictions"], facts["mistakes"]) == (
+    latest["predictions"]["images"],
+    latest["predictions"]["mistakes"],
+  )
   assert (
     sum(o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
     + sum(o.output_type == "execute_result" and "image/png" in o.get("data", {}) for o in outputs)

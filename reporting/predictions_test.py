@@ -1,0 +1,58 @@
+"""predictions.csv's text and the summary's block, from a scored split (the scoring itself, on
+a real model and images: tests/pipeline_e2e_test.py)."""
+
+import csv
+import io
+
+import numpy as np
+
+from reporting import console_text, predictions
+
+
+def _scored():
+  names = ["cat", 'a "quoted", name', "two\nlines"]
+  probabilities = np.array(
+    [[0.7, 0.2, 0.1], [0.05, 0.9, 0.05], [0.6, 0.3, 0.1], [0.1, 0.15, 0.75], [0.2, 0.1, 0.7]]
+  )
+  return predictions.Scored(
+    files=["cat/1.png", "q/2,3.png", "x/y\nz.png", "c/4.png", "u/5.png"],
+    sha256=["a" * 64, "b" * 64, "c" * 64, "d" * 64, "e" * 64],
+    labels=np.array([0, 1, 1, 2, -1]),  # the last: a class the model does not know
+    probabilities=probabilities,
+    class_names=names,
+    split="eval",
+  )
+
+
+def test_the_csv_round_trips_hostile_names_and_paths():
+  scored = _scored()
+  rows = list(csv.reader(io.StringIO(predictions.csv_text(scored))))
+  assert rows[0] == list(predictions.FIXED_COLUMNS) + [f"p_{n}" for n in scored.class_names]
+  assert [r[0] for r in rows[1:]] == scored.files
+  assert [r[3] for r in rows[1:]] == [
+    "cat",
+    'a "quoted", name',
+    'a "quoted", name',
+    "two\nlines",
+    "",
+  ]
+  assert [r[4] for r in rows[1:]] == ["cat", 'a "quoted", name', "cat", "two\nlines", "two\nlines"]
+  for row, probabilities in zip(rows[1:], scored.probabilities):
+    assert [float(p) for p in row[6:]] == list(probabilities)
+    assert float(row[5]) == probabilities.max()
+
+
+def test_the_summary_names_the_most_confident_mistakes():
+  block = predictions.summary_block(_scored())
+  assert (block["images"], block["mistakes"], block["split"]) == (5, 2, "eval")
+  assert block["most_confident_mistakes"] == [
+    {"path": "u/5.png", "true_class": "", "predicted_class": "two\nlines", "probability": 0.7},
+    {"path": "x/y\nz.png", "true_class": 'a "quoted", name', "predicted_class": "cat",
+     "probability": 0.6},
+  ]  # fmt: skip
+  line = console_text.mistakes_line(block)
+  assert "\n" not in line
+  assert line == (
+    "  mistakes: 2 of 5 eval images, the most confident u/5.png (true , predicted two lines, "
+    "0.70); every image in predictions.csv"
+  )
