@@ -25,6 +25,7 @@ from trainer_module.constants import (
   LABEL_XF,
   PREDICTION_KEY,
   SERVING_EXAMPLES_SIGNATURE,
+  TOP_K_ACCURACY,
   TRANSFORM_SIGNATURE,
 )
 
@@ -36,6 +37,9 @@ TUNER_FN = "trainer_module.tuning.tuner_fn"
 def _overall(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:
   """Gates on the whole eval set only; the per-label slices are for analysis."""
   return tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
+
+
+TOP_K, TOP_K_MIN_CLASSES = 5, 10  # top-5 accuracy, reported with 10 classes or more
 
 
 def _lower_bound(value: float) -> tfma.MetricThreshold:
@@ -57,8 +61,9 @@ def _top1_per_class(class_name: str, bound: Optional[float] = None) -> tfma.Metr
 def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalConfig:
   """Gates: overall accuracy (bound, and change against the last blessed model) and every
   class's recall and precision on top-1 predictions. Also computed, for analysis: per-class F1,
-  the multi-class confusion matrix, and the calibration of the top probability (binarized by
-  top-1 hit)."""
+  the multi-class confusion matrix, the calibration of the top probability (binarized by
+  top-1 hit) and, with TOP_K_MIN_CLASSES classes or more, top-5 accuracy (TFMA's Recall on the
+  top 5: how often the true class is among them)."""
   accuracy_gate = _lower_bound(config.accuracy_threshold)
   accuracy_gate.change_threshold.CopyFrom(
     tfma.GenericChangeThreshold(
@@ -84,6 +89,15 @@ def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalCon
           ),
           tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
         ]
+        + (
+          [
+            tfma.MetricConfig(
+              class_name="Recall", config=f'"top_k": {TOP_K}, "name": "{TOP_K_ACCURACY}"'
+            )
+          ]
+          if num_classes >= TOP_K_MIN_CLASSES
+          else []
+        )
       ),
       tfma.MetricsSpec(
         binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),

@@ -178,7 +178,12 @@ def model_card(summary: Dict[str, Any]) -> str:
     "## Evaluation",
     f"- Accuracy: {metrics.get('accuracy')} on {metrics.get('examples')} "
     f"{metrics.get('split', 'eval')} images "
-    f"(bound {thresholds['accuracy']})",
+    f"(bound {thresholds['accuracy']})"
+    + (
+      f"; top-5 accuracy {metrics['top_5_accuracy']}"
+      if metrics.get("top_5_accuracy") is not None
+      else ""
+    ),
     _baseline_line(metrics, thresholds),
     f"- Every class: recall >= {thresholds['min_class_recall']}, precision >= "
     f"{thresholds['min_class_precision']} (a bound of 0 is no gate)",

@@ -89,6 +89,11 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.append(
       f"  {split} accuracy: {metrics['accuracy']:.4f} on {metrics['examples']} images "
       f"(threshold {summary['thresholds']['accuracy']})"
+      + (
+        f"; top-5 accuracy {metrics['top_5_accuracy']:.4f}"
+        if metrics.get("top_5_accuracy") is not None
+        else ""
+      )
     )
     for metric in ("recall", "precision"):
       name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get(metric) or 0.0)

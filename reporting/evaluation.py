@@ -10,7 +10,7 @@ import tensorflow_model_analysis as tfma
 
 from components.evaluator import executor as evaluator_executor
 from reporting import class_metrics
-from trainer_module.constants import ACCURACY
+from trainer_module.constants import ACCURACY, TOP_K_ACCURACY
 
 CALIBRATION_BINS = 10
 CANDIDATE, BASELINE = "candidate", "baseline"  # model names in TFMA results with a baseline
@@ -34,7 +34,9 @@ def _overall_metrics(evaluation_uri: str) -> Dict[Any, float]:
       if not entry.value.HasField("double_value"):
         continue
       class_id = key.sub_key.class_id.value if key.sub_key.HasField("class_id") else None
-      if key.sub_key.HasField("top_k") or key.sub_key.HasField("k"):
+      if key.sub_key.HasField("k") or (
+        key.sub_key.HasField("top_k") and key.name != TOP_K_ACCURACY
+      ):  # binarized by rank (the calibration's top-1), not a metric of the summary
         continue
       values[(key.model_name, key.name, class_id, key.is_diff)] = entry.value.double_value.value
   return values
@@ -131,6 +133,8 @@ def evaluation_metrics(
     for class_id in class_ids
   }
   metrics = {"accuracy": value(ACCURACY), "examples": int(value("example_count") or 0)}
+  if value(TOP_K_ACCURACY) is not None:
+    metrics["top_5_accuracy"] = value(TOP_K_ACCURACY)
   result = tfma.load_eval_result(evaluation_uri, model_name=model or None)
   plots = dict(result.plots).get((), {}).get("", {})
   if "" in plots:

@@ -449,6 +449,13 @@ def test_predictions_csv_has_every_gated_image_as_the_served_model_answers(first
   for row in rows:
     counts[classes.index(row["true_class"])][classes.index(row["predicted_class"])] += 1
   assert counts == summary["metrics"]["confusion_matrix"]["counts"]
+  # TFMA's top-5 accuracy (10 classes) is how often the true class is among the 5 most probable.
+  in_top5 = [
+    classes.index(r["true_class"])
+    in np.argsort([-float(r[f"p_{c}"]) for c in classes], kind="stable")[:5]
+    for r in rows
+  ]
+  assert summary["metrics"]["top_5_accuracy"] == pytest.approx(np.mean(in_top5), abs=1e-4)
   # Its top-1 is what the pushed model serves for those files.
   serve = tf.saved_model.load(summary["pushed_model_path"]).signatures["serving_default"]
   data = [open(path, "rb").read() for path in files]

@@ -30,6 +30,7 @@ SERVING_OUTPUTS = {  # serving_default's outputs and their dtypes, checked befor
 
 # What the Trainer writes beside the model, in its model run.
 ACCURACY = "sparse_categorical_accuracy"  # the metric's name in the training log
+TOP_K_ACCURACY = "top_5_accuracy"  # the Evaluator's top-5 accuracy (10 classes or more)
 TRAINING_LOG = "training_log.jsonl"
 TRAINING_SETTINGS = "training_settings.json"  # what this Trainer run used, for the model card
 

@@ -87,6 +87,12 @@ def test_per_class_figures_are_top1_and_equal_the_confusion_matrix(digits_model,
     one_vs_rest = ((probabilities[:, i] > 0.5) & is_class).sum() / images
     one_vs_rest_differs |= abs(one_vs_rest - figures["recall"]) > 0.1
   assert one_vs_rest_differs  # the model is unsure enough for the two to disagree
+  # Top-5 accuracy (10 classes): how often the true class is among the 5 most probable.
+  truth_ids = np.array([CLASSES.index(t) for t in truth])
+  top5 = np.argsort(-probabilities, axis=1, kind="stable")[:, :5]
+  in_top5 = np.mean([t in row for t, row in zip(truth_ids, top5)])
+  assert metrics["top_5_accuracy"] == pytest.approx(in_top5, abs=1e-4)
+  assert metrics["accuracy"] < metrics["top_5_accuracy"] < 1.0  # a weak model: both can fail
 
 
 def test_zero_bounds_bless_and_a_class_never_predicted_is_named(three_class_model, tmp_path):
@@ -104,6 +110,7 @@ def test_zero_bounds_bless_and_a_class_never_predicted_is_named(three_class_mode
   failures = results.failed_gates(evaluation.uri, classes, "eval")
   assert sorted(failures) == sorted(f"precision of class {c} = 0 (never predicted)" for c in never)
   metrics = results.evaluation_metrics(evaluation.uri, classes)
+  assert "top_5_accuracy" not in metrics  # 3 classes: top-5 means nothing
   assert [c for c in classes if metrics["per_class"][c]["never_predicted"]] == never
   assert all(metrics["per_class"][c]["precision"] == 0.0 for c in never)
 
