@@ -4,26 +4,45 @@
   python -m pipeline.predict --model tfx_output/serving_model/1767000000 --json photos/
   python -m pipeline.predict --model tfx_output/serving_model/1767000000/tflite/model_int8.tflite photos/
   python -m pipeline.predict --explain heatmaps/ photos/   # also a Grad-CAM overlay per image
+  python -m pipeline.predict --output predictions.csv photos/   # or .jsonl: a file, not lines
 
 Prints each image's path, class and score (`--json`: one JSON object a line, with every
 class's probability). Folders are searched at any depth for image files. A file that cannot
 be classified gets one line saying why (the ingestion's reasons: empty_file, not_an_image,
 truncated_file, ...) and the others go on. TensorFlow's start-up lines are left out of stderr
-(--verbose shows them). Exit status: 0 every image classified; 1 some could not be; 2 bad usage
-(no such model, no image given).
+(--verbose shows them).
+
+--output FILE.csv or FILE.jsonl writes one row per file instead, in the order the files are
+found: path, sha256 (of the file's bytes), predicted_class, top_probability, p_<class> per class
+in class-id order, and error (the reason, empty when the file was classified; a failed file's
+prediction fields are empty). JSONL has the same keys, null where CSV is empty, plus
+probabilities ({class: p}). The file is written whole or not at all (a temporary file beside it,
+renamed), and the console gets only a summary line (stdout) and, past 500 files, progress lines
+(stderr).
+
+Exit status: 0 every image classified; 1 some could not be; 2 bad usage (no such model, no
+image given, an --output name that is not .csv or .jsonl).
 """
 
 import argparse
 import contextlib
+import csv
+import hashlib
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+import tempfile
+import time
+from typing import Any, Dict, Iterator, List, Optional, TextIO, Tuple
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 BATCH = 64
 MAX_IMAGE_PIXELS = 64_000_000  # the pipeline's default --max-image-pixels
 EXPLAIN_MIN_SIDE = 256  # overlays are scaled up (nearest) to at least this many pixels
+OUTPUT_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
+PROGRESS_MIN_FILES = 500  # --output: progress lines only for more files than this
+PROGRESS_EVERY = 1000  # files, or
+PROGRESS_SECONDS = 5.0  # whichever comes first
 
 
 class UsageError(Exception):
@@ -64,7 +83,11 @@ class SavedModelClassifier:
     self._tf = tf
     self.model_dir = version_dir
     self._serve = tf.saved_model.load(version_dir).signatures["serving_default"]
-    self.class_names: List[str] = []
+    # The signature's own names replace these at the first call; until then (and when no file
+    # can be classified) those the Trainer wrote beside the model, if any.
+    from trainer_module import labels  # pylint: disable=import-outside-toplevel
+
+    self.class_names: List[str] = labels.read_class_names(version_dir) or []
 
   def __call__(self, images: List[bytes]):
     outputs = self._serve(image_bytes=self._tf.constant(images))
@@ -136,7 +159,8 @@ def find_images(paths: List[str]) -> List[str]:
 
 
 def read_image(path: str) -> Tuple[Optional[bytes], Optional[str]]:
-  """(bytes, None) of a usable image file, or (None, why not)."""
+  """(the file's bytes, None) of a usable image file, else (its bytes, or None when it cannot
+  be read; why not)."""
   from components.image_example_gen.checks import inspect_image  # pylint: disable=import-outside-toplevel
 
   try:
@@ -147,7 +171,7 @@ def read_image(path: str) -> Tuple[Optional[bytes], Optional[str]]:
   except OSError as e:
     return None, f"unreadable_file ({e.strerror})"
   reason, _ = inspect_image(data, MAX_IMAGE_PIXELS)
-  return (None, reason) if reason else (data, None)
+  return data, reason
 
 
 def classify(model, images: List[bytes]) -> List[Tuple[Optional[Any], Optional[str]]]:
@@ -211,6 +235,95 @@ def explain(
   return written
 
 
+def output_format(path: str) -> str:
+  """--output's format, by its extension: csv or jsonl."""
+  fmt = OUTPUT_FORMATS.get(os.path.splitext(path)[1].lower())
+  if fmt is None:
+    raise UsageError(f"--output {path}: name a .csv or .jsonl file")
+  return fmt
+
+
+def columns(class_names: List[str]) -> List[str]:
+  """--output's columns: the pipeline's per-image predictions, less the true class."""
+  return [
+    "path",
+    "sha256",
+    "predicted_class",
+    "top_probability",
+    *(f"p_{name}" for name in class_names),
+    "error",
+  ]
+
+
+def output_row(
+  path: str, sha256: Optional[str], outcome: Dict[str, Any], class_names: List[str]
+) -> Dict[str, Any]:
+  """One file's row; None where a field is empty (no bytes, no prediction, no error)."""
+  probabilities = outcome.get("probabilities")
+  values = list(probabilities.values()) if probabilities else [None] * len(class_names)
+  return {
+    "path": path,
+    "sha256": sha256,
+    "predicted_class": outcome.get("class"),
+    "top_probability": outcome.get("score"),
+    **{f"p_{name}": p for name, p in zip(class_names, values)},
+    "error": outcome.get("error"),
+  }
+
+
+def write_rows(f: TextIO, fmt: str, rows: List[Dict[str, Any]], class_names: List[str]) -> None:
+  if fmt == "csv":
+    writer = csv.writer(f)  # quotes what needs it: commas, quotes, newlines in names and paths
+    writer.writerow(columns(class_names))
+    for row in rows:
+      writer.writerow(["" if v is None else v for v in row.values()])
+    return
+  for row in rows:
+    p = [row[f"p_{name}"] for name in class_names]
+    probabilities = None if row["error"] else dict(zip(class_names, p))
+    f.write(json.dumps({**row, "probabilities": probabilities}) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[TextIO]:
+  """A temporary file in `path`'s folder, renamed to `path` when the block ends without an
+  exception, removed otherwise: an interrupted run never leaves half a file under `path`."""
+  folder = os.path.dirname(os.path.abspath(path))
+  try:
+    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+  except OSError as e:
+    raise UsageError(f"--output {path}: cannot write there ({e.strerror})")
+  try:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)  # mkstemp's 0600 is not what a user's own file would get
+    # surrogateescape: a file name that is not UTF-8 comes back as its own bytes
+    with open(fd, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
+      yield f
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(temp, path)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.remove(temp)
+    raise
+
+
+class Progress:
+  """--output's progress: "[predict] done/total images" on stderr every PROGRESS_EVERY files
+  or PROGRESS_SECONDS, whichever comes first."""
+
+  def __init__(self, total: int):
+    self.total, self.shown, self.since = total, 0, time.monotonic()
+
+  def __call__(self, done: int) -> None:
+    if done >= self.total:
+      return  # the summary line says it
+    if done - self.shown >= PROGRESS_EVERY or time.monotonic() - self.since >= PROGRESS_SECONDS:
+      print(f"[predict] {done}/{self.total} images", file=sys.stderr, flush=True)
+      self.shown, self.since = done, time.monotonic()
+
+
 def _parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(
     prog="python -m pipeline.predict", description=__doc__.split("\n\n")[0]
@@ -230,6 +343,15 @@ def _parser() -> argparse.ArgumentParser:
     help="One JSON object a line: path, class, score and probabilities (or error).",
   )
   p.add_argument(
+    "--output",
+    metavar="FILE",
+    help="Write FILE.csv (with a header) or FILE.jsonl instead of a line per image: one row "
+    "per file, in the order found: path, sha256, predicted_class, top_probability, "
+    "p_<class> per class (class-id order), error (empty when classified). Written whole or "
+    "not at all. The console then gets only a summary line on stdout (and, past "
+    f"{PROGRESS_MIN_FILES} files, progress lines on stderr). Not with --json.",
+  )
+  p.add_argument(
     "--explain",
     metavar="OUT",
     help="Write a Grad-CAM overlay per image into OUT (<name>_gradcam.png).",
@@ -244,12 +366,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = _parser().parse_args(argv)
-  if not args.paths:
-    print("error: no image given: pass image files or folders", file=sys.stderr)
-    return EXIT_USAGE
   from pipeline import quiet  # pylint: disable=import-outside-toplevel
 
   try:
+    if args.output is not None:
+      output_format(args.output)
+      if args.json:
+        raise UsageError("--json and --output: choose one")
+      folder = os.path.dirname(os.path.abspath(args.output))
+      if not os.path.isdir(folder):
+        raise UsageError(f"--output {args.output}: no such folder")
+      if not os.access(folder, os.W_OK):
+        raise UsageError(f"--output {args.output}: cannot write into {folder}")
+    if not args.paths:
+      raise UsageError("no image given: pass image files or folders")
     kind, path = resolve_model(args.model or default_model())
     quiet.import_tensorflow(verbose=args.verbose)  # before anything below imports it
     files = find_images(args.paths)
@@ -266,42 +396,63 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _run(model, files: List[str], args) -> int:
-  outcomes: Dict[str, Dict[str, Any]] = {}
-  readable = []
-  for path in files:
-    data, reason = read_image(path)
-    if reason:
-      outcomes[path] = {"path": path, "error": reason}
-    else:
-      readable.append((path, data))
-  for (path, _), (probabilities, error) in zip(
-    readable, classify(model, [data for _, data in readable])
-  ):
-    if error:
-      outcomes[path] = {"path": path, "error": error}
-      continue
-    top = int(probabilities.argmax())
-    outcomes[path] = {
-      "path": path,
-      "class": model.class_names[top],
-      "score": float(probabilities[top]),
-      "probabilities": dict(zip(model.class_names, map(float, probabilities))),
-      "class_id": top,
-    }
-  done = [o for o in outcomes.values() if "error" not in o]
+  """Reads and classifies the files BATCH at a time (only --explain keeps their bytes); then
+  prints a line per file, or writes --output and prints a summary line."""
+  outcomes: List[Dict[str, Any]] = []
+  hashes: List[Optional[str]] = []
+  kept: List[Optional[bytes]] = []  # --explain's images
+  progress = Progress(len(files)) if args.output and len(files) > PROGRESS_MIN_FILES else None
+  for start in range(0, len(files), BATCH):
+    readable = []
+    for path in files[start : start + BATCH]:
+      data, reason = read_image(path)
+      hashes.append(None if data is None else hashlib.sha256(data).hexdigest())
+      kept.append(data if args.explain and not reason else None)
+      outcomes.append({"path": path, "error": reason} if reason else {"path": path})
+      if not reason:
+        readable.append((len(outcomes) - 1, data))
+    for (i, _), (probabilities, error) in zip(
+      readable, classify(model, [data for _, data in readable])
+    ):
+      if error:
+        outcomes[i]["error"] = error
+        continue
+      top = int(probabilities.argmax())
+      outcomes[i].update(
+        {
+          "class": model.class_names[top],
+          "score": float(probabilities[top]),
+          "probabilities": dict(zip(model.class_names, map(float, probabilities))),
+          "class_id": top,
+        }
+      )
+    if progress:
+      progress(len(outcomes))
+  done = [i for i, o in enumerate(outcomes) if "error" not in o]
   if args.explain and done:
-    by_path = dict(readable)
     overlays = explain(
       model.keras_dir(),
-      [o["path"] for o in done],
-      [by_path[o["path"]] for o in done],
-      [o["class_id"] for o in done],
+      [outcomes[i]["path"] for i in done],
+      [kept[i] for i in done],
+      [outcomes[i]["class_id"] for i in done],
       args.explain,
     )
-    for outcome, overlay in zip(done, overlays):
-      outcome["explanation"] = overlay
-  for path in files:
-    outcome = outcomes[path]
+    for i, overlay in zip(done, overlays):
+      outcomes[i]["explanation"] = overlay
+  status = EXIT_SOME_FAILED if len(done) < len(files) else EXIT_OK
+  if args.output:
+    rows = [
+      output_row(path, sha, outcome, model.class_names)
+      for path, sha, outcome in zip(files, hashes, outcomes)
+    ]
+    with atomic_output(args.output) as f:
+      write_rows(f, output_format(args.output), rows, model.class_names)
+    print(
+      f"[predict] {len(files)} images: {len(done)} classified, {len(files) - len(done)} failed; "
+      f"written to {args.output}"
+    )
+    return status
+  for path, outcome in zip(files, outcomes):
     outcome.pop("class_id", None)
     if args.json:
       print(json.dumps(outcome))
@@ -312,7 +463,7 @@ def _run(model, files: List[str], args) -> int:
         f"{path}\t{outcome['class']}\t{outcome['score']:.4f}"
         + (f"\t{outcome['explanation']}" if "explanation" in outcome else "")
       )
-  return EXIT_SOME_FAILED if len(done) < len(files) else EXIT_OK
+  return status
 
 
 def run(argv: Optional[List[str]] = None) -> int:

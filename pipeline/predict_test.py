@@ -1,5 +1,7 @@
 """python -m pipeline.predict on real digit images, against a pushed version's own signature."""
 
+import csv
+import hashlib
 import json
 import os
 import shutil
@@ -188,3 +190,149 @@ def test_bad_usage_is_one_line_and_status_2(serving, photos, tmp_path, capsys):
     "error: --explain needs the Keras model and input.json of the pushed version "
     f"({tmp_path / 'assets.extra' / 'model.keras'} not found)",
   ]
+
+
+def read_csv(path):
+  with open(path, newline="", encoding="utf-8") as f:
+    header, *rows = list(csv.reader(f))
+  return header, [dict(zip(header, row)) for row in rows]
+
+
+def sha256_of(path):
+  return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_output_csv_is_a_row_per_file_with_the_served_answers_and_bad_files_their_reason(
+  serving, photos, tmp_path
+):
+  out = tmp_path / "predictions.csv"
+  result = run_cli("--model", str(serving / "2000"), "--output", str(out), str(photos))
+  assert result.returncode == 1, result.stderr  # truncated.png and empty.jpg
+  assert result.stderr == ""  # no progress for 32 files, no per-image lines
+  assert result.stdout == f"[predict] 32 images: 30 classified, 2 failed; written to {out}\n"
+  assert [n for n in os.listdir(tmp_path) if n != "predictions.csv"] == []  # no temporary file
+  header, rows = read_csv(out)
+  paths = predict.find_images([str(photos)])
+  assert [r["path"] for r in rows] == paths and len(rows) == 32  # one row a file, found order
+  assert [r["sha256"] for r in rows] == [sha256_of(p) for p in paths]
+  good = [r for r in rows if not r["error"]]
+  classes, scores, probabilities, names = served(serving / "2000", [r["path"] for r in good])
+  assert header == [
+    "path",
+    "sha256",
+    "predicted_class",
+    "top_probability",
+    *(f"p_{n}" for n in names),
+    "error",
+  ]
+  assert [r["predicted_class"] for r in good] == classes
+  np.testing.assert_allclose([float(r["top_probability"]) for r in good], scores, rtol=1e-6)
+  p = np.array([[float(r[f"p_{n}"]) for n in names] for r in good])
+  np.testing.assert_allclose(p, probabilities, rtol=1e-6)
+  np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-4)
+  assert [names[i] for i in p.argmax(axis=1)] == classes
+  bad = {os.path.relpath(r["path"], photos): r for r in rows if r["error"]}
+  assert set(bad) == {"empty.jpg", "png/truncated.png"}
+  assert bad["empty.jpg"]["error"] == "empty_file"
+  assert bad["empty.jpg"]["sha256"] == hashlib.sha256(b"").hexdigest()
+  assert bad["png/truncated.png"]["error"] == "truncated_file"
+  for row in bad.values():
+    assert all(row[c] == "" for c in header[2:-1])  # no prediction fields
+
+
+def test_output_jsonl_has_the_csv_rows_plus_probabilities(serving, photos, tmp_path, capsys):
+  as_csv, as_jsonl = tmp_path / "p.csv", tmp_path / "p.JSONL"
+  for out in (as_csv, as_jsonl):
+    assert predict.main(["--model", str(serving), "--output", str(out), str(photos / "png")]) == 1
+  assert capsys.readouterr().out.splitlines() == [
+    f"[predict] 31 images: 30 classified, 1 failed; written to {out}" for out in (as_csv, as_jsonl)
+  ]
+  header, rows = read_csv(as_csv)
+  lines = [json.loads(line) for line in as_jsonl.read_text(encoding="utf-8").splitlines()]
+  assert len(lines) == len(rows) == 31
+  for line, row in zip(lines, rows):
+    assert list(line) == [*header, "probabilities"]
+    for column in header:
+      value = line[column]
+      assert row[column] == ("" if value is None else str(value)), column
+    if line["error"]:
+      assert line["probabilities"] is None and line["predicted_class"] is None
+    else:
+      assert line["probabilities"] == {c[2:]: line[c] for c in header if c.startswith("p_")}
+      assert max(line["probabilities"], key=line["probabilities"].get) == line["predicted_class"]
+
+
+def test_output_from_a_tflite_model_names_labels_txt_classes_and_quotes_odd_paths(
+  serving, photos, tmp_path, capsys
+):
+  """Paths with commas, quotes and a newline come back whole through csv.reader."""
+  folder = tmp_path / "odd"
+  folder.mkdir()
+  digits = sorted((photos / "png").glob("digit_*.png"))[:3]
+  odd = [folder / "a,b.png", folder / 'say "hi".png', folder / "two\nlines.png"]
+  for source, target in zip(digits, odd):
+    shutil.copy(source, target)
+  tflite_dir = serving / "2000" / "tflite"
+  out = tmp_path / "p.csv"
+  assert (
+    predict.main(
+      ["--model", str(tflite_dir / "model_int8.tflite"), "--output", str(out), str(folder)]
+    )
+    == 0
+  )
+  assert (
+    capsys.readouterr().out == f"[predict] 3 images: 3 classified, 0 failed; written to {out}\n"
+  )
+  header, rows = read_csv(out)
+  names = (tflite_dir / "labels.txt").read_text().splitlines()
+  assert header[4:-1] == [f"p_{n}" for n in names]
+  assert [r["path"] for r in rows] == sorted(str(p) for p in odd)
+  assert [r["sha256"] for r in rows] == [sha256_of(r["path"]) for r in rows]
+  for row in rows:
+    p = [float(row[f"p_{n}"]) for n in names]
+    assert row["error"] == "" and row["predicted_class"] == names[int(np.argmax(p))]
+
+
+def test_progress_lines_for_long_runs_and_a_failed_write_leaves_no_file(
+  serving, photos, tmp_path, capsys, monkeypatch
+):
+  monkeypatch.setattr(predict, "BATCH", 8)
+  monkeypatch.setattr(predict, "PROGRESS_MIN_FILES", 5)
+  monkeypatch.setattr(predict, "PROGRESS_EVERY", 10)
+  monkeypatch.setattr(predict, "PROGRESS_SECONDS", 1e9)
+  out = tmp_path / "p.jsonl"
+  assert predict.main(["--model", str(serving), "--output", str(out), str(photos / "png")]) == 1
+  captured = capsys.readouterr()
+  assert captured.err == "[predict] 16/31 images\n"  # every 10 files, checked each batch of 8
+  assert captured.out == f"[predict] 31 images: 30 classified, 1 failed; written to {out}\n"
+  assert len(out.read_text().splitlines()) == 31
+
+  def interrupted(f, *args):
+    f.write('{"path": "half a file')
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(predict, "write_rows", interrupted)
+  before = out.read_bytes()
+  with pytest.raises(KeyboardInterrupt):
+    predict.main(["--model", str(serving), "--output", str(out), str(photos / "png")])
+  assert out.read_bytes() == before and os.listdir(tmp_path) == ["p.jsonl"]
+
+
+def test_output_usage_errors_are_one_line_and_status_2(serving, photos, tmp_path, capsys):
+  for args in (
+    ["--output", str(tmp_path / "p.txt")],
+    ["--output", str(tmp_path / "p")],
+    ["--output", str(tmp_path / "p.csv"), "--json"],
+    ["--output", str(tmp_path / "nowhere" / "p.csv")],
+  ):
+    assert predict.main(["--model", str(serving), *args, str(photos)]) == 2
+  assert capsys.readouterr().err.splitlines() == [
+    f"error: --output {tmp_path / 'p.txt'}: name a .csv or .jsonl file",
+    f"error: --output {tmp_path / 'p'}: name a .csv or .jsonl file",
+    "error: --json and --output: choose one",
+    f"error: --output {tmp_path / 'nowhere' / 'p.csv'}: no such folder",
+  ]
+  assert os.listdir(tmp_path) == []
+  result = run_cli("--output", str(tmp_path / "p.tsv"), str(photos))
+  assert (result.returncode, result.stdout) == (2, "")
+  assert result.stderr == f"error: --output {tmp_path / 'p.tsv'}: name a .csv or .jsonl file\n"
