@@ -152,5 +152,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.append(schedule_text.regression_line(summary))
   if format_tflite(summary.get("tflite") or {}):
     lines.append(format_tflite(summary["tflite"]))
-  lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()))
+  seconds = dict(summary["stage_seconds"])
+  if summary.get("report_seconds") is not None:  # predictions.csv and the report, at the end
+    seconds["report"] = summary["report_seconds"]
+  lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
   return "\n".join(lines)

@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from reporting import console_text, publish
+from reporting import console_text, predictions, publish
 from reporting import outcome as outcomes
 from reporting import summary as summaries
 from reporting.outcome import Outcome
@@ -111,7 +111,14 @@ def finish_run(
   result = build(context, end, run_id, record)
   result.update(extra or {})
   if context.output_dir and result.get("metrics"):
-    result["report_dir"] = publish.publish(result, context.output_dir, context.serving_model_dir)
+    started = time.monotonic()
+    scored = predictions.for_summary(result)
+    if scored is not None:
+      result["predictions"] = predictions.summary_block(scored)
+    result["report_dir"] = publish.publish(
+      result, context.output_dir, context.serving_model_dir, scored
+    )
+    result["report_seconds"] = round(time.monotonic() - started, 1)
   written = None
   if context.output_dir:
     try:
