@@ -2,7 +2,7 @@
 
 `preprocess(path_or_bytes, contract)` gives the uint8 [height, width, channels] pixels that the
 model's signature (preprocessing.decode_images, what Transform trained on) computes from the
-same file, bit for bit (tested on PNG and JPEG, grayscale and RGB, odd sizes, every mode).
+same file, bit for bit (tested on PNG, JPEG and WebP, grayscale and RGB, odd sizes, every mode).
 
 Only the decoding is TensorFlow's (tf.io.decode_image: 8 bits per channel, grayscale repeated
 to RGB, alpha dropped, an animation's first frame). Bit-exact decoding across libraries is out
@@ -29,11 +29,13 @@ def decode(data: bytes, channels: int) -> np.ndarray:
       data, channels=to_channels, dtype=tf.uint8, expand_animations=False
     ).numpy()
 
-  if channels == 1 and data[8:12] == b"WEBP":  # TF's WebP decoder gives RGB only: grey it
+  if channels == 1 and data[8:12] == b"WEBP":
+    # TF's WebP decoder gives RGB only: greyed as preprocessing._decode does, in float32,
+    # (r * 0.2989 + g * 0.5870) + b * 0.1140, rounded half to even.
     rgb = tf_decode(3).astype(F32)
     weights = np.array([0.2989, 0.5870, 0.1140], F32)
     grey = (rgb[..., 0] * weights[0] + rgb[..., 1] * weights[1]) + rgb[..., 2] * weights[2]
-    return np.round(grey)[..., np.newaxis].astype(np.uint8)  # a matmul in TF: may differ by 1
+    return np.round(grey)[..., np.newaxis].astype(np.uint8)  # tf.image.rgb_to_grayscale's order
   return tf_decode(channels)
 
 

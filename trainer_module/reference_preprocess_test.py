@@ -1,6 +1,7 @@
 """The NumPy reference preprocess gives the signature's pixels bit for bit (real digit scans, odd
 sizes, PNG and JPEG, grayscale and RGB, every resize mode), and input.json states its rule."""
 
+import io
 import json
 
 import numpy as np
@@ -51,6 +52,20 @@ def test_reference_gives_the_signatures_pixels_bit_for_bit(mode, fmt, file_chann
       np.testing.assert_array_equal(got, expected, err_msg=f"{height}x{width} -> {size}")
       compared += 1
   assert compared >= 20
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_webp_greyed_for_a_grayscale_model_gives_the_signatures_pixels(mode):
+  """TF decodes WebP to RGB only: the grey conversion is arithmetic too (lossless WebP of RGB
+  digit scans, written by Pillow)."""
+  pil = pytest.importorskip("PIL.Image")
+  for i, (height, width) in enumerate(SIZES[:6]):
+    buffer = io.BytesIO()
+    pil.fromarray(scan(height, width, 3, i)).save(buffer, "WEBP", lossless=True)
+    data = buffer.getvalue()
+    np.testing.assert_array_equal(
+      reference_preprocess.preprocess(data, spec(16, 1, mode)), signature_pixels(data, 16, 1, mode)
+    )
 
 
 def test_float_values_before_rounding_are_tfs_exactly():
