@@ -103,6 +103,14 @@ def input_contract(
     "resizing": RESIZING[resize] + "; bilinear without antialiasing (tf.image.resize), "
     "rounded to the nearest integer (resize_rule: the exact arithmetic)",
     "resize_rule": resize_rule(resize),
+    **(
+      {
+        "webp_to_grayscale": "TF decodes WebP to RGB only: grey = round((r * 0.2989 + "
+        "g * 0.5870) + b * 0.1140), in float32 in that order, halves to even"
+      }
+      if channels == 1
+      else {}
+    ),
     "normalization": normalization,
   }
 

@@ -6,8 +6,10 @@ same file, bit for bit (tested on PNG, JPEG and WebP, grayscale and RGB, odd siz
 
 Only the decoding is TensorFlow's (tf.io.decode_image: 8 bits per channel, grayscale repeated
 to RGB, alpha dropped, an animation's first frame). Bit-exact decoding across libraries is out
-of scope: PNG, GIF and BMP decoders agree, JPEG decoders may differ by a level or two (IDCT
-and chroma upsampling), so a device must use its own decoder and accept that difference. Every
+of scope: lossless formats (PNG, GIF, BMP) decode to the same values in any correct decoder,
+but a decoder's own colour-to-grey conversion (a colour PNG for a grayscale model) and JPEG
+decoding (IDCT, chroma upsampling) may differ by a level or two; a device uses its own decoder
+and accepts that difference. Every
 step after decoding is plain float32 arithmetic, in the order TensorFlow's kernels do it, so a
 C, Java or Swift port that follows this file (float32, the same operation order, no fused
 multiply-add) gets the same bytes.

@@ -116,4 +116,5 @@ def test_input_json_states_the_rule_of_its_mode(mode):
   }[mode]
   for phrase in expected:
     assert phrase in text, phrase
+  assert "webp_to_grayscale" not in written and "0.2989" in spec(16, 1, mode)["webp_to_grayscale"]
   assert written["resizing"]  # the words are kept for readers of older contracts
