@@ -21,6 +21,52 @@ RESIZING = {
   "crop": "the centred square of the shorter side, scaled to height x width",
   "pad": "scaled to fit height x width keeping the aspect ratio, centred, the rest black (0)",
 }
+BILINEAR = (
+  "tf.image.resize(image, [h, w], method='bilinear', antialias=False) of the float32 decoded "
+  "pixels: TF2's ResizeBilinear, half_pixel_centers=True, align_corners=False. Per axis, all in "
+  "float32: scale = in_size / out_size; for output index i, x = (i + 0.5) * scale - 0.5, "
+  "lo = max(floor(x), 0), hi = min(ceil(x), in_size - 1), d = x - floor(x). Per output pixel, "
+  "each operation rounded to float32 in this order, no fused multiply-add: "
+  "top = p[y_lo][x_lo] + (p[y_lo][x_hi] - p[y_lo][x_lo]) * dx, "
+  "bottom = p[y_hi][x_lo] + (p[y_hi][x_hi] - p[y_hi][x_lo]) * dx, "
+  "value = top + (bottom - top) * dy"
+)
+STEPS = {
+  "squash": [
+    "bilinear resize of the whole decoded H x W image to height x width (tf.image.resize)",
+  ],
+  "crop": [
+    "side = min(H, W); top = (H - side) // 2; left = (W - side) // 2 (integers, rounded down)",
+    "keep rows top .. top + side - 1 and columns left .. left + side - 1 "
+    "(tf.image.crop_to_bounding_box)",
+    "bilinear resize of that side x side square to height x width (tf.image.resize)",
+  ],
+  "pad": [
+    "tf.image.resize_with_pad(image, height, width), in float32: "
+    "ratio = max(W / width, H / height); scaled_h = H / ratio; scaled_w = W / ratio",
+    "new_h = floor(scaled_h); new_w = floor(scaled_w) (integers; an image whose new_h or new_w "
+    "is 0 is refused)",
+    "top = max(0, floor((height - scaled_h) / 2)); left = max(0, floor((width - scaled_w) / 2)): "
+    "from the unrounded scaled_h and scaled_w, not from new_h and new_w",
+    "bilinear resize of the whole image to new_h x new_w (tf.image.resize)",
+    "placed with its first row at `top` and first column at `left` in a height x width image of "
+    "zeros (tf.image.pad_to_bounding_box)",
+  ],
+}
+ROUNDING = "tf.round (to the nearest integer, halves to even), then clipped to 0-255, then uint8"
+REFERENCE = "trainer_module/reference_preprocess.py: preprocess(path_or_bytes, contract)"
+
+
+def resize_rule(resize: str) -> Dict[str, Any]:
+  """The exact arithmetic of `resize` mode, from decoded pixels to the model's uint8 input."""
+  return {
+    "mode": resize,
+    "input": "the decoded uint8 [H, W, channels] image, as float32",
+    "steps": STEPS[resize],
+    "bilinear": BILINEAR,
+    "rounding": ROUNDING,
+    "reference": REFERENCE,
+  }
 
 
 def input_contract(
@@ -55,7 +101,16 @@ def input_contract(
     "does (grayscale repeated to RGB, alpha dropped); an animation's first frame",
     "resize": resize,
     "resizing": RESIZING[resize] + "; bilinear without antialiasing (tf.image.resize), "
-    "rounded to the nearest integer",
+    "rounded to the nearest integer (resize_rule: the exact arithmetic)",
+    "resize_rule": resize_rule(resize),
+    **(
+      {
+        "webp_to_grayscale": "TF decodes WebP to RGB only: grey = round((r * 0.2989 + "
+        "g * 0.5870) + b * 0.1140), in float32 in that order, halves to even"
+      }
+      if channels == 1
+      else {}
+    ),
     "normalization": normalization,
   }
 

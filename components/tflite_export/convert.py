@@ -126,6 +126,27 @@ class TFLiteClassifier:
 
     return {"input": tensor(self.input, INPUT), "output": tensor(self.output, OUTPUT)}
 
+  def tensors(self) -> dict:
+    """The interpreter's own input and output tensors (get_input_details and
+    get_output_details: `name` such as "serve_pixels:0", which the plain interpreter knows, and
+    `index`), each with the signature's name for it (`signature_name`, which only the signature
+    runner knows)."""
+
+    def tensor(details, signature_name):
+      described = {
+        "name": details["name"],
+        "index": int(details["index"]),
+        "signature_name": signature_name,
+        "dtype": np.dtype(details["dtype"]).name,
+        "shape": [int(d) for d in details["shape"]],
+      }
+      scale, zero_point = details["quantization"]
+      if scale:
+        described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
+      return described
+
+    return {"input": tensor(self.input, INPUT), "output": tensor(self.output, OUTPUT)}
+
 
 def size_of(path: str) -> int:
   return tf.io.gfile.stat(path).length if "://" in path else os.path.getsize(path)

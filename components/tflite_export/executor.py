@@ -166,22 +166,37 @@ def export(saved_model_dir: str, examples, folder: str, params: Dict[str, Any]) 
     os.path.join(folder, CONTRACT_FILE),
     json.dumps(
       {
+        # A contract written before resize_rule existed gets it here.
+        "resize_rule": contract.resize_rule(spec["resize"]),
         **spec,
         "signature": convert.SIGNATURE,
-        **tensors,
+        **tensors,  # the signature's names (pixels, probabilities): the signature runner's
         "labels": LABELS_FILE,
         "classes": len(class_names),
         "models": {kind: convert.FILES[kind] for kind in models},
+        # The tensors' own names and indices, as tf.lite.Interpreter reports them.
+        "tflite": {
+          kind: {"file": convert.FILES[kind], "signature": convert.SIGNATURE, **c.tensors()}
+          for kind, (_, c) in models.items()
+        },
       },
       indent=2,
     ),
   )
-  io_utils.write_string_file(os.path.join(folder, "README.md"), readme(spec, tensors, results))
+  io_utils.write_string_file(
+    os.path.join(folder, "README.md"),
+    readme(spec, tensors, results, models[convert.INT8][1].tensors()),
+  )
   return results
 
 
-def readme(spec: Dict[str, Any], tensors: Dict[str, Any], results: Dict[str, Any]) -> str:
-  """What a mobile developer reads first."""
+def readme(
+  spec: Dict[str, Any],
+  tensors: Dict[str, Any],
+  results: Dict[str, Any],
+  tflite: Dict[str, Any],
+) -> str:
+  """What a mobile developer reads first (`tflite`: the int8 model's interpreter tensors)."""
   height, width, channels = spec["height"], spec["width"], spec["channels"]
   rows = "\n".join(
     f"| `{results[k]['file']}` | {results[k]['bytes'] / 1024:.0f} KiB | "
@@ -198,23 +213,33 @@ On {results["images"]} `{results["split"]}` images; the SavedModel's accuracy th
 {results["saved_model"]["accuracy"]:.4f}. `parity.json` has the figures, `labels.txt` the class
 names (line i is class i), `input.json` the input contract.
 
-- Input `{tensors["input"]["name"]}`: uint8 `[1, {height}, {width}, {channels}]`, pixels 0-255
+- Input `{tensors["input"]["name"]}` (the signature runner's name; the interpreter's:
+  `{tflite["input"]["name"]}`): uint8 `[1, {height}, {width}, {channels}]`, pixels 0-255
   ({spec["color"]}), no normalization: the model normalizes itself.
-- Output `{tensors["output"]["name"]}`: float32 `[1, {tensors["output"]["shape"][-1]}]`, class
-  probabilities in the order of `labels.txt`.
+- Output `{tensors["output"]["name"]}` (the interpreter's: `{tflite["output"]["name"]}`):
+  float32 `[1, {tensors["output"]["shape"][-1]}]`, class probabilities in the order of
+  `labels.txt`. `input.json`'s `tflite` names each model's tensors.
 - Before the call: decode to 8 bits per channel, {spec["color"]}; resize ({spec["resize"]}):
-  {spec["resizing"]}.
+  {spec["resizing"]}. `input.json`'s `resize_rule` is the exact arithmetic;
+  trainer_module/reference_preprocess.py (NumPy after TensorFlow's decoder) does it.
 
 ```python
-import numpy as np
-from ai_edge_litert.interpreter import Interpreter  # or tf.lite.Interpreter
+import json
 
-interpreter = Interpreter(model_path="model_int8.tflite")
+import numpy as np
+import tensorflow as tf
+
+from trainer_module.reference_preprocess import preprocess
+
+contract = json.load(open("input.json"))
+model = contract["tflite"]["int8"]  # or "float16"
+interpreter = tf.lite.Interpreter(model_path=model["file"])
 interpreter.allocate_tensors()
-(inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-interpreter.set_tensor(inp["index"], pixels[np.newaxis].astype(np.uint8))  # [{height}, {width}, {channels}]
+(tensor_in,), (tensor_out,) = interpreter.get_input_details(), interpreter.get_output_details()
+pixels = preprocess("photo.png", contract)  # uint8 [{height}, {width}, {channels}]
+interpreter.set_tensor(tensor_in["index"], pixels[np.newaxis])
 interpreter.invoke()
-probabilities = interpreter.get_tensor(out["index"])[0]
+probabilities = interpreter.get_tensor(tensor_out["index"])[0]
 labels = open("labels.txt").read().splitlines()
 print(labels[probabilities.argmax()], probabilities.max())
 ```

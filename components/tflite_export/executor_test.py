@@ -3,6 +3,9 @@ like the served SavedModel, the files a mobile developer needs, and the parity g
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -138,3 +141,66 @@ def test_a_conversion_failure_is_recorded_not_raised(digits_model, tmp_path, mon
   output, report = run_export(digits_model, tmp_path / "broken")
   assert report == {"passed": False, "reason": "export failed: RuntimeError: op not supported"}
   assert output.get_int_custom_property("passed") == 0
+
+
+def test_input_json_names_the_interpreters_own_tensors(exported):
+  output, _ = exported
+  folder = os.path.join(output.uri, executor.FOLDER)
+  with open(os.path.join(folder, "input.json")) as f:
+    spec = json.load(f)
+  assert set(spec["tflite"]) == {"int8", "float16"}
+  for kind, described in spec["tflite"].items():
+    assert described["file"] == f"model_{kind}.tflite" and described["signature"] == "serve"
+    interpreter = tf.lite.Interpreter(model_path=os.path.join(folder, described["file"]))
+    (tensor_in,), (tensor_out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    for tensor, details, signature_name in (
+      (described["input"], tensor_in, "pixels"),
+      (described["output"], tensor_out, "probabilities"),
+    ):
+      assert tensor["name"] == details["name"] and tensor["index"] == details["index"], kind
+      assert tensor["signature_name"] == signature_name
+      assert tensor["dtype"] == np.dtype(details["dtype"]).name
+      assert tensor["shape"] == details["shape"].tolist()
+    # The signature runner's names map to the same tensors.
+    runner = interpreter.get_signature_runner("serve")
+    assert runner.get_input_details()["pixels"]["name"] == described["input"]["name"]
+    assert runner.get_output_details()["probabilities"]["name"] == described["output"]["name"]
+  assert spec["resize_rule"]["mode"] == spec["resize"] == "squash"
+
+
+def readme_tflite_snippet() -> str:
+  """The Python block of README.md's "TFLite for mobile and edge" section."""
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  with open(os.path.join(root, "README.md")) as f:
+    text = f.read()
+  section = text[text.index("## TFLite for mobile and edge") :]
+  section = section[: section.index("\n## ", 1)]
+  return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_snippet_runs_and_answers_like_the_saved_model(exported, digits_model, tmp_path):
+  output, _ = exported
+  folder = tmp_path / "tflite"
+  shutil.copytree(os.path.join(output.uri, executor.FOLDER), folder)
+  data, _ = gate_images(digits_model)[3]
+  (folder / "photo.png").write_bytes(data)
+  snippet = readme_tflite_snippet()
+  assert "ai_edge_litert" not in snippet and "tf.lite.Interpreter" in snippet
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  run = subprocess.run(
+    [sys.executable, "-c", snippet],
+    cwd=folder,
+    env={**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+  assert run.returncode == 0, run.stderr[-3000:]
+  label, probability = run.stdout.split()
+  served = training.load(digits_model[1]).signatures["serving_default"](
+    image_bytes=tf.constant([data])
+  )
+  names = [c.decode() for c in served["class_names"].numpy()[0]]
+  assert label == names[int(served["probabilities"].numpy()[0].argmax())]
+  assert 0 < float(probability) <= 1
