@@ -110,7 +110,9 @@ def finish_run(
   (`error`); returns (summary, exit status)."""
   result = build(context, end, run_id, record)
   result.update(extra or {})
-  if context.output_dir and result.get("metrics"):
+  if context.output_dir and (
+    result.get("metrics") or result["status"] in (outcomes.PUSHED, outcomes.NOT_BLESSED)
+  ):  # a run that got to the end, or that DriftCheck stopped: its report (card, plots)
     started = time.monotonic()
     scored = predictions.for_summary(result)
     if scored is not None:

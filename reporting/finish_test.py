@@ -63,6 +63,7 @@ def test_every_early_end_replaces_an_older_summary_claiming_a_push(tmp_path, end
     "2026-12-06T070000.123456.json"
   )
   assert said == [] and len(errors) == 1
+  assert "report_dir" not in written and not (tmp_path / "report").exists()  # nothing to report
   assert [p for p in os.listdir(tmp_path) if "partial" in p] == []
 
 
