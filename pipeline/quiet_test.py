@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from pipeline import quiet
+from tests import runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -122,19 +123,7 @@ def test_a_quiet_tensorflow_says_nothing_and_a_verbose_one_its_native_lines():
 
 @pytest.mark.integration
 def test_a_compile_prints_its_one_line_and_nothing_on_stderr(tmp_path):
-  result = _python(
-    "kubeflow_runner.py",
-    "--compile",
-    str(tmp_path / "pipeline.json"),
-    "--image",
-    "example.com/image-pipeline:test",
-    "--data-dir",
-    "gs://bucket/images",
-    "--output-dir",
-    "gs://bucket/tfx",
-    "--num-classes",
-    "3",
-  )
+  result = runs.compile_spec(tmp_path / "pipeline.json", num_classes=3)
   assert result.returncode == 0, result.stderr[-3000:]
   assert (
     result.stdout == f"[kubeflow_runner] pipeline spec written to {tmp_path / 'pipeline.json'}\n"

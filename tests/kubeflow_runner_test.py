@@ -16,36 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = set(runs.STAGES)
 
 
-def _kubeflow_runner(spec_path, *flags, env=None):
-  """kubeflow_runner.py compiling the pipeline of 10 classes on gs:// to spec_path, then
-  `flags`: the finished process."""
-  return subprocess.run(
-    [
-      sys.executable,
-      "kubeflow_runner.py",
-      "--compile",
-      str(spec_path),
-      "--image",
-      "example.com/image-pipeline:test",
-      "--data-dir",
-      "gs://bucket/images",
-      "--output-dir",
-      "gs://bucket/tfx",
-      "--num-classes",
-      "10",
-      *flags,
-    ],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    env=env,
-  )
-
-
 def _compile(tmp_path, *flags):
   spec_path = tmp_path / "pipeline.json"
-  result = _kubeflow_runner(spec_path, *flags)
+  result = runs.compile_spec(spec_path, *flags)
   assert result.returncode == 0, result.stderr[-3000:]
   return spec_path, json.loads(spec_path.read_text())
 
@@ -265,7 +238,7 @@ def test_submit_and_schedule_reach_vertex_through_the_sdks_public_calls(tmp_path
     def runner(*action, project="my-project"):
       google.requests.clear()
       cloud = ("--project", project, "--region", "europe-west4", "--service-account", account)
-      return _kubeflow_runner(
+      return runs.compile_spec(
         tmp_path / "p.json", *cloud, "--api-endpoint", google.url, *action, env=env
       )
 
@@ -333,7 +306,7 @@ def test_submit_without_credentials_is_one_clear_line(tmp_path):
     GCE_METADATA_IP="127.0.0.1:9",
   )
   for action in (["--submit"], ["--schedule", "0 3 * * *"]):
-    result = _kubeflow_runner(tmp_path / "p.json", *action, env=env)
+    result = runs.compile_spec(tmp_path / "p.json", *action, env=env)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith("error: no Google Cloud credentials")
     assert "Traceback" not in result.stderr

@@ -4,6 +4,7 @@ it."""
 import json
 import os
 import subprocess
+import sys
 
 from tools.runner import ROOT, local_runner_command
 
@@ -33,3 +34,30 @@ def run_local(data_dir, output_dir, pipeline_name, *flags, timeout=1200):
   )
   with open(os.path.join(output_dir, "run_summary.json")) as f:
     return result, json.load(f)
+
+
+def compile_spec(spec_path, *flags, num_classes=10, env=None):
+  """kubeflow_runner.py compiling the pipeline of `num_classes` classes on gs:// to spec_path,
+  then `flags`: the finished process."""
+  return subprocess.run(
+    [
+      sys.executable,
+      "kubeflow_runner.py",
+      "--compile",
+      str(spec_path),
+      "--image",
+      "example.com/image-pipeline:test",
+      "--data-dir",
+      "gs://bucket/images",
+      "--output-dir",
+      "gs://bucket/tfx",
+      "--num-classes",
+      str(num_classes),
+      *flags,
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=env,
+  )
