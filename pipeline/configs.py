@@ -13,6 +13,7 @@ import typing
 from typing import Dict, List, Optional
 
 from components.warmup import MAX_WARMUP_RECORDS
+from trainer_module import ensemble as ensembles
 from trainer_module.config import (
   TrainingConfig,
   field_errors,
@@ -230,7 +231,11 @@ class PipelineConfig(TrainingConfig):
     errors = field_errors(self)
     if errors:
       raise ConfigError(errors[0])
-    if self.model == "efficientnet" and self.image_size < 32:
+    error = ensembles.usage_error(self.ensemble, self.ensemble_models, self.tune)
+    if error:
+      raise ConfigError(error)
+    architectures = {member.model for member in ensembles.members(self)}
+    if "efficientnet" in architectures and self.image_size < 32:
       raise ConfigError("--model efficientnet needs --image-size 32 or more")
     if (
       not {"train", "eval"} <= set(self.splits) <= {"train", "eval", "test"}
@@ -247,7 +252,7 @@ class PipelineConfig(TrainingConfig):
         f"records (one per image, then batches of at most --max-batch-size "
         f"{self.max_batch_size}); TF Serving replays at most {MAX_WARMUP_RECORDS}"
       )
-    if self.weights and self.model != "efficientnet":
+    if self.weights and "efficientnet" not in architectures:
       raise ConfigError("--weights applies to --model efficientnet only")
     if (
       self.weights

@@ -145,6 +145,13 @@ def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
     (["--epoch", "3"], "unrecognized arguments: --epoch 3"),
     (["--image", "64"], "unrecognized arguments: --image 64"),
     (["--lr", "0.01"], "unrecognized arguments: --lr 0.01"),
+    (["--ensemble", "0"], "--ensemble must be at least 1, got 0"),
+    (["--ensemble-models", "cnn"], "--ensemble-models needs at least two models"),
+    (["--ensemble-models", "cnn,resnet"], "--ensemble-models: unknown resnet; choose from cnn"),
+    (["--ensemble", "3", "--ensemble-models", "cnn,cnn"], "--ensemble 3 and --ensemble-models"),
+    (["--ensemble", "2", "--tune"], "--tune searches one model's hyperparameters"),
+    (["--ensemble-models", "cnn,efficientnet", "--image-size", "16"], "32 or more"),
+    (["--ensemble", "2", "--weights", "/w.h5"], "--weights applies to --model efficientnet"),
   ],
 )
 def test_bad_settings_are_config_errors(argv, message):

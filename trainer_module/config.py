@@ -161,6 +161,19 @@ class TrainingConfig:
     "Seed of the weights' initialisation, the shuffling and the augmentation.",
     bounds=(0, 2**31 - 1),
   )
+  ensemble: int = setting(
+    1,
+    "Train N members of --model (seeds --seed, --seed + 1, ...) and serve one model that "
+    "averages their probabilities (1: a single model).",
+    bounds=(1, None),
+  )
+  ensemble_models: List[str] = setting(
+    [],
+    f"Train one ensemble member per name, comma-separated ({', '.join(MODELS)}; e.g. "
+    "cnn,efficientnet), instead of --ensemble copies of --model (default: none).",
+    choices=MODELS,
+    parse=parse_names,
+  )
 
   def custom_config(self) -> Dict[str, Any]:
     """The training settings of this config (a PipelineConfig's too), for the Trainer."""

@@ -86,6 +86,11 @@ def input_contract(
       "mean": list(mean or []),
       "std": list(std or []),
     }
+  elif model == "ensemble":  # trainer_module/ensemble.py: members of several architectures
+    normalization = {
+      "in_model": True,
+      "method": "each ensemble member's own first layers, on the same 0-255 pixels",
+    }
   else:
     normalization = {
       "in_model": True,

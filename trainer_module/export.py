@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module import contract, labels, preprocessing
+from trainer_module import contract, ensemble, labels, preprocessing
 from trainer_module.config import TrainingConfig
 from trainer_module.constants import (
   IMAGE_KEY,
@@ -94,9 +94,10 @@ def write_extras(
   for clients that decode images themselves: TFLite, predict, Grad-CAM."""
   stats = preprocessing.read_image_stats(tf_transform_output)
   mean, std = standardization(model) or (stats["mean"], stats["std"])
+  architectures = {member.model for member in ensemble.members(config)}
+  kind = architectures.pop() if len(architectures) == 1 else ensemble.NAME
   contract.write_contract(
-    saved_model_dir,
-    contract.input_contract(stats["shape"], stats["resize"], config.model, mean, std),
+    saved_model_dir, contract.input_contract(stats["shape"], stats["resize"], kind, mean, std)
   )
   # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
   keras.Model(model.input, model.output, name=model.name).save(

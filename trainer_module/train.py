@@ -7,7 +7,7 @@ Tuner (tuning.py) found when it ran.
 
 import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional
 
 import keras
 import keras_tuner
@@ -22,6 +22,7 @@ from trainer_module import (
   class_weights,
   datasets,
   distribution,
+  ensemble,
   export,
   labels,
   preprocessing,
@@ -29,7 +30,7 @@ from trainer_module import (
 )
 from trainer_module.config import TrainingConfig
 from trainer_module.constants import LABEL_VOCAB, TRAINING_SETTINGS
-from trainer_module.model import build_model, compile_model, unfreeze_top
+from trainer_module.model import BACKBONE, build_model, compile_model, unfreeze_top
 
 FINE_TUNE_LR_FACTOR = 0.1
 
@@ -49,13 +50,17 @@ def hyperparameters(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> D
 
 
 def build(
-  config: TrainingConfig, tf_transform_output: tft.TFTransformOutput, hp: Dict[str, Any]
+  config: TrainingConfig,
+  tf_transform_output: tft.TFTransformOutput,
+  hp: Dict[str, Any],
+  name: Optional[str] = None,
 ) -> keras.Model:
-  """The configured model for Transform's images and classes, compiled with `hp`'s rate."""
+  """The configured model (or architecture `name`) for Transform's images and classes,
+  compiled with `hp`'s rate."""
   stats = preprocessing.read_image_stats(tf_transform_output)
   size, _, channels = stats["shape"]
   model = build_model(
-    config.model,
+    name or config.model,
     size,
     channels,
     tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
@@ -90,39 +95,28 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   print(choice, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
     tf.io.gfile.makedirs(cache_dir)
+  plan = ensemble.members(config)
   try:
     train, evaluation = datasets.train_and_eval(
       fn_args, tf_transform_output, config, global_batch, caches, images
     )
-    with strategy.scope():
-      model = build(config, tf_transform_output, hp)
-      warm = warm_start.decide(
-        model,
-        labels.from_transform(tf_transform_output),
-        preprocessing.read_image_stats(tf_transform_output).get("resize", "squash"),
-        config.warm_start,
-        fn_args.base_model,
-        config.epochs,
-        config.warm_start_epochs,
+
+    def fit(model: keras.Model, epochs: int, rate: float, phase: str) -> None:
+      """The training phase (then fine-tuning, for a pretrained backbone) of one model."""
+      schedule = callbacks.cosine_schedule(rate, epochs) if config.lr_schedule == "cosine" else None
+      # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
+      history = model.fit(
+        train,
+        validation_data=evaluation,
+        epochs=epochs,
+        shuffle=False,
+        class_weight=weights_by_class,
+        verbose=0,
+        callbacks=callbacks.for_phase(fn_args.model_run_dir, train_images, phase, epochs, schedule),
       )
-      rate = float(hp["learning_rate"]) * warm.rate_factor
-      if warm.rate_factor != 1.0:
-        compile_model(model, rate)
-    print(warm_start_line(warm), flush=True)
-    epochs = warm.epochs
-    schedule = callbacks.cosine_schedule(rate, epochs) if config.lr_schedule == "cosine" else None
-    # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
-    history = model.fit(
-      train,
-      validation_data=evaluation,
-      epochs=epochs,
-      shuffle=False,
-      class_weight=weights_by_class,
-      verbose=0,
-      callbacks=callbacks.for_phase(fn_args.model_run_dir, train_images, "train", epochs, schedule),
-    )
-    fine_tune_epochs = config.fine_tune_epochs
-    if config.weights and fine_tune_epochs:
+      fine_tune_epochs = config.fine_tune_epochs
+      if not (config.weights and fine_tune_epochs and BACKBONE in _layer_names(model)):
+        return
       with strategy.scope():
         unfrozen = unfreeze_top(model, config.fine_tune_layers)
         compile_model(model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
@@ -137,13 +131,50 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         class_weight=weights_by_class,
         verbose=0,
         callbacks=callbacks.for_phase(
-          fn_args.model_run_dir, train_images, "fine_tune", done + fine_tune_epochs
+          fn_args.model_run_dir,
+          train_images,
+          phase.replace("train", "") + "fine_tune",
+          done + fine_tune_epochs,
         ),
       )
+
+    if len(plan) == 1:
+      with strategy.scope():
+        model = build(config, tf_transform_output, hp)
+        warm = warm_start.decide(
+          model,
+          labels.from_transform(tf_transform_output),
+          preprocessing.read_image_stats(tf_transform_output).get("resize", "squash"),
+          config.warm_start,
+          fn_args.base_model,
+          config.epochs,
+          config.warm_start_epochs,
+        )
+        rate = float(hp["learning_rate"]) * warm.rate_factor
+        if warm.rate_factor != 1.0:
+          compile_model(model, rate)
+      print(warm_start_line(warm), flush=True)
+      fit(model, warm.epochs, rate, "train")
+    else:
+      warm = warm_start.Decision(None, "an ensemble's members train from scratch", config.epochs)
+      print(warm_start_line(warm), flush=True)
+      trained = []
+      for i, member in enumerate(plan):
+        print(
+          f"[Trainer] ensemble member {i + 1}/{len(plan)}: {member.model}, seed {member.seed}",
+          flush=True,
+        )
+        keras.utils.set_random_seed(member.seed)
+        with strategy.scope():
+          trained.append(build(config, tf_transform_output, hp, member.model))
+        fit(trained[-1], config.epochs, float(hp["learning_rate"]), f"member_{i + 1}_train")
+      model = ensemble.combine(trained)
   finally:
     if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
       tf.io.gfile.rmtree(cache_dir)
-  _write_settings(fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm)
+  _write_settings(
+    fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm, plan
+  )
   export.save(model, fn_args.model_run_dir, fn_args.serving_model_dir, config, tf_transform_output)
 
 
@@ -157,16 +188,21 @@ def warm_start_line(decision: warm_start.Decision) -> str:
   return f"[Trainer] training from scratch: {decision.reason}"
 
 
+def _layer_names(model: keras.Model) -> List[str]:
+  return [layer.name for layer in model.layers]
+
+
 def _write_settings(
-  fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm
+  fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm, plan
 ) -> None:
   """The settings this run trained with (the Tuner's values and the warm start included), in
   model_run."""
   stats = preprocessing.read_image_stats(tf_transform_output)
   names = labels.from_transform(tf_transform_output)
+  architectures = {member.model for member in plan}
   settings = {
-    "model": config.model,
-    "model_variant": config.model_variant if config.model != "cnn" else None,
+    "model": config.model if len(plan) == 1 else ensemble.NAME,
+    "model_variant": config.model_variant if architectures - {"cnn"} else None,
     "weights": config.weights,
     "input_shape": stats["shape"],
     "resize": stats.get("resize", "squash"),
@@ -176,13 +212,14 @@ def _write_settings(
     "warm_start": warm.record(),
     "batch_size": global_batch,
     "dropout": float(hp["dropout"]),
-    "width": int(hp["width"]) if config.model == "cnn" else None,
+    "width": int(hp["width"]) if "cnn" in architectures else None,
     "augment": list(config.augment),
     "class_weights": config.class_weights,
     "class_weights_applied": (
       {names[i]: round(w, 3) for i, w in weights_by_class.items()} if weights_by_class else None
     ),
     "fine_tune_epochs": config.fine_tune_epochs if config.weights else None,
+    "ensemble": [member.record() for member in plan] if len(plan) > 1 else None,
     "tuned": (
       keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
       if fn_args.hyperparameters
