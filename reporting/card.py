@@ -49,6 +49,8 @@ def _settings_lines(settings: Dict[str, Any]) -> List[str]:
   model = settings["model"] + (
     f" {settings['model_variant']}" if settings.get("model_variant") else ""
   )
+  if settings.get("ensemble"):
+    model += " of " + ", ".join(m["model"] for m in settings["ensemble"]) + " (mean probability)"
   applied = settings.get("class_weights_applied")
   lines = [
     f"- Model: {model}"
@@ -107,6 +109,32 @@ def _schedule_lines(summary: Dict[str, Any]) -> List[str]:
   if summary.get("pushed_regression") is not None:
     lines.append(_item(schedule_text.regression_line(summary)))
   return lines
+
+
+def _ensemble_lines(block: Dict[str, Any]) -> List[str]:
+  """A table: each ensemble member's accuracy beside the ensemble's, on the gated split."""
+  if not block:
+    return []
+
+  def cell(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+  split = block.get("split") or "eval"
+  return [
+    "",
+    "### Ensemble",
+    "",
+    f"The served model averages its members' probabilities; accuracy on the same {split} images.",
+    "",
+    f"| model | seed | {split} accuracy |",
+    "|---|---:|---:|",
+    *(
+      f"| member {i}: {escape.markdown(m['model'])} | {m['seed']} | {cell(m.get('accuracy'))} |"
+      for i, m in enumerate(block["members"], 1)
+    ),
+    f"| **ensemble** | | **{cell(block.get('accuracy'))}** |",
+    "",
+  ]
 
 
 def _item(line: str) -> str:
@@ -209,6 +237,7 @@ def model_card(summary: Dict[str, Any]) -> str:
   else:  # e.g. a run that DriftCheck stopped before training
     lines += ["- Not evaluated: the run stopped before the Evaluator", ""]
   lines += [f"- Warning: {escape.markdown(w)}" for w in summary.get("metric_warnings", [])]
+  lines += _ensemble_lines(summary.get("ensemble") or {})
   lines += _mistakes_lines(summary.get("predictions") or {})
   failures = summary["failed_gates"]
   lines += ["## Gates", ""] + (

@@ -125,3 +125,27 @@ def test_plot_labels_keep_dollars_literal():
   figure.canvas.draw()  # unescaped, '$\\frac{$' is bad TeX and raises here
   assert label.get_text() == "\\$x^2\\$ and \\$\\frac{\\$"
   pyplot.close(figure)
+
+
+def test_the_ensemble_table_has_a_row_per_member_and_the_ensemble():
+  summary = _summary()
+  summary["ensemble"] = {
+    "split": "eval",
+    "accuracy": 0.75,
+    "members": [
+      {"model": "cnn", "seed": 0, "accuracy": 0.7},
+      {"model": "efficientnet", "seed": 1, "accuracy": None},
+    ],
+  }
+  rendered = _render(card.model_card(summary))
+  table = rendered[rendered.index("<h3>Ensemble</h3>") :]
+  rows = re.findall(r"<tr>(.*?)</tr>", table[: table.index("</table>")], flags=re.S)
+  cells = [
+    [_text(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, flags=re.S)] for r in rows
+  ]
+  assert cells == [
+    ["model", "seed", "eval accuracy"],
+    ["member 1: cnn", "0", "0.7000"],
+    ["member 2: efficientnet", "1", "n/a"],
+    ["ensemble", "", "0.7500"],
+  ]

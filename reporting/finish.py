@@ -117,6 +117,7 @@ def finish_run(
     scored = predictions.for_summary(result)
     if scored is not None:
       result["predictions"] = predictions.summary_block(scored)
+    summaries.add_ensemble_block(result, predictions.member_accuracies(scored) if scored else [])
     result["report_dir"] = publish.publish(
       result, context.output_dir, context.serving_model_dir, scored
     )

@@ -35,6 +35,8 @@ class Scored(NamedTuple):
   probabilities: np.ndarray
   class_names: List[str]
   split: str
+  # An ensemble's (trainer_module/ensemble.py): each member's probabilities [members, n, classes].
+  members: Optional[np.ndarray] = None
 
 
 def read_examples(
@@ -94,14 +96,22 @@ def predict(model, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)  # the report is written twice (report/ and beside the push)
 def score(model_dir: str, examples_uri: str, split: str) -> Scored:
-  """Every image of the split through the model, BATCH at a time."""
+  """Every image of the split through the model, BATCH at a time (and through each member of
+  an ensemble)."""
+  from trainer_module import ensemble  # pylint: disable=import-outside-toplevel
+
   spec, model, class_names = load_model(model_dir)
+  members = ensemble.member_models(model)
   files, hashes, labels, probabilities = [], [], [], []
+  by_member: List[List[np.ndarray]] = [[] for _ in members]
   batch: List[bytes] = []
 
   def flush():
     if batch:
-      probabilities.append(predict(model, decode(spec, batch)))
+      pixels = decode(spec, batch)
+      probabilities.append(predict(model, pixels))
+      for member, out in zip(members, by_member):
+        out.append(predict(member, pixels))
       batch.clear()
 
   for name, data, label in read_examples(examples_uri, split):
@@ -119,6 +129,7 @@ def score(model_dir: str, examples_uri: str, split: str) -> Scored:
     np.concatenate(probabilities) if probabilities else np.zeros((0, len(class_names))),
     class_names,
     split,
+    np.stack([np.concatenate(out) for out in by_member]) if members and files else None,
   )
 
 
@@ -140,6 +151,13 @@ def most_confident_mistakes(scored: Scored, count: int = MISTAKES) -> List[Dict[
     }
     for i in wrong[np.argsort(-confidence[wrong], kind="stable")][:count]
   ]
+
+
+def member_accuracies(scored: Scored) -> List[float]:
+  """Each ensemble member's top-1 accuracy on the scored images ([] for a single model)."""
+  if scored.members is None:
+    return []
+  return [round(float(np.mean(p.argmax(axis=1) == scored.labels)), 4) for p in scored.members]
 
 
 def summary_block(scored: Scored) -> Dict[str, Any]:

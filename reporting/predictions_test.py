@@ -7,6 +7,7 @@ import io
 import numpy as np
 
 from reporting import console_text, predictions
+from reporting import summary as summaries
 
 
 def _scored():
@@ -55,4 +56,40 @@ def test_the_summary_names_the_most_confident_mistakes():
   assert line == (
     "  mistakes: 2 of 5 eval images, the most confident u/5.png (true , predicted two lines, "
     "0.70); every image in predictions.csv"
+  )
+
+
+def test_each_ensemble_member_is_scored_beside_the_ensemble_on_the_same_images():
+  scored = _scored()
+  first = np.eye(3)[[0, 1, 0, 2, 0]]  # right on 0, 1, 3: 3 of 5 (the last is never right)
+  second = np.eye(3)[[1, 1, 1, 1, 1]]  # right on 1, 2: 2 of 5
+  scored = scored._replace(members=np.stack([first, second]))
+  assert predictions.member_accuracies(scored) == [0.6, 0.4]
+  assert predictions.member_accuracies(_scored()) == []  # a single model
+  summary = {
+    "metrics": {"accuracy": 0.8, "split": "test"},
+    "training": {
+      "settings": {"ensemble": [{"model": "cnn", "seed": 4}, {"model": "cnn", "seed": 5}]}
+    },
+  }
+  summaries.add_ensemble_block(summary, predictions.member_accuracies(scored))
+  assert summary["ensemble"] == {
+    "split": "test",
+    "accuracy": 0.8,
+    "members": [
+      {"model": "cnn", "seed": 4, "accuracy": 0.6},
+      {"model": "cnn", "seed": 5, "accuracy": 0.4},
+    ],
+  }
+  assert console_text.ensemble_line(summary["ensemble"]) == (
+    "  ensemble of 2: 0.8000 on test; members cnn (seed 4) 0.6000, cnn (seed 5) 0.4000"
+  )
+  single = {"metrics": {"accuracy": 0.8}, "training": {"settings": {"ensemble": None}}}
+  summaries.add_ensemble_block(single, [])
+  assert "ensemble" not in single
+  unscored = {"metrics": {}, "training": summary["training"]}  # e.g. no model to score with
+  summaries.add_ensemble_block(unscored, [])
+  assert [m["accuracy"] for m in unscored["ensemble"]["members"]] == [None, None]
+  assert "ensemble of 2: n/a on no split; members cnn (seed 4) n/a" in console_text.ensemble_line(
+    unscored["ensemble"]
   )

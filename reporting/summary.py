@@ -3,7 +3,7 @@
 
 import dataclasses
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import tensorflow_transform as tft
 
@@ -176,6 +176,22 @@ def add_drift_block(result: Dict[str, Any], report: Dict[str, Any]) -> Dict[str,
   ] + result["failed_gates"]
   result["blessed"] = False
   return result
+
+
+def add_ensemble_block(result: Dict[str, Any], member_accuracies: List[float]) -> None:
+  """`ensemble` for a run that trained one: each member's architecture, seed and accuracy
+  (`member_accuracies`, on the gated split, from reporting/predictions.py) beside the
+  ensemble's, the Evaluator's accuracy on that split."""
+  plan = ((result.get("training") or {}).get("settings") or {}).get("ensemble")
+  if not plan:
+    return
+  metrics = result.get("metrics") or {}
+  accuracies = member_accuracies or [None] * len(plan)
+  result["ensemble"] = {
+    "split": metrics.get("split"),
+    "accuracy": metrics.get("accuracy"),
+    "members": [{**member, "accuracy": a} for member, a in zip(plan, accuracies)],
+  }
 
 
 def status(result: Dict[str, Any]) -> str:
