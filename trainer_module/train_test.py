@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from tests import images, training
 from tests.training import BASE_CONFIG, assert_serves_digits, training_log
-from trainer_module import train, warm_start
+from trainer_module import contract, ensemble, reference_preprocess, train, warm_start
+from trainer_module.constants import IMAGE_XF
 
 
 def _train(transformed, tmp_path, **config):
@@ -103,3 +104,24 @@ def test_the_warm_start_line_says_where_training_starts():
   assert train.warm_start_line(scratch) == (
     "[Trainer] training from scratch: no blessed model to start from"
   )
+
+
+@pytest.mark.integration  # training
+def test_an_ensemble_of_two_architectures_trains_each_member_and_serves_their_mean(
+  digits_transformed, tmp_path, capsys
+):
+  trained, model_run = _train(digits_transformed, tmp_path, ensemble_models=["cnn", "efficientnet"])
+  loaded, out = assert_serves_digits(trained)
+  assert [e["phase"] for e in training_log(model_run)] == ["member_1_train", "member_2_train"]
+  lines = capsys.readouterr().out.splitlines()
+  assert "[Trainer] ensemble member 2/2: efficientnet, seed 1" in lines
+  served = training.serving_model_dir(trained)
+  members = ensemble.member_models(contract.load_keras_model(served))
+  assert [m.name for m in members] == ["member_1", "member_2"]
+  assert isinstance(members[1].get_layer("backbone"), keras.Model)  # the EfficientNet member
+  assert contract.read_contract(served)["normalization"]["method"].startswith("each ensemble")
+  spec = contract.read_contract(served)
+  encoded = [images.encode(p, "png") for p, _ in images.digit_pixels(8)]  # what out answered
+  pixels = np.stack([reference_preprocess.preprocess(e, spec) for e in encoded]).astype("float32")
+  mean = np.mean([np.asarray(m({IMAGE_XF: pixels})) for m in members], axis=0)
+  np.testing.assert_allclose(out["probabilities"].numpy(), mean, atol=1e-5)
