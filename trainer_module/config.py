@@ -18,6 +18,7 @@ from trainer_module.constants import (
   EFFICIENTNET_VARIANTS,
   LR_SCHEDULES,
   MODELS,
+  PRECISION_MODES,
   WARM_START_MODES,
 )
 
@@ -155,6 +156,11 @@ class TrainingConfig:
     0,
     "Epochs of a warm-started training (default 0: a third of --epochs, at least 1).",
     bounds=(0, None),
+  )
+  mixed_precision: str = setting(
+    "auto",
+    "auto: float16 compute on GPUs, bfloat16 on TPUs, float32 on CPUs; off: float32 everywhere.",
+    choices=PRECISION_MODES,
   )
   seed: int = setting(
     0,

@@ -44,4 +44,5 @@ CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose
 RESIZE_MODES = ("squash", "crop", "pad")  # preprocessing.resize
 LR_SCHEDULES = ("cosine", "plateau")  # train.run_fn
 WARM_START_MODES = ("auto", "never")  # warm_start.MODES
+PRECISION_MODES = ("auto", "off")  # distribution.precision_policy
 DRIFT_ACTIONS = ("warn", "block")  # components/drift_check/executor.ACTIONS

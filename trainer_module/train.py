@@ -72,9 +72,26 @@ def build(
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """Called by the TFX Trainer: train (two phases with pretrained weights), then export."""
   config = TrainingConfig.from_custom_config(fn_args.custom_config)
+  strategy, _ = distribution.choose_strategy(config.mixed_precision)  # before any other TF op
+  # The chief writes to the Trainer's outputs; another worker to folders of its own, deleted.
+  with distribution.writable_dirs(strategy, fn_args.model_run_dir, fn_args.serving_model_dir) as (
+    model_run_dir,
+    serving_model_dir,
+  ):
+    _train_and_export(fn_args, config, strategy, model_run_dir, serving_model_dir)
+  distribution.barrier(strategy)  # every worker leaves once the chief's model is written
+
+
+def _train_and_export(
+  fn_args: tfx.components.FnArgs,
+  config: TrainingConfig,
+  strategy: tf.distribute.Strategy,
+  model_run_dir: str,
+  serving_model_dir: str,
+) -> None:
+  """Trains under `strategy`, writing logs and the model to the given folders."""
   keras.utils.set_random_seed(config.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  strategy, _ = distribution.choose_strategy()
   global_batch = config.batch_size * strategy.num_replicas_in_sync
   counts = class_weights.label_counts(tf_transform_output)
   train_images = sum(counts.values())
@@ -82,7 +99,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   if weights_by_class:
     logging.info("Class weights: %s", weights_by_class)
   hp = hyperparameters(fn_args, config)
-  cache_dir = os.path.join(fn_args.model_run_dir, "cache")
+  cache_dir = os.path.join(model_run_dir, "cache")
   images = {"train": train_images, "eval": datasets.count_records(fn_args.eval_files)}
   caches, choice = cache.choose(
     config.cache, images, datasets.image_shape(tf_transform_output), cache_dir
@@ -111,6 +128,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     print(warm_start_line(warm), flush=True)
     epochs = warm.epochs
     schedule = callbacks.cosine_schedule(rate, epochs) if config.lr_schedule == "cosine" else None
+    distribution.prepare_fit(model, train, strategy)
     # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
     history = model.fit(
       train,
@@ -119,7 +137,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       shuffle=False,
       class_weight=weights_by_class,
       verbose=0,
-      callbacks=callbacks.for_phase(fn_args.model_run_dir, train_images, "train", epochs, schedule),
+      callbacks=callbacks.for_phase(model_run_dir, train_images, "train", epochs, schedule),
     )
     fine_tune_epochs = config.fine_tune_epochs
     if config.weights and fine_tune_epochs:
@@ -128,6 +146,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         compile_model(model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
       logging.info("Fine-tuning the top %d backbone layers", unfrozen)
       done = len(history.epoch)
+      distribution.prepare_fit(model, train, strategy)
       model.fit(
         train,
         validation_data=evaluation,
@@ -137,14 +156,16 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         class_weight=weights_by_class,
         verbose=0,
         callbacks=callbacks.for_phase(
-          fn_args.model_run_dir, train_images, "fine_tune", done + fine_tune_epochs
+          model_run_dir, train_images, "fine_tune", done + fine_tune_epochs
         ),
       )
   finally:
     if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
       tf.io.gfile.rmtree(cache_dir)
-  _write_settings(fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm)
-  export.save(model, fn_args.model_run_dir, fn_args.serving_model_dir, config, tf_transform_output)
+  _write_settings(
+    model_run_dir, fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm
+  )
+  export.save(model, model_run_dir, serving_model_dir, config, tf_transform_output)
 
 
 def warm_start_line(decision: warm_start.Decision) -> str:
@@ -158,10 +179,10 @@ def warm_start_line(decision: warm_start.Decision) -> str:
 
 
 def _write_settings(
-  fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm
+  model_run_dir, fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm
 ) -> None:
   """The settings this run trained with (the Tuner's values and the warm start included), in
-  model_run."""
+  model_run_dir."""
   stats = preprocessing.read_image_stats(tf_transform_output)
   names = labels.from_transform(tf_transform_output)
   settings = {
@@ -175,6 +196,7 @@ def _write_settings(
     "epochs": warm.epochs,
     "warm_start": warm.record(),
     "batch_size": global_batch,
+    "precision": keras.mixed_precision.global_policy().name,
     "dropout": float(hp["dropout"]),
     "width": int(hp["width"]) if config.model == "cnn" else None,
     "augment": list(config.augment),
@@ -189,5 +211,5 @@ def _write_settings(
       else None
     ),
   }
-  with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_SETTINGS), "w") as f:
+  with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_SETTINGS), "w") as f:
     json.dump(settings, f, indent=1)
