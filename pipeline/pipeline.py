@@ -22,6 +22,7 @@ from reporting import inference
 from reporting.component import RunReport
 from schemas import SCHEMA_PATH
 from trainer_module.constants import (
+  BULK_INFERENCE_SIGNATURE,
   LABEL_KEY,
   LABEL_XF,
   PREDICTION_KEY,
@@ -269,7 +270,7 @@ def create_pipeline(
   if config.infer_dir:
     # Batch inference: the unlabelled images ingested as the training data is (same checks and
     # rejection reasons, every copy of an image scored), then TFX's BulkInferrer on the
-    # serving_examples signature; it scores only a model the Evaluator blessed.
+    # bulk_inference signature; it scores only a model the Evaluator blessed.
     infer_example_gen = ImageExampleGen(
       config.infer_dir,
       max_image_pixels=config.max_image_pixels,
@@ -283,7 +284,7 @@ def create_pipeline(
       model=trainer.outputs["model"],
       model_blessing=evaluator.outputs["blessing"],
       data_spec=tfx.proto.DataSpec(example_splits=[sources.INFER_SPLIT]),
-      model_spec=tfx.proto.ModelSpec(model_signature_name=[SERVING_EXAMPLES_SIGNATURE]),
+      model_spec=tfx.proto.ModelSpec(model_signature_name=[BULK_INFERENCE_SIGNATURE]),
     ).with_id(inference.BULK_INFERRER)
     bulk_inferrer.add_upstream_node(pusher)  # after the push decision
   run_report = (

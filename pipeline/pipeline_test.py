@@ -192,5 +192,5 @@ def test_infer_dir_adds_an_unlabelled_ingestion_and_bulk_inferrer_after_the_push
   assert "ServingPusher" in {n.id for n in inferrer.upstream_nodes}
   assert json.loads(inferrer.exec_properties["data_spec"]) == {"example_splits": ["infer"]}
   assert json.loads(inferrer.exec_properties["model_spec"]) == {
-    "model_signature_name": ["serving_examples"]
+    "model_signature_name": ["bulk_inference"]
   }

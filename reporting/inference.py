@@ -34,8 +34,8 @@ class Prediction(NamedTuple):
 
 
 def read_prediction_logs(inference_uri: str) -> Iterator[Prediction]:
-  """Each PredictionLog BulkInferrer wrote (serving_examples: the request holds the ingested
-  tf.Example, the response the served outputs)."""
+  """Each PredictionLog BulkInferrer wrote (bulk_inference: the request holds the ingested
+  tf.Example, the response the probabilities and class names)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=import-outside-toplevel
 
