@@ -181,11 +181,12 @@ def check_cloud_paths(config, image: Optional[str]) -> None:
       f"--weights {config.weights} is a file on this machine, which cloud tasks cannot read: "
       "copy it to gs:// and pass that path, or pass --weights imagenet"
     )
-  if config.data_dir and "://" not in config.data_dir:
-    raise configs.ConfigError(
-      f"--data-dir {config.data_dir} is a folder on this machine, which cloud tasks cannot "
-      "read: pass a gs:// path"
-    )
+  for flag, path in (("--data-dir", config.data_dir), ("--infer-dir", config.infer_dir)):
+    if path and "://" not in path:
+      raise configs.ConfigError(
+        f"{flag} {path} is a folder on this machine, which cloud tasks cannot read: pass a "
+        "gs:// path"
+      )
 
 
 def never_cache(spec_path: str, tasks) -> None:
@@ -235,8 +236,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         classes=[],
         presplit=False,
       )
+      infer_source = config.infer_dir and sources.describe_unlabelled(config.infer_dir, check=False)
     else:
       source = inputs.describe_input(config)
+      infer_source = inputs.describe_inference(config)
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE
@@ -265,6 +268,7 @@ def main(argv: Optional[List[str]] = None) -> int:
       data_root=data_root,
       ui_report=True,
       kubeflow_v2=True,
+      infer_source=infer_source or None,
     ),
     parameter_values={DATA_ROOT: source.input_base},
   )

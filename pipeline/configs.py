@@ -106,6 +106,15 @@ class PipelineConfig(TrainingConfig):
     "in path order; identical bytes under two classes are always rejected).",
     group="input",
   )
+  infer_dir: Optional[str] = setting(
+    None,
+    "Images to classify with the blessed model (TFX's BulkInferrer, after the push decision): "
+    "a folder (images at any depth, no class folders) or a .csv manifest with a path column, "
+    "local or gs://, maybe with a {SPAN}. Predictions go to <output-dir>/inference/ "
+    "(predictions.csv) and the BulkInferrer's PredictionLogs; bad files are rejected with "
+    "the ingestion's reasons.",
+    group="input",
+  )
   span_window: int = setting(
     1,
     "With a {SPAN} data path: train on the newest N spans ingested so far (TFX's "

@@ -2,7 +2,7 @@
 
 import dataclasses
 import os
-from typing import List
+from typing import List, Optional
 
 from components.image_example_gen import files, sources
 from components.image_example_gen.errors import InputError
@@ -28,6 +28,16 @@ def describe_input(config: PipelineConfig) -> sources.Source:
       f"{len(source.classes)}{': ' + source.classes[0] if source.classes else ''}"
     )
   return source
+
+
+def describe_inference(config: PipelineConfig) -> Optional[sources.Source]:
+  """The source behind --infer-dir (None without one); ConfigError when it is not there."""
+  if not config.infer_dir:
+    return None
+  try:
+    return sources.describe_unlabelled(config.infer_dir, skip_dirs(config))
+  except InputError as e:
+    raise ConfigError(f"--infer-dir: {e}") from e
 
 
 def resolve_weights(config: PipelineConfig) -> PipelineConfig:

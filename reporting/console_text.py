@@ -3,7 +3,7 @@
 import os
 from typing import Any, Dict, Optional
 
-from reporting import escape, schedule_text
+from reporting import escape, inference, schedule_text
 
 
 def tuned_text(tuned: Dict[str, Any]) -> str:
@@ -152,6 +152,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.append(schedule_text.regression_line(summary))
   if format_tflite(summary.get("tflite") or {}):
     lines.append(format_tflite(summary["tflite"]))
+  if summary.get("inference"):
+    lines.append(inference.console_line(summary["inference"]))
   seconds = dict(summary["stage_seconds"])
   if summary.get("report_seconds") is not None:  # predictions.csv and the report, at the end
     seconds["report"] = summary["report_seconds"]

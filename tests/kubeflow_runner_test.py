@@ -121,6 +121,10 @@ def test_missing_data_dir_is_a_usage_error(tmp_path):
       ["--image", "x:1", "--data-dir", "/tmp"],
       "error: --data-dir /tmp is a folder on this machine",
     ),
+    (
+      ["--image", "x:1", "--data-dir", "gs://b/i", "--infer-dir", "/tmp"],
+      "error: --infer-dir /tmp is a folder on this machine",
+    ),
   ],
 )
 def test_a_cloud_spec_refuses_what_cloud_tasks_could_not_use(tmp_path, flags, message):
@@ -233,6 +237,37 @@ def test_a_single_cpu_training_machine_has_one_pool_without_accelerators():
   job = CloudConfig(vertex_training=True, accelerator_type="", accelerator_count=0)
   (pool,) = job.training_config()["ai_platform_training_args"]["worker_pool_specs"]
   assert pool["replica_count"] == 1 and pool["machine_spec"] == {"machine_type": "n1-standard-8"}
+
+
+def test_infer_dir_compiles_its_ingestion_and_bulk_inferrer_on_dataflow(tmp_path):
+  _, spec = _compile(
+    tmp_path, "--infer-dir", "gs://bucket/unlabelled", "--dataflow", "--project", "my-project"
+  )
+  pipeline_spec = spec["pipelineSpec"]
+  tasks = pipeline_spec["root"]["dag"]["tasks"]
+  executors = pipeline_spec["deploymentSpec"]["executors"]
+  assert {"InferenceExampleGen", "BulkInferrer"} <= set(tasks)
+  assert {"InferenceExampleGen", "Trainer", "Evaluator", "ServingPusher"} <= set(
+    tasks["BulkInferrer"]["dependentTasks"]
+  )
+  assert "BulkInferrer" in tasks["RunReport"]["dependentTasks"]  # its summary has inference
+  for stage in ("InferenceExampleGen", "BulkInferrer"):
+    executor = executors[
+      pipeline_spec["components"][tasks[stage]["componentRef"]["name"]]["executorLabel"]
+    ]
+    text = json.dumps(executor)
+    assert "--runner=DataflowRunner" in text and "--project=my-project" in text, stage
+  ingest = executors[
+    pipeline_spec["components"][tasks["InferenceExampleGen"]["componentRef"]["name"]][
+      "executorLabel"
+    ]
+  ]
+  # the same fingerprinting driver as ImageExampleGen's (components/image_example_gen/kfp_driver)
+  assert "components.image_example_gen.kfp_driver" in json.dumps(ingest)
+  params = tasks["InferenceExampleGen"]["inputs"]["parameters"]
+  assert json.dumps(params["input_base"]).count("gs://bucket/unlabelled") == 1
+  inferrer = tasks["BulkInferrer"]["inputs"]["parameters"]
+  assert "bulk_inference" in json.dumps(inferrer["model_spec"])
 
 
 def test_cloud_stages_need_a_project(tmp_path, monkeypatch):

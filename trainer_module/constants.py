@@ -18,6 +18,9 @@ LABEL_COUNTS = "label_counts"  # TFT vocabulary with frequencies: "count name" p
 
 # The served model's signatures and outputs.
 SERVING_EXAMPLES_SIGNATURE = "serving_examples"
+# serialized tf.Examples -> probabilities and class_names, each [batch, classes]: TFX's
+# BulkInferrer (tfx_bsl splits every output by row and cannot split a [batch] string tensor).
+BULK_INFERENCE_SIGNATURE = "bulk_inference"
 TRANSFORM_SIGNATURE = "transform_features"
 PREDICTION_KEY = "probabilities"
 SERVING_INPUT = "image_bytes"
