@@ -1,6 +1,10 @@
 """--model mobilenet through the whole pipeline on digits, from a local weights file in Keras'
-notop layout (random weights, as nothing can be downloaded here): trained in two phases,
-blessed, pushed, and its int8 TFLite model within the parity gate."""
+notop layout (nothing can be downloaded here): trained in two phases, blessed, pushed, and its
+int8 TFLite model within the parity gate.
+
+The file stands in for ImageNet's: a backbone trained for a few seconds on digits. Random
+weights would not do: a frozen random MobileNetV2 gives every digit nearly the same features
+(seen: accuracy 0.07, every image predicted as one class)."""
 
 import json
 import os
@@ -8,20 +12,36 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from pipeline.sample_data import export_digits
 from reporting import advice
-from tests import runs
+from tests import images, runs
 from trainer_module import contract
 
 pytestmark = pytest.mark.e2e
 
 
-def test_mobilenet_from_a_weights_file_trains_blesses_and_exports_int8(tmp_path):
+def _pretrained_backbone(count=1797, epochs=5):
+  """MobileNetV2's notop backbone at 32 pixels, trained briefly on `count` digits."""
   keras.utils.set_random_seed(0)
   source = keras.applications.MobileNetV2(
     include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
   )
+  for layer in source.layers:  # moving statistics that settle within these few steps
+    if isinstance(layer, keras.layers.BatchNormalization):
+      layer.momentum = 0.9
+  pairs = images.digit_pixels(count)
+  pixels = tf.image.resize(np.stack([p for p, _ in pairs]).astype(np.float32), [32, 32])
+  pixels = keras.applications.mobilenet_v2.preprocess_input(np.repeat(pixels.numpy(), 3, -1))
+  classifier = keras.Sequential([source, keras.layers.Dense(10, activation="softmax")])
+  classifier.compile("adam", "sparse_categorical_crossentropy")
+  classifier.fit(pixels, np.array([d for _, d in pairs]), epochs=epochs, verbose=0)
+  return source
+
+
+def test_mobilenet_from_a_weights_file_trains_blesses_and_exports_int8(tmp_path):
+  source = _pretrained_backbone()
   weights = str(tmp_path / "mobilenet_v2_1.0_32_no_top.weights.h5")
   source.save_weights(weights)
   data_dir = export_digits(str(tmp_path / "digits"))
@@ -36,11 +56,11 @@ def test_mobilenet_from_a_weights_file_trains_blesses_and_exports_int8(tmp_path)
     "--channels",
     "1",  # grey, repeated to RGB inside the model
     "--epochs",
-    "2",
+    "3",
     "--fine-tune-epochs",
     "1",
     "--accuracy-threshold",
-    "0.3",
+    "0.5",
     "--min-class-recall",
     "0",
     "--min-class-precision",
@@ -53,8 +73,8 @@ def test_mobilenet_from_a_weights_file_trains_blesses_and_exports_int8(tmp_path)
     "v2",
     [32, 32, 1],
   )
-  assert [e["phase"] for e in summary["training"]["epoch_log"]] == ["train", "train", "fine_tune"]
-  assert summary["blessed"] and summary["metrics"]["accuracy"] >= 0.3
+  assert [e["phase"] for e in summary["training"]["epoch_log"]] == ["train"] * 3 + ["fine_tune"]
+  assert summary["blessed"] and summary["metrics"]["accuracy"] >= 0.5
   assert os.path.isfile(os.path.join(summary["pushed_model_path"], "saved_model.pb"))
 
   # The backbone's lower layers (frozen in both phases) hold the file's weights.
