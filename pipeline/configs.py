@@ -21,7 +21,7 @@ from trainer_module.config import (
   setting,
   value_error,
 )
-from trainer_module.constants import DRIFT_ACTIONS, RESIZE_MODES
+from trainer_module.constants import DRIFT_ACTIONS, MIN_PRETRAINED_SIZE, RESIZE_MODES
 
 ENV_PREFIX = "IMAGE_PIPELINE_"
 # Help sections, in this order; a field names its own (TrainingConfig's are "training").
@@ -239,8 +239,14 @@ class PipelineConfig(TrainingConfig):
     errors = field_errors(self)
     if errors:
       raise ConfigError(errors[0])
-    if self.model == "efficientnet" and self.image_size < 32:
-      raise ConfigError("--model efficientnet needs --image-size 32 or more")
+    model_errors = self.model_errors()
+    if model_errors:
+      raise ConfigError(model_errors[0])
+    if self.variant and self.image_size < MIN_PRETRAINED_SIZE:
+      raise ConfigError(
+        f"--model {self.model} needs --image-size {MIN_PRETRAINED_SIZE} or more "
+        "(Keras' smallest input for its backbones)"
+      )
     if (
       not {"train", "eval"} <= set(self.splits) <= {"train", "eval", "test"}
       or min(self.splits.values()) < 1
@@ -256,8 +262,6 @@ class PipelineConfig(TrainingConfig):
         f"records (one per image, then batches of at most --max-batch-size "
         f"{self.max_batch_size}); TF Serving replays at most {MAX_WARMUP_RECORDS}"
       )
-    if self.weights and self.model != "efficientnet":
-      raise ConfigError("--weights applies to --model efficientnet only")
     if (
       self.weights
       and self.weights != "imagenet"

@@ -48,6 +48,8 @@ def resolve_weights(config: PipelineConfig) -> PipelineConfig:
   from trainer_module import model  # pylint: disable=import-outside-toplevel
 
   try:
-    return dataclasses.replace(config, weights=model.imagenet_weights(config.model_variant))
+    return dataclasses.replace(
+      config, weights=model.imagenet_weights(config.variant, config.model, config.image_size)
+    )
   except model.WeightsUnavailable as e:
     raise ConfigError(str(e)) from e

@@ -7,6 +7,7 @@ Reading (a run -> its record, run_summary.json's content):
   readers.py       what each component wrote: ingest report, drift, training log, push, TFLite
   evaluation.py    TFMA's results: accuracy, per-class figures, confusion matrix, gates
   class_metrics.py per-class counts, intervals and small-class warnings
+  advice.py        the likely cause of an accuracy near chance
   predictions.py   every image of the gated split through the model: predictions.csv
   inference.py     batch inference (--infer-dir): BulkInferrer's PredictionLogs as a CSV
   summary.py       the record assembled (RunContext: what a run was given)

@@ -140,6 +140,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
       lines.append(f"  data anomaly in {split}: {feature}: {description}")
   for warning in summary.get("metric_warnings", []):
     lines.append(f"  metric warning: {warning}")
+  if summary.get("advice"):
+    lines.append(f"  advice: {escape.one_line(summary['advice'])}")
   for failure in summary["failed_gates"]:
     lines.append(f"  failed gate: {failure}")
   if summary.get("push_error"):

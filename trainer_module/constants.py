@@ -39,8 +39,12 @@ TRAINING_SETTINGS = "training_settings.json"  # what this Trainer run used, for 
 
 # Allowed values of the settings, declared once: the config's flags offer them and the modules
 # that implement them are keyed by them (trainer_module/config_test.py checks both ways).
-MODELS = ("cnn", "efficientnet")  # model.build_model
+MODELS = ("cnn", "efficientnet", "mobilenet")  # model.BUILDERS
 EFFICIENTNET_VARIANTS = ("b0", "b1", "b2", "b3")  # model.EFFICIENTNETS
+MOBILENET_VARIANTS = ("v2", "v3small", "v3large")  # model.MOBILENETS
+# Each pretrained family's variants, the first its default.
+MODEL_VARIANTS = {"efficientnet": EFFICIENTNET_VARIANTS, "mobilenet": MOBILENET_VARIANTS}
+MIN_PRETRAINED_SIZE = 32  # the smallest input Keras' EfficientNet and MobileNet backbones take
 AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")  # augmentation.LAYERS
 CLASS_WEIGHT_MODES = ("auto", "balanced", "none")  # class_weights.class_weights
 CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose

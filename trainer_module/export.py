@@ -105,7 +105,9 @@ def write_extras(
   mean, std = standardization(model) or (stats["mean"], stats["std"])
   contract.write_contract(
     saved_model_dir,
-    contract.input_contract(stats["shape"], stats["resize"], config.model, mean, std),
+    contract.input_contract(
+      stats["shape"], stats["resize"], config.model, mean, std, config.variant
+    ),
   )
   # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
   keras.Model(model.input, model.output, name=model.name).save(

@@ -17,6 +17,7 @@ from absl import logging
 from tfx import v1 as tfx
 
 from trainer_module import (
+  advice,
   cache,
   callbacks,
   class_weights,
@@ -59,7 +60,7 @@ def build(
     size,
     channels,
     tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
-    variant=config.model_variant,
+    variant=config.variant,
     weights=config.weights,
     width=int(hp["width"]),
     dropout=float(hp["dropout"]),
@@ -105,6 +106,9 @@ def _train_and_export(
     config.cache, images, datasets.image_shape(tf_transform_output), cache_dir
   )
   print(choice, flush=True)
+  scratch = advice.from_scratch_line(config.model, config.variant, config.weights, train_images)
+  if scratch:
+    print(scratch, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
     tf.io.gfile.makedirs(cache_dir)
   try:
@@ -187,7 +191,7 @@ def _write_settings(
   names = labels.from_transform(tf_transform_output)
   settings = {
     "model": config.model,
-    "model_variant": config.model_variant if config.model != "cnn" else None,
+    "model_variant": config.variant,
     "weights": config.weights,
     "input_shape": stats["shape"],
     "resize": stats.get("resize", "squash"),
