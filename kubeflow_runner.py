@@ -3,7 +3,7 @@ submits or schedules it on Vertex AI.
 
   python kubeflow_runner.py --compile pipeline.json --image IMAGE \\
       --data-dir gs://BUCKET/images --output-dir gs://BUCKET/tfx [--num-classes N] \\
-      [--dataflow] [--vertex-training --accelerator-type NVIDIA_TESLA_T4] \\
+      [--dataflow] [--vertex-training --accelerator-type NVIDIA_TESLA_T4 --workers N] \\
       [--submit | --schedule "0 3 * * *"] [--project P --region R --service-account SA]
 
 The spec is written with KubeflowV2DagRunner; each task runs TFX's Kubeflow V2 executor
@@ -100,8 +100,15 @@ def _parser():
   parser.add_argument(
     "--accelerator-count",
     type=int,
-    default=defaults.accelerator_count,
-    help="(default: %(default)s)",
+    default=None,
+    help="Accelerators per machine (default: 1 with an --accelerator-type, else 0).",
+  )
+  parser.add_argument(
+    "--workers",
+    type=int,
+    default=defaults.workers,
+    help="Machines that train together with --vertex-training (MultiWorkerMirroredStrategy; "
+    "each gets --machine-type and its accelerators) (default: %(default)s).",
   )
   parser.add_argument(
     "--vertex-endpoint",
@@ -145,7 +152,12 @@ def cloud_config(args):
     vertex_training=args.vertex_training,
     machine_type=args.machine_type,
     accelerator_type=args.accelerator_type,
-    accelerator_count=args.accelerator_count,
+    accelerator_count=(
+      args.accelerator_count
+      if args.accelerator_count is not None
+      else int(bool(args.accelerator_type))
+    ),
+    workers=args.workers,
     vertex_endpoint=args.vertex_endpoint,
     api_endpoint=args.api_endpoint,
   )
@@ -169,11 +181,12 @@ def check_cloud_paths(config, image: Optional[str]) -> None:
       f"--weights {config.weights} is a file on this machine, which cloud tasks cannot read: "
       "copy it to gs:// and pass that path, or pass --weights imagenet"
     )
-  if config.data_dir and "://" not in config.data_dir:
-    raise configs.ConfigError(
-      f"--data-dir {config.data_dir} is a folder on this machine, which cloud tasks cannot "
-      "read: pass a gs:// path"
-    )
+  for flag, path in (("--data-dir", config.data_dir), ("--infer-dir", config.infer_dir)):
+    if path and "://" not in path:
+      raise configs.ConfigError(
+        f"{flag} {path} is a folder on this machine, which cloud tasks cannot read: pass a "
+        "gs:// path"
+      )
 
 
 def never_cache(spec_path: str, tasks) -> None:
@@ -202,6 +215,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "compiler supports no span-range resolver (a compiled run trains on the newest span)"
       )
     cloud = cloud_config(args)
+    if cloud.training_errors():
+      raise configs.ConfigError("; ".join(cloud.training_errors()))
     check_cloud_paths(config, args.image)
     if (cloud.dataflow or cloud.vertex_training or cloud.vertex_endpoint) and not cloud.project:
       raise configs.ConfigError(
@@ -221,8 +236,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         classes=[],
         presplit=False,
       )
+      infer_source = config.infer_dir and sources.describe_unlabelled(config.infer_dir, check=False)
     else:
       source = inputs.describe_input(config)
+      infer_source = inputs.describe_inference(config)
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE
@@ -251,6 +268,7 @@ def main(argv: Optional[List[str]] = None) -> int:
       data_root=data_root,
       ui_report=True,
       kubeflow_v2=True,
+      infer_source=infer_source or None,
     ),
     parameter_values={DATA_ROOT: source.input_base},
   )

@@ -141,6 +141,7 @@ def _pipeline(given: list, run_id: str) -> None:
     config = dataclasses.replace(config, data_dir=sample_data.export_digits(config.sample_data_dir))
     given.append(config)
   source = inputs.describe_input(config)
+  infer_source = inputs.describe_inference(config)
   config = inputs.resolve_weights(config)
   given.append(config)
   _say(
@@ -154,6 +155,7 @@ def _pipeline(given: list, run_id: str) -> None:
       metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
         config.metadata_path
       ),
+      infer_source=infer_source,
     ),
     run_id,
   )

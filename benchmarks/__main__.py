@@ -15,6 +15,7 @@ BENCHMARKS = (
   ["benchmarks.serving_benchmark", "--rounds", "11", "--calls", "500"],
   ["benchmarks.pipeline_benchmark", "--epochs", "5", "--repeats", "3"],
   ["benchmarks.tflite_benchmark", "--rounds", "5", "--calls", "300"],
+  ["benchmarks.inference_benchmark", "--images", "20000", "--repeats", "3"],
   ["benchmarks.ensemble_benchmark", "--epochs", "3", "--rounds", "5"],
 )
 

@@ -35,7 +35,8 @@ class CloudConfig:
   vertex_training: bool = False  # The Trainer as a Vertex AI custom job.
   machine_type: str = "n1-standard-8"
   accelerator_type: str = "NVIDIA_TESLA_T4"  # "" for none.
-  accelerator_count: int = 1
+  accelerator_count: int = 1  # Per machine.
+  workers: int = 1  # Machines training together (MultiWorkerMirroredStrategy); 1: no cluster.
   vertex_endpoint: Optional[str] = None  # Also deploy the pushed model to this endpoint.
   api_endpoint: Optional[str] = None  # Vertex AI's API address; None: the region's.
 
@@ -53,19 +54,37 @@ class CloudConfig:
       args.append(f"--service_account_email={self.service_account}")
     return args
 
+  def training_errors(self) -> List[str]:
+    """What is wrong with the training job's flags, one message each."""
+    errors = []
+    if self.workers < 1:
+      errors.append(f"--workers must be at least 1, got {self.workers}")
+    if self.accelerator_count < 0:
+      errors.append(f"--accelerator-count must be at least 0, got {self.accelerator_count}")
+    if self.accelerator_count > 0 and not self.accelerator_type:
+      errors.append("--accelerator-count above 0 needs --accelerator-type (e.g. NVIDIA_TESLA_T4)")
+    if self.workers > 1 and not self.vertex_training:
+      errors.append("--workers above 1 needs --vertex-training (the workers are Vertex machines)")
+    return errors
+
   def training_config(self) -> Dict[str, Any]:
-    """The Vertex Trainer's custom_config keys: one worker of machine_type with accelerators."""
+    """The Vertex Trainer's custom_config keys: a chief (pool 0) and workers - 1 more machines
+    (pool 1) of machine_type with accelerators; Vertex gives each its TF_CONFIG."""
     machine: Dict[str, Any] = {"machine_type": self.machine_type}
     if self.accelerator_type and self.accelerator_count:
       machine.update(
         accelerator_type=self.accelerator_type, accelerator_count=self.accelerator_count
       )
-    job: Dict[str, Any] = {
-      "project": self.project,
-      "worker_pool_specs": [
-        {"machine_spec": machine, "replica_count": 1, "container_spec": {"image_uri": self.image}}
-      ],
-    }
+    pools = [
+      {
+        "machine_spec": machine,
+        "replica_count": replicas,
+        "container_spec": {"image_uri": self.image},
+      }
+      for replicas in (1, self.workers - 1)
+      if replicas
+    ]
+    job: Dict[str, Any] = {"project": self.project, "worker_pool_specs": pools}
     if self.service_account:
       job["service_account"] = self.service_account
     vertex = _vertex()

@@ -22,7 +22,12 @@ from trainer_module.config import (
   setting,
   value_error,
 )
-from trainer_module.constants import DRIFT_ACTIONS, RESIZE_MODES
+from trainer_module.constants import (
+  DRIFT_ACTIONS,
+  MIN_PRETRAINED_SIZE,
+  MODEL_VARIANTS,
+  RESIZE_MODES,
+)
 
 ENV_PREFIX = "IMAGE_PIPELINE_"
 # Help sections, in this order; a field names its own (TrainingConfig's are "training").
@@ -105,6 +110,15 @@ class PipelineConfig(TrainingConfig):
     False,
     "Write byte-identical images of a class every time they occur (default: only the first "
     "in path order; identical bytes under two classes are always rejected).",
+    group="input",
+  )
+  infer_dir: Optional[str] = setting(
+    None,
+    "Images to classify with the blessed model (TFX's BulkInferrer, after the push decision): "
+    "a folder (images at any depth, no class folders) or a .csv manifest with a path column, "
+    "local or gs://, maybe with a {SPAN}. Predictions go to <output-dir>/inference/ "
+    "(predictions.csv) and the BulkInferrer's PredictionLogs; bad files are rejected with "
+    "the ingestion's reasons.",
     group="input",
   )
   span_window: int = setting(
@@ -231,12 +245,18 @@ class PipelineConfig(TrainingConfig):
     errors = field_errors(self)
     if errors:
       raise ConfigError(errors[0])
+    model_errors = self.model_errors()
+    if model_errors:
+      raise ConfigError(model_errors[0])
     error = ensembles.usage_error(self.ensemble, self.ensemble_models, self.tune)
     if error:
       raise ConfigError(error)
-    architectures = {member.model for member in ensembles.members(self)}
-    if "efficientnet" in architectures and self.image_size < 32:
-      raise ConfigError("--model efficientnet needs --image-size 32 or more")
+    pretrained = sorted({m.model for m in ensembles.members(self)} & set(MODEL_VARIANTS))
+    if pretrained and self.image_size < MIN_PRETRAINED_SIZE:
+      raise ConfigError(
+        f"--model {pretrained[0]} needs --image-size {MIN_PRETRAINED_SIZE} or more "
+        "(Keras' smallest input for its backbones)"
+      )
     if (
       not {"train", "eval"} <= set(self.splits) <= {"train", "eval", "test"}
       or min(self.splits.values()) < 1
@@ -252,8 +272,6 @@ class PipelineConfig(TrainingConfig):
         f"records (one per image, then batches of at most --max-batch-size "
         f"{self.max_batch_size}); TF Serving replays at most {MAX_WARMUP_RECORDS}"
       )
-    if self.weights and "efficientnet" not in architectures:
-      raise ConfigError("--weights applies to --model efficientnet only")
     if (
       self.weights
       and self.weights != "imagenet"

@@ -87,6 +87,17 @@ def test_training_flags():
   )
 
 
+def test_each_family_has_its_default_variant_and_the_cnn_none():
+  assert [configs.from_args(["--model", m]).variant for m in ("cnn", "efficientnet")] == [
+    None,
+    "b0",
+  ]
+  mobilenet = configs.from_args(["--model", "mobilenet", "--weights", __file__])
+  assert (mobilenet.model_variant, mobilenet.variant, mobilenet.weights) == (None, "v2", __file__)
+  large = configs.from_args(["--model", "mobilenet", "--model-variant", "v3large"])
+  assert large.variant == "v3large"
+
+
 def test_environment_sets_defaults_and_flags_win(monkeypatch):
   monkeypatch.setenv("IMAGE_PIPELINE_EPOCHS", "5")
   monkeypatch.setenv("IMAGE_PIPELINE_OUTPUT_DIR", "/tmp/elsewhere")
@@ -118,6 +129,17 @@ def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
     (["--accuracy-threshold", "1.5"], "between 0 and 1"),
     (["--image-size", "4"], "between 8 and 1024"),
     (["--model", "efficientnet", "--image-size", "16"], "32 or more"),
+    (["--model", "mobilenet", "--image-size", "24"], "--model mobilenet needs --image-size 32"),
+    (
+      ["--model", "mobilenet", "--model-variant", "b0"],
+      "--model-variant b0 does not apply to --model mobilenet; choose from v2, v3small, v3large",
+    ),
+    (
+      ["--model", "efficientnet", "--model-variant", "v2"],
+      "--model-variant v2 does not apply to --model efficientnet; choose from b0, b1, b2, b3",
+    ),
+    (["--model-variant", "v3small"], "--model-variant v3small does not apply to --model cnn$"),
+    (["--weights", __file__], "--weights applies to --model efficientnet or mobilenet only"),
     (["--splits", "train=8"], "train, eval"),
     (["--splits", "train=8,eval=1,holdout=1"], "train, eval"),
     (["--epochs", "0"], "at least 1"),

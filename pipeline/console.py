@@ -20,7 +20,7 @@ from typing import Optional
 HEARTBEAT = 30  # seconds between "still running" lines of a long stage
 # The Beam stages that say nothing while they run (ImageExampleGen counts the files it has
 # checked, the Trainer prints a line per epoch).
-BEAM_STAGES = ("StatisticsGen", "Transform", "Evaluator")
+BEAM_STAGES = ("StatisticsGen", "Transform", "Evaluator", "BulkInferrer")
 RESOLVER_SUFFIX = "_resolver"  # the ids of the pipeline's resolver nodes
 # What TFX 1.21 logs (absl): LocalDagRunner around each node, and its Launcher when the node's
 # outputs come from an earlier execution ("A cached execution %d is used.").

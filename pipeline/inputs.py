@@ -2,7 +2,7 @@
 
 import dataclasses
 import os
-from typing import List
+from typing import List, Optional
 
 from components.image_example_gen import files, sources
 from components.image_example_gen.errors import InputError
@@ -30,6 +30,16 @@ def describe_input(config: PipelineConfig) -> sources.Source:
   return source
 
 
+def describe_inference(config: PipelineConfig) -> Optional[sources.Source]:
+  """The source behind --infer-dir (None without one); ConfigError when it is not there."""
+  if not config.infer_dir:
+    return None
+  try:
+    return sources.describe_unlabelled(config.infer_dir, skip_dirs(config))
+  except InputError as e:
+    raise ConfigError(f"--infer-dir: {e}") from e
+
+
 def resolve_weights(config: PipelineConfig) -> PipelineConfig:
   """--weights imagenet becomes the local file Keras downloads (once); ConfigError when it
   cannot be fetched, naming the file to pass instead."""
@@ -38,6 +48,8 @@ def resolve_weights(config: PipelineConfig) -> PipelineConfig:
   from trainer_module import model  # pylint: disable=import-outside-toplevel
 
   try:
-    return dataclasses.replace(config, weights=model.imagenet_weights(config.model_variant))
+    return dataclasses.replace(
+      config, weights=model.imagenet_weights(config.variant, config.model, config.image_size)
+    )
   except model.WeightsUnavailable as e:
     raise ConfigError(str(e)) from e

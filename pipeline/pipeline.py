@@ -18,9 +18,11 @@ from components.tflite_export import TFLiteExport
 from pipeline import base_model, spans
 from pipeline.cloud import VERTEX, CloudConfig
 from pipeline.configs import PipelineConfig
+from reporting import inference
 from reporting.component import RunReport
 from schemas import SCHEMA_PATH
 from trainer_module.constants import (
+  BULK_INFERENCE_SIGNATURE,
   LABEL_KEY,
   LABEL_XF,
   PREDICTION_KEY,
@@ -128,6 +130,7 @@ def create_pipeline(
   data_root: Optional[RuntimeParameter] = None,
   ui_report: bool = False,
   kubeflow_v2: bool = False,
+  infer_source: Optional[sources.Source] = None,
 ) -> tfx.dsl.Pipeline:
   """Builds the pipeline from the config and its described source (pipeline/inputs.py).
 
@@ -138,6 +141,7 @@ def create_pipeline(
   a last stage whose confusion matrix and model card the Kubeflow / Vertex AI UI shows.
   `kubeflow_v2`: built for KubeflowV2DagRunner, whose compiler takes latest-artifact and
   latest-blessed-model resolvers only (pipeline/spans.py).
+  `infer_source` (default: `config.infer_dir` described) adds batch inference (--infer-dir).
   """
   example_gen = ImageExampleGen(
     config.data_dir,
@@ -262,6 +266,27 @@ def create_pipeline(
     if (cloud and cloud.vertex_endpoint)
     else None
   )
+  infer_example_gen, bulk_inferrer = None, None
+  if config.infer_dir:
+    # Batch inference: the unlabelled images ingested as the training data is (same checks and
+    # rejection reasons, every copy of an image scored), then TFX's BulkInferrer on the
+    # bulk_inference signature; it scores only a model the Evaluator blessed.
+    infer_example_gen = ImageExampleGen(
+      config.infer_dir,
+      max_image_pixels=config.max_image_pixels,
+      min_image_size=config.min_image_size,
+      source=infer_source or sources.describe_unlabelled(config.infer_dir),
+      keep_duplicates=True,
+      unlabelled=True,
+    ).with_id(inference.EXAMPLE_GEN)
+    bulk_inferrer = tfx.components.BulkInferrer(
+      examples=infer_example_gen.outputs["examples"],
+      model=trainer.outputs["model"],
+      model_blessing=evaluator.outputs["blessing"],
+      data_spec=tfx.proto.DataSpec(example_splits=[sources.INFER_SPLIT]),
+      model_spec=tfx.proto.ModelSpec(model_signature_name=[BULK_INFERENCE_SIGNATURE]),
+    ).with_id(inference.BULK_INFERRER)
+    bulk_inferrer.add_upstream_node(pusher)  # after the push decision
   run_report = (
     RunReport(
       pipeline_name=config.pipeline_name,
@@ -275,12 +300,15 @@ def create_pipeline(
       infra_blessing=serving_check.outputs["blessing"],
       anomalies=example_validator.outputs["anomalies"],
       pushed_model=pusher.outputs["pushed_model"],
+      inference_examples=infer_example_gen.outputs["examples"] if infer_example_gen else None,
+      inference_result=bulk_inferrer.outputs["inference_result"] if bulk_inferrer else None,
     )
     if ui_report
     else None
   )
   if cloud and cloud.dataflow:
-    for component in (example_gen, statistics_gen, transform, evaluator):
+    beam_stages = (example_gen, statistics_gen, transform, evaluator)
+    for component in beam_stages + tuple(c for c in (infer_example_gen, bulk_inferrer) if c):
       component.with_beam_pipeline_args(cloud.dataflow_args(os.path.join(config.output_dir, "tmp")))
   return tfx.dsl.Pipeline(
     pipeline_name=config.pipeline_name,
@@ -305,6 +333,8 @@ def create_pipeline(
         tflite_export,
         pusher,
         endpoint_pusher,
+        infer_example_gen,
+        bulk_inferrer,
         run_report,
       )
       if c is not None

@@ -2,7 +2,7 @@
 
 import json
 
-from components.image_example_gen import sources
+from components.image_example_gen import executor, sources
 from pipeline import configs
 from pipeline.pipeline import create_pipeline
 from tests import images
@@ -164,3 +164,33 @@ def test_tflite_export_checks_the_blessed_model_on_the_gated_split_before_the_pu
   assert export.inputs["model"].producer_component_id == "Trainer"
   assert export.inputs["model_blessing"].producer_component_id == "Evaluator"
   assert pusher.inputs["tflite_model"].producer_component_id == "TFLiteExport"
+
+
+def test_infer_dir_adds_an_unlabelled_ingestion_and_bulk_inferrer_after_the_push(tmp_path):
+  data = _tree(tmp_path / "data")
+  unlabelled = tmp_path / "unlabelled"
+  images.write_tree(str(unlabelled), {"a.png": images.encode(images.digit_pixels(1)[0][0], "png")})
+  assert not {"InferenceExampleGen", "BulkInferrer"} & set(_components(["--data-dir", data]))
+  components = _components(
+    ["--data-dir", data, "--infer-dir", str(unlabelled), "--min-image-size", "4"]
+  )
+  ingest, inferrer = components["InferenceExampleGen"], components["BulkInferrer"]
+  assert ingest.exec_properties["input_base"] == str(unlabelled)
+  assert json.loads(ingest.exec_properties["input_config"])["splits"] == [
+    {"name": "infer", "pattern": "*/*"}
+  ]
+  assert json.loads(ingest.exec_properties["output_config"]) == {}  # the input's one split
+  custom = executor.unpack_custom_config(ingest.exec_properties)
+  assert (custom["unlabelled"], custom["keep_duplicates"], custom["min_image_size"]) == (
+    True,
+    True,
+    4,
+  )
+  assert inferrer.inputs["examples"].producer_component_id == "InferenceExampleGen"
+  assert inferrer.inputs["model"].producer_component_id == "Trainer"
+  assert inferrer.inputs["model_blessing"].producer_component_id == "Evaluator"
+  assert "ServingPusher" in {n.id for n in inferrer.upstream_nodes}
+  assert json.loads(inferrer.exec_properties["data_spec"]) == {"example_splits": ["infer"]}
+  assert json.loads(inferrer.exec_properties["model_spec"]) == {
+    "model_signature_name": ["bulk_inference"]
+  }

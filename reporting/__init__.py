@@ -7,7 +7,9 @@ Reading (a run -> its record, run_summary.json's content):
   readers.py       what each component wrote: ingest report, drift, training log, push, TFLite
   evaluation.py    TFMA's results: accuracy, per-class figures, confusion matrix, gates
   class_metrics.py per-class counts, intervals and small-class warnings
+  advice.py        the likely cause of an accuracy near chance
   predictions.py   every image of the gated split through the model: predictions.csv
+  inference.py     batch inference (--infer-dir): BulkInferrer's PredictionLogs as a CSV
   summary.py       the record assembled (RunContext: what a run was given)
   outcome.py       how the run ended: status and exit status
   finish.py        finish_run: the end of every run (local_runner, tools.spec_runner, RunReport)

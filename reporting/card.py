@@ -237,6 +237,7 @@ def model_card(summary: Dict[str, Any]) -> str:
   else:  # e.g. a run that DriftCheck stopped before training
     lines += ["- Not evaluated: the run stopped before the Evaluator", ""]
   lines += [f"- Warning: {escape.markdown(w)}" for w in summary.get("metric_warnings", [])]
+  lines += [f"- Advice: {escape.markdown(summary['advice'])}"] if summary.get("advice") else []
   lines += _ensemble_lines(summary.get("ensemble") or {})
   lines += _mistakes_lines(summary.get("predictions") or {})
   failures = summary["failed_gates"]

@@ -38,6 +38,9 @@ class RunReportSpec(types.ComponentSpec):
     "infra_blessing": ChannelParameter(type=standard_artifacts.InfraBlessing),
     "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies),
     "pushed_model": ChannelParameter(type=standard_artifacts.PushedModel),
+    # --infer-dir: the unlabelled images ingested and BulkInferrer's PredictionLogs
+    "inference_examples": ChannelParameter(type=standard_artifacts.Examples, optional=True),
+    "inference_result": ChannelParameter(type=standard_artifacts.InferenceResult, optional=True),
   }
   OUTPUTS = {
     "confusion_matrix": ChannelParameter(type=ClassificationMetrics),

@@ -3,7 +3,7 @@
 import os
 from typing import Any, Dict, Optional
 
-from reporting import escape, schedule_text
+from reporting import escape, inference, schedule_text
 
 
 def tuned_text(tuned: Dict[str, Any]) -> str:
@@ -160,6 +160,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
       lines.append(f"  data anomaly in {split}: {feature}: {description}")
   for warning in summary.get("metric_warnings", []):
     lines.append(f"  metric warning: {warning}")
+  if summary.get("advice"):
+    lines.append(f"  advice: {escape.one_line(summary['advice'])}")
   for failure in summary["failed_gates"]:
     lines.append(f"  failed gate: {failure}")
   if summary.get("push_error"):
@@ -172,6 +174,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.append(schedule_text.regression_line(summary))
   if format_tflite(summary.get("tflite") or {}):
     lines.append(format_tflite(summary["tflite"]))
+  if summary.get("inference"):
+    lines.append(inference.console_line(summary["inference"]))
   seconds = dict(summary["stage_seconds"])
   if summary.get("report_seconds") is not None:  # predictions.csv and the report, at the end
     seconds["report"] = summary["report_seconds"]

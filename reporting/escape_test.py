@@ -57,6 +57,7 @@ def _summary():
     },
     "failed_gates": [f"recall of class {HOSTILE[0]} 0.3 < 0.5"],
     "metric_warnings": [f"class {HOSTILE[1]} has only 4 eval images"],
+    "advice": f"eval accuracy 0.1 is near chance (0.1); 100% of the images predicted {HOSTILE[0]}",
     "predictions": {
       "file": "predictions.csv",
       "split": "eval",
@@ -82,6 +83,10 @@ def test_hostile_names_are_text_in_the_model_card():
   assert f"Source: {PATH} (span 3)" in seen
   assert "Classes (8): " + ", ".join(n.replace("\n", " ") for n in HOSTILE) in seen
   assert f"FAILED: recall of class {HOSTILE[0]} 0.3 < 0.5" in seen
+  assert (
+    f"Advice: eval accuracy 0.1 is near chance (0.1); 100% of the images predicted {HOSTILE[0]}"
+    in seen
+  )
   assert "Run run`1`." in seen
   # The most confident mistakes' table: a row per mistake, four cells each, the path as written.
   table = rendered[rendered.index("most confident mistakes") :]

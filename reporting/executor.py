@@ -9,7 +9,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from reporting import card, finish, outcome, record
+from reporting import card, finish, inference, outcome, record
 from reporting.summary import RunContext
 
 # The run record's reading of each input: the node and output key RunRecord would give.
@@ -23,6 +23,8 @@ SOURCES = {
   "infra_blessing": ("ServingCheck", "blessing"),
   "anomalies": ("ExampleValidator", "anomalies"),
   "pushed_model": ("ServingPusher", "pushed_model"),
+  "inference_examples": (inference.EXAMPLE_GEN, "examples"),
+  "inference_result": (inference.BULK_INFERRER, "inference_result"),
 }
 
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from reporting import console_text, predictions, publish
+from reporting import console_text, inference, predictions, publish
 from reporting import outcome as outcomes
 from reporting import summary as summaries
 from reporting.outcome import Outcome
@@ -110,6 +110,11 @@ def finish_run(
   (`error`); returns (summary, exit status)."""
   result = build(context, end, run_id, record)
   result.update(extra or {})
+  if result.get("inference") and context.output_dir:
+    try:  # BulkInferrer's PredictionLogs as <output dir>/inference/predictions.csv
+      result["inference"] = inference.write_csv(result["inference"], context.output_dir)
+    except Exception as e:  # pylint: disable=broad-except  (the run's own summary comes first)
+      result["inference"]["csv_error"] = str(e)
   if context.output_dir and (
     result.get("metrics") or result["status"] in (outcomes.PUSHED, outcomes.NOT_BLESSED)
   ):  # a run that got to the end, or that DriftCheck stopped: its report (card, plots)

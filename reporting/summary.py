@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 import tensorflow_transform as tft
 
 from components.image_example_gen.spans import has_spec
-from reporting import class_metrics, evaluation, outcome, readers
+from reporting import advice, class_metrics, evaluation, inference, outcome, readers
 from trainer_module.constants import LABEL_VOCAB
 
 SUMMARY_FILE = "run_summary.json"
@@ -112,6 +112,9 @@ def collect(context: RunContext, record) -> Dict[str, Any]:
   )
   gated = bounds["min_class_recall"] > 0 or bounds["min_class_precision"] > 0
   pushed_block = readers.pushed_model(pushed)
+  blessed = readers.int_property(blessing, "blessed") == 1
+  infer_examples = record.output(inference.EXAMPLE_GEN, "examples")
+  training = readers.training(model_run.uri) if model_run else {}
   return {
     "pipeline_name": context.pipeline_name,
     "run_id": record.run_id,
@@ -133,13 +136,21 @@ def collect(context: RunContext, record) -> Dict[str, Any]:
     ),
     "serving_check": serving_report,
     "anomalies": readers.anomalies(anomalies.uri) if anomalies else {},
-    "training": readers.training(model_run.uri) if model_run else {},
+    "training": training,
+    "advice": advice.near_chance(
+      metrics, training, ingest["splits"].get("train", {}).get("written", 0)
+    ),
     "model_path": model.uri if model else None,
     "examples_path": examples.uri,  # ImageExampleGen's output (the report's Grad-CAM pages)
-    "blessed": readers.int_property(blessing, "blessed") == 1,
+    "blessed": blessed,
     **pushed_block,
     "pushed_regression": regression(metrics, pushed_block["pushed_model_path"]),
     "tflite": readers.tflite_export(record.output("TFLiteExport", "tflite_model"), pushed),
+    "inference": (
+      inference.block(record, blessed, readers.ingest_report(infer_examples))
+      if infer_examples
+      else None
+    ),
     "stage_seconds": record.stage_seconds(),
     "stage_states": record.states(),
   }

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+import kubeflow_runner
+from pipeline.cloud import CloudConfig
 from tests import fake_google, runs
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
@@ -119,6 +121,10 @@ def test_missing_data_dir_is_a_usage_error(tmp_path):
       ["--image", "x:1", "--data-dir", "/tmp"],
       "error: --data-dir /tmp is a folder on this machine",
     ),
+    (
+      ["--image", "x:1", "--data-dir", "gs://b/i", "--infer-dir", "/tmp"],
+      "error: --infer-dir /tmp is a folder on this machine",
+    ),
   ],
 )
 def test_a_cloud_spec_refuses_what_cloud_tasks_could_not_use(tmp_path, flags, message):
@@ -162,6 +168,8 @@ def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp
     "NVIDIA_TESLA_V100",
     "--accelerator-count",
     "2",
+    "--workers",
+    "3",
     "--vertex-endpoint",
     "digits",
   )
@@ -188,17 +196,78 @@ def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp
   trainer_config = exec_property("Trainer", "custom_config")
   assert trainer_config["ai_platform_enable_vertex"] is True
   assert trainer_config["ai_platform_vertex_region"] == "europe-west4"
-  (pool,) = trainer_config["ai_platform_training_args"]["worker_pool_specs"]
-  assert pool["machine_spec"] == {
-    "machine_type": "n1-standard-16",
-    "accelerator_type": "NVIDIA_TESLA_V100",
-    "accelerator_count": 2,
-  }
-  assert pool["container_spec"]["image_uri"] == "example.com/image-pipeline:test"
+  # Vertex's pool 0 is the chief, pool 1 the other workers; it gives each its TF_CONFIG.
+  chief, workers = trainer_config["ai_platform_training_args"]["worker_pool_specs"]
+  assert (chief["replica_count"], workers["replica_count"]) == (1, 2)
+  for pool in (chief, workers):
+    assert pool["machine_spec"] == {
+      "machine_type": "n1-standard-16",
+      "accelerator_type": "NVIDIA_TESLA_V100",
+      "accelerator_count": 2,
+    }
+    assert pool["container_spec"]["image_uri"] == "example.com/image-pipeline:test"
   assert trainer_config["model"] == "cnn"  # the training settings travel along
   endpoint = exec_property("VertexEndpointPusher", "custom_config")
   assert endpoint["ai_platform_serving_args"]["endpoint_name"] == "digits"
   assert {"Evaluator", "ServingCheck"} <= set(tasks["VertexEndpointPusher"]["dependentTasks"])
+
+
+@pytest.mark.parametrize(
+  "flags, message",
+  [
+    (["--vertex-training", "--workers", "0"], "--workers must be at least 1, got 0"),
+    (["--vertex-training", "--accelerator-count", "-1"], "--accelerator-count must be at least 0"),
+    (
+      ["--vertex-training", "--accelerator-type", "", "--accelerator-count", "2"],
+      "--accelerator-count above 0 needs --accelerator-type",
+    ),
+    (["--workers", "2"], "--workers above 1 needs --vertex-training"),
+  ],
+)
+def test_bad_training_job_flags_are_usage_errors(tmp_path, capsys, flags, message):
+  spec = tmp_path / "p.json"
+  argv = ["--compile", str(spec), "--data-dir", "gs://b/i", "--num-classes", "3", "--project", "p"]
+  assert kubeflow_runner.main([*argv, *flags]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
+  assert not spec.exists()
+
+
+def test_a_single_cpu_training_machine_has_one_pool_without_accelerators():
+  job = CloudConfig(vertex_training=True, accelerator_type="", accelerator_count=0)
+  (pool,) = job.training_config()["ai_platform_training_args"]["worker_pool_specs"]
+  assert pool["replica_count"] == 1 and pool["machine_spec"] == {"machine_type": "n1-standard-8"}
+
+
+def test_infer_dir_compiles_its_ingestion_and_bulk_inferrer_on_dataflow(tmp_path):
+  _, spec = _compile(
+    tmp_path, "--infer-dir", "gs://bucket/unlabelled", "--dataflow", "--project", "my-project"
+  )
+  pipeline_spec = spec["pipelineSpec"]
+  tasks = pipeline_spec["root"]["dag"]["tasks"]
+  executors = pipeline_spec["deploymentSpec"]["executors"]
+  assert {"InferenceExampleGen", "BulkInferrer"} <= set(tasks)
+  assert {"InferenceExampleGen", "Trainer", "Evaluator", "ServingPusher"} <= set(
+    tasks["BulkInferrer"]["dependentTasks"]
+  )
+  assert "BulkInferrer" in tasks["RunReport"]["dependentTasks"]  # its summary has inference
+  for stage in ("InferenceExampleGen", "BulkInferrer"):
+    executor = executors[
+      pipeline_spec["components"][tasks[stage]["componentRef"]["name"]]["executorLabel"]
+    ]
+    text = json.dumps(executor)
+    assert "--runner=DataflowRunner" in text and "--project=my-project" in text, stage
+  ingest = executors[
+    pipeline_spec["components"][tasks["InferenceExampleGen"]["componentRef"]["name"]][
+      "executorLabel"
+    ]
+  ]
+  # the same fingerprinting driver as ImageExampleGen's (components/image_example_gen/kfp_driver)
+  assert "components.image_example_gen.kfp_driver" in json.dumps(ingest)
+  params = tasks["InferenceExampleGen"]["inputs"]["parameters"]
+  assert json.dumps(params["input_base"]).count("gs://bucket/unlabelled") == 1
+  inferrer = tasks["BulkInferrer"]["inputs"]["parameters"]
+  assert "bulk_inference" in json.dumps(inferrer["model_spec"])
 
 
 def test_cloud_stages_need_a_project(tmp_path, monkeypatch):

@@ -24,7 +24,12 @@ from components.tflite_export import executor as tflite_executor
 from pipeline import pipeline
 from schemas import SCHEMA_PATH
 from tests import images
-from trainer_module.constants import SERVING_EXAMPLES_SIGNATURE, TRAINING_LOG, TRANSFORM_SIGNATURE
+from trainer_module.constants import (
+  BULK_INFERENCE_SIGNATURE,
+  SERVING_EXAMPLES_SIGNATURE,
+  TRAINING_LOG,
+  TRANSFORM_SIGNATURE,
+)
 
 EXAMPLES = tfx.dsl.Channel(type=standard_artifacts.Examples)
 GRAPH = tfx.dsl.Channel(type=standard_artifacts.TransformGraph)
@@ -202,6 +207,7 @@ def assert_serves_digits(model, num_classes=10):
   assert set(loaded.signatures) == {
     "serving_default",
     SERVING_EXAMPLES_SIGNATURE,
+    BULK_INFERENCE_SIGNATURE,
     TRANSFORM_SIGNATURE,
   }
   digits = images.digit_pixels(8)

@@ -17,8 +17,9 @@ from trainer_module.constants import ACCURACY, TRAINING_LOG
 
 
 class EpochLog(keras.callbacks.Callback):
-  """Appends each epoch's metrics, learning rate, training seconds and images/s to a JSON-lines
-  file, and prints them as one line (with `epochs`, the planned number, if given)."""
+  """Appends each epoch's metrics, learning rate, training seconds, images/s (and on a GPU its
+  peak memory) to a JSON-lines file, and prints them as one line (with `epochs`, the planned
+  number, if given)."""
 
   def __init__(self, path: str, train_images: int, phase: str, epochs: Optional[int] = None):
     super().__init__()
@@ -43,6 +44,8 @@ class EpochLog(keras.callbacks.Callback):
       "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
       **{k: float(v) for k, v in (logs or {}).items()},
     }
+    if tf.config.list_logical_devices("GPU"):  # what the first GPU held at most so far
+      record["gpu_peak_mb"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20)
     with tf.io.gfile.GFile(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
     print(epoch_line(record, self.epochs), flush=True)

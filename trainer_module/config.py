@@ -15,9 +15,10 @@ from trainer_module.constants import (
   AUGMENTATIONS,
   CACHE_MODES,
   CLASS_WEIGHT_MODES,
-  EFFICIENTNET_VARIANTS,
   LR_SCHEDULES,
+  MODEL_VARIANTS,
   MODELS,
+  PRECISION_MODES,
   WARM_START_MODES,
 )
 
@@ -70,7 +71,7 @@ def value_error(field: dataclasses.Field, value: Any) -> Optional[str]:
     unknown = sorted(set(value) - set(choices))
     if unknown:
       return f"unknown {', '.join(unknown)}; choose from {', '.join(choices)} or none"
-  elif choices and value not in choices:
+  elif choices and value is not None and value not in choices:  # None: the default
     return f"must be one of {', '.join(map(str, choices))}, got {value!r}"
   return None
 
@@ -96,13 +97,19 @@ class TrainingConfig:
   """What shapes training."""
 
   model: str = setting("cnn", "Model to train.", choices=MODELS)
-  model_variant: str = setting("b0", "EfficientNet size.", choices=EFFICIENTNET_VARIANTS)
+  model_variant: Optional[str] = setting(
+    None,
+    "The pretrained family's size: "
+    + "; ".join(f"{m}: {', '.join(v)} (default {v[0]})" for m, v in MODEL_VARIANTS.items())
+    + ".",
+    choices=[v for variants in MODEL_VARIANTS.values() for v in variants],
+  )
   weights: Optional[str] = setting(
     None,
-    "ImageNet weights for --model efficientnet: 'imagenet' (Keras' notop file, downloaded "
-    "once into ~/.keras/models) or a local 'notop' .h5 file: the head trains on a frozen "
-    "backbone, then the top layers are fine-tuned at a tenth of the learning rate. Default: "
-    "none, trained from scratch.",
+    "ImageNet weights for --model efficientnet or mobilenet: 'imagenet' (Keras' notop file, "
+    "downloaded once into ~/.keras/models) or a local or gs:// 'notop' .h5 file: the head "
+    "trains on a frozen backbone, then the top layers are fine-tuned at a tenth of the "
+    "learning rate. Default: none, trained from scratch (which needs far more images).",
   )
   epochs: int = setting(10, "Training epochs.", bounds=(1, None))
   batch_size: int = setting(
@@ -156,6 +163,11 @@ class TrainingConfig:
     "Epochs of a warm-started training (default 0: a third of --epochs, at least 1).",
     bounds=(0, None),
   )
+  mixed_precision: str = setting(
+    "auto",
+    "auto: float16 compute on GPUs, bfloat16 on TPUs, float32 on CPUs; off: float32 everywhere.",
+    choices=PRECISION_MODES,
+  )
   seed: int = setting(
     0,
     "Seed of the weights' initialisation, the shuffling and the augmentation.",
@@ -175,6 +187,25 @@ class TrainingConfig:
     parse=parse_names,
   )
 
+  @property
+  def variant(self) -> Optional[str]:
+    """--model-variant, or the family's default; None for the CNN."""
+    if self.model not in MODEL_VARIANTS:
+      return None
+    return self.model_variant or MODEL_VARIANTS[self.model][0]
+
+  def model_errors(self) -> List[str]:
+    """What does not fit --model: a variant of another family, --weights for the CNN."""
+    variants = MODEL_VARIANTS.get(self.model, ())
+    if self.model_variant and self.model_variant not in variants:
+      return [
+        f"--model-variant {self.model_variant} does not apply to --model {self.model}"
+        + (f"; choose from {', '.join(variants)}" if variants else "")
+      ]
+    if self.weights and not variants:
+      return [f"--weights applies to --model {' or '.join(MODEL_VARIANTS)} only"]
+    return []
+
   def custom_config(self) -> Dict[str, Any]:
     """The training settings of this config (a PipelineConfig's too), for the Trainer."""
     return {f.name: getattr(self, f.name) for f in dataclasses.fields(TrainingConfig)}
@@ -190,7 +221,7 @@ class TrainingConfig:
     # JSON may turn 3.0 into 3 and back: numbers are cast to the field's type.
     cast = {k: fields[k].type(v) if fields[k].type in (int, float) else v for k, v in mine.items()}
     config = TrainingConfig(**cast)
-    errors = field_errors(config)
+    errors = field_errors(config) + config.model_errors()
     if errors:
       raise ValueError("bad training setting(s): " + "; ".join(errors))
     return config

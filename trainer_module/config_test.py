@@ -28,6 +28,15 @@ def test_defaults_are_declared_once():
     assert getattr(received, field.name) == getattr(pipeline, field.name), field.name
 
 
+def test_the_trainer_refuses_a_variant_or_weights_that_do_not_fit_the_model():
+  with pytest.raises(ValueError, match="--model-variant b1 does not apply to --model mobilenet"):
+    TrainingConfig.from_custom_config({"model": "mobilenet", "model_variant": "b1"})
+  with pytest.raises(ValueError, match="--weights applies to --model efficientnet or mobilenet"):
+    TrainingConfig.from_custom_config({"model": "cnn", "weights": "/w.h5"})
+  config = TrainingConfig.from_custom_config({"model": "mobilenet", "model_variant": "v3small"})
+  assert config.variant == "v3small"
+
+
 def test_an_unknown_key_is_an_error_but_tfx_vertex_keys_are_left_to_tfx():
   with pytest.raises(ValueError, match="unknown training setting\\(s\\): image_size, lr$"):
     TrainingConfig.from_custom_config({"lr": 0.1, "image_size": 32, "epochs": 2})
@@ -50,6 +59,9 @@ def test_a_value_out_of_bounds_or_choices_is_an_error():
 def test_allowed_values_are_exactly_what_the_trainer_implements():
   """The flags offer constants' tuples; each names a registry entry or branch, both ways."""
   assert tuple(model.EFFICIENTNETS) == constants.EFFICIENTNET_VARIANTS
+  assert tuple(model.MOBILENETS) == constants.MOBILENET_VARIANTS
+  assert tuple(model.BUILDERS) == constants.MODELS
+  assert {m: tuple(b) for m, b in model.BACKBONES.items()} == constants.MODEL_VARIANTS
   assert tuple(augmentation.LAYERS) == constants.AUGMENTATIONS
   assert cache.MODES == constants.CACHE_MODES
   assert class_weights.MODES == constants.CLASS_WEIGHT_MODES

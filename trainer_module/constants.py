@@ -18,6 +18,9 @@ LABEL_COUNTS = "label_counts"  # TFT vocabulary with frequencies: "count name" p
 
 # The served model's signatures and outputs.
 SERVING_EXAMPLES_SIGNATURE = "serving_examples"
+# serialized tf.Examples -> probabilities and class_names, each [batch, classes]: TFX's
+# BulkInferrer (tfx_bsl splits every output by row and cannot split a [batch] string tensor).
+BULK_INFERENCE_SIGNATURE = "bulk_inference"
 TRANSFORM_SIGNATURE = "transform_features"
 PREDICTION_KEY = "probabilities"
 SERVING_INPUT = "image_bytes"
@@ -36,12 +39,17 @@ TRAINING_SETTINGS = "training_settings.json"  # what this Trainer run used, for 
 
 # Allowed values of the settings, declared once: the config's flags offer them and the modules
 # that implement them are keyed by them (trainer_module/config_test.py checks both ways).
-MODELS = ("cnn", "efficientnet")  # model.build_model
+MODELS = ("cnn", "efficientnet", "mobilenet")  # model.BUILDERS
 EFFICIENTNET_VARIANTS = ("b0", "b1", "b2", "b3")  # model.EFFICIENTNETS
+MOBILENET_VARIANTS = ("v2", "v3small", "v3large")  # model.MOBILENETS
+# Each pretrained family's variants, the first its default.
+MODEL_VARIANTS = {"efficientnet": EFFICIENTNET_VARIANTS, "mobilenet": MOBILENET_VARIANTS}
+MIN_PRETRAINED_SIZE = 32  # the smallest input Keras' EfficientNet and MobileNet backbones take
 AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")  # augmentation.LAYERS
 CLASS_WEIGHT_MODES = ("auto", "balanced", "none")  # class_weights.class_weights
 CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose
 RESIZE_MODES = ("squash", "crop", "pad")  # preprocessing.resize
 LR_SCHEDULES = ("cosine", "plateau")  # train.run_fn
 WARM_START_MODES = ("auto", "never")  # warm_start.MODES
+PRECISION_MODES = ("auto", "off")  # distribution.precision_policy
 DRIFT_ACTIONS = ("warn", "block")  # components/drift_check/executor.ACTIONS

@@ -75,6 +75,7 @@ def input_contract(
   model: str,
   mean: Optional[Sequence[float]] = None,
   std: Optional[Sequence[float]] = None,
+  variant: Optional[str] = None,
 ) -> Dict[str, Any]:
   """The contract of a model trained on Transform's `shape` ([size, size, channels]) images."""
   size, _, channels = shape
@@ -90,6 +91,18 @@ def input_contract(
     normalization = {
       "in_model": True,
       "method": "each ensemble member's own first layers, on the same 0-255 pixels",
+    }
+  elif model == "mobilenet" and variant == "v2":
+    normalization = {
+      "in_model": True,
+      "method": "MobileNetV2's rescaling to [-1, 1]",
+      "formula": "pixel / 127.5 - 1",
+    }
+  elif model == "mobilenet":
+    normalization = {
+      "in_model": True,
+      "method": "MobileNetV3's built-in rescaling to [-1, 1]",
+      "formula": "pixel / 127.5 - 1",
     }
   else:
     normalization = {

@@ -75,7 +75,16 @@ def input_fn(
   dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
   if images is not None:
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(images / batch_size)))
-  return dataset.prefetch(tf.data.AUTOTUNE)
+  return dataset.with_options(_shard_by_data()).prefetch(tf.data.AUTOTUNE)
+
+
+def _shard_by_data() -> tf.data.Options:
+  """With several workers each reads every file and keeps its share of the batches (DATA):
+  a split comes in a few files, and FILE sharding would leave a worker with fewer files than
+  others, or none. The shares are disjoint since every worker shuffles with the same seed."""
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  return options
 
 
 def count_records(file_patterns: List[str]) -> int:

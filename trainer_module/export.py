@@ -1,10 +1,12 @@
 """What the Trainer saves: the Keras model in the model run, and the SavedModel for TF Serving
 with the input contract, class names and an uncompiled Keras model beside it.
 
-The exported SavedModel has three signatures:
+The exported SavedModel has four signatures:
 - serving_default (image_bytes: [batch] encoded images -> classes, scores, probabilities,
   class_names): what TF Serving's REST `{"b64": ...}` and gRPC clients send.
 - serving_examples (examples: [batch] serialized tf.Examples): what the Evaluator feeds.
+- bulk_inference (examples): serving_examples' probabilities and class_names only, what TFX's
+  BulkInferrer runs (from a TF1 session: see save).
 - transform_features (examples): the Transform graph alone, used by TFMA to get label ids.
 """
 
@@ -19,9 +21,11 @@ import tensorflow_transform as tft
 from trainer_module import contract, ensemble, labels, preprocessing
 from trainer_module.config import TrainingConfig
 from trainer_module.constants import (
+  BULK_INFERENCE_SIGNATURE,
   IMAGE_KEY,
   IMAGE_XF,
   LABEL_VOCAB,
+  MODEL_VARIANTS,
   PREDICTION_KEY,
   SERVING_EXAMPLES_SIGNATURE,
   SERVING_INPUT,
@@ -63,12 +67,18 @@ def make_serving_signatures(
     return predict(tf.io.parse_example(serialized, {IMAGE_KEY: raw_spec[IMAGE_KEY]}))
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+  def bulk_inference(serialized):
+    outputs = predict(tf.io.parse_example(serialized, {IMAGE_KEY: raw_spec[IMAGE_KEY]}))
+    return {key: outputs[key] for key in (PREDICTION_KEY, "class_names")}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
   def transform_features(serialized):
     return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
 
   return {
     "serving_default": serve_image_bytes.get_concrete_function(),
     SERVING_EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
+    BULK_INFERENCE_SIGNATURE: bulk_inference.get_concrete_function(),
     TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
   }
 
@@ -96,8 +106,11 @@ def write_extras(
   mean, std = standardization(model) or (stats["mean"], stats["std"])
   architectures = {member.model for member in ensemble.members(config)}
   kind = architectures.pop() if len(architectures) == 1 else ensemble.NAME
+  # --model-variant is --model's; an ensemble's other architecture uses its family's default
+  variant = config.variant if kind == config.model else MODEL_VARIANTS.get(kind, (None,))[0]
   contract.write_contract(
-    saved_model_dir, contract.input_contract(stats["shape"], stats["resize"], kind, mean, std)
+    saved_model_dir,
+    contract.input_contract(stats["shape"], stats["resize"], kind, mean, std, variant),
   )
   # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
   keras.Model(model.input, model.output, name=model.name).save(
@@ -115,6 +128,11 @@ def save(
   """The Keras model in the model run; the SavedModel with its signatures, class names and
   extras in the serving model dir."""
   model.save(os.path.join(model_run_dir, KERAS_MODEL))
+  # TFX's BulkInferrer (tfx_bsl's RunInference) loads the SavedModel into a TF1 session, whose
+  # restore finds only tf.Variables the checkpoint tracks; Keras 3 tracks its own variable
+  # wrappers, so the TensorFlow variables behind them are tracked too (else "Could not find
+  # variable dense/bias"; tensorflow/tfx#7782).
+  model.tf_variables = [v.value for v in model.variables]
   tf.saved_model.save(
     model, serving_model_dir, signatures=make_serving_signatures(model, tf_transform_output)
   )

@@ -11,7 +11,7 @@ import tensorflow as tf
 from tests import images, records, training
 from tests.training import BASE_CONFIG
 from trainer_module import contract, export, preprocessing
-from trainer_module.constants import IMAGE_XF, TRANSFORM_SIGNATURE
+from trainer_module.constants import BULK_INFERENCE_SIGNATURE, IMAGE_XF, TRANSFORM_SIGNATURE
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
@@ -77,3 +77,12 @@ def test_resize_is_bit_for_bit_the_same_in_transform_and_in_the_served_model(
     outputs["probabilities"].numpy(),
     atol=1e-5,
   )
+  # bulk_inference in a TF1 session, as TFX's BulkInferrer (tfx_bsl RunInference) loads it.
+  with tf.compat.v1.Session(graph=tf.compat.v1.Graph()) as session:
+    meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], saved_model_dir)
+    signature = meta_graph.signature_def[BULK_INFERENCE_SIGNATURE]
+    (examples_input,) = signature.inputs.values()
+    in_session = session.run(
+      signature.outputs["probabilities"].name, {examples_input.name: raw_records[:4]}
+    )
+  np.testing.assert_allclose(in_session, outputs["probabilities"].numpy(), atol=1e-5)

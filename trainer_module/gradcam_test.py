@@ -8,7 +8,13 @@ import tensorflow as tf
 
 from trainer_module import gradcam
 from trainer_module.constants import IMAGE_XF
-from trainer_module.model import BACKBONE, build_cnn, build_efficientnet, compile_model
+from trainer_module.model import (
+  BACKBONE,
+  build_cnn,
+  build_efficientnet,
+  build_mobilenet,
+  compile_model,
+)
 
 COLOURS = np.array([[230, 30, 30], [30, 200, 30], [40, 40, 230]], np.float32)  # red, green, blue
 SIZE, RADIUS = 64, 12  # the disc covers 11 % of the image
@@ -71,6 +77,17 @@ def test_the_target_is_the_last_convolutional_activation_not_the_pooling():
   path, layer = gradcam.find_target(efficientnet)
   assert [m.name for m in path] == [efficientnet.name, BACKBONE]
   assert layer.name == "top_activation"
+  # MobileNet: the activation after the backbone's last 1x1 convolution, 1/32 of the image.
+  for variant in ("v2", "v3small"):
+    mobilenet = build_mobilenet(64, 1, 3, variant)
+    path, layer = gradcam.find_target(mobilenet)
+    assert [m.name for m in path] == [mobilenet.name, BACKBONE]
+    backbone = path[-1]
+    before = backbone.layers[backbone.layers.index(layer) - 1]
+    assert isinstance(before, keras.layers.BatchNormalization) and before.name.startswith(
+      ("Conv_1", "conv_1")
+    )
+    assert tuple(layer.output.shape[1:3]) == (2, 2)
   dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
   assert gradcam.find_target(dense) is None
   with pytest.raises(ValueError, match="no convolutional layer"):

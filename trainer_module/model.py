@@ -1,20 +1,23 @@
 """Keras 3 model builders. Inputs: {IMAGE_XF: float32 [size, size, channels], pixels 0-255}.
 
 Normalization is the models' own first layer: the CNN standardizes each channel with the
-training split's mean and standard deviation (Transform's image_stats), EfficientNet with its
-built-in ImageNet constants. Builders return uncompiled models; `compile_model` compiles them
-(again, when fine-tuning).
+training split's mean and standard deviation (Transform's image_stats), EfficientNet and
+MobileNetV3 with their built-in ImageNet preprocessing, MobileNetV2 with a rescaling to [-1, 1]
+(Keras' `mobilenet_v2.preprocess_input`). Builders return uncompiled models; `compile_model`
+compiles them (again, when fine-tuning). `BUILDERS` names every model.
 """
 
 import os
 import tempfile
-from typing import Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import keras
 import tensorflow as tf
-from keras.src.applications import efficientnet  # ImageNet weights' address and hashes
 
-from trainer_module.constants import IMAGE_XF
+# ImageNet weights' addresses and hashes (no public API names them).
+from keras.src.applications import efficientnet, mobilenet_v2, mobilenet_v3
+
+from trainer_module.constants import IMAGE_XF, MIN_PRETRAINED_SIZE, MODEL_VARIANTS
 
 EFFICIENTNETS = {
   "b0": keras.applications.EfficientNetB0,
@@ -22,23 +25,46 @@ EFFICIENTNETS = {
   "b2": keras.applications.EfficientNetB2,
   "b3": keras.applications.EfficientNetB3,
 }
+MOBILENETS = {
+  "v2": keras.applications.MobileNetV2,
+  "v3small": keras.applications.MobileNetV3Small,
+  "v3large": keras.applications.MobileNetV3Large,
+}
 BACKBONE = "backbone"
 IMAGENET = "imagenet"
+MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)  # ImageNet weights exist for these sizes only
 
 
 class WeightsUnavailable(RuntimeError):
   """ImageNet weights could not be fetched (e.g. no network)."""
 
 
-def imagenet_weights(variant: str) -> str:
-  """The local path of Keras' ImageNet "notop" weights for EfficientNet `variant`, downloaded
-  into Keras' cache (~/.keras/models) the first time; WeightsUnavailable when that fails."""
-  file_name = f"efficientnet{variant}_notop.h5"
-  url = efficientnet.BASE_WEIGHTS_PATH + file_name
+def default_variant(model: str) -> Optional[str]:
+  """The variant a pretrained family builds when none is named (None for the CNN)."""
+  return MODEL_VARIANTS[model][0] if model in MODEL_VARIANTS else None
+
+
+def _weights_file(model: str, variant: str, image_size: int):
+  """(file name, address, MD5 or None) of Keras' ImageNet "notop" weights, as Keras' own
+  builders name them (MobileNetV2 keeps one file per input size, 224 for other sizes)."""
+  if model == "efficientnet":
+    name = f"efficientnet{variant}_notop.h5"
+    return name, efficientnet.BASE_WEIGHTS_PATH + name, efficientnet.WEIGHTS_HASHES[variant][1]
+  if variant == "v2":
+    rows = image_size if image_size in MOBILENET_V2_SIZES else 224
+    name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5"
+    return name, mobilenet_v2.BASE_WEIGHT_PATH + name, None  # Keras has no hash for these
+  key = f"{variant[2:]}_224_1.0_float"
+  name = f"weights_mobilenet_v3_{key}_no_top_v2.h5"
+  return name, mobilenet_v3.BASE_WEIGHT_PATH + name, mobilenet_v3.WEIGHTS_HASHES[key][1]
+
+
+def imagenet_weights(variant: str, model: str = "efficientnet", image_size: int = 224) -> str:
+  """The local path of Keras' ImageNet "notop" weights for `model` `variant`, downloaded into
+  Keras' cache (~/.keras/models) the first time; WeightsUnavailable when that fails."""
+  file_name, url, file_hash = _weights_file(model, variant, image_size)
   try:
-    return keras.utils.get_file(
-      file_name, url, cache_subdir="models", file_hash=efficientnet.WEIGHTS_HASHES[variant][1]
-    )
+    return keras.utils.get_file(file_name, url, cache_subdir="models", file_hash=file_hash)
   except Exception as e:  # pylint: disable=broad-except
     raise WeightsUnavailable(
       f"--weights imagenet: could not download {url} "
@@ -46,6 +72,61 @@ def imagenet_weights(variant: str) -> str:
       f"without a network, fetch {file_name} elsewhere and pass --weights "
       f"/path/to/{file_name}"
     ) from e
+
+
+def _local_weights(weights: Optional[str], model: str, variant: str, image_size: int):
+  """A local file for `weights`: Keras' ImageNet file (fetched once), a gs:// file copied here
+  (Keras loads weights from local files only), a local path, or None."""
+  if weights == IMAGENET:
+    return imagenet_weights(variant, model, image_size)
+  if weights and "://" in weights:
+    local = os.path.join(tempfile.mkdtemp(prefix="weights-"), os.path.basename(weights))
+    tf.io.gfile.copy(weights, local)
+    return local
+  return weights
+
+
+def _pretrained(
+  family: str,
+  variant: str,
+  image_size: int,
+  channels: int,
+  num_classes: int,
+  weights: Optional[str],
+  dropout: float,
+  preprocess: Optional[keras.layers.Layer] = None,
+  **backbone_args,
+) -> keras.Model:
+  """A Keras application's backbone (`family`'s `variant`, average-pooled) under a new head.
+
+  With `weights` (see `_local_weights`) the backbone is frozen (see `unfreeze_top` for the
+  fine-tuning phase); without, the whole network trains from scratch. Grayscale input is
+  repeated to the three channels the backbone expects, then `preprocess` (when the backbone
+  does not preprocess 0-255 pixels itself).
+  """
+  builders = BACKBONES[family]
+  if variant not in builders:
+    raise ValueError(f"unknown {family} variant {variant!r}; one of {', '.join(builders)}")
+  if image_size < MIN_PRETRAINED_SIZE:
+    raise ValueError(
+      f"{family} needs images of {MIN_PRETRAINED_SIZE} pixels or more, got {image_size}"
+    )
+  weights = _local_weights(weights, family, variant, image_size)
+  image = _image_input(image_size, channels)
+  x = image if channels == 3 else keras.layers.Concatenate()([image] * 3)
+  x = preprocess(x) if preprocess is not None else x
+  backbone = builders[variant](
+    include_top=False,
+    weights=weights,
+    input_shape=(image_size, image_size, 3),
+    pooling="avg",
+    name=BACKBONE,
+    **backbone_args,
+  )
+  backbone.trainable = weights is None
+  # Pretrained BatchNorm statistics stay in inference mode, also while fine-tuning.
+  x = backbone(x, training=False) if weights else backbone(x)
+  return keras.Model({IMAGE_XF: image}, _head(x, num_classes, dropout), name=f"{family}{variant}")
 
 
 def _image_input(image_size: int, channels: int) -> keras.KerasTensor:
@@ -124,35 +205,37 @@ def build_efficientnet(
   weights: Optional[str] = None,
   dropout: float = 0.2,
 ) -> keras.Model:
-  """EfficientNet B0-B3 with a new classification head.
+  """EfficientNet B0-B3 with a new classification head; `weights`: a local, gs:// or
+  ImageNet ("imagenet": Keras' own, fetched once) "notop" weights file, or None (from
+  scratch). EfficientNet rescales and normalizes 0-255 pixels itself (ImageNet's constants)."""
+  return _pretrained("efficientnet", variant, image_size, channels, num_classes, weights, dropout)
 
-  `weights` is a local ImageNet "notop" weights file, or "imagenet" for Keras' own (fetched
-  once): the backbone is then frozen (see `unfreeze_top` for the fine-tuning phase). Without it the whole network trains from scratch;
-  nothing is downloaded. Grayscale input is repeated to the three channels the backbone expects.
-  """
-  if variant not in EFFICIENTNETS:
-    raise ValueError(f"unknown EfficientNet variant {variant!r}; one of {', '.join(EFFICIENTNETS)}")
-  if weights == IMAGENET:
-    weights = imagenet_weights(variant)
-  elif weights and "://" in weights:  # e.g. gs://: Keras loads weights from local files only
-    local = os.path.join(tempfile.mkdtemp(prefix="weights-"), os.path.basename(weights))
-    tf.io.gfile.copy(weights, local)
-    weights = local
-  image = _image_input(image_size, channels)
-  # EfficientNet rescales and normalizes 0-255 inputs itself (ImageNet's constants).
-  x = image if channels == 3 else keras.layers.Concatenate()([image] * 3)
-  backbone = EFFICIENTNETS[variant](
-    include_top=False,
-    weights=weights,
-    input_shape=(image_size, image_size, 3),
-    pooling="avg",
-    name=BACKBONE,
-  )
-  backbone.trainable = weights is None
-  # Pretrained BatchNorm statistics stay in inference mode, also while fine-tuning.
-  x = backbone(x, training=False) if weights else backbone(x)
-  return keras.Model(
-    {IMAGE_XF: image}, _head(x, num_classes, dropout), name=f"efficientnet{variant}"
+
+def build_mobilenet(
+  image_size: int,
+  channels: int,
+  num_classes: int,
+  variant: str = "v2",
+  weights: Optional[str] = None,
+  dropout: float = 0.2,
+) -> keras.Model:
+  """MobileNet V2, V3 small or V3 large (width 1.0) with a new classification head; `weights`
+  as build_efficientnet's. V3 rescales 0-255 pixels itself (include_preprocessing); V2's
+  rescaling to [-1, 1] is the model's first layer here, so both take the same pixels."""
+  if variant in MOBILENETS and variant.startswith("v3"):
+    return _pretrained(
+      "mobilenet",
+      variant,
+      image_size,
+      channels,
+      num_classes,
+      weights,
+      dropout,
+      include_preprocessing=True,
+    )
+  rescale = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")  # to [-1, 1]
+  return _pretrained(
+    "mobilenet", variant, image_size, channels, num_classes, weights, dropout, rescale
   )
 
 
@@ -168,21 +251,53 @@ def unfreeze_top(model: keras.Model, layers: int) -> int:
   return unfrozen
 
 
+def _cnn(image_size, channels, num_classes, variant, weights, width, dropout, mean, std):
+  del variant, weights  # the CNN has neither
+  return build_cnn(image_size, channels, num_classes, width, dropout, mean, std)
+
+
+def _family(builder):
+  def build(image_size, channels, num_classes, variant, weights, width, dropout, mean, std):
+    del width, mean, std  # the pretrained families normalize with their own constants
+    return builder(image_size, channels, num_classes, variant, weights, dropout)
+
+  return build
+
+
+BACKBONES = {"efficientnet": EFFICIENTNETS, "mobilenet": MOBILENETS}
+# Every model by its --model name: (image_size, channels, num_classes, variant, weights, width,
+# dropout, mean, std) -> an uncompiled model.
+BUILDERS: Dict[str, Callable[..., keras.Model]] = {
+  "cnn": _cnn,
+  "efficientnet": _family(build_efficientnet),
+  "mobilenet": _family(build_mobilenet),
+}
+
+
 def build_model(
   name: str,
   image_size: int,
   channels: int,
   num_classes: int,
-  variant: str = "b0",
+  variant: Optional[str] = None,
   weights: Optional[str] = None,
   width: int = 32,
   dropout: float = 0.3,
   mean: Optional[Sequence[float]] = None,
   std: Optional[Sequence[float]] = None,
 ) -> keras.Model:
-  """The configured model, uncompiled. `width`, `mean` and `std` shape the CNN only."""
-  if name == "cnn":
-    return build_cnn(image_size, channels, num_classes, width, dropout, mean, std)
-  if name == "efficientnet":
-    return build_efficientnet(image_size, channels, num_classes, variant, weights, dropout)
-  raise ValueError(f"unknown model {name!r}")
+  """The configured model, uncompiled (`variant`: the family's default when None). `width`,
+  `mean` and `std` shape the CNN only."""
+  if name not in BUILDERS:
+    raise ValueError(f"unknown model {name!r}; one of {', '.join(BUILDERS)}")
+  return BUILDERS[name](
+    image_size,
+    channels,
+    num_classes,
+    variant or default_variant(name),
+    weights,
+    width,
+    dropout,
+    mean,
+    std,
+  )

@@ -57,6 +57,24 @@ def test_imagenet_weights_that_cannot_be_fetched_name_the_file_to_pass(monkeypat
     model_lib.build_model("efficientnet", 32, 3, 10, variant="b1", weights="imagenet")
 
 
+@pytest.mark.parametrize(
+  "variant,size,file_name",
+  [
+    ("v2", 32, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"),
+    ("v2", 128, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_128_no_top.h5"),
+    ("v3small", 32, "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"),
+  ],
+)
+def test_mobilenet_imagenet_weights_name_keras_own_file(
+  monkeypatch, tmp_path, variant, size, file_name
+):
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no cached copy
+  module = model_lib.mobilenet_v2 if variant == "v2" else model_lib.mobilenet_v3
+  monkeypatch.setattr(module, "BASE_WEIGHT_PATH", "http://127.0.0.1:9/")
+  with pytest.raises(model_lib.WeightsUnavailable, match=f"pass --weights /path/to/{file_name}"):
+    model_lib.imagenet_weights(variant, "mobilenet", size)
+
+
 def test_cnn_width_sets_the_filters_and_dropout_comes_once_before_the_classifier():
   model = model_lib.build_cnn(16, 1, 10, width=8, dropout=0.25)
   convs = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
@@ -77,6 +95,38 @@ def test_efficientnet_variants_build_for_the_transformed_input(variant, channels
   assert tuple(model.outputs[0].shape) == (None, 10)
 
 
+@pytest.mark.parametrize(
+  "variant,channels,rescaled_inside",
+  [("v2", 1, False), ("v3small", 3, True), ("v3large", 1, True)],
+)
+def test_mobilenet_variants_build_for_the_transformed_input(variant, channels, rescaled_inside):
+  model = model_lib.build_model("mobilenet", 32, channels, 10, variant=variant)
+  assert model.name == f"mobilenet{variant}"
+  backbone = model.get_layer(model_lib.BACKBONE)
+  assert all(layer.trainable for layer in model.layers)
+  assert tuple(model.inputs[0].shape) == (None, 32, 32, channels)
+  assert tuple(model.outputs[0].shape) == (None, 10)
+  # 0-255 pixels become [-1, 1] once: V3's own Rescaling, or V2's before its backbone.
+  inside = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Rescaling)]
+  outside = [layer for layer in model.layers if isinstance(layer, keras.layers.Rescaling)]
+  (rescale,) = inside if rescaled_inside else outside
+  assert not (outside if rescaled_inside else inside)
+  np.testing.assert_allclose(rescale(np.array([0.0, 127.5, 255.0])), [-1.0, 0.0, 1.0], atol=1e-6)
+
+
+def test_mobilenet_v2_feeds_its_backbone_what_keras_preprocess_input_makes_of_pixels():
+  model = model_lib.build_model("mobilenet", 32, 3, 10, variant="v2")
+  names = [layer.name for layer in model.layers]
+  assert names[1:3] == ["rescale", model_lib.BACKBONE]  # nothing else before the backbone
+  pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+  np.testing.assert_allclose(
+    model.get_layer("rescale")(pixels),
+    keras.applications.mobilenet_v2.preprocess_input(pixels.copy()),
+    atol=1e-6,
+  )
+
+
+# MobileNet's weights file loads, frozen, in tests/mobilenet_e2e_test.py.
 @pytest.mark.integration  # training steps
 def test_local_weights_load_frozen_then_top_layers_unfreeze_for_fine_tuning(tmp_path):
   source = keras.applications.EfficientNetB0(
@@ -119,8 +169,12 @@ def test_local_weights_load_frozen_then_top_layers_unfreeze_for_fine_tuning(tmp_
 def test_unknown_model_or_variant_is_an_error():
   with pytest.raises(ValueError, match="unknown model"):
     model_lib.build_model("resnet", 32, 3, 10)
-  with pytest.raises(ValueError, match="unknown EfficientNet variant"):
+  with pytest.raises(ValueError, match="unknown efficientnet variant 'b7'; one of b0, b1"):
     model_lib.build_model("efficientnet", 32, 3, 10, variant="b7")
+  with pytest.raises(ValueError, match="unknown mobilenet variant 'b0'; one of v2, v3small"):
+    model_lib.build_model("mobilenet", 32, 3, 10, variant="b0")
+  with pytest.raises(ValueError, match="mobilenet needs images of 32 pixels or more, got 16"):
+    model_lib.build_model("mobilenet", 16, 3, 10)
 
 
 @pytest.mark.skipif(bool(tf.config.list_logical_devices("GPU")), reason="CPU-only behaviour")

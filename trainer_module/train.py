@@ -17,6 +17,7 @@ from absl import logging
 from tfx import v1 as tfx
 
 from trainer_module import (
+  advice,
   cache,
   callbacks,
   class_weights,
@@ -55,17 +56,19 @@ def build(
   hp: Dict[str, Any],
   name: Optional[str] = None,
 ) -> keras.Model:
-  """The configured model (or architecture `name`) for Transform's images and classes,
-  compiled with `hp`'s rate."""
+  """The configured model (or architecture `name`: an ensemble member) for Transform's images
+  and classes, compiled with `hp`'s rate. --model-variant and --weights apply to --model's
+  architecture; another member gets its family's default variant and no weights."""
   stats = preprocessing.read_image_stats(tf_transform_output)
   size, _, channels = stats["shape"]
+  own = name in (None, config.model)
   model = build_model(
     name or config.model,
     size,
     channels,
     tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
-    variant=config.model_variant,
-    weights=config.weights,
+    variant=config.variant if own else None,
+    weights=config.weights if own else None,
     width=int(hp["width"]),
     dropout=float(hp["dropout"]),
     mean=stats["mean"],
@@ -77,9 +80,26 @@ def build(
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """Called by the TFX Trainer: train (two phases with pretrained weights), then export."""
   config = TrainingConfig.from_custom_config(fn_args.custom_config)
+  strategy, _ = distribution.choose_strategy(config.mixed_precision)  # before any other TF op
+  # The chief writes to the Trainer's outputs; another worker to folders of its own, deleted.
+  with distribution.writable_dirs(strategy, fn_args.model_run_dir, fn_args.serving_model_dir) as (
+    model_run_dir,
+    serving_model_dir,
+  ):
+    _train_and_export(fn_args, config, strategy, model_run_dir, serving_model_dir)
+  distribution.barrier(strategy)  # every worker leaves once the chief's model is written
+
+
+def _train_and_export(
+  fn_args: tfx.components.FnArgs,
+  config: TrainingConfig,
+  strategy: tf.distribute.Strategy,
+  model_run_dir: str,
+  serving_model_dir: str,
+) -> None:
+  """Trains under `strategy`, writing logs and the model to the given folders."""
   keras.utils.set_random_seed(config.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  strategy, _ = distribution.choose_strategy()
   global_batch = config.batch_size * strategy.num_replicas_in_sync
   counts = class_weights.label_counts(tf_transform_output)
   train_images = sum(counts.values())
@@ -87,12 +107,15 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   if weights_by_class:
     logging.info("Class weights: %s", weights_by_class)
   hp = hyperparameters(fn_args, config)
-  cache_dir = os.path.join(fn_args.model_run_dir, "cache")
+  cache_dir = os.path.join(model_run_dir, "cache")
   images = {"train": train_images, "eval": datasets.count_records(fn_args.eval_files)}
   caches, choice = cache.choose(
     config.cache, images, datasets.image_shape(tf_transform_output), cache_dir
   )
   print(choice, flush=True)
+  scratch = advice.from_scratch_line(config.model, config.variant, config.weights, train_images)
+  if scratch:
+    print(scratch, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
     tf.io.gfile.makedirs(cache_dir)
   plan = ensemble.members(config)
@@ -104,6 +127,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     def fit(model: keras.Model, epochs: int, rate: float, phase: str) -> None:
       """The training phase (then fine-tuning, for a pretrained backbone) of one model."""
       schedule = callbacks.cosine_schedule(rate, epochs) if config.lr_schedule == "cosine" else None
+      distribution.prepare_fit(model, train, strategy)
       # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
       history = model.fit(
         train,
@@ -112,7 +136,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         shuffle=False,
         class_weight=weights_by_class,
         verbose=0,
-        callbacks=callbacks.for_phase(fn_args.model_run_dir, train_images, phase, epochs, schedule),
+        callbacks=callbacks.for_phase(model_run_dir, train_images, phase, epochs, schedule),
       )
       fine_tune_epochs = config.fine_tune_epochs
       if not (config.weights and fine_tune_epochs and BACKBONE in _layer_names(model)):
@@ -122,6 +146,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         compile_model(model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
       logging.info("Fine-tuning the top %d backbone layers", unfrozen)
       done = len(history.epoch)
+      distribution.prepare_fit(model, train, strategy)
       model.fit(
         train,
         validation_data=evaluation,
@@ -131,7 +156,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         class_weight=weights_by_class,
         verbose=0,
         callbacks=callbacks.for_phase(
-          fn_args.model_run_dir,
+          model_run_dir,
           train_images,
           phase.replace("train", "") + "fine_tune",
           done + fine_tune_epochs,
@@ -173,9 +198,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
       tf.io.gfile.rmtree(cache_dir)
   _write_settings(
-    fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm, plan
+    model_run_dir,
+    fn_args,
+    config,
+    tf_transform_output,
+    hp,
+    global_batch,
+    weights_by_class,
+    warm,
+    plan,
   )
-  export.save(model, fn_args.model_run_dir, fn_args.serving_model_dir, config, tf_transform_output)
+  export.save(model, model_run_dir, serving_model_dir, config, tf_transform_output)
 
 
 def warm_start_line(decision: warm_start.Decision) -> str:
@@ -193,16 +226,24 @@ def _layer_names(model: keras.Model) -> List[str]:
 
 
 def _write_settings(
-  fn_args, config, tf_transform_output, hp, global_batch, weights_by_class, warm, plan
+  model_run_dir,
+  fn_args,
+  config,
+  tf_transform_output,
+  hp,
+  global_batch,
+  weights_by_class,
+  warm,
+  plan,
 ) -> None:
   """The settings this run trained with (the Tuner's values and the warm start included), in
-  model_run."""
+  model_run_dir."""
   stats = preprocessing.read_image_stats(tf_transform_output)
   names = labels.from_transform(tf_transform_output)
   architectures = {member.model for member in plan}
   settings = {
     "model": config.model if len(plan) == 1 else ensemble.NAME,
-    "model_variant": config.model_variant if architectures - {"cnn"} else None,
+    "model_variant": config.variant if architectures - {"cnn"} else None,
     "weights": config.weights,
     "input_shape": stats["shape"],
     "resize": stats.get("resize", "squash"),
@@ -211,6 +252,7 @@ def _write_settings(
     "epochs": warm.epochs,
     "warm_start": warm.record(),
     "batch_size": global_batch,
+    "precision": keras.mixed_precision.global_policy().name,
     "dropout": float(hp["dropout"]),
     "width": int(hp["width"]) if "cnn" in architectures else None,
     "augment": list(config.augment),
@@ -226,5 +268,5 @@ def _write_settings(
       else None
     ),
   }
-  with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_SETTINGS), "w") as f:
+  with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_SETTINGS), "w") as f:
     json.dump(settings, f, indent=1)

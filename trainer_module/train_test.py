@@ -19,12 +19,17 @@ def _train(transformed, tmp_path, **config):
 
 
 # B1-B3 differ from B0 in the backbone only; model_test builds, trains, saves and reloads them.
+# MobileNet trains through the whole pipeline in tests/mobilenet_e2e_test.py.
 @pytest.mark.integration  # training
-@pytest.mark.parametrize("model,variant", [("cnn", "b0"), ("efficientnet", "b0")])
+@pytest.mark.parametrize("model,variant", [("cnn", None), ("efficientnet", "b0")])
 def test_each_model_trains_exports_reloads_and_serves_raw_bytes(
-  digits_transformed, tmp_path, model, variant
+  digits_transformed, tmp_path, capsys, model, variant
 ):
   trained, model_run = _train(digits_transformed, tmp_path, model=model, model_variant=variant)
+  # An ImageNet family from scratch on these few hundred images is told to use weights.
+  warnings = [line for line in capsys.readouterr().out.splitlines() if "without --weights" in line]
+  assert len(warnings) == (model != "cnn")
+  assert all(line.startswith(f"[Trainer] warning: {model} {variant} without") for line in warnings)
   assert_serves_digits(trained)
   (epoch,) = training_log(model_run)
   assert epoch["phase"] == "train" and epoch["images_per_second"] > 0

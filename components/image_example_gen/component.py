@@ -34,6 +34,7 @@ class ImageExampleGen(FileBasedExampleGen):
     source: Optional[sources.Source] = None,
     input_base: Union[str, data_types.RuntimeParameter, None] = None,
     keep_duplicates: bool = False,
+    unlabelled: bool = False,
   ):
     """Args:
     data_dir: class-folder tree or .csv manifest (local or gs://), may contain {SPAN}.
@@ -47,6 +48,8 @@ class ImageExampleGen(FileBasedExampleGen):
       (Kubeflow runs); the input patterns stay relative to it.
     keep_duplicates: write byte-identical images of one class every time they occur (by
       default only the first in path order is, the others are rejected as duplicate).
+    unlabelled: images to classify (`source`: sources.describe_unlabelled): any depth, no
+      class, one output split; rejected files are counted and reported as for training data.
     """
     source = source or sources.describe(data_dir, classes)
     output_config = example_gen_pb2.Output()
@@ -71,6 +74,7 @@ class ImageExampleGen(FileBasedExampleGen):
           "classes": list(classes),
           "keep_duplicates": keep_duplicates,
           "skip_dirs": list(source.skip_dirs),
+          "unlabelled": unlabelled,
         }
       ),
     )

@@ -25,12 +25,13 @@ def input_fingerprint(
   splits: Iterable[example_gen_pb2.Input.Split],
   classes: Sequence[str] = (),
   skip_dirs: Sequence[str] = (),
+  unlabelled: bool = False,
 ) -> str:
   """One line per split (span placeholders already filled in): file count, bytes, digest."""
   lines = []
   for split in splits:
     listing = walk.walk_split(
-      input_base.rstrip("/"), split.pattern, classes, skip_dirs, stamps=True
+      input_base.rstrip("/"), split.pattern, classes, skip_dirs, stamps=True, unlabelled=unlabelled
     )
     digest = hashlib.sha256(listing.manifest_sha256.encode())
     count = total = 0
@@ -50,7 +51,11 @@ def input_fingerprint(
 def fingerprint_options(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
   """What of the component's custom config shapes the listing."""
   config = executor.unpack_custom_config(exec_properties)
-  return {"classes": config.get("classes", []), "skip_dirs": config.get("skip_dirs", [])}
+  return {
+    "classes": config.get("classes", []),
+    "skip_dirs": config.get("skip_dirs", []),
+    "unlabelled": bool(config.get("unlabelled", False)),
+  }
 
 
 class InputProcessor(input_processor.FileBasedInputProcessor):

@@ -105,6 +105,7 @@ def write_listing(exec_properties: Dict[str, Any], folder: str) -> Dict[str, Any
     output_config.split_config,
     config.get("classes", []),
     config.get("skip_dirs", []),
+    bool(config.get("unlabelled", False)),
   )
 
 
@@ -231,7 +232,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       raise IngestError(str(e), report) from e
     report = assemble_report(report_dir, split_names)
     config = unpack_custom_config(exec_properties)
-    problem = training_data_problem(report, config.get("classes") or report["classes"])
+    problem = (
+      None  # images to classify: any number of them, of no class
+      if config.get("unlabelled")
+      else training_data_problem(report, config.get("classes") or report["classes"])
+    )
     self._publish(examples, report, exec_properties, error=problem)
     if problem:
       raise IngestError(problem, report)

@@ -91,8 +91,10 @@ def write_listing(
   split_config: Optional[example_gen_pb2.SplitConfig],
   classes: Sequence[str] = (),
   skip_dirs: Sequence[str] = (),
+  unlabelled: bool = False,
 ) -> Dict[str, Any]:
-  """Walks every input split into folder/LISTING_FILE and folder/REJECTED_FILE.
+  """Walks every input split into folder/LISTING_FILE and folder/REJECTED_FILE (unlabelled:
+  images to classify, walk.walk_split).
 
   Returns what was found: `classes`, `skipped` folders, the data `root`, `listed` (entries),
   `to_read` (files in chunks) and `chunks`, the (offset, size) of each chunk's line.
@@ -105,7 +107,9 @@ def write_listing(
   ):
     chunks = _Chunks(out)
     for split in input_config.splits:
-      listing = walk.walk_split(input_base, split.pattern, classes, skip_dirs)
+      listing = walk.walk_split(
+        input_base, split.pattern, classes, skip_dirs, unlabelled=unlabelled
+      )
       manifest = split.pattern.lower().endswith(".csv")
       prefix = "" if manifest else split_root(split.pattern)
       for c in listing.candidates:

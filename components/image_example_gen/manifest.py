@@ -35,8 +35,9 @@ def file_sha256(path: str) -> str:
   return digest.hexdigest()
 
 
-def manifest_rows(path: str) -> Iterator[dict]:
+def manifest_rows(path: str, labelled: bool = True) -> Iterator[dict]:
   """Rows {path, label} of a CSV manifest (UTF-8, with or without a BOM), read as a stream.
+  Not `labelled`: only the path column is needed (label is then '' when missing).
 
   Bytes that are not UTF-8 are kept as surrogate escapes: such a path still names its file.
   """
@@ -45,7 +46,9 @@ def manifest_rows(path: str) -> Iterator[dict]:
       io.TextIOWrapper(_Reader(f), encoding="utf-8-sig", errors="surrogateescape", newline="")
     )
     reader.fieldnames = [(n or "").strip().lower() for n in reader.fieldnames or ()]
-    if not {"path", "label"} <= set(reader.fieldnames):
-      raise InputError(f"manifest {display(path)} needs a header with the columns path,label")
+    needed = ["path", "label"] if labelled else ["path"]
+    if not set(needed) <= set(reader.fieldnames):
+      columns = "columns path,label" if labelled else "column path"
+      raise InputError(f"manifest {display(path)} needs a header with the {columns}")
     for row in reader:
-      yield {"path": (row["path"] or "").strip(), "label": (row["label"] or "").strip()}
+      yield {"path": (row["path"] or "").strip(), "label": (row.get("label") or "").strip()}

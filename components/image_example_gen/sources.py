@@ -21,9 +21,11 @@ from components.image_example_gen.spans import (
   CLASS_PATTERN,
   base_and_prefix,
   resolve_span_and_version,
+  split_root,
 )
 
 SPLIT_FOLDERS = ("train", "eval", "test")
+INFER_SPLIT = "infer"  # the one split of unlabelled images (describe_unlabelled)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -127,6 +129,32 @@ def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str
     input_config=example_gen_pb2.Input(splits=splits),
     classes=list(classes) or found,
     presplit=presplit,
+    skip_dirs=tuple(skip_dirs),
+  )
+
+
+def describe_unlabelled(data_dir: str, skip_dirs: Sequence[str] = (), check: bool = True) -> Source:
+  """How to read images to classify: a folder (images at any depth, no class folders) or a
+  .csv manifest with a path column, either maybe with a {SPAN}; one input split, INFER_SPLIT.
+  `check`: the folder or manifest (its newest span) must exist (an InputError otherwise)."""
+  data_dir = data_dir.rstrip("/") or "/"
+  input_base, prefix = base_and_prefix(data_dir)
+  manifest = data_dir.lower().endswith(".csv")
+  split = example_gen_pb2.Input.Split(
+    name=INFER_SPLIT, pattern=prefix if manifest else posixpath.join(prefix, CLASS_PATTERN)
+  )
+  if check:
+    _, _, (resolved,) = resolve_span_and_version(input_base, [split])
+    where = posixpath.join(input_base, split_root(resolved.pattern)).rstrip("/") or input_base
+    if manifest and not tf.io.gfile.exists(where):
+      raise InputError(f"manifest {display(where)} not found")
+    if not manifest and not tf.io.gfile.isdir(where):
+      raise InputError(f"{display(where)} is not a folder")
+  return Source(
+    input_base=input_base,
+    input_config=example_gen_pb2.Input(splits=[split]),
+    classes=[],
+    presplit=True,  # one output split, the input's
     skip_dirs=tuple(skip_dirs),
   )
 

@@ -25,3 +25,20 @@ def test_pre_split_folders_are_splits_and_their_train_folder_holds_the_classes(t
   ]
   with pytest.raises(InputError, match=r"--classes not found .*: c2 \(found: c0, c1\)"):
     sources.describe(str(tmp_path), classes=["c0", "c2"])
+
+
+def test_images_to_classify_are_one_split_of_a_folder_or_a_manifest_maybe_by_span(tmp_path):
+  for day in ("day-01", "day-02"):
+    images.write_tree(str(tmp_path / day), images.digit_files({0: 1}, folder="any"))
+  source = sources.describe_unlabelled(str(tmp_path / "day-{SPAN}"))
+  assert (source.input_base, source.presplit, source.classes) == (str(tmp_path), True, [])
+  assert [(s.name, s.pattern) for s in source.input_config.splits] == [
+    (sources.INFER_SPLIT, "day-{SPAN}/*/*")
+  ]
+  (tmp_path / "todo.csv").write_text("path\nday-01/any/x.png\n")
+  manifest = sources.describe_unlabelled(str(tmp_path / "todo.csv"))
+  assert [s.pattern for s in manifest.input_config.splits] == ["todo.csv"]
+  with pytest.raises(InputError, match="is not a folder"):
+    sources.describe_unlabelled(str(tmp_path / "nowhere"))
+  with pytest.raises(InputError, match="not found"):
+    sources.describe_unlabelled(str(tmp_path / "missing.csv"))

@@ -56,8 +56,13 @@ def _under(path: str, real_root: str) -> bool:
   return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
-def _name_reason(name: str, label: str, classes: Sequence[str]) -> Optional[str]:
-  """Reasons that follow from the name alone, for a file in the tree."""
+def _name_reason(
+  name: str, label: str, classes: Sequence[str], unlabelled: bool = False
+) -> Optional[str]:
+  """Reasons that follow from the name alone, for a file in the tree (unlabelled: only the
+  extension counts)."""
+  if unlabelled:
+    return None if has_image_extension(name) else "not_an_image"
   if not label:
     return "not_in_class_folder"
   if label_problem(label):
@@ -79,8 +84,16 @@ def _stamp(st: os.stat_result) -> Tuple[int, int, int, int]:
 class _LocalTree:
   """Walks a local class-folder tree (os.scandir), never opening a file."""
 
-  def __init__(self, root: str, classes: Sequence[str], skip_dirs: Sequence[str], stamps: bool):
+  def __init__(
+    self,
+    root: str,
+    classes: Sequence[str],
+    skip_dirs: Sequence[str],
+    stamps: bool,
+    unlabelled: bool = False,
+  ):
     self.root = root
+    self.unlabelled = unlabelled
     self.real_root = _real_root(root)
     self.classes = classes
     self.stamps = stamps
@@ -114,7 +127,7 @@ class _LocalTree:
       subfolders = []
       for entry in entries:
         name = f"{rel}/{entry.name}" if rel else entry.name
-        label = name.split("/", 1)[0] if rel else ""
+        label = name.split("/", 1)[0] if rel and not self.unlabelled else ""
         try:
           is_folder = entry.is_dir(follow_symlinks=False)
         except OSError:
@@ -123,9 +136,11 @@ class _LocalTree:
           if self._skipped(entry):
             self.skipped.append(name)
           elif entry.name.startswith("."):
-            yield Candidate(entry.path, name, label or entry.name, "hidden_file")
+            yield Candidate(
+              entry.path, name, "" if self.unlabelled else label or entry.name, "hidden_file"
+            )
           else:
-            if not rel and is_class(entry.name):
+            if not rel and is_class(entry.name) and not self.unlabelled:
               self.found_classes.append(display(entry.name))
             subfolders.append((entry.path, name))
           continue
@@ -141,7 +156,8 @@ class _LocalTree:
       st = os.stat(path) if is_link else None  # follows the link
     except OSError as e:
       return Candidate(path, name, label, os_reason(e))
-    if is_link and stat.S_ISDIR(st.st_mode) and not label:  # a linked class folder
+    if is_link and stat.S_ISDIR(st.st_mode) and not label and not self.unlabelled:
+      # a linked class folder
       label = entry.name
       if is_class(label):
         self.found_classes.append(display(label))
@@ -154,7 +170,7 @@ class _LocalTree:
     regular = stat.S_ISREG(st.st_mode) if is_link else entry.is_file(follow_symlinks=False)
     if not regular:  # FIFO, socket, device: never opened
       return Candidate(path, name, label, "not_a_regular_file")
-    reason = _name_reason(name, label, self.classes)
+    reason = _name_reason(name, label, self.classes, self.unlabelled)
     if reason or not self.stamps:
       return Candidate(path, name, label, reason)
     try:
@@ -170,6 +186,7 @@ def _remote_tree(
   stamps: bool,
   found_classes: List[str],
   skipped: List[str],
+  unlabelled: bool = False,
 ) -> Iterator[Candidate]:
   """A class-folder tree on GCS (or another tf.io.gfile file system): no links there."""
   skip = {s.rstrip("/") for s in skip_dirs}
@@ -184,17 +201,17 @@ def _remote_tree(
         subfolders.remove(sub)
       elif sub.startswith("."):
         subfolders.remove(sub)
-        yield Candidate(path, name, name.split("/", 1)[0], "hidden_file")
-      elif not rel and is_class(sub.rstrip("/")):
+        yield Candidate(path, name, "" if unlabelled else name.split("/", 1)[0], "hidden_file")
+      elif not rel and is_class(sub.rstrip("/")) and not unlabelled:
         found_classes.append(sub.rstrip("/"))
     for entry in sorted(files):
       path = posixpath.join(folder, entry)
       name = posixpath.join(rel, entry) if rel else entry
-      label = name.split("/", 1)[0] if rel else ""
+      label = name.split("/", 1)[0] if rel and not unlabelled else ""
       reason = (
         "hidden_file"
         if any(p.startswith(".") for p in name.split("/"))
-        else _name_reason(name, label, classes)
+        else _name_reason(name, label, classes, unlabelled)
       )
       stamp = None
       if stamps and not reason:
@@ -204,24 +221,30 @@ def _remote_tree(
 
 
 def _manifest_candidates(
-  manifest: str, rows: Iterable[dict], classes: Sequence[str], stamps: bool
+  manifest: str, rows: Iterable[dict], classes: Sequence[str], stamps: bool, unlabelled: bool
 ) -> Iterator[Candidate]:
   """One candidate per row. A relative path must stay, links resolved, in the manifest's
-  folder (else path_outside_root); an absolute one (or gs://) may be anywhere."""
+  folder (else path_outside_root); an absolute one (or gs://) may be anywhere. Unlabelled:
+  the label column (optional) is not read."""
   root = posixpath.dirname(manifest) or "."
   real_root = None if is_remote(root) else _real_root(root)
   for row in rows:
-    written, label = row["path"], row["label"]
+    written, label = row["path"], "" if unlabelled else row["label"]
     absolute = is_remote(written) or posixpath.isabs(written)
     name = written if absolute else posixpath.normpath(written)
     path = written if absolute else posixpath.join(root, written)
-    if not is_text(label):
+    if unlabelled:
+      pass  # no label to check
+    elif not is_text(label):
       yield Candidate(path, name, label, "undecodable_name")
+      continue
     elif label and label_problem(label):
       yield Candidate(path, name, label, label_problem(label))
+      continue
     elif not label or (classes and label not in classes):
       yield Candidate(path, name, label, "unknown_class")
-    elif not absolute and (
+      continue
+    if not absolute and (
       real_root is None
       and (name == ".." or name.startswith("../"))
       or real_root is not None
@@ -257,8 +280,12 @@ def walk_split(
   classes: Sequence[str] = (),
   skip_dirs: Sequence[str] = (),
   stamps: bool = False,
+  unlabelled: bool = False,
 ) -> Listing:
   """Everything one input split holds (its pattern already has the span filled in), as found.
+
+  `unlabelled`: images to classify, at any depth, with no class (a manifest's label column is
+  optional and ignored).
 
   The listing's `candidates` is an iterator that holds nothing (one folder's entries at most);
   its `classes` and `skipped` are complete once it is exhausted. `stamps`:
@@ -274,13 +301,13 @@ def walk_split(
     labels = set()
 
     def rows():
-      for row in manifest_rows(manifest):
-        if is_class(row["label"]) and (not classes or row["label"] in classes):
+      for row in manifest_rows(manifest, labelled=not unlabelled):
+        if not unlabelled and is_class(row["label"]) and (not classes or row["label"] in classes):
           labels.add(display(row["label"]))
         yield row
 
     listing.candidates = _then(
-      _manifest_candidates(manifest, rows(), classes, stamps),
+      _manifest_candidates(manifest, rows(), classes, stamps, unlabelled),
       lambda: listing.classes.extend(sorted(labels)),
     )
     return listing
@@ -289,9 +316,9 @@ def walk_split(
     raise InputError(f"{display(root)} is not a folder")
   if is_remote(root):
     found = []
-    candidates = _remote_tree(root, classes, skip_dirs, stamps, found, listing.skipped)
+    candidates = _remote_tree(root, classes, skip_dirs, stamps, found, listing.skipped, unlabelled)
   else:
-    tree = _LocalTree(root, classes, skip_dirs, stamps)
+    tree = _LocalTree(root, classes, skip_dirs, stamps, unlabelled)
     found, listing.skipped = tree.found_classes, tree.skipped
     candidates = tree.candidates()
   listing.candidates = _then(candidates, lambda: listing.classes.extend(sorted(set(found))))

@@ -76,3 +76,28 @@ def test_labels_a_vocabulary_file_cannot_hold_are_invalid_in_trees_and_manifests
     ("2", None),
   ]
   assert listed.classes == ["0", "2"]
+
+
+def test_an_unlabelled_walk_finds_images_at_any_depth_with_no_class(tmp_path):
+  files = images.digit_files({0: 1, 1: 1}, folder="batch{digit}")
+  files["top.png"] = next(iter(files.values()))  # at the root: no class folder needed
+  files["notes.txt"] = b"not an image"
+  files[".hidden.png"] = b""
+  images.write_tree(str(tmp_path), files)
+  listed = walk.walk_split(str(tmp_path), CLASS_PATTERN, unlabelled=True)
+  found = sorted((c.name, c.label, c.reason) for c in listed.candidates)
+  assert found == sorted(
+    [(name, "", None) for name in files if name.endswith(".png") and name != ".hidden.png"]
+    + [("notes.txt", "", "not_an_image"), (".hidden.png", "", "hidden_file")]
+  )
+  assert listed.classes == []
+
+
+def test_an_unlabelled_manifest_needs_only_a_path_column(tmp_path):
+  images.write_tree(str(tmp_path), images.digit_files({3: 2}, folder="x"))
+  names = sorted(os.listdir(tmp_path / "x"))
+  (tmp_path / "infer.csv").write_text("path\n" + "".join(f"x/{n}\n" for n in names) + "y/a.png\n")
+  listed = walk.walk_split(str(tmp_path), "infer.csv", unlabelled=True)
+  assert [(c.name, c.label, c.reason) for c in listed.candidates] == [
+    (f"x/{n}", "", None) for n in names
+  ] + [("y/a.png", "", "missing_file")]

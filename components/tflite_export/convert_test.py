@@ -1,4 +1,4 @@
-"""Conversion of both model families to TFLite: uint8 pixels in, probabilities out; the int8
+"""Conversion of every model family to TFLite: uint8 pixels in, probabilities out; the int8
 model answers like the float Keras model on real digits."""
 
 import os
@@ -12,7 +12,7 @@ from components.tflite_export import convert, executor
 from trainer_module import contract
 from trainer_module.constants import IMAGE_XF
 from trainer_module.labels import read_class_names
-from trainer_module.model import build_cnn, build_efficientnet
+from trainer_module.model import build_cnn, build_efficientnet, build_mobilenet
 
 
 @pytest.mark.parametrize(
@@ -20,10 +20,12 @@ from trainer_module.model import build_cnn, build_efficientnet
   [
     (lambda: build_cnn(16, 3, 4, width=8), (16, 16, 3)),
     (lambda: build_efficientnet(32, 1, 3), (32, 32, 1)),  # grey repeated to RGB inside
+    # V3's hard-swish; V2 converts in tests/mobilenet_e2e_test.py (int8, through parity).
+    (lambda: build_mobilenet(32, 3, 3, "v3small"), (32, 32, 3)),
   ],
-  ids=["cnn", "efficientnet"],
+  ids=["cnn", "efficientnet", "mobilenet_v3small"],
 )
-def test_both_models_convert_to_int8_and_float16_with_the_app_facing_tensors(build, shape):
+def test_every_model_converts_to_int8_and_float16_with_the_app_facing_tensors(build, shape):
   keras.utils.set_random_seed(0)
   model = build()
   rng = np.random.default_rng(0)

@@ -1,0 +1,154 @@
+"""Batch inference's outcome (--infer-dir): what InferenceExampleGen ingested and rejected, and
+TFX's BulkInferrer PredictionLogs, as run_summary.json's `inference` block and as
+`<output-dir>/inference/predictions.csv`.
+
+The CSV has the columns of `python -m pipeline.predict --output FILE.csv`: path (below the
+--infer-dir folder, or as the manifest wrote it), sha256 (of the file's bytes), predicted_class,
+top_probability, p_<class> per class in class-id order, error (the ingestion's rejection
+reason; empty prediction fields then). One row per file found, in path order.
+"""
+
+import csv
+import io
+import os
+import posixpath
+import uuid
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional
+
+from reporting import escape
+from trainer_module.constants import FILE_NAME_KEY, PREDICTION_KEY
+
+EXAMPLE_GEN = "InferenceExampleGen"  # the pipeline's node ids (pipeline/pipeline.py)
+BULK_INFERRER = "BulkInferrer"
+FOLDER = "inference"  # under the output dir
+FILE = "predictions.csv"
+LOGS_PATTERN = "prediction_logs*"  # BulkInferrer's output files in its InferenceResult
+NOT_BLESSED = "model not blessed"
+
+
+class Prediction(NamedTuple):
+  path: str
+  sha256: str
+  probabilities: List[float]
+  class_names: List[str]
+
+
+def read_prediction_logs(inference_uri: str) -> Iterator[Prediction]:
+  """Each PredictionLog BulkInferrer wrote (bulk_inference: the request holds the ingested
+  tf.Example, the response the probabilities and class names)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=import-outside-toplevel
+
+  from components.image_example_gen.ingest import SHA256_KEY  # pylint: disable=import-outside-toplevel
+
+  paths = sorted(tf.io.gfile.glob(posixpath.join(inference_uri, LOGS_PATTERN)))
+  if not paths:
+    return
+  for record in tf.data.TFRecordDataset(paths, compression_type="GZIP"):
+    log = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log
+    (request,) = log.request.inputs.values()  # the signature's one input, one example
+    feature = tf.train.Example.FromString(request.string_val[0]).features.feature
+    outputs = log.response.outputs
+    yield Prediction(
+      feature[FILE_NAME_KEY].bytes_list.value[0].decode(errors="surrogateescape"),
+      feature[SHA256_KEY].bytes_list.value[0].decode(),
+      [float(p) for p in tf.make_ndarray(outputs[PREDICTION_KEY])[0]],
+      [n.decode() for n in tf.make_ndarray(outputs["class_names"])[0]],
+    )
+
+
+def block(record, blessed: bool, ingest: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+  """run_summary.json's `inference`, from the run's record and InferenceExampleGen's ingest
+  report; None for a run without --infer-dir."""
+  examples = record.output(EXAMPLE_GEN, "examples")
+  if examples is None:
+    return None
+  result = record.output(BULK_INFERRER, "inference_result")
+  scored = blessed and result is not None
+  return {
+    "status": "scored" if scored else "skipped",
+    "reason": None if scored else (NOT_BLESSED if not blessed else "BulkInferrer did not run"),
+    "images_found": ingest.get("images_found", 0),
+    "images_ingested": ingest.get("images_ingested", 0),
+    "images_scored": None,  # counted from the PredictionLogs when the CSV is written
+    "images_rejected": ingest.get("images_rejected", {}),
+    "rejected_files": [
+      {"path": r["path"], "reason": r["reason"]} for r in ingest.get("rejected_files", [])
+    ],
+    "prediction_logs": result.uri if scored else None,
+    "csv": None,
+  }
+
+
+def columns(class_names: List[str]) -> List[str]:
+  """pipeline.predict --output's columns."""
+  return [
+    "path",
+    "sha256",
+    "predicted_class",
+    "top_probability",
+    *(f"p_{name}" for name in class_names),
+    "error",
+  ]
+
+
+def csv_text(predictions: List[Prediction], rejected: List[Dict[str, Any]]) -> str:
+  """The CSV: a header, then every scored and rejected file in path order."""
+  class_names = predictions[0].class_names if predictions else []
+  rows = [
+    [p.path, p.sha256, p.class_names[_top(p)], p.probabilities[_top(p)], *p.probabilities, ""]
+    for p in predictions
+  ] + [[r["path"], "", "", "", *([""] * len(class_names)), r["reason"]] for r in rejected]
+  out = io.StringIO()
+  writer = csv.writer(out, lineterminator="\n")
+  writer.writerow(columns(class_names))
+  writer.writerows(sorted(rows, key=lambda row: row[0]))
+  return out.getvalue()
+
+
+def _top(prediction: Prediction) -> int:
+  return max(range(len(prediction.probabilities)), key=prediction.probabilities.__getitem__)
+
+
+def write_csv(summary_block: Dict[str, Any], output_dir: str) -> Dict[str, Any]:
+  """Writes <output_dir>/inference/predictions.csv from the block's PredictionLogs (written
+  beside, then renamed over: never half a file) and fills in its path and count. A run that
+  scored nothing removes an earlier run's file."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  path = os.path.join(output_dir, FOLDER, FILE)
+  if summary_block.get("status") != "scored":
+    if tf.io.gfile.exists(path):  # an earlier run's: never taken for this run's predictions
+      tf.io.gfile.remove(path)
+    return summary_block
+  predictions = list(read_prediction_logs(summary_block["prediction_logs"]))
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  partial = f"{path}.{uuid.uuid4().hex}.partial"
+  with tf.io.gfile.GFile(partial, "w") as f:
+    f.write(csv_text(predictions, summary_block["rejected_files"]))
+  tf.io.gfile.rename(partial, path, overwrite=True)
+  return dict(summary_block, images_scored=len(predictions), csv=path)
+
+
+def console_line(summary_block: Dict[str, Any]) -> str:
+  """'  inference: 500 images scored, 1 rejected (1 not_an_image); predictions in PATH', or
+  '  inference: skipped: model not blessed (501 images found)'."""
+  rejected = summary_block["images_rejected"]
+  counts = (
+    f"{sum(rejected.values())} rejected ("
+    + ", ".join(f"{n} {reason}" for reason, n in rejected.items())
+    + ")"
+    if rejected
+    else "none rejected"
+  )
+  if summary_block["status"] != "scored":
+    return (
+      f"  inference: skipped: {summary_block['reason']} "
+      f"({summary_block['images_found']} images found, {counts})"
+    )
+  scored = summary_block["images_scored"]
+  where = escape.one_line(summary_block["csv"] or summary_block["prediction_logs"])
+  return (
+    f"  inference: {summary_block['images_ingested'] if scored is None else scored} images "
+    f"scored, {counts}; predictions in {where}"
+  )
