@@ -47,13 +47,18 @@ def _gated_rows(summary):
     return list(csv.DictReader(f))
 
 
-def test_one_served_model_answers_on_its_three_signatures(ensemble_run):
+def test_one_served_model_answers_on_its_signatures(ensemble_run):
   data_dir, output_dir, result, summary = ensemble_run
   versions = [v for v in os.listdir(os.path.join(output_dir, "serving_model")) if v.isdigit()]
   assert versions == [summary["pushed_version"]]
   served = summary["pushed_model_path"]
   model = tf.saved_model.load(served)
-  assert set(model.signatures) == {"serving_default", "serving_examples", "transform_features"}
+  assert set(model.signatures) == {
+    "serving_default",
+    "serving_examples",
+    "transform_features",
+    "bulk_inference",
+  }
   # The gated split's examples as ImageExampleGen wrote them (what the Evaluator feeds).
   found = records.split_examples(summary["examples_path"], "test")[:12]
   data = [records.feature(e, "image") for e in found]
@@ -69,6 +74,8 @@ def test_one_served_model_answers_on_its_three_signatures(ensemble_run):
   serialized = tf.constant([e.SerializeToString() for e in found])
   by_example = model.signatures["serving_examples"](examples=serialized)
   np.testing.assert_allclose(by_example["probabilities"], by_bytes["probabilities"], atol=1e-5)
+  bulk = model.signatures["bulk_inference"](examples=serialized)
+  np.testing.assert_allclose(bulk["probabilities"], by_bytes["probabilities"], atol=1e-5)
   transformed = model.signatures["transform_features"](examples=serialized)
   classes = summary["classes"]
   assert [classes[i] for i in np.ravel(transformed["label_xf"])] == [

@@ -4,7 +4,7 @@
 cnn,efficientnet` one member per architecture (any name `model.build_model` knows). run_fn
 trains each member as it would a single model (the same datasets, callbacks and class weights);
 `combine` then wraps them into one model whose output is the mean of their softmax outputs, and
-that model goes through export.py like any other: the same three signatures, warmup, serving
+that model goes through export.py like any other: the same signatures, warmup, serving
 check and TFLite export. The members stay in it as nested models named member_1, member_2, ...
 (`member_models`), so reporting can score each on the gated split. Keras is imported by the
 functions that build or read models only: the pipeline's config checks flags with this module.
