@@ -15,10 +15,11 @@ import posixpath
 import uuid
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
+from components.image_example_gen.report import UNLABELLED_STAGE
 from reporting import escape
 from trainer_module.constants import FILE_NAME_KEY, PREDICTION_KEY
 
-EXAMPLE_GEN = "InferenceExampleGen"  # the pipeline's node ids (pipeline/pipeline.py)
+EXAMPLE_GEN = UNLABELLED_STAGE  # the pipeline's node ids (pipeline/pipeline.py)
 BULK_INFERRER = "BulkInferrer"
 FOLDER = "inference"  # under the output dir
 FILE = "predictions.csv"

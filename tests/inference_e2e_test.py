@@ -91,6 +91,11 @@ def test_bulk_inferrer_scores_every_good_file_and_rejects_the_bad_ones(blessed_r
     f"predictions in {block['csv']}"
   )
   assert line in result.stdout.splitlines()
+  # Its ingestion's lines are labelled as its stage, not as the training images' ImageExampleGen.
+  assert "[InferenceExampleGen] found 502 files: 500 ingested, rejected: " in result.stdout
+  assert not any(
+    text.startswith("[ImageExampleGen]") and "502" in text for text in result.stdout.splitlines()
+  )
 
 
 def test_top1_matches_pipeline_predict_on_the_same_files(blessed_run, tmp_path):

@@ -37,6 +37,8 @@ from tfx.utils import proto_utils
 from components.image_example_gen import files, ingest, listing, progress
 from components.image_example_gen.errors import InputError
 from components.image_example_gen.report import (
+  STAGE,
+  UNLABELLED_STAGE,
   assemble_report,
   format_report,
   imbalance_warnings,
@@ -92,6 +94,11 @@ def _configs(exec_properties: Dict[str, Any]):
     exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
   )
   return input_config, output_config
+
+
+def _stage(exec_properties: Dict[str, Any]) -> str:
+  """The console label of this ingestion: the training images' or the images to classify."""
+  return UNLABELLED_STAGE if unpack_custom_config(exec_properties).get("unlabelled") else STAGE
 
 
 def write_listing(exec_properties: Dict[str, Any], folder: str) -> Dict[str, Any]:
@@ -203,7 +210,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       for name in split_names
     }
     report_dir = exec_properties[_REPORT_DIR_KEY]
-    with progress.Reporter(progress.progress_file(report_dir)) as reporter:
+    with progress.Reporter(
+      progress.progress_file(report_dir), stage=_stage(exec_properties)
+    ) as reporter:
       with self._make_beam_pipeline() as pipeline:
         reporter.total = self._ingest(pipeline, exec_properties, prefixes)
     examples_utils.set_payload_format(
@@ -260,4 +269,4 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     examples.set_int_custom_property("images_found", report["images_found"])
     examples.set_int_custom_property("images_ingested", report["images_ingested"])
     examples.set_int_custom_property("images_rejected", sum(report["images_rejected"].values()))
-    print(format_report(report), flush=True)
+    print(format_report(report, _stage(exec_properties)), flush=True)

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Optional
 
-from components.image_example_gen import files
+from components.image_example_gen import files, report
 
 FIRST, EARLY, LATER = 5.0, 5.0, 30.0  # seconds: the first line, then every EARLY, after a
 EARLY_UNTIL = 30.0  # minute of them every LATER
@@ -38,8 +38,12 @@ def checked(path: str) -> int:
 class Reporter:
   """Prints the files checked so far while the `with` block runs (quiet for short runs)."""
 
-  def __init__(self, path: Optional[str], total: Optional[int] = None):
-    self.path, self.total = path, total  # total may be set later, once the files are listed
+  def __init__(self, path: Optional[str], total: Optional[int] = None, stage: str = report.STAGE):
+    self.path, self.total, self.stage = (
+      path,
+      total,
+      stage,
+    )  # total may be set later, once the files are listed
     self._stop = threading.Event()
     self._thread: Optional[threading.Thread] = None
     self._started, self._printed = 0.0, False
@@ -53,7 +57,7 @@ class Reporter:
   def _line(self, done: int) -> int:
     elapsed = time.monotonic() - self._started
     rate = f" ({done / elapsed:,.0f} files/s)" if done else ""
-    print(f"[ImageExampleGen] checked {done:,} of {self.total:,} files{rate}", flush=True)
+    print(f"[{self.stage}] checked {done:,} of {self.total:,} files{rate}", flush=True)
     self._printed = True
     return done
 

@@ -10,6 +10,9 @@ import tensorflow as tf
 
 from components.image_example_gen import files
 
+STAGE = "ImageExampleGen"  # the console's label for ingestion lines
+UNLABELLED_STAGE = "InferenceExampleGen"  # the images to classify (its node id in pipeline.py)
+
 MAX_LISTED = 10  # names listed in one line, at most
 IMBALANCE_RATIO = 10
 
@@ -91,22 +94,22 @@ def training_data_problem(report: Dict[str, Any], expected: Sequence[str]) -> Op
   return "cannot train: " + "; ".join(problems) if problems else None
 
 
-def format_report(report: Dict[str, Any]) -> str:
+def format_report(report: Dict[str, Any], stage: str = STAGE) -> str:
   rejected = ", ".join(f"{n} {r}" for r, n in report["images_rejected"].items()) or "none"
   lines = [
-    f"[ImageExampleGen] found {report['images_found']} files: "
+    f"[{stage}] found {report['images_found']} files: "
     f"{report['images_ingested']} ingested, rejected: {rejected}"
   ]
   for name, split in report["splits"].items():
     lines.append(
-      f"[ImageExampleGen]   {name}: {split['found']} found, {split['written']} written, "
+      f"[{stage}]   {name}: {split['found']} found, {split['written']} written, "
       f"{sum(split['rejected'].values())} rejected, {len(split['classes'])} classes"
     )
   lines += [
-    f"[ImageExampleGen] skipped {s}: the pipeline's output dir is never data"
+    f"[{stage}] skipped {s}: the pipeline's output dir is never data"
     for s in report.get("skipped_folders", [])
   ]
-  lines += [f"[ImageExampleGen] warning: {w}" for w in report.get("warnings", [])]
+  lines += [f"[{stage}] warning: {w}" for w in report.get("warnings", [])]
   return "\n".join(lines)
 
 
