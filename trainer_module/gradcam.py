@@ -84,6 +84,7 @@ class GradCam:
     if not found:
       raise ValueError(f"model {model.name!r} has no convolutional layer for Grad-CAM")
     path, self.layer = found
+    self._path = path
     self.head = _softmax_head(model)
     if len(model.inputs) != 1:
       raise ValueError(f"model {model.name!r} takes {len(model.inputs)} inputs, expected one image")
@@ -92,7 +93,9 @@ class GradCam:
 
   @property
   def layer_name(self) -> str:
-    return self.layer.name
+    """The feature map's layer, with the nested models that hold it (an ensemble's heatmap is
+    the ensemble's score on one member's feature map: "member_2/re_lu_3")."""
+    return "/".join([m.name for m in self._path[1:]] + [self.layer.name])
 
   def __call__(
     self, pixels: np.ndarray, class_ids: Optional[Sequence[int]] = None, batch_size: int = 32

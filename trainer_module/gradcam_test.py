@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer_module import gradcam
+from trainer_module import ensemble, gradcam
 from trainer_module.constants import IMAGE_XF
 from trainer_module.model import (
   BACKBONE,
@@ -73,6 +73,7 @@ def test_the_target_is_the_last_convolutional_activation_not_the_pooling():
   path, layer = gradcam.find_target(cnn)
   assert path == [cnn] and isinstance(layer, keras.layers.ReLU)
   assert cnn.layers[cnn.layers.index(layer) + 1].__class__.__name__ == ("AdaptiveAveragePooling2D")
+  assert gradcam.GradCam(cnn).layer_name == layer.name  # a single model's: the layer alone
   efficientnet = build_efficientnet(32, 1, 3)
   path, layer = gradcam.find_target(efficientnet)
   assert [m.name for m in path] == [efficientnet.name, BACKBONE]
@@ -88,6 +89,15 @@ def test_the_target_is_the_last_convolutional_activation_not_the_pooling():
       ("Conv_1", "conv_1")
     )
     assert tuple(layer.output.shape[1:3]) == (2, 2)
+  # An ensemble: the last member's last activation, named with the member that holds it; the
+  # score is the ensemble's own output (the members' mean), not the member's.
+  members = [build_cnn(32, 3, 4, width=8), build_cnn(32, 3, 4, width=8)]
+  averaged = ensemble.combine(members)
+  cam = gradcam.GradCam(averaged)
+  assert cam.layer_name.startswith("member_2/re_lu")
+  pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+  _, probabilities = cam(pixels)
+  np.testing.assert_allclose(probabilities, averaged({IMAGE_XF: pixels}), atol=1e-5)
   dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
   assert gradcam.find_target(dense) is None
   with pytest.raises(ValueError, match="no convolutional layer"):
