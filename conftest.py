@@ -1,6 +1,7 @@
 """Test tiers, and models trained once on real digits, shared by the tests that check, push,
 convert, explain and query them."""
 
+import os
 import sys
 
 import pytest
@@ -20,6 +21,20 @@ _TRAINED = {"digits_model", "digits_tflite", "digits_transformed"}
 # Run first: under pytest-xdist's file-by-file schedule the longest file (the compiled spec's 28
 # task processes) then starts at once, instead of last while the other worker idles.
 _LONGEST_FIRST = ("tests/spec_runner_e2e_test.py",)
+
+
+# Settings the quiet-console tests' subprocesses inherit: importing a test module (say, one that
+# imports a benchmark or a runner) must not change them for every later test.
+_INHERITED = ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")
+_ENVIRONMENT = {name: os.environ.get(name) for name in _INHERITED}
+
+
+def pytest_collection_finish(session):  # pylint: disable=unused-argument
+  changed = [n for n in _INHERITED if os.environ.get(n) != _ENVIRONMENT[n]]
+  if changed:
+    raise pytest.UsageError(
+      f"importing the test modules set {', '.join(changed)}: set it in the module's main()"
+    )
 
 
 def pytest_collection_modifyitems(items):
