@@ -1,8 +1,10 @@
 """conftest.py's tier guard: a unit test that trains, runs a Keras evaluate or predict loop,
 Beam, a TFX executor or a subprocess fails; calling the model is allowed."""
 
+import os
 import subprocess
 import sys
+import tomllib
 
 import keras
 import numpy as np
@@ -46,3 +48,20 @@ def test_an_integration_test_may_and_the_guard_is_lifted_after_each_unit_test():
   x = np.ones((4, 3), np.float32)
   assert model.predict(x, verbose=0).shape == (4, 2)
   assert "predict" not in keras.Model.__dict__  # the inherited method is back
+
+
+def test_every_test_file_is_under_a_testpath_that_make_test_collects():
+  """pytest collects only pyproject.toml's testpaths: a package left out has tests that never run
+  (reporting/'s did not, for a day)."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+    testpaths = tomllib.load(f)["tool"]["pytest"]["ini_options"]["testpaths"]
+  skipped = {".venv", ".git", "build", "tfx_output", "node_modules"}
+  outside = []
+  for folder, folders, files in os.walk(root):
+    folders[:] = [d for d in folders if d not in skipped and not d.startswith(".")]
+    relative = os.path.relpath(folder, root)
+    for name in files:
+      if name.endswith("_test.py") and relative.split(os.sep)[0] not in testpaths:
+        outside.append(os.path.join(relative, name))
+  assert not outside, f"test files pytest never collects: {outside}"
