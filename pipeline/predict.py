@@ -244,15 +244,11 @@ def output_format(path: str) -> str:
 
 
 def columns(class_names: List[str]) -> List[str]:
-  """--output's columns: the pipeline's per-image predictions, less the true class."""
-  return [
-    "path",
-    "sha256",
-    "predicted_class",
-    "top_probability",
-    *(f"p_{name}" for name in class_names),
-    "error",
-  ]
+  """--output's columns: the pipeline's per-image predictions less the true class, as the
+  pipeline's batch inference writes them (reporting/inference.py)."""
+  from reporting import inference  # pylint: disable=import-outside-toplevel
+
+  return inference.columns(class_names)
 
 
 def output_row(

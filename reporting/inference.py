@@ -82,7 +82,8 @@ def block(record, blessed: bool, ingest: Dict[str, Any]) -> Optional[Dict[str, A
 
 
 def columns(class_names: List[str]) -> List[str]:
-  """pipeline.predict --output's columns."""
+  """The CSV's columns, also pipeline.predict --output's: path, sha256, predicted_class,
+  top_probability, p_<class> in class-id order, error."""
   return [
     "path",
     "sha256",
