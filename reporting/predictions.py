@@ -84,14 +84,14 @@ def decode(spec: Dict[str, Any], data: List[bytes]) -> np.ndarray:
 
 
 def predict(model, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
-  """Probabilities [n, classes] of uint8 pixels, cast to float32 a batch at a time."""
+  """Probabilities [n, classes] of uint8 pixels, cast to float32 a batch at a time; [outputs,
+  n, classes] for a model of several outputs."""
   name = model.inputs[0].name
-  return np.concatenate(
-    [
-      np.asarray(model({name: pixels[i : i + batch_size].astype(np.float32)}, training=False))
-      for i in range(0, len(pixels), batch_size)
-    ]
-  )
+  batches = [
+    np.asarray(model({name: pixels[i : i + batch_size].astype(np.float32)}, training=False))
+    for i in range(0, len(pixels), batch_size)
+  ]
+  return np.concatenate(batches, axis=batches[0].ndim - 2)
 
 
 @functools.lru_cache(maxsize=1)  # the report is written twice (report/ and beside the push)
@@ -101,17 +101,20 @@ def score(model_dir: str, examples_uri: str, split: str) -> Scored:
   from trainer_module import ensemble  # pylint: disable=import-outside-toplevel
 
   spec, model, class_names = load_model(model_dir)
-  members = ensemble.member_models(model)
+  members = ensemble.with_member_outputs(model)  # the ensemble and its members in one pass
   files, hashes, labels, probabilities = [], [], [], []
-  by_member: List[List[np.ndarray]] = [[] for _ in members]
+  by_member: List[np.ndarray] = []  # [members, batch, classes] a batch
   batch: List[bytes] = []
 
   def flush():
     if batch:
       pixels = decode(spec, batch)
-      probabilities.append(predict(model, pixels))
-      for member, out in zip(members, by_member):
-        out.append(predict(member, pixels))
+      if members:
+        outputs = predict(members, pixels)
+        probabilities.append(outputs[0])
+        by_member.append(outputs[1:])
+      else:
+        probabilities.append(predict(model, pixels))
       batch.clear()
 
   for name, data, label in read_examples(examples_uri, split):
@@ -129,7 +132,7 @@ def score(model_dir: str, examples_uri: str, split: str) -> Scored:
     np.concatenate(probabilities) if probabilities else np.zeros((0, len(class_names))),
     class_names,
     split,
-    np.stack([np.concatenate(out) for out in by_member]) if members and files else None,
+    np.concatenate(by_member, axis=1) if by_member else None,
   )
 
 

@@ -190,9 +190,15 @@ class TrainingConfig:
   @property
   def variant(self) -> Optional[str]:
     """--model-variant, or the family's default; None for the CNN."""
-    if self.model not in MODEL_VARIANTS:
+    return self.variant_of(self.model)
+
+  def variant_of(self, architecture: str) -> Optional[str]:
+    """The variant `architecture` trains at: --model-variant for --model's, else (an ensemble's
+    other member) its family's default; None for the CNN."""
+    if architecture not in MODEL_VARIANTS:
       return None
-    return self.model_variant or MODEL_VARIANTS[self.model][0]
+    own = self.model_variant if architecture == self.model else None
+    return own or MODEL_VARIANTS[architecture][0]
 
   def model_errors(self) -> List[str]:
     """What does not fit --model: a variant of another family, --weights for the CNN."""

@@ -16,6 +16,7 @@ from typing import List, Optional, Sequence
 from trainer_module.constants import IMAGE_XF
 
 MEMBER_PREFIX = "member_"
+AVERAGE = "probabilities"  # the layer averaging the members' outputs
 NAME = "ensemble"
 
 
@@ -62,7 +63,7 @@ def combine(models: Sequence):
   for i, model in enumerate(models):
     model.name = f"{MEMBER_PREFIX}{i + 1}"
     outputs.append(model({IMAGE_XF: image}))
-  average = keras.layers.Average(dtype="float32", name="probabilities")(outputs)
+  average = keras.layers.Average(dtype="float32", name=AVERAGE)(outputs)
   return keras.Model({IMAGE_XF: image}, average, name=NAME)
 
 
@@ -78,3 +79,13 @@ def member_models(model) -> List:
     for layer in model.layers
     if isinstance(layer, keras.Model) and layer.name.startswith(MEMBER_PREFIX)
   ]
+
+
+def with_member_outputs(model):
+  """A model of the same layers giving [the ensemble's probabilities, each member's] in one
+  pass (the members' outputs are the averaging layer's inputs); None for a single model."""
+  import keras  # pylint: disable=import-outside-toplevel
+
+  if model.name != NAME:
+    return None
+  return keras.Model(model.inputs, [model.output, *model.get_layer(AVERAGE).input])

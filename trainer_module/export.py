@@ -25,7 +25,6 @@ from trainer_module.constants import (
   IMAGE_KEY,
   IMAGE_XF,
   LABEL_VOCAB,
-  MODEL_VARIANTS,
   PREDICTION_KEY,
   SERVING_EXAMPLES_SIGNATURE,
   SERVING_INPUT,
@@ -106,11 +105,11 @@ def write_extras(
   mean, std = standardization(model) or (stats["mean"], stats["std"])
   architectures = {member.model for member in ensemble.members(config)}
   kind = architectures.pop() if len(architectures) == 1 else ensemble.NAME
-  # --model-variant is --model's; an ensemble's other architecture uses its family's default
-  variant = config.variant if kind == config.model else MODEL_VARIANTS.get(kind, (None,))[0]
   contract.write_contract(
     saved_model_dir,
-    contract.input_contract(stats["shape"], stats["resize"], kind, mean, std, variant),
+    contract.input_contract(
+      stats["shape"], stats["resize"], kind, mean, std, config.variant_of(kind)
+    ),
   )
   # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
   keras.Model(model.input, model.output, name=model.name).save(

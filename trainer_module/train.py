@@ -67,7 +67,7 @@ def build(
     size,
     channels,
     tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
-    variant=config.variant if own else None,
+    variant=config.variant_of(name or config.model),
     weights=config.weights if own else None,
     width=int(hp["width"]),
     dropout=float(hp["dropout"]),
