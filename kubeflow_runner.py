@@ -10,31 +10,13 @@ The spec is written with KubeflowV2DagRunner; each task runs TFX's Kubeflow V2 e
 entrypoint inside IMAGE, which must have this project installed (Dockerfile, setup.py).
 """
 
-import json
 import os
 import sys
 from typing import List, Optional
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from schemas.outcomes import ExitCode
+
 DATA_ROOT = "data_root"  # The pipeline parameter: the folder ImageExampleGen ingests.
-
-
-def _rewrite_spec(spec_path: str, by_span: bool) -> None:
-  """ImageExampleGen's preCacheCheck runs its own driver, whose fingerprint covers every file it
-  reads (TFX's compiles in its FileBasedExampleGen driver, which globs only <class>/<entry>);
-  with spans (`by_span`), the drift baseline is the newest statistics of an earlier span."""
-  import json  # pylint: disable=import-outside-toplevel
-
-  from components.image_example_gen import kfp_driver  # pylint: disable=import-outside-toplevel
-  from pipeline import spans  # pylint: disable=import-outside-toplevel
-
-  with open(spec_path) as f:
-    spec = json.load(f)
-  changed = kfp_driver.use_in_spec(spec)
-  changed = (by_span and spans.previous_statistics_filter(spec)) or changed
-  if changed:
-    with open(spec_path, "w") as f:
-      json.dump(spec, f, sort_keys=True)
 
 
 def _parser():
@@ -189,17 +171,6 @@ def check_cloud_paths(config, image: Optional[str]) -> None:
       )
 
 
-def never_cache(spec_path: str, tasks) -> None:
-  """Turns Vertex's cache off for these tasks of a compiled spec (TFX sets one caching option
-  for the whole pipeline): the Pusher must look at the serving dir every run."""
-  with open(spec_path) as f:
-    spec = json.load(f)
-  for name in tasks:
-    spec["pipelineSpec"]["root"]["dag"]["tasks"][name]["cachingOptions"] = {"enableCache": False}
-  with open(spec_path, "w") as f:
-    json.dump(spec, f, indent=2, sort_keys=True)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
   from pipeline import configs  # pylint: disable=import-outside-toplevel
 
@@ -242,13 +213,13 @@ def main(argv: Optional[List[str]] = None) -> int:
       infer_source = inputs.describe_inference(config)
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
 
   from components.image_example_gen import spans  # pylint: disable=import-outside-toplevel
-  from pipeline import local_run  # pylint: disable=import-outside-toplevel
-  from pipeline.pipeline import create_pipeline  # pylint: disable=import-outside-toplevel
+  from pipeline import kfp_spec  # noqa: PLC0415
+  from pipeline.pipeline import create_pipeline, kubeflow  # pylint: disable=import-outside-toplevel
 
   spec_path = os.path.abspath(args.spec_path)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
@@ -263,20 +234,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     create_pipeline(
       config,
       source,
+      target=kubeflow(cloud, data_root),
       num_classes=args.num_classes,
-      cloud=cloud,
-      data_root=data_root,
-      ui_report=True,
-      kubeflow_v2=True,
       infer_source=infer_source or None,
     ),
     parameter_values={DATA_ROOT: source.input_base},
   )
-  never_cache(spec_path, local_run.ALWAYS_RUN)
+  kfp_spec.edit_file(spec_path, by_span=spans.has_spec(config.data_dir))
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
-  _rewrite_spec(spec_path, by_span=spans.has_spec(config.data_dir))
   if not (args.submit or args.schedule):
-    return EXIT_OK
+    return ExitCode.OK
 
   from pipeline import vertex  # pylint: disable=import-outside-toplevel
 
@@ -291,9 +258,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
   except vertex.VertexError as e:
     print(f"error: {e}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
   print(f"[kubeflow_runner] {'schedule' if args.schedule else 'pipeline job'} created: {name}")
-  return EXIT_OK
+  return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -3,13 +3,12 @@
   python local_runner.py                      # built-in digits sample -> ./tfx_output/
   python local_runner.py --data-dir DIR ...   # your class-folder tree; see --help
 
-Exit status: 0 blessed and pushed; 3 ran but not blessed (nothing pushed); 2 bad input or
-usage; 1 anything else; 130 / 143 interrupted by SIGINT / SIGTERM.
+Exit status (schemas/outcomes.py): 0 blessed and pushed, or the candidate is already the served
+model; 3 ran but not blessed (nothing pushed); 2 bad input or usage; 1 anything else;
+130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
-import dataclasses
 import datetime
-import logging
 import os
 import signal
 import sys
@@ -18,8 +17,7 @@ from typing import List, Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+from schemas.outcomes import SIGNAL_EXIT, ExitCode  # noqa: E402  (after TF's log level)
 
 
 class Interrupted(BaseException):
@@ -34,12 +32,18 @@ def _raise_interrupted(signum, _frame):
   raise Interrupted(signum)
 
 
+def _ignore_signals() -> None:
+  """While a stopping run writes its record, a second signal must not stop it."""
+  for signum in SIGNAL_EXIT:
+    signal.signal(signum, signal.SIG_IGN)
+
+
 def _say(message: str) -> None:
   print(f"[local_runner] {message}", flush=True)
 
 
 def _parser():
-  from pipeline import configs  # pylint: disable=import-outside-toplevel
+  from pipeline import configs  # noqa: PLC0415
 
   parser = configs.build_parser()
   parser.add_argument(
@@ -58,14 +62,15 @@ def _parser():
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  # Imports are here so that --help and usage errors answer at once.
-  from pipeline import configs, console, run_lock  # pylint: disable=import-outside-toplevel
+  """Parses the flags (usage errors: exit 2, before anything is created), takes the output
+  dir, runs the pipeline and ends with its record, whatever ends it."""
+  from pipeline import configs, console, run_lock  # noqa: PLC0415  (--help answers at once)
 
   try:
     config, args = configs.parse(argv, _parser())
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
   try:
     with run_lock.hold(
       config.output_dir,
@@ -74,76 +79,107 @@ def main(argv: Optional[List[str]] = None) -> int:
     ):
       run_id = datetime.datetime.now().isoformat()
       log_path = os.path.join(config.output_dir, "logs", run_id.replace(":", "") + ".log")
-      with console.Console(log_path, verbose=args.verbose) as out:
-        return _run(config, run_id, out)
+      run = Run(config, run_id)
+      try:
+        with console.Console(log_path, verbose=args.verbose) as out:
+          return run.start(out)
+      except Interrupted as e:  # before the console was up, or while the run was ending
+        _ignore_signals()
+        return run.stopped(e.signum, log_path)
   except run_lock.LockHeld as e:
     print(f"error: {e}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
-def _run(config, run_id: str, out) -> int:
-  """Runs the pipeline and ends it with reporting.finish.finish_run, however it ends: a
-  summary for every run (pushed, not blessed, bad input, failed, interrupted)."""
-  from pipeline import configs  # pylint: disable=import-outside-toplevel
-  from reporting import finish, outcome  # pylint: disable=import-outside-toplevel
+class Run:
+  """One run: the pipeline, then reporting.finish.finish_run however it ends (pushed,
+  unchanged, not blessed, bad input, failed, interrupted)."""
 
-  if not out.verbose:
-    _say(f"log: {out.log_path} (--verbose shows it here)")
-  started, given = time.time(), [config]
-  try:
-    _pipeline(given, run_id)
-    end = outcome.Outcome()
-  except Interrupted as e:
-    for other in EXIT_SIGNAL:  # a second signal must not stop the summary being written
-      signal.signal(other, signal.SIG_IGN)
-    logging.warning("interrupted by %s", signal.Signals(e.signum).name)
-    end = outcome.interrupted(e.signum, out.stage)
-  except Exception as e:  # pylint: disable=broad-except
-    from components.image_example_gen.errors import InputError  # pylint: disable=import-outside-toplevel
+  def __init__(self, config, run_id: str):
+    self.config, self.run_id = config, run_id
+    self.started = time.time()
+    self.stage: Optional[str] = None  # the stage running when it stopped
+    self.finished = False
 
-    logging.exception("pipeline stopped")
-    end = outcome.from_exception(e, out.stage, input_kinds=(InputError, configs.ConfigError))
-  config = given[-1]  # with the sample data's folder when there was no --data-dir
-  _, status = finish.finish_run(
-    config.run_context(),
-    end,
-    run_id,
-    record=lambda: _record(config, run_id),
-    extra={"wall_seconds": round(time.time() - started, 1), "log": out.log_path},
-    note=_say,
-    error=out.error,
-  )
-  return status
+  def start(self, out) -> int:
+    if not out.verbose:
+      _say(f"log: {out.log_path} (--verbose shows it here)")
+    try:
+      _pipeline(self)
+      end = None
+    except Interrupted as e:
+      _ignore_signals()
+      end = ("interrupted", e.signum)
+    except Exception as e:  # noqa: BLE001  (every failure ends in the record)
+      import logging  # noqa: PLC0415
+
+      logging.exception("pipeline stopped")
+      end = ("failed", e)
+    self.stage = out.stage
+    return self._finish(end, out.log_path, out.error)
+
+  def stopped(self, signum: int, log_path: str) -> int:
+    """An interrupt outside the pipeline's own run: its record, if the run has none yet."""
+    if self.finished:  # the record was written; the signal came while the process ended
+      return SIGNAL_EXIT[signum]
+    return self._finish(("interrupted", signum), log_path)
+
+  def _finish(self, end, log_path: str, error=None) -> int:
+    from pipeline import configs  # noqa: PLC0415
+    from reporting import finish, outcome  # noqa: PLC0415
+
+    if end is None:
+      ended = outcome.Outcome()
+    elif end[0] == "interrupted":
+      import logging  # noqa: PLC0415
+
+      logging.warning("interrupted by %s", signal.Signals(end[1]).name)
+      ended = outcome.interrupted(end[1], self.stage)
+    else:
+      ended = outcome.from_exception(end[1], self.stage, input_kinds=(configs.ConfigError,))
+    _, status = finish.finish_run(
+      self.config.run_context(),
+      ended,
+      self.run_id,
+      run=self._executions,
+      extra={"wall_seconds": round(time.time() - self.started, 1), "log": log_path},
+      note=_say,
+      **({"error": error} if error else {}),
+    )
+    self.finished = True
+    return status
+
+  def _executions(self):
+    """The run's executions in its metadata store (none when it stopped before it began)."""
+    from reporting import executions  # noqa: PLC0415
+
+    if not os.path.isfile(self.config.metadata_path):
+      return None
+    return executions.open_run(self.config.metadata_path, self.config.pipeline_name, self.run_id)
 
 
-def _record(config, run_id: str):
-  """The run's record in its metadata store (absent when the run stopped before it began)."""
-  from reporting import record  # pylint: disable=import-outside-toplevel
-
-  if not os.path.isfile(config.metadata_path):
-    return None
-  return record.open_run(config.metadata_path, config.pipeline_name, run_id)
-
-
-def _pipeline(given: list, run_id: str) -> None:
+def _pipeline(run: Run) -> None:
   """The sample data when no --data-dir, the input described, then the pipeline run; the
-  config the run had is appended to `given`."""
-  from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
-  from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+  run's config follows (the sample data's folder, the weights file resolved)."""
+  import dataclasses  # noqa: PLC0415
+  import logging  # noqa: PLC0415
 
-  from pipeline import inputs, local_run, pipeline, sample_data  # pylint: disable=import-outside-toplevel
+  from absl import logging as absl_logging  # noqa: PLC0415
+  from tfx import v1 as tfx  # noqa: PLC0415
+
+  from pipeline import inputs, local_run, pipeline, sample_data  # noqa: PLC0415
 
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("apache_beam").setLevel(logging.WARNING)
-  config = given[-1]
+  config = run.config
   if config.data_dir is None:
     _say(f"no --data-dir: exporting scikit-learn digits to {config.sample_data_dir}")
-    config = dataclasses.replace(config, data_dir=sample_data.export_digits(config.sample_data_dir))
-    given.append(config)
+    config = run.config = dataclasses.replace(
+      config, data_dir=sample_data.export_digits(config.sample_data_dir)
+    )
   source = inputs.describe_input(config)
   infer_source = inputs.describe_inference(config)
-  config = inputs.resolve_weights(config)
-  given.append(config)
+  config = run.config = inputs.resolve_weights(config)
   _say(
     f"{len(source.classes)} classes in {config.data_dir}"
     f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}"
@@ -157,31 +193,25 @@ def _pipeline(given: list, run_id: str) -> None:
       ),
       infer_source=infer_source,
     ),
-    run_id,
+    run.run_id,
   )
 
 
 def run(argv: Optional[List[str]] = None) -> int:
-  """main() with the contract's exit status for interrupts and unexpected failures."""
-  for signum in EXIT_SIGNAL:
+  """main() with the contract's exit status for interrupts before the output dir was taken and
+  for unexpected failures."""
+  for signum in SIGNAL_EXIT:
     signal.signal(signum, _raise_interrupted)
   try:
-    return main(argv)
+    return int(main(argv))
   except (Interrupted, KeyboardInterrupt) as e:
     signum = getattr(e, "signum", signal.SIGINT)
-    # Ignore a second signal while stopping; pushes are staged and renamed into place, so no
-    # half-written version is ever served.
-    for other in EXIT_SIGNAL:
-      signal.signal(other, signal.SIG_IGN)
-    print(
-      f"error: interrupted by {signal.Signals(signum).name}; the run stopped "
-      "(no model version is left half-written)",
-      file=sys.stderr,
-    )
-    return EXIT_SIGNAL[signum]
-  except Exception as e:  # pylint: disable=broad-except  (before the run's log exists)
+    _ignore_signals()
+    print(f"error: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+    return int(SIGNAL_EXIT[signum])
+  except Exception as e:  # noqa: BLE001  (before the run's log exists)
     print(f"error: pipeline failed: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
-    return EXIT_ERROR
+    return int(ExitCode.ERROR)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import time
 from benchmarks import fashion_mnist, measure
 from benchmarks.report import machine, spread, write_section
 from benchmarks.serving_benchmark import _round
+from schemas import nodes
 from tools.runner import local_runner_command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -86,7 +87,7 @@ def _run(data_dir: str, out_dir: str, epochs: int, *flags: str) -> dict:
     "split": summary["metrics"]["split"],
     "images": summary["metrics"]["examples"],
     "members": [m["accuracy"] for m in (summary.get("ensemble") or {}).get("members", [])],
-    "trainer_seconds": summary["stage_seconds"].get("Trainer"),
+    "trainer_seconds": summary["stage_seconds"].get(nodes.TRAINER),
     "int8_bytes": (summary.get("tflite") or {}).get("int8", {}).get("bytes"),
     "int8_agreement": (summary.get("tflite") or {}).get("int8", {}).get("agreement"),
     "model": summary["pushed_model_path"],

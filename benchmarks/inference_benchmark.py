@@ -25,6 +25,7 @@ import time
 
 from benchmarks import fashion_mnist, measure
 from benchmarks.report import machine, spread, write_section
+from schemas import nodes
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -67,7 +68,7 @@ def _bulk_inferrer(examples_uri: str, model_uri: str, out: str) -> float:
   from tfx.utils import proto_utils  # pylint: disable=import-outside-toplevel
 
   from components.image_example_gen.sources import INFER_SPLIT  # pylint: disable=import-outside-toplevel
-  from trainer_module.constants import BULK_INFERENCE_SIGNATURE  # pylint: disable=import-outside-toplevel
+  from schemas.features import BULK_INFERENCE_SIGNATURE  # pylint: disable=import-outside-toplevel
 
   examples, model, result = (
     standard_artifacts.Examples(),
@@ -137,7 +138,7 @@ def main() -> None:
   if block.get("status") != "scored":
     sys.exit(f"the run scored nothing: {block}")
   (examples_uri,) = glob.glob(
-    os.path.join(out_dir, "pipeline", "InferenceExampleGen", "examples", "*")
+    os.path.join(out_dir, "pipeline", nodes.INFERENCE_EXAMPLE_GEN, "examples", "*")
   )
   scored = block["images_scored"]
   load = os.getloadavg()[0]

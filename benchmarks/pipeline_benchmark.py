@@ -22,6 +22,7 @@ import time
 
 from benchmarks import measure
 from benchmarks.report import machine, spread, write_section
+from schemas import nodes
 from tools.runner import local_runner_command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,14 +31,14 @@ SECTION = "## Whole pipeline vs a plain Keras script"
 BATCH_SIZE = 64
 IMAGE_SIZE = 28
 STAGES = (
-  "ImageExampleGen",
-  "StatisticsGen",
-  "ExampleValidator",
-  "Transform",
-  "Trainer",
-  "Evaluator",
-  "ServingCheck",
-  "ServingPusher",
+  nodes.EXAMPLE_GEN,
+  nodes.STATISTICS_GEN,
+  nodes.EXAMPLE_VALIDATOR,
+  nodes.TRANSFORM,
+  nodes.TRAINER,
+  nodes.EVALUATOR,
+  nodes.SERVING_CHECK,
+  nodes.PUSHER,
 )
 
 
@@ -47,8 +48,8 @@ def _plain(data_dir: str, epochs: int) -> None:
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
+  from schemas.features import IMAGE_XF  # pylint: disable=import-outside-toplevel
   from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
-  from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
 
   def folder(split: str, shuffle: bool) -> tf.data.Dataset:
     dataset = keras.utils.image_dataset_from_directory(

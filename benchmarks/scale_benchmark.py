@@ -27,6 +27,7 @@ import time
 
 from benchmarks import measure
 from benchmarks.report import machine, spread, write_section
+from schemas import nodes
 from tools.runner import local_runner_command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -112,16 +113,16 @@ def _runner(data_dir: str, out_dir: str, *flags):
 
 def _cnn_run(data_dir: str, out_dir: str) -> dict:
   summary, wall, samples, stdout = _runner(data_dir, out_dir, "--epochs", "1")
-  start, end = _stage_window(out_dir, "Trainer")
+  start, end = _stage_window(out_dir, nodes.TRAINER)
   pipeline_root = os.path.join(out_dir, "pipeline")
-  raw = os.path.join(pipeline_root, "ImageExampleGen", "examples", "*", "Split-train", "*")
+  raw = os.path.join(pipeline_root, nodes.EXAMPLE_GEN, "examples", "*", "Split-train", "*")
   transformed = os.path.join(
-    pipeline_root, "Transform", "transformed_examples", "*", "Split-train", "*"
+    pipeline_root, nodes.TRANSFORM, "transformed_examples", "*", "Split-train", "*"
   )
   return {
     "images": summary["images_ingested"],
     "wall": wall,
-    "trainer_seconds": summary["stage_seconds"]["Trainer"],
+    "trainer_seconds": summary["stage_seconds"][nodes.TRAINER],
     "trainer_peak_mb": max(mb for t, mb in samples if start <= t <= end),
     "run_peak_mb": max(mb for _, mb in samples),
     "cache_choice": next(
@@ -138,12 +139,12 @@ def _in_memory(out_dir: str, log_path: str) -> None:
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
+  from schemas.features import IMAGE_XF  # pylint: disable=import-outside-toplevel
   from trainer_module import callbacks, preprocessing
   from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
-  from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
 
   pattern = os.path.join(
-    out_dir, "pipeline", "ImageExampleGen", "examples", "*", "Split-train", "*"
+    out_dir, "pipeline", nodes.EXAMPLE_GEN, "examples", "*", "Split-train", "*"
   )
   features = [
     tf.train.Example.FromString(r.numpy()).features.feature

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from benchmarks.report import machine, spread, write_section
+from schemas import filenames, nodes
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -43,13 +44,12 @@ def _callables(summary: dict, out_dir: str):
   import keras  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-  from trainer_module import export  # pylint: disable=import-outside-toplevel
-  from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
+  from schemas.features import IMAGE_XF  # pylint: disable=import-outside-toplevel
   from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
 
   serving = tf.saved_model.load(summary["pushed_model_path"]).signatures["serving_default"]
   (keras_path,) = glob.glob(
-    os.path.join(out_dir, "pipeline", "Trainer", "model_run", "*", export.KERAS_MODEL)
+    os.path.join(out_dir, "pipeline", nodes.TRAINER, "model_run", "*", filenames.KERAS_MODEL)
   )[-1:]
   model = keras.models.load_model(keras_path)
   size, _, channels = model.input_shape[1:]
@@ -67,7 +67,7 @@ def _eval_images(out_dir: str, count: int):
 
   files = sorted(
     glob.glob(
-      os.path.join(out_dir, "pipeline", "ImageExampleGen", "examples", "*", "Split-eval", "*")
+      os.path.join(out_dir, "pipeline", nodes.EXAMPLE_GEN, "examples", "*", "Split-eval", "*")
     )
   )
   records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)

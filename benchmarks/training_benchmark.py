@@ -21,6 +21,7 @@ import tempfile
 import time
 
 from benchmarks.report import machine, spread, write_section
+from schemas import nodes
 from tools.runner import local_runner_command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -35,9 +36,9 @@ def _in_memory(epochs: int, log_path: str) -> None:
   import numpy as np  # pylint: disable=import-outside-toplevel
 
   from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
+  from schemas.features import IMAGE_XF  # pylint: disable=import-outside-toplevel
   from trainer_module import callbacks
   from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
-  from trainer_module.constants import IMAGE_XF  # pylint: disable=import-outside-toplevel
 
   images, labels = fashion_mnist.arrays("train")
   keep = np.arange(len(labels)) % fashion_mnist.EVAL_EVERY != 0  # the pipeline's train split
@@ -91,7 +92,7 @@ def _pipeline(data_dir: str, out_dir: str, epochs: int):
   return {
     "wall": wall,
     "accuracy": summary["metrics"]["accuracy"],
-    "trainer_seconds": summary["stage_seconds"]["Trainer"],
+    "trainer_seconds": summary["stage_seconds"][nodes.TRAINER],
     "epochs_run": summary["training"]["epochs"],
     "images_per_second": _warm_median(summary["training"]["epoch_log"]),
   }

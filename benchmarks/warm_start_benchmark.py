@@ -22,6 +22,7 @@ import time
 
 from benchmarks import fashion_mnist, measure
 from benchmarks.report import machine, spread, write_section
+from schemas import nodes
 from tools.runner import local_runner_command
 
 SECTION = "## Warm start on scheduled spans"
@@ -64,7 +65,7 @@ def run(path: str, out: str, epochs: int, *flags: str) -> dict:
   )
   return {
     "wall": wall,
-    "trainer": summary["stage_seconds"]["Trainer"],
+    "trainer": summary["stage_seconds"][nodes.TRAINER],
     "accuracy": summary["metrics"]["accuracy"],
     "epochs": summary["training"]["epochs"],
     "warm_start": summary["training"]["warm_start"],

@@ -13,6 +13,8 @@ import typing
 from typing import Dict, List, Optional
 
 from components.warmup import MAX_WARMUP_RECORDS
+from schemas import filenames
+from schemas.settings import DRIFT_ACTIONS, MIN_PRETRAINED_SIZE, MODEL_VARIANTS, RESIZE_MODES
 from trainer_module import ensemble as ensembles
 from trainer_module.config import (
   TrainingConfig,
@@ -21,12 +23,6 @@ from trainer_module.config import (
   parse_names,
   setting,
   value_error,
-)
-from trainer_module.constants import (
-  DRIFT_ACTIONS,
-  MIN_PRETRAINED_SIZE,
-  MODEL_VARIANTS,
-  RESIZE_MODES,
 )
 
 ENV_PREFIX = "IMAGE_PIPELINE_"
@@ -212,19 +208,19 @@ class PipelineConfig(TrainingConfig):
 
   @property
   def pipeline_root(self) -> str:
-    return os.path.join(self.output_dir, "pipeline")
+    return os.path.join(self.output_dir, filenames.PIPELINE_ROOT)
 
   @property
   def metadata_path(self) -> str:
-    return os.path.join(self.output_dir, "metadata.db")
+    return os.path.join(self.output_dir, filenames.METADATA_DB)
 
   @property
   def serving_model_dir(self) -> str:
-    return os.path.join(self.output_dir, "serving_model")
+    return os.path.join(self.output_dir, filenames.SERVING_DIR)
 
   def run_context(self):
-    """What the reporting layer needs of this config (reporting.summary.RunContext)."""
-    from reporting.summary import RunContext  # pylint: disable=import-outside-toplevel
+    """What the reporting layer needs of this config (reporting.build.RunContext)."""
+    from reporting.build import RunContext  # noqa: PLC0415
 
     return RunContext(
       pipeline_name=self.pipeline_name,
@@ -239,7 +235,7 @@ class PipelineConfig(TrainingConfig):
 
   @property
   def sample_data_dir(self) -> str:
-    return os.path.join(self.output_dir, "sample_data", "digits")
+    return os.path.join(self.output_dir, filenames.SAMPLE_DATA)
 
   def validate(self) -> "PipelineConfig":
     errors = field_errors(self)

@@ -17,11 +17,17 @@ import threading
 import time
 from typing import Optional
 
+from schemas import nodes
+
 HEARTBEAT = 30  # seconds between "still running" lines of a long stage
-# The Beam stages that say nothing while they run (ImageExampleGen counts the files it has
-# checked, the Trainer prints a line per epoch).
-BEAM_STAGES = ("StatisticsGen", "Transform", "Evaluator", "BulkInferrer")
-RESOLVER_SUFFIX = "_resolver"  # the ids of the pipeline's resolver nodes
+# Stages done in a moment: one line when they end, none when they start.
+QUICK_STAGES = (
+  nodes.SCHEMA_GEN,
+  nodes.EXAMPLE_VALIDATOR,
+  nodes.DRIFT_CHECK,
+  nodes.SERVING_CHECK,
+  nodes.PUSHER,
+)
 # What TFX 1.21 logs (absl): LocalDagRunner around each node, and its Launcher when the node's
 # outputs come from an earlier execution ("A cached execution %d is used.").
 _STAGE = re.compile(r"Component (\S+) is (running|finished)\.")
@@ -51,13 +57,14 @@ class _Stages(logging.Handler):
     if not match:
       return
     stage, state = match.groups()
-    if stage.endswith(RESOLVER_SUFFIX):  # a metadata lookup, done at once: nothing to say
+    if stage.endswith(nodes.RESOLVER_SUFFIX):  # a metadata lookup, done at once: nothing to say
       return
     with self._lock:
       if state == "running":
         self.current, self.started, self.beats = stage, time.monotonic(), 0
         self.cached = False
-        _out(f"[pipeline] {stage} ...")
+        if stage not in QUICK_STAGES:
+          _out(f"[pipeline] {stage} ...")
       elif self.cached:
         _out(f"[pipeline] {stage} (cached)")
         self.current, self.cached = None, False
@@ -68,7 +75,7 @@ class _Stages(logging.Handler):
   def heartbeat(self) -> None:
     """Every HEARTBEAT seconds of a Beam stage, a line."""
     with self._lock:
-      if self.current not in BEAM_STAGES:
+      if self.current not in nodes.BEAM_STAGES:
         return
       elapsed = time.monotonic() - self.started
       if elapsed >= self.beats * HEARTBEAT + HEARTBEAT:

@@ -5,9 +5,11 @@ from tfx.dsl.compiler import compiler, constants
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
+from pipeline import kfp_spec
+
 # Checks the serving dir on disk every run: a cached push would claim a version that a user may
-# have deleted since.
-ALWAYS_RUN = ("ServingPusher",)
+# have deleted since (Kubeflow: kfp_spec.ALWAYS_RUN).
+ALWAYS_RUN = kfp_spec.ALWAYS_RUN
 
 
 def compile_run(tfx_pipeline: tfx.dsl.Pipeline, run_id: str) -> pipeline_pb2.Pipeline:

@@ -188,7 +188,7 @@ def test_infer_dir_adds_an_unlabelled_ingestion_and_bulk_inferrer_after_the_push
   )
   assert inferrer.inputs["examples"].producer_component_id == "InferenceExampleGen"
   assert inferrer.inputs["model"].producer_component_id == "Trainer"
-  assert inferrer.inputs["model_blessing"].producer_component_id == "Evaluator"
+  assert inferrer.inputs["pushed_model"].producer_component_id == "ServingPusher"
   assert "ServingPusher" in {n.id for n in inferrer.upstream_nodes}
   assert json.loads(inferrer.exec_properties["data_spec"]) == {"example_splits": ["infer"]}
   assert json.loads(inferrer.exec_properties["model_spec"]) == {

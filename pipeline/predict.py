@@ -35,7 +35,9 @@ import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Optional, TextIO, Tuple
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+from schemas import filenames
+from schemas.outcomes import ExitCode
+
 BATCH = 64
 MAX_IMAGE_PIXELS = 64_000_000  # the pipeline's default --max-image-pixels
 EXPLAIN_MIN_SIDE = 256  # overlays are scaled up (nearest) to at least this many pixels
@@ -208,7 +210,7 @@ def explain(
   if spec is None or keras_model is None:
     raise UsageError(
       f"--explain needs the Keras model and input.json of the pushed version "
-      f"({os.path.join(keras_dir, contract.KERAS_FILE)} not found)"
+      f"({os.path.join(keras_dir, filenames.MODEL_KERAS)} not found)"
     )
   cam = gradcam.GradCam(keras_model)
   os.makedirs(out_dir, exist_ok=True)
@@ -388,7 +390,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return _run(model, files, args)
   except UsageError as e:
     print(f"error: {e}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
 def _run(model, files: List[str], args) -> int:
@@ -435,7 +437,7 @@ def _run(model, files: List[str], args) -> int:
     )
     for i, overlay in zip(done, overlays):
       outcomes[i]["explanation"] = overlay
-  status = EXIT_SOME_FAILED if len(done) < len(files) else EXIT_OK
+  status = ExitCode.ERROR if len(done) < len(files) else ExitCode.OK
   if args.output:
     rows = [
       output_row(path, sha, outcome, model.class_names)

@@ -48,13 +48,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 2
   log = os.path.join(config.output_dir, "logs", time.strftime("report-%Y%m%d-%H%M%S.log"))
   with console.Console(log) as out:
-    from reporting import card, publish, record, summary  # pylint: disable=import-outside-toplevel
+    from reporting import build, card, executions, publish  # noqa: PLC0415
+    from reporting.outcome import Outcome  # noqa: PLC0415
 
     try:
-      result = summary.collect(
-        config.run_context(), record.open_run(config.metadata_path, config.pipeline_name)
-      )
-      if not result.get("metrics"):
+      run = open_store(executions, config.metadata_path, config.pipeline_name)
+      result = build.build(config.run_context(), Outcome(), run.run_id, run)
+      if not result.metrics:
         raise LookupError(
           f"the latest run of {args.pipeline_name!r} in {args.output_dir} has "
           "no evaluation (it stopped before the Evaluator)"
@@ -66,6 +66,20 @@ def main(argv: Optional[List[str]] = None) -> int:
   print(card.per_class_table(result), end="")
   print(f"report written to {report_dir}")
   return 0
+
+
+def open_store(executions, metadata_path: str, pipeline_name: str):
+  """The latest run in the metadata store; a file that is not one (corrupt, truncated, another
+  kind of file) is a LookupError naming it, not MLMD's SQL."""
+  try:
+    return executions.open_run(metadata_path, pipeline_name)
+  except LookupError:
+    raise
+  except Exception as e:  # noqa: BLE001  (MLMD raises its own errors for a broken store)
+    raise LookupError(
+      f"{metadata_path} is not a readable metadata store ({type(e).__name__}); "
+      "move it away to start afresh"
+    ) from e
 
 
 if __name__ == "__main__":

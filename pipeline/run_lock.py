@@ -5,7 +5,7 @@ import fcntl
 import os
 from typing import Callable, Iterator, Optional
 
-LOCK_FILE = ".lock"
+from schemas import filenames
 
 
 class LockHeld(RuntimeError):
@@ -28,7 +28,7 @@ def hold(
   """Holds output_dir's lock for the block; the OS releases it when the process ends, however
   it ends. Busy: LockHeld at once, or with `wait` blocks (after calling on_wait(holder pid))."""
   os.makedirs(output_dir, exist_ok=True)
-  path = os.path.join(output_dir, LOCK_FILE)
+  path = os.path.join(output_dir, filenames.LOCK_FILE)
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   try:
     try:

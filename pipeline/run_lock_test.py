@@ -8,6 +8,7 @@ import time
 import pytest
 
 from pipeline import run_lock
+from schemas import filenames
 
 HOLD = (
   "import sys, time; from pipeline import run_lock\n"
@@ -39,7 +40,7 @@ def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
     process.kill()
     process.wait()
   with run_lock.hold(str(tmp_path)):  # a killed holder leaves the lock free
-    assert run_lock.holder(os.path.join(tmp_path, run_lock.LOCK_FILE)) == str(os.getpid())
+    assert run_lock.holder(os.path.join(tmp_path, filenames.LOCK_FILE)) == str(os.getpid())
 
 
 @pytest.mark.integration

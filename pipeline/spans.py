@@ -13,7 +13,7 @@ The drift baseline: the newest StatisticsGen output of an earlier span than the 
 only) is still compared with the span before it. Without spans (every span 0), the newest
 statistics of an earlier run. A compiled Kubeflow / Vertex spec expresses the same with a
 latest-artifact resolver whose filter asks for `span < this run's span`
-(`previous_statistics_filter`).
+(pipeline/kfp_spec.py's previous_statistics_filter).
 """
 
 from typing import Dict, List
@@ -21,8 +21,7 @@ from typing import Dict, List
 from tfx import v1 as tfx
 from tfx.dsl.input_resolution.strategies import span_range_strategy
 
-RESOLVER_ID = "span_window_resolver"
-PREVIOUS_STATISTICS_ID = "previous_statistics_resolver"
+from schemas import nodes
 
 
 def _number(artifact, name: str) -> int:
@@ -75,7 +74,7 @@ def resolver(example_gen, spans: int) -> tfx.dsl.Resolver:
       producer_component_id=example_gen.id,
       output_key="examples",
     ),
-  ).with_id(RESOLVER_ID)
+  ).with_id(nodes.SPAN_WINDOW_RESOLVER)
   window.add_upstream_node(example_gen)
   return window
 
@@ -110,7 +109,7 @@ def previous_statistics_resolver(statistics_gen, kubeflow_v2: bool = False) -> t
   """The drift baseline's resolver. Locally: PreviousStatistics over every StatisticsGen output
   (after this run's). Compiled for Kubeflow V2, which takes latest-artifact resolvers only: the
   latest statistics (of an earlier run: the resolver has no upstream stage), narrowed to an
-  earlier span by the spec rewrite previous_statistics_filter."""
+  earlier span by kfp_spec.previous_statistics_filter."""
   statistics = tfx.dsl.Channel(
     type=tfx.types.standard_artifacts.ExampleStatistics,
     producer_component_id=statistics_gen.id,
@@ -120,34 +119,9 @@ def previous_statistics_resolver(statistics_gen, kubeflow_v2: bool = False) -> t
     return tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
       statistics=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ExampleStatistics),
-    ).with_id(PREVIOUS_STATISTICS_ID)
+    ).with_id(nodes.PREVIOUS_STATISTICS_RESOLVER)
   resolver_node = tfx.dsl.Resolver(
     strategy_class=PreviousStatistics, statistics=statistics
-  ).with_id(PREVIOUS_STATISTICS_ID)
+  ).with_id(nodes.PREVIOUS_STATISTICS_RESOLVER)
   resolver_node.add_upstream_node(statistics_gen)
   return resolver_node
-
-
-def previous_statistics_filter(spec: dict, statistics_task: str = "StatisticsGen") -> bool:
-  """Narrows a compiled spec's previous-statistics resolver to an earlier span than this run's:
-  it takes StatisticsGen's output as an input (so it runs after it) and adds
-  `metadata.span.number_value<` that input's span to its filter, the placeholder TFX's own
-  blessed-model resolver uses. Returns whether the spec had the resolver."""
-  pipeline_spec = spec["pipelineSpec"]
-  task = pipeline_spec["root"]["dag"]["tasks"].get(PREVIOUS_STATISTICS_ID)
-  if task is None:
-    return False
-  component = pipeline_spec["components"][task["componentRef"]["name"]]
-  executor = pipeline_spec["deploymentSpec"]["executors"][component["executorLabel"]]
-  query = executor["resolver"]["outputArtifactQueries"]["statistics"]
-  query["filter"] += (
-    " AND metadata.span.number_value<{{$.inputs.artifacts['input'].metadata['span']}}"
-  )
-  component.setdefault("inputDefinitions", {}).setdefault("artifacts", {})["input"] = {
-    "artifactType": component["outputDefinitions"]["artifacts"]["statistics"]["artifactType"]
-  }
-  task.setdefault("inputs", {}).setdefault("artifacts", {})["input"] = {
-    "taskOutputArtifact": {"outputArtifactKey": "statistics", "producerTask": statistics_task}
-  }
-  task["dependentTasks"] = sorted(set(task.get("dependentTasks", [])) | {statistics_task})
-  return True

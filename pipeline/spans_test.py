@@ -60,39 +60,3 @@ def test_the_drift_baseline_is_the_newest_statistics_of_an_earlier_span():
   # Without spans (all 0): the statistics of the run before.
   assert [a.id for a in spans.previous_statistics([_statistics(1, 0), _statistics(3, 0)])] == [1]
   assert spans.previous_statistics([]) == []
-
-
-def test_a_compiled_spec_asks_for_an_earlier_span_after_statistics_gen():
-  spec = {
-    "pipelineSpec": {
-      "root": {"dag": {"tasks": {spans.PREVIOUS_STATISTICS_ID: {"componentRef": {"name": "c"}}}}},
-      "components": {
-        "c": {
-          "executorLabel": "e",
-          "outputDefinitions": {"artifacts": {"statistics": {"artifactType": {"x": 1}}}},
-        }
-      },
-      "deploymentSpec": {
-        "executors": {
-          "e": {
-            "resolver": {
-              "outputArtifactQueries": {
-                "statistics": {"filter": 'schema_title="tfx.ExampleStatistics" AND state=LIVE'}
-              }
-            }
-          }
-        }
-      },
-    }
-  }
-  assert spans.previous_statistics_filter(spec)
-  task = spec["pipelineSpec"]["root"]["dag"]["tasks"][spans.PREVIOUS_STATISTICS_ID]
-  assert task["dependentTasks"] == ["StatisticsGen"]
-  assert task["inputs"]["artifacts"]["input"]["taskOutputArtifact"]["producerTask"] == (
-    "StatisticsGen"
-  )
-  query = spec["pipelineSpec"]["deploymentSpec"]["executors"]["e"]["resolver"]
-  assert query["outputArtifactQueries"]["statistics"]["filter"].endswith(
-    "AND metadata.span.number_value<{{$.inputs.artifacts['input'].metadata['span']}}"
-  )
-  assert not spans.previous_statistics_filter({"pipelineSpec": {"root": {"dag": {"tasks": {}}}}})

@@ -1,6 +1,7 @@
 """Advice on an accuracy near chance: the rule, its likely causes, and its console line."""
 
 from reporting import advice, class_metrics, console_text
+from schemas.run_record import RunRecord
 
 
 def _metrics(counts, accuracy=None):
@@ -60,23 +61,15 @@ def test_the_causes_come_from_the_run_settings():
 
 
 def test_the_console_shows_the_advice_on_one_line():
-  summary = {
-    "pipeline_name": "p",
-    "run_id": "r",
-    "images_found": 100,
-    "images_ingested": 100,
-    "images_rejected": {},
-    "splits": {"train": 600, "eval": 100},
-    "metrics": {},
-    "data_warnings": [],
-    "anomalies": {},
-    "failed_gates": [],
-    "blessed": False,
-    "pushed_model_path": None,
-    "stage_seconds": {},
-    "advice": "eval accuracy 0.1 is near chance; 100% of the images predicted a\nb",
-  }
+  summary = RunRecord(
+    "p",
+    "r",
+    images_found=100,
+    images_ingested=100,
+    splits={"train": 600, "eval": 100},
+    advice="eval accuracy 0.1 is near chance; 100% of the images predicted a\nb",
+  )
   lines = console_text.format_summary(summary).splitlines()
   assert "  advice: eval accuracy 0.1 is near chance; 100% of the images predicted a b" in lines
-  del summary["advice"]
+  summary.advice = None
   assert not any("advice" in line for line in console_text.format_summary(summary).splitlines())

@@ -1,9 +1,13 @@
-"""The run summary as Markdown: the model card and the per-class table. Every user-supplied
-string (class names, paths, reasons) goes through reporting/escape.py."""
+"""The run record as Markdown: the model card and the per-class table. Every user-supplied
+string (class names, paths, reasons) goes through reporting/escape.py; the run's facts are
+reporting/run_text.py's lines, as the console shows them."""
 
 from typing import Any, Dict, List, Optional
 
-from reporting import console_text, escape, schedule_text
+from reporting import console_text, escape, run_text
+from schemas import nodes
+from schemas.outcomes import StageState
+from schemas.run_record import RunRecord
 
 
 def _with_interval(value: Optional[float], interval: Optional[List[float]]) -> str:
@@ -12,10 +16,10 @@ def _with_interval(value: Optional[float], interval: Optional[List[float]]) -> s
   return f"{value:.4f}" + (f" ({interval[0]:.2f}-{interval[1]:.2f})" if interval else "")
 
 
-def per_class_table(summary: Dict[str, Any]) -> str:
+def per_class_table(record: RunRecord) -> str:
   """Markdown: per class its gate-split images and predictions, top-1 precision and recall with
   95 % Wilson intervals, and F1; values under their bound marked ✗."""
-  metrics, thresholds = summary["metrics"], summary["thresholds"]
+  metrics, thresholds = record.metrics, record.thresholds
   split = metrics.get("split", "eval")
   rows = [
     f"| class | {split} images | predicted | precision (95 % CI) | recall (95 % CI) | F1 |",
@@ -82,32 +86,27 @@ def _settings_lines(settings: Dict[str, Any]) -> List[str]:
   return lines
 
 
-def _baseline_line(metrics: Dict[str, Any], thresholds: Dict[str, Any]) -> str:
-  baseline, skipped = metrics.get("baseline"), metrics.get("baseline_skipped")
-  if baseline:
-    return (
-      f"- Baseline (last blessed model): accuracy {baseline['accuracy']}, change "
-      f"{baseline['accuracy_change']:+} (allowed {thresholds['change']:+})"
-    )
-  if skipped:
-    return (
-      "- Baseline: not compared, the last blessed model's classes differ "
-      f"({escape.markdown(skipped['reason'])}): thresholds only"
-    )
-  return "- Baseline: none (first blessed model: thresholds only)"
-
-
-def _schedule_lines(summary: Dict[str, Any]) -> List[str]:
-  """The spans trained on and the drift against the previous run's data."""
-  lines = []
-  if summary.get("spans") and len(summary["spans"]) > 1:
+def _models_lines(record: RunRecord) -> List[str]:
+  """Which model the candidate was compared with and which its training started from."""
+  lines = [_item(line) for line in filter(None, [run_text.baseline_line(record)])]
+  baseline = record.models.baseline
+  if baseline and baseline.uri:
+    lines.append(f"- Baseline model: {escape.code(baseline.uri)}")
+  warm = record.models.warm_start
+  if warm and warm.uri:
     lines.append(
-      "- Trained on spans " + ", ".join(map(str, summary["spans"])) + f"; gated on span "
-      f"{summary['span']}"
+      f"- Warm start from: {escape.code(warm.uri)}"
+      + (f" (run {escape.code(warm.run_id)})" if warm.run_id else "")
     )
-  lines += [_item(line) for line in schedule_text.drift_summary_lines(summary.get("drift") or {})]
-  if summary.get("pushed_regression") is not None:
-    lines.append(_item(schedule_text.regression_line(summary)))
+  return lines
+
+
+def _schedule_lines(record: RunRecord) -> List[str]:
+  """The span trained on (or blocked), the spans of the window and the drift."""
+  lines = [_item(line) for line in filter(None, [run_text.span_line(record)])]
+  lines += [_item(line) for line in run_text.drift_lines(record.drift)]
+  if record.pushed_regression is not None:
+    lines.append(_item(run_text.regression_line(record)))
   return lines
 
 
@@ -126,13 +125,14 @@ def _ensemble_lines(block: Dict[str, Any]) -> List[str]:
     "",
     f"The served model averages its members' probabilities; accuracy on the same {split} images.",
     "",
-    f"| model | seed | {split} accuracy |",
-    "|---|---:|---:|",
+    f"| model | seed | epochs | {split} accuracy |",
+    "|---|---:|---:|---:|",
     *(
-      f"| member {i}: {escape.markdown(m['model'])} | {m['seed']} | {cell(m.get('accuracy'))} |"
+      f"| member {i}: {escape.markdown(m['model'])} | {m['seed']} | {m.get('epochs') or 'n/a'} "
+      f"| {cell(m.get('accuracy'))} |"
       for i, m in enumerate(block["members"], 1)
     ),
-    f"| **ensemble** | | **{cell(block.get('accuracy'))}** |",
+    f"| **ensemble** | | | **{cell(block.get('accuracy'))}** |",
     "",
   ]
 
@@ -171,37 +171,40 @@ def _mistakes_lines(block: Dict[str, Any]) -> List[str]:
   return lines + [""]
 
 
-def model_card(summary: Dict[str, Any]) -> str:
-  metrics, thresholds = summary["metrics"], summary["thresholds"]
-  training = summary.get("training") or {}
-  rejected = ", ".join(f"{n} {r}" for r, n in summary["images_rejected"].items()) or "none"
+def _training_lines(record: RunRecord) -> List[str]:
+  training = record.training
+  if not training:
+    return ["- Not trained in this run"]
+  lines = [_item(line) for line in run_text.training_lines(record)]
+  if record.state(nodes.TRAINER) is StageState.CACHED:  # the figures of the run that trained it
+    lines.append(
+      f"- That run: {training.get('epochs', 'n/a')} epochs, {training.get('train_seconds')} s"
+    )
+  return lines + _settings_lines(training.get("settings") or {})
+
+
+def model_card(record: RunRecord) -> str:
+  metrics, thresholds = record.metrics, record.thresholds
+  rejected = ", ".join(f"{n} {r}" for r, n in record.images_rejected.items()) or "none"
   calibration = metrics.get("calibration") or {}
-  pushed = summary["pushed_model_path"]
   lines = [
-    f"# Model card: {escape.markdown(summary['pipeline_name'])}",
+    f"# Model card: {escape.markdown(record.pipeline_name)}",
     "",
-    f"Run {escape.code(summary['run_id'])}. **Blessed: {'yes' if summary['blessed'] else 'no'}**; "
-    f"pushed: {escape.code(pushed) if pushed else 'nothing'}.",
+    f"Run {escape.code(record.run_id)}: {record.status}. "
+    f"**Blessed: {'yes' if record.blessed else 'no'}**; "
+    f"{escape.markdown(run_text.serving_line(record))}.",
     "",
     "## Data",
-    f"- Source: {escape.code(summary['data_dir'])}"
-    + (f" (span {summary['span']})" if summary.get("span") is not None else ""),
-    f"- Images: {summary['images_found']} found, {summary['images_ingested']} ingested; "
-    f"rejected: {rejected}",
-    "- Splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
-    f"- Classes ({len(summary['classes'])}): "
-    + ", ".join(escape.markdown(c) for c in summary["classes"]),
-    *_schedule_lines(summary),
+    f"- Source: {escape.code(record.data_dir)}"
+    + (f" (span {record.span})" if record.span is not None else ""),
+    f"- Images: {record.images_found} found, {record.images_ingested} ingested; "
+    f"rejected: {escape.markdown(rejected)}",
+    "- Splits: " + ", ".join(f"{k} {v}" for k, v in record.splits.items()),
+    f"- Classes ({len(record.classes)}): " + ", ".join(escape.markdown(c) for c in record.classes),
+    *_schedule_lines(record),
     "",
     "## Training",
-    f"- Epochs: {training.get('epochs', 'n/a')}, training time {training.get('train_seconds', 'n/a')} s, "
-    f"{training.get('images_per_second', 'n/a')} images/s",
-    *(
-      [_item(schedule_text.warm_start_text(training["warm_start"]))]
-      if training.get("warm_start")
-      else []
-    ),
-    *_settings_lines(training.get("settings") or {}),
+    *_training_lines(record),
     "",
     "## Evaluation",
     f"- Accuracy: {metrics.get('accuracy')} on {metrics.get('examples')} "
@@ -212,7 +215,7 @@ def model_card(summary: Dict[str, Any]) -> str:
       if metrics.get("top_5_accuracy") is not None
       else ""
     ),
-    _baseline_line(metrics, thresholds),
+    *_models_lines(record),
     f"- Every class: recall >= {thresholds['min_class_recall']}, precision >= "
     f"{thresholds['min_class_precision']} (a bound of 0 is no gate)",
   ]
@@ -231,24 +234,22 @@ def model_card(summary: Dict[str, Any]) -> str:
       "image counts for its most probable class), so they equal the confusion matrix; "
       "in brackets the 95 % Wilson interval, wide for classes with few images.",
       "",
-      per_class_table(summary).rstrip(),
+      per_class_table(record).rstrip(),
       "",
     ]
   else:  # e.g. a run that DriftCheck stopped before training
     lines += ["- Not evaluated: the run stopped before the Evaluator", ""]
-  lines += [f"- Warning: {escape.markdown(w)}" for w in summary.get("metric_warnings", [])]
-  lines += [f"- Advice: {escape.markdown(summary['advice'])}"] if summary.get("advice") else []
-  lines += _ensemble_lines(summary.get("ensemble") or {})
-  lines += _mistakes_lines(summary.get("predictions") or {})
-  failures = summary["failed_gates"]
+  lines += [f"- Warning: {escape.markdown(w)}" for w in record.metric_warnings + record.warnings]
+  lines += [f"- Advice: {escape.markdown(record.advice)}"] if record.advice else []
+  lines += _ensemble_lines(record.ensemble or {})
+  lines += _mistakes_lines(record.predictions or {})
   lines += ["## Gates", ""] + (
-    [f"- FAILED: {escape.markdown(f)}" for f in failures] or ["- All passed."]
+    [f"- FAILED: {escape.markdown(f)}" for f in record.failed_gates] or ["- All passed."]
   )
-  check = summary.get("serving_check") or {}
+  check = record.serving_check
   if check:
     lines.append(
-      f"- Serving check: {'passed' if check['blessed'] else 'FAILED'} "
-      f"({check.get('requests', 0)} requests with real images)"
+      f"- Serving check: passed ({check.get('requests', 0)} requests with real images)"
       if check["blessed"]
       else f"- Serving check FAILED: {escape.markdown(check['reason'])}"
     )

@@ -1,9 +1,12 @@
 """The run record as console text: a few lines for people at the end of a run."""
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
-from reporting import escape, inference, schedule_text
+from reporting import escape, inference, run_text
+from schemas import nodes
+from schemas.outcomes import StageState
+from schemas.run_record import RunRecord
 
 
 def tuned_text(tuned: Dict[str, Any]) -> str:
@@ -43,11 +46,11 @@ def settings_line(settings: Dict[str, Any]) -> str:
 
 
 def mistakes_line(block: Dict[str, Any]) -> str:
-  """'  mistakes: 12 of 360 eval images, the most confident 3/a.png (true 3, predicted 8,
+  """'mistakes: 12 of 360 eval images, the most confident 3/a.png (true 3, predicted 8,
   0.97); every image in predictions.csv'."""
   worst = block["most_confident_mistakes"][:1]
   return (
-    f"  mistakes: {block['mistakes']} of {block['images']} {block['split']} images"
+    f"mistakes: {block['mistakes']} of {block['images']} {block['split']} images"
     + (
       f", the most confident {escape.one_line(worst[0]['path'])} (true "
       f"{escape.one_line(worst[0]['true_class'])}, predicted {escape.one_line(worst[0]['predicted_class'])}, "
@@ -60,7 +63,7 @@ def mistakes_line(block: Dict[str, Any]) -> str:
 
 
 def ensemble_line(block: Dict[str, Any]) -> str:
-  """'  ensemble of 2: 0.9620 on test; members cnn (seed 0) 0.9510, cnn (seed 1) 0.9480'."""
+  """'ensemble of 2: 0.9620 on test; members cnn (seed 0) 0.9510, cnn (seed 1) 0.9480'."""
   members = ", ".join(
     f"{m['model']} (seed {m['seed']}) "
     + ("n/a" if m.get("accuracy") is None else f"{m['accuracy']:.4f}")
@@ -68,7 +71,7 @@ def ensemble_line(block: Dict[str, Any]) -> str:
   )
   accuracy = "n/a" if block.get("accuracy") is None else f"{block['accuracy']:.4f}"
   return (
-    f"  ensemble of {len(block['members'])}: {accuracy} on {block.get('split') or 'no split'}; "
+    f"ensemble of {len(block['members'])}: {accuracy} on {block.get('split') or 'no split'}; "
     f"members {members}"
   )
 
@@ -78,10 +81,10 @@ def format_tflite(block: Dict[str, Any]) -> Optional[str]:
   if not block:
     return None
   if not block["path"]:
-    return f"  tflite: not pushed: {block.get('push_error') or block['reason']}"
+    return f"tflite: not pushed: {block.get('push_error') or block['reason']}"
   int8, float16 = block["int8"], block["float16"]
   return (
-    f"  tflite: int8 {int8['bytes'] / 1024:.0f} KiB, float16 {float16['bytes'] / 1024:.0f} "
+    f"tflite: int8 {int8['bytes'] / 1024:.0f} KiB, float16 {float16['bytes'] / 1024:.0f} "
     f"KiB; top-1 agrees with the SavedModel on {int8['agreement']:.1%} / "
     f"{float16['agreement']:.1%} of {block['images']} {block['split']} images (accuracy "
     f"{int8['accuracy']:.4f} / {float16['accuracy']:.4f} vs "
@@ -89,95 +92,86 @@ def format_tflite(block: Dict[str, Any]) -> Optional[str]:
   )
 
 
-def format_summary(summary: Dict[str, Any]) -> str:
-  """A few lines for people."""
-  rejected = ", ".join(f"{n} {r}" for r, n in summary["images_rejected"].items()) or "none"
-  metrics = summary["metrics"]
+def _lowest_lines(record: RunRecord) -> List[str]:
+  """The lowest class recall and precision (top-1), with their intervals and bounds."""
+  metrics, lines = record.metrics, []
+  for metric in ("recall", "precision"):
+    name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get(metric) or 0.0)
+    interval = worst.get(metric + "_95ci")
+    basis = (
+      f"{worst['images']} images" if metric == "recall" else f"{worst.get('predicted')} predicted"
+    )
+    lines.append(
+      f"lowest class {metric} (top-1): {escape.one_line(name)} {worst.get(metric) or 0.0:.4f}"
+      + (f" (95 % {interval[0]:.2f}-{interval[1]:.2f} of {basis})" if interval else "")
+      + (", never predicted" if metric == "precision" and worst.get("never_predicted") else "")
+      + f"; threshold {record.thresholds['min_class_' + metric]}"
+    )
+  return lines
+
+
+def _joined(lines: List[str]) -> List[str]:
+  """The training line and where training started, as one console line."""
+  return ["; ".join(lines)] if lines else []
+
+
+def format_summary(record: RunRecord) -> str:
+  """A few lines for people: what this run did, read from its record."""
+  rejected = ", ".join(f"{n} {r}" for r, n in record.images_rejected.items()) or "none"
+  metrics = record.metrics
   lines = [
-    f"Pipeline {summary['pipeline_name']} (run {summary['run_id']})",
-    f"  images: {summary['images_found']} found, {summary['images_ingested']} ingested, "
-    f"rejected: {rejected}",
-    "  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
+    f"images: {record.images_found} found, {record.images_ingested} ingested, rejected: {rejected}",
+    "splits: " + ", ".join(f"{k} {v}" for k, v in record.splits.items()),
   ]
-  if summary.get("span") is not None:
-    lines.append(schedule_text.span_line(summary))
-  lines += schedule_text.drift_summary_lines(summary.get("drift") or {})
+  lines += filter(None, [run_text.span_line(record)])
+  lines += run_text.drift_lines(record.drift)
+  lines += _joined(run_text.training_lines(record))
+  if record.training.get("settings") and record.state(nodes.TRAINER) is StageState.RAN:
+    lines.append(f"settings: {settings_line(record.training['settings'])}")
   if metrics.get("accuracy") is not None:
     split = metrics.get("split", "eval")
     lines.append(
-      f"  {split} accuracy: {metrics['accuracy']:.4f} on {metrics['examples']} images "
-      f"(threshold {summary['thresholds']['accuracy']})"
+      f"{split} accuracy: {metrics['accuracy']:.4f} on {metrics['examples']} images "
+      f"(threshold {record.thresholds['accuracy']})"
       + (
         f"; top-5 accuracy {metrics['top_5_accuracy']:.4f}"
         if metrics.get("top_5_accuracy") is not None
         else ""
       )
     )
-    for metric in ("recall", "precision"):
-      name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get(metric) or 0.0)
-      interval = worst.get(metric + "_95ci")
-      basis = (
-        f"{worst['images']} images" if metric == "recall" else f"{worst.get('predicted')} predicted"
-      )
-      lines.append(
-        f"  lowest class {metric} (top-1): {name} {worst.get(metric) or 0.0:.4f}"
-        + (f" (95 % {interval[0]:.2f}-{interval[1]:.2f} of {basis})" if interval else "")
-        + (", never predicted" if metric == "precision" and worst.get("never_predicted") else "")
-        + f"; threshold {summary['thresholds']['min_class_' + metric]}"
-      )
-    baseline, skipped = metrics.get("baseline"), metrics.get("baseline_skipped")
-    if baseline:
-      lines.append(
-        f"  baseline (last blessed model) accuracy: {baseline['accuracy']:.4f}, "
-        f"change {baseline['accuracy_change']:+.4f} "
-        f"(allowed {summary['thresholds']['change']:+})"
-      )
-    elif skipped:
-      lines.append(
-        f"  baseline comparison skipped: the last blessed model's classes differ "
-        f"({skipped['reason']})"
-      )
-    else:
-      lines.append("  baseline: none yet (first blessed model decides on thresholds only)")
-  if summary.get("ensemble"):
-    lines.append(ensemble_line(summary["ensemble"]))
-  if summary.get("predictions"):
-    lines.append(mistakes_line(summary["predictions"]))
-  training = summary.get("training") or {}
-  if training:
-    lines.append(
-      f"  training: {training['epochs']} epochs, {training['train_seconds']} s, "
-      f"{training['images_per_second']:.0f} images/s"
-    )
-    if training.get("warm_start"):
-      lines.append("  " + schedule_text.warm_start_text(training["warm_start"]))
-    if training.get("settings"):
-      lines.append(f"  settings: {settings_line(training['settings'])}")
-  for warning in summary["data_warnings"]:
-    lines.append(f"  data warning: {warning}")
-  for split, features in summary["anomalies"].items():
-    for feature, description in features.items():
-      lines.append(f"  data anomaly in {split}: {feature}: {description}")
-  for warning in summary.get("metric_warnings", []):
-    lines.append(f"  metric warning: {warning}")
-  if summary.get("advice"):
-    lines.append(f"  advice: {escape.one_line(summary['advice'])}")
-  for failure in summary["failed_gates"]:
-    lines.append(f"  failed gate: {failure}")
-  if summary.get("push_error"):
-    lines.append(f"  push error: {summary['push_error']}")
-  lines.append(
-    f"  blessed: {'yes' if summary['blessed'] else 'no'}; pushed: "
-    f"{summary['pushed_model_path'] or 'nothing'}"
+    lines += _lowest_lines(record)
+    lines.append(run_text.baseline_line(record))
+  if record.ensemble:
+    lines.append(ensemble_line(record.ensemble))
+  if record.predictions:
+    lines.append(mistakes_line(record.predictions))
+  lines += [f"data warning: {w}" for w in record.data_warnings]
+  lines += [
+    f"data anomaly in {split}: {feature}: {description}"
+    for split, features in record.anomalies.items()
+    for feature, description in features.items()
+  ]
+  lines += [f"metric warning: {w}" for w in record.metric_warnings[:1]]
+  if len(record.metric_warnings) > 1:  # the model card lists them all
+    lines[-1] += f" (and {len(record.metric_warnings) - 1} more in the model card)"
+  lines += [f"warning: {w}" for w in record.warnings]
+  if record.advice:
+    lines.append(f"advice: {record.advice}")
+  lines += [f"failed gate: {failure}" for failure in record.failed_gates]
+  if record.push_error:
+    lines.append(f"push error: {record.push_error}")
+  lines.append(f"blessed: {'yes' if record.blessed else 'no'}; {run_text.serving_line(record)}")
+  if record.pushed_regression is not None:
+    lines.append(run_text.regression_line(record))
+  if format_tflite(record.tflite):
+    lines.append(format_tflite(record.tflite))
+  if record.inference:
+    lines.append(inference.console_line(record.inference))
+  seconds = dict(record.stage_seconds)
+  if record.report_seconds is not None:  # predictions.csv and the report, at the end
+    seconds["report"] = record.report_seconds
+  lines.append("seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
+  header = (
+    f"Pipeline {escape.one_line(record.pipeline_name)} (run {record.run_id}, {record.status})"
   )
-  if summary.get("pushed_regression") is not None:
-    lines.append(schedule_text.regression_line(summary))
-  if format_tflite(summary.get("tflite") or {}):
-    lines.append(format_tflite(summary["tflite"]))
-  if summary.get("inference"):
-    lines.append(inference.console_line(summary["inference"]))
-  seconds = dict(summary["stage_seconds"])
-  if summary.get("report_seconds") is not None:  # predictions.csv and the report, at the end
-    seconds["report"] = summary["report_seconds"]
-  lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
-  return "\n".join(lines)
+  return "\n".join([header] + ["  " + escape.one_line(line) for line in lines])

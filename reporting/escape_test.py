@@ -8,6 +8,8 @@ import re
 from markdown_it import MarkdownIt
 
 from reporting import card, class_metrics, escape
+from schemas.outcomes import Status
+from schemas.run_record import RunRecord
 
 HOSTILE = [
   "<script>alert(1)</script>",
@@ -36,39 +38,42 @@ def _summary():
             for i in range(8)]  # fmt: skip
   matrix = {"classes": HOSTILE, "counts": counts}
   per_class = class_metrics.per_class({}, matrix)
-  return {
-    "pipeline_name": "<i>name</i>",
-    "run_id": "run`1`",
-    "blessed": False,
-    "pushed_model_path": None,
-    "data_dir": PATH,
-    "span": 3,
-    "images_found": 32,
-    "images_ingested": 32,
-    "images_rejected": {},
-    "splits": {"train": 24, "eval": 8},
-    "classes": HOSTILE,
-    "metrics": {"accuracy": 0.75, "examples": 32, "split": "eval", "per_class": per_class},
-    "thresholds": {
-      "accuracy": 0.8,
-      "min_class_recall": 0.5,
-      "min_class_precision": 0.5,
-      "change": 0.0,
-    },
-    "failed_gates": [f"recall of class {HOSTILE[0]} 0.3 < 0.5"],
-    "metric_warnings": [f"class {HOSTILE[1]} has only 4 eval images"],
-    "advice": f"eval accuracy 0.1 is near chance (0.1); 100% of the images predicted {HOSTILE[0]}",
-    "predictions": {
-      "file": "predictions.csv",
-      "split": "eval",
-      "images": 32,
-      "mistakes": len(HOSTILE),
-      "most_confident_mistakes": [
-        {"path": f"{n}/x|y.png", "true_class": n, "predicted_class": "plain", "probability": 0.9}
-        for n in HOSTILE
-      ],
-    },
-  }
+  return RunRecord(
+    **{
+      "pipeline_name": "<i>name</i>",
+      "run_id": "run`1`",
+      "status": Status.NOT_BLESSED,
+      "blessed": False,
+      "pushed_model_path": None,
+      "data_dir": PATH,
+      "span": 3,
+      "images_found": 32,
+      "images_ingested": 32,
+      "images_rejected": {},
+      "splits": {"train": 24, "eval": 8},
+      "classes": HOSTILE,
+      "metrics": {"accuracy": 0.75, "examples": 32, "split": "eval", "per_class": per_class},
+      "thresholds": {
+        "accuracy": 0.8,
+        "min_class_recall": 0.5,
+        "min_class_precision": 0.5,
+        "change": 0.0,
+      },
+      "failed_gates": [f"recall of class {HOSTILE[0]} 0.3 < 0.5"],
+      "metric_warnings": [f"class {HOSTILE[1]} has only 4 eval images"],
+      "advice": f"eval accuracy 0.1 is near chance (0.1); 100% of the images predicted {HOSTILE[0]}",
+      "predictions": {
+        "file": "predictions.csv",
+        "split": "eval",
+        "images": 32,
+        "mistakes": len(HOSTILE),
+        "most_confident_mistakes": [
+          {"path": f"{n}/x|y.png", "true_class": n, "predicted_class": "plain", "probability": 0.9}
+          for n in HOSTILE
+        ],
+      },
+    }
+  )
 
 
 def test_hostile_names_are_text_in_the_model_card():
@@ -87,7 +92,7 @@ def test_hostile_names_are_text_in_the_model_card():
     f"Advice: eval accuracy 0.1 is near chance (0.1); 100% of the images predicted {HOSTILE[0]}"
     in seen
   )
-  assert "Run run`1`." in seen
+  assert "Run run`1`: not_blessed. Blessed: no; pushed: nothing; serving version none " in seen
   # The most confident mistakes' table: a row per mistake, four cells each, the path as written.
   table = rendered[rendered.index("most confident mistakes") :]
   rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]
@@ -108,8 +113,8 @@ def test_every_row_of_the_per_class_table_keeps_its_six_cells():
     assert len(cells) == 6, row
     assert _text(cells[0]) == name.replace("\n", " ")
     # The counts shown are the confusion matrix's: its row and column sums.
-    assert _text(cells[1]) == str(summary["metrics"]["per_class"][name]["images"])
-    assert _text(cells[2]) == str(summary["metrics"]["per_class"][name]["predicted"])
+    assert _text(cells[1]) == str(summary.metrics["per_class"][name]["images"])
+    assert _text(cells[2]) == str(summary.metrics["per_class"][name]["predicted"])
 
 
 def test_a_code_span_holds_any_backticks():
@@ -134,12 +139,12 @@ def test_plot_labels_keep_dollars_literal():
 
 def test_the_ensemble_table_has_a_row_per_member_and_the_ensemble():
   summary = _summary()
-  summary["ensemble"] = {
+  summary.ensemble = {
     "split": "eval",
     "accuracy": 0.75,
     "members": [
-      {"model": "cnn", "seed": 0, "accuracy": 0.7},
-      {"model": "efficientnet", "seed": 1, "accuracy": None},
+      {"model": "cnn", "seed": 0, "accuracy": 0.7, "epochs": 3},
+      {"model": "efficientnet", "seed": 1, "accuracy": None, "epochs": None},
     ],
   }
   rendered = _render(card.model_card(summary))
@@ -149,8 +154,8 @@ def test_the_ensemble_table_has_a_row_per_member_and_the_ensemble():
     [_text(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, flags=re.S)] for r in rows
   ]
   assert cells == [
-    ["model", "seed", "eval accuracy"],
-    ["member 1: cnn", "0", "0.7000"],
-    ["member 2: efficientnet", "1", "n/a"],
-    ["ensemble", "", "0.7500"],
+    ["model", "seed", "epochs", "eval accuracy"],
+    ["member 1: cnn", "0", "3", "0.7000"],
+    ["member 2: efficientnet", "1", "n/a", "n/a"],
+    ["ensemble", "", "", "0.7500"],
   ]

@@ -10,7 +10,7 @@ import tensorflow_model_analysis as tfma
 
 from components.evaluator import executor as evaluator_executor
 from reporting import class_metrics
-from trainer_module.constants import ACCURACY, TOP_K_ACCURACY
+from schemas.features import ACCURACY, TOP_K_ACCURACY
 
 CALIBRATION_BINS = 10
 CANDIDATE, BASELINE = "candidate", "baseline"  # model names in TFMA results with a baseline

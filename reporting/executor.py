@@ -9,22 +9,23 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from reporting import card, finish, inference, outcome, record
-from reporting.summary import RunContext
+from reporting import card, executions, finish, outcome
+from reporting.build import RunContext
+from schemas import nodes
 
 # The run record's reading of each input: the node and output key RunRecord would give.
 SOURCES = {
-  "examples": ("ImageExampleGen", "examples"),
-  "transform_graph": ("Transform", "transform_graph"),
-  "model": ("Trainer", "model"),
-  "model_run": ("Trainer", "model_run"),
-  "evaluation": ("Evaluator", "evaluation"),
-  "blessing": ("Evaluator", "blessing"),
-  "infra_blessing": ("ServingCheck", "blessing"),
-  "anomalies": ("ExampleValidator", "anomalies"),
-  "pushed_model": ("ServingPusher", "pushed_model"),
-  "inference_examples": (inference.EXAMPLE_GEN, "examples"),
-  "inference_result": (inference.BULK_INFERRER, "inference_result"),
+  "examples": (nodes.EXAMPLE_GEN, "examples"),
+  "transform_graph": (nodes.TRANSFORM, "transform_graph"),
+  "model": (nodes.TRAINER, "model"),
+  "model_run": (nodes.TRAINER, "model_run"),
+  "evaluation": (nodes.EVALUATOR, "evaluation"),
+  "blessing": (nodes.EVALUATOR, "blessing"),
+  "infra_blessing": (nodes.SERVING_CHECK, "blessing"),
+  "anomalies": (nodes.EXAMPLE_VALIDATOR, "anomalies"),
+  "pushed_model": (nodes.PUSHER, "pushed_model"),
+  "inference_examples": (nodes.INFERENCE_EXAMPLE_GEN, "examples"),
+  "inference_result": (nodes.BULK_INFERRER, "inference_result"),
 }
 
 
@@ -32,7 +33,7 @@ def _plain(artifact) -> metadata_store_pb2.Artifact:
   """The artifact as MLMD holds it: TFX's Kubeflow v2 container reads an upstream artifact's
   metadata into struct-valued custom properties (a blessing's 1 becomes {"__value__": 1.0});
   the record reads int, double and string values, as an MLMD store gives them."""
-  return record.from_metadata(
+  return executions.from_metadata(
     artifact.uri,
     {name: artifact.get_custom_property(name) for name in artifact.mlmd_artifact.custom_properties},
   )
@@ -68,15 +69,15 @@ class Executor(base_executor.BaseExecutor):
       context,
       outcome.Outcome(),
       run_id,
-      record.ArtifactRecord(run_id, artifacts),
+      executions.ArtifactRun(run_id, artifacts),
       say=logging.info,
       error=logging.error,
     )
-    if result["metrics"].get("confusion_matrix"):
+    if result.metrics.get("confusion_matrix"):
       matrix.set_json_value_custom_property(
-        "confusionMatrix", kfp_confusion_matrix(result["metrics"]["confusion_matrix"])
+        "confusionMatrix", kfp_confusion_matrix(result.metrics["confusion_matrix"])
       )
-      matrix.set_string_custom_property("split", result["metrics"].get("split", "eval"))
+      matrix.set_string_custom_property("split", result.metrics.get("split", "eval"))
     if fileio.isdir(model_card.uri):  # the orchestrator may have made the URI a folder
       fileio.rmtree(model_card.uri)
     fileio.makedirs(os.path.dirname(model_card.uri))

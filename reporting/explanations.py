@@ -217,17 +217,17 @@ def analyse(model_dir: str, examples_uri: str, split: str):
   return _analysis(model_dir, examples_uri, split)
 
 
-def write(summary: Dict[str, Any], report_dir: str) -> List[str]:
+def write(record, report_dir: str) -> List[str]:
   """Writes FILES for the run's model and gate split; returns their paths ([] when the run has
   no trained model, or it cannot be explained: the reason is logged, the report goes on)."""
   from tfx.utils import path_utils  # pylint: disable=import-outside-toplevel
 
-  if not summary.get("model_path") or not summary.get("examples_path"):
+  if not record.model_path or not record.examples_path:
     return []
-  split = (summary.get("metrics") or {}).get("split", "eval")
+  split = record.metrics.get("split", "eval")
   try:
     pixels, labels, probabilities, class_names, cam, files = analyse(
-      path_utils.serving_model_path(summary["model_path"]), summary["examples_path"], split
+      path_utils.serving_model_path(record.model_path), record.examples_path, split
     )
     if not len(pixels):
       return []

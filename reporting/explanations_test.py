@@ -7,6 +7,7 @@ import tensorflow as tf
 from tfx.utils import path_utils
 
 from reporting import explanations, plots
+from schemas.run_record import RunRecord
 from tests import records
 
 
@@ -35,7 +36,9 @@ def test_select_takes_each_classes_most_confident_mistakes_and_correct_image():
 
 def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digits_model, tmp_path):
   examples, model, _ = digits_model
-  summary = {"model_path": model.uri, "examples_path": examples.uri, "metrics": {"split": "eval"}}
+  summary = RunRecord(
+    "p", "r", model_path=model.uri, examples_path=examples.uri, metrics={"split": "eval"}
+  )
   written = explanations.write(summary, str(tmp_path))
   assert written == [str(tmp_path / name) for name in explanations.FILES]
   for path in written:
@@ -96,11 +99,7 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
 
 
 def test_no_pages_without_a_model_and_the_report_goes_on(tmp_path):
-  assert explanations.write({"model_path": None, "examples_path": None}, str(tmp_path)) == []
-  assert (
-    explanations.write(
-      {"model_path": str(tmp_path / "none"), "examples_path": str(tmp_path)}, str(tmp_path)
-    )
-    == []
-  )
+  assert explanations.write(RunRecord("p", "r"), str(tmp_path)) == []
+  missing = RunRecord("p", "r", model_path=str(tmp_path / "none"), examples_path=str(tmp_path))
+  assert explanations.write(missing, str(tmp_path)) == []
   assert os.listdir(tmp_path) == []

@@ -10,7 +10,8 @@ import pytest
 from components.drift_check.executor import DriftBlocked
 from components.image_example_gen.errors import InputError
 from reporting import finish, outcome
-from reporting.summary import RunContext
+from reporting.build import RunContext
+from schemas.outcomes import ExitCode, Status, exit_code
 
 RUN_ID = "2026-12-06T07:00:00.123456"
 
@@ -22,7 +23,7 @@ def _context(tmp_path):
 def _finish(tmp_path, end, record=None):
   said, errors = [], []
   result, status = finish.finish_run(
-    _context(tmp_path), end, RUN_ID, record=record, say=said.append, error=errors.append
+    _context(tmp_path), end, RUN_ID, run=record, say=said.append, error=errors.append
   )
   return result, status, said, errors
 
@@ -35,10 +36,10 @@ def _written(tmp_path):
 @pytest.mark.parametrize(
   "end, status, code",
   [
-    (outcome.Outcome(outcome.FAILED, error="ValueError: boom", stage="Trainer"), "failed", 1),
+    (outcome.Outcome(Status.FAILED, error="ValueError: boom", stage="Trainer"), "failed", 1),
     (outcome.interrupted(signal.SIGINT, "Transform"), "interrupted", 130),
     (outcome.interrupted(signal.SIGTERM, "TFLiteExport"), "interrupted", 143),
-    (outcome.Outcome(outcome.INPUT_ERROR, error="only one class: cat"), "input_error", 2),
+    (outcome.Outcome(Status.INPUT_ERROR, error="only one class: cat"), "input_error", 2),
   ],
 )
 def test_every_early_end_replaces_an_older_summary_claiming_a_push(tmp_path, end, status, code):
@@ -50,9 +51,9 @@ def test_every_early_end_replaces_an_older_summary_claiming_a_push(tmp_path, end
   }
   (tmp_path / "run_summary.json").write_text(json.dumps(older))
   result, exit_status, said, errors = _finish(tmp_path, end)
-  assert exit_status == code == result["exit_code"]
+  assert exit_status == code == result.exit_code
   written = _written(tmp_path)
-  assert written == result
+  assert written == result.to_json()
   assert (written["status"], written["run_id"], written["blessed"]) == (status, RUN_ID, False)
   assert written["pushed_model_path"] is None
   assert written["failed_stage"] == (end.stage if status != "input_error" else None)
@@ -63,7 +64,7 @@ def test_every_early_end_replaces_an_older_summary_claiming_a_push(tmp_path, end
     "2026-12-06T070000.123456.json"
   )
   assert said == [] and len(errors) == 1
-  assert "report_dir" not in written and not (tmp_path / "report").exists()  # nothing to report
+  assert written["report_dir"] is None and not (tmp_path / "report").exists()  # nothing to report
   assert [p for p in os.listdir(tmp_path) if "partial" in p] == []
 
 
@@ -73,7 +74,7 @@ def test_the_error_line_names_the_stage_and_the_signal(tmp_path):
     "error: interrupted by SIGTERM during Transform; the run stopped (no model version is "
     "left half-written)"
   ]
-  *_, errors = _finish(tmp_path, outcome.Outcome(outcome.FAILED, error="OSError: disk full"))
+  *_, errors = _finish(tmp_path, outcome.Outcome(Status.FAILED, error="OSError: disk full"))
   assert errors == ["error: pipeline failed: OSError: disk full"]
 
 
@@ -88,15 +89,15 @@ def test_an_input_error_keeps_the_counts_its_ingest_report_had(tmp_path):
   error = InputError("every image was rejected\nsee the list")
   error.report = report
   end = outcome.from_exception(RuntimeError("wrapped"), "ImageExampleGen")
-  assert end.status == outcome.FAILED  # nothing behind it
+  assert end.status == Status.FAILED  # nothing behind it
   try:
     raise RuntimeError("the component failed") from error
   except RuntimeError as e:
     end = outcome.from_exception(e, "ImageExampleGen")
   result, status, _, errors = _finish(tmp_path, end)
-  assert (status, result["status"]) == (2, "input_error")
-  assert (result["images_found"], result["images_rejected"]) == (12, {"corrupt": 12})
-  assert result["classes"] == ["cat", "dog"]
+  assert (status, result.status) == (2, "input_error")
+  assert (result.images_found, result.images_rejected) == (12, {"corrupt": 12})
+  assert result.classes == ["cat", "dog"]
   assert errors == ["error: every image was rejected"]
 
 
@@ -112,8 +113,9 @@ def test_outcomes_found_behind_other_exceptions():
   assert end.drift_report == blocked.report and not end.completed
   failed = outcome.from_exception(KeyError("x"), "Trainer")
   assert (failed.status, failed.error, failed.stage) == ("failed", "KeyError: 'x'", "Trainer")
-  assert outcome.exit_status(outcome.PUSHED) == 0
-  assert outcome.exit_status(outcome.NOT_BLESSED) == 3
+  assert exit_code(Status.PUSHED) == exit_code(Status.UNCHANGED) == ExitCode.OK == 0
+  assert exit_code(Status.NOT_BLESSED) == 3
+  assert exit_code(Status.INTERRUPTED, signal.SIGTERM) == 143
 
 
 def test_an_unreadable_record_of_a_failed_run_still_gives_a_summary(tmp_path):
@@ -121,7 +123,7 @@ def test_an_unreadable_record_of_a_failed_run_still_gives_a_summary(tmp_path):
     raise OSError("file is not a database")
 
   result, status, _, errors = _finish(
-    tmp_path, outcome.Outcome(outcome.FAILED, error="OSError: file is not a database"), broken
+    tmp_path, outcome.Outcome(Status.FAILED, error="OSError: file is not a database"), broken
   )
   assert (status, _written(tmp_path)["status"]) == (1, "failed")
   assert errors == ["error: pipeline failed: OSError: file is not a database"]
@@ -135,7 +137,7 @@ def test_an_unwritable_output_dir_still_says_why_the_run_ended(tmp_path):
   context = RunContext(pipeline_name="p", output_dir=str(blocker / "out"))
   errors = []
   result, status = finish.finish_run(
-    context, outcome.Outcome(outcome.FAILED, error="E: x"), RUN_ID, error=errors.append
+    context, outcome.Outcome(Status.FAILED, error="E: x"), RUN_ID, error=errors.append
   )
-  assert status == 1 and result["log"].startswith("not written (")
-  assert errors == [f"error: pipeline failed: E: x (details: {result['log']})"]
+  assert status == 1 and result.log.startswith("not written (")
+  assert errors == [f"error: pipeline failed: E: x (details: {result.log})"]

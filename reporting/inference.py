@@ -15,16 +15,12 @@ import posixpath
 import uuid
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
-from components.image_example_gen.report import UNLABELLED_STAGE
 from reporting import escape
-from trainer_module.constants import FILE_NAME_KEY, PREDICTION_KEY
+from schemas import filenames, nodes
+from schemas.features import FILE_NAME_KEY, PREDICTION_KEY
 
-EXAMPLE_GEN = UNLABELLED_STAGE  # the pipeline's node ids (pipeline/pipeline.py)
-BULK_INFERRER = "BulkInferrer"
-FOLDER = "inference"  # under the output dir
-FILE = "predictions.csv"
 LOGS_PATTERN = "prediction_logs*"  # BulkInferrer's output files in its InferenceResult
-NOT_BLESSED = "model not blessed"
+NOT_PUSHED = "model not pushed"
 
 
 class Prediction(NamedTuple):
@@ -58,17 +54,19 @@ def read_prediction_logs(inference_uri: str) -> Iterator[Prediction]:
     )
 
 
-def block(record, blessed: bool, ingest: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-  """run_summary.json's `inference`, from the run's record and InferenceExampleGen's ingest
-  report; None for a run without --infer-dir."""
-  examples = record.output(EXAMPLE_GEN, "examples")
+def block(record, push: Dict[str, Any], ingest: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+  """run_summary.json's `inference`, from the run's record, its push (readers.pushed_model:
+  only a pushed model's predictions count) and InferenceExampleGen's ingest report; None for
+  a run without --infer-dir."""
+  examples = record.output(nodes.INFERENCE_EXAMPLE_GEN, "examples")
   if examples is None:
     return None
-  result = record.output(BULK_INFERRER, "inference_result")
-  scored = blessed and result is not None
+  result = record.output(nodes.BULK_INFERRER, "inference_result")
+  pushed = bool(push.get("pushed_model_path"))
+  scored = pushed and result is not None and _wrote_predictions(result)
   return {
     "status": "scored" if scored else "skipped",
-    "reason": None if scored else (NOT_BLESSED if not blessed else "BulkInferrer did not run"),
+    "reason": None if scored else (NOT_PUSHED if not pushed else "BulkInferrer did not run"),
     "images_found": ingest.get("images_found", 0),
     "images_ingested": ingest.get("images_ingested", 0),
     "images_scored": None,  # counted from the PredictionLogs when the CSV is written
@@ -79,6 +77,13 @@ def block(record, blessed: bool, ingest: Dict[str, Any]) -> Optional[Dict[str, A
     "prediction_logs": result.uri if scored else None,
     "csv": None,
   }
+
+
+def _wrote_predictions(result) -> bool:
+  """Whether BulkInferrer wrote predictions (it writes none for a model it did not score)."""
+  import tensorflow as tf  # noqa: PLC0415
+
+  return bool(tf.io.gfile.glob(posixpath.join(result.uri, LOGS_PATTERN)))
 
 
 def columns(class_names: List[str]) -> List[str]:
@@ -118,7 +123,7 @@ def write_csv(summary_block: Dict[str, Any], output_dir: str) -> Dict[str, Any]:
   scored nothing removes an earlier run's file."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-  path = os.path.join(output_dir, FOLDER, FILE)
+  path = os.path.join(output_dir, filenames.INFERENCE_DIR, filenames.PREDICTIONS_CSV)
   if summary_block.get("status") != "scored":
     if tf.io.gfile.exists(path):  # an earlier run's: never taken for this run's predictions
       tf.io.gfile.remove(path)
@@ -133,8 +138,8 @@ def write_csv(summary_block: Dict[str, Any], output_dir: str) -> Dict[str, Any]:
 
 
 def console_line(summary_block: Dict[str, Any]) -> str:
-  """'  inference: 500 images scored, 1 rejected (1 not_an_image); predictions in PATH', or
-  '  inference: skipped: model not blessed (501 images found)'."""
+  """'inference: 500 images scored, 1 rejected (1 not_an_image); predictions in PATH', or
+  'inference: skipped: model not blessed (501 images found)'."""
   rejected = summary_block["images_rejected"]
   counts = (
     f"{sum(rejected.values())} rejected ("
@@ -145,12 +150,12 @@ def console_line(summary_block: Dict[str, Any]) -> str:
   )
   if summary_block["status"] != "scored":
     return (
-      f"  inference: skipped: {summary_block['reason']} "
+      f"inference: skipped: {summary_block['reason']} "
       f"({summary_block['images_found']} images found, {counts})"
     )
   scored = summary_block["images_scored"]
   where = escape.one_line(summary_block["csv"] or summary_block["prediction_logs"])
   return (
-    f"  inference: {summary_block['images_ingested'] if scored is None else scored} images "
+    f"inference: {summary_block['images_ingested'] if scored is None else scored} images "
     f"scored, {counts}; predictions in {where}"
   )

@@ -5,6 +5,8 @@ import csv
 import io
 
 from reporting import console_text, inference
+from schemas import filenames
+from schemas.run_record import RunRecord
 
 
 def _predictions():
@@ -43,7 +45,12 @@ class _Record:
 
 
 class _Artifact:
-  uri = "/out/pipeline/BulkInferrer/inference_result/7"
+  def __init__(self, uri="/out/pipeline/BulkInferrer/inference_result/7"):
+    self.uri = uri
+
+
+PUSHED = {"pushed_model_path": "/out/serving_model/1", "pushed_version": "1"}
+NOT_PUSHED = {"pushed_model_path": None, "pushed_version": None}
 
 
 INGEST = {
@@ -54,66 +61,58 @@ INGEST = {
 }
 
 
-def test_a_model_that_is_not_blessed_scores_nothing_and_the_console_says_why():
+def test_a_model_that_was_not_pushed_scores_nothing_and_the_console_says_why(tmp_path):
+  result = tmp_path / "inference_result"
+  result.mkdir()
+  (result / "prediction_logs-00000-of-00001.gz").write_bytes(b"")  # a blessed model's, say
   record = _Record(
-    **{"InferenceExampleGen.examples": _Artifact(), "BulkInferrer.inference_result": _Artifact()}
+    **{
+      "InferenceExampleGen.examples": _Artifact(),
+      "BulkInferrer.inference_result": _Artifact(str(result)),
+    }
   )
-  block = inference.block(record, blessed=False, ingest=INGEST)
+  block = inference.block(record, NOT_PUSHED, ingest=INGEST)
   assert (block["status"], block["reason"], block["prediction_logs"]) == (
     "skipped",
-    "model not blessed",
+    "model not pushed",
     None,
   )
   assert block["rejected_files"] == [{"path": "x.png", "reason": "not_an_image"}]
   assert inference.write_csv(block, "/nowhere") is block  # nothing written
   assert inference.console_line(block) == (
-    "  inference: skipped: model not blessed (3 images found, 1 rejected (1 not_an_image))"
+    "inference: skipped: model not pushed (3 images found, 1 rejected (1 not_an_image))"
   )
-  assert inference.block(_Record(), blessed=True, ingest=INGEST) is None  # no --infer-dir
+  assert inference.block(_Record(), PUSHED, ingest=INGEST) is None  # no --infer-dir
 
 
-def test_a_scored_block_names_its_csv_on_the_console():
+def test_a_scored_block_names_its_csv_on_the_console(tmp_path):
+  (tmp_path / "prediction_logs-00000-of-00001.gz").write_bytes(b"")
   record = _Record(
-    **{"InferenceExampleGen.examples": _Artifact(), "BulkInferrer.inference_result": _Artifact()}
+    **{
+      "InferenceExampleGen.examples": _Artifact(),
+      "BulkInferrer.inference_result": _Artifact(str(tmp_path)),
+    }
   )
   block = dict(
-    inference.block(record, blessed=True, ingest=INGEST),
+    inference.block(record, PUSHED, ingest=INGEST),
     images_scored=2,
     csv="/out/inference/predictions.csv",
   )
-  assert block["prediction_logs"] == _Artifact.uri
+  assert block["prediction_logs"] == str(tmp_path)
   line = inference.console_line(block)
   assert line == (
-    "  inference: 2 images scored, 1 rejected (1 not_an_image); "
+    "inference: 2 images scored, 1 rejected (1 not_an_image); "
     "predictions in /out/inference/predictions.csv"
   )
-  assert line in console_text.format_summary(_summary(block)).splitlines()
-
-
-def _summary(block):
-  return {
-    "pipeline_name": "p",
-    "run_id": "r",
-    "images_found": 1,
-    "images_ingested": 1,
-    "images_rejected": {},
-    "splits": {},
-    "metrics": {},
-    "data_warnings": [],
-    "anomalies": {},
-    "failed_gates": [],
-    "blessed": True,
-    "pushed_model_path": "/out/serving_model/1",
-    "stage_seconds": {},
-    "inference": block,
-  }
+  summary = RunRecord("p", "r", blessed=True, pushed_model_path="/out/s/1", inference=block)
+  assert "  " + line in console_text.format_summary(summary).splitlines()
 
 
 def test_a_run_that_scored_nothing_removes_an_earlier_runs_csv(tmp_path):
-  stale = tmp_path / inference.FOLDER / inference.FILE
+  stale = tmp_path / filenames.INFERENCE_DIR / filenames.PREDICTIONS_CSV
   stale.parent.mkdir()
   stale.write_text("path\nold.png\n")
-  block = inference.block(_Record(**{"InferenceExampleGen.examples": _Artifact()}), True, INGEST)
+  block = inference.block(_Record(**{"InferenceExampleGen.examples": _Artifact()}), PUSHED, INGEST)
   assert (block["status"], block["reason"]) == ("skipped", "BulkInferrer did not run")
   inference.write_csv(block, str(tmp_path))
   assert not stale.exists()

@@ -1,36 +1,19 @@
-"""How a run ended: its status in run_summary.json and the exit status of the runners.
-
-pushed       0  blessed and pushed
-not_blessed  3  ran, but a gate failed or DriftCheck blocked it: nothing pushed
-input_error  2  bad input or usage, found before or during the run
-failed       1  anything else (a stage crashed, the metadata store is unreadable, ...)
-interrupted  130 / 143  SIGINT / SIGTERM
-"""
+"""How the run's process saw it end, before its record is read: completed, bad input, failed,
+interrupted, or stopped by DriftCheck. The statuses and exit codes are schemas/outcomes.py's."""
 
 import dataclasses
 import signal
 from typing import Optional
 
-from components.image_example_gen.errors import InputError
-
-PUSHED, NOT_BLESSED, INPUT_ERROR, FAILED, INTERRUPTED = (
-  "pushed",
-  "not_blessed",
-  "input_error",
-  "failed",
-  "interrupted",
-)
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+from schemas.outcomes import Status
 
 
 @dataclasses.dataclass
 class Outcome:
-  """How the run's process saw it end, before the record is read: `completed` when every
-  stage ran (the record then says pushed or not blessed), else the status, the stage that was
-  running and the error's first line."""
+  """`completed` when every stage ran (the record then says pushed, unchanged or not
+  blessed), else the status, the stage that was running and the error's first line."""
 
-  status: Optional[str] = None  # None: completed; the record decides
+  status: Optional[Status] = None  # None: completed; the record decides
   error: Optional[str] = None
   stage: Optional[str] = None
   signum: Optional[int] = None
@@ -59,38 +42,37 @@ def behind(exc: Optional[BaseException], kinds: tuple):
 
 
 def from_exception(
-  exc: BaseException, stage: Optional[str] = None, input_kinds: tuple = (InputError,)
+  exc: BaseException, stage: Optional[str] = None, input_kinds: tuple = ()
 ) -> Outcome:
   """The outcome of a run that raised `exc` while `stage` ran: DriftCheck's block (the record
-  then says not blessed), bad input (an InputError, e.g. ImageExampleGen's, anywhere in the
-  chain), or a failure."""
-  # Here, not at the top: a runner imports this module before TensorFlow is quiet.
-  from components.drift_check.executor import DriftBlocked  # pylint: disable=import-outside-toplevel
+  then says not blessed), bad input (an InputError, e.g. ImageExampleGen's, or one of
+  `input_kinds`, anywhere in the chain), or a failure."""
+  # Here, not at the top: the runners import this module before TensorFlow is quiet.
+  from components.drift_check.executor import DriftBlocked  # noqa: PLC0415
+  from components.image_example_gen.errors import InputError  # noqa: PLC0415
 
   blocked = behind(exc, (DriftBlocked,))
   if blocked is not None:
     return Outcome(drift_report=blocked.report, stage=stage)
-  bad_input = behind(exc, input_kinds)
+  bad_input = behind(exc, (InputError, *input_kinds))
   if bad_input is not None:
     return Outcome(
-      INPUT_ERROR,
+      Status.INPUT_ERROR,
       error=str(bad_input).strip() or type(bad_input).__name__,
       stage=stage,
       input_report=getattr(bad_input, "report", None),
     )
-  return Outcome(FAILED, error=first_line(exc), stage=stage)
+  return Outcome(Status.FAILED, error=first_line(exc), stage=stage)
 
 
 def interrupted(signum: int, stage: Optional[str] = None) -> Outcome:
   return Outcome(
-    INTERRUPTED, error=f"interrupted by {signal.Signals(signum).name}", stage=stage, signum=signum
+    Status.INTERRUPTED,
+    error=f"interrupted by {signal.Signals(signum).name}",
+    stage=stage,
+    signum=signum,
   )
 
 
-def exit_status(status: str, signum: Optional[int] = None) -> int:
-  """The runners' exit status for a run's status."""
-  if status == INTERRUPTED:
-    return EXIT_SIGNAL.get(signum, EXIT_SIGNAL[signal.SIGINT])
-  return {PUSHED: EXIT_OK, NOT_BLESSED: EXIT_NOT_BLESSED, INPUT_ERROR: EXIT_USAGE}.get(
-    status, EXIT_ERROR
-  )
+def failed(error: str, stage: Optional[str] = None) -> Outcome:
+  return Outcome(Status.FAILED, error=error, stage=stage)

@@ -19,7 +19,8 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-FILE = "predictions.csv"
+from schemas import filenames
+
 MISTAKES = 10  # the most confident mistakes the summary and the model card list
 BATCH = 256
 FIXED_COLUMNS = ("path", "sha256", "split", "true_class", "predicted_class", "top_probability")
@@ -45,7 +46,7 @@ def read_examples(
   """(file name, encoded image, label) of each example of a split, in the files' order."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-  from trainer_module.constants import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY  # pylint: disable=import-outside-toplevel
+  from schemas.features import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY  # pylint: disable=import-outside-toplevel
 
   files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
   records = tf.data.TFRecordDataset(files, compression_type="GZIP")
@@ -68,8 +69,8 @@ def load_model(model_dir: str):
   class_names = read_class_names(model_dir)
   if spec is None or model is None or class_names is None:
     raise FileNotFoundError(
-      f"{model_dir} has no {contract.CONTRACT_FILE} and "
-      f"{contract.KERAS_FILE} (a model trained before they were kept)"
+      f"{model_dir} has no {filenames.MODEL_CONTRACT} and "
+      f"{filenames.MODEL_KERAS} (a model trained before they were kept)"
     )
   return spec, model, class_names
 
@@ -167,7 +168,7 @@ def summary_block(scored: Scored) -> Dict[str, Any]:
   """run_summary.json's `predictions`: the file, its rows and mistakes, the worst of them."""
   wrong = int(np.sum(scored.probabilities.argmax(axis=1) != scored.labels))
   return {
-    "file": FILE,
+    "file": filenames.PREDICTIONS_CSV,
     "split": scored.split,
     "images": len(scored.files),
     "mistakes": wrong,
@@ -197,19 +198,17 @@ def csv_text(scored: Scored) -> str:
   return out.getvalue()
 
 
-def for_summary(summary: Dict[str, Any]) -> Optional[Scored]:
+def for_record(record) -> Optional[Scored]:
   """The run's gated split scored by its model, or None when there is no model to score with
   (the reason is logged; the report goes on)."""
   from absl import logging  # pylint: disable=import-outside-toplevel
   from tfx.utils import path_utils  # pylint: disable=import-outside-toplevel
 
-  if not summary.get("model_path") or not summary.get("examples_path"):
+  if not record.model_path or not record.examples_path:
     return None
-  split = (summary.get("metrics") or {}).get("split", "eval")
+  split = record.metrics.get("split", "eval")
   try:
-    return score(
-      path_utils.serving_model_path(summary["model_path"]), summary["examples_path"], split
-    )
+    return score(path_utils.serving_model_path(record.model_path), record.examples_path, split)
   except Exception as e:  # pylint: disable=broad-except
     logging.warning("No per-image predictions: %s", e)
     return None

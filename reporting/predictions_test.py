@@ -6,8 +6,8 @@ import io
 
 import numpy as np
 
-from reporting import console_text, predictions
-from reporting import summary as summaries
+from reporting import build, console_text, predictions
+from schemas.run_record import RunRecord
 
 
 def _scored():
@@ -54,7 +54,7 @@ def test_the_summary_names_the_most_confident_mistakes():
   line = console_text.mistakes_line(block)
   assert "\n" not in line
   assert line == (
-    "  mistakes: 2 of 5 eval images, the most confident u/5.png (true , predicted two lines, "
+    "mistakes: 2 of 5 eval images, the most confident u/5.png (true , predicted two lines, "
     "0.70); every image in predictions.csv"
   )
 
@@ -66,30 +66,41 @@ def test_each_ensemble_member_is_scored_beside_the_ensemble_on_the_same_images()
   scored = scored._replace(members=np.stack([first, second]))
   assert predictions.member_accuracies(scored) == [0.6, 0.4]
   assert predictions.member_accuracies(_scored()) == []  # a single model
-  summary = {
-    "metrics": {"accuracy": 0.8, "split": "test"},
-    "training": {
-      "settings": {"ensemble": [{"model": "cnn", "seed": 4}, {"model": "cnn", "seed": 5}]}
+  record = RunRecord(
+    "p",
+    "r",
+    metrics={"accuracy": 0.8, "split": "test"},
+    training={
+      "settings": {"ensemble": [{"model": "cnn", "seed": 4}, {"model": "cnn", "seed": 5}]},
+      "member_epochs": [3, 2],
     },
-  }
-  summaries.add_ensemble_block(summary, predictions.member_accuracies(scored))
-  assert summary["ensemble"] == {
+  )
+  build.add_ensemble(record, predictions.member_accuracies(scored))
+  assert record.ensemble == {
     "split": "test",
     "accuracy": 0.8,
     "members": [
-      {"model": "cnn", "seed": 4, "accuracy": 0.6},
-      {"model": "cnn", "seed": 5, "accuracy": 0.4},
+      {"model": "cnn", "seed": 4, "accuracy": 0.6, "epochs": 3},
+      {"model": "cnn", "seed": 5, "accuracy": 0.4, "epochs": 2},
     ],
   }
-  assert console_text.ensemble_line(summary["ensemble"]) == (
-    "  ensemble of 2: 0.8000 on test; members cnn (seed 4) 0.6000, cnn (seed 5) 0.4000"
+  assert record.warnings == []  # the ensemble beats both members
+  assert console_text.ensemble_line(record.ensemble) == (
+    "ensemble of 2: 0.8000 on test; members cnn (seed 4) 0.6000, cnn (seed 5) 0.4000"
   )
-  single = {"metrics": {"accuracy": 0.8}, "training": {"settings": {"ensemble": None}}}
-  summaries.add_ensemble_block(single, [])
-  assert "ensemble" not in single
-  unscored = {"metrics": {}, "training": summary["training"]}  # e.g. no model to score with
-  summaries.add_ensemble_block(unscored, [])
-  assert [m["accuracy"] for m in unscored["ensemble"]["members"]] == [None, None]
+  worse = RunRecord("p", "r", metrics={"accuracy": 0.5, "split": "test"}, training=record.training)
+  build.add_ensemble(worse, predictions.member_accuracies(scored))
+  assert worse.warnings == [
+    "the ensemble (0.5000) is less accurate than its member 1 (cnn, 0.6000) on the same test "
+    "images: serve that member alone (--ensemble 1 with its seed), or train the members longer"
+  ]
+  single = RunRecord("p", "r", metrics={"accuracy": 0.8}, training={"settings": {"ensemble": None}})
+  build.add_ensemble(single, [])
+  assert single.ensemble is None
+  unscored = RunRecord("p", "r", training=record.training)  # e.g. no model to score with
+  build.add_ensemble(unscored, [])
+  assert [m["accuracy"] for m in unscored.ensemble["members"]] == [None, None]
+  assert unscored.warnings == []
   assert "ensemble of 2: n/a on no split; members cnn (seed 4) n/a" in console_text.ensemble_line(
-    unscored["ensemble"]
+    unscored.ensemble
   )

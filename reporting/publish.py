@@ -1,53 +1,50 @@
-"""The run report's files, written from the run summary: under <output dir>/report and beside
+"""The run report's files, written from the run record: under <output dir>/report and beside
 a pushed model as serving_model/reports/<version>."""
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import List, Optional
 
 from reporting import card, explanations, plots, predictions
+from schemas import filenames
+from schemas.run_record import RunRecord
 
-REPORT_DIR = "report"
 FILES = (
   "model_card.md",
   "per_class.md",
   "confusion_matrix.png",
   "training_curves.png",
   "calibration.png",
-  predictions.FILE,
+  filenames.PREDICTIONS_CSV,
 ) + explanations.FILES
 
 
-def _gfile():
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-  return tf.io.gfile
-
-
 def write_report(
-  summary: Dict[str, Any], report_dir: str, scored: Optional[predictions.Scored] = None
+  record: RunRecord, report_dir: str, scored: Optional[predictions.Scored] = None
 ) -> List[str]:
-  """Writes the report files that the summary has data for (predictions.csv: `scored`, the
+  """Writes the report files that the record has data for (predictions.csv: `scored`, the
   gated split through the model); returns their paths."""
-  _gfile().makedirs(report_dir)
-  metrics = summary["metrics"]
+  import tensorflow as tf  # noqa: PLC0415  (gs:// report dirs)
+
+  tf.io.gfile.makedirs(report_dir)
+  metrics = record.metrics
   written = []
 
   def text(name: str, content: str) -> None:
-    with _gfile().GFile(os.path.join(report_dir, name), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(report_dir, name), "w") as f:
       f.write(content)
     written.append(os.path.join(report_dir, name))
 
-  text("model_card.md", card.model_card(summary))
+  text("model_card.md", card.model_card(record))
   if metrics.get("per_class"):
-    text("per_class.md", card.per_class_table(summary))
+    text("per_class.md", card.per_class_table(record))
   if scored is not None:
-    text(predictions.FILE, predictions.csv_text(scored))
+    text(filenames.PREDICTIONS_CSV, predictions.csv_text(scored))
   figures = (
     ("confusion_matrix.png", plots.plot_confusion_matrix, metrics.get("confusion_matrix")),
     (
       "training_curves.png",
       plots.plot_training_curves,
-      (summary.get("training") or {}).get("epoch_log"),
+      record.training.get("epoch_log"),
     ),
     ("calibration.png", plots.plot_calibration, (metrics.get("calibration") or {}) or None),
   )
@@ -55,12 +52,12 @@ def write_report(
     if data:
       plot(data, os.path.join(report_dir, name))
       written.append(os.path.join(report_dir, name))
-  written += explanations.write(summary, report_dir)  # EXPLANATION_FILES
+  written += explanations.write(record, report_dir)  # EXPLANATION_FILES
   return written
 
 
 def publish(
-  summary: Dict[str, Any],
+  record: RunRecord,
   output_dir: str,
   serving_model_dir: str,
   scored: Optional[predictions.Scored] = None,
@@ -69,10 +66,10 @@ def publish(
 
   Returns the directory next to the pushed model, or output_dir/report when nothing was pushed.
   """
-  local = os.path.join(output_dir, REPORT_DIR)
-  write_report(summary, local, scored)
-  if not summary.get("pushed_version"):
+  local = os.path.join(output_dir, filenames.REPORT_DIR)
+  write_report(record, local, scored)
+  if not record.pushed_version:
     return local
-  beside = os.path.join(serving_model_dir, "reports", summary["pushed_version"])
-  write_report(summary, beside, scored)
+  beside = os.path.join(serving_model_dir, filenames.SERVING_REPORTS, record.pushed_version)
+  write_report(record, beside, scored)
   return beside

@@ -1,7 +1,7 @@
 """What each component of a run wrote, read back for the run record: the ingest report, the
 spans trained on, drift, anomalies, the training log and settings, the serving check, the push
 (checked on disk) and the TFLite export. One reader per component output; the record's
-artifacts are MLMD Artifacts (see reporting/record.py)."""
+artifacts are MLMD Artifacts (see reporting/executions.py)."""
 
 import json
 import os
@@ -11,10 +11,11 @@ from typing import Any, Dict, List, Optional
 import tensorflow as tf
 
 from components.drift_check import executor as drift_executor
-from components.image_example_gen.executor import REPORT_FILE
-from components.serving_check.executor import REPORT_FILE as SERVING_CHECK_REPORT
+from components.image_example_gen.spans import has_spec
 from components.tflite_export import executor as tflite_executor
-from trainer_module.constants import TRAINING_LOG, TRAINING_SETTINGS
+from schemas import filenames, nodes, properties
+from schemas.features import ENSEMBLE_MEMBER_PREFIX, LABEL_VOCAB
+from schemas.filenames import TRAINING_LOG, TRAINING_SETTINGS
 
 
 def int_property(artifact, name: str) -> Optional[int]:
@@ -23,9 +24,32 @@ def int_property(artifact, name: str) -> Optional[int]:
   return artifact.custom_properties[name].int_value
 
 
+def string_property(artifact, name: str) -> Optional[str]:
+  if artifact is None or name not in artifact.custom_properties:
+    return None
+  return artifact.custom_properties[name].string_value
+
+
+def data_dir(given: Optional[str], example_gen) -> Optional[str]:
+  """--data-dir as given when it has a span pattern (ImageExampleGen's execution records the
+  span folder it resolved), else the folder ImageExampleGen read."""
+  if given and has_spec(given):
+    return given
+  properties = example_gen.custom_properties if example_gen else {}
+  return properties["input_base"].string_value if "input_base" in properties else given
+
+
+def class_names(transform_graph_uri: str) -> List[str]:
+  """Class names in id order: Transform's label vocabulary."""
+  import tensorflow_transform as tft  # noqa: PLC0415  (TFT loads TensorFlow's ops: only here)
+
+  output = tft.TFTransformOutput(transform_graph_uri)
+  return [c.decode() for c in output.vocabulary_by_name(LABEL_VOCAB)]
+
+
 def ingest_report(examples) -> Dict[str, Any]:
   """ImageExampleGen's ingest report: counts, splits, rejections, warnings, span."""
-  with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE)) as f:
+  with tf.io.gfile.GFile(os.path.join(examples.uri, filenames.INGEST_REPORT)) as f:
     return json.load(f)
 
 
@@ -33,7 +57,7 @@ def serving_check(blessing) -> Dict[str, Any]:
   """The ServingCheck's report: blessed, requests sent, or why it failed."""
   if blessing is None:
     return {}
-  with tf.io.gfile.GFile(os.path.join(blessing.uri, SERVING_CHECK_REPORT)) as f:
+  with tf.io.gfile.GFile(os.path.join(blessing.uri, filenames.SERVING_CHECK_REPORT)) as f:
     return json.load(f)
 
 
@@ -67,8 +91,14 @@ def training(model_run_uri: str) -> Dict[str, Any]:
   if tf.io.gfile.exists(settings_path):
     with tf.io.gfile.GFile(settings_path) as f:
       settings = json.load(f)
+  members = {}
+  for epoch in epochs:  # an ensemble's members log phases member_<i>_train, member_<i>_fine_tune
+    if epoch.get("phase", "").startswith(ENSEMBLE_MEMBER_PREFIX):
+      member = int(epoch["phase"][len(ENSEMBLE_MEMBER_PREFIX) :].split("_")[0])
+      members[member] = members.get(member, 0) + 1
   return {
     "epochs": len(epochs),
+    "member_epochs": [members[m] for m in sorted(members)] or None,
     "train_seconds": round(sum(e["train_seconds"] for e in epochs), 1),
     "images_per_second": round(statistics.median(e["images_per_second"] for e in epochs)),
     "warm_start": settings.get("warm_start"),
@@ -78,21 +108,45 @@ def training(model_run_uri: str) -> Dict[str, Any]:
 
 
 def pushed_model(pushed) -> Dict[str, Any]:
-  """Where the Pusher put the model, checked on disk: a claimed version that is not there is
-  reported as a push error, never as a push."""
-  if int_property(pushed, "pushed") != 1:
-    return {"pushed_model_path": None, "pushed_version": None}
-  path = pushed.custom_properties["pushed_destination"].string_value
-  if not tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
+  """Where the Pusher put the model, checked on disk, and whether it wrote a new version (not
+  when the model is the one already served): a claimed version that is not there is reported
+  as a push error, never as a push."""
+  if int_property(pushed, properties.PUSHED) != 1:
+    return {"pushed_model_path": None, "pushed_version": None, "new_version": False}
+  path = pushed.custom_properties[properties.PUSHED_DESTINATION].string_value
+  if not tf.io.gfile.exists(os.path.join(path, filenames.SAVED_MODEL)):
     return {
       "pushed_model_path": None,
       "pushed_version": None,
+      "new_version": False,
       "push_error": f"the Pusher reported {path}, which holds no SavedModel",
     }
   return {
     "pushed_model_path": path,
-    "pushed_version": pushed.custom_properties["pushed_version"].string_value,
+    "pushed_version": pushed.custom_properties[properties.PUSHED_VERSION].string_value,
+    "new_version": int_property(pushed, properties.NEW_VERSION) != 0,  # absent: an older Pusher's
   }
+
+
+def served_version(serving_model_dir: Optional[str]) -> Optional[str]:
+  """The newest numbered version in a serving dir (what TF Serving serves), or None."""
+  if not serving_model_dir or not tf.io.gfile.isdir(serving_model_dir):
+    return None
+  numbered = [n.rstrip("/") for n in tf.io.gfile.listdir(serving_model_dir)]
+  numbered = [int(n) for n in numbered if n.isdigit()]
+  return str(max(numbered)) if numbered else None
+
+
+def baseline_comparison(evaluation) -> Dict[str, Any]:
+  """The Evaluator's account of its baseline (components/evaluator/executor.py), {} when it
+  did not run."""
+  if evaluation is None:
+    return {}
+  path = os.path.join(evaluation.uri, filenames.BASELINE_COMPARISON)
+  if not tf.io.gfile.exists(path):
+    return {}
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
 
 
 def tflite_export(export, pushed) -> Dict[str, Any]:
@@ -111,15 +165,15 @@ def tflite_export(export, pushed) -> Dict[str, Any]:
       if k in report
     },
   }
-  if int_property(pushed, "pushed") != 1:
+  if int_property(pushed, properties.PUSHED) != 1:
     block["reason"] = block["reason"] or "the model was not pushed"
-  elif int_property(pushed, "tflite_pushed") == 1:
+  elif int_property(pushed, properties.TFLITE_PUSHED) == 1:
     path = os.path.join(
-      pushed.custom_properties["pushed_destination"].string_value, tflite_executor.FOLDER
+      pushed.custom_properties[properties.PUSHED_DESTINATION].string_value, filenames.TFLITE_FOLDER
     )
     names = [report[k]["file"] for k in ("int8", "float16")] + [
-      tflite_executor.LABELS_FILE,
-      tflite_executor.CONTRACT_FILE,
+      filenames.TFLITE_LABELS,
+      filenames.TFLITE_CONTRACT,
     ]
     missing = [n for n in names if not tf.io.gfile.exists(os.path.join(path, n))]
     if missing:
@@ -133,14 +187,14 @@ def window_spans(record, span: Optional[int]) -> List[int]:
   """The spans Transform and the Trainer had (the span window), newest first: ImageExampleGen's
   `span` of each Examples artifact the run's Transform read; [span] when the record does not
   list them (a compiled spec's run, whose window is one span)."""
-  artifacts = record.input_list("Transform", "examples")
+  artifacts = record.input_list(nodes.TRANSFORM, "examples")
   spans = sorted({int_property(a, "span") for a in artifacts} - {None}, reverse=True)
   return spans or ([span] if span is not None else [])
 
 
 def drift(record) -> Dict[str, Any]:
   """DriftCheck's report (drift.json) with its console lines, or {} when it did not run."""
-  anomalies = record.output("DriftCheck", "anomalies")
+  anomalies = record.output(nodes.DRIFT_CHECK, "anomalies")
   report = drift_executor.read_report(anomalies.uri) if anomalies else {}
   return drift_block(report)
 

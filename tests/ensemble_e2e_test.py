@@ -14,9 +14,9 @@ import tensorflow as tf
 
 from components import warmup
 from components.serving_check import executor as serving_check
+from schemas.features import IMAGE_XF
 from tests import images, records, runs
 from trainer_module import contract, ensemble, reference_preprocess
-from trainer_module.constants import IMAGE_XF
 
 pytestmark = pytest.mark.e2e
 

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from pipeline.sample_data import export_digits
 from reporting import advice
+from schemas import filenames
 from tests import images, runs
 from trainer_module import contract
 
@@ -83,7 +84,7 @@ def test_mobilenet_from_a_weights_file_trains_blesses_and_exports_int8(tmp_path)
   for name in ("Conv1", "expanded_conv_depthwise"):
     for loaded, saved in zip(backbone.get_layer(name).weights, source.get_layer(name).weights):
       np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
-  with open(os.path.join(summary["pushed_model_path"], contract.CONTRACT_FILE)) as f:
+  with open(os.path.join(summary["pushed_model_path"], filenames.MODEL_CONTRACT)) as f:
     assert json.load(f)["normalization"]["formula"] == "pixel / 127.5 - 1"
 
   tflite = summary["tflite"]

@@ -10,6 +10,7 @@ from tfx.utils import path_utils
 
 from components.serving_check import executor
 from components.serving_check.component import ServingCheck
+from schemas import filenames
 
 
 def run_check(examples, model, out_dir, num_requests=5, max_batch_size=64):
@@ -29,7 +30,7 @@ def run_check(examples, model, out_dir, num_requests=5, max_batch_size=64):
     {"blessing": [blessing]},
     dict(component.exec_properties),
   )
-  with open(os.path.join(blessing.uri, executor.REPORT_FILE)) as f:
+  with open(os.path.join(blessing.uri, filenames.SERVING_CHECK_REPORT)) as f:
     return blessing, json.load(f)
 
 

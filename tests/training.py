@@ -23,13 +23,13 @@ from components.tflite_export import TFLiteExport, TFLiteModel
 from components.tflite_export import executor as tflite_executor
 from pipeline import pipeline
 from schemas import SCHEMA_PATH
-from tests import images
-from trainer_module.constants import (
+from schemas.features import (
   BULK_INFERENCE_SIGNATURE,
   SERVING_EXAMPLES_SIGNATURE,
-  TRAINING_LOG,
   TRANSFORM_SIGNATURE,
 )
+from schemas.filenames import TRAINING_LOG
+from tests import images
 
 EXAMPLES = tfx.dsl.Channel(type=standard_artifacts.Examples)
 GRAPH = tfx.dsl.Channel(type=standard_artifacts.TransformGraph)

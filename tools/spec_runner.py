@@ -32,11 +32,13 @@ from typing import Any, Dict, List, Mapping, Optional
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
+from schemas import nodes
+from schemas.outcomes import ExitCode
+
 WHOLE_INPUT = "{{$}}"
 LEDGER = "artifacts.jsonl"  # Per run: every output artifact, in the order tasks produced them.
 # The placeholder TFX's resolvers use in a filter: an input artifact's metadata value.
 INPUT_METADATA = re.compile(r"\{\{\$\.inputs\.artifacts\['(\w+)'\]\.metadata\['(\w+)'\]\}\}")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_PUSHED = 0, 1, 2, 3  # reporting.outcome's codes
 
 
 class SpecError(Exception):
@@ -204,7 +206,7 @@ def _heartbeat(task: str):
     while not done.wait(console.HEARTBEAT):
       print(f"[spec_runner] {task}: running for {time.monotonic() - start:.0f} s", flush=True)
 
-  if task in console.BEAM_STAGES:
+  if task in nodes.BEAM_STAGES:
     threading.Thread(target=beat, daemon=True).start()
   try:
     yield
@@ -429,14 +431,14 @@ class SpecRunner:
 
 
 def record(runner: SpecRunner):
-  """The run as reporting.record reads one: each task's newest output artifacts, seconds and
+  """The run as reporting.executions reads one: each task's newest output artifacts, seconds and
   parameters."""
-  from reporting import record as records  # pylint: disable=import-outside-toplevel
+  from reporting import executions  # noqa: PLC0415
 
-  return records.ArtifactRecord(
+  return executions.ArtifactRun(
     runner.run_id,
     {
-      (task, key): records.from_metadata(
+      (task, key): executions.from_metadata(
         artifacts[-1].get("uri", ""), artifacts[-1].get("metadata", {})
       )
       for task, outputs in runner.outputs.items()
@@ -452,7 +454,7 @@ def blocked_drift(runner: SpecRunner, failed: TaskFailed) -> Dict[str, Any]:
   """DriftCheck's report when that task stopped the run (--on-drift block), else {}."""
   from components.drift_check import executor as drift  # pylint: disable=import-outside-toplevel
 
-  if failed.task != "DriftCheck":
+  if failed.task != nodes.DRIFT_CHECK:
     return {}
   report = drift.read_report(os.path.join(runner.root, runner.run_id, failed.task, "anomalies"))
   return report if report.get("on_drift") == "block" and report.get("drifted") else {}
@@ -464,10 +466,10 @@ def data_dir(runner: SpecRunner) -> Optional[str]:
   from components.image_example_gen import spans  # pylint: disable=import-outside-toplevel
 
   root = runner.root_values.get("data_root")
-  task = runner.pipeline.root.dag.tasks.get("ImageExampleGen")
+  task = runner.pipeline.root.dag.tasks.get(nodes.EXAMPLE_GEN)
   if root is None or task is None:
     return root
-  parameters = _parameters("ImageExampleGen", task, runner.root_values)
+  parameters = _parameters(nodes.EXAMPLE_GEN, task, runner.root_values)
   return spans.span_path(root, parameters.get("input_config", ""))
 
 
@@ -486,7 +488,7 @@ def finish(runner: SpecRunner, log_path: Optional[str], end, error=None) -> int:
     config.run_context(),
     end,
     runner.run_id,
-    record=lambda: record(runner),
+    run=lambda: record(runner),
     extra={"log": log_path},
     note=lambda line: print(f"[spec_runner] {line}", flush=True),
     **({"error": error} if error else {}),
@@ -521,7 +523,7 @@ def main(argv: Optional[List[str]] = None) -> int:
       runner = SpecRunner(json.load(f), overrides, args.run_id)
   except (SpecError, OSError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
   log_path = None
   if not args.verbose:
     log_path = os.path.join(
@@ -549,8 +551,8 @@ def main(argv: Optional[List[str]] = None) -> int:
       runner.log.close()
   if end.completed:
     print(f"[spec_runner] run {runner.run_id} finished under {runner.root}", flush=True)
-    if "ServingPusher" not in runner.outputs:  # e.g. a hand-written spec
-      return outcome.EXIT_OK
+    if nodes.PUSHER not in runner.outputs:  # e.g. a hand-written spec
+      return ExitCode.OK
   from pipeline import console  # pylint: disable=import-outside-toplevel
 
   with console.Console(log_path or os.devnull, verbose=args.verbose) as out:  # TF's noise

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from schemas.outcomes import ExitCode
 from tools import spec_runner
 
 pytestmark = pytest.mark.integration  # the tasks are subprocesses
@@ -117,8 +118,8 @@ def test_cli_exit_codes(tmp_path, capsys):
     "raise SystemExit(5)",
   ]
   spec_path.write_text(json.dumps(spec))
-  assert spec_runner.main([str(spec_path), "--param", "nope=1"]) == spec_runner.EXIT_USAGE
-  assert spec_runner.main([str(spec_path)]) == spec_runner.EXIT_FAILED
+  assert spec_runner.main([str(spec_path), "--param", "nope=1"]) == ExitCode.USAGE
+  assert spec_runner.main([str(spec_path)]) == ExitCode.ERROR
   assert "error: pipeline failed in first: task first failed (exit 5)" in capsys.readouterr().err
   summary = json.loads((tmp_path / "run_summary.json").read_text())  # the root's parent
   assert (summary["status"], summary["failed_stage"], summary["exit_code"]) == (

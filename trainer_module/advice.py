@@ -4,7 +4,7 @@ every image one class)."""
 
 from typing import Optional
 
-from trainer_module.constants import MODEL_VARIANTS
+from schemas.settings import MODEL_VARIANTS
 
 PRETRAINED_FAMILIES = tuple(MODEL_VARIANTS)  # models built for ImageNet weights
 MIN_SCRATCH_IMAGES = 10_000  # fewer training images than this: pass --weights

@@ -9,7 +9,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from trainer_module.constants import CACHE_MODES as MODES
+from schemas.settings import CACHE_MODES as MODES
 
 MEMORY_FRACTION = 0.25  # of physical memory, for both splits' cached examples together
 EXAMPLE_OVERHEAD = 96  # bytes per cached example beside its pixels: header, label, tf.data

@@ -13,7 +13,8 @@ from typing import Any, Callable, Dict, List, Optional
 import keras
 import tensorflow as tf
 
-from trainer_module.constants import ACCURACY, TRAINING_LOG
+from schemas.features import ACCURACY
+from schemas.filenames import TRAINING_LOG
 
 
 class EpochLog(keras.callbacks.Callback):

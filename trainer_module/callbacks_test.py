@@ -6,8 +6,8 @@ import json
 import keras
 import numpy as np
 
+from schemas.filenames import TRAINING_LOG
 from trainer_module import callbacks
-from trainer_module.constants import TRAINING_LOG
 
 
 def _model():

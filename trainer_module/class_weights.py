@@ -5,8 +5,8 @@ from typing import Dict, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module.constants import CLASS_WEIGHT_MODES as MODES
-from trainer_module.constants import LABEL_COUNTS, LABEL_VOCAB
+from schemas.features import LABEL_COUNTS, LABEL_VOCAB
+from schemas.settings import CLASS_WEIGHT_MODES as MODES
 
 IMBALANCE_RATIO = 1.5  # "auto" weights classes once the largest is this many times the smallest.
 

@@ -11,7 +11,7 @@ import dataclasses
 import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from trainer_module.constants import (
+from schemas.settings import (
   AUGMENTATIONS,
   CACHE_MODES,
   CLASS_WEIGHT_MODES,

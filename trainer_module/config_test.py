@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from pipeline import configs
-from trainer_module import augmentation, cache, class_weights, constants, model, preprocessing
+from schemas import settings
+from trainer_module import augmentation, cache, class_weights, model, preprocessing
 from trainer_module.config import TrainingConfig
 
 
@@ -58,19 +59,19 @@ def test_a_value_out_of_bounds_or_choices_is_an_error():
 
 def test_allowed_values_are_exactly_what_the_trainer_implements():
   """The flags offer constants' tuples; each names a registry entry or branch, both ways."""
-  assert tuple(model.EFFICIENTNETS) == constants.EFFICIENTNET_VARIANTS
-  assert tuple(model.MOBILENETS) == constants.MOBILENET_VARIANTS
-  assert tuple(model.BUILDERS) == constants.MODELS
-  assert {m: tuple(b) for m, b in model.BACKBONES.items()} == constants.MODEL_VARIANTS
-  assert tuple(augmentation.LAYERS) == constants.AUGMENTATIONS
-  assert cache.MODES == constants.CACHE_MODES
-  assert class_weights.MODES == constants.CLASS_WEIGHT_MODES
-  for name in constants.MODELS:
+  assert tuple(model.EFFICIENTNETS) == settings.EFFICIENTNET_VARIANTS
+  assert tuple(model.MOBILENETS) == settings.MOBILENET_VARIANTS
+  assert tuple(model.BUILDERS) == settings.MODELS
+  assert {m: tuple(b) for m, b in model.BACKBONES.items()} == settings.MODEL_VARIANTS
+  assert tuple(augmentation.LAYERS) == settings.AUGMENTATIONS
+  assert cache.MODES == settings.CACHE_MODES
+  assert class_weights.MODES == settings.CLASS_WEIGHT_MODES
+  for name in settings.MODELS:
     assert model.build_model(name, 32, 3, 2).output_shape == (None, 2)
   with pytest.raises(ValueError, match="unknown model"):
     model.build_model("resnet", 32, 3, 2)
   image = tf.zeros([20, 30, 3])
-  for mode in constants.RESIZE_MODES:
+  for mode in settings.RESIZE_MODES:
     assert preprocessing.resize(image, 8, mode).shape == (8, 8, 3)
   with pytest.raises(ValueError, match="resize mode"):
     preprocessing.resize(image, 8, "stretch")

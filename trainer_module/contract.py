@@ -14,8 +14,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import tensorflow as tf
 
-CONTRACT_FILE = os.path.join("assets.extra", "input.json")
-KERAS_FILE = os.path.join("assets.extra", "model.keras")
+from schemas import filenames
+
 RESIZING = {
   "squash": "stretched to height x width",
   "crop": "the centred square of the shorter side, scaled to height x width",
@@ -134,7 +134,7 @@ def input_contract(
 
 
 def write_contract(saved_model_dir: str, contract: Dict[str, Any]) -> str:
-  path = os.path.join(saved_model_dir, CONTRACT_FILE)
+  path = os.path.join(saved_model_dir, filenames.MODEL_CONTRACT)
   tf.io.gfile.makedirs(os.path.dirname(path))
   with tf.io.gfile.GFile(path, "w") as f:
     json.dump(contract, f, indent=2)
@@ -143,7 +143,7 @@ def write_contract(saved_model_dir: str, contract: Dict[str, Any]) -> str:
 
 def read_contract(saved_model_dir: str) -> Optional[Dict[str, Any]]:
   """The contract, or None for a model that does not record it."""
-  path = os.path.join(saved_model_dir, CONTRACT_FILE)
+  path = os.path.join(saved_model_dir, filenames.MODEL_CONTRACT)
   if not tf.io.gfile.exists(path):
     return None
   with tf.io.gfile.GFile(path) as f:
@@ -154,7 +154,7 @@ def load_keras_model(saved_model_dir: str):
   """The Keras model kept beside the SavedModel, or None for a model without one."""
   import keras  # pylint: disable=import-outside-toplevel
 
-  path = os.path.join(saved_model_dir, KERAS_FILE)
+  path = os.path.join(saved_model_dir, filenames.MODEL_KERAS)
   if not tf.io.gfile.exists(path):
     return None
   if "://" in path:  # e.g. gs://: copied to a local file first

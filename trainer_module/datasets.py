@@ -10,9 +10,9 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from schemas.features import IMAGE_XF, LABEL_XF
 from trainer_module import augmentation, preprocessing
 from trainer_module.config import TrainingConfig
-from trainer_module.constants import IMAGE_XF, LABEL_XF
 
 SHUFFLE_BYTES = 256 << 20  # Shuffle buffer memory bound.
 

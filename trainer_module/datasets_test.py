@@ -5,10 +5,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from schemas.features import IMAGE_XF
 from tests import training
 from tests.training import BASE_CONFIG
 from trainer_module import datasets
-from trainer_module.constants import IMAGE_XF
 
 
 @pytest.mark.integration  # Transform's output

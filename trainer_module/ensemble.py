@@ -13,9 +13,9 @@ functions that build or read models only: the pipeline's config checks flags wit
 import dataclasses
 from typing import List, Optional, Sequence
 
-from trainer_module.constants import IMAGE_XF
+from schemas.features import ENSEMBLE_MEMBER_PREFIX, IMAGE_XF
 
-MEMBER_PREFIX = "member_"
+MEMBER_PREFIX = ENSEMBLE_MEMBER_PREFIX
 AVERAGE = "probabilities"  # the layer averaging the members' outputs
 NAME = "ensemble"
 

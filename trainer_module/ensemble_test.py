@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
+from schemas.features import IMAGE_XF
 from tests import images
 from trainer_module import ensemble
 from trainer_module.config import TrainingConfig
-from trainer_module.constants import IMAGE_XF
 from trainer_module.model import build_model
 
 

@@ -18,9 +18,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module import contract, ensemble, labels, preprocessing
-from trainer_module.config import TrainingConfig
-from trainer_module.constants import (
+from schemas import filenames
+from schemas.features import (
   BULK_INFERENCE_SIGNATURE,
   IMAGE_KEY,
   IMAGE_XF,
@@ -30,9 +29,9 @@ from trainer_module.constants import (
   SERVING_INPUT,
   TRANSFORM_SIGNATURE,
 )
+from trainer_module import contract, ensemble, labels, preprocessing
+from trainer_module.config import TrainingConfig
 from trainer_module.datasets import image_shape
-
-KERAS_MODEL = "model.keras"  # The bare Keras model, in the model run artifact.
 
 
 def make_serving_signatures(
@@ -113,7 +112,7 @@ def write_extras(
   )
   # The same layers and weights, uncompiled: no optimizer state (a third of the size with Adam).
   keras.Model(model.input, model.output, name=model.name).save(
-    os.path.join(saved_model_dir, contract.KERAS_FILE)
+    os.path.join(saved_model_dir, filenames.MODEL_KERAS)
   )
 
 
@@ -126,7 +125,7 @@ def save(
 ) -> None:
   """The Keras model in the model run; the SavedModel with its signatures, class names and
   extras in the serving model dir."""
-  model.save(os.path.join(model_run_dir, KERAS_MODEL))
+  model.save(os.path.join(model_run_dir, filenames.KERAS_MODEL))
   # TFX's BulkInferrer (tfx_bsl's RunInference) loads the SavedModel into a TF1 session, whose
   # restore finds only tf.Variables the checkpoint tracks; Keras 3 tracks its own variable
   # wrappers, so the TensorFlow variables behind them are tracked too (else "Could not find

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from schemas import filenames
+from schemas.features import BULK_INFERENCE_SIGNATURE, IMAGE_XF, TRANSFORM_SIGNATURE
 from tests import images, records, training
 from tests.training import BASE_CONFIG
-from trainer_module import contract, export, preprocessing
-from trainer_module.constants import BULK_INFERENCE_SIGNATURE, IMAGE_XF, TRANSFORM_SIGNATURE
+from trainer_module import contract, preprocessing
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
@@ -56,7 +57,7 @@ def test_resize_is_bit_for_bit_the_same_in_transform_and_in_the_served_model(
   if mode == "pad":  # 8 x 24 scaled to 5 x 16 and centred: black above and below
     assert not pixels[:, :5].any() and not pixels[:, 10:].any() and pixels[:, 5:10].any()
   outputs = signatures["serving_default"](image_bytes=tf.constant(wide))
-  keras_model = keras.saving.load_model(os.path.join(model_run.uri, export.KERAS_MODEL))
+  keras_model = keras.saving.load_model(os.path.join(model_run.uri, filenames.KERAS_MODEL))
   np.testing.assert_allclose(
     outputs["probabilities"].numpy(), keras_model({IMAGE_XF: pixels}).numpy(), atol=1e-5
   )

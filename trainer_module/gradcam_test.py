@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from schemas.features import IMAGE_XF
 from trainer_module import ensemble, gradcam
-from trainer_module.constants import IMAGE_XF
 from trainer_module.model import (
   BACKBONE,
   build_cnn,

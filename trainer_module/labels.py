@@ -10,9 +10,8 @@ from typing import List, Optional
 
 import tensorflow as tf
 
-from trainer_module.constants import LABEL_VOCAB
-
-LABELS_FILE = os.path.join("assets.extra", "labels.txt")
+from schemas import filenames
+from schemas.features import LABEL_VOCAB
 
 
 def from_transform(tf_transform_output) -> List[str]:
@@ -21,7 +20,7 @@ def from_transform(tf_transform_output) -> List[str]:
 
 
 def write_class_names(saved_model_dir: str, class_names: List[str]) -> str:
-  path = os.path.join(saved_model_dir, LABELS_FILE)
+  path = os.path.join(saved_model_dir, filenames.MODEL_LABELS)
   tf.io.gfile.makedirs(os.path.dirname(path))
   with tf.io.gfile.GFile(path, "w") as f:
     f.write("".join(name + "\n" for name in class_names))
@@ -30,7 +29,7 @@ def write_class_names(saved_model_dir: str, class_names: List[str]) -> str:
 
 def read_class_names(saved_model_dir: str) -> Optional[List[str]]:
   """Class names in id order, or None for a model that does not record them."""
-  path = os.path.join(saved_model_dir, LABELS_FILE)
+  path = os.path.join(saved_model_dir, filenames.MODEL_LABELS)
   if not tf.io.gfile.exists(path):
     return None
   with tf.io.gfile.GFile(path) as f:

@@ -17,7 +17,8 @@ import tensorflow as tf
 # ImageNet weights' addresses and hashes (no public API names them).
 from keras.src.applications import efficientnet, mobilenet_v2, mobilenet_v3
 
-from trainer_module.constants import IMAGE_XF, MIN_PRETRAINED_SIZE, MODEL_VARIANTS
+from schemas.features import IMAGE_XF
+from schemas.settings import MIN_PRETRAINED_SIZE, MODEL_VARIANTS
 
 EFFICIENTNETS = {
   "b0": keras.applications.EfficientNetB0,

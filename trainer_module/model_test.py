@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from schemas.features import IMAGE_XF
 from tests import images
 from trainer_module import model as model_lib
-from trainer_module.constants import IMAGE_XF
 
 
 def _batch(size, channels, count=32):

@@ -18,7 +18,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_transform.beam.experimental import analyzer_impls
 
-from trainer_module.constants import (
+from schemas.features import (
   IMAGE_KEY,
   IMAGE_STATS,
   IMAGE_XF,
@@ -26,8 +26,8 @@ from trainer_module.constants import (
   LABEL_KEY,
   LABEL_VOCAB,
   LABEL_XF,
-  RESIZE_MODES,
 )
+from schemas.settings import RESIZE_MODES
 
 
 def resize(image: tf.Tensor, size: int, mode: str) -> tf.Tensor:

@@ -10,9 +10,9 @@ import tensorflow_transform.beam as tft_beam
 from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
+from schemas.features import IMAGE_XF, LABEL_VOCAB, LABEL_XF
 from tests import images, records
 from trainer_module import class_weights, preprocessing
-from trainer_module.constants import IMAGE_XF, LABEL_VOCAB, LABEL_XF
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 

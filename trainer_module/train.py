@@ -16,6 +16,8 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx import v1 as tfx
 
+from schemas.features import LABEL_VOCAB
+from schemas.filenames import TRAINING_SETTINGS
 from trainer_module import (
   advice,
   cache,
@@ -30,7 +32,6 @@ from trainer_module import (
   warm_start,
 )
 from trainer_module.config import TrainingConfig
-from trainer_module.constants import LABEL_VOCAB, TRAINING_SETTINGS
 from trainer_module.model import BACKBONE, build_model, compile_model, unfreeze_top
 
 FINE_TUNE_LR_FACTOR = 0.1

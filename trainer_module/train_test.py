@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from schemas.features import IMAGE_XF
 from tests import images, training
 from tests.training import BASE_CONFIG, assert_serves_digits, training_log
 from trainer_module import contract, ensemble, reference_preprocess, train, warm_start
-from trainer_module.constants import IMAGE_XF
 
 
 def _train(transformed, tmp_path, **config):

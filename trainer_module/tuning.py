@@ -18,9 +18,9 @@ from absl import logging
 from keras_tuner.engine import trial as trial_module
 from tfx import v1 as tfx
 
+from schemas.features import ACCURACY
 from trainer_module import class_weights, datasets, train
 from trainer_module.config import TrainingConfig
-from trainer_module.constants import ACCURACY
 
 PROJECT = "image_classification"
 

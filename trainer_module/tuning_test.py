@@ -10,10 +10,10 @@ import keras_tuner
 import pytest
 import tensorflow as tf
 
+from schemas.features import ACCURACY
 from tests import training
 from tests.training import BASE_CONFIG, assert_serves_digits
 from trainer_module import tuning
-from trainer_module.constants import ACCURACY
 
 OBJECTIVE = "val_" + ACCURACY
 TRIAL_LINE = re.compile(

@@ -16,8 +16,8 @@ from typing import List, Optional
 
 import keras
 
+from schemas.settings import WARM_START_MODES
 from trainer_module import contract, labels
-from trainer_module.constants import WARM_START_MODES
 
 MODES = WARM_START_MODES
 RATE_FACTOR = 0.1  # of --learning-rate, when warm-started

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from schemas import filenames
 from trainer_module import contract, export, labels, warm_start
 from trainer_module import model as model_lib
 
@@ -29,7 +30,7 @@ def _recognisable(model, seed=7):
 def _serving_dir(path, model, class_names=CLASSES, size=16, resize="squash"):
   """What the Trainer writes beside a SavedModel, in `path`."""
   path = str(path)
-  keras_path = os.path.join(path, contract.KERAS_FILE)
+  keras_path = os.path.join(path, filenames.MODEL_KERAS)
   os.makedirs(os.path.dirname(keras_path), exist_ok=True)
   model.save(keras_path)
   labels.write_class_names(path, class_names)
@@ -174,7 +175,7 @@ def test_a_base_without_its_keras_model_starts_from_scratch(tmp_path):
 
 def test_a_base_without_labels_starts_from_scratch(tmp_path):
   base_dir = _serving_dir(tmp_path / "base", _recognisable(_cnn()))
-  os.remove(os.path.join(base_dir, labels.LABELS_FILE))
+  os.remove(os.path.join(base_dir, filenames.MODEL_LABELS))
   assert "does not record its classes" in _from_scratch(base_dir, _cnn())
 
 

@@ -11,7 +11,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.utils import json_utils
 
 from components.drift_check import executor
-from trainer_module.constants import LABEL_KEY
+from schemas.features import LABEL_KEY
 
 IMAGE_FEATURES = ("width", "height", "channels", "brightness")  # recorded by ImageExampleGen
 

@@ -12,11 +12,11 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as spec
 from tfx.utils import io_utils, proto_utils
 
-from trainer_module.constants import DRIFT_ACTIONS
+from schemas import filenames
+from schemas.settings import DRIFT_ACTIONS
 
 ACTIONS = DRIFT_ACTIONS
 ON_DRIFT_KEY = "on_drift"
-REPORT_FILE = "drift.json"
 SPLIT_PAIR = "train_train"
 _MEASURES = {
   anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: "L-infinity distance",
@@ -74,7 +74,7 @@ def drift_lines(report: Dict[str, Any]) -> List[str]:
 
 
 def read_report(anomalies_uri: str) -> Dict[str, Any]:
-  path = os.path.join(anomalies_uri, REPORT_FILE)
+  path = os.path.join(anomalies_uri, filenames.DRIFT_REPORT)
   if not fileio.exists(path):
     return {}
   return json.loads(io_utils.read_string_file(path))
@@ -118,7 +118,7 @@ class Executor(distribution_validator.Executor):
       )
     report["drifted"] = [f["feature"] for f in report["features"] if f["drifted"]]
     io_utils.write_string_file(
-      os.path.join(anomalies.uri, REPORT_FILE), json.dumps(report, indent=1)
+      os.path.join(anomalies.uri, filenames.DRIFT_REPORT), json.dumps(report, indent=1)
     )
     print(format_report(report), flush=True)
     if on_drift == "block" and report["drifted"]:

@@ -13,6 +13,7 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs as spec
 
 from components.drift_check import DriftCheck, executor
+from schemas import filenames
 from tests import images, schedule, training
 
 pytestmark = pytest.mark.integration
@@ -111,7 +112,7 @@ def test_images_of_another_size_drift_on_width_and_height_and_block_names_them(d
   for name in report["drifted"]:
     assert f"{name}: " in message
   assert message.startswith("data drift against the previous run's data (span 2) (--on-drift")
-  with open(os.path.join(work, "anomalies-block-True", executor.REPORT_FILE)) as f:
+  with open(os.path.join(work, "anomalies-block-True", filenames.DRIFT_REPORT)) as f:
     assert json.load(f) == report  # written before the run stops
 
 

@@ -8,7 +8,7 @@ from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2
 
 from components.image_example_gen import driver, executor, sources
-from trainer_module.constants import FILE_NAME_KEY
+from schemas.features import FILE_NAME_KEY
 
 
 class ImageExampleGen(FileBasedExampleGen):

@@ -37,17 +37,15 @@ from tfx.utils import proto_utils
 from components.image_example_gen import files, ingest, listing, progress
 from components.image_example_gen.errors import InputError
 from components.image_example_gen.report import (
-  STAGE,
-  UNLABELLED_STAGE,
   assemble_report,
   format_report,
   imbalance_warnings,
   training_data_problem,
 )
+from schemas import filenames, nodes
 
 # What other modules and tests use from here.
 
-REPORT_FILE = "ingest_report.json"
 _REPORT_DIR_KEY = "_ingest_report_dir"
 FILES_PER_BUCKET = 1000  # content-hash buckets: about this many files each ...
 MAX_BUCKETS = 256  # ... up to this many (spool files: Beam bundles x buckets)
@@ -98,7 +96,11 @@ def _configs(exec_properties: Dict[str, Any]):
 
 def _stage(exec_properties: Dict[str, Any]) -> str:
   """The console label of this ingestion: the training images' or the images to classify."""
-  return UNLABELLED_STAGE if unpack_custom_config(exec_properties).get("unlabelled") else STAGE
+  return (
+    nodes.INFERENCE_EXAMPLE_GEN
+    if unpack_custom_config(exec_properties).get("unlabelled")
+    else nodes.EXAMPLE_GEN
+  )
 
 
 def write_listing(exec_properties: Dict[str, Any], folder: str) -> Dict[str, Any]:
@@ -261,7 +263,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     report["warnings"] = imbalance_warnings(report["splits"])
     if error:
       report["error"] = error
-    with tf.io.gfile.GFile(posixpath.join(examples.uri, REPORT_FILE), "w") as f:
+    with tf.io.gfile.GFile(posixpath.join(examples.uri, filenames.INGEST_REPORT), "w") as f:
       json.dump(report, f, indent=1)
     report_dir = exec_properties[_REPORT_DIR_KEY]
     if tf.io.gfile.exists(report_dir):

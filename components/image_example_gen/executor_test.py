@@ -10,6 +10,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 
 from components.image_example_gen import executor, listing, progress, sources
 from components.image_example_gen.component import ImageExampleGen
+from schemas import filenames
 from tests import images, records
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
@@ -78,7 +79,7 @@ def test_ingests_every_decodable_image_and_counts_the_rest(image_tree, tmp_path)
   )
   assert len(train) + len(eval_) == 60
   assert train and eval_
-  with open(os.path.join(examples.uri, executor.REPORT_FILE)) as f:
+  with open(os.path.join(examples.uri, filenames.INGEST_REPORT)) as f:
     report = json.load(f)
   assert report["images_found"] == images.count_files(image_tree) == 63
   assert report["images_ingested"] == 60
@@ -133,7 +134,7 @@ def test_split_depends_only_on_the_file_path(image_tree, tmp_path):
 def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
   with pytest.raises(ValueError, match="received no images"):
     run_executor(image_tree, str(tmp_path / "out"), max_pixels=15 * 15)
-  with open(tmp_path / "out" / executor.REPORT_FILE) as f:
+  with open(tmp_path / "out" / filenames.INGEST_REPORT) as f:
     report = json.load(f)
   assert report["images_ingested"] == 0
   assert report["images_rejected"]["too_large"] == 60
@@ -184,7 +185,7 @@ def test_duplicates_are_found_across_chunks_buckets_and_workers(image_tree, tmp_
     str(tmp_path / "out"),
     beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
   )
-  with open(os.path.join(examples.uri, executor.REPORT_FILE)) as f:
+  with open(os.path.join(examples.uri, filenames.INGEST_REPORT)) as f:
     report = json.load(f)
   reasons = {r["path"]: r["reason"] for r in report["rejected_files"]}
   assert reasons == {

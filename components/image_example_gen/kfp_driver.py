@@ -4,7 +4,7 @@ KubeflowV2DagRunner gives every FileBasedExampleGen TFX's own driver command
 (`python -m tfx.orchestration.kubeflow.v2.file_based_example_gen.driver`), which builds TFX's
 FileBasedInputProcessor directly: its fingerprint, the cache key Vertex compares, would cover
 only what the split patterns' glob matches (`<class>/<entry>`, or the manifest alone).
-`use_in_spec` points the compiled spec's preCacheCheck at this module instead; it runs TFX's
+pipeline/kfp_spec.py points the compiled spec's preCacheCheck at this module instead; it runs TFX's
 driver with driver.InputProcessor in place of FileBasedInputProcessor, so the span, version and
 fingerprint are those LocalDagRunner's ImageExampleGen driver computes, and everything else the
 driver writes (ExecutorOutput, artifact metadata) is TFX's.
@@ -14,7 +14,6 @@ driver writes (ExecutorOutput, artifact metadata) is TFX's.
 
 import functools
 import types
-from typing import Any, Dict
 
 from absl import app
 from google.protobuf import json_format
@@ -23,22 +22,6 @@ from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.orchestration.kubeflow.v2.file_based_example_gen import driver as tfx_kfp_driver
 
 from components.image_example_gen import driver
-
-TFX_DRIVER = "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
-EXECUTOR_CLASS = "components.image_example_gen.executor.Executor"
-
-
-def use_in_spec(spec: Dict[str, Any]) -> int:
-  """Points ImageExampleGen's preCacheCheck in a compiled spec (the JSON's dict) at this module;
-  returns how many executors it changed."""
-  changed = 0
-  for executor in spec["pipelineSpec"]["deploymentSpec"]["executors"].values():
-    container = executor.get("container", {})
-    hook = container.get("lifecycle", {}).get("preCacheCheck", {})
-    if EXECUTOR_CLASS in container.get("args", []) and TFX_DRIVER in hook.get("command", []):
-      hook["command"] = [__name__ if part == TFX_DRIVER else part for part in hook["command"]]
-      changed += 1
-  return changed
 
 
 def main(args) -> None:

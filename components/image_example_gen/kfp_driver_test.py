@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from components.image_example_gen import driver_test, kfp_driver
+from components.image_example_gen import driver_test
+from pipeline import kfp_spec
 from tests import images
 from tools import spec_runner
 
@@ -42,7 +43,7 @@ def test_compiled_spec_fingerprints_every_file_like_the_local_driver(tmp_path):
   executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
   hook = executors["ImageExampleGen_executor"]["container"]["lifecycle"]["preCacheCheck"]
   assert hook["command"] == ["python", "-m", "components.image_example_gen.kfp_driver"]
-  assert kfp_driver.use_in_spec(spec) == 0  # already done, and idempotent
+  assert kfp_spec.use_image_driver(spec) == 0  # already done, and idempotent
 
   first = spec_runner.SpecRunner(spec, run_id="t1").run_driver("ImageExampleGen")
   first = first["parameterValues"]

@@ -11,7 +11,8 @@ import threading
 import time
 from typing import Optional
 
-from components.image_example_gen import files, report
+from components.image_example_gen import files
+from schemas import nodes
 
 FIRST, EARLY, LATER = 5.0, 5.0, 30.0  # seconds: the first line, then every EARLY, after a
 EARLY_UNTIL = 30.0  # minute of them every LATER
@@ -38,7 +39,9 @@ def checked(path: str) -> int:
 class Reporter:
   """Prints the files checked so far while the `with` block runs (quiet for short runs)."""
 
-  def __init__(self, path: Optional[str], total: Optional[int] = None, stage: str = report.STAGE):
+  def __init__(
+    self, path: Optional[str], total: Optional[int] = None, stage: str = nodes.EXAMPLE_GEN
+  ):
     self.path, self.total, self.stage = (
       path,
       total,

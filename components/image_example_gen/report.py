@@ -9,9 +9,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 import tensorflow as tf
 
 from components.image_example_gen import files
-
-STAGE = "ImageExampleGen"  # the console's label for ingestion lines
-UNLABELLED_STAGE = "InferenceExampleGen"  # the images to classify (its node id in pipeline.py)
+from schemas import nodes
 
 MAX_LISTED = 10  # names listed in one line, at most
 IMBALANCE_RATIO = 10
@@ -94,7 +92,7 @@ def training_data_problem(report: Dict[str, Any], expected: Sequence[str]) -> Op
   return "cannot train: " + "; ".join(problems) if problems else None
 
 
-def format_report(report: Dict[str, Any], stage: str = STAGE) -> str:
+def format_report(report: Dict[str, Any], stage: str = nodes.EXAMPLE_GEN) -> str:
   rejected = ", ".join(f"{n} {r}" for r, n in report["images_rejected"].items()) or "none"
   lines = [
     f"[{stage}] found {report['images_found']} files: "

@@ -23,9 +23,7 @@ from components.image_example_gen.spans import (
   resolve_span_and_version,
   split_root,
 )
-
-SPLIT_FOLDERS = ("train", "eval", "test")
-INFER_SPLIT = "infer"  # the one split of unlabelled images (describe_unlabelled)
+from schemas import filenames
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -113,7 +111,7 @@ def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str
     posixpath.join(input_base, resolved.pattern).rstrip("/") if resolved.pattern else (input_base)
   )
   found = class_folders(root, skip_dirs)
-  split_folders = [s for s in SPLIT_FOLDERS if s in found]
+  split_folders = [s for s in filenames.SPLIT_FOLDERS if s in found]
   presplit = {"train", "eval"} <= set(split_folders)
   if presplit:
     splits = [
@@ -135,13 +133,14 @@ def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str
 
 def describe_unlabelled(data_dir: str, skip_dirs: Sequence[str] = (), check: bool = True) -> Source:
   """How to read images to classify: a folder (images at any depth, no class folders) or a
-  .csv manifest with a path column, either maybe with a {SPAN}; one input split, INFER_SPLIT.
+  .csv manifest with a path column, either maybe with a {SPAN}; one input split, filenames.INFER_SPLIT.
   `check`: the folder or manifest (its newest span) must exist (an InputError otherwise)."""
   data_dir = data_dir.rstrip("/") or "/"
   input_base, prefix = base_and_prefix(data_dir)
   manifest = data_dir.lower().endswith(".csv")
   split = example_gen_pb2.Input.Split(
-    name=INFER_SPLIT, pattern=prefix if manifest else posixpath.join(prefix, CLASS_PATTERN)
+    name=filenames.INFER_SPLIT,
+    pattern=prefix if manifest else posixpath.join(prefix, CLASS_PATTERN),
   )
   if check:
     _, _, (resolved,) = resolve_span_and_version(input_base, [split])

@@ -4,6 +4,7 @@ import pytest
 
 from components.image_example_gen import sources, walk_test
 from components.image_example_gen.errors import InputError
+from schemas import filenames
 from tests import images
 
 
@@ -33,7 +34,7 @@ def test_images_to_classify_are_one_split_of_a_folder_or_a_manifest_maybe_by_spa
   source = sources.describe_unlabelled(str(tmp_path / "day-{SPAN}"))
   assert (source.input_base, source.presplit, source.classes) == (str(tmp_path), True, [])
   assert [(s.name, s.pattern) for s in source.input_config.splits] == [
-    (sources.INFER_SPLIT, "day-{SPAN}/*/*")
+    (filenames.INFER_SPLIT, "day-{SPAN}/*/*")
   ]
   (tmp_path / "todo.csv").write_text("path\nday-01/any/x.png\n")
   manifest = sources.describe_unlabelled(str(tmp_path / "todo.csv"))

@@ -15,10 +15,10 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
 from components.warmup import MAX_WARMUP_RECORDS, read_warmup, write_warmup
-from trainer_module.constants import IMAGE_KEY, SERVING_INPUT, SERVING_OUTPUTS
+from schemas import filenames, properties
+from schemas.features import IMAGE_KEY, SERVING_INPUT, SERVING_OUTPUTS
 
 SIGNATURE = "serving_default"
-REPORT_FILE = "serving_check.json"
 SAMPLE_FROM = 256  # records held in memory while sampling
 
 
@@ -184,12 +184,13 @@ class Executor(base_executor.BaseExecutor):
       if fileio.exists(stamped):
         fileio.rmtree(stamped)
     io_utils.write_string_file(
-      os.path.join(blessing.uri, REPORT_FILE), json.dumps(report, indent=2)
+      os.path.join(blessing.uri, filenames.SERVING_CHECK_REPORT), json.dumps(report, indent=2)
     )
     io_utils.write_string_file(
       os.path.join(blessing.uri, "INFRA_BLESSED" if report["blessed"] else "INFRA_NOT_BLESSED"), ""
     )
     blessing.set_int_custom_property("blessed", int(report["blessed"]))
     blessing.set_int_custom_property("has_model", int(report["blessed"]))
+    blessing.set_string_custom_property(properties.MODEL_URI, model.uri)  # the model it checked
     if not report["blessed"]:
       blessing.set_string_custom_property("reason", report["reason"])

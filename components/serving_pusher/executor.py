@@ -16,11 +16,10 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as spec
 from tfx.utils import io_utils, json_utils, path_utils, proto_utils
 
-from components.tflite_export.executor import FOLDER as TFLITE_FOLDER
 from components.warmup import read_warmup
-from trainer_module.constants import SERVING_INPUT
+from schemas import filenames, properties
+from schemas.features import SERVING_INPUT
 
-FINGERPRINT = "fingerprint.pb"  # SavedModel's hash of its graph and variables
 STAGING_PREFIX = ".incomplete-"  # not a number, so TF Serving never loads a staged version
 TFLITE_KEY = "tflite_model"  # optional input: a TFLiteExport output
 
@@ -45,7 +44,7 @@ def pushed_version_of(model_path: str, base: str):
   if not newest:
     return None
   fingerprints = [
-    os.path.join(d, FINGERPRINT) for d in (model_path, os.path.join(base, str(newest[0])))
+    os.path.join(d, filenames.FINGERPRINT) for d in (model_path, os.path.join(base, str(newest[0])))
   ]
   if not all(fileio.exists(f) for f in fingerprints):
     return None
@@ -146,7 +145,7 @@ def tflite_folder(input_dict) -> Optional[str]:
   artifacts = input_dict.get(TFLITE_KEY) or []
   if not artifacts or artifacts[0].get_int_custom_property("passed") != 1:
     return None
-  return os.path.join(artifacts[0].uri, TFLITE_FOLDER)
+  return os.path.join(artifacts[0].uri, filenames.TFLITE_FOLDER)
 
 
 def _models_config(model_name: str, base_path: str) -> str:
@@ -200,6 +199,15 @@ The answer has `classes`, `scores`, `probabilities` and `class_names` per image.
   return files
 
 
+def pushed_model_uri(input_dict) -> str:
+  """The Trainer's Model artifact being pushed: the `model` input, or the one the ServingCheck
+  blessing checked (and carries, stamped with its warmup requests)."""
+  if input_dict.get(spec.MODEL_KEY):
+    return artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY]).uri
+  blessing = artifact_utils.get_single_instance(input_dict[spec.INFRA_BLESSING_KEY])
+  return blessing.get_string_custom_property(properties.MODEL_URI)
+
+
 class Executor(pusher_executor.Executor):
   """TFX's Pusher, but a version directory never appears half written."""
 
@@ -218,17 +226,18 @@ class Executor(pusher_executor.Executor):
     base = destination.filesystem.base_directory
     for orphan in clean_staging(base):
       logging.info("Removed %s, left by an interrupted push", os.path.join(base, orphan))
+    previous = versions(base)[-1:]
     version = pushed_version_of(model_path, base)
     tflite = tflite_folder(input_dict)
     if version:
       serving_path = os.path.join(base, version)
       logging.info("This model is already the newest version, %s; not copied again", version)
       if tflite:
-        add_folder(serving_path, TFLITE_FOLDER, tflite)
+        add_folder(serving_path, filenames.TFLITE_FOLDER, tflite)
     else:
       version = _free_version(base)
       serving_path = write_version(
-        model_path, base, version, {TFLITE_FOLDER: tflite} if tflite else None
+        model_path, base, version, {filenames.TFLITE_FOLDER: tflite} if tflite else None
       )
     for name, text in serving_files(
       base, custom.get("model_name", "model"), int(custom.get("max_batch_size", 64)), serving_path
@@ -239,4 +248,10 @@ class Executor(pusher_executor.Executor):
       logging.info("Removed version %s (--keep-versions %s)", old, custom.get("keep_versions"))
     io_utils.copy_dir(model_path, model_push.uri)
     self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
-    model_push.set_int_custom_property("tflite_pushed", int(bool(tflite)))
+    model_push.set_int_custom_property(properties.TFLITE_PUSHED, int(bool(tflite)))
+    # What the run record and the served-model baseline read: the version served before this
+    # push, whether this push wrote a new one, and the Model artifact it serves.
+    before = str(previous[0]) if previous else ""
+    model_push.set_string_custom_property(properties.PREVIOUS_VERSION, before)
+    model_push.set_int_custom_property(properties.NEW_VERSION, int(version != before))
+    model_push.set_string_custom_property(properties.MODEL_URI, pushed_model_uri(input_dict))

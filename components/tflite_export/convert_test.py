@@ -9,8 +9,8 @@ import pytest
 from tfx.utils import path_utils
 
 from components.tflite_export import convert, executor
+from schemas.features import IMAGE_XF
 from trainer_module import contract
-from trainer_module.constants import IMAGE_XF
 from trainer_module.labels import read_class_names
 from trainer_module.model import build_cnn, build_efficientnet, build_mobilenet
 

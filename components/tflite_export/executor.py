@@ -15,14 +15,11 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
 from components.tflite_export import convert
+from schemas import filenames
+from schemas.features import IMAGE_KEY, LABEL_KEY
 from trainer_module import contract, preprocessing
-from trainer_module.constants import IMAGE_KEY, LABEL_KEY
 from trainer_module.labels import read_class_names
 
-FOLDER = "tflite"  # inside the output artifact; pushed as <serving dir>/<version>/tflite/
-REPORT_FILE = "parity.json"
-LABELS_FILE = "labels.txt"
-CONTRACT_FILE = "input.json"
 BATCH = 64
 
 
@@ -112,7 +109,7 @@ def export(saved_model_dir: str, examples, folder: str, params: Dict[str, Any]) 
   class_names = read_class_names(saved_model_dir)
   if spec is None or keras_model is None or class_names is None:
     raise ExportError(
-      f"the model has no {contract.CONTRACT_FILE}, {contract.KERAS_FILE} or "
+      f"the model has no {filenames.MODEL_CONTRACT}, {filenames.MODEL_KERAS} or "
       "labels.txt (trained by an older version of the pipeline: rerun with "
       "--no-cache to retrain it)"
     )
@@ -159,11 +156,11 @@ def export(saved_model_dir: str, examples, folder: str, params: Dict[str, Any]) 
     )
 
   io_utils.write_string_file(
-    os.path.join(folder, LABELS_FILE), "".join(name + "\n" for name in class_names)
+    os.path.join(folder, filenames.TFLITE_LABELS), "".join(name + "\n" for name in class_names)
   )
   tensors = models[convert.INT8][1].describe()
   io_utils.write_string_file(
-    os.path.join(folder, CONTRACT_FILE),
+    os.path.join(folder, filenames.TFLITE_CONTRACT),
     json.dumps(
       {
         # A contract written before resize_rule existed gets it here.
@@ -171,7 +168,7 @@ def export(saved_model_dir: str, examples, folder: str, params: Dict[str, Any]) 
         **spec,
         "signature": convert.SIGNATURE,
         **tensors,  # the signature's names (pixels, probabilities): the signature runner's
-        "labels": LABELS_FILE,
+        "labels": filenames.TFLITE_LABELS,
         "classes": len(class_names),
         "models": {kind: convert.FILES[kind] for kind in models},
         # The tensors' own names and indices, as tf.lite.Interpreter reports them.
@@ -255,7 +252,7 @@ class Executor(base_executor.BaseExecutor):
     examples = artifact_utils.get_single_instance(input_dict["examples"])
     output = artifact_utils.get_single_instance(output_dict["tflite_model"])
     blessings = input_dict.get("model_blessing") or []
-    folder = os.path.join(output.uri, FOLDER)
+    folder = os.path.join(output.uri, filenames.TFLITE_FOLDER)
     if blessings and blessings[0].get_int_custom_property("blessed") != 1:
       report = {"passed": False, "reason": "not blessed by the Evaluator: not exported"}
     else:
@@ -278,9 +275,13 @@ class Executor(base_executor.BaseExecutor):
           "reason": f"export failed: {type(e).__name__}: {message[0] if message else ''}",
         }
     logging.info("TFLite parity: %s", json.dumps(report))
-    io_utils.write_string_file(os.path.join(output.uri, REPORT_FILE), json.dumps(report, indent=2))
+    io_utils.write_string_file(
+      os.path.join(output.uri, filenames.PARITY_REPORT), json.dumps(report, indent=2)
+    )
     if fileio.exists(folder):
-      io_utils.write_string_file(os.path.join(folder, REPORT_FILE), json.dumps(report, indent=2))
+      io_utils.write_string_file(
+        os.path.join(folder, filenames.PARITY_REPORT), json.dumps(report, indent=2)
+      )
     output.set_int_custom_property("passed", int(report["passed"]))
     if report["reason"]:
       output.set_string_custom_property("reason", report["reason"])
@@ -288,4 +289,4 @@ class Executor(base_executor.BaseExecutor):
 
 def read_report(uri: str) -> Dict[str, Any]:
   """The parity report of a TFLiteModel artifact."""
-  return json.loads(io_utils.read_string_file(os.path.join(uri, REPORT_FILE)))
+  return json.loads(io_utils.read_string_file(os.path.join(uri, filenames.PARITY_REPORT)))

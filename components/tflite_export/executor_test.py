@@ -13,6 +13,7 @@ import tensorflow as tf
 from tfx.utils import path_utils
 
 from components.tflite_export import convert, executor
+from schemas import filenames
 from tests import records, training
 from trainer_module import preprocessing
 
@@ -35,7 +36,7 @@ def test_int8_model_classifies_real_digits_like_the_saved_model(exported, digits
   output, report = exported
   assert report["passed"] is True, report["reason"]
   assert output.get_int_custom_property("passed") == 1
-  folder = os.path.join(output.uri, executor.FOLDER)
+  folder = os.path.join(output.uri, filenames.TFLITE_FOLDER)
   # Recomputed here, not taken from the report: each image decoded as input.json says, then
   # the int8 interpreter, against serving_default on the same encoded bytes.
   with open(os.path.join(folder, "input.json")) as f:
@@ -63,7 +64,7 @@ def test_int8_model_classifies_real_digits_like_the_saved_model(exported, digits
 
 def test_the_folder_has_what_a_mobile_developer_needs(exported, digits_model):
   output, report = exported
-  folder = os.path.join(output.uri, executor.FOLDER)
+  folder = os.path.join(output.uri, filenames.TFLITE_FOLDER)
   assert sorted(os.listdir(folder)) == [
     "README.md",
     "input.json",
@@ -103,7 +104,7 @@ def test_the_folder_has_what_a_mobile_developer_needs(exported, digits_model):
 
 def test_decoding_as_input_json_says_gives_transforms_pixels_bit_for_bit(exported, digits_model):
   output, _ = exported
-  with open(os.path.join(output.uri, executor.FOLDER, "input.json")) as f:
+  with open(os.path.join(output.uri, filenames.TFLITE_FOLDER, "input.json")) as f:
     spec = json.load(f)
   examples = digits_model[0]
   serialized = records.serialized(records.split_files(examples.uri, "eval"))[:20]
@@ -130,7 +131,7 @@ def test_a_model_that_fails_parity_is_marked_and_says_why(digits_model, tmp_path
 def test_an_unblessed_model_is_not_exported(digits_model, tmp_path):
   output, report = run_export(digits_model, tmp_path / "unblessed", blessed=0)
   assert report == {"passed": False, "reason": "not blessed by the Evaluator: not exported"}
-  assert not os.path.exists(os.path.join(output.uri, executor.FOLDER))
+  assert not os.path.exists(os.path.join(output.uri, filenames.TFLITE_FOLDER))
 
 
 def test_a_conversion_failure_is_recorded_not_raised(digits_model, tmp_path, monkeypatch):
@@ -145,7 +146,7 @@ def test_a_conversion_failure_is_recorded_not_raised(digits_model, tmp_path, mon
 
 def test_input_json_names_the_interpreters_own_tensors(exported):
   output, _ = exported
-  folder = os.path.join(output.uri, executor.FOLDER)
+  folder = os.path.join(output.uri, filenames.TFLITE_FOLDER)
   with open(os.path.join(folder, "input.json")) as f:
     spec = json.load(f)
   assert set(spec["tflite"]) == {"int8", "float16"}
@@ -181,7 +182,7 @@ def readme_tflite_snippet() -> str:
 def test_the_readme_snippet_runs_and_answers_like_the_saved_model(exported, digits_model, tmp_path):
   output, _ = exported
   folder = tmp_path / "tflite"
-  shutil.copytree(os.path.join(output.uri, executor.FOLDER), folder)
+  shutil.copytree(os.path.join(output.uri, filenames.TFLITE_FOLDER), folder)
   data, _ = gate_images(digits_model)[3]
   (folder / "photo.png").write_bytes(data)
   snippet = readme_tflite_snippet()

@@ -1,11 +1,11 @@
-"""A run's record: the executions of one run and their artifacts, as the reporting layer reads
-them. Three sources give the same shape (`output`, `input`, `input_list`, `executions`,
-`run_id`, `stage_seconds`, `states`):
-- RunRecord: a LocalDagRunner run, read from its MLMD store;
-- ArtifactRecord: artifacts handed over by an orchestrator (the RunReport executor's inputs
-  under Kubeflow / Vertex AI, tools.spec_runner's outputs of a compiled spec's tasks).
+"""A run's executions and their artifacts, as the run record's builder reads them. Two sources
+give the same shape (`output`, `input`, `input_list`, `executions`, `run_id`, `stages`):
+- StoreRun: a LocalDagRunner run, read from its MLMD store;
+- ArtifactRun: artifacts handed over by an orchestrator (the RunReport executor's inputs under
+  Kubeflow / Vertex AI, tools.spec_runner's outputs of a compiled spec's tasks).
 """
 
+import dataclasses
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ml_metadata.metadata_store import metadata_store
@@ -13,9 +13,20 @@ from ml_metadata.proto import metadata_store_pb2
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+_STATE = metadata_store_pb2.Execution.State
 
 
-class RunRecord:
+@dataclasses.dataclass(frozen=True)
+class Execution:
+  """What a stage's execution in this run was: its MLMD state name (COMPLETE, CACHED, FAILED,
+  RUNNING, ...), its seconds, and for a cached one the run whose outputs it reused."""
+
+  state: str
+  seconds: Optional[float] = None
+  from_run: Optional[str] = None
+
+
+class StoreRun:
   """The executions of one run of a pipeline (default: its latest) and their artifacts."""
 
   def __init__(
@@ -33,6 +44,7 @@ class RunRecord:
         "in the metadata store"
       )
     run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    self._store = store
     self.run_id = run.name
     self.executions: Dict[str, metadata_store_pb2.Execution] = {}
     self.outputs: Dict[str, Dict[str, List[metadata_store_pb2.Artifact]]] = {}
@@ -67,31 +79,46 @@ class RunRecord:
   def input_list(self, node: str, key: str) -> List[metadata_store_pb2.Artifact]:
     return list(self.inputs.get(node, {}).get(key, []))
 
-  def stage_seconds(self) -> Dict[str, float]:
+  def stages(self) -> Dict[str, Execution]:
+    """Each node's execution in this run, in the order they started."""
     return {
-      node: round((e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000, 1)
+      node: Execution(
+        _STATE.Name(e.last_known_state),
+        round((e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000, 1),
+        self._producing_run(node) if e.last_known_state == _STATE.CACHED else None,
+      )
       for node, e in sorted(self.executions.items(), key=lambda kv: kv[1].id)
     }
 
-  def states(self) -> Dict[str, str]:
-    return {
-      node: metadata_store_pb2.Execution.State.Name(e.last_known_state)
-      for node, e in self.executions.items()
-    }
+  def _producing_run(self, node: str) -> Optional[str]:
+    """The run whose execution wrote the outputs a cached execution reused."""
+    artifacts = [a for outputs in self.outputs.get(node, {}).values() for a in outputs]
+    if not artifacts:
+      return None
+    own = self.executions[node].id
+    producers = sorted(
+      e.execution_id
+      for e in self._store.get_events_by_artifact_ids([artifacts[0].id])
+      if e.type in _OUTPUT_EVENTS and e.execution_id != own
+    )
+    for context in self._store.get_contexts_by_execution(producers[0]) if producers else []:
+      if context.type == "pipeline_run":
+        return context.name
+    return None
 
 
-def open_run(metadata_path: str, pipeline_name: str, run_id: Optional[str] = None) -> RunRecord:
+def open_run(metadata_path: str, pipeline_name: str, run_id: Optional[str] = None) -> StoreRun:
   """Run `run_id` (default: the latest) of a pipeline, from its SQLite MLMD store, read-only."""
   connection = metadata_store_pb2.ConnectionConfig()
   connection.sqlite.filename_uri = metadata_path
   connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-  return RunRecord(metadata_store.MetadataStore(connection), pipeline_name, run_id)
+  return StoreRun(metadata_store.MetadataStore(connection), pipeline_name, run_id)
 
 
-class ArtifactRecord:
+class ArtifactRun:
   """A run given as (node, output key) -> artifact, with the seconds and parameters an
-  orchestrator reports for its tasks. The Evaluator's baseline is read from the evaluation
-  itself, so `input` finds nothing."""
+  orchestrator reports for its tasks. An orchestrator runs every task it reaches (no cache),
+  and the Evaluator's baseline is read from the evaluation itself, so `input` finds nothing."""
 
   def __init__(
     self,
@@ -121,11 +148,8 @@ class ArtifactRecord:
     del node, key
     return []
 
-  def stage_seconds(self) -> Dict[str, float]:
-    return dict(self._seconds)
-
-  def states(self) -> Dict[str, str]:
-    return {name: "COMPLETE" for name in self._seconds}
+  def stages(self) -> Dict[str, Execution]:
+    return {node: Execution("COMPLETE", seconds) for node, seconds in self._seconds.items()}
 
 
 def from_metadata(uri: str, metadata: Mapping[str, Any]) -> metadata_store_pb2.Artifact:

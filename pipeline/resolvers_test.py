@@ -5,7 +5,7 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.types import standard_artifacts
 
-from pipeline import base_model
+from pipeline import resolvers
 
 
 class _Store:
@@ -52,7 +52,7 @@ class _Store:
 
 
 def _resolve(store, models, blessings, examples):
-  strategy = base_model.LatestBlessedModelOnOtherData()
+  strategy = resolvers.LatestBlessedModelOnOtherData()
   resolved = strategy.resolve_artifacts(
     store.mlmd, {"model": list(models), "model_blessing": list(blessings), "examples": examples}
   )
@@ -67,7 +67,7 @@ def test_a_model_trained_on_this_runs_examples_is_no_starting_point():
     store.artifact(standard_artifacts.Examples),
   )
   first, first_blessing = store.train([day1])
-  assert base_model.training_examples(store.mlmd, [first.id]) == {first.id: {day1.id}}
+  assert resolvers.training_examples(store.mlmd, [first.id]) == {first.id: {day1.id}}
   # The next run on other data starts from the first model ...
   assert _resolve(store, [first], [first_blessing], [day2]) == [first.id]
   # ... a run again on the same data does not (as the first run, it has no starting point).

@@ -1,0 +1,18 @@
+"""Allowed values of the settings, declared once: the flags offer them (pipeline/configs.py,
+trainer_module/config.py) and the modules that implement them are keyed by them
+(trainer_module/config_test.py checks both ways)."""
+
+MODELS = ("cnn", "efficientnet", "mobilenet")  # trainer_module/model.BUILDERS
+EFFICIENTNET_VARIANTS = ("b0", "b1", "b2", "b3")  # model.EFFICIENTNETS
+MOBILENET_VARIANTS = ("v2", "v3small", "v3large")  # model.MOBILENETS
+# Each pretrained family's variants, the first its default.
+MODEL_VARIANTS = {"efficientnet": EFFICIENTNET_VARIANTS, "mobilenet": MOBILENET_VARIANTS}
+MIN_PRETRAINED_SIZE = 32  # the smallest input Keras' EfficientNet and MobileNet backbones take
+AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")  # augmentation.LAYERS
+CLASS_WEIGHT_MODES = ("auto", "balanced", "none")  # class_weights.class_weights
+CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose
+RESIZE_MODES = ("squash", "crop", "pad")  # preprocessing.resize
+LR_SCHEDULES = ("cosine", "plateau")  # train.run_fn
+WARM_START_MODES = ("auto", "never")  # warm_start.MODES
+PRECISION_MODES = ("auto", "off")  # distribution.precision_policy
+DRIFT_ACTIONS = ("warn", "block")  # components/drift_check/executor
