@@ -218,7 +218,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
 
   from components.image_example_gen import spans  # pylint: disable=import-outside-toplevel
-  from pipeline import kfp_spec  # noqa: PLC0415
+  from pipeline import exit_handler, kfp_spec  # noqa: PLC0415
   from pipeline.pipeline import create_pipeline, kubeflow  # pylint: disable=import-outside-toplevel
 
   spec_path = os.path.abspath(args.spec_path)
@@ -230,6 +230,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   data_root = tfx.dsl.experimental.RuntimeParameter(
     name=DATA_ROOT, ptype=str, default=source.input_base
   )
+  runner.set_exit_handler(exit_handler.on_exit(config))
   runner.run(
     create_pipeline(
       config,

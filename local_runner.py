@@ -168,12 +168,14 @@ def _pipeline(run: Run) -> None:
   from tfx import v1 as tfx  # noqa: PLC0415
 
   from pipeline import inputs, local_run, pipeline, sample_data  # noqa: PLC0415
+  from reporting import executions  # noqa: PLC0415
 
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("apache_beam").setLevel(logging.WARNING)
   config = run.config
-  if config.data_dir is None:
-    _say(f"no --data-dir: exporting scikit-learn digits to {config.sample_data_dir}")
+  executions.check_store(config.metadata_path)  # one line naming a broken store, not its SQL
+  sample = config.data_dir is None
+  if sample:
     config = run.config = dataclasses.replace(
       config, data_dir=sample_data.export_digits(config.sample_data_dir)
     )
@@ -181,8 +183,9 @@ def _pipeline(run: Run) -> None:
   infer_source = inputs.describe_inference(config)
   config = run.config = inputs.resolve_weights(config)
   _say(
-    f"{len(source.classes)} classes in {config.data_dir}"
-    f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}"
+    ("no --data-dir: scikit-learn's digits exported, " if sample else "")
+    + f"{len(source.classes)} classes in {config.data_dir}"
+    + f"{' (pre-split folders)' if source.presplit else ''}; outputs under {config.output_dir}"
   )
   local_run.run(
     pipeline.create_pipeline(

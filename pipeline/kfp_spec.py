@@ -7,7 +7,10 @@ edited spec of a fixed pipeline against a golden file, and tools.spec_runner run
 - the drift baseline's resolver asks for an earlier span than this run's (with spans);
 - the served-model resolver asks for ServingPusher's pushes that pushed;
 - ServingPusher is never taken from Vertex's cache (it must look at the serving dir every run);
-- the run record's exit handler, when the spec has one, gets its task's final status.
+- with an exit handler (the run record of a failed run, reporting/exit_handler.py), TFX puts
+  the pipeline's tasks in a sub-DAG ("tfx-dag") whose tasks still read the pipeline's
+  parameters (data_root) as their parent's inputs, which TFX does not declare: the sub-DAG
+  declares and receives them.
 
 Only tools.spec_runner (this machine) has run the edited spec: Vertex AI Pipelines' resolver
 filters and exit handler follow its documented behaviour, untested against the service here.
@@ -24,14 +27,24 @@ EXAMPLE_GEN_EXECUTOR = "components.image_example_gen.executor.Executor"
 ALWAYS_RUN = (nodes.PUSHER,)  # never cached (locally: pipeline/local_run.py)
 
 
+TFX_DAG = "tfx-dag"  # the sub-DAG of a spec with an exit handler (TFX's utils.TFX_DAG_NAME)
+
+
 def _pipeline(spec: Dict[str, Any]) -> Dict[str, Any]:
   return spec["pipelineSpec"]
+
+
+def tasks(spec: Dict[str, Any]) -> Dict[str, Any]:
+  """The pipeline's tasks: the root DAG's, or the sub-DAG's when the spec has an exit handler."""
+  pipeline = _pipeline(spec)
+  sub_dag = pipeline.get("components", {}).get(TFX_DAG, {}).get("dag")
+  return sub_dag["tasks"] if sub_dag else pipeline["root"]["dag"]["tasks"]
 
 
 def _resolver(spec: Dict[str, Any], task_name: str):
   """(task, component, executor) of a resolver task, or None when the spec has none."""
   pipeline = _pipeline(spec)
-  task = pipeline["root"]["dag"]["tasks"].get(task_name)
+  task = tasks(spec).get(task_name)
   if task is None:
     return None
   component = pipeline["components"][task["componentRef"]["name"]]
@@ -91,15 +104,34 @@ def served_model_filter(spec: Dict[str, Any]) -> bool:
   return True
 
 
-def never_cache(spec: Dict[str, Any], tasks: Iterable[str] = ALWAYS_RUN) -> None:
+def never_cache(spec: Dict[str, Any], names: Iterable[str] = ALWAYS_RUN) -> None:
   """Turns Vertex's cache off for these tasks (TFX sets one caching option for the whole
   pipeline)."""
-  for name in tasks:
-    _pipeline(spec)["root"]["dag"]["tasks"][name]["cachingOptions"] = {"enableCache": False}
+  for name in names:
+    tasks(spec)[name]["cachingOptions"] = {"enableCache": False}
+
+
+def sub_dag_parameters(spec: Dict[str, Any]) -> bool:
+  """The sub-DAG of a spec with an exit handler declares the pipeline's parameters and its task
+  passes them on, so its tasks' `componentInputParameter`s resolve. Returns whether the spec
+  has a sub-DAG."""
+  pipeline = _pipeline(spec)
+  component = pipeline.get("components", {}).get(TFX_DAG)
+  if component is None:
+    return False
+  parameters = pipeline["root"].get("inputDefinitions", {}).get("parameters", {})
+  if parameters:
+    component.setdefault("inputDefinitions", {})["parameters"] = dict(parameters)
+    task = pipeline["root"]["dag"]["tasks"][TFX_DAG]
+    task.setdefault("inputs", {})["parameters"] = {
+      name: {"componentInputParameter": name} for name in parameters
+    }
+  return True
 
 
 def edit(spec: Dict[str, Any], by_span: bool) -> Dict[str, Any]:
   """Every edit, in place; returns the spec."""
+  sub_dag_parameters(spec)
   use_image_driver(spec)
   if by_span:
     previous_statistics_filter(spec)
@@ -110,6 +142,6 @@ def edit(spec: Dict[str, Any], by_span: bool) -> Dict[str, Any]:
 
 def edit_file(spec_path: str, by_span: bool) -> None:
   with open(spec_path) as f:
-    spec = json.load(f)
+    spec = edit(json.load(f), by_span)
   with open(spec_path, "w") as f:
-    json.dump(edit(spec, by_span), f, indent=2, sort_keys=True)
+    json.dump(spec, f, indent=2, sort_keys=True)

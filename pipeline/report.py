@@ -52,7 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from reporting.outcome import Outcome  # noqa: PLC0415
 
     try:
-      run = open_store(executions, config.metadata_path, config.pipeline_name)
+      run = executions.open_run(config.metadata_path, config.pipeline_name)
       result = build.build(config.run_context(), Outcome(), run.run_id, run)
       if not result.metrics:
         raise LookupError(
@@ -60,26 +60,12 @@ def main(argv: Optional[List[str]] = None) -> int:
           "no evaluation (it stopped before the Evaluator)"
         )
       report_dir = publish.publish(result, config.output_dir, config.serving_model_dir)
-    except (LookupError, OSError, KeyError) as e:
+    except (LookupError, OSError, KeyError, executions.StoreError) as e:
       out.error(f"error: {str(e).splitlines()[0]} (details: {log})")
       return 2
   print(card.per_class_table(result), end="")
   print(f"report written to {report_dir}")
   return 0
-
-
-def open_store(executions, metadata_path: str, pipeline_name: str):
-  """The latest run in the metadata store; a file that is not one (corrupt, truncated, another
-  kind of file) is a LookupError naming it, not MLMD's SQL."""
-  try:
-    return executions.open_run(metadata_path, pipeline_name)
-  except LookupError:
-    raise
-  except Exception as e:  # noqa: BLE001  (MLMD raises its own errors for a broken store)
-    raise LookupError(
-      f"{metadata_path} is not a readable metadata store ({type(e).__name__}); "
-      "move it away to start afresh"
-    ) from e
 
 
 if __name__ == "__main__":

@@ -16,6 +16,17 @@ def chance(per_class: Dict[str, Dict[str, Any]]) -> float:
   return max(1 / len(per_class), max(c["images"] for c in per_class.values()) / images)
 
 
+def _epochs_per_model(training: Dict[str, Any], settings: Dict[str, Any]) -> Optional[int]:
+  """The epochs one model trained in this run: an ensemble's member's, the training phase's
+  (not the fine-tuning's), as run (early stopping may end sooner than planned)."""
+  members = training.get("member_epochs")
+  if members:
+    return min(members)
+  epochs = training.get("epochs")
+  fine_tune = settings.get("fine_tune_epochs") or 0
+  return None if epochs is None else max(epochs - fine_tune, 1) if fine_tune else epochs
+
+
 def near_chance(
   metrics: Dict[str, Any], training: Dict[str, Any], train_images: int
 ) -> Optional[str]:
@@ -37,7 +48,15 @@ def near_chance(
     causes.append(
       advice.from_scratch_text(settings["model"], settings.get("model_variant"), train_images)
     )
-  epochs = training.get("epochs")
+  warm = training.get("warm_start") or {}
+  if warm.get("from"):  # a blessed model, trained a little more on this run's data
+    causes.append(
+      f"warm-started from a blessed model and trained {warm.get('epochs')} epoch"
+      f"{'s' if warm.get('epochs') != 1 else ''} on this data: the new data's labels likely "
+      "differ from the images (check them); --warm-start never trains from scratch"
+    )
+    return f"{text}. Likely cause: {'; '.join(causes)}"
+  epochs = _epochs_per_model(training, settings)
   if epochs is not None and epochs < FEW_EPOCHS:
     causes.append(f"only {epochs} epoch{'s' if epochs != 1 else ''}: train longer (--epochs)")
   if not causes:

@@ -60,6 +60,33 @@ def test_the_causes_come_from_the_run_settings():
   assert advice.near_chance({}, _training(), 600) is None  # not evaluated
 
 
+def test_a_warm_start_points_at_the_data_not_at_the_epochs():
+  """Seen: a warm start ran 1 of 3 requested epochs on shuffled labels; 'train longer' was
+  wrong advice."""
+  training = {
+    **_training(model="cnn", epochs=1),
+    "warm_start": {"from": "/root/Trainer/model/3", "epochs": 1, "learning_rate_factor": 0.1},
+  }
+  text = advice.near_chance(_metrics(COLLAPSED), training, 600)
+  assert "train longer" not in text
+  assert text.endswith(
+    "Likely cause: warm-started from a blessed model and trained 1 epoch on this data: the new "
+    "data's labels likely differ from the images (check them); --warm-start never trains from "
+    "scratch"
+  )
+
+
+def test_an_ensembles_epochs_are_counted_per_member():
+  training = {**_training(model="cnn", epochs=8), "member_epochs": [4, 4]}
+  assert advice.near_chance(_metrics(COLLAPSED), training, 600).endswith(
+    "Likely cause: only 4 epochs: train longer (--epochs)"
+  )
+  training["member_epochs"] = [6, 6]
+  assert advice.near_chance(_metrics(COLLAPSED), training, 600).endswith(
+    "check that the labels match the images, and the learning rate"
+  )
+
+
 def test_the_console_shows_the_advice_on_one_line():
   summary = RunRecord(
     "p",

@@ -177,7 +177,7 @@ def _stages(run, end: Outcome, record: RunRecord) -> Dict[str, StageRecord]:
   stopped = StageState.INTERRUPTED if end.status is Status.INTERRUPTED else StageState.FAILED
   stages = {}
   for node, execution in (run.stages() if run else {}).items():
-    if node.endswith(nodes.RESOLVER_SUFFIX):
+    if nodes.RESOLVER_SUFFIX in node:  # a metadata lookup (Kubeflow: "<id>-model-resolver")
       continue
     state = _STATES.get(execution.state, stopped)  # RUNNING, NEW: the stage it stopped in
     stages[node] = StageRecord(state, execution.seconds, from_run=execution.from_run)

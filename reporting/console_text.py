@@ -92,22 +92,24 @@ def format_tflite(block: Dict[str, Any]) -> Optional[str]:
   )
 
 
-def _lowest_lines(record: RunRecord) -> List[str]:
-  """The lowest class recall and precision (top-1), with their intervals and bounds."""
-  metrics, lines = record.metrics, []
+def _lowest_line(record: RunRecord) -> str:
+  """The lowest class recall and precision (top-1), with their intervals and bounds, e.g.
+  'lowest class recall (top-1): 9 0.9615 (95 % 0.81-0.99 of 26 images), threshold 0.5;
+  precision: 3 0.9000 (95 % 0.76-0.96 of 30 predicted), threshold 0.5'."""
+  metrics, parts = record.metrics, []
   for metric in ("recall", "precision"):
     name, worst = min(metrics["per_class"].items(), key=lambda kv: kv[1].get(metric) or 0.0)
     interval = worst.get(metric + "_95ci")
     basis = (
       f"{worst['images']} images" if metric == "recall" else f"{worst.get('predicted')} predicted"
     )
-    lines.append(
-      f"lowest class {metric} (top-1): {escape.one_line(name)} {worst.get(metric) or 0.0:.4f}"
+    parts.append(
+      f"{escape.one_line(name)} {worst.get(metric) or 0.0:.4f}"
       + (f" (95 % {interval[0]:.2f}-{interval[1]:.2f} of {basis})" if interval else "")
       + (", never predicted" if metric == "precision" and worst.get("never_predicted") else "")
-      + f"; threshold {record.thresholds['min_class_' + metric]}"
+      + f", threshold {record.thresholds['min_class_' + metric]}"
     )
-  return lines
+  return f"lowest class recall (top-1): {parts[0]}; precision: {parts[1]}"
 
 
 def _joined(lines: List[str]) -> List[str]:
@@ -124,7 +126,8 @@ def format_summary(record: RunRecord) -> str:
     "splits: " + ", ".join(f"{k} {v}" for k, v in record.splits.items()),
   ]
   lines += filter(None, [run_text.span_line(record)])
-  lines += run_text.drift_lines(record.drift)
+  if (record.drift or {}).get("baseline"):  # a first run's DriftCheck said so as it ran
+    lines += run_text.drift_lines(record.drift)
   lines += _joined(run_text.training_lines(record))
   if record.training.get("settings") and record.state(nodes.TRAINER) is StageState.RAN:
     lines.append(f"settings: {settings_line(record.training['settings'])}")
@@ -139,7 +142,7 @@ def format_summary(record: RunRecord) -> str:
         else ""
       )
     )
-    lines += _lowest_lines(record)
+    lines.append(_lowest_line(record))
     lines.append(run_text.baseline_line(record))
   if record.ensemble:
     lines.append(ensemble_line(record.ensemble))

@@ -8,8 +8,9 @@ Matplotlib reads `$…$` in a label as TeX (and fails on bad TeX): a class named
 import re
 
 # The punctuation that starts or ends markup mid-line (emphasis, code, links, table cells,
-# strikethrough); a backslash makes each literal. '<', '>' and '&' become entities.
-_PUNCTUATION = re.compile(r"([\\`*_\[\]|~])")
+# strikethrough, and $ math where a renderer has it: GitHub, Jupyter); a backslash makes each
+# literal. '<', '>' and '&' become entities.
+_PUNCTUATION = re.compile(r"([\\`*_\[\]|~$])")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 _BREAKS = re.compile(r"[\r\n\u2028\u2029\x00-\x1f\x7f]+")
 

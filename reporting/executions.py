@@ -6,6 +6,7 @@ give the same shape (`output`, `input`, `input_list`, `executions`, `run_id`, `s
 """
 
 import dataclasses
+import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ml_metadata.metadata_store import metadata_store
@@ -14,6 +15,7 @@ from ml_metadata.proto import metadata_store_pb2
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 _STATE = metadata_store_pb2.Execution.State
+SERVING_MODEL_DIR = "Format-Serving"  # TFX's folder of the SavedModel inside a Model artifact
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,29 +92,79 @@ class StoreRun:
       for node, e in sorted(self.executions.items(), key=lambda kv: kv[1].id)
     }
 
-  def _producing_run(self, node: str) -> Optional[str]:
-    """The run whose execution wrote the outputs a cached execution reused."""
-    artifacts = [a for outputs in self.outputs.get(node, {}).values() for a in outputs]
+  def run_of_uri(self, uri: Optional[str]) -> Optional[str]:
+    """The run whose execution wrote the artifact at `uri` (a model's serving folder inside it
+    names the model), or None."""
+    if not uri:
+      return None
+    uri = uri.rstrip("/")
+    if os.path.basename(uri) == SERVING_MODEL_DIR:
+      uri = os.path.dirname(uri)
+    artifacts = self._store.get_artifacts_by_uri(uri)
     if not artifacts:
       return None
-    own = self.executions[node].id
+    return self._run_of_output(artifacts[0].id)
+
+  def _run_of_output(self, artifact_id: int, other_than: Optional[int] = None) -> Optional[str]:
+    """The pipeline run of the first execution that output this artifact."""
     producers = sorted(
       e.execution_id
-      for e in self._store.get_events_by_artifact_ids([artifacts[0].id])
-      if e.type in _OUTPUT_EVENTS and e.execution_id != own
+      for e in self._store.get_events_by_artifact_ids([artifact_id])
+      if e.type in _OUTPUT_EVENTS and e.execution_id != other_than
     )
     for context in self._store.get_contexts_by_execution(producers[0]) if producers else []:
       if context.type == "pipeline_run":
         return context.name
     return None
 
+  def _producing_run(self, node: str) -> Optional[str]:
+    """The run whose execution wrote the outputs a cached execution reused."""
+    artifacts = [a for outputs in self.outputs.get(node, {}).values() for a in outputs]
+    if not artifacts:
+      return None
+    return self._run_of_output(artifacts[0].id, other_than=self.executions[node].id)
 
-def open_run(metadata_path: str, pipeline_name: str, run_id: Optional[str] = None) -> StoreRun:
-  """Run `run_id` (default: the latest) of a pipeline, from its SQLite MLMD store, read-only."""
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class StoreError(Exception):
+  """The metadata store cannot be read: one line naming the file, not MLMD's SQL."""
+
+
+def check_store(metadata_path: str) -> None:
+  """Raises StoreError when an existing metadata store cannot be opened (a corrupt, truncated or
+  foreign file); a missing one is fine (the first run creates it)."""
+  if not os.path.exists(metadata_path):
+    return
+  with open(metadata_path, "rb") as f:
+    header = f.read(len(SQLITE_HEADER))
+  reason = None if header == SQLITE_HEADER else "not an SQLite database"
+  if reason is None:
+    try:
+      _store(metadata_path, readonly=True).get_context_types()
+    except Exception as e:  # noqa: BLE001  (MLMD raises its own errors, SQL in their text)
+      reason = type(e).__name__
+  if reason:
+    raise StoreError(
+      f"{metadata_path} is not a readable metadata store ({reason}): move it away, or choose "
+      "another --output-dir, to start afresh"
+    )
+
+
+def _store(metadata_path: str, readonly: bool) -> metadata_store.MetadataStore:
   connection = metadata_store_pb2.ConnectionConfig()
   connection.sqlite.filename_uri = metadata_path
-  connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-  return StoreRun(metadata_store.MetadataStore(connection), pipeline_name, run_id)
+  if readonly:
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  return metadata_store.MetadataStore(connection)
+
+
+def open_run(metadata_path: str, pipeline_name: str, run_id: Optional[str] = None) -> StoreRun:
+  """Run `run_id` (default: the latest) of a pipeline, from its SQLite MLMD store, read-only
+  (StoreError for a store that cannot be read)."""
+  check_store(metadata_path)
+  return StoreRun(_store(metadata_path, readonly=True), pipeline_name, run_id)
 
 
 class ArtifactRun:

@@ -10,4 +10,5 @@ TFLITE_PUSHED = "tflite_pushed"  # PushedModel: the TFLite files went with it
 PREVIOUS_VERSION = "previous_version"  # PushedModel: the newest version before the push
 NEW_VERSION = "new_version"  # PushedModel: 1 wrote a version, 0 the model was already served
 MODEL_URI = "model_uri"  # PushedModel: the Trainer's Model artifact it serves
+RUN_ID = "run_id"  # PushedModel: the pipeline run that pushed it
 PASSED = "passed"  # TFLiteModel: its parity gate passed

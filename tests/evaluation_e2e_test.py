@@ -189,8 +189,9 @@ def test_a_deleted_serving_dir_is_pushed_again(team):
   _, steps = team
   result, summary = steps["deleted"]
   assert result.returncode == 0, result.stderr[-3000:]
-  assert summary["stage_states"]["Trainer"] == "CACHED"
-  assert summary["stage_states"]["ServingPusher"] == "COMPLETE"
+  assert summary["stage_states"]["Trainer"] == "cached"
+  assert summary["stage_states"]["ServingPusher"] == "ran"
+  assert summary["status"] == "pushed" and summary["serving"]["new_version"] is True
   assert os.path.isfile(os.path.join(summary["pushed_model_path"], "saved_model.pb"))
 
 
@@ -204,11 +205,13 @@ def test_a_new_class_skips_the_baseline_comparison_with_one_line(team):
   assert skipped["model"] == steps["deleted"][1]["model_path"]
   assert "baseline" not in summary["metrics"]
   assert (
-    "  baseline comparison skipped: the last blessed model's classes differ (added Owl)"
+    "  baseline comparison skipped: the served model's classes differ (added Owl)"
     in result.stdout.splitlines()
   )
   with open(os.path.join(output_dir, "report", "model_card.md")) as f:
-    assert "not compared, the last blessed model's classes differ (added Owl)" in f.read()
+    assert "- Baseline comparison skipped: the served model's classes differ (added Owl)" in (
+      f.read()
+    )
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

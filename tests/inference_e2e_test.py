@@ -146,11 +146,11 @@ def test_a_model_that_is_not_blessed_scores_nothing_and_says_so(blessed_run):
   )
   assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
   block = summary["inference"]
-  assert (block["status"], block["reason"]) == ("skipped", "model not blessed")
+  assert (block["status"], block["reason"]) == ("skipped", "model not pushed")
   assert block["prediction_logs"] is None and block["csv"] is None
   assert block["images_found"] == 502
   assert (
-    "  inference: skipped: model not blessed (502 images found, 2 rejected "
+    "  inference: skipped: model not pushed (502 images found, 2 rejected "
     "(1 not_an_image, 1 truncated_file))"
   ) in result.stdout.splitlines()
   # BulkInferrer ran and wrote nothing; the earlier run's CSV is not left to look like this one's.

@@ -42,11 +42,15 @@ def test_a_corrupt_metadata_store_fails_the_run_with_its_own_summary(tmp_path, e
   assert summary["run_id"] != "earlier" and summary["blessed"] is False
   assert summary["pushed_model_path"] is None
   errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-  assert "not a database" in summary["error"]
-  assert summary["failed_stage"] == "ImageExampleGen"  # the first stage, opening the store
-  assert errors == [
-    f"error: pipeline failed in ImageExampleGen: {summary['error']} (details: {summary['log']})"
-  ], result.stderr[-2000:]
+  store = os.path.join(earlier, "metadata.db")
+  assert summary["error"] == (
+    f"StoreError: {store} is not a readable metadata store (not an SQLite database): move it "
+    "away, or choose another --output-dir, to start afresh"
+  )
+  assert summary["failed_stage"] is None  # found before the first stage
+  assert errors == [f"error: pipeline failed: {summary['error']} (details: {summary['log']})"], (
+    result.stderr[-2000:]
+  )
   assert os.path.isfile(summary["log"])
   assert _history(earlier) == summary
 

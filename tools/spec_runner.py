@@ -33,9 +33,10 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
 from schemas import nodes
-from schemas.outcomes import ExitCode
+from schemas.outcomes import ExitCode, Status, exit_code
 
 WHOLE_INPUT = "{{$}}"
+ALL_UPSTREAM_TASKS_COMPLETED = pb.PipelineTaskSpec.TriggerPolicy.ALL_UPSTREAM_TASKS_COMPLETED
 LEDGER = "artifacts.jsonl"  # Per run: every output artifact, in the order tasks produced them.
 # The placeholder TFX's resolvers use in a filter: an input artifact's metadata value.
 INPUT_METADATA = re.compile(r"\{\{\$\.inputs\.artifacts\['(\w+)'\]\.metadata\['(\w+)'\]\}\}")
@@ -175,14 +176,19 @@ def _as_kfp_value(value: Any) -> Dict[str, Any]:
   return {"intValue": str(value)} if float(value).is_integer() else {"doubleValue": value}
 
 
-def _parameters(name: str, task: pb.PipelineTaskSpec, root_values: Dict[str, Any]):
-  """The task's parameter values: the pipeline's, or constants."""
+def _parameters(
+  name: str, task: pb.PipelineTaskSpec, root_values: Dict[str, Any], final_status: str = ""
+):
+  """The task's parameter values: the pipeline's, constants, or (an exit handler's) the run's
+  final status."""
   values = {}
   for key, source in task.inputs.parameters.items():
     kind = source.WhichOneof("kind")
     constant = source.runtime_value.WhichOneof("value") if kind == "runtime_value" else None
     if kind == "component_input_parameter":
       values[key] = root_values[source.component_input_parameter]
+    elif kind == "task_final_status":
+      values[key] = final_status
     elif constant == "constant_value":
       values[key] = _unwrap(source.runtime_value.constant_value)
     elif constant == "constant":
@@ -246,10 +252,49 @@ class SpecRunner:
     self.parameters: Dict[str, Dict[str, Any]] = {}  # task -> its parameter values
     self.log = log
     self.current: Optional[str] = None  # the task running now
+    self.final_status = ""  # the run's end, for its exit handler (PipelineTaskFinalStatus JSON)
+
+  @property
+  def tasks(self) -> Mapping[str, pb.PipelineTaskSpec]:
+    """The pipeline's tasks: the root DAG's, or those of its sub-DAG (a spec with an exit
+    handler puts them in one, whose inputs are the pipeline's parameters)."""
+    root = self.pipeline.root.dag.tasks
+    for task in root.values():
+      component = self.pipeline.components[task.component_ref.name]
+      if component.HasField("dag"):
+        return component.dag.tasks
+    return root
+
+  @property
+  def exit_handler(self) -> Optional[str]:
+    """The root task that runs once the pipeline's tasks have ended, however they ended."""
+    for name, task in self.pipeline.root.dag.tasks.items():
+      if task.trigger_policy.strategy == ALL_UPSTREAM_TASKS_COMPLETED:
+        return name
+    return None
+
+  def run_exit_handler(self, state: str, message: str = "") -> None:
+    """Runs the exit handler, if the spec has one, with the run's final status as Vertex AI
+    hands it over (PipelineTaskFinalStatus)."""
+    name = self.exit_handler
+    if name is None:
+      return
+    print(f"[spec_runner] {name}: running ({state})", flush=True)
+    self.final_status = json.dumps(
+      {
+        "state": state,
+        "error": {"code": 9, "message": message} if message else {},
+        "pipelineJobResourceName": f"projects/local/locations/here/pipelineJobs/{self.run_id}",
+        "pipelineTaskName": name,
+      }
+    )
+    task = self.pipeline.root.dag.tasks[name]
+    _, executor = self._executor(task)
+    self._command(name, executor.container, self.executor_input(name, task))
 
   def run(self) -> Dict[str, Dict[str, List[Dict[str, Any]]]]:
     """Runs every task in dependency order; returns each task's output artifacts."""
-    tasks = self.pipeline.root.dag.tasks
+    tasks = self.tasks
     self.earlier = self._earlier_artifacts()
     for name in _order(tasks):
       resolver = self._executor(tasks[name])[1].WhichOneof("spec") == "resolver"
@@ -309,13 +354,13 @@ class SpecRunner:
         for artifact in artifacts:
           f.write(json.dumps(artifact) + "\n")
 
-  def executor_input(self, name: str) -> Dict[str, Any]:
+  def executor_input(self, name: str, task: Optional[pb.PipelineTaskSpec] = None):
     """The ExecutorInput of a container task as Vertex's launcher fills it: its parameters, the
     artifacts of the tasks run so far, output URIs under this run's folder."""
-    task = self.pipeline.root.dag.tasks[name]
+    task = task or self.tasks[name]
     component, _ = self._executor(task)
     task_dir = os.path.join(self.root, self.run_id, name)
-    parameters = _parameters(name, task, self.root_values)
+    parameters = _parameters(name, task, self.root_values, self.final_status)
     return {
       "inputs": {
         "parameters": {k: _as_kfp_value(v) for k, v in parameters.items()},
@@ -348,7 +393,7 @@ class SpecRunner:
     """Runs a task's driver (its container's preCacheCheck hook, e.g. ExampleGen's span
     resolution and input fingerprint) on `executor_input` (default: the task's own); returns
     the ExecutorOutput it wrote."""
-    _, executor = self._executor(self.pipeline.root.dag.tasks[name])
+    _, executor = self._executor(self.tasks[name])
     if not executor.container.lifecycle.HasField("pre_cache_check"):
       raise SpecError(f"task {name} has no driver (preCacheCheck)")
     executor_input = executor_input or self.executor_input(name)
@@ -466,7 +511,7 @@ def data_dir(runner: SpecRunner) -> Optional[str]:
   from components.image_example_gen import spans  # pylint: disable=import-outside-toplevel
 
   root = runner.root_values.get("data_root")
-  task = runner.pipeline.root.dag.tasks.get(nodes.EXAMPLE_GEN)
+  task = runner.tasks.get(nodes.EXAMPLE_GEN)
   if root is None or task is None:
     return root
   parameters = _parameters(nodes.EXAMPLE_GEN, task, runner.root_values)
@@ -543,9 +588,16 @@ def main(argv: Optional[List[str]] = None) -> int:
       print(f"[spec_runner] run {runner.run_id} stopped by DriftCheck (--on-drift block)")
       end = outcome.Outcome(drift_report=drift_report, stage=e.task)
     else:
-      end = outcome.Outcome(outcome.FAILED, error=str(e), stage=getattr(e, "task", None) or None)
+      end = outcome.failed(str(e), getattr(e, "task", None) or None)
   except KeyboardInterrupt:
     end = outcome.interrupted(signal.SIGINT, runner.current)
+  on_exit = runner.exit_handler and end.status is not Status.INTERRUPTED
+  state, message = final_status(end)
+  try:
+    if on_exit:  # as Vertex AI does, after every run: the record of a failed one
+      runner.run_exit_handler(state, message)
+  except TaskFailed as e:
+    print(f"[spec_runner] {e}", file=sys.stderr)
   finally:
     if runner.log:
       runner.log.close()
@@ -553,10 +605,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"[spec_runner] run {runner.run_id} finished under {runner.root}", flush=True)
     if nodes.PUSHER not in runner.outputs:  # e.g. a hand-written spec
       return ExitCode.OK
-  from pipeline import console  # pylint: disable=import-outside-toplevel
+  elif on_exit and end.drift_report is None:  # its exit handler wrote the record
+    print(f"error: {message}", file=sys.stderr)
+    return exit_code(end.status)
+  from pipeline import console  # noqa: PLC0415
 
   with console.Console(log_path or os.devnull, verbose=args.verbose) as out:  # TF's noise
     return finish(runner, log_path, end, out.error)
+
+
+def final_status(end) -> tuple:
+  """(state, message) of a run's end as Vertex AI reports a pipeline's final status."""
+  if end.completed:
+    return ("SUCCEEDED", "")
+  task = f" The failed tasks are: [{end.stage}]." if end.stage else ""
+  return ("FAILED", f"The DAG failed because some tasks failed.{task} {end.error}".strip())
 
 
 if __name__ == "__main__":

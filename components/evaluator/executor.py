@@ -33,7 +33,12 @@ def served_baseline(candidate, pushed, tmp_dir: str) -> Tuple[Optional[Any], Dic
     return None, {"baseline": None, "compared": False, "reason": "no model served yet"}
   model_uri = pushed.get_string_custom_property(properties.MODEL_URI)
   version = pushed.get_string_custom_property(properties.PUSHED_VERSION) or None
-  comparison = {"baseline": model_uri or pushed.uri, "version": version, "model_uri": model_uri}
+  comparison = {
+    "baseline": model_uri or pushed.uri,
+    "version": version,
+    "model_uri": model_uri,
+    "run_id": pushed.get_string_custom_property(properties.RUN_ID) or None,  # that pushed it
+  }
   if model_uri == candidate.uri:
     reason = f"the candidate is the served model (version {version}): not compared with itself"
     return None, {**comparison, "compared": False, "reason": reason}

@@ -1,7 +1,9 @@
 """The Evaluator on real models trained on digits: per-class gates on top-1 predictions that
-equal an independent confusion matrix, and a baseline with other classes left out."""
+equal an independent confusion matrix; the served model as the baseline, left out when its
+classes differ or when it is the candidate itself."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -9,10 +11,11 @@ import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs as spec
+from tfx.utils import path_utils
 
 from components.evaluator import Evaluator, executor
 from pipeline import configs
-from pipeline.pipeline import create_eval_config
+from pipeline.eval_config import create_eval_config
 from reporting import evaluation as results
 from tests import records, training
 from trainer_module import labels
@@ -22,8 +25,22 @@ pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subproc
 CLASSES = [str(d) for d in range(10)]
 
 
+def served(model, version="7", model_uri=None, uri=None):
+  """The PushedModel ServingPusher records for a push of `model` (the Evaluator's served
+  baseline)."""
+  pushed = standard_artifacts.PushedModel()
+  pushed.id = 42
+  pushed.uri = uri or os.path.join(os.path.dirname(model.uri), "pushed")
+  pushed.set_int_custom_property("pushed", 1)
+  pushed.set_string_custom_property("pushed_version", version)
+  pushed.set_string_custom_property("model_uri", model.uri if model_uri is None else model_uri)
+  pushed.set_string_custom_property("run_id", "run-0")
+  return pushed
+
+
 def evaluate(examples, model, out_dir, baseline=None, num_classes=10, **thresholds):
-  """Runs the Evaluator's executor on the eval split; returns (evaluation, blessing)."""
+  """Runs the Evaluator's executor on the eval split, `baseline` the served PushedModel;
+  returns (evaluation, blessing)."""
   config = configs.PipelineConfig(
     **{"accuracy_threshold": 0.0, "min_class_recall": 0.0, "min_class_precision": 0.0, **thresholds}
   )
@@ -34,7 +51,7 @@ def evaluate(examples, model, out_dir, baseline=None, num_classes=10, **threshol
   component = Evaluator(
     examples=channel(standard_artifacts.Examples),
     model=channel(standard_artifacts.Model),
-    baseline_model=channel(standard_artifacts.Model),
+    served_model=channel(standard_artifacts.PushedModel),
     example_splits=["eval"],
     eval_config=create_eval_config(config, num_classes),
   )
@@ -45,8 +62,9 @@ def evaluate(examples, model, out_dir, baseline=None, num_classes=10, **threshol
     os.makedirs(artifact.uri)
   inputs = {spec.EXAMPLES_KEY: [examples], spec.MODEL_KEY: [model]}
   if baseline is not None:
-    inputs[spec.BASELINE_MODEL_KEY] = [baseline]
-  executor.Executor().Do(
+    inputs[executor.SERVED_MODEL_KEY] = [baseline]
+  context = executor.Executor.Context(tmp_dir=str(out_dir / "tmp"), unique_id="evaluator")
+  executor.Executor(context).Do(
     inputs,
     {spec.EVALUATION_KEY: [evaluation], spec.BLESSING_KEY: [blessing]},
     dict(component.exec_properties),
@@ -139,13 +157,18 @@ def three_class_model(tmp_path_factory):
   return examples, model
 
 
-def test_a_baseline_with_other_classes_is_not_compared(digits_model, three_class_model, tmp_path):
+def test_a_served_model_with_other_classes_is_not_compared(
+  digits_model, three_class_model, tmp_path
+):
   examples, model, _ = digits_model
-  _, baseline = three_class_model
-  evaluation, blessing = evaluate(examples, model, tmp_path, baseline=baseline)
+  _, other = three_class_model
+  evaluation, blessing = evaluate(examples, model, tmp_path, baseline=served(other))
   comparison = executor.read_comparison(evaluation.uri)
   assert comparison == {
-    "baseline": baseline.uri,
+    "baseline": other.uri,
+    "version": "7",
+    "model_uri": other.uri,
+    "run_id": "run-0",
     "compared": False,
     "reason": "added 3, 4, 5, 6, 7, 8, 9",
   }
@@ -155,13 +178,48 @@ def test_a_baseline_with_other_classes_is_not_compared(digits_model, three_class
   assert metrics["baseline_skipped"]["reason"] == comparison["reason"]
 
 
-def test_a_baseline_with_the_same_classes_is_compared(digits_model, tmp_path):
+def test_the_served_model_is_compared_and_named_by_the_blessing(digits_model, tmp_path):
+  """Another model artifact with the candidate's weights (a copy): compared, no change."""
   examples, model, _ = digits_model
-  evaluation, _ = evaluate(examples, model, tmp_path, baseline=model)
-  assert executor.read_comparison(evaluation.uri)["compared"] is True
+  twin = standard_artifacts.Model()
+  twin.uri = str(tmp_path / "twin")
+  shutil.copytree(model.uri, twin.uri)
+  evaluation, blessing = evaluate(examples, model, tmp_path, baseline=served(twin))
+  comparison = executor.read_comparison(evaluation.uri)
+  assert (comparison["compared"], comparison["model_uri"]) == (True, twin.uri)
   metrics = results.evaluation_metrics(evaluation.uri, CLASSES)
   assert metrics["baseline"]["accuracy"] == metrics["accuracy"]
   assert metrics["baseline"]["accuracy_change"] == 0.0
+  assert blessing.get_int_custom_property("baseline_model_id") == 42  # the push
+
+
+def test_an_older_push_is_compared_through_its_own_copy_of_the_model(digits_model, tmp_path):
+  """A push recorded before ServingPusher named its model: the pushed copy is the baseline."""
+  examples, model, _ = digits_model
+  copy = tmp_path / "pushed"
+  shutil.copytree(path_utils.serving_model_path(model.uri), copy)
+  older = served(model, model_uri="", uri=str(copy))
+  evaluation, _ = evaluate(examples, model, tmp_path, baseline=older)
+  assert executor.read_comparison(evaluation.uri)["compared"] is True
+  metrics = results.evaluation_metrics(evaluation.uri, CLASSES)
+  assert metrics["baseline"]["accuracy_change"] == 0.0
+
+
+def test_the_candidate_is_never_compared_with_itself(digits_model, tmp_path):
+  examples, model, _ = digits_model
+  evaluation, blessing = evaluate(examples, model, tmp_path, baseline=served(model))
+  comparison = executor.read_comparison(evaluation.uri)
+  assert (comparison["compared"], comparison["reason"]) == (
+    False,
+    "the candidate is the served model (version 7): not compared with itself",
+  )
+  assert not blessing.has_custom_property("baseline_model_id")
+  assert "baseline" not in results.evaluation_metrics(evaluation.uri, CLASSES)
+
+
+def test_nothing_served_yet_is_said():
+  _, comparison = executor.served_baseline(standard_artifacts.Model(), None, "/tmp")
+  assert comparison == {"baseline": None, "compared": False, "reason": "no model served yet"}
 
 
 @pytest.mark.parametrize(

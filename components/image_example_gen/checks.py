@@ -72,12 +72,19 @@ def brightness(pixels: np.ndarray) -> float:
   return round(float(np.mean(pixels)) / scale, 2)
 
 
+# Bidirectional embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): a
+# class name holding one is shown reordered (a U+202E makes "gnp.exe" read "exe.png").
+BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+
+
 def label_problem(label: str) -> Optional[str]:
-  """invalid_label for a class name Transform's vocabulary file (one name a line) cannot hold:
-  one with a control character (newline, carriage return, NUL, tab, ...) or a line or
-  paragraph separator, or with whitespace around it (which a folder name cannot lose without
-  becoming another class); else None."""
-  if label != label.strip() or any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in label):
+  """invalid_label for a class name Transform's vocabulary file (one name a line) cannot hold,
+  or that would not read as written: one with a control character (newline, carriage return,
+  NUL, tab, ...), a line or paragraph separator or a bidirectional control, or with whitespace
+  around it (which a folder name cannot lose without becoming another class); else None."""
+  if label != label.strip() or any(
+    unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in BIDI_CONTROLS for ch in label
+  ):
     return "invalid_label"
   return None
 

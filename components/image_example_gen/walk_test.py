@@ -4,7 +4,7 @@ import hashlib
 import os
 import shutil
 
-from components.image_example_gen import walk
+from components.image_example_gen import checks, walk
 from components.image_example_gen.spans import CLASS_PATTERN
 from tests import images, listings
 
@@ -76,6 +76,29 @@ def test_labels_a_vocabulary_file_cannot_hold_are_invalid_in_trees_and_manifests
     ("2", None),
   ]
   assert listed.classes == ["0", "2"]
+
+
+def test_bidirectional_controls_in_a_class_name_are_invalid_labels(tmp_path):
+  """A folder named with U+202E reads reversed wherever it is shown (console, card, labels.txt)."""
+  files = images.digit_files({0: 2, 1: 2, 2: 2, 3: 2}, folder="{digit}")
+  renamed = {"1/": "cat\u202egnp.exe/", "2/": "x\u2066y/", "3/": "\u202adog/"}
+  tree = {}
+  for name, data in files.items():
+    for old, new in renamed.items():
+      name = name.replace(old, new) if name.startswith(old) else name
+    tree[name] = data
+  images.write_tree(str(tmp_path), tree)
+  listed = listings.list_split(str(tmp_path), CLASS_PATTERN)
+  reasons = sorted({(c.label, c.reason) for c in listed.candidates})
+  assert reasons == [
+    ("0", None),
+    ("cat\u202egnp.exe", "invalid_label"),
+    ("x\u2066y", "invalid_label"),
+    ("\u202adog", "invalid_label"),
+  ]
+  assert listed.classes == ["0"]
+  # An arrow or an accent is no control: such names stay classes.
+  assert checks.label_problem("caf\u00e9 \u2192 bar") is None
 
 
 def test_an_unlabelled_walk_finds_images_at_any_depth_with_no_class(tmp_path):

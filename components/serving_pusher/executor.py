@@ -216,6 +216,7 @@ class Executor(pusher_executor.Executor):
     model_push = artifact_utils.get_single_instance(output_dict[spec.PUSHED_MODEL_KEY])
     if not self.CheckBlessing(input_dict):
       self._MarkNotPushed(model_push)
+      self._record(model_push, input_dict, exec_properties, None)
       return
     model_path = self.GetModelPath(input_dict)
     destination = pusher_pb2.PushDestination()
@@ -249,9 +250,24 @@ class Executor(pusher_executor.Executor):
     io_utils.copy_dir(model_path, model_push.uri)
     self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
     model_push.set_int_custom_property(properties.TFLITE_PUSHED, int(bool(tflite)))
-    # What the run record and the served-model baseline read: the version served before this
-    # push, whether this push wrote a new one, and the Model artifact it serves.
+    self._record(model_push, input_dict, exec_properties, version, previous)
+
+  def _record(self, model_push, input_dict, exec_properties, version, previous=None) -> None:
+    """What the run record and the served-model baseline read: the version served before this
+    push, whether this push wrote a new one, the Model artifact it serves, and the run."""
+    if previous is None:
+      destination = pusher_pb2.PushDestination()
+      proto_utils.json_to_proto(exec_properties[spec.PUSH_DESTINATION_KEY], destination)
+      previous = versions(destination.filesystem.base_directory)[-1:]
     before = str(previous[0]) if previous else ""
     model_push.set_string_custom_property(properties.PREVIOUS_VERSION, before)
-    model_push.set_int_custom_property(properties.NEW_VERSION, int(version != before))
+    model_push.set_int_custom_property(
+      properties.NEW_VERSION, int(bool(version) and version != before)
+    )
     model_push.set_string_custom_property(properties.MODEL_URI, pushed_model_uri(input_dict))
+    # Kubeflow's executors get no run id: their outputs lie under <root>/<run>/<task>/<key>.
+    run_id = self._context.pipeline_run_id if self._context else None
+    model_push.set_string_custom_property(
+      properties.RUN_ID,
+      run_id or os.path.basename(os.path.dirname(os.path.dirname(model_push.uri.rstrip("/")))),
+    )
