@@ -71,6 +71,10 @@ def main(argv: Optional[List[str]] = None) -> int:
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return ExitCode.USAGE
+  # The record writer (no TensorFlow, TFX or Beam) is loaded before the run takes the output
+  # dir: an interrupt at any moment after that ends in a record.
+  from reporting import finish  # noqa: F401, PLC0415
+
   try:
     with run_lock.hold(
       config.output_dir,

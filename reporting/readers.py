@@ -128,15 +128,6 @@ def pushed_model(pushed) -> Dict[str, Any]:
   }
 
 
-def served_version(serving_model_dir: Optional[str]) -> Optional[str]:
-  """The newest numbered version in a serving dir (what TF Serving serves), or None."""
-  if not serving_model_dir or not tf.io.gfile.isdir(serving_model_dir):
-    return None
-  numbered = [n.rstrip("/") for n in tf.io.gfile.listdir(serving_model_dir)]
-  numbered = [int(n) for n in numbered if n.isdigit()]
-  return str(max(numbered)) if numbered else None
-
-
 def baseline_comparison(evaluation) -> Dict[str, Any]:
   """The Evaluator's account of its baseline (components/evaluator/executor.py), {} when it
   did not run."""

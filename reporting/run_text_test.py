@@ -1,5 +1,5 @@
 """What a run did as text (reporting/run_text.py), and the record's parts they come from: a pushed
-model's regression (build.regression), a run DriftCheck stopped (build.blocked), a cached
+model's regression (outputs.regression), a run DriftCheck stopped (outputs.blocked), a cached
 Trainer, the served model compared with, the serving dir. Drift reports are built as
 DriftCheck's executor writes drift.json."""
 
@@ -7,7 +7,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.drift_check import executor as drift_executor
-from reporting import build, readers
+from reporting import outputs, readers
 from reporting import run_text as text
 from schemas import nodes
 from schemas.outcomes import StageState
@@ -78,12 +78,12 @@ def _record(**fields) -> RunRecord:
   return RunRecord("p", "2026-12-07T10:00:00", **fields)
 
 
-# --- build.regression and run_text.regression_line
+# --- outputs.regression and run_text.regression_line
 
 
 def test_a_pushed_model_less_accurate_than_its_baseline_is_a_regression():
   metrics = _metrics(-0.0146)
-  change = build.regression(metrics, PUSHED)
+  change = outputs.regression(metrics, PUSHED)
   assert change == -0.0146
   line = text.regression_line(
     _record(metrics=metrics, pushed_regression=change, thresholds={"change": -0.02})
@@ -100,7 +100,7 @@ def test_regression_line_names_the_eval_split_by_default():
   line = text.regression_line(
     _record(
       metrics=metrics,
-      pushed_regression=build.regression(metrics, PUSHED),
+      pushed_regression=outputs.regression(metrics, PUSHED),
       thresholds={"change": -0.05},
     )
   )
@@ -124,7 +124,7 @@ def test_regression_line_names_the_eval_split_by_default():
   ],
 )
 def test_no_regression(metrics, push):
-  assert build.regression(metrics, push) is None
+  assert outputs.regression(metrics, push) is None
 
 
 # --- run_text.span_line
@@ -311,13 +311,13 @@ def test_serving_lines_for_a_push_an_unchanged_model_and_no_push():
   assert text.serving_line(refused) == "pushed: nothing; serving version 2 unchanged"
 
 
-# --- build.blocked
+# --- outputs.blocked
 
 
 def test_a_blocked_run_fails_on_each_drifted_feature():
   report = _report([LABEL, WIDTH, BRIGHTNESS], on_drift="block")
   result = _record(failed_gates=["accuracy 0.41 < 0.8 on test"], blessed=True)
-  build.blocked(result, report)
+  outputs.blocked(result, report)
   assert result.blessed is False
   assert result.failed_gates == [
     "drift: brightness: Jensen-Shannon divergence 0.2345 > 0.15 (--on-drift block)",
@@ -335,7 +335,7 @@ def test_a_blocked_run_fails_on_each_drifted_feature():
 
 def test_a_blocked_run_without_failed_gates():
   result = _record()
-  build.blocked(result, _report([HEIGHT_MISSING], on_drift="block"))
+  outputs.blocked(result, _report([HEIGHT_MISSING], on_drift="block"))
   assert result.failed_gates == [
     "drift: height: could not be compared with the previous data (--on-drift block)"
   ]

@@ -119,6 +119,20 @@ class RunRecord:
     """Every stage it needed ran (pushed, unchanged or not blessed)."""
     return self.status in (Status.PUSHED, Status.UNCHANGED, Status.NOT_BLESSED)
 
+  def add_ingest(self, report: Dict[str, Any]) -> None:
+    """ImageExampleGen's ingest report (ingest_report.json, or the counts an InputError
+    carried) as the record's ingestion fields."""
+    self.images_found = report.get("images_found", 0)
+    self.images_ingested = report.get("images_ingested", 0)
+    self.images_rejected = report.get("images_rejected", {})
+    self.rejected_files = report.get("rejected_files", [])
+    self.skipped_folders = report.get("skipped_folders", [])
+    self.span = report.get("span")
+    self.split_details = report.get("splits", {})
+    self.splits = {name: split["written"] for name, split in self.split_details.items()}
+    self.data_warnings = report.get("warnings", [])
+    self.classes = list(report.get("classes", []))
+
   def stage(self, node: str) -> Optional[StageRecord]:
     return self.stages.get(node)
 
