@@ -13,6 +13,6 @@ CLASS_WEIGHT_MODES = ("auto", "balanced", "none")  # class_weights.class_weights
 CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose
 RESIZE_MODES = ("squash", "crop", "pad")  # preprocessing.resize
 LR_SCHEDULES = ("cosine", "plateau")  # train.run_fn
-WARM_START_MODES = ("auto", "never")  # warm_start.MODES
+WARM_START_MODES = ("auto", "never")  # warm_start.decide
 PRECISION_MODES = ("auto", "off")  # distribution.precision_policy
 DRIFT_ACTIONS = ("warn", "block")  # components/drift_check/executor

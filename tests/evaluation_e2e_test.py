@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -107,7 +106,8 @@ def team(tmp_path_factory):
     stdout=subprocess.PIPE,
     stderr=subprocess.PIPE,
   )
-  time.sleep(3)  # it has taken the lock by now (it does before importing TFX)
+  first_line = second.stdout.readline()  # printed once it holds the output dir's lock
+  assert first_line.startswith("[local_runner] log: "), first_line + second.stderr.read()
   steps["refused"] = (
     subprocess.run(
       command(data_dir, output_dir, *WEAK), cwd=ROOT, capture_output=True, text=True, timeout=300
@@ -115,6 +115,7 @@ def team(tmp_path_factory):
     second.pid,
   )
   stdout, stderr = second.communicate(timeout=900)
+  stdout = first_line + stdout
   with open(os.path.join(output_dir, "run_summary.json")) as f:
     steps["reordered"] = (
       subprocess.CompletedProcess(second.args, second.returncode, stdout, stderr),

@@ -9,7 +9,6 @@ import shutil
 import pytest
 
 from tests import images, runs
-from tests.pipeline_e2e_test import latest_run_states
 
 pytestmark = pytest.mark.e2e
 
@@ -107,13 +106,15 @@ def test_reruns_see_every_change_at_any_depth_and_nothing_else(tmp_path):
   assert first["skipped_folders"] == ["tfx_output"]
   assert first["anomalies"] == {"eval": {}, "train": {}}  # sha256 and a non-UTF-8 file name
   add_up(first)
-  assert latest_run_states(output_dir)["ImageExampleGen"] == "COMPLETE"
+  assert (
+    runs.mlmd_states(output_dir, "ingest-e2e", first["run_id"])["ImageExampleGen"] == "COMPLETE"
+  )
 
   # Nothing changed but the output dir (reports, PNGs, metadata): ExampleGen is cached.
   assert os.path.exists(os.path.join(output_dir, "report", "confusion_matrix.png"))
   result, again = run(data, output_dir)
   assert_ran(result)
-  assert latest_run_states(output_dir)["ImageExampleGen"] == "CACHED"
+  assert runs.mlmd_states(output_dir, "ingest-e2e", again["run_id"])["ImageExampleGen"] == "CACHED"
   assert (again["images_found"], again["images_ingested"]) == (126, 120)
 
   # Five images added, two overwritten with text and one deleted, all deep down.
@@ -125,7 +126,9 @@ def test_reruns_see_every_change_at_any_depth_and_nothing_else(tmp_path):
   os.remove(os.path.join(data, deep[2]))
   result, changed = run(data, output_dir)
   assert_ran(result)
-  assert latest_run_states(output_dir)["ImageExampleGen"] == "COMPLETE"
+  assert (
+    runs.mlmd_states(output_dir, "ingest-e2e", changed["run_id"])["ImageExampleGen"] == "COMPLETE"
+  )
   assert (changed["images_found"], changed["images_ingested"]) == (130, 122)
   assert changed["images_rejected"]["not_an_image"] == 2
   add_up(changed)
@@ -154,7 +157,9 @@ def test_a_changed_manifest_listed_file_is_read_again(tmp_path):
   for name in files:
     (data / name).write_text("not an image any more")
   result, second = run(str(data / "labels.csv"), output_dir)
-  assert latest_run_states(output_dir)["ImageExampleGen"] == "FAILED"  # read again, not cached
+  assert (
+    runs.mlmd_states(output_dir, "ingest-e2e", second["run_id"])["ImageExampleGen"] == "FAILED"
+  )  # read again, not cached
   assert_input_error(result, second, output_dir, "no training image for class(es) 0", "1", "2")
   assert second["images_rejected"] == {"not_an_image": 90, "path_outside_root": 2}
   assert second["images_found"] == 92

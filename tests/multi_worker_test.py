@@ -13,8 +13,7 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
-from components.evaluator.executor_test import evaluate
-from tests import images, training
+from tests import evaluator, images, training
 from tests.runs import ROOT
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training and subprocesses
@@ -120,5 +119,5 @@ def test_two_workers_train_one_model_the_chief_alone_writes_and_the_evaluator_bl
   )
   predicted = [int(c) for c in out["classes"].numpy()]
   assert np.mean(np.array(predicted) == [d for _, d in unseen]) > 0.3
-  _, blessing = evaluate(examples, model, tmp_path / "evaluation", accuracy_threshold=0.3)
+  _, blessing = evaluator.evaluate(examples, model, tmp_path / "evaluation", accuracy_threshold=0.3)
   assert blessing.get_int_custom_property("blessed") == 1

@@ -61,3 +61,12 @@ def compile_spec(spec_path, *flags, num_classes=10, env=None):
     timeout=300,
     env=env,
   )
+
+
+def mlmd_states(output_dir, pipeline_name, run_id=None):
+  """node -> MLMD execution state (COMPLETE, CACHED, FAILED, ...) of a run (default: the
+  latest), as the project's reader (reporting/executions.py) reads the store."""
+  from reporting import executions  # noqa: PLC0415  (ml_metadata: only for the e2e tests)
+
+  run = executions.open_run(os.path.join(output_dir, "metadata.db"), pipeline_name, run_id)
+  return {node: e.state for node, e in run.stages().items()}

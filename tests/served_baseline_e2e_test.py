@@ -18,7 +18,6 @@ import time
 import pytest
 import tensorflow as tf
 
-from reporting import executions
 from tests import images, records, runs
 from tools.runner import ROOT, local_runner_command
 
@@ -48,12 +47,6 @@ def _versions(output_dir):
   """The numbered versions in the serving dir, as TF Serving would list them."""
   base = os.path.join(output_dir, "serving_model")
   return sorted(n for n in os.listdir(base) if n.isdigit()) if os.path.isdir(base) else []
-
-
-def _stages(output_dir, run_id):
-  """MLMD's account of one run: node -> execution state."""
-  run = executions.open_run(os.path.join(output_dir, "metadata.db"), NAME, run_id)
-  return {node: e.state for node, e in run.stages().items()}
 
 
 def _accuracy(model_dir, data):
@@ -109,7 +102,7 @@ def test_a_good_model_is_pushed_and_its_record_says_so(story):
   assert summary["serving"]["version_before"] is None
   assert summary["models"]["baseline"] is None
   assert summary["models"]["baseline_reason"] == "no model served yet"
-  states = _stages(output_dir, summary["run_id"])
+  states = runs.mlmd_states(output_dir, NAME, summary["run_id"])
   assert {states[n] for n in ("Trainer", "Evaluator", "TFLiteExport")} == {"COMPLETE"}
   assert {s["state"] for s in summary["stages"].values()} == {"ran"}
   assert "  baseline: none (no model served yet): thresholds only" in result.stdout
@@ -129,7 +122,7 @@ def test_the_same_command_twice_trains_evaluates_and_pushes_nothing_again(story)
   }
   assert summary["models"]["candidate_is_served"] is True
   # MLMD: nothing ran again to compare the model with itself; only the Pusher looked.
-  states = _stages(output_dir, summary["run_id"])
+  states = runs.mlmd_states(output_dir, NAME, summary["run_id"])
   for node in ("ImageExampleGen", "Transform", "Trainer", "Evaluator", "TFLiteExport"):
     assert states[node] == "CACHED", node
     assert summary["stages"][node] == {
@@ -158,7 +151,7 @@ def test_a_weak_model_stopped_before_its_push_is_not_served(story):
   assert (summary["blessed"], summary["pushed_model_path"]) == (True, None)  # blessed, not pushed
   assert summary["stages"]["TFLiteExport"]["state"] == "interrupted"
   assert steps["stopped_versions"] == steps["good_versions"]
-  states = _stages(output_dir, summary["run_id"])
+  states = runs.mlmd_states(output_dir, NAME, summary["run_id"])
   assert states["Trainer"] == states["Evaluator"] == "COMPLETE"  # trained and blessed
 
 
@@ -169,7 +162,7 @@ def test_the_rerun_compares_the_cached_weak_model_with_the_served_one_and_refuse
   assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-3000:]
   assert summary["status"] == "not_blessed" and summary["pushed_model_path"] is None
   assert steps["weak_versions"] == steps["good_versions"]  # the good model is still served
-  states = _stages(output_dir, summary["run_id"])
+  states = runs.mlmd_states(output_dir, NAME, summary["run_id"])
   assert states["Trainer"] == "CACHED"  # the weak model of the stopped run
   assert states["Evaluator"] == "COMPLETE"  # evaluated again: against the served model
   baseline = summary["models"]["baseline"]

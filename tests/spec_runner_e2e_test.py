@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.image_example_gen import driver_test
-from tests import images, runs, schedule
+from tests import images, ingestion, runs, schedule
 from tools import spec_runner
 
 pytestmark = pytest.mark.e2e
@@ -86,7 +85,7 @@ def test_compiled_spec_runs_scheduled_days_and_pushes_a_model_that_serves(tmp_pa
   with open(spec) as f:
     probe = spec_runner.SpecRunner(json.load(f), {"data_root": given}, run_id="probe")
   driven = probe.run_driver("ImageExampleGen")["parameterValues"]
-  assert driven["input_fingerprint"] == driver_test.fingerprint(os.path.join(given, "day-{SPAN}"))
+  assert driven["input_fingerprint"] == ingestion.fingerprint(os.path.join(given, "day-{SPAN}"))
   assert driven["span"] == 1
   result, summary = _run(spec, out, 1, "--param", f"data_root={given}")
   for stage in STAGES:

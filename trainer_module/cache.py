@@ -9,7 +9,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from schemas.settings import CACHE_MODES as MODES
+from schemas.settings import CACHE_MODES
 
 MEMORY_FRACTION = 0.25  # of physical memory, for both splits' cached examples together
 EXAMPLE_OVERHEAD = 96  # bytes per cached example beside its pixels: header, label, tf.data
@@ -28,8 +28,8 @@ def choose(
 ) -> Tuple[Dict[str, str], str]:
   """(split -> what input_fn's `cache` takes: "memory", "none" or a path prefix, a line that
   says what was chosen and why)."""
-  if mode not in MODES:
-    raise ValueError(f"cache must be one of {', '.join(MODES)}, got {mode!r}")
+  if mode not in CACHE_MODES:
+    raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)}, got {mode!r}")
   budget = budget or int(MEMORY_FRACTION * physical_memory())
   size = sum(images.values()) * (int(np.prod(shape)) + EXAMPLE_OVERHEAD)
   counts = ", ".join(f"{split} {n:,}" for split, n in images.items())

@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from schemas.features import LABEL_COUNTS, LABEL_VOCAB
-from schemas.settings import CLASS_WEIGHT_MODES as MODES
+from schemas.settings import CLASS_WEIGHT_MODES
 
 IMBALANCE_RATIO = 1.5  # "auto" weights classes once the largest is this many times the smallest.
 
@@ -24,8 +24,10 @@ def label_counts(tf_transform_output: tft.TFTransformOutput) -> Dict[int, int]:
 
 def class_weights(counts: Dict[int, int], mode: str) -> Optional[Dict[int, float]]:
   """Keras class_weight, inversely proportional to class frequency (mean weight 1), or None."""
-  if mode not in MODES:
-    raise ValueError(f"class weights mode must be one of {', '.join(MODES)}, got {mode!r}")
+  if mode not in CLASS_WEIGHT_MODES:
+    raise ValueError(
+      f"class weights mode must be one of {', '.join(CLASS_WEIGHT_MODES)}, got {mode!r}"
+    )
   if mode == "none" or not counts:
     return None
   if mode == "auto" and max(counts.values()) < IMBALANCE_RATIO * min(counts.values()):

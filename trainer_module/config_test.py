@@ -64,8 +64,23 @@ def test_allowed_values_are_exactly_what_the_trainer_implements():
   assert tuple(model.BUILDERS) == settings.MODELS
   assert {m: tuple(b) for m, b in model.BACKBONES.items()} == settings.MODEL_VARIANTS
   assert tuple(augmentation.LAYERS) == settings.AUGMENTATIONS
-  assert cache.MODES == settings.CACHE_MODES
-  assert class_weights.MODES == settings.CLASS_WEIGHT_MODES
+  # Each cache mode is a placement of its own; anything else is refused.
+  placements = {
+    mode: cache.choose(mode, {"train": 10}, [8, 8, 1], "/c", budget=1 << 20)[0]["train"]
+    for mode in settings.CACHE_MODES
+  }
+  assert placements == {"auto": "memory", "memory": "memory", "disk": "/c/train", "none": "none"}
+  with pytest.raises(ValueError, match="cache must be one of"):
+    cache.choose("ram", {"train": 10}, [8, 8, 1], "/c")
+  # Each class-weight mode decides differently on balanced counts; anything else is refused.
+  balanced = {0: 10, 1: 10}
+  weights = {
+    mode: class_weights.class_weights(balanced, mode) for mode in settings.CLASS_WEIGHT_MODES
+  }
+  assert weights == {"auto": None, "balanced": {0: 1.0, 1: 1.0}, "none": None}
+  assert class_weights.class_weights({0: 30, 1: 10}, "auto") == {0: 40 / 60, 1: 2.0}
+  with pytest.raises(ValueError, match="class weights mode must be one of"):
+    class_weights.class_weights(balanced, "inverse")
   for name in settings.MODELS:
     assert model.build_model(name, 32, 3, 2).output_shape == (None, 2)
   with pytest.raises(ValueError, match="unknown model"):

@@ -19,7 +19,6 @@ import keras
 from schemas.settings import WARM_START_MODES
 from trainer_module import contract, labels
 
-MODES = WARM_START_MODES
 RATE_FACTOR = 0.1  # of --learning-rate, when warm-started
 
 
@@ -92,6 +91,8 @@ def decide(
 ) -> Decision:
   """Loads the base model's weights into `model` when `mode` is auto and they fit; returns
   what was done and how many epochs to train."""
+  if mode not in WARM_START_MODES:
+    raise ValueError(f"warm start must be one of {', '.join(WARM_START_MODES)}, got {mode!r}")
   if mode == "never":
     return Decision(None, "--warm-start never", epochs)
   if not base_model_dir:

@@ -67,8 +67,10 @@ def _assert_from_scratch(decision, model, before, epochs, reason_has=()):
   _assert_weights_equal(model, before)
 
 
-def test_modes_are_auto_and_never():
-  assert warm_start.MODES == ("auto", "never")
+def test_an_unknown_mode_is_refused(base):
+  base_dir, _ = base
+  with pytest.raises(ValueError, match="warm start must be one of auto, never, got 'always'"):
+    warm_start.decide(None, [], "squash", "always", base_dir, 6, 0)
 
 
 def test_never_keeps_the_new_weights_even_with_a_fitting_base(base):

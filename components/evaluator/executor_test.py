@@ -8,68 +8,17 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfx import v1 as tfx
 from tfx.types import standard_artifacts
-from tfx.types import standard_component_specs as spec
 from tfx.utils import path_utils
 
-from components.evaluator import Evaluator, executor
-from pipeline import configs
-from pipeline.eval_config import create_eval_config
+from components.evaluator import executor
 from reporting import evaluation as results
-from tests import records, training
+from tests import evaluator, records, training
 from trainer_module import labels
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
 CLASSES = [str(d) for d in range(10)]
-
-
-def served(model, version="7", model_uri=None, uri=None):
-  """The PushedModel ServingPusher records for a push of `model` (the Evaluator's served
-  baseline)."""
-  pushed = standard_artifacts.PushedModel()
-  pushed.id = 42
-  pushed.uri = uri or os.path.join(os.path.dirname(model.uri), "pushed")
-  pushed.set_int_custom_property("pushed", 1)
-  pushed.set_string_custom_property("pushed_version", version)
-  pushed.set_string_custom_property("model_uri", model.uri if model_uri is None else model_uri)
-  pushed.set_string_custom_property("run_id", "run-0")
-  return pushed
-
-
-def evaluate(examples, model, out_dir, baseline=None, num_classes=10, **thresholds):
-  """Runs the Evaluator's executor on the eval split, `baseline` the served PushedModel;
-  returns (evaluation, blessing)."""
-  config = configs.PipelineConfig(
-    **{"accuracy_threshold": 0.0, "min_class_recall": 0.0, "min_class_precision": 0.0, **thresholds}
-  )
-
-  def channel(kind):
-    return tfx.dsl.Channel(type=kind)
-
-  component = Evaluator(
-    examples=channel(standard_artifacts.Examples),
-    model=channel(standard_artifacts.Model),
-    served_model=channel(standard_artifacts.PushedModel),
-    example_splits=["eval"],
-    eval_config=create_eval_config(config, num_classes),
-  )
-  evaluation = standard_artifacts.ModelEvaluation()
-  blessing = standard_artifacts.ModelBlessing()
-  for artifact, name in ((evaluation, "evaluation"), (blessing, "blessing")):
-    artifact.uri = str(out_dir / name)
-    os.makedirs(artifact.uri)
-  inputs = {spec.EXAMPLES_KEY: [examples], spec.MODEL_KEY: [model]}
-  if baseline is not None:
-    inputs[executor.SERVED_MODEL_KEY] = [baseline]
-  context = executor.Executor.Context(tmp_dir=str(out_dir / "tmp"), unique_id="evaluator")
-  executor.Executor(context).Do(
-    inputs,
-    {spec.EVALUATION_KEY: [evaluation], spec.BLESSING_KEY: [blessing]},
-    dict(component.exec_properties),
-  )
-  return evaluation, blessing
 
 
 def served_predictions(examples, model):
@@ -83,7 +32,7 @@ def served_predictions(examples, model):
 
 def test_per_class_figures_are_top1_and_equal_the_confusion_matrix(digits_model, tmp_path):
   examples, model, _ = digits_model  # 2 epochs on 40 images a class: a weak model
-  evaluation, _ = evaluate(examples, model, tmp_path)
+  evaluation, _ = evaluator.evaluate(examples, model, tmp_path)
   metrics = results.evaluation_metrics(evaluation.uri, CLASSES)
   truth, predicted, probabilities = served_predictions(examples, model)
   assert metrics["examples"] == len(truth)
@@ -119,9 +68,9 @@ def test_zero_bounds_bless_and_a_class_never_predicted_is_named(three_class_mode
   _, predicted, _ = served_predictions(examples, model)
   never = sorted(set(classes) - set(predicted))
   assert never, predicted  # the situation under test
-  _, blessing = evaluate(examples, model, tmp_path / "zero", num_classes=3)
+  _, blessing = evaluator.evaluate(examples, model, tmp_path / "zero", num_classes=3)
   assert blessing.get_int_custom_property("blessed") == 1  # 0 bounds never fail, NaN or not
-  evaluation, blessing = evaluate(
+  evaluation, blessing = evaluator.evaluate(
     examples, model, tmp_path / "gated", num_classes=3, min_class_precision=0.01
   )
   assert blessing.get_int_custom_property("blessed") == 0
@@ -162,7 +111,9 @@ def test_a_served_model_with_other_classes_is_not_compared(
 ):
   examples, model, _ = digits_model
   _, other = three_class_model
-  evaluation, blessing = evaluate(examples, model, tmp_path, baseline=served(other))
+  evaluation, blessing = evaluator.evaluate(
+    examples, model, tmp_path, baseline=evaluator.served(other)
+  )
   comparison = executor.read_comparison(evaluation.uri)
   assert comparison == {
     "baseline": other.uri,
@@ -184,7 +135,9 @@ def test_the_served_model_is_compared_and_named_by_the_blessing(digits_model, tm
   twin = standard_artifacts.Model()
   twin.uri = str(tmp_path / "twin")
   shutil.copytree(model.uri, twin.uri)
-  evaluation, blessing = evaluate(examples, model, tmp_path, baseline=served(twin))
+  evaluation, blessing = evaluator.evaluate(
+    examples, model, tmp_path, baseline=evaluator.served(twin)
+  )
   comparison = executor.read_comparison(evaluation.uri)
   assert (comparison["compared"], comparison["model_uri"]) == (True, twin.uri)
   metrics = results.evaluation_metrics(evaluation.uri, CLASSES)
@@ -198,8 +151,8 @@ def test_an_older_push_is_compared_through_its_own_copy_of_the_model(digits_mode
   examples, model, _ = digits_model
   copy = tmp_path / "pushed"
   shutil.copytree(path_utils.serving_model_path(model.uri), copy)
-  older = served(model, model_uri="", uri=str(copy))
-  evaluation, _ = evaluate(examples, model, tmp_path, baseline=older)
+  older = evaluator.served(model, model_uri="", uri=str(copy))
+  evaluation, _ = evaluator.evaluate(examples, model, tmp_path, baseline=older)
   assert executor.read_comparison(evaluation.uri)["compared"] is True
   metrics = results.evaluation_metrics(evaluation.uri, CLASSES)
   assert metrics["baseline"]["accuracy_change"] == 0.0
@@ -207,7 +160,9 @@ def test_an_older_push_is_compared_through_its_own_copy_of_the_model(digits_mode
 
 def test_the_candidate_is_never_compared_with_itself(digits_model, tmp_path):
   examples, model, _ = digits_model
-  evaluation, blessing = evaluate(examples, model, tmp_path, baseline=served(model))
+  evaluation, blessing = evaluator.evaluate(
+    examples, model, tmp_path, baseline=evaluator.served(model)
+  )
   comparison = executor.read_comparison(evaluation.uri)
   assert (comparison["compared"], comparison["reason"]) == (
     False,

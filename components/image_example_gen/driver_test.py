@@ -11,19 +11,12 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
-from components.image_example_gen import ImageExampleGen, driver, executor_test, sources, spans
-from tests import images, listings
-
-
-def fingerprint(data_dir, classes=(), skip_dirs=()):
-  """The fingerprint the driver records for data_dir, with the component's own input config."""
-  source = sources.describe(data_dir, classes, skip_dirs)
-  _, _, splits = spans.resolve_span_and_version(source.input_base, source.input_config.splits)
-  return driver.input_fingerprint(source.input_base, splits, classes, skip_dirs)
+from components.image_example_gen import ImageExampleGen, spans
+from tests import images, ingestion, listings
 
 
 def counts(data_dir, out):
-  with open(os.path.join(executor_test.run_executor(data_dir, out).uri, "ingest_report.json")) as f:
+  with open(os.path.join(ingestion.run_executor(data_dir, out).uri, "ingest_report.json")) as f:
     report = json.load(f)
   return report["images_found"], report["images_ingested"], report["images_rejected"]
 
@@ -50,13 +43,13 @@ def _deep_files(root):
 
 @pytest.mark.integration
 def test_a_deep_add_change_or_delete_changes_the_fingerprint_and_the_counts(tree, tmp_path):
-  before, found = fingerprint(tree), counts(tree, str(tmp_path / "0"))
+  before, found = ingestion.fingerprint(tree), counts(tree, str(tmp_path / "0"))
   assert before.startswith("split:images,files:49,")
   assert found == (49, 48, {"not_an_image": 1})
 
   extra = images.digit_files({0: 5}, folder="c0/sub/sub2", skip=16)  # five new images, deep
   images.write_tree(tree, extra)
-  added = fingerprint(tree)
+  added = ingestion.fingerprint(tree)
   assert added != before
   assert counts(tree, str(tmp_path / "1")) == (54, 53, {"not_an_image": 1})
 
@@ -64,19 +57,19 @@ def test_a_deep_add_change_or_delete_changes_the_fingerprint_and_the_counts(tree
   for path in deep[:2]:  # same size and time would still differ: the inode does not
     with open(path, "wb") as f:
       f.write(b"overwritten with text")
-  changed = fingerprint(tree)
+  changed = ingestion.fingerprint(tree)
   assert changed not in (before, added)
   assert counts(tree, str(tmp_path / "2")) == (54, 51, {"not_an_image": 3})
 
   os.remove(deep[2])
-  deleted = fingerprint(tree)
+  deleted = ingestion.fingerprint(tree)
   assert deleted not in (before, added, changed)
   assert counts(tree, str(tmp_path / "3")) == (53, 50, {"not_an_image": 3})
 
 
 def test_a_same_size_rewrite_with_the_old_time_still_changes_the_fingerprint(tree):
   path = _deep_files(tree)[0]
-  before, st = fingerprint(tree), os.stat(path)
+  before, st = ingestion.fingerprint(tree), os.stat(path)
   with open(path, "rb") as f:
     data = bytearray(f.read())
   data[-20] ^= 0xFF  # same size
@@ -85,25 +78,25 @@ def test_a_same_size_rewrite_with_the_old_time_still_changes_the_fingerprint(tre
   os.replace(path + ".new", path)  # what rsync and editors do
   os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old modification time
   assert os.stat(path).st_size == st.st_size
-  assert fingerprint(tree) != before
+  assert ingestion.fingerprint(tree) != before
 
 
 def test_an_in_place_same_size_overwrite_with_the_old_time_changes_the_fingerprint(tree):
   path = _deep_files(tree)[0]
-  before, st = fingerprint(tree), os.stat(path)
+  before, st = ingestion.fingerprint(tree), os.stat(path)
   with open(path, "r+b") as f:  # the same inode, the same size
     f.seek(-20, os.SEEK_END)
     f.write(bytes(20))
   os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
   after = os.stat(path)
   assert (after.st_ino, after.st_size, after.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
-  assert fingerprint(tree) != before
+  assert ingestion.fingerprint(tree) != before
 
 
 def test_nothing_else_changes_the_fingerprint(tree):
   output_dir = os.path.join(tree, "tfx_output")  # the pipeline's own output, inside the data
   os.makedirs(output_dir)
-  before = fingerprint(tree, skip_dirs=[output_dir])
+  before = ingestion.fingerprint(tree, skip_dirs=[output_dir])
   images.write_tree(
     output_dir, {"report/confusion_matrix.png": b"\x89PNG...", "metadata.db": b"sqlite"}
   )
@@ -113,9 +106,9 @@ def test_nothing_else_changes_the_fingerprint(tree):
   os.utime(os.path.join(tree, "c0"))  # a folder's time
   with open(os.path.join(tree, "c1", "notes.txt"), "ab") as f:
     f.write(b", never read: rejected by its name")
-  assert fingerprint(tree, skip_dirs=[output_dir]) == before
+  assert ingestion.fingerprint(tree, skip_dirs=[output_dir]) == before
   images.write_tree(tree, {"c2/.DS_Store": b"Bud1"})  # listed (and counted) as hidden_file
-  assert fingerprint(tree, skip_dirs=[output_dir]) != before
+  assert ingestion.fingerprint(tree, skip_dirs=[output_dir]) != before
 
 
 def test_pre_split_trees_are_fingerprinted_at_any_depth(tmp_path):
@@ -125,14 +118,14 @@ def test_pre_split_trees_are_fingerprinted_at_any_depth(tmp_path):
     for i, (name, data) in enumerate(sorted(files.items()))
   }
   images.write_tree(str(tmp_path / "data"), tree)
-  before = fingerprint(str(tmp_path / "data"))
+  before = ingestion.fingerprint(str(tmp_path / "data"))
   assert [line.split(",")[:2] for line in before.splitlines()] == [
     ["split:train", "files:6"],
     ["split:eval", "files:6"],
   ]
   with open(os.path.join(tmp_path, "data", sorted(tree)[-1]), "wb") as f:
     f.write(b"text")
-  after = fingerprint(str(tmp_path / "data"))
+  after = ingestion.fingerprint(str(tmp_path / "data"))
   assert after != before
   assert sum(a != b for a, b in zip(after.splitlines(), before.splitlines())) == 1
 
@@ -146,16 +139,16 @@ def test_a_manifest_fingerprint_covers_every_listed_file(tmp_path):
     "path,label\n"
     + "".join(f"{n},{n.split('/')[1]}\n" for n in sorted(files) if "unlisted" not in n)
   )
-  before = fingerprint(str(manifest))
+  before = ingestion.fingerprint(str(manifest))
   with open(tmp_path / "imgs" / "unlisted.png", "wb") as f:
     f.write(b"not listed: not read")
-  assert fingerprint(str(manifest)) == before
+  assert ingestion.fingerprint(str(manifest)) == before
   listed = tmp_path / sorted(files)[3]
   listed.write_bytes(b"a listed image, overwritten with text; the CSV is unchanged")
-  changed = fingerprint(str(manifest))
+  changed = ingestion.fingerprint(str(manifest))
   assert changed != before
   manifest.write_text(manifest.read_text() + "imgs/unlisted.png,0\n")
-  assert fingerprint(str(manifest)) not in (before, changed)
+  assert ingestion.fingerprint(str(manifest)) not in (before, changed)
 
 
 def test_fingerprinting_stats_and_never_reads(tmp_path):
@@ -169,7 +162,7 @@ def test_fingerprinting_stats_and_never_reads(tmp_path):
         (folder / f"{i}.png").write_bytes(b"x")
   os.mkfifo(root / "c0" / "pipe.png")
   started = time.monotonic()
-  result = fingerprint(str(root))
+  result = ingestion.fingerprint(str(root))
   seconds = time.monotonic() - started
   assert result.startswith("split:images,files:4001,bytes:4000,")
   assert seconds < 10, seconds  # about 0.1 s here: 4,000 stat calls
@@ -225,8 +218,8 @@ def test_remote_trees_are_listed_and_fingerprinted_through_tf_io_gfile():
     "c1/.DS_Store": "hidden_file"
   }
   assert (listing.classes, listing.skipped) == (["c0", "c1"], ["tfx_output"])
-  before = fingerprint(root, skip_dirs=skip)
+  before = ingestion.fingerprint(root, skip_dirs=skip)
   assert before.startswith("split:images,files:7,")
   with tf.io.gfile.GFile(f"{root}/{sorted(files)[0]}", "wb") as f:
     f.write(b"text")
-  assert fingerprint(root, skip_dirs=skip) != before
+  assert ingestion.fingerprint(root, skip_dirs=skip) != before

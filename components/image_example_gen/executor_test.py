@@ -6,44 +6,12 @@ import os
 import shutil
 
 import pytest
-from tfx.types import standard_artifacts, standard_component_specs
 
-from components.image_example_gen import executor, listing, progress, sources
-from components.image_example_gen.component import ImageExampleGen
+from components.image_example_gen import executor, listing, progress
 from schemas import filenames
-from tests import images, records
+from tests import images, ingestion, records
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
-
-
-def run_executor(
-  data_dir,
-  output_dir,
-  splits=None,
-  max_pixels=64_000_000,
-  min_size=1,
-  classes=(),
-  beam_args=None,
-  skip_dirs=(),
-  keep_duplicates=False,
-):
-  """Runs the executor with the exec properties the component hands it."""
-  component = ImageExampleGen(
-    data_dir,
-    splits=splits or {"train": 3, "eval": 1},
-    max_image_pixels=max_pixels,
-    min_image_size=min_size,
-    classes=classes,
-    keep_duplicates=keep_duplicates,
-    source=sources.describe(data_dir, classes, skip_dirs),
-  )
-  examples = standard_artifacts.Examples()
-  examples.uri = output_dir
-  context = executor.Executor.Context(beam_pipeline_args=beam_args) if beam_args else None
-  executor.Executor(context).Do(
-    {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, dict(component.exec_properties)
-  )
-  return examples
 
 
 def label_changes(items):
@@ -72,7 +40,7 @@ def image_tree(tmp_path_factory):
 
 
 def test_ingests_every_decodable_image_and_counts_the_rest(image_tree, tmp_path):
-  examples = run_executor(image_tree, str(tmp_path / "out"))
+  examples = ingestion.run_executor(image_tree, str(tmp_path / "out"))
   train, eval_ = (
     records.split_examples(examples.uri, "train"),
     records.split_examples(examples.uri, "eval"),
@@ -98,7 +66,7 @@ def test_ingests_every_decodable_image_and_counts_the_rest(image_tree, tmp_path)
 
 
 def test_examples_hold_bytes_label_name_and_shape(image_tree, tmp_path):
-  examples = run_executor(image_tree, str(tmp_path / "out"))
+  examples = ingestion.run_executor(image_tree, str(tmp_path / "out"))
   for example in records.split_examples(examples.uri, "train") + records.split_examples(
     examples.uri, "eval"
   ):
@@ -123,17 +91,19 @@ def test_split_depends_only_on_the_file_path(image_tree, tmp_path):
       for e in records.split_examples(examples.uri, split)
     }
 
-  first = assignment(run_executor(image_tree, str(tmp_path / "a")))
-  second = assignment(run_executor(image_tree, str(tmp_path / "b")))
+  first = assignment(ingestion.run_executor(image_tree, str(tmp_path / "a")))
+  second = assignment(ingestion.run_executor(image_tree, str(tmp_path / "b")))
   assert first == second
   # More eval weight moves files only from train to eval, never the other way.
-  wider = assignment(run_executor(image_tree, str(tmp_path / "c"), splits={"train": 1, "eval": 1}))
+  wider = assignment(
+    ingestion.run_executor(image_tree, str(tmp_path / "c"), splits={"train": 1, "eval": 1})
+  )
   assert sum(s == "eval" for s in wider.values()) > sum(s == "eval" for s in first.values())
 
 
 def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
   with pytest.raises(ValueError, match="received no images"):
-    run_executor(image_tree, str(tmp_path / "out"), max_pixels=15 * 15)
+    ingestion.run_executor(image_tree, str(tmp_path / "out"), max_pixels=15 * 15)
   with open(tmp_path / "out" / filenames.INGEST_REPORT) as f:
     report = json.load(f)
   assert report["images_ingested"] == 0
@@ -141,13 +111,13 @@ def test_rejects_images_over_the_pixel_limit(image_tree, tmp_path):
 
 
 def test_splits_are_written_with_classes_mixed(image_tree, tmp_path):
-  train = records.split_examples(run_executor(image_tree, str(tmp_path)).uri, "train")
+  train = records.split_examples(ingestion.run_executor(image_tree, str(tmp_path)).uri, "train")
   assert label_changes([records.feature(e, "label") for e in train]) > len(train) // 2
 
 
 def test_parallel_workers_write_every_image_once(image_tree, tmp_path, monkeypatch, capsys):
   monkeypatch.setattr(progress, "FIRST", 0.01)  # a progress line however fast the run
-  examples = run_executor(
+  examples = ingestion.run_executor(
     image_tree,
     str(tmp_path / "out"),
     beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
@@ -180,7 +150,7 @@ def test_duplicates_are_found_across_chunks_buckets_and_workers(image_tree, tmp_
   shutil.copy(os.path.join(tree, "0", names[1]), os.path.join(tree, "0", "sub", "copy.png"))
   monkeypatch.setattr(listing, "MAX_CHUNK", 3)
   monkeypatch.setattr(executor, "FILES_PER_BUCKET", 4)  # 16 buckets
-  examples = run_executor(
+  examples = ingestion.run_executor(
     tree,
     str(tmp_path / "out"),
     beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],

@@ -2,14 +2,14 @@
 
 import pytest
 
-from components.image_example_gen import sources, walk_test
+from components.image_example_gen import sources
 from components.image_example_gen.errors import InputError
 from schemas import filenames
-from tests import images
+from tests import images, listings
 
 
 def test_labels_a_vocabulary_file_cannot_hold_are_no_classes_of_a_tree_or_a_manifest(tmp_path):
-  tree, manifest = walk_test.write_invalid_labels(tmp_path)
+  tree, manifest = listings.write_invalid_labels(tmp_path)
   assert sources.describe(tree).classes == ["0"]
   assert sources.describe(manifest).classes == ["0", "2"]
 

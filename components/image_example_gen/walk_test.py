@@ -38,23 +38,8 @@ def test_a_manifest_walk_knows_its_digest_first_and_its_classes_at_the_end(tmp_p
   )
 
 
-def write_invalid_labels(tmp_path):
-  """A tree and a manifest whose labels include some a vocabulary file cannot hold: (tree root,
-  manifest path)."""
-  files = images.digit_files({0: 2, 1: 2, 2: 2}, folder="{digit}")
-  tree = {n.replace("1/", "one\ntwo/").replace("2/", " 2/"): d for n, d in files.items()}
-  images.write_tree(str(tmp_path / "tree"), tree)
-  images.write_tree(str(tmp_path / "m"), files)
-  rows = [f"{n},{n[0]}" for n in sorted(files)]
-  rows[2] = f'{sorted(files)[2]},"one\ntwo"'  # quoted: a newline inside the label
-  rows[3] = f"{sorted(files)[3]},one\x00"
-  rows[4] = f"{sorted(files)[4]},  2 "  # surrounding spaces are normalised away, as for paths
-  (tmp_path / "m" / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
-  return str(tmp_path / "tree"), str(tmp_path / "m" / "labels.csv")
-
-
 def test_labels_a_vocabulary_file_cannot_hold_are_invalid_in_trees_and_manifests(tmp_path):
-  tree, manifest = write_invalid_labels(tmp_path)
+  tree, manifest = listings.write_invalid_labels(tmp_path)
   listed = listings.list_split(tree, CLASS_PATTERN)
   assert sorted((c.label, c.reason) for c in listed.candidates) == [
     (" 2", "invalid_label"),
