@@ -14,6 +14,7 @@ import os
 import sys
 from typing import List, Optional
 
+from pipeline import cloud, configs  # light: the flags and their checks, no TensorFlow
 from schemas.outcomes import ExitCode
 
 DATA_ROOT = "data_root"  # The pipeline parameter: the folder ImageExampleGen ingests.
@@ -22,8 +23,6 @@ DATA_ROOT = "data_root"  # The pipeline parameter: the folder ImageExampleGen in
 def _settings(argv: Optional[List[str]]):
   """(PipelineConfig, CloudConfig, CompileOptions) from the flags and the environment, checked
   before TensorFlow is imported; ConfigError otherwise."""
-  from pipeline import cloud, configs  # noqa: PLC0415  (--help answers at once)
-
   config, cloud_config, options = configs.parse(
     argv,
     (configs.PipelineConfig, cloud.CloudConfig, cloud.CompileOptions),
@@ -53,8 +52,6 @@ def _settings(argv: Optional[List[str]]):
 def check_cloud_paths(config, image: Optional[str]) -> None:
   """A spec meant for the cloud (gs:// output) needs an image with this project and no path
   that only exists on this machine; ConfigError otherwise."""
-  from pipeline import configs  # noqa: PLC0415
-
   if "://" not in config.output_dir:
     return
   if not image:
@@ -79,11 +76,11 @@ def check_cloud_paths(config, image: Optional[str]) -> None:
 def _sources(config, options):
   """(source, infer_source) of the pipeline: listed from --data-dir and --infer-dir, or without
   a listing with --num-classes; ConfigError when they do not hold what the pipeline needs."""
-  from pipeline import quiet  # noqa: PLC0415
+  from pipeline import quiet  # noqa: PLC0415  (after the checks, as everything below)
 
   quiet.import_tensorflow(verbose=options.verbose)  # before anything below imports it
-  from components.image_example_gen import sources  # noqa: PLC0415
-  from pipeline import inputs  # noqa: PLC0415
+  from components.image_example_gen import sources  # noqa: PLC0415  (TensorFlow)
+  from pipeline import inputs  # noqa: PLC0415  (TensorFlow)
 
   if not options.num_classes:
     return inputs.describe_input(config), inputs.describe_inference(config)
@@ -98,18 +95,18 @@ def _sources(config, options):
   return source, infer_source or None
 
 
-def _compile(config, cloud, options, source, infer_source) -> str:
+def _compile(config, cloud_config, options, source, infer_source) -> str:
   """Writes the KFP v2 spec of create_pipeline to --compile; its absolute path."""
-  from tfx import v1 as tfx  # noqa: PLC0415
+  from tfx import v1 as tfx  # noqa: PLC0415  (TFX, after the checks)
 
-  from components.image_example_gen import spans  # noqa: PLC0415
-  from pipeline import kfp_spec  # noqa: PLC0415
-  from pipeline.pipeline import create_pipeline, kubeflow  # noqa: PLC0415
+  from components.image_example_gen import spans  # noqa: PLC0415  (TFX)
+  from pipeline import kfp_spec  # noqa: PLC0415  (TFX)
+  from pipeline.pipeline import create_pipeline, kubeflow  # noqa: PLC0415  (TFX)
 
   spec_path = os.path.abspath(options.spec_path)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
     config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-      default_image=cloud.container_image
+      default_image=cloud_config.container_image
     ),
     output_dir=os.path.dirname(spec_path),
     output_filename=os.path.basename(spec_path),
@@ -121,7 +118,7 @@ def _compile(config, cloud, options, source, infer_source) -> str:
     create_pipeline(
       config,
       source,
-      target=kubeflow(cloud, data_root),
+      target=kubeflow(cloud_config, data_root),
       num_classes=options.num_classes,
       infer_source=infer_source,
     ),
@@ -131,38 +128,36 @@ def _compile(config, cloud, options, source, infer_source) -> str:
   return spec_path
 
 
-def _launch(spec_path: str, config, cloud, options) -> str:
+def _launch(spec_path: str, config, cloud_config, options) -> str:
   """Submits the spec as a Vertex AI PipelineJob, or schedules it: the name Vertex AI gave it
   (vertex.VertexError when it cannot)."""
-  from pipeline import vertex  # noqa: PLC0415
+  from pipeline import vertex  # noqa: PLC0415  (the Vertex AI SDK, only to submit)
 
-  credentials, cloud.project = vertex.credentials(cloud.project)
-  job = vertex.pipeline_job(spec_path, config, cloud, credentials)
+  credentials, cloud_config.project = vertex.credentials(cloud_config.project)
+  job = vertex.pipeline_job(spec_path, config, cloud_config, credentials)
   if options.schedule:
-    return vertex.schedule(job, options.schedule, cloud, config.pipeline_name)
-  return vertex.submit(job, cloud)
+    return vertex.schedule(job, options.schedule, cloud_config, config.pipeline_name)
+  return vertex.submit(job, cloud_config)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   """Exit 0 with the spec written (and submitted or scheduled); 2 with one line on a usage
   error (before TensorFlow is imported when the flags, environment or paths are wrong) or a
   refusal from Vertex AI."""
-  from pipeline import configs  # noqa: PLC0415
-
   try:
-    config, cloud, options = _settings(argv)
+    config, cloud_config, options = _settings(argv)
     source, infer_source = _sources(config, options)
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return ExitCode.USAGE
-  spec_path = _compile(config, cloud, options, source, infer_source)
+  spec_path = _compile(config, cloud_config, options, source, infer_source)
   print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
   if not (options.submit or options.schedule):
     return ExitCode.OK
-  from pipeline import vertex  # noqa: PLC0415
+  from pipeline import vertex  # noqa: PLC0415  (the Vertex AI SDK, only to submit)
 
   try:
-    name = _launch(spec_path, config, cloud, options)
+    name = _launch(spec_path, config, cloud_config, options)
   except vertex.VertexError as e:
     print(f"error: {e}", file=sys.stderr)
     return ExitCode.USAGE

@@ -4,8 +4,10 @@ serving_model/reports/<version>/). The report itself is made by reporting/publis
 
 import os
 import sys
+import time
 from typing import List, Optional
 
+from pipeline import configs, console  # light: the flags and their checks, no TensorFlow
 from schemas.outcomes import ExitCode
 
 
@@ -13,8 +15,6 @@ def _settings(argv: Optional[List[str]]):
   """The config of the runs to report (--output-dir, --pipeline-name: the runners' own settings,
   from flags or environment), checked before anything heavy is imported; ConfigError when
   there is nothing to report."""
-  from pipeline import configs  # noqa: PLC0415  (--help answers at once)
-
   (config,) = configs.parse(
     argv,
     only=("output_dir", "pipeline_name"),
@@ -36,10 +36,6 @@ def _settings(argv: Optional[List[str]]):
 def main(argv: Optional[List[str]] = None) -> int:
   """Exit 0 with the table and the report; 2 with one line when there is nothing to report.
   TensorFlow's and TFMA's own output goes to <output-dir>/logs/report-<time>.log."""
-  import time  # noqa: PLC0415
-
-  from pipeline import configs, console  # noqa: PLC0415
-
   try:
     config = _settings(argv)
   except configs.ConfigError as e:
@@ -47,8 +43,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     return ExitCode.USAGE
   log = os.path.join(config.output_dir, "logs", time.strftime("report-%Y%m%d-%H%M%S.log"))
   with console.Console(log) as out:
-    from reporting import build, card, executions, publish  # noqa: PLC0415
-    from reporting.outcome import Outcome  # noqa: PLC0415
+    from reporting import build, card, executions, publish  # noqa: PLC0415  (TensorFlow)
+    from reporting.outcome import Outcome  # noqa: PLC0415  (after the checks)
 
     try:
       run = open_store(executions, config.metadata_path, config.pipeline_name)
