@@ -14,142 +14,44 @@ import os
 import sys
 from typing import List, Optional
 
+from pipeline import cloud, configs  # light: the flags and their checks, no TensorFlow
 from schemas.outcomes import ExitCode
 
 DATA_ROOT = "data_root"  # The pipeline parameter: the folder ImageExampleGen ingests.
 
 
-def _parser():
-  from pipeline import configs  # pylint: disable=import-outside-toplevel
-  from pipeline.cloud import CloudConfig  # pylint: disable=import-outside-toplevel
-
-  defaults = CloudConfig()
-  parser = configs.build_parser()
-  parser.description = (
-    "Compile the pipeline to a Kubeflow Pipelines v2 / Vertex AI spec, and "
-    "optionally submit or schedule it on Vertex AI Pipelines."
+def _settings(argv: Optional[List[str]]):
+  """(PipelineConfig, CloudConfig, CompileOptions) from the flags and the environment, checked
+  before TensorFlow is imported; ConfigError otherwise."""
+  config, cloud_config, options = configs.parse(
+    argv,
+    (configs.PipelineConfig, cloud.CloudConfig, cloud.CompileOptions),
+    description="Compile the pipeline to a Kubeflow Pipelines v2 / Vertex AI spec, and "
+    "optionally submit or schedule it on Vertex AI Pipelines.",
   )
-  parser.add_argument(
-    "--compile",
-    dest="spec_path",
-    default="pipeline.json",
-    help="Where to write the pipeline spec (default: %(default)s).",
-  )
-  parser.add_argument(
-    "--image",
-    default=None,
-    help="Container image with this project installed, built from the "
-    "Dockerfile and pushed to a registry the cloud can pull from; required "
-    f"with a gs:// --output-dir (local compiles default to {defaults.image}, "
-    "which lacks this project: fine for tools.spec_runner only).",
-  )
-  parser.add_argument(
-    "--num-classes",
-    type=int,
-    default=None,
-    help="Number of classes; default: counted from --data-dir at compile time.",
-  )
-  parser.add_argument(
-    "--project",
-    default=defaults.project,
-    help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, else the one "
-    "of the application default credentials).",
-  )
-  parser.add_argument("--region", default=defaults.region, help="(default: %(default)s)")
-  parser.add_argument(
-    "--service-account",
-    default=None,
-    help="Service account the pipeline, Dataflow and training jobs run as.",
-  )
-  parser.add_argument(
-    "--dataflow",
-    action="store_true",
-    help="Run ExampleGen, StatisticsGen, Transform and Evaluator on Dataflow.",
-  )
-  parser.add_argument(
-    "--vertex-training",
-    action="store_true",
-    help="Run the Trainer as a Vertex AI custom job on --machine-type.",
-  )
-  parser.add_argument(
-    "--machine-type", default=defaults.machine_type, help="(default: %(default)s)"
-  )
-  parser.add_argument(
-    "--accelerator-type",
-    default=defaults.accelerator_type,
-    help="GPU type for --vertex-training, '' for none (default: %(default)s).",
-  )
-  parser.add_argument(
-    "--accelerator-count",
-    type=int,
-    default=None,
-    help="Accelerators per machine (default: 1 with an --accelerator-type, else 0).",
-  )
-  parser.add_argument(
-    "--workers",
-    type=int,
-    default=defaults.workers,
-    help="Machines that train together with --vertex-training (MultiWorkerMirroredStrategy; "
-    "each gets --machine-type and its accelerators) (default: %(default)s).",
-  )
-  parser.add_argument(
-    "--vertex-endpoint",
-    default=None,
-    help="Also upload the blessed model to Vertex AI and deploy it to this endpoint.",
-  )
-  parser.add_argument(
-    "--api-endpoint",
-    default=None,
-    help="Vertex AI API address for --submit/--schedule, e.g. a Private Service Connect "
-    "endpoint; an http(s):// address is spoken to over REST (default: REGION-aiplatform."
-    "googleapis.com).",
-  )
-  action = parser.add_mutually_exclusive_group()
-  action.add_argument(
-    "--submit", action="store_true", help="Run the compiled spec now as a Vertex AI PipelineJob."
-  )
-  action.add_argument(
-    "--schedule",
-    metavar="CRON",
-    help='Create a recurring Vertex AI schedule, e.g. "0 3 * * *" (daily, 3 '
-    'am UTC; prefix "TZ=Europe/Paris " for another zone).',
-  )
-  parser.add_argument(
-    "--verbose",
-    action="store_true",
-    help="Also show TensorFlow's own start-up and log lines on stderr.",
-  )
-  return parser
-
-
-def cloud_config(args):
-  from pipeline.cloud import DEFAULT_IMAGE, CloudConfig  # pylint: disable=import-outside-toplevel
-
-  return CloudConfig(
-    image=args.image or DEFAULT_IMAGE,
-    project=args.project,
-    region=args.region,
-    service_account=args.service_account,
-    dataflow=args.dataflow,
-    vertex_training=args.vertex_training,
-    machine_type=args.machine_type,
-    accelerator_type=args.accelerator_type,
-    accelerator_count=(
-      args.accelerator_count
-      if args.accelerator_count is not None
-      else int(bool(args.accelerator_type))
-    ),
-    workers=args.workers,
-    vertex_endpoint=args.vertex_endpoint,
-    api_endpoint=args.api_endpoint,
-  )
+  if config.data_dir is None:
+    raise configs.ConfigError("--data-dir is required (a path the pipeline's workers can read)")
+  if config.span_window > 1:
+    # TFX 1.21's KubeflowV2DagRunner compiles only LatestArtifactStrategy (one artifact) and
+    # LatestBlessedModelStrategy resolvers; the window's SpanRangeStrategy is refused.
+    raise configs.ConfigError(
+      "--span-window above 1 runs with local_runner.py only: TFX 1.21's Kubeflow V2 "
+      "compiler supports no span-range resolver (a compiled run trains on the newest span)"
+    )
+  check_cloud_paths(config, cloud_config.image)
+  if (
+    cloud_config.dataflow or cloud_config.vertex_training or cloud_config.vertex_endpoint
+  ) and not cloud_config.project:
+    raise configs.ConfigError(
+      "--dataflow, --vertex-training and --vertex-endpoint need "
+      "--project (or $GOOGLE_CLOUD_PROJECT)"
+    )
+  return config, cloud_config, options
 
 
 def check_cloud_paths(config, image: Optional[str]) -> None:
   """A spec meant for the cloud (gs:// output) needs an image with this project and no path
   that only exists on this machine; ConfigError otherwise."""
-  from pipeline import configs  # pylint: disable=import-outside-toplevel
-
   if "://" not in config.output_dir:
     return
   if not image:
@@ -171,59 +73,41 @@ def check_cloud_paths(config, image: Optional[str]) -> None:
       )
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-  from pipeline import configs  # pylint: disable=import-outside-toplevel
+def _sources(config, options):
+  """(source, infer_source) of the pipeline: listed from --data-dir and --infer-dir, or without
+  a listing with --num-classes; ConfigError when they do not hold what the pipeline needs."""
+  from pipeline import quiet  # noqa: PLC0415  (after the checks, as everything below)
 
-  try:
-    config, args = configs.parse(argv, _parser())
-    if config.data_dir is None:
-      raise configs.ConfigError("--data-dir is required (a path the pipeline's workers can read)")
-    if config.span_window > 1:
-      # TFX 1.21's KubeflowV2DagRunner compiles only LatestArtifactStrategy (one artifact) and
-      # LatestBlessedModelStrategy resolvers; the window's SpanRangeStrategy is refused.
-      raise configs.ConfigError(
-        "--span-window above 1 runs with local_runner.py only: TFX 1.21's Kubeflow V2 "
-        "compiler supports no span-range resolver (a compiled run trains on the newest span)"
-      )
-    cloud = cloud_config(args)
-    if cloud.training_errors():
-      raise configs.ConfigError("; ".join(cloud.training_errors()))
-    check_cloud_paths(config, args.image)
-    if (cloud.dataflow or cloud.vertex_training or cloud.vertex_endpoint) and not cloud.project:
-      raise configs.ConfigError(
-        "--dataflow, --vertex-training and --vertex-endpoint need "
-        "--project (or $GOOGLE_CLOUD_PROJECT)"
-      )
-    from pipeline import quiet  # pylint: disable=import-outside-toplevel
+  quiet.import_tensorflow(verbose=options.verbose)  # before anything below imports it
+  from components.image_example_gen import sources  # noqa: PLC0415  (TensorFlow)
+  from pipeline import inputs  # noqa: PLC0415  (TensorFlow)
 
-    quiet.import_tensorflow(verbose=args.verbose)  # before anything below imports it
-    from components.image_example_gen import sources  # pylint: disable=import-outside-toplevel
-    from pipeline import inputs  # pylint: disable=import-outside-toplevel
+  if not options.num_classes:
+    return inputs.describe_input(config), inputs.describe_inference(config)
+  # No listing at compile time: a plain class-folder tree.
+  source = sources.Source(
+    input_base=config.data_dir,
+    input_config=sources.plain_input_config(),
+    classes=[],
+    presplit=False,
+  )
+  infer_source = config.infer_dir and sources.describe_unlabelled(config.infer_dir, check=False)
+  return source, infer_source or None
 
-    if args.num_classes:  # no listing at compile time: a plain class-folder tree
-      source = sources.Source(
-        input_base=config.data_dir,
-        input_config=sources.plain_input_config(),
-        classes=[],
-        presplit=False,
-      )
-      infer_source = config.infer_dir and sources.describe_unlabelled(config.infer_dir, check=False)
-    else:
-      source = inputs.describe_input(config)
-      infer_source = inputs.describe_inference(config)
-  except configs.ConfigError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return ExitCode.USAGE
 
-  from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+def _compile(config, cloud_config, options, source, infer_source) -> str:
+  """Writes the KFP v2 spec of create_pipeline to --compile; its absolute path."""
+  from tfx import v1 as tfx  # noqa: PLC0415  (TFX, after the checks)
 
-  from components.image_example_gen import spans  # pylint: disable=import-outside-toplevel
-  from pipeline import exit_handler, kfp_spec  # noqa: PLC0415
-  from pipeline.pipeline import create_pipeline, kubeflow  # pylint: disable=import-outside-toplevel
+  from components.image_example_gen import spans  # noqa: PLC0415  (TFX)
+  from pipeline import exit_handler, kfp_spec  # noqa: PLC0415  (TFX)
+  from pipeline.pipeline import create_pipeline, kubeflow  # noqa: PLC0415  (TFX)
 
-  spec_path = os.path.abspath(args.spec_path)
+  spec_path = os.path.abspath(options.spec_path)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-    config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=cloud.image),
+    config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+      default_image=cloud_config.container_image
+    ),
     output_dir=os.path.dirname(spec_path),
     output_filename=os.path.basename(spec_path),
   )
@@ -235,32 +119,50 @@ def main(argv: Optional[List[str]] = None) -> int:
     create_pipeline(
       config,
       source,
-      target=kubeflow(cloud, data_root),
-      num_classes=args.num_classes,
-      infer_source=infer_source or None,
+      target=kubeflow(cloud_config, data_root),
+      num_classes=options.num_classes,
+      infer_source=infer_source,
     ),
     parameter_values={DATA_ROOT: source.input_base},
   )
   kfp_spec.edit_file(spec_path, by_span=spans.has_spec(config.data_dir))
-  print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
-  if not (args.submit or args.schedule):
-    return ExitCode.OK
+  return spec_path
 
-  from pipeline import vertex  # pylint: disable=import-outside-toplevel
+
+def _launch(spec_path: str, config, cloud_config, options) -> str:
+  """Submits the spec as a Vertex AI PipelineJob, or schedules it: the name Vertex AI gave it
+  (vertex.VertexError when it cannot)."""
+  from pipeline import vertex  # noqa: PLC0415  (the Vertex AI SDK, only to submit)
+
+  credentials, cloud_config.project = vertex.credentials(cloud_config.project)
+  job = vertex.pipeline_job(spec_path, config, cloud_config, credentials)
+  if options.schedule:
+    return vertex.schedule(job, options.schedule, cloud_config, config.pipeline_name)
+  return vertex.submit(job, cloud_config)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  """Exit 0 with the spec written (and submitted or scheduled); 2 with one line on a usage
+  error (before TensorFlow is imported when the flags, environment or paths are wrong) or a
+  refusal from Vertex AI."""
+  try:
+    config, cloud_config, options = _settings(argv)
+    source, infer_source = _sources(config, options)
+  except configs.ConfigError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return ExitCode.USAGE
+  spec_path = _compile(config, cloud_config, options, source, infer_source)
+  print(f"[kubeflow_runner] pipeline spec written to {spec_path}")
+  if not (options.submit or options.schedule):
+    return ExitCode.OK
+  from pipeline import vertex  # noqa: PLC0415  (the Vertex AI SDK, only to submit)
 
   try:
-    credentials, project = vertex.credentials(cloud.project)
-    cloud.project = project
-    job = vertex.pipeline_job(spec_path, config, cloud, credentials)
-    name = (
-      vertex.schedule(job, args.schedule, cloud, config.pipeline_name)
-      if args.schedule
-      else vertex.submit(job, cloud)
-    )
+    name = _launch(spec_path, config, cloud_config, options)
   except vertex.VertexError as e:
     print(f"error: {e}", file=sys.stderr)
     return ExitCode.USAGE
-  print(f"[kubeflow_runner] {'schedule' if args.schedule else 'pipeline job'} created: {name}")
+  print(f"[kubeflow_runner] {'schedule' if options.schedule else 'pipeline job'} created: {name}")
   return ExitCode.OK
 
 

@@ -15,9 +15,7 @@ import sys
 import time
 from typing import List, Optional
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from schemas.outcomes import SIGNAL_EXIT, ExitCode  # noqa: E402  (after TF's log level)
+from schemas.outcomes import SIGNAL_EXIT, ExitCode
 
 
 class Interrupted(BaseException):
@@ -42,32 +40,14 @@ def _say(message: str) -> None:
   print(f"[local_runner] {message}", flush=True)
 
 
-def _parser():
-  from pipeline import configs  # noqa: PLC0415
-
-  parser = configs.build_parser()
-  parser.add_argument(
-    "--wait",
-    action="store_true",
-    help="When another run holds the output dir, wait for it to end instead "
-    "of exiting with status 2.",
-  )
-  parser.add_argument(
-    "--verbose",
-    action="store_true",
-    help="Show everything on the console (TFX, Beam, TensorFlow logs); "
-    "otherwise it goes to <output-dir>/logs/<run>.log.",
-  )
-  return parser
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-  """Parses the flags (usage errors: exit 2, before anything is created), takes the output
-  dir, runs the pipeline and ends with its record, whatever ends it."""
+  """Parses and checks the flags, environment and paths (usage errors: exit 2, before anything
+  heavy is imported or anything is created), takes the output dir, runs the pipeline and ends
+  with its record, whatever ends it."""
   from pipeline import configs, console, run_lock  # noqa: PLC0415  (--help answers at once)
 
   try:
-    config, args = configs.parse(argv, _parser())
+    config, options = configs.parse(argv, (configs.PipelineConfig, configs.LocalOptions))
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return ExitCode.USAGE
@@ -78,14 +58,14 @@ def main(argv: Optional[List[str]] = None) -> int:
   try:
     with run_lock.hold(
       config.output_dir,
-      wait=args.wait,
+      wait=options.wait,
       on_wait=lambda pid: _say(f"waiting for run {pid} to release {config.output_dir}"),
     ):
       run_id = datetime.datetime.now().isoformat()
       log_path = os.path.join(config.output_dir, "logs", run_id.replace(":", "") + ".log")
       run = Run(config, run_id)
       try:
-        with console.Console(log_path, verbose=args.verbose) as out:
+        with console.Console(log_path, verbose=options.verbose) as out:
           return run.start(out)
       except Interrupted as e:  # before the console was up, or while the run was ending
         _ignore_signals()
@@ -207,6 +187,7 @@ def _pipeline(run: Run) -> None:
 def run(argv: Optional[List[str]] = None) -> int:
   """main() with the contract's exit status for interrupts before the output dir was taken and
   for unexpected failures."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
   for signum in SIGNAL_EXIT:
     signal.signal(signum, _raise_interrupted)
   try:

@@ -1,31 +1,38 @@
 """The pipeline's one configuration object: defaults, overridden by environment, then by flags.
 
-Every flag is derived from a field's metadata (trainer_module.config.setting): its help, allowed
-values and bounds are declared once, beside the field.
+Every flag of every command is derived from a field's metadata (trainer_module.config.setting):
+its help, allowed values and bounds are declared once, beside the field; its environment
+variable is IMAGE_PIPELINE_<FLAG>. The settings: PipelineConfig (the run), LocalOptions
+(local_runner.py's own), pipeline/cloud.py's CloudConfig and CompileOptions (kubeflow_runner.py's).
+They are all checked, paths included, before anything imports TensorFlow, TFX or Beam.
 """
 
 import argparse
 import dataclasses
+import difflib
 import math
 import os
 import shlex
+import sys
 import typing
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from components.warmup import MAX_WARMUP_RECORDS
+from pipeline import cloud, paths
 from schemas import filenames
 from schemas.settings import DRIFT_ACTIONS, MIN_PRETRAINED_SIZE, MODEL_VARIANTS, RESIZE_MODES
 from trainer_module import ensemble as ensembles
 from trainer_module.config import (
+  Settings,
   TrainingConfig,
-  field_errors,
   flag_name,
-  parse_names,
   setting,
   value_error,
 )
 
 ENV_PREFIX = "IMAGE_PIPELINE_"
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
+BOOLEANS.update({"0": False, "false": False, "no": False, "off": False})
 # Help sections, in this order; a field names its own (TrainingConfig's are "training").
 GROUPS = {
   "input": "input data",
@@ -34,11 +41,28 @@ GROUPS = {
   "evaluation": "evaluation gates (the model is pushed only when all hold)",
   "serving": "serving",
   "run": "run",
+  "cloud": "Google Cloud: Dataflow, Vertex AI training and endpoint",
+  "compile": "the compiled spec",
 }
 
 
 class ConfigError(ValueError):
   """A bad flag or setting; the runner reports it in one line and exits 2."""
+
+
+def parse_bool(text: str) -> bool:
+  """1/0, true/false, yes/no, on/off in any case; anything else is an error."""
+  try:
+    return BOOLEANS[text.strip().lower()]
+  except KeyError:
+    raise argparse.ArgumentTypeError(f"expected one of {'/'.join(BOOLEANS)}, got {text!r}")
+
+
+def _parse_classes(text: str) -> List[str]:
+  names = [item.strip() for item in text.split(",") if item.strip()]
+  if not names:
+    raise argparse.ArgumentTypeError(f"names no class: {text!r}")
+  return names
 
 
 def _parse_splits(text: str) -> Dict[str, int]:
@@ -93,7 +117,7 @@ class PipelineConfig(TrainingConfig):
     [],
     "Comma-separated class names; files of other classes are rejected (default: every class "
     "found).",
-    parse=parse_names,
+    parse=_parse_classes,
     group="input",
   )
   max_image_pixels: int = setting(
@@ -195,7 +219,7 @@ class PipelineConfig(TrainingConfig):
     group="run",
   )
   pipeline_name: str = setting("image-classification", "The pipeline's name in MLMD.", group="run")
-  enable_cache: bool = setting(True, "Re-run every stage.", flag="--no-cache", group="run")
+  no_cache: bool = setting(False, "Re-run every stage (TFX's cache off).", group="run")
   # Empty: Beam's DirectRunner defaults (in_memory, one worker). Any flag here makes TFX build a
   # tfx_ephemeral sdist for Beam workers in every Beam stage (about 1 s each).
   beam_pipeline_args: List[str] = setting(
@@ -205,6 +229,10 @@ class PipelineConfig(TrainingConfig):
     parse=shlex.split,
     group="run",
   )
+
+  @property
+  def enable_cache(self) -> bool:
+    return not self.no_cache
 
   @property
   def pipeline_root(self) -> str:
@@ -237,19 +265,16 @@ class PipelineConfig(TrainingConfig):
   def sample_data_dir(self) -> str:
     return os.path.join(self.output_dir, filenames.SAMPLE_DATA)
 
-  def validate(self) -> "PipelineConfig":
-    errors = field_errors(self)
-    if errors:
-      raise ConfigError(errors[0])
-    model_errors = self.model_errors()
-    if model_errors:
-      raise ConfigError(model_errors[0])
-    error = ensembles.usage_error(self.ensemble, self.ensemble_models, self.tune)
-    if error:
-      raise ConfigError(error)
+  def errors(self) -> Iterator[str]:
+    """Also what the fields mean together, and the paths (pipeline/paths.py)."""
+    yield from super().errors()
+    usage = ensembles.usage_error(self.ensemble, self.ensemble_models, self.tune)
+    if usage:
+      yield usage
+      return
     pretrained = sorted({m.model for m in ensembles.members(self)} & set(MODEL_VARIANTS))
     if pretrained and self.image_size < MIN_PRETRAINED_SIZE:
-      raise ConfigError(
+      yield (
         f"--model {pretrained[0]} needs --image-size {MIN_PRETRAINED_SIZE} or more "
         "(Keras' smallest input for its backbones)"
       )
@@ -257,25 +282,43 @@ class PipelineConfig(TrainingConfig):
       not {"train", "eval"} <= set(self.splits) <= {"train", "eval", "test"}
       or min(self.splits.values()) < 1
     ):
-      raise ConfigError(
+      yield (
         "--splits needs positive weights for train, eval and optionally test, "
         "e.g. train=8,eval=1,test=1"
       )
     records = self.warmup_requests + math.ceil(self.warmup_requests / self.max_batch_size)
     if records > MAX_WARMUP_RECORDS:
-      raise ConfigError(
+      yield (
         f"--warmup-requests {self.warmup_requests} makes {records} warmup "
         f"records (one per image, then batches of at most --max-batch-size "
         f"{self.max_batch_size}); TF Serving replays at most {MAX_WARMUP_RECORDS}"
       )
-    if (
-      self.weights
-      and self.weights != "imagenet"
-      and "://" not in self.weights
-      and not os.path.isfile(self.weights)
-    ):
-      raise ConfigError(f"--weights file not found: {self.weights}")
-    return self
+    yield from paths.data_errors("--data-dir", self.data_dir)
+    yield from paths.data_errors("--infer-dir", self.infer_dir)
+    if self.weights != "imagenet":
+      yield from paths.file_errors("--weights", self.weights)
+    yield from paths.output_errors("--output-dir", self.output_dir)
+
+
+@dataclasses.dataclass(kw_only=True)
+class LocalOptions(Settings):
+  """How local_runner.py runs a PipelineConfig (not part of the pipeline's definition)."""
+
+  wait: bool = setting(
+    False,
+    "When another run holds the output dir, wait for it to end instead of exiting with status 2.",
+    group="run",
+  )
+  verbose: bool = setting(
+    False,
+    "Show everything on the console (TFX, Beam, TensorFlow logs); otherwise it goes to "
+    "<output-dir>/logs/<run>.log.",
+    group="run",
+  )
+
+
+# Every command's settings: what an IMAGE_PIPELINE_* variable may name.
+SETTINGS = (PipelineConfig, LocalOptions, cloud.CloudConfig, cloud.CompileOptions)
 
 
 def _parser_of(field: dataclasses.Field):
@@ -285,17 +328,21 @@ def _parser_of(field: dataclasses.Field):
   kind = field.type
   if typing.get_origin(kind) is typing.Union:  # Optional[X]
     kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
-  return kind
+  return parse_bool if kind is bool else kind
+
+
+def env_name(field: dataclasses.Field) -> str:
+  """The environment variable of a field: its flag's, e.g. IMAGE_PIPELINE_NO_CACHE."""
+  return ENV_PREFIX + flag_name(field)[2:].replace("-", "_").upper()
 
 
 def _env_default(field: dataclasses.Field, default):
-  """IMAGE_PIPELINE_<FIELD> in the environment replaces a field's default."""
-  name = ENV_PREFIX + field.name.upper()
+  """IMAGE_PIPELINE_<FLAG> in the environment replaces a field's default; a value that does not
+  parse, or breaks the field's bounds or choices, is a ConfigError naming the variable."""
+  name = env_name(field)
   raw = os.environ.get(name)
   if raw is None:
     return default
-  if field.type is bool:
-    return raw.lower() in ("1", "true", "yes")
   try:
     value = _parser_of(field)(raw)
   except (ValueError, argparse.ArgumentTypeError) as e:
@@ -304,6 +351,19 @@ def _env_default(field: dataclasses.Field, default):
   if error:
     raise ConfigError(f"environment variable {name}={raw!r}: {error}")
   return value
+
+
+def unknown_variables() -> List[str]:
+  """The IMAGE_PIPELINE_* variables in the environment that no command reads, each with the
+  one meant where one is close (e.g. "IMAGE_PIPELINE_EPOCH (IMAGE_PIPELINE_EPOCHS?)")."""
+  known = {env_name(f)[len(ENV_PREFIX) :] for cls in SETTINGS for f in dataclasses.fields(cls)}
+  unknown = []
+  for name in sorted(n for n in os.environ if n.startswith(ENV_PREFIX)):
+    setting_name = name[len(ENV_PREFIX) :]
+    if setting_name not in known:
+      close = difflib.get_close_matches(setting_name, known, n=1)
+      unknown.append(name + "".join(f" ({ENV_PREFIX}{m}?)" for m in close))
+  return unknown
 
 
 class _Parser(argparse.ArgumentParser):
@@ -317,48 +377,88 @@ class _Parser(argparse.ArgumentParser):
     raise ConfigError(message)
 
 
-def _add_flag(group, field: dataclasses.Field, default) -> None:
+def _default(field: dataclasses.Field):
+  """The field's declared default (not what __post_init__ may make of it)."""
+  if field.default_factory is not dataclasses.MISSING:
+    return field.default_factory()
+  return field.default
+
+
+def _add_flag(group, field: dataclasses.Field) -> None:
+  default = _env_default(field, _default(field))
   text = field.metadata["help"]
-  if field.type is bool:
-    action = "store_false" if field.default else "store_true"
-    group.add_argument(flag_name(field), dest=field.name, action=action, default=default, help=text)
-    return
   if "default" not in text.lower():
     text += " (default: %(default)s)"
+  if field.type is bool:  # --x and --no-x: one in the environment can be undone here
+    group.add_argument(
+      flag_name(field),
+      dest=field.name,
+      action=argparse.BooleanOptionalAction,
+      default=default,
+      help=text,
+    )
+    return
   choices = field.metadata.get("choices")
   group.add_argument(
     flag_name(field),
     dest=field.name,
     type=_parser_of(field),
-    # A list's items are checked by validate(), which names the unknown ones.
+    # A list's items are checked by errors(), which names the unknown ones.
     choices=choices if choices and not isinstance(default, list) else None,
     default=default,
     help=text,
   )
 
 
-def build_parser() -> argparse.ArgumentParser:
-  """The runners' flags, one per PipelineConfig field, grouped as GROUPS."""
+def build_parser(
+  settings: Sequence[type] = (PipelineConfig,),
+  only: Optional[Sequence[str]] = None,
+  description: str = "Image-classification TFX pipeline: ingest a folder of labeled images, "
+  "validate, transform, train, evaluate per class and push a TF Serving model.",
+  **parser_args,
+) -> argparse.ArgumentParser:
+  """A command's flags: one per field of `settings` (or of those named in `only`), grouped as
+  GROUPS, each default from the environment where set there."""
   parser = _Parser(
-    description="Image-classification TFX pipeline: ingest a folder of labeled images, "
-    "validate, transform, train, evaluate per class and push a TF Serving model. "
-    f"Every flag's default can also be set as {ENV_PREFIX}<NAME> in the environment."
+    description=f"{description} Every flag's default can also be set in the environment as "
+    f"{ENV_PREFIX}<FLAG> (e.g. {ENV_PREFIX}OUTPUT_DIR=runs; booleans take 1/0, true/false, "
+    "yes/no, on/off, and --no-<flag> undoes one).",
+    **parser_args,
   )
-  groups = {name: parser.add_argument_group(title) for name, title in GROUPS.items()}
-  defaults = PipelineConfig()
-  for field in dataclasses.fields(PipelineConfig):
-    default = _env_default(field, getattr(defaults, field.name))
-    _add_flag(groups[field.metadata["group"]], field, default)
+  fields = [
+    f for cls in settings for f in dataclasses.fields(cls) if only is None or f.name in only
+  ]
+  used = {f.metadata["group"] for f in fields}
+  groups = {
+    name: parser.add_argument_group(title) for name, title in GROUPS.items() if name in used
+  }
+  for field in fields:
+    _add_flag(groups[field.metadata["group"]], field)
   return parser
 
 
-def parse(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentParser] = None):
-  """(validated config, all parsed args); `parser` may add runner-specific flags."""
-  args = (parser or build_parser()).parse_args(argv)
-  config = PipelineConfig(
-    **{f.name: getattr(args, f.name) for f in dataclasses.fields(PipelineConfig)}
+def check(settings: Settings) -> Settings:
+  """`settings`, or a ConfigError with the first thing wrong with it."""
+  error = next(settings.errors(), None)
+  if error:
+    raise ConfigError(error)
+  return settings
+
+
+def parse(
+  argv: Optional[List[str]] = None, settings: Sequence[type] = (PipelineConfig,), **parser_args
+) -> Tuple:
+  """One checked instance of each of `settings` from defaults, environment and `argv`, before
+  anything heavy is imported (ConfigError: a usage error). An IMAGE_PIPELINE_* variable that
+  no command reads is named on stderr first."""
+  unknown = unknown_variables()
+  if unknown:
+    print(f"warning: not a setting, ignored: {', '.join(unknown)}", file=sys.stderr)
+  args = build_parser(settings, **parser_args).parse_args(argv)
+  return tuple(
+    check(cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.name in args}))
+    for cls in settings
   )
-  return config.validate(), args
 
 
 def from_args(argv: Optional[List[str]] = None) -> PipelineConfig:

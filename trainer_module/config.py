@@ -9,7 +9,7 @@ back with `from_custom_config`, which refuses a key it does not know and a value
 import copy
 import dataclasses
 import math
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from schemas.settings import (
   AUGMENTATIONS,
@@ -58,7 +58,10 @@ def flag_name(field: dataclasses.Field) -> str:
 
 
 def value_error(field: dataclasses.Field, value: Any) -> Optional[str]:
-  """What breaks the field's declared bounds or choices ("must be ..."), or None."""
+  """What breaks the field's declared bounds or choices ("must be ..."), or None (also for
+  None: the field is unset)."""
+  if value is None:
+    return None
   lowest, highest = field.metadata.get("bounds") or (None, None)
   choices = field.metadata.get("choices")
   if lowest is not None and not math.isfinite(value):
@@ -71,7 +74,7 @@ def value_error(field: dataclasses.Field, value: Any) -> Optional[str]:
     unknown = sorted(set(value) - set(choices))
     if unknown:
       return f"unknown {', '.join(unknown)}; choose from {', '.join(choices)} or none"
-  elif choices and value is not None and value not in choices:  # None: the default
+  elif choices and value not in choices:
     return f"must be one of {', '.join(map(str, choices))}, got {value!r}"
   return None
 
@@ -87,13 +90,22 @@ def field_errors(config: Any) -> List[str]:
   return errors
 
 
+class Settings:
+  """A dataclass of setting() fields that can tell what is wrong with it."""
+
+  def errors(self) -> Iterator[str]:
+    """What is wrong, first things first (a caller may stop at the first): each field's bounds
+    and choices; subclasses add what involves several fields."""
+    yield from field_errors(self)
+
+
 def parse_names(text: str) -> List[str]:
   """Comma-separated names; "none" is the empty list."""
   return [item.strip() for item in text.split(",") if item.strip() and item.strip() != "none"]
 
 
 @dataclasses.dataclass(kw_only=True)
-class TrainingConfig:
+class TrainingConfig(Settings):
   """What shapes training."""
 
   model: str = setting("cnn", "Model to train.", choices=MODELS)
@@ -200,6 +212,10 @@ class TrainingConfig:
     own = self.model_variant if architecture == self.model else None
     return own or MODEL_VARIANTS[architecture][0]
 
+  def errors(self) -> Iterator[str]:
+    yield from super().errors()
+    yield from self.model_errors()
+
   def model_errors(self) -> List[str]:
     """What does not fit --model: a variant of another family, --weights for the CNN."""
     variants = MODEL_VARIANTS.get(self.model, ())
@@ -227,7 +243,7 @@ class TrainingConfig:
     # JSON may turn 3.0 into 3 and back: numbers are cast to the field's type.
     cast = {k: fields[k].type(v) if fields[k].type in (int, float) else v for k, v in mine.items()}
     config = TrainingConfig(**cast)
-    errors = field_errors(config) + config.model_errors()
+    errors = list(config.errors())
     if errors:
       raise ValueError("bad training setting(s): " + "; ".join(errors))
     return config

@@ -44,7 +44,7 @@ def _is_skipped(path: str, skip_dirs: Sequence[str]) -> bool:
 def class_folders(root: str, skip_dirs: Sequence[str] = ()) -> List[str]:
   """Non-hidden sub-folders of root, less skipped ones; an empty one is an InputError."""
   if not tf.io.gfile.isdir(root):
-    raise InputError(f"{display(root)} is not a folder")
+    raise InputError(f"{display(root)} {_not_a_folder(root)}")
   classes, empty = [], []
   if is_remote(root):
     names = [n.rstrip("/") for n in tf.io.gfile.listdir(root)]
@@ -62,6 +62,11 @@ def class_folders(root: str, skip_dirs: Sequence[str] = ()) -> List[str]:
   if empty:
     raise InputError(f"empty class folder(s) in {display(root)}: {', '.join(map(display, empty))}")
   return classes
+
+
+def _not_a_folder(path: str) -> str:
+  """Why a path that is no folder is not one."""
+  return "is not a folder" if tf.io.gfile.exists(path) else "does not exist"
 
 
 def _is_dir(entry: os.DirEntry) -> bool:
@@ -94,7 +99,7 @@ def describe(data_dir: str, classes: Sequence[str] = (), skip_dirs: Sequence[str
     _, _, (resolved,) = resolve_span_and_version(input_base, [split])
     manifest = posixpath.join(input_base, resolved.pattern)
     if not tf.io.gfile.exists(manifest):
-      raise InputError(f"manifest {display(manifest)} not found")
+      raise InputError(f"manifest {display(manifest)} does not exist")
     found = sorted({row["label"] for row in manifest_rows(manifest) if is_class(row["label"])})
     _check_named_classes(classes, found, manifest)
     return Source(
@@ -146,9 +151,9 @@ def describe_unlabelled(data_dir: str, skip_dirs: Sequence[str] = (), check: boo
     _, _, (resolved,) = resolve_span_and_version(input_base, [split])
     where = posixpath.join(input_base, split_root(resolved.pattern)).rstrip("/") or input_base
     if manifest and not tf.io.gfile.exists(where):
-      raise InputError(f"manifest {display(where)} not found")
+      raise InputError(f"manifest {display(where)} does not exist")
     if not manifest and not tf.io.gfile.isdir(where):
-      raise InputError(f"{display(where)} is not a folder")
+      raise InputError(f"{display(where)} {_not_a_folder(where)}")
   return Source(
     input_base=input_base,
     input_config=example_gen_pb2.Input(splits=[split]),

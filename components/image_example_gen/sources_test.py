@@ -39,7 +39,10 @@ def test_images_to_classify_are_one_split_of_a_folder_or_a_manifest_maybe_by_spa
   (tmp_path / "todo.csv").write_text("path\nday-01/any/x.png\n")
   manifest = sources.describe_unlabelled(str(tmp_path / "todo.csv"))
   assert [s.pattern for s in manifest.input_config.splits] == ["todo.csv"]
-  with pytest.raises(InputError, match="is not a folder"):
+  with pytest.raises(InputError, match="nowhere does not exist"):
     sources.describe_unlabelled(str(tmp_path / "nowhere"))
-  with pytest.raises(InputError, match="not found"):
+  (tmp_path / "notes.txt").write_text("not images")
+  with pytest.raises(InputError, match="notes.txt is not a folder"):
+    sources.describe_unlabelled(str(tmp_path / "notes.txt"))
+  with pytest.raises(InputError, match="missing.csv does not exist"):
     sources.describe_unlabelled(str(tmp_path / "missing.csv"))
