@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from absl import logging
 
-from reporting import escape, predictions
+from reporting import escape
 from reporting.plots import pyplot, save
 
 MAX_IMAGES = 2000
@@ -57,18 +57,14 @@ def most_confident_mistakes(
 def load(model_dir: str, examples_uri: str, split: str, limit: int = MAX_IMAGES):
   """(uint8 pixels [n, h, w, c], label ids, class names, Keras model, file names) of a split's
   first `limit` images."""
-  spec, model, class_names = predictions.load_model(model_dir)
-  files, data, labels = [], [], []
-  for name, image, label in predictions.read_examples(examples_uri, split, limit):
-    files.append(name)
-    data.append(image)
-    labels.append(class_names.index(label) if label in class_names else -1)
-  pixels = (
-    np.concatenate([predictions.decode(spec, data[i : i + 64]) for i in range(0, len(data), 64)])
-    if data
-    else np.zeros((0,))
-  )
-  return pixels, np.array(labels), class_names, model, files
+  from components import scoring  # noqa: PLC0415  (TensorFlow: only when a report is written)
+  from components.image_example_gen import records  # noqa: PLC0415  (as above)
+
+  spec, model, class_names = scoring.load_keras(model_dir)
+  found = list(records.read(examples_uri, split, limit))
+  labels = [class_names.index(r.label) if r.label in class_names else -1 for r in found]
+  pixels = scoring.decode([r.image for r in found], spec)
+  return pixels, np.array(labels), class_names, model, [r.file_name for r in found]
 
 
 def _caption(files: Optional[List[str]], index: int) -> str:
@@ -204,10 +200,11 @@ def plot_misclassified(
 
 @functools.lru_cache(maxsize=1)  # the report is written twice (report/ and beside the push)
 def _analysis(model_dir: str, examples_uri: str, split: str) -> Tuple[Any, ...]:
-  from trainer_module.gradcam import GradCam  # pylint: disable=import-outside-toplevel
+  from components import scoring  # noqa: PLC0415  (TensorFlow: only when a report is written)
+  from trainer_module.gradcam import GradCam  # noqa: PLC0415  (as above)
 
   pixels, labels, class_names, model, files = load(model_dir, examples_uri, split)
-  probabilities = predictions.predict(model, pixels) if len(pixels) else np.zeros((0, 0))
+  probabilities = scoring.keras_probabilities(model, pixels) if len(pixels) else np.zeros((0, 0))
   return pixels, labels, probabilities, class_names, GradCam(model), files
 
 
