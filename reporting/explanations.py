@@ -8,6 +8,8 @@ model's own weights):
   Grad-CAM heatmap of the predicted class, with its file name, true and predicted labels;
 - misclassified.png: the most confident mistakes of all classes (up to GALLERY), plain, with
   the same captions.
+A feature map smaller than 4x4 (EfficientNet's below 128 pixels) gives heatmaps of a few
+uniform cells: gradcam.png is then left out, and the model card says why (gradcam_skipped).
 """
 
 import functools
@@ -214,24 +216,42 @@ def analyse(model_dir: str, examples_uri: str, split: str):
   return _analysis(model_dir, examples_uri, split)
 
 
-def write(record, report_dir: str) -> List[str]:
-  """Writes FILES for the run's model and gate split; returns their paths ([] when the run has
-  no trained model, or it cannot be explained: the reason is logged, the report goes on)."""
-  from tfx.utils import path_utils  # pylint: disable=import-outside-toplevel
+def _analysed(record):
+  """analyse() of the run's model and gate split, or None without a model to explain."""
+  from tfx.utils import path_utils  # noqa: PLC0415  (TFX: only when a report is written)
 
   if not record.model_path or not record.examples_path:
-    return []
+    return None
   split = record.metrics.get("split", "eval")
+  return analyse(path_utils.serving_model_path(record.model_path), record.examples_path, split)
+
+
+def gradcam_skipped(record) -> Optional[str]:
+  """Why the report has no gradcam.png although the run has a model (its feature map is too
+  coarse: trainer_module/gradcam.py), or None."""
   try:
-    pixels, labels, probabilities, class_names, cam, files = analyse(
-      path_utils.serving_model_path(record.model_path), record.examples_path, split
-    )
-    if not len(pixels):
+    analysed = _analysed(record)
+  except Exception:  # noqa: BLE001  (write() logs why; the report goes on)
+    return None
+  return analysed[4].skip_reason() if analysed and len(analysed[0]) else None
+
+
+def write(record, report_dir: str) -> List[str]:
+  """Writes FILES for the run's model and gate split; returns their paths ([] when the run has
+  no trained model, or it cannot be explained: the reason is logged, the report goes on).
+  gradcam.png is left out, with its reason logged, when the feature map is smaller than 4x4."""
+  try:
+    analysed = _analysed(record)
+    if not analysed or not len(analysed[0]):
       return []
-    paths = [os.path.join(report_dir, name) for name in FILES]
-    plot_gradcam(pixels, labels, probabilities, class_names, cam, paths[0], files)
-    plot_misclassified(pixels, labels, probabilities, class_names, paths[1], files)
-    return paths
-  except Exception as e:  # pylint: disable=broad-except
+    pixels, labels, probabilities, class_names, cam, files = analysed
+    gradcam, misclassified = (os.path.join(report_dir, name) for name in FILES)
+    if cam.skip_reason():
+      logging.warning("%s", cam.skip_reason())
+    else:
+      plot_gradcam(pixels, labels, probabilities, class_names, cam, gradcam, files)
+    plot_misclassified(pixels, labels, probabilities, class_names, misclassified, files)
+    return [misclassified] if cam.skip_reason() else [gradcam, misclassified]
+  except Exception as e:  # noqa: BLE001  (the report goes on without the pages)
     logging.warning("No Grad-CAM pages in the report: %s", e)
     return []
