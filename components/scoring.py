@@ -10,8 +10,6 @@ Three ways in:
   an app does).
 """
 
-import json
-import os
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -76,7 +74,6 @@ class SavedModelScorer:
   """A pushed version's serving_default, called as TF Serving would (encoded image bytes)."""
 
   def __init__(self, version_dir: str):
-    self.keras_dir = version_dir  # model.keras, for Grad-CAM
     self._serve = tf.saved_model.load(version_dir).signatures[SERVING_DEFAULT_SIGNATURE]
     # The signature's own names replace these at the first call; until then (and when no file
     # can be classified) those the Trainer wrote beside the model, if any.
@@ -92,29 +89,14 @@ class SavedModelScorer:
     return np.concatenate(found)
 
 
-def tflite_files(path: str) -> Tuple[str, str]:
-  """The input contract and labels a .tflite file needs beside it (TFLiteExport's folder)."""
-  folder = os.path.dirname(os.path.abspath(path))
-  return (
-    os.path.join(folder, filenames.TFLITE_CONTRACT),
-    os.path.join(folder, filenames.TFLITE_LABELS),
-  )
-
-
 class TFLiteScorer:
-  """A .tflite model with the input.json and labels.txt beside it; images decoded and resized
-  here, as input.json says (what an app does)."""
+  """A .tflite model, given the input contract and class names beside it (input.json,
+  labels.txt); images decoded and resized here, as input.json says (what an app does)."""
 
-  def __init__(self, path: str):
-    spec, names = tflite_files(path)
-    with open(spec) as f:
-      self.spec = json.load(f)
-    with open(names) as f:
-      self.class_names = f.read().splitlines()
-    # The pushed version that holds this tflite/ folder (its assets.extra/model.keras).
-    self.keras_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+  def __init__(self, path: str, spec: Dict[str, Any], class_names: List[str]):
     from components.tflite_export import convert  # noqa: PLC0415  (its package loads TFX)
 
+    self.spec, self.class_names = spec, class_names
     self._model = convert.TFLiteClassifier(path)
 
   def __call__(self, images: Sequence[bytes]) -> np.ndarray:
