@@ -129,7 +129,7 @@ def check_path(path: str) -> None:
     return
   if path.endswith(os.sep) and os.path.exists(path.rstrip(os.sep)):
     raise UsageError(f"{path} is not a folder")
-  if not os.path.lexists(path) or not os.path.exists(path):
+  if not os.path.exists(path):  # a broken link too
     raise UsageError(f"{path} does not exist")
   raise UsageError(f"{path} is not a file or folder")
 

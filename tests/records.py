@@ -8,11 +8,8 @@ from typing import List, Sequence, Tuple, Union
 import tensorflow as tf
 
 from components.image_example_gen import checks, ingest
+from components.image_example_gen.records import split_files
 from schemas.filenames import split_dir
-
-
-def split_files(uri: str, split: str) -> List[str]:
-  return sorted(glob.glob(os.path.join(uri, split_dir(split), "*")))
 
 
 def write_split(
