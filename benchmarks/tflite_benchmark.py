@@ -72,6 +72,8 @@ def main() -> None:
 
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
+  from components import scoring  # noqa: PLC0415  (after the pipeline run's own imports)
+  from components.image_example_gen import records  # noqa: PLC0415  (as above)
   from components.tflite_export import convert, executor  # pylint: disable=import-outside-toplevel
   from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
 
@@ -80,17 +82,17 @@ def main() -> None:
     spec = json.load(f)
   names = open(os.path.join(folder, "labels.txt")).read().splitlines()
   split = block["split"]
-  gate = executor.read_examples(os.path.join(summary["examples_path"], f"Split-{split}"), 100_000)
-  encoded = [d for d, _ in gate]
-  labels = np.array([names.index(label) for _, label in gate])
-  pixels = executor.decode(encoded, spec)
+  gate = list(records.read(summary["examples_path"], split))
+  encoded = [r.image for r in gate]
+  labels = np.array([names.index(r.label) for r in gate])
+  pixels = scoring.decode(encoded, spec)
 
   serve = tf.saved_model.load(version).signatures["serving_default"]
   interpreters = {
     kind: convert.TFLiteClassifier(os.path.join(folder, convert.FILES[kind]))
     for kind in (convert.INT8, convert.FLOAT16)
   }
-  served = executor.served_probabilities(version, encoded)
+  served = scoring.served_probabilities(version, encoded)
   quality = {
     "SavedModel": {"accuracy": float(np.mean(served.argmax(1) == labels)), "agreement": 1.0}
   }

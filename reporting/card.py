@@ -168,6 +168,8 @@ def _mistakes_lines(block: Dict[str, Any]) -> List[str]:
       f"{escape.markdown(m['predicted_class'])} | {m['probability']:.2f} |"
       for m in worst
     ]
+  if block.get("gradcam_skipped"):  # the report has no gradcam.png: why
+    lines += ["", escape.markdown(block["gradcam_skipped"]) + "."]
   return lines + [""]
 
 

@@ -3,6 +3,8 @@
 Kubeflow and Vertex AI render a model card as Markdown, raw HTML included: a class named
 `<script>…</script>` must arrive as text, and a `|` in a class name must not add a table cell.
 Matplotlib reads `$…$` in a label as TeX (and fails on bad TeX): a class named `$x` stays text.
+A spreadsheet runs a CSV cell that begins with `=` as a formula: a class named `=HYPERLINK(…)`
+is written as `'=HYPERLINK(…)`.
 """
 
 import re
@@ -41,3 +43,21 @@ def code(value: object) -> str:
 def plot(value: object) -> str:
   """A plot label shown as written: Matplotlib's math mode off ('$' escaped)."""
   return str(value).replace("$", r"\$")
+
+
+# A cell that begins with one of these is a formula to Excel, LibreOffice and Google Sheets.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+  """A CSV cell that a spreadsheet shows as text (OWASP's rule for CSV injection): text that
+  begins with =, +, -, @, a tab or a carriage return gets a leading '. Other values (the
+  numbers a writer computes itself) are returned as they are."""
+  if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+    return "'" + value
+  return value
+
+
+def csv_row(values) -> list:
+  """csv_cell of each value: a row for csv.writer."""
+  return [csv_cell(value) for value in values]

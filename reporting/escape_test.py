@@ -161,3 +161,16 @@ def test_the_ensemble_table_has_a_row_per_member_and_the_ensemble():
     ["member 2: efficientnet", "1", "n/a", "n/a"],
     ["ensemble", "", "", "0.7500"],
   ]
+
+
+# What a spreadsheet would run as a formula (OWASP's CSV injection list).
+FORMULAS = ['=HYPERLINK("http://x","y")', "+SUM(1+1)", "-1", "@cmd", "\tTAB", "\rCR"]
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_gets_a_leading_quote():
+  for value in FORMULAS:
+    assert escape.csv_cell(value) == "'" + value
+  for value in ("plain", "a=b", "1-2", "", "'=quoted", " =space", "cat/1.png"):
+    assert escape.csv_cell(value) == value
+  # Numbers the writer computed itself stay numbers, negative ones too.
+  assert escape.csv_row([-1.5, 0.25, 3, None, "-x"]) == [-1.5, 0.25, 3, None, "'-x"]

@@ -8,6 +8,8 @@ model's own weights):
   Grad-CAM heatmap of the predicted class, with its file name, true and predicted labels;
 - misclassified.png: the most confident mistakes of all classes (up to GALLERY), plain, with
   the same captions.
+A feature map smaller than 4x4 (EfficientNet's below 128 pixels) gives heatmaps of a few
+uniform cells: gradcam.png is then left out, and the model card says why (gradcam_skipped).
 """
 
 import functools
@@ -17,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from absl import logging
 
-from reporting import escape, predictions
+from reporting import escape
 from reporting.plots import pyplot, save
 
 MAX_IMAGES = 2000
@@ -57,18 +59,14 @@ def most_confident_mistakes(
 def load(model_dir: str, examples_uri: str, split: str, limit: int = MAX_IMAGES):
   """(uint8 pixels [n, h, w, c], label ids, class names, Keras model, file names) of a split's
   first `limit` images."""
-  spec, model, class_names = predictions.load_model(model_dir)
-  files, data, labels = [], [], []
-  for name, image, label in predictions.read_examples(examples_uri, split, limit):
-    files.append(name)
-    data.append(image)
-    labels.append(class_names.index(label) if label in class_names else -1)
-  pixels = (
-    np.concatenate([predictions.decode(spec, data[i : i + 64]) for i in range(0, len(data), 64)])
-    if data
-    else np.zeros((0,))
-  )
-  return pixels, np.array(labels), class_names, model, files
+  from components import scoring  # noqa: PLC0415  (TensorFlow: only when a report is written)
+  from components.image_example_gen import records  # noqa: PLC0415  (as above)
+
+  spec, model, class_names = scoring.load_keras(model_dir)
+  found = list(records.read(examples_uri, split, limit))
+  labels = [class_names.index(r.label) if r.label in class_names else -1 for r in found]
+  pixels = scoring.decode([r.image for r in found], spec)
+  return pixels, np.array(labels), class_names, model, [r.file_name for r in found]
 
 
 def _caption(files: Optional[List[str]], index: int) -> str:
@@ -204,10 +202,11 @@ def plot_misclassified(
 
 @functools.lru_cache(maxsize=1)  # the report is written twice (report/ and beside the push)
 def _analysis(model_dir: str, examples_uri: str, split: str) -> Tuple[Any, ...]:
-  from trainer_module.gradcam import GradCam  # pylint: disable=import-outside-toplevel
+  from components import scoring  # noqa: PLC0415  (TensorFlow: only when a report is written)
+  from trainer_module.gradcam import GradCam  # noqa: PLC0415  (as above)
 
   pixels, labels, class_names, model, files = load(model_dir, examples_uri, split)
-  probabilities = predictions.predict(model, pixels) if len(pixels) else np.zeros((0, 0))
+  probabilities = scoring.keras_probabilities(model, pixels) if len(pixels) else np.zeros((0, 0))
   return pixels, labels, probabilities, class_names, GradCam(model), files
 
 
@@ -217,24 +216,42 @@ def analyse(model_dir: str, examples_uri: str, split: str):
   return _analysis(model_dir, examples_uri, split)
 
 
-def write(record, report_dir: str) -> List[str]:
-  """Writes FILES for the run's model and gate split; returns their paths ([] when the run has
-  no trained model, or it cannot be explained: the reason is logged, the report goes on)."""
-  from tfx.utils import path_utils  # pylint: disable=import-outside-toplevel
+def _analysed(record):
+  """analyse() of the run's model and gate split, or None without a model to explain."""
+  from tfx.utils import path_utils  # noqa: PLC0415  (TFX: only when a report is written)
 
   if not record.model_path or not record.examples_path:
-    return []
+    return None
   split = record.metrics.get("split", "eval")
+  return analyse(path_utils.serving_model_path(record.model_path), record.examples_path, split)
+
+
+def gradcam_skipped(record) -> Optional[str]:
+  """Why the report has no gradcam.png although the run has a model (its feature map is too
+  coarse: trainer_module/gradcam.py), or None."""
   try:
-    pixels, labels, probabilities, class_names, cam, files = analyse(
-      path_utils.serving_model_path(record.model_path), record.examples_path, split
-    )
-    if not len(pixels):
+    analysed = _analysed(record)
+  except Exception:  # noqa: BLE001  (write() logs why; the report goes on)
+    return None
+  return analysed[4].skip_reason() if analysed and len(analysed[0]) else None
+
+
+def write(record, report_dir: str) -> List[str]:
+  """Writes FILES for the run's model and gate split; returns their paths ([] when the run has
+  no trained model, or it cannot be explained: the reason is logged, the report goes on).
+  gradcam.png is left out, with its reason logged, when the feature map is smaller than 4x4."""
+  try:
+    analysed = _analysed(record)
+    if not analysed or not len(analysed[0]):
       return []
-    paths = [os.path.join(report_dir, name) for name in FILES]
-    plot_gradcam(pixels, labels, probabilities, class_names, cam, paths[0], files)
-    plot_misclassified(pixels, labels, probabilities, class_names, paths[1], files)
-    return paths
-  except Exception as e:  # pylint: disable=broad-except
+    pixels, labels, probabilities, class_names, cam, files = analysed
+    gradcam, misclassified = (os.path.join(report_dir, name) for name in FILES)
+    if cam.skip_reason():
+      logging.warning("%s", cam.skip_reason())
+    else:
+      plot_gradcam(pixels, labels, probabilities, class_names, cam, gradcam, files)
+    plot_misclassified(pixels, labels, probabilities, class_names, misclassified, files)
+    return [misclassified] if cam.skip_reason() else [gradcam, misclassified]
+  except Exception as e:  # noqa: BLE001  (the report goes on without the pages)
     logging.warning("No Grad-CAM pages in the report: %s", e)
     return []

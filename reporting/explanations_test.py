@@ -6,9 +6,11 @@ import numpy as np
 import tensorflow as tf
 from tfx.utils import path_utils
 
-from reporting import explanations, plots
+from reporting import card, escape, explanations, plots
 from schemas.run_record import RunRecord
-from tests import records
+from tests import images, records, training
+from trainer_module import contract
+from trainer_module.model import BACKBONE, build_efficientnet
 
 
 def test_select_takes_each_classes_most_confident_mistakes_and_correct_image():
@@ -96,6 +98,47 @@ def test_the_report_gets_gradcam_and_misclassified_pages_of_the_gated_split(digi
     for i in gallery
   ]
   assert captions == expected
+
+
+def test_a_feature_map_smaller_than_4x4_leaves_gradcam_out_and_the_card_says_why(tmp_path):
+  # EfficientNet at 32 pixels: a 1x1 map (untrained: the rule is the map's size, not the model).
+  model_uri = tmp_path / "model"
+  names = [str(d) for d in range(10)]
+  training.keep_beside(
+    path_utils.serving_model_path(str(model_uri)),
+    build_efficientnet(32, 1, 10),
+    contract.input_contract([32, 32, 1], "squash", "efficientnet"),
+    names,
+  )
+  digits = images.digit_files({d: 2 for d in range(10)})
+  records.write_split(str(tmp_path / "examples"), "eval", [(n, d, n[0]) for n, d in digits.items()])
+  record = RunRecord(
+    "p",
+    "r",
+    model_path=str(model_uri),
+    examples_path=str(tmp_path / "examples"),
+    metrics={"split": "eval"},
+  )
+  reason = explanations.gradcam_skipped(record)
+  assert reason.startswith(
+    f"Grad-CAM skipped: the last convolutional feature map ({BACKBONE}/top_activation) is 1x1, "
+    "smaller than 4x4"
+  )
+  report = tmp_path / "report"
+  report.mkdir()
+  assert explanations.write(record, str(report)) == [str(report / "misclassified.png")]
+  assert os.listdir(report) == ["misclassified.png"]
+  record.predictions = {
+    "file": "predictions.csv",
+    "split": "eval",
+    "images": 20,
+    "mistakes": 18,
+    "most_confident_mistakes": [],
+    "gradcam_skipped": reason,
+  }
+  record.thresholds = {"accuracy": 0.8, "min_class_recall": 0.5, "min_class_precision": 0.5}
+  assert escape.markdown(reason) + "." in card.model_card(record).splitlines()
+  assert explanations.gradcam_skipped(RunRecord("p", "r")) is None  # no model: nothing to skip
 
 
 def test_no_pages_without_a_model_and_the_report_goes_on(tmp_path):

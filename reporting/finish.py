@@ -16,7 +16,7 @@ import uuid
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from reporting import build as builder
-from reporting import console_text, predictions, publish
+from reporting import console_text, explanations, predictions, publish
 from reporting.build import RunContext
 from reporting.outcome import Outcome
 from schemas import filenames
@@ -112,7 +112,10 @@ def report(record: RunRecord, context: RunContext) -> None:
   started = time.monotonic()
   scored = predictions.for_record(record)
   if scored is not None:
-    record.predictions = predictions.summary_block(scored)
+    record.predictions = {
+      **predictions.summary_block(scored),
+      "gradcam_skipped": explanations.gradcam_skipped(record),
+    }
   builder.add_ensemble(record, predictions.member_accuracies(scored) if scored else [])
   record.report_dir = publish.publish(record, context.output_dir, context.serving_model_dir, scored)
   record.report_seconds = round(time.monotonic() - started, 1)

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
 from reporting import escape
 from schemas import filenames, nodes
-from schemas.features import FILE_NAME_KEY, PREDICTION_KEY
+from schemas.features import PREDICTION_KEY
 
 LOGS_PATTERN = "prediction_logs*"  # BulkInferrer's output files in its InferenceResult
 NOT_PUSHED = "model not pushed"
@@ -33,10 +33,10 @@ class Prediction(NamedTuple):
 def read_prediction_logs(inference_uri: str) -> Iterator[Prediction]:
   """Each PredictionLog BulkInferrer wrote (bulk_inference: the request holds the ingested
   tf.Example, the response the probabilities and class names)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow: only with --infer-dir)
+  from tensorflow_serving.apis import prediction_log_pb2  # noqa: PLC0415  (as above)
 
-  from components.image_example_gen.ingest import SHA256_KEY  # pylint: disable=import-outside-toplevel
+  from components.image_example_gen import records  # noqa: PLC0415  (as above)
 
   paths = sorted(tf.io.gfile.glob(posixpath.join(inference_uri, LOGS_PATTERN)))
   if not paths:
@@ -44,11 +44,11 @@ def read_prediction_logs(inference_uri: str) -> Iterator[Prediction]:
   for record in tf.data.TFRecordDataset(paths, compression_type="GZIP"):
     log = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log
     (request,) = log.request.inputs.values()  # the signature's one input, one example
-    feature = tf.train.Example.FromString(request.string_val[0]).features.feature
+    example = records.parse(request.string_val[0])
     outputs = log.response.outputs
     yield Prediction(
-      feature[FILE_NAME_KEY].bytes_list.value[0].decode(errors="surrogateescape"),
-      feature[SHA256_KEY].bytes_list.value[0].decode(),
+      example.file_name,
+      example.sha256,
       [float(p) for p in tf.make_ndarray(outputs[PREDICTION_KEY])[0]],
       [n.decode() for n in tf.make_ndarray(outputs["class_names"])[0]],
     )
@@ -100,28 +100,28 @@ def columns(class_names: List[str]) -> List[str]:
 
 
 def csv_text(predictions: List[Prediction], rejected: List[Dict[str, Any]]) -> str:
-  """The CSV: a header, then every scored and rejected file in path order."""
+  """The CSV: a header, then every scored and rejected file in path order (text that a
+  spreadsheet would run as a formula neutralised: escape.csv_cell)."""
+  from components.scoring import top_k  # noqa: PLC0415  (TensorFlow: only with --infer-dir)
+
   class_names = predictions[0].class_names if predictions else []
+  tops = [top_k(p.probabilities, 1)[0] for p in predictions]
   rows = [
-    [p.path, p.sha256, p.class_names[_top(p)], p.probabilities[_top(p)], *p.probabilities, ""]
-    for p in predictions
+    [p.path, p.sha256, p.class_names[top], p.probabilities[top], *p.probabilities, ""]
+    for p, top in zip(predictions, tops)
   ] + [[r["path"], "", "", "", *([""] * len(class_names)), r["reason"]] for r in rejected]
   out = io.StringIO()
   writer = csv.writer(out, lineterminator="\n")
-  writer.writerow(columns(class_names))
-  writer.writerows(sorted(rows, key=lambda row: row[0]))
+  writer.writerow(escape.csv_row(columns(class_names)))
+  writer.writerows(escape.csv_row(row) for row in sorted(rows, key=lambda row: row[0]))
   return out.getvalue()
-
-
-def _top(prediction: Prediction) -> int:
-  return max(range(len(prediction.probabilities)), key=prediction.probabilities.__getitem__)
 
 
 def write_csv(summary_block: Dict[str, Any], output_dir: str) -> Dict[str, Any]:
   """Writes <output_dir>/inference/predictions.csv from the block's PredictionLogs (written
   beside, then renamed over: never half a file) and fills in its path and count. A run that
   scored nothing removes an earlier run's file."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow: only with --infer-dir)
 
   path = os.path.join(output_dir, filenames.INFERENCE_DIR, filenames.PREDICTIONS_CSV)
   if summary_block.get("status") != "scored":

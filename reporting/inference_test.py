@@ -36,6 +36,22 @@ def test_the_csv_has_predicts_columns_and_a_row_per_file_scored_or_rejected_in_p
   ]
 
 
+def test_class_names_paths_and_reasons_a_spreadsheet_would_run_are_text():
+  names = ["=1+1", "@cmd"]
+  found = [
+    inference.Prediction("+a.png", "a" * 64, [0.25, 0.75], names),
+    inference.Prediction("b.png", "b" * 64, [0.5, 0.5], names),
+  ]
+  rejected = [{"path": "-c.png", "reason": "truncated_file"}]
+  rows = list(csv.reader(io.StringIO(inference.csv_text(found, rejected))))
+  assert rows == [
+    ["path", "sha256", "predicted_class", "top_probability", "p_=1+1", "p_@cmd", "error"],
+    ["'+a.png", "a" * 64, "'@cmd", "0.75", "0.25", "0.75", ""],
+    ["'-c.png", "", "", "", "", "", "truncated_file"],  # sorted by the path, not the escape
+    ["b.png", "b" * 64, "'=1+1", "0.5", "0.5", "0.5", ""],  # of equals, the first class
+  ]
+
+
 class _Record:
   def __init__(self, **outputs):
     self._outputs = outputs

@@ -12,13 +12,12 @@ in class-id order.
 
 import csv
 import functools
-import hashlib
 import io
-import os
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import numpy as np
 
+from reporting import escape
 from schemas import filenames
 
 MISTAKES = 10  # the most confident mistakes the summary and the model card list
@@ -40,68 +39,15 @@ class Scored(NamedTuple):
   members: Optional[np.ndarray] = None
 
 
-def read_examples(
-  examples_uri: str, split: str, limit: Optional[int] = None
-) -> Iterator[Tuple[str, bytes, str]]:
-  """(file name, encoded image, label) of each example of a split, in the files' order."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-  from schemas.features import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY  # pylint: disable=import-outside-toplevel
-
-  files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
-  records = tf.data.TFRecordDataset(files, compression_type="GZIP")
-  for record in records.take(limit) if limit else records:
-    feature = tf.train.Example.FromString(record.numpy()).features.feature
-    name = feature[FILE_NAME_KEY].bytes_list.value
-    yield (
-      name[0].decode() if name else "",
-      feature[IMAGE_KEY].bytes_list.value[0],
-      feature[LABEL_KEY].bytes_list.value[0].decode(),
-    )
-
-
-def load_model(model_dir: str):
-  """(input contract, Keras model, class names) the Trainer kept beside the SavedModel."""
-  from trainer_module import contract  # pylint: disable=import-outside-toplevel
-  from trainer_module.labels import read_class_names  # pylint: disable=import-outside-toplevel
-
-  spec, model = contract.read_contract(model_dir), contract.load_keras_model(model_dir)
-  class_names = read_class_names(model_dir)
-  if spec is None or model is None or class_names is None:
-    raise FileNotFoundError(
-      f"{model_dir} has no {filenames.MODEL_CONTRACT} and "
-      f"{filenames.MODEL_KERAS} (a model trained before they were kept)"
-    )
-  return spec, model, class_names
-
-
-def decode(spec: Dict[str, Any], data: List[bytes]) -> np.ndarray:
-  """uint8 pixels [n, h, w, c] of encoded images, as input.json says Transform decodes them."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-  from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
-
-  return decode_images(tf.constant(data), spec["height"], spec["channels"], spec["resize"]).numpy()
-
-
-def predict(model, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
-  """Probabilities [n, classes] of uint8 pixels, cast to float32 a batch at a time; [outputs,
-  n, classes] for a model of several outputs."""
-  name = model.inputs[0].name
-  batches = [
-    np.asarray(model({name: pixels[i : i + batch_size].astype(np.float32)}, training=False))
-    for i in range(0, len(pixels), batch_size)
-  ]
-  return np.concatenate(batches, axis=batches[0].ndim - 2)
-
-
 @functools.lru_cache(maxsize=1)  # the report is written twice (report/ and beside the push)
 def score(model_dir: str, examples_uri: str, split: str) -> Scored:
   """Every image of the split through the model, BATCH at a time (and through each member of
   an ensemble)."""
-  from trainer_module import ensemble  # pylint: disable=import-outside-toplevel
+  from components import scoring  # noqa: PLC0415  (TensorFlow: only when a report is written)
+  from components.image_example_gen import records  # noqa: PLC0415  (as above)
+  from trainer_module import ensemble  # noqa: PLC0415  (as above)
 
-  spec, model, class_names = load_model(model_dir)
+  spec, model, class_names = scoring.load_keras(model_dir)
   members = ensemble.with_member_outputs(model)  # the ensemble and its members in one pass
   files, hashes, labels, probabilities = [], [], [], []
   by_member: List[np.ndarray] = []  # [members, batch, classes] a batch
@@ -109,20 +55,20 @@ def score(model_dir: str, examples_uri: str, split: str) -> Scored:
 
   def flush():
     if batch:
-      pixels = decode(spec, batch)
+      pixels = scoring.decode(batch, spec)
       if members:
-        outputs = predict(members, pixels)
+        outputs = scoring.keras_probabilities(members, pixels)
         probabilities.append(outputs[0])
         by_member.append(outputs[1:])
       else:
-        probabilities.append(predict(model, pixels))
+        probabilities.append(scoring.keras_probabilities(model, pixels))
       batch.clear()
 
-  for name, data, label in read_examples(examples_uri, split):
-    files.append(name)
-    hashes.append(hashlib.sha256(data).hexdigest())
-    labels.append(class_names.index(label) if label in class_names else -1)
-    batch.append(data)
+  for record in records.read(examples_uri, split):
+    files.append(record.file_name)
+    hashes.append(record.sha256)
+    labels.append(class_names.index(record.label) if record.label in class_names else -1)
+    batch.append(record.image)
     if len(batch) == BATCH:
       flush()
   flush()
@@ -177,24 +123,22 @@ def summary_block(scored: Scored) -> Dict[str, Any]:
 
 
 def csv_text(scored: Scored) -> str:
-  """predictions.csv: a header, then a row per image (class names quoted by the csv module)."""
+  """predictions.csv: a header, then a row per image (class names quoted by the csv module;
+  text that a spreadsheet would run as a formula neutralised: escape.csv_cell)."""
   out = io.StringIO()
   writer = csv.writer(out, lineterminator="\n")
-  writer.writerow(list(FIXED_COLUMNS) + [f"p_{name}" for name in scored.class_names])
+  writer.writerow(escape.csv_row([*FIXED_COLUMNS, *(f"p_{name}" for name in scored.class_names)]))
   predicted = scored.probabilities.argmax(axis=1) if len(scored.files) else []
   for i, path in enumerate(scored.files):
     row = scored.probabilities[i]
-    writer.writerow(
-      [
-        path,
-        scored.sha256[i],
-        scored.split,
-        _name(scored.class_names, int(scored.labels[i])),
-        scored.class_names[int(predicted[i])],
-        f"{row.max():.6f}",
-      ]
-      + [f"{p:.6f}" for p in row]
-    )
+    text = [
+      path,
+      scored.sha256[i],
+      scored.split,
+      _name(scored.class_names, int(scored.labels[i])),
+      scored.class_names[int(predicted[i])],
+    ]
+    writer.writerow(escape.csv_row(text) + [f"{row.max():.6f}"] + [f"{p:.6f}" for p in row])
   return out.getvalue()
 
 

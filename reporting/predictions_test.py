@@ -43,6 +43,26 @@ def test_the_csv_round_trips_hostile_names_and_paths():
     assert float(row[5]) == probabilities.max()
 
 
+def test_class_names_and_paths_a_spreadsheet_would_run_are_text_and_probabilities_numbers():
+  names = ['=HYPERLINK("x")', "+SUM(1+1)", "-1", "@cmd"]
+  scored = predictions.Scored(
+    files=["=cmd|' /C calc'!A0.png", "-2.png", "ok.png"],
+    sha256=["a" * 64, "b" * 64, "c" * 64],
+    labels=np.array([0, 1, 3]),
+    probabilities=np.array([[0.1, 0.6, 0.2, 0.1], [0.7, 0.1, 0.1, 0.1], [0.0, 0.0, 0.25, 0.75]]),
+    class_names=names,
+    split="test",
+  )
+  header, *rows = list(csv.reader(io.StringIO(predictions.csv_text(scored))))
+  assert header[6:] == [f"p_{n}" for n in names]  # "p_" first: nothing to run
+  assert [r[:5] for r in rows] == [
+    ["'=cmd|' /C calc'!A0.png", "a" * 64, "test", '\'=HYPERLINK("x")', "'+SUM(1+1)"],
+    ["'-2.png", "b" * 64, "test", "'+SUM(1+1)", '\'=HYPERLINK("x")'],
+    ["ok.png", "c" * 64, "test", "'@cmd", "'@cmd"],
+  ]
+  assert [[float(v) for v in r[5:]] for r in rows] == [[p.max(), *p] for p in scored.probabilities]
+
+
 def test_the_summary_names_the_most_confident_mistakes():
   block = predictions.summary_block(_scored())
   assert (block["images"], block["mistakes"], block["split"]) == (5, 2, "eval")

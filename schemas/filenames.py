@@ -26,6 +26,9 @@ MODEL_KERAS = os.path.join(ASSETS_EXTRA, KERAS_MODEL)
 SAVED_MODEL = "saved_model.pb"
 FINGERPRINT = "fingerprint.pb"  # SavedModel's hash of its graph and variables
 
+# Image files: what ImageExampleGen lists in a folder and `python -m pipeline.predict` classifies.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
+
 # Splits: TFX writes each split's records under Split-<name>.
 SPLIT_FOLDERS = ("train", "eval", "test")  # pre-split data folders, in this order
 INFER_SPLIT = "infer"  # the one split of unlabelled images (--infer-dir)

@@ -7,9 +7,26 @@ from typing import List, Sequence, Tuple, Union
 
 import tensorflow as tf
 
+from components.image_example_gen import checks, ingest
+from components.image_example_gen.records import split_files
+from schemas.filenames import split_dir
 
-def split_files(uri: str, split: str) -> List[str]:
-  return sorted(glob.glob(os.path.join(uri, f"Split-{split}", "*")))
+
+def write_split(
+  uri: str, split: str, images: Sequence[Tuple[str, bytes, str]], shards: int = 1
+) -> None:
+  """Writes (file name, encoded image, label) records into <uri>/Split-<split>/ as
+  ImageExampleGen does (ingest.make_example, GZIP'd TFRecords), in order over `shards` files."""
+  folder = os.path.join(uri, split_dir(split))
+  os.makedirs(folder, exist_ok=True)
+  size = -(-len(images) // shards)
+  options = tf.io.TFRecordOptions(compression_type="GZIP")
+  for shard in range(shards):
+    path = os.path.join(folder, f"data_tfrecord-{shard:05d}-of-{shards:05d}.gz")
+    with tf.io.TFRecordWriter(path, options) as writer:
+      for name, data, label in images[shard * size : (shard + 1) * size]:
+        info = checks.inspect_image(data, 1 << 30)[1]
+        writer.write(ingest.make_example(data, name, label, info).SerializeToString())
 
 
 def serialized(files: Union[str, Sequence[str]]) -> List[bytes]:

@@ -28,7 +28,7 @@ from schemas.features import (
   SERVING_EXAMPLES_SIGNATURE,
   TRANSFORM_SIGNATURE,
 )
-from schemas.filenames import TRAINING_LOG
+from schemas.filenames import ASSETS_EXTRA, MODEL_KERAS, TRAINING_LOG
 from tests import images
 
 EXAMPLES = tfx.dsl.Channel(type=standard_artifacts.Examples)
@@ -227,3 +227,15 @@ def serving_model_dir(model) -> str:
 
 def load(model):
   return tf.saved_model.load(serving_model_dir(model))
+
+
+def keep_beside(model_dir: str, keras_model, spec: Dict, class_names) -> str:
+  """What the Trainer keeps in a SavedModel's assets.extra/ (model.keras, input.json,
+  labels.txt), for a Keras model built in a test; returns model_dir."""
+  from trainer_module import contract, labels  # noqa: PLC0415  (a test helper's own imports)
+
+  os.makedirs(os.path.join(model_dir, ASSETS_EXTRA), exist_ok=True)
+  keras_model.save(os.path.join(model_dir, MODEL_KERAS))
+  contract.write_contract(model_dir, spec)
+  labels.write_class_names(model_dir, list(class_names))
+  return model_dir

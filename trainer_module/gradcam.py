@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+MIN_MAP_SIDE = 4  # a coarser feature map gives a heatmap of a few uniform cells: not shown
 
 
 def _is_feature_map(layer: keras.layers.Layer) -> bool:
@@ -96,6 +97,23 @@ class GradCam:
     """The feature map's layer, with the nested models that hold it (an ensemble's heatmap is
     the ensemble's score on one member's feature map: "member_2/re_lu_3")."""
     return "/".join([m.name for m in self._path[1:]] + [self.layer.name])
+
+  @property
+  def map_size(self) -> Tuple[int, int]:
+    """(height, width) of the feature map: the heatmap's cells."""
+    return tuple(int(d) for d in self.layer.output.shape[1:3])
+
+  def skip_reason(self) -> Optional[str]:
+    """Why the heatmaps say nothing (a feature map smaller than MIN_MAP_SIDE a side), or None."""
+    height, width = self.map_size
+    if min(height, width) >= MIN_MAP_SIDE:
+      return None
+    return (
+      f"Grad-CAM skipped: the last convolutional feature map ({self.layer_name}) is "
+      f"{height}x{width}, smaller than {MIN_MAP_SIDE}x{MIN_MAP_SIDE} (a heatmap of "
+      f"{height * width} uniform cell{'s' if height * width > 1 else ''}); a larger "
+      "--image-size gives a finer one"
+    )
 
   def __call__(
     self, pixels: np.ndarray, class_ids: Optional[Sequence[int]] = None, batch_size: int = 32

@@ -138,3 +138,17 @@ def test_overlay_is_rgb_and_red_where_the_evidence_is():
   shown = gradcam.overlay(grey, heatmap)
   assert shown.shape == (8, 8, 3) and shown.dtype == np.uint8
   assert shown[2, 3, 0] > shown[2, 3, 2] and shown[0, 0, 2] > shown[0, 0, 0]
+
+
+def test_a_feature_map_smaller_than_4x4_is_skipped_with_its_reason():
+  # The default CNN pools 32 pixels twice: an 8x8 map. EfficientNet's is 1/32 of the image.
+  assert gradcam.GradCam(build_cnn(32, 1, 3, width=8)).map_size == (8, 8)
+  assert gradcam.GradCam(build_cnn(16, 1, 3, width=8)).skip_reason() is None  # 4x4: shown
+  coarse = gradcam.GradCam(build_efficientnet(64, 1, 3))
+  assert coarse.map_size == (2, 2)
+  assert coarse.skip_reason() == (
+    f"Grad-CAM skipped: the last convolutional feature map ({BACKBONE}/top_activation) is "
+    "2x2, smaller than 4x4 (a heatmap of 4 uniform cells); a larger --image-size gives a "
+    "finer one"
+  )
+  assert "1x1" in gradcam.GradCam(build_efficientnet(32, 1, 3)).skip_reason()

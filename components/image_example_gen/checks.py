@@ -14,8 +14,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from schemas.filenames import IMAGE_EXTENSIONS
+
 SUPPORTED_FORMATS = ("png", "jpeg", "gif", "bmp", "webp")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
 
 # Leading bytes of image formats: the supported ones and some that are recognized but refused.
 _MAGIC = (

@@ -30,9 +30,8 @@ import tensorflow as tf
 from apache_beam.transforms import window
 
 from components.image_example_gen import checks, files, progress, spool
-from schemas.features import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY
+from schemas.features import FILE_NAME_KEY, IMAGE_KEY, LABEL_KEY, SHA256_KEY
 
-SHA256_KEY = "sha256"  # hex digest of the image bytes
 REJECTED = "rejected"
 COUNTS = "counts"
 SHARDS = "shards"

@@ -14,9 +14,10 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
+from components.image_example_gen import records
 from components.warmup import MAX_WARMUP_RECORDS, read_warmup, write_warmup
 from schemas import filenames, properties
-from schemas.features import IMAGE_KEY, SERVING_INPUT, SERVING_OUTPUTS
+from schemas.features import SERVING_INPUT, SERVING_OUTPUTS
 
 SIGNATURE = "serving_default"
 SAMPLE_FROM = 256  # records held in memory while sampling
@@ -29,18 +30,7 @@ class ServingCheckError(Exception):
 def read_images(examples, split: str, count: int) -> List[bytes]:
   """`count` encoded images of a split, drawn with a fixed seed (the same on every run) from
   its first SAMPLE_FROM records, so that they span several classes."""
-  uri = artifact_utils.get_split_uri([examples], split)
-  files = sorted(fileio.glob(os.path.join(uri, "*")))
-  records = (
-    tf.data.TFRecordDataset(files, compression_type="GZIP")
-    .take(SAMPLE_FROM)
-    .shuffle(SAMPLE_FROM, seed=0, reshuffle_each_iteration=False)
-    .take(count)
-  )
-  images = [
-    tf.train.Example.FromString(r.numpy()).features.feature[IMAGE_KEY].bytes_list.value[0]
-    for r in records
-  ]
+  images = [r.image for r in records.read(examples.uri, split, count, sample_from=SAMPLE_FROM)]
   if not images:
     raise ServingCheckError(f"no images in split {split!r} of {examples.uri}")
   return images

@@ -1,13 +1,12 @@
 """Conversion of every model family to TFLite: uint8 pixels in, probabilities out; the int8
 model answers like the float Keras model on real digits."""
 
-import os
-
 import keras
 import numpy as np
 import pytest
 from tfx.utils import path_utils
 
+from components import scoring
 from components.tflite_export import convert, executor
 from schemas.features import IMAGE_XF
 from trainer_module import contract
@@ -53,9 +52,9 @@ def test_int8_answers_like_the_float_model_on_real_digits(digits_model):
   names = read_class_names(model_dir)
 
   def split(name, limit):
-    found = executor.read_examples(os.path.join(examples.uri, f"Split-{name}"), limit)
-    pixels = executor.decode([d for d, _ in found], spec)
-    return pixels, np.array([names.index(label) for _, label in found])
+    found = executor.read_examples(examples.uri, name, limit)
+    pixels = scoring.decode([r.image for r in found], spec)
+    return pixels, np.array([names.index(r.label) for r in found])
 
   calibration, _ = split("train", 100)
   pixels, labels = split("eval", 1000)

@@ -4,68 +4,34 @@ the folder a mobile developer is handed (models, labels.txt, input.json, parity.
 import hashlib
 import json
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
+from components import scoring
+from components.image_example_gen import records
+from components.image_example_gen.records import Record
 from components.tflite_export import convert
 from schemas import filenames
-from schemas.features import IMAGE_KEY, LABEL_KEY
-from trainer_module import contract, preprocessing
-from trainer_module.labels import read_class_names
-
-BATCH = 64
+from trainer_module import contract
 
 
 class ExportError(Exception):
   """Why there are no TFLite models to check."""
 
 
-def read_examples(split_uri: str, limit: int, sample: bool = False) -> List[Tuple[bytes, str]]:
-  """(encoded image, label) of an ExampleGen split folder's first `limit` records; with
-  `sample`, `limit` records drawn with a fixed seed from its first 4 x limit (ExampleGen mixes
-  the classes)."""
-  files = sorted(fileio.glob(os.path.join(split_uri, "*")))
-  records = tf.data.TFRecordDataset(files, compression_type="GZIP")
-  if sample:
-    records = records.take(4 * limit).shuffle(4 * limit, seed=0, reshuffle_each_iteration=False)
-  found = []
-  for record in records.take(limit):
-    feature = tf.train.Example.FromString(record.numpy()).features.feature
-    found.append(
-      (feature[IMAGE_KEY].bytes_list.value[0], feature[LABEL_KEY].bytes_list.value[0].decode())
-    )
+def read_examples(examples_uri: str, split: str, limit: int, sample: bool = False) -> List[Record]:
+  """A split's first `limit` records; with `sample`, `limit` records drawn with a fixed seed
+  from its first 4 x limit (ExampleGen mixes the classes)."""
+  found = list(records.read(examples_uri, split, limit, sample_from=4 * limit if sample else None))
   if not found:
-    raise ExportError(f"no images in {split_uri}")
+    raise ExportError(f"no images in split {split!r} of {examples_uri}")
   return found
-
-
-def decode(images: List[bytes], spec: Dict[str, Any]) -> np.ndarray:
-  """uint8 [n, h, w, c]: decoded and resized as Transform does (the app's side of input.json)."""
-  batches = [
-    preprocessing.decode_images(
-      tf.constant(images[i : i + BATCH]), spec["height"], spec["channels"], spec["resize"]
-    ).numpy()
-    for i in range(0, len(images), BATCH)
-  ]
-  return np.concatenate(batches)
-
-
-def served_probabilities(saved_model_dir: str, images: List[bytes]) -> np.ndarray:
-  """What TF Serving answers: serving_default's probabilities for the encoded images."""
-  serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
-  return np.concatenate(
-    [
-      serve(image_bytes=tf.constant(images[i : i + BATCH]))["probabilities"].numpy()
-      for i in range(0, len(images), BATCH)
-    ]
-  )
 
 
 def compare(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
@@ -104,36 +70,27 @@ def _sha256(data: bytes) -> str:
 
 def export(saved_model_dir: str, examples, folder: str, params: Dict[str, Any]) -> Dict[str, Any]:
   """Writes the TFLite folder; returns the parity report (without `passed`)."""
-  spec = contract.read_contract(saved_model_dir)
-  keras_model = contract.load_keras_model(saved_model_dir)
-  class_names = read_class_names(saved_model_dir)
-  if spec is None or keras_model is None or class_names is None:
-    raise ExportError(
-      f"the model has no {filenames.MODEL_CONTRACT}, {filenames.MODEL_KERAS} or "
-      "labels.txt (trained by an older version of the pipeline: rerun with "
-      "--no-cache to retrain it)"
-    )
+  try:
+    spec, keras_model, class_names = scoring.load_keras(saved_model_dir)
+  except FileNotFoundError as e:
+    raise ExportError(f"{e}: rerun with --no-cache to retrain it")
   calibration = read_examples(
-    artifact_utils.get_split_uri([examples], params["calibration_split"]),
-    int(params["calibration_images"]),
-    sample=True,
+    examples.uri, params["calibration_split"], int(params["calibration_images"]), sample=True
   )
-  gate_images = read_examples(
-    artifact_utils.get_split_uri([examples], params["gate_split"]), int(params["max_gate_images"])
-  )
+  gate_images = read_examples(examples.uri, params["gate_split"], int(params["max_gate_images"]))
   fileio.makedirs(folder)
-  calibration_pixels = decode([d for d, _ in calibration], spec)
+  calibration_pixels = scoring.decode([r.image for r in calibration], spec)
   models = {}
   for kind in (convert.INT8, convert.FLOAT16):
     content = convert.convert(keras_model, kind, calibration_pixels)
     io_utils.write_bytes_file(os.path.join(folder, convert.FILES[kind]), content)
     models[kind] = (content, convert.TFLiteClassifier(content=content))
 
-  encoded = [d for d, _ in gate_images]
+  encoded = [r.image for r in gate_images]
   index = {name: i for i, name in enumerate(class_names)}
-  labels = np.array([index.get(label, -1) for _, label in gate_images])
-  served = served_probabilities(saved_model_dir, encoded)
-  pixels = decode(encoded, spec)
+  labels = np.array([index.get(r.label, -1) for r in gate_images])
+  served = scoring.served_probabilities(saved_model_dir, encoded)
+  pixels = scoring.decode(encoded, spec)
   results = {
     "split": params["gate_split"],
     "images": len(encoded),

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 from tfx.utils import path_utils
 
+from components import scoring
 from components.tflite_export import convert, executor
 from schemas import filenames
 from tests import records, training
@@ -29,7 +30,7 @@ def exported(digits_tflite):
 
 def gate_images(digits_model):
   examples, _, _ = digits_model
-  return executor.read_examples(os.path.join(examples.uri, "Split-eval"), 1000)
+  return [(r.image, r.label) for r in executor.read_examples(examples.uri, "eval", 1000)]
 
 
 def test_int8_model_classifies_real_digits_like_the_saved_model(exported, digits_model):
@@ -47,7 +48,7 @@ def test_int8_model_classifies_real_digits_like_the_saved_model(exported, digits
   )
   served_top = served["probabilities"].numpy().argmax(axis=1)
   int8 = convert.TFLiteClassifier(os.path.join(folder, "model_int8.tflite"))
-  probabilities = int8.predict(executor.decode([d for d, _ in images], spec))
+  probabilities = int8.predict(scoring.decode([d for d, _ in images], spec))
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=0.02)
   agreement = np.mean(probabilities.argmax(axis=1) == served_top)
   names = [c.decode() for c in served["class_names"].numpy()[0]]
@@ -113,7 +114,7 @@ def test_decoding_as_input_json_says_gives_transforms_pixels_bit_for_bit(exporte
   transformed = model.signatures["transform_features"](examples=tf.constant(serialized))
   pixels = preprocessing.decode_pixels(transformed["image_xf"], [16, 16, 1]).numpy()
   np.testing.assert_array_equal(
-    executor.decode([d for d, _ in images], spec), pixels.astype(np.uint8)
+    scoring.decode([d for d, _ in images], spec), pixels.astype(np.uint8)
   )
 
 

@@ -1,0 +1,131 @@
+"""Scoring images with a trained or pushed model: decode as its input.json says (what Transform
+does), batch, predict. The one scorer of `python -m pipeline.predict`, the report's
+predictions.csv and Grad-CAM pages, and TFLiteExport's parity check.
+
+Three ways in:
+- SavedModelScorer: a pushed version's serving_default on encoded bytes (what TF Serving answers);
+- load_keras + keras_probabilities: the Trainer's model.keras beside the SavedModel, on decoded
+  pixels (Grad-CAM and an ensemble's members need its layers);
+- TFLiteScorer: a .tflite file on decoded pixels, with input.json and labels.txt beside it (what
+  an app does).
+"""
+
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from schemas import filenames
+from schemas.features import PREDICTION_KEY, SERVING_DEFAULT_SIGNATURE, SERVING_INPUT
+from trainer_module import contract, labels
+from trainer_module.preprocessing import decode_images
+
+BATCH = 64  # images decoded or predicted at a time
+
+
+def decode(images: Sequence[bytes], spec: Dict[str, Any]) -> np.ndarray:
+  """uint8 pixels [n, height, width, channels] of encoded images, decoded and resized as the
+  input contract `spec` (input.json) says, BATCH at a time."""
+  if not len(images):
+    return np.zeros((0, spec["height"], spec["width"], spec["channels"]), np.uint8)
+  return np.concatenate(
+    [
+      decode_images(
+        tf.constant(images[i : i + BATCH]), spec["height"], spec["channels"], spec["resize"]
+      ).numpy()
+      for i in range(0, len(images), BATCH)
+    ]
+  )
+
+
+class KerasModel(NamedTuple):
+  """What the Trainer kept beside a SavedModel: the input contract, the Keras model and the
+  class names in id order."""
+
+  spec: Dict[str, Any]
+  model: Any  # keras.Model
+  class_names: List[str]
+
+
+def load_keras(model_dir: str) -> KerasModel:
+  """The Keras model beside a SavedModel (assets.extra/), with its contract and class names."""
+  spec, model = contract.read_contract(model_dir), contract.load_keras_model(model_dir)
+  class_names = labels.read_class_names(model_dir)
+  if spec is None or model is None or class_names is None:
+    raise FileNotFoundError(
+      f"{model_dir} has no {filenames.MODEL_CONTRACT}, {filenames.MODEL_KERAS} or "
+      f"{filenames.MODEL_LABELS} (a model trained before they were kept)"
+    )
+  return KerasModel(spec, model, class_names)
+
+
+def keras_probabilities(model, pixels: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
+  """Probabilities [n, classes] of uint8 pixels through a Keras model, cast to float32 a batch
+  at a time; [outputs, n, classes] for a model of several outputs."""
+  name = model.inputs[0].name
+  batches = [
+    np.asarray(model({name: pixels[i : i + batch_size].astype(np.float32)}, training=False))
+    for i in range(0, len(pixels), batch_size)
+  ]
+  return np.concatenate(batches, axis=batches[0].ndim - 2)
+
+
+class SavedModelScorer:
+  """A pushed version's serving_default, called as TF Serving would (encoded image bytes)."""
+
+  def __init__(self, version_dir: str):
+    self._serve = tf.saved_model.load(version_dir).signatures[SERVING_DEFAULT_SIGNATURE]
+    # The signature's own names replace these at the first call; until then (and when no file
+    # can be classified) those the Trainer wrote beside the model, if any.
+    self.class_names: List[str] = labels.read_class_names(version_dir) or []
+
+  def __call__(self, images: Sequence[bytes]) -> np.ndarray:
+    """Probabilities [n, classes], BATCH images a call."""
+    found = []
+    for i in range(0, len(images), BATCH):
+      outputs = self._serve(**{SERVING_INPUT: tf.constant(images[i : i + BATCH])})
+      self.class_names = [c.decode() for c in outputs["class_names"].numpy()[0]]
+      found.append(outputs[PREDICTION_KEY].numpy())
+    return np.concatenate(found)
+
+
+class TFLiteScorer:
+  """A .tflite model, given the input contract and class names beside it (input.json,
+  labels.txt); images decoded and resized here, as input.json says (what an app does)."""
+
+  def __init__(self, path: str, spec: Dict[str, Any], class_names: List[str]):
+    from components.tflite_export import convert  # noqa: PLC0415  (its package loads TFX)
+
+    self.spec, self.class_names = spec, class_names
+    self._model = convert.TFLiteClassifier(path)
+
+  def __call__(self, images: Sequence[bytes]) -> np.ndarray:
+    return self._model.predict(decode(images, self.spec))
+
+
+def served_probabilities(version_dir: str, images: Sequence[bytes]) -> np.ndarray:
+  """What TF Serving answers: serving_default's probabilities for the encoded images."""
+  return SavedModelScorer(version_dir)(images)
+
+
+def classify(scorer, images: Sequence[bytes]) -> List[Tuple[Optional[np.ndarray], Optional[str]]]:
+  """(probabilities, None) or (None, why not) per image: BATCH at a time, one by one when a
+  batch fails, so that an image the decoder refuses only fails itself."""
+  results = []
+  for start in range(0, len(images), BATCH):
+    batch = images[start : start + BATCH]
+    try:
+      results += [(p, None) for p in scorer(batch)]
+    except (tf.errors.OpError, ValueError) as e:
+      if len(batch) == 1:
+        results.append((None, f"decode_error ({str(e).strip().splitlines()[0][:200]})"))
+      else:
+        for image in batch:
+          results += classify(scorer, [image])
+  return results
+
+
+def top_k(probabilities: np.ndarray, k: int) -> List[int]:
+  """The ids of the k most probable classes, most probable first (of equals, the lower id
+  first: the first is argmax's)."""
+  return [int(i) for i in np.argsort(-np.asarray(probabilities), kind="stable")[:k]]
