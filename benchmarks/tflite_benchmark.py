@@ -74,7 +74,7 @@ def main() -> None:
 
   from components import scoring  # noqa: PLC0415  (after the pipeline run's own imports)
   from components.image_example_gen import records  # noqa: PLC0415  (as above)
-  from components.tflite_export import convert, executor  # pylint: disable=import-outside-toplevel
+  from components.tflite_export import convert, executor  # noqa: PLC0415  (as above)
   from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
 
   version, folder = summary["pushed_model_path"], block["path"]
@@ -89,7 +89,7 @@ def main() -> None:
 
   serve = tf.saved_model.load(version).signatures["serving_default"]
   interpreters = {
-    kind: convert.TFLiteClassifier(os.path.join(folder, convert.FILES[kind]))
+    kind: scoring.TFLiteClassifier(os.path.join(folder, convert.FILES[kind]))
     for kind in (convert.INT8, convert.FLOAT16)
   }
   served = scoring.served_probabilities(version, encoded)

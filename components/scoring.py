@@ -10,13 +10,20 @@ Three ways in:
   an app does).
 """
 
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+import warnings
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from schemas import filenames
-from schemas.features import PREDICTION_KEY, SERVING_DEFAULT_SIGNATURE, SERVING_INPUT
+from schemas.features import (
+  PREDICTION_KEY,
+  SERVING_DEFAULT_SIGNATURE,
+  SERVING_INPUT,
+  TFLITE_INPUT,
+  TFLITE_OUTPUT,
+)
 from trainer_module import contract, labels
 from trainer_module.preprocessing import decode_images
 
@@ -89,15 +96,102 @@ class SavedModelScorer:
     return np.concatenate(found)
 
 
+def _interpreter_class():
+  """LiteRT's interpreter when installed (ai-edge-litert), else TensorFlow's (same API)."""
+  try:
+    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415  (an optional package)
+
+    return Interpreter
+  except ImportError:
+    return tf.lite.Interpreter
+
+
+class TFLiteClassifier:
+  """A .tflite image classifier: uint8 pixels [h, w, c] -> probabilities [classes]."""
+
+  def __init__(
+    self,
+    path: Optional[str] = None,
+    content: Optional[bytes] = None,
+    num_threads: Optional[int] = None,
+  ):
+    if content is None:
+      with tf.io.gfile.GFile(path, "rb") as f:
+        content = f.read()
+    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
+      warnings.simplefilter("ignore")
+      self.interpreter = _interpreter_class()(model_content=content, num_threads=num_threads)
+    self.interpreter.allocate_tensors()
+    (self.input,) = self.interpreter.get_input_details()
+    (self.output,) = self.interpreter.get_output_details()
+
+  @property
+  def shape(self):
+    """[height, width, channels] of its input."""
+    return [int(d) for d in self.input["shape"][1:]]
+
+  def __call__(self, pixels: np.ndarray) -> np.ndarray:
+    self.interpreter.set_tensor(
+      self.input["index"], np.asarray(pixels, self.input["dtype"])[np.newaxis]
+    )
+    self.interpreter.invoke()
+    return np.array(self.interpreter.get_tensor(self.output["index"])[0], np.float32)
+
+  def predict(self, images: Iterable[np.ndarray]) -> np.ndarray:
+    """[batch, classes] probabilities, one image at a time (the model's batch is 1)."""
+    return np.stack([self(image) for image in images])
+
+  def describe(self) -> dict:
+    """Input and output tensors as input.json records them."""
+
+    def tensor(details, name):
+      scale, zero_point = details["quantization"]
+      described = {
+        "name": name,
+        "dtype": np.dtype(details["dtype"]).name,
+        "shape": [int(d) for d in details["shape"]],
+      }
+      if scale:
+        described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
+      return described
+
+    return {
+      "input": tensor(self.input, TFLITE_INPUT),
+      "output": tensor(self.output, TFLITE_OUTPUT),
+    }
+
+  def tensors(self) -> dict:
+    """The interpreter's own input and output tensors (get_input_details and
+    get_output_details: `name` such as "serve_pixels:0", which the plain interpreter knows, and
+    `index`), each with the signature's name for it (`signature_name`, which only the signature
+    runner knows)."""
+
+    def tensor(details, signature_name):
+      described = {
+        "name": details["name"],
+        "index": int(details["index"]),
+        "signature_name": signature_name,
+        "dtype": np.dtype(details["dtype"]).name,
+        "shape": [int(d) for d in details["shape"]],
+      }
+      scale, zero_point = details["quantization"]
+      if scale:
+        described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
+      return described
+
+    return {
+      "input": tensor(self.input, TFLITE_INPUT),
+      "output": tensor(self.output, TFLITE_OUTPUT),
+    }
+
+
 class TFLiteScorer:
   """A .tflite model, given the input contract and class names beside it (input.json,
   labels.txt); images decoded and resized here, as input.json says (what an app does)."""
 
   def __init__(self, path: str, spec: Dict[str, Any], class_names: List[str]):
-    from components.tflite_export import convert  # noqa: PLC0415  (its package loads TFX)
-
     self.spec, self.class_names = spec, class_names
-    self._model = convert.TFLiteClassifier(path)
+    self._model = TFLiteClassifier(path)
 
   def __call__(self, images: Sequence[bytes]) -> np.ndarray:
     return self._model.predict(decode(images, self.spec))

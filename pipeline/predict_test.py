@@ -14,7 +14,6 @@ import pytest
 import tensorflow as tf
 
 from components import scoring
-from components.tflite_export import convert
 from pipeline import configs, predict, predict_explain
 from pipeline import predict_output as output
 from tests import images, training
@@ -145,7 +144,7 @@ def test_a_tflite_file_classifies_like_its_interpreter_within_the_parity_bounds(
   good = [line for line in lines if not line["error"]]
   with open(serving / "2000" / "tflite" / "input.json") as f:
     spec = json.load(f)
-  expected = convert.TFLiteClassifier(str(tflite)).predict(
+  expected = scoring.TFLiteClassifier(str(tflite)).predict(
     scoring.decode([open(g["path"], "rb").read() for g in good], spec)
   )
   names = open(serving / "2000" / "tflite" / "labels.txt").read().splitlines()

@@ -36,6 +36,11 @@ SERVING_OUTPUTS = {  # serving_default's outputs and their dtypes, checked befor
   "class_names": "string",
 }
 
+# The TFLite models' signature: uint8 pixels in, probabilities out (components/tflite_export).
+TFLITE_SIGNATURE = "serve"
+TFLITE_INPUT = "pixels"
+TFLITE_OUTPUT = "probabilities"
+
 # Metric names.
 ACCURACY = "sparse_categorical_accuracy"  # the accuracy's name in the training log and TFMA
 TOP_K_ACCURACY = "top_5_accuracy"  # the Evaluator's top-5 accuracy (10 classes or more)

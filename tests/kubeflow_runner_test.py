@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import kubeflow_runner
+from pipeline import kfp_spec
 from pipeline.cloud import CloudConfig
 from tests import fake_google, runs
 
@@ -41,7 +42,7 @@ def _title(artifact_type):
 def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   _, spec = compiled
   pipeline_spec = spec["pipelineSpec"]
-  tasks = pipeline_spec["root"]["dag"]["tasks"]
+  tasks = kfp_spec.tasks(spec)  # the stages are a sub-DAG; the root also has the exit handler
   assert STAGES <= set(tasks)
   assert "Transform" in tasks["Trainer"]["dependentTasks"]
   assert set(tasks["ServingCheck"]["dependentTasks"]) == {"Trainer", "ImageExampleGen"}
@@ -62,8 +63,27 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   # Vertex may take any stage from its cache but the push, which checks the serving dir.
   assert tasks["ServingPusher"]["cachingOptions"] == {"enableCache": False}
   assert tasks["Trainer"]["cachingOptions"] == {"enableCache": True}
-  # The latest-blessed-model resolver compiles to resolver tasks feeding the Evaluator.
-  assert "latest_blessed_model_resolver-model-resolver" in tasks["Evaluator"]["dependentTasks"]
+  # The served model (the newest push that pushed) is the Evaluator's baseline; the latest
+  # blessed model (two resolver tasks) the Trainer's warm start.
+  assert "served_model_resolver" in tasks["Evaluator"]["dependentTasks"]
+  served = pipeline_spec["components"][tasks["served_model_resolver"]["componentRef"]["name"]]
+  resolver = pipeline_spec["deploymentSpec"]["executors"][served["executorLabel"]]["resolver"]
+  assert resolver["outputArtifactQueries"]["served_model"]["filter"] == (
+    'schema_title="tfx.PushedModel" AND state=LIVE AND metadata.pushed.number_value=1 '
+    "AND metadata.new_version.number_value<2"
+  )
+  assert "warm_start_model_resolver-model-resolver" in tasks["Trainer"]["dependentTasks"]
+  # The exit handler: after every run, fed its final status; the sub-DAG gets the parameters.
+  root = pipeline_spec["root"]["dag"]["tasks"]
+  assert set(root) == {"tfx-dag", "RunRecordOnExit"}
+  on_exit = root["RunRecordOnExit"]
+  assert on_exit["triggerPolicy"] == {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}
+  assert on_exit["inputs"]["parameters"]["final_status"] == {
+    "taskFinalStatus": {"producerTask": "tfx-dag"}
+  }
+  assert root["tfx-dag"]["inputs"]["parameters"] == {
+    "data_root": {"componentInputParameter": "data_root"}
+  }
   images = {
     e["container"]["image"]
     for e in pipeline_spec["deploymentSpec"]["executors"].values()
@@ -73,6 +93,28 @@ def test_compiles_every_stage_into_a_kfp_v2_spec(compiled):
   assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/tfx/pipeline"
 
 
+GOLDEN = os.path.join(ROOT, "tests", "golden", "pipeline_spec.json")
+
+
+def test_the_compiled_spec_is_the_golden_one(compiled):
+  """The whole spec, every edit of pipeline/kfp_spec.py included, against a reviewed copy: a
+  renamed node, a changed resolver filter or a lost parameter shows here. After a deliberate
+  change: UPDATE_GOLDEN=1 pytest tests/kubeflow_runner_test.py -k golden, and review the diff."""
+  _, spec = compiled
+  text = json.dumps(spec, indent=1, sort_keys=True) + "\n"
+  if os.environ.get("UPDATE_GOLDEN"):
+    with open(GOLDEN, "w") as f:
+      f.write(text)
+  with open(GOLDEN) as f:
+    golden = f.read()
+  changed = [
+    f"{i}: {a!r} != {b!r}"
+    for i, (a, b) in enumerate(zip(text.splitlines(), golden.splitlines()), 1)
+    if a != b
+  ]
+  assert text == golden, "\n".join(changed[:20]) or "lines added or removed at the end"
+
+
 def test_the_ingested_folder_is_a_runtime_parameter(compiled):
   _, spec = compiled
   pipeline_spec = spec["pipelineSpec"]
@@ -80,7 +122,7 @@ def test_the_ingested_folder_is_a_runtime_parameter(compiled):
     "data_root": {"type": "STRING"}
   }
   assert spec["runtimeConfig"]["parameters"] == {"data_root": {"stringValue": "gs://bucket/images"}}
-  example_gen = pipeline_spec["root"]["dag"]["tasks"]["ImageExampleGen"]
+  example_gen = kfp_spec.tasks(spec)["ImageExampleGen"]
   assert example_gen["inputs"]["parameters"]["input_base"] == {
     "componentInputParameter": "data_root"
   }
@@ -174,7 +216,7 @@ def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp
     "digits",
   )
   pipeline_spec = spec["pipelineSpec"]
-  tasks = pipeline_spec["root"]["dag"]["tasks"]
+  tasks = kfp_spec.tasks(spec)
   executors = pipeline_spec["deploymentSpec"]["executors"]
 
   def executor(task):
@@ -244,12 +286,15 @@ def test_infer_dir_compiles_its_ingestion_and_bulk_inferrer_on_dataflow(tmp_path
     tmp_path, "--infer-dir", "gs://bucket/unlabelled", "--dataflow", "--project", "my-project"
   )
   pipeline_spec = spec["pipelineSpec"]
-  tasks = pipeline_spec["root"]["dag"]["tasks"]
+  tasks = kfp_spec.tasks(spec)
   executors = pipeline_spec["deploymentSpec"]["executors"]
   assert {"InferenceExampleGen", "BulkInferrer"} <= set(tasks)
-  assert {"InferenceExampleGen", "Trainer", "Evaluator", "ServingPusher"} <= set(
-    tasks["BulkInferrer"]["dependentTasks"]
-  )
+  # It scores the Trainer's model once ServingPusher says it was pushed (not the blessing).
+  assert set(tasks["BulkInferrer"]["dependentTasks"]) == {
+    "InferenceExampleGen",
+    "Trainer",
+    "ServingPusher",
+  }
   assert "BulkInferrer" in tasks["RunReport"]["dependentTasks"]  # its summary has inference
   for stage in ("InferenceExampleGen", "BulkInferrer"):
     executor = executors[

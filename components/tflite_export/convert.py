@@ -6,7 +6,6 @@ the served SavedModel. The Keras model is exported with Keras' ExportArchive fir
 model converted from a concrete function fails int8 calibration on its variables).
 """
 
-import os
 import tempfile
 import warnings
 from typing import Iterable, Optional
@@ -15,9 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-SIGNATURE = "serve"
-INPUT = "pixels"
-OUTPUT = "probabilities"
+from schemas.features import TFLITE_INPUT, TFLITE_OUTPUT, TFLITE_SIGNATURE
+
+SIGNATURE, INPUT, OUTPUT = TFLITE_SIGNATURE, TFLITE_INPUT, TFLITE_OUTPUT
 INT8, FLOAT16 = "int8", "float16"
 FILES = {INT8: "model_int8.tflite", FLOAT16: "model_float16.tflite"}
 
@@ -63,90 +62,3 @@ def convert(
     with warnings.catch_warnings():  # calibration runs tf.lite.Interpreter (deprecated)
       warnings.simplefilter("ignore")
       return converter.convert()
-
-
-def _interpreter_class():
-  """LiteRT's interpreter when installed (ai-edge-litert), else TensorFlow's (same API)."""
-  try:
-    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=import-outside-toplevel
-
-    return Interpreter
-  except ImportError:
-    return tf.lite.Interpreter
-
-
-class TFLiteClassifier:
-  """A .tflite image classifier: uint8 pixels [h, w, c] -> probabilities [classes]."""
-
-  def __init__(
-    self,
-    path: Optional[str] = None,
-    content: Optional[bytes] = None,
-    num_threads: Optional[int] = None,
-  ):
-    if content is None:
-      with tf.io.gfile.GFile(path, "rb") as f:
-        content = f.read()
-    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
-      warnings.simplefilter("ignore")
-      self.interpreter = _interpreter_class()(model_content=content, num_threads=num_threads)
-    self.interpreter.allocate_tensors()
-    (self.input,) = self.interpreter.get_input_details()
-    (self.output,) = self.interpreter.get_output_details()
-
-  @property
-  def shape(self):
-    """[height, width, channels] of its input."""
-    return [int(d) for d in self.input["shape"][1:]]
-
-  def __call__(self, pixels: np.ndarray) -> np.ndarray:
-    self.interpreter.set_tensor(
-      self.input["index"], np.asarray(pixels, self.input["dtype"])[np.newaxis]
-    )
-    self.interpreter.invoke()
-    return np.array(self.interpreter.get_tensor(self.output["index"])[0], np.float32)
-
-  def predict(self, images: Iterable[np.ndarray]) -> np.ndarray:
-    """[batch, classes] probabilities, one image at a time (the model's batch is 1)."""
-    return np.stack([self(image) for image in images])
-
-  def describe(self) -> dict:
-    """Input and output tensors as input.json records them."""
-
-    def tensor(details, name):
-      scale, zero_point = details["quantization"]
-      described = {
-        "name": name,
-        "dtype": np.dtype(details["dtype"]).name,
-        "shape": [int(d) for d in details["shape"]],
-      }
-      if scale:
-        described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
-      return described
-
-    return {"input": tensor(self.input, INPUT), "output": tensor(self.output, OUTPUT)}
-
-  def tensors(self) -> dict:
-    """The interpreter's own input and output tensors (get_input_details and
-    get_output_details: `name` such as "serve_pixels:0", which the plain interpreter knows, and
-    `index`), each with the signature's name for it (`signature_name`, which only the signature
-    runner knows)."""
-
-    def tensor(details, signature_name):
-      described = {
-        "name": details["name"],
-        "index": int(details["index"]),
-        "signature_name": signature_name,
-        "dtype": np.dtype(details["dtype"]).name,
-        "shape": [int(d) for d in details["shape"]],
-      }
-      scale, zero_point = details["quantization"]
-      if scale:
-        described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
-      return described
-
-    return {"input": tensor(self.input, INPUT), "output": tensor(self.output, OUTPUT)}
-
-
-def size_of(path: str) -> int:
-  return tf.io.gfile.stat(path).length if "://" in path else os.path.getsize(path)

@@ -32,7 +32,7 @@ def test_every_model_converts_to_int8_and_float16_with_the_app_facing_tensors(bu
   pixels = rng.integers(0, 256, (4, *shape), dtype=np.uint8)
   expected = np.asarray(model({IMAGE_XF: pixels.astype(np.float32)}, training=False))
   for kind in (convert.INT8, convert.FLOAT16):
-    classifier = convert.TFLiteClassifier(content=convert.convert(model, kind, calibration))
+    classifier = scoring.TFLiteClassifier(content=convert.convert(model, kind, calibration))
     described = classifier.describe()
     assert described["input"]["dtype"] == "uint8" and described["input"]["shape"] == [1, *shape]
     assert described["output"]["dtype"] == "float32"
@@ -58,7 +58,7 @@ def test_int8_answers_like_the_float_model_on_real_digits(digits_model):
 
   calibration, _ = split("train", 100)
   pixels, labels = split("eval", 1000)
-  int8 = convert.TFLiteClassifier(content=convert.convert(keras_model, convert.INT8, calibration))
+  int8 = scoring.TFLiteClassifier(content=convert.convert(keras_model, convert.INT8, calibration))
   quantized = int8.predict(pixels)
   reference = np.asarray(keras_model({IMAGE_XF: pixels.astype(np.float32)}, training=False))
 

@@ -84,7 +84,7 @@ def export(saved_model_dir: str, examples, folder: str, params: Dict[str, Any]) 
   for kind in (convert.INT8, convert.FLOAT16):
     content = convert.convert(keras_model, kind, calibration_pixels)
     io_utils.write_bytes_file(os.path.join(folder, convert.FILES[kind]), content)
-    models[kind] = (content, convert.TFLiteClassifier(content=content))
+    models[kind] = (content, scoring.TFLiteClassifier(content=content))
 
   encoded = [r.image for r in gate_images]
   index = {name: i for i, name in enumerate(class_names)}

@@ -47,7 +47,7 @@ def test_int8_model_classifies_real_digits_like_the_saved_model(exported, digits
     image_bytes=tf.constant([d for d, _ in images])
   )
   served_top = served["probabilities"].numpy().argmax(axis=1)
-  int8 = convert.TFLiteClassifier(os.path.join(folder, "model_int8.tflite"))
+  int8 = scoring.TFLiteClassifier(os.path.join(folder, "model_int8.tflite"))
   probabilities = int8.predict(scoring.decode([d for d, _ in images], spec))
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=0.02)
   agreement = np.mean(probabilities.argmax(axis=1) == served_top)
@@ -77,7 +77,7 @@ def test_the_folder_has_what_a_mobile_developer_needs(exported, digits_model):
   for kind in ("int8", "float16"):
     path = os.path.join(folder, f"model_{kind}.tflite")
     assert report[kind]["bytes"] == os.path.getsize(path)
-    classifier = convert.TFLiteClassifier(path)
+    classifier = scoring.TFLiteClassifier(path)
     assert (classifier.input["dtype"], list(classifier.input["shape"])) == (
       np.uint8,
       [1, 16, 16, 1],
