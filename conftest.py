@@ -2,6 +2,7 @@
 convert, explain and query them."""
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -29,7 +30,7 @@ _INHERITED = ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")
 _ENVIRONMENT = {name: os.environ.get(name) for name in _INHERITED}
 
 
-def pytest_collection_finish(session):  # pylint: disable=unused-argument
+def pytest_collection_finish(session):  # noqa: ARG001  (pytest's hook signature)
   changed = [n for n in _INHERITED if os.environ.get(n) != _ENVIRONMENT[n]]
   if changed:
     raise pytest.UsageError(
@@ -54,7 +55,6 @@ def _refuse(what):
 
 def _guards():
   """(owner, attribute, what) a unit test may not call, of the modules imported so far."""
-  import subprocess  # pylint: disable=import-outside-toplevel
 
   found = [(subprocess.Popen, "__init__", "start a subprocess")]
   for module, owner, attribute, what in (
@@ -85,7 +85,7 @@ def pytest_runtest_setup(item):
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item, nextitem):  # pylint: disable=unused-argument
+def pytest_runtest_teardown(item, nextitem):  # noqa: ARG001  (pytest's hook signature)
   yield
   while _RESTORE:
     owner, attribute, original = _RESTORE.pop()

@@ -8,13 +8,19 @@ model; 3 ran but not blessed (nothing pushed); 2 bad input or usage; 1 anything 
 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
+import dataclasses
 import datetime
+import logging
 import os
 import signal
 import sys
 import time
 from typing import List, Optional
 
+# Light imports only (no TensorFlow, TFX or Beam): --help and usage errors answer at once, and
+# the record writer (reporting.finish) is in place before the run's heavy imports.
+from pipeline import configs, console, run_lock
+from reporting import finish, outcome
 from schemas.outcomes import SIGNAL_EXIT, ExitCode
 
 
@@ -44,16 +50,11 @@ def main(argv: Optional[List[str]] = None) -> int:
   """Parses and checks the flags, environment and paths (usage errors: exit 2, before anything
   heavy is imported or anything is created), takes the output dir, runs the pipeline and ends
   with its record, whatever ends it."""
-  from pipeline import configs, console, run_lock  # noqa: PLC0415  (--help answers at once)
-
   try:
     config, options = configs.parse(argv, (configs.PipelineConfig, configs.LocalOptions))
   except configs.ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return ExitCode.USAGE
-  # The record writer (no TensorFlow, TFX or Beam) is loaded before the run takes the output
-  # dir: an interrupt at any moment after that ends in a record.
-  from reporting import finish  # noqa: F401, PLC0415
 
   try:
     with run_lock.hold(
@@ -95,8 +96,6 @@ class Run:
       _ignore_signals()
       end = ("interrupted", e.signum)
     except Exception as e:  # noqa: BLE001  (every failure ends in the record)
-      import logging  # noqa: PLC0415
-
       logging.exception("pipeline stopped")
       end = ("failed", e)
     self.stage = out.stage
@@ -109,14 +108,9 @@ class Run:
     return self._finish(("interrupted", signum), log_path)
 
   def _finish(self, end, log_path: str, error=None) -> int:
-    from pipeline import configs  # noqa: PLC0415
-    from reporting import finish, outcome  # noqa: PLC0415
-
     if end is None:
       ended = outcome.Outcome()
     elif end[0] == "interrupted":
-      import logging  # noqa: PLC0415
-
       logging.warning("interrupted by %s", signal.Signals(end[1]).name)
       ended = outcome.interrupted(end[1], self.stage)
     else:
@@ -135,7 +129,7 @@ class Run:
 
   def _executions(self):
     """The run's executions in its metadata store (none when it stopped before it began)."""
-    from reporting import executions  # noqa: PLC0415
+    from reporting import executions  # noqa: PLC0415  (ml_metadata: once a run has a store)
 
     if not os.path.isfile(self.config.metadata_path):
       return None
@@ -145,14 +139,12 @@ class Run:
 def _pipeline(run: Run) -> None:
   """The sample data when no --data-dir, the input described, then the pipeline run; the
   run's config follows (the sample data's folder, the weights file resolved)."""
-  import dataclasses  # noqa: PLC0415
-  import logging  # noqa: PLC0415
+  # The run's heavy imports, after the output dir is taken: an interrupt now ends in a record.
+  from absl import logging as absl_logging  # noqa: PLC0415  (TFX's logging)
+  from tfx import v1 as tfx  # noqa: PLC0415  (TFX)
 
-  from absl import logging as absl_logging  # noqa: PLC0415
-  from tfx import v1 as tfx  # noqa: PLC0415
-
-  from pipeline import inputs, local_run, pipeline, sample_data  # noqa: PLC0415
-  from reporting import executions  # noqa: PLC0415
+  from pipeline import inputs, local_run, pipeline, sample_data  # noqa: PLC0415  (TFX)
+  from reporting import executions  # noqa: PLC0415  (ml_metadata)
 
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("apache_beam").setLevel(logging.WARNING)

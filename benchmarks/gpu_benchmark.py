@@ -24,7 +24,7 @@ import tempfile
 import time
 from typing import List, Optional
 
-from benchmarks import measure
+from benchmarks import measure, photos
 from benchmarks.report import machine, spread, write_section
 from tools.runner import local_runner_command
 
@@ -39,7 +39,7 @@ PRECISIONS = ("auto", "off")  # --mixed-precision: float16 compute on a GPU, the
 
 def gpu_names() -> List[str]:
   """The name of each GPU TensorFlow sees (e.g. "NVIDIA H100 80GB HBM3"); [] without one."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   return [
     tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
@@ -49,10 +49,8 @@ def gpu_names() -> List[str]:
 
 def _data(kind: str, work: str) -> str:
   if kind == "photos":
-    from benchmarks import photos  # pylint: disable=import-outside-toplevel
-
     return photos.export(os.path.join(work, "photos-300"), 300)
-  from pipeline.sample_data import export_digits  # pylint: disable=import-outside-toplevel
+  from pipeline.sample_data import export_digits  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   return export_digits(os.path.join(work, "digits"))
 

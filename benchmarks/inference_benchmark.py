@@ -26,6 +26,7 @@ import time
 from benchmarks import fashion_mnist, measure
 from benchmarks.report import machine, spread, write_section
 from schemas import nodes
+from schemas.features import BULK_INFERENCE_SIGNATURE
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -36,7 +37,7 @@ BEAM_ARGS = "--direct_running_mode=multi_processing --direct_num_workers=0"
 def _export(dest: str, count: int, train: int):
   """`count` unlabelled PNGs (test set, then training images from index `train` on) in
   DEST/unlabelled/part-<n>/, and `train` labelled training images in DEST/train/<class>/."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   done = os.path.join(dest, f"export-{count}-{train}.complete")
   unlabelled, labelled = os.path.join(dest, "unlabelled"), os.path.join(dest, "train")
@@ -61,14 +62,13 @@ def _export(dest: str, count: int, train: int):
 
 def _bulk_inferrer(examples_uri: str, model_uri: str, out: str) -> float:
   """Seconds of BulkInferrer's executor on the ingested split, with BEAM_ARGS."""
-  from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
-  from tfx.components.bulk_inferrer import executor  # pylint: disable=import-outside-toplevel
-  from tfx.dsl.components.base import base_beam_executor  # pylint: disable=import-outside-toplevel
-  from tfx.types import artifact_utils, standard_artifacts  # pylint: disable=import-outside-toplevel
-  from tfx.utils import proto_utils  # pylint: disable=import-outside-toplevel
+  from tfx import v1 as tfx  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
+  from tfx.components.bulk_inferrer import executor  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
+  from tfx.dsl.components.base import base_beam_executor  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
+  from tfx.types import artifact_utils, standard_artifacts  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
+  from tfx.utils import proto_utils  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
-  from components.image_example_gen.sources import INFER_SPLIT  # pylint: disable=import-outside-toplevel
-  from schemas.features import BULK_INFERENCE_SIGNATURE  # pylint: disable=import-outside-toplevel
+  from components.image_example_gen.sources import INFER_SPLIT  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   examples, model, result = (
     standard_artifacts.Examples(),

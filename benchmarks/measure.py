@@ -7,13 +7,14 @@ import threading
 import time
 from typing import Any, Dict, List, Tuple
 
+import psutil
+
 
 def run_sampled(
   command: List[str], **popen_args
 ) -> Tuple[subprocess.CompletedProcess, float, List[Tuple[float, float]]]:
   """(completed process, wall seconds, [(unix time, MB)]): the summed RSS of the process and
   all its children, sampled every 50 ms."""
-  import psutil  # pylint: disable=import-outside-toplevel
 
   start = time.perf_counter()
   proc = subprocess.Popen(command, **popen_args)

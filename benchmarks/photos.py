@@ -19,7 +19,7 @@ CLASSES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
 
 
 def _photo(name: str) -> np.ndarray:
-  from skimage import data  # pylint: disable=import-outside-toplevel
+  from skimage import data  # noqa: PLC0415  (an image dataset: only when exported)
 
   return getattr(data, name)()[..., :3]
 

@@ -20,9 +20,12 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 from benchmarks import measure
 from benchmarks.report import machine, spread, write_section
 from schemas import nodes
+from schemas.features import IMAGE_XF
 from tools.runner import local_runner_command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -44,12 +47,10 @@ STAGES = (
 
 def _plain(data_dir: str, epochs: int) -> None:
   """The baseline script; prints its test accuracy as JSON."""
-  import keras  # pylint: disable=import-outside-toplevel
-  import numpy as np  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import keras  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
-  from schemas.features import IMAGE_XF  # pylint: disable=import-outside-toplevel
-  from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
+  from trainer_module import model as model_lib  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   def folder(split: str, shuffle: bool) -> tf.data.Dataset:
     dataset = keras.utils.image_dataset_from_directory(
@@ -165,7 +166,7 @@ def main() -> None:
   if args.plain:
     _plain(args.plain, args.epochs)
     return
-  from benchmarks import fashion_mnist  # pylint: disable=import-outside-toplevel
+  from benchmarks import fashion_mnist  # noqa: PLC0415  (the dataset export: TensorFlow, only when the data is missing)
 
   results = fashion_mnist.repeat_on_splits(
     args.work,

@@ -1,7 +1,10 @@
 """What every benchmark writes: median (min–max) figures and its own section of BENCHMARKS.md."""
 
 import os
+import platform
 import statistics
+
+import psutil
 
 
 def spread(values, digits: int = 0) -> str:
@@ -27,9 +30,6 @@ def write_section(path: str, title: str, section: str) -> None:
 
 def machine() -> str:
   """The machine in one phrase: CPU model, cores, memory, Python."""
-  import platform  # pylint: disable=import-outside-toplevel
-
-  import psutil  # pylint: disable=import-outside-toplevel
 
   model = platform.machine()
   if os.path.exists("/proc/cpuinfo"):

@@ -25,9 +25,12 @@ import sys
 import tempfile
 import time
 
-from benchmarks import measure
+import numpy as np
+
+from benchmarks import measure, photos
 from benchmarks.report import machine, spread, write_section
 from schemas import nodes
+from schemas.features import IMAGE_XF
 from tools.runner import local_runner_command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -38,7 +41,7 @@ EPOCHS = 2
 
 
 def _records(pattern: str) -> int:
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   return sum(1 for _ in tf.data.TFRecordDataset(glob.glob(pattern), compression_type="GZIP"))
 
@@ -51,7 +54,7 @@ def _bytes_per_record(pattern: str) -> float:
 def _float32_bytes(raw_pattern: str, count: int, work: str) -> float:
   """Bytes per image of the previous Transform's output, re-created: its arithmetic (decode to
   float32 in [0, 1], bilinear resize, clip) and its float32 tf.Example feature, GZIP'd."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   records = tf.data.TFRecordDataset(glob.glob(raw_pattern), compression_type="GZIP").take(count)
   path = os.path.join(work, "float32.gz")
@@ -79,7 +82,7 @@ def _float32_bytes(raw_pattern: str, count: int, work: str) -> float:
 
 def _stage_window(out_dir: str, stage: str):
   """(start, end) unix seconds of a stage of the run in out_dir, from MLMD."""
-  from reporting import record as records  # pylint: disable=import-outside-toplevel
+  from reporting import record as records  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   record = records.open_run(os.path.join(out_dir, "metadata.db"), "scale")
   execution = record.executions[stage]
@@ -136,12 +139,10 @@ def _cnn_run(data_dir: str, out_dir: str) -> dict:
 
 def _in_memory(out_dir: str, log_path: str) -> None:
   """The baseline: EfficientNetB0 on the pipeline's own training split, as uint8 arrays."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
-  from schemas.features import IMAGE_XF  # pylint: disable=import-outside-toplevel
-  from trainer_module import callbacks, preprocessing
-  from trainer_module import model as model_lib  # pylint: disable=import-outside-toplevel
+  from trainer_module import callbacks, preprocessing  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
+  from trainer_module import model as model_lib  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   pattern = os.path.join(
     out_dir, "pipeline", nodes.EXAMPLE_GEN, "examples", "*", "Split-train", "*"
@@ -238,7 +239,6 @@ def main() -> None:
   if args.in_memory:
     _in_memory(args.in_memory, args.log)
     return
-  from benchmarks import photos  # pylint: disable=import-outside-toplevel
 
   per_class = args.images // len(photos.CLASSES)
   data = photos.export(os.path.join(args.work, f"photos-{per_class}"), per_class)

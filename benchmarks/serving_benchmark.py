@@ -24,6 +24,7 @@ import numpy as np
 
 from benchmarks.report import machine, spread, write_section
 from schemas import filenames, nodes
+from schemas.features import IMAGE_XF
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -41,11 +42,10 @@ def _train(out_dir: str) -> dict:
 
 
 def _callables(summary: dict, out_dir: str):
-  import keras  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import keras  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
-  from schemas.features import IMAGE_XF  # pylint: disable=import-outside-toplevel
-  from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
+  from trainer_module.preprocessing import decode_images  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   serving = tf.saved_model.load(summary["pushed_model_path"]).signatures["serving_default"]
   (keras_path,) = glob.glob(
@@ -63,7 +63,7 @@ def _callables(summary: dict, out_dir: str):
 
 
 def _eval_images(out_dir: str, count: int):
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   files = sorted(
     glob.glob(
@@ -78,7 +78,7 @@ def _eval_images(out_dir: str, count: int):
 
 
 def _round(fn, images, calls: int) -> dict:
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   singles = [tf.constant([images[i % len(images)]]) for i in range(calls)]
   batch = tf.constant([images[i % len(images)] for i in range(BATCH)])

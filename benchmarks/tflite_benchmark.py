@@ -70,12 +70,12 @@ def main() -> None:
   if not block.get("path"):
     sys.exit(f"no TFLite models were pushed: {block.get('reason') or block}")
 
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   from components import scoring  # noqa: PLC0415  (after the pipeline run's own imports)
   from components.image_example_gen import records  # noqa: PLC0415  (as above)
   from components.tflite_export import convert, executor  # noqa: PLC0415  (as above)
-  from trainer_module.preprocessing import decode_images  # pylint: disable=import-outside-toplevel
+  from trainer_module.preprocessing import decode_images  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   version, folder = summary["pushed_model_path"], block["path"]
   with open(os.path.join(folder, "input.json")) as f:

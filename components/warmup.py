@@ -10,8 +10,8 @@ MAX_WARMUP_RECORDS = 1000  # TF Serving replays no more warmup records than this
 
 def write_warmup(path: str, requests: List) -> None:
   """Writes PredictRequests as the PredictionLog records TF Serving replays at load time."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
+  from tensorflow_serving.apis import prediction_log_pb2  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   tf.io.gfile.makedirs(os.path.dirname(path))
   with tf.io.TFRecordWriter(path) as writer:
@@ -25,8 +25,8 @@ def write_warmup(path: str, requests: List) -> None:
 
 def read_warmup(path: str) -> List:
   """The PredictRequests of a warmup file, as TF Serving replays them at load time."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
+  from tensorflow_serving.apis import prediction_log_pb2  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   return [
     prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request

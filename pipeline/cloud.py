@@ -16,7 +16,7 @@ SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
 def _vertex():
   """TFX's Vertex AI extension, imported when first used (kubeflow_runner's --help and flags
   need CloudConfig without TFX and TensorFlow)."""
-  from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+  from tfx import v1 as tfx  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   return tfx.extensions.google_cloud_ai_platform
 

@@ -19,6 +19,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from components.warmup import MAX_WARMUP_RECORDS
 from pipeline import cloud, paths
+from reporting.build import RunContext
 from schemas import filenames
 from schemas.settings import DRIFT_ACTIONS, MIN_PRETRAINED_SIZE, MODEL_VARIANTS, RESIZE_MODES
 from trainer_module import ensemble as ensembles
@@ -248,8 +249,6 @@ class PipelineConfig(TrainingConfig):
 
   def run_context(self):
     """What the reporting layer needs of this config (reporting.build.RunContext)."""
-    from reporting.build import RunContext  # noqa: PLC0415
-
     return RunContext(
       pipeline_name=self.pipeline_name,
       output_dir=self.output_dir,

@@ -191,7 +191,8 @@ def test_bad_settings_are_config_errors(argv, message):
 @pytest.mark.parametrize("settings", configs.SETTINGS, ids=lambda cls: cls.__name__)
 def test_every_setting_is_a_documented_flag_and_every_number_is_bounded(settings):
   parser = configs.build_parser([settings])
-  flags = {flag: action for action in parser._actions for flag in action.option_strings}
+  actions = parser._actions  # noqa: SLF001  (argparse lists its flags nowhere public)
+  flags = {flag: action for action in actions for flag in action.option_strings}
   for field in dataclasses.fields(settings):
     action = flags[field.metadata.get("flag") or "--" + field.name.replace("_", "-")]
     assert action.dest == field.name and action.help, field.name

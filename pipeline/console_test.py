@@ -1,5 +1,6 @@
 """The console: noise to the run's log, people's lines to stdout, errors to the real stderr."""
 
+import importlib
 import inspect
 import logging
 import os
@@ -87,7 +88,6 @@ TFX_CALLS = {
 
 
 def test_tfx_still_logs_what_the_console_reads():
-  import importlib  # pylint: disable=import-outside-toplevel
 
   for module, calls in TFX_CALLS.items():
     source = inspect.getsource(importlib.import_module(module))
@@ -99,7 +99,8 @@ def test_tfx_still_logs_what_the_console_reads():
 @pytest.fixture
 def stages():
   """The console's reader of TFX's records on the absl logger, at INFO, as in a run."""
-  handler, logger = console._Stages(), logging.getLogger("absl")  # pylint: disable=protected-access
+  handler = console._Stages()  # noqa: SLF001  (the log handler under test)
+  logger = logging.getLogger("absl")
   verbosity = absl_logging.get_verbosity()
   logger.addHandler(handler)
   absl_logging.set_verbosity(absl_logging.INFO)

@@ -45,7 +45,7 @@ def resolve_weights(config: PipelineConfig) -> PipelineConfig:
   cannot be fetched, naming the file to pass instead."""
   if config.weights != "imagenet":
     return config
-  from trainer_module import model  # pylint: disable=import-outside-toplevel
+  from trainer_module import model  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   try:
     return dataclasses.replace(

@@ -444,7 +444,7 @@ def test_usage_mistakes_are_one_line_and_status_2_with_or_without_a_model(
   # Its defaults: the pipeline's output dir's serving folder, newest version first.
   monkeypatch.setenv("IMAGE_PIPELINE_OUTPUT_DIR", str(tmp_path / "out"))
   monkeypatch.delenv("IMAGE_PIPELINE_MAX_IMAGE_PIXELS")
-  args = predict._parser().parse_args([str(photo)])
+  args = predict._parser().parse_args([str(photo)])  # noqa: SLF001  (the CLI's own parser)
   plan = predict.check_usage(args, predict.settings())
   assert plan == predict.Plan("saved_model", str(version), [str(photo)])
   assert predict.settings().max_image_pixels == configs.PipelineConfig().max_image_pixels

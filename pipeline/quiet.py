@@ -65,6 +65,6 @@ def import_tensorflow(verbose: bool = False):
     for name, value in QUIET_ENV.items():
       os.environ.setdefault(name, value)
   with native_lines_dropped() if quiet else contextlib.nullcontext():
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   return tf

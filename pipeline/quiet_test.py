@@ -66,7 +66,7 @@ def test_what_explains_a_failure_is_kept(capfd):
 
 
 def test_once_tensorflow_is_imported_nothing_changes(monkeypatch):
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
   assert quiet.import_tensorflow() is tf

@@ -16,8 +16,8 @@ class VertexError(Exception):
 
 def credentials(project: Optional[str]):
   """(application default credentials, project): the flag's project, else the credentials'."""
-  import google.auth  # pylint: disable=import-outside-toplevel
-  from google.auth import exceptions  # pylint: disable=import-outside-toplevel
+  import google.auth  # noqa: PLC0415  (the Google Cloud SDK: only to submit)
+  from google.auth import exceptions  # noqa: PLC0415  (the Google Cloud SDK: only to submit)
 
   try:
     found, default_project = google.auth.default(
@@ -56,7 +56,7 @@ def pipeline_job(
 
 @contextlib.contextmanager
 def _refusals():
-  from google.api_core import exceptions  # pylint: disable=import-outside-toplevel
+  from google.api_core import exceptions  # noqa: PLC0415  (the Google Cloud SDK: only to submit)
 
   try:
     yield

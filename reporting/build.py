@@ -59,7 +59,7 @@ def build(
   if run is not None or end.drift_report is not None:
     # TensorFlow and TFMA read what the stages wrote; a run stopped before its first stage
     # (an interrupt at any moment) needs neither, so its record is written at once.
-    from reporting import outputs as reader  # noqa: PLC0415
+    from reporting import outputs as reader  # noqa: PLC0415  (as said above)
 
     reader.gather(record, context, run, end)
   elif end.input_report:

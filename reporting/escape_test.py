@@ -127,10 +127,10 @@ def test_a_code_span_holds_any_backticks():
 
 
 def test_plot_labels_keep_dollars_literal():
-  import matplotlib  # pylint: disable=import-outside-toplevel
+  import matplotlib  # noqa: PLC0415  (matplotlib: only to plot)
 
   matplotlib.use("Agg")
-  from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
+  from matplotlib import pyplot  # noqa: PLC0415  (matplotlib: only to plot)
 
   figure, axes = pyplot.subplots()
   label = axes.set_title(escape.plot("$x^2$ and $\\frac{$"))

@@ -160,7 +160,7 @@ def evaluation_metrics(
 def thresholds(evaluation_uri: str) -> Dict[str, float]:
   """The bounds the Evaluator gated this evaluation on, read from its own eval config (a
   per-class bound of 0 is no gate, so it is absent there and 0 here)."""
-  from tensorflow_model_analysis.writers import eval_config_writer  # pylint: disable=import-outside-toplevel
+  from tensorflow_model_analysis.writers import eval_config_writer  # noqa: PLC0415  (TFMA/TFDV/TFT: loaded when used)
 
   eval_config = eval_config_writer.load_eval_run(evaluation_uri)[0]
   found = {"accuracy": 0.0, "min_class_recall": 0.0, "min_class_precision": 0.0, "change": None}

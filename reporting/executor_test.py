@@ -13,13 +13,13 @@ def test_the_confusion_matrix_in_kfp_classification_metrics_shape():
 
 def test_upstream_metadata_read_as_mlmd_values():
   """The Kubeflow v2 container hands a blessing's metadata over as struct values."""
-  from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
+  from tfx.types import standard_artifacts  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   blessing = standard_artifacts.ModelBlessing()
   blessing.set_json_value_custom_property("blessed", 1.0)
   blessing.set_json_value_custom_property("note", "ok")
   blessing.set_json_value_custom_property("rate", 0.25)
-  plain = executor._plain(blessing)  # pylint: disable=protected-access
+  plain = executor._plain(blessing)  # noqa: SLF001  (the artifact conversion under test)
   assert plain.custom_properties["blessed"].int_value == 1
   assert plain.custom_properties["note"].string_value == "ok"
   assert plain.custom_properties["rate"].double_value == 0.25

@@ -113,7 +113,7 @@ def plot_gradcam(
   """Rows of classes: the most confident correct image, then the most confident mistakes,
   each with its heatmap for the predicted class (`cam`: a trainer_module.gradcam.GradCam),
   captioned with its file name when `files` are given."""
-  from trainer_module.gradcam import overlay  # pylint: disable=import-outside-toplevel
+  from trainer_module.gradcam import overlay  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   chosen = select(labels, probabilities)
   rows = sorted(chosen, key=lambda c: (-len(chosen[c]["mistakes"]), c))[:MAX_CLASSES]

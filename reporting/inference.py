@@ -81,7 +81,7 @@ def block(record, push: Dict[str, Any], ingest: Dict[str, Any]) -> Optional[Dict
 
 def _wrote_predictions(result) -> bool:
   """Whether BulkInferrer wrote predictions (it writes none for a model it did not score)."""
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow: only with --infer-dir)
 
   return bool(tf.io.gfile.glob(posixpath.join(result.uri, LOGS_PATTERN)))
 

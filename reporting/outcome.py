@@ -5,6 +5,7 @@ import dataclasses
 import signal
 from typing import Optional
 
+from components.image_example_gen.errors import InputError
 from schemas.outcomes import Status
 
 
@@ -48,8 +49,7 @@ def from_exception(
   then says not blessed), bad input (an InputError, e.g. ImageExampleGen's, or one of
   `input_kinds`, anywhere in the chain), or a failure."""
   # Here, not at the top: the runners import this module before TensorFlow is quiet.
-  from components.drift_check.executor import DriftBlocked  # noqa: PLC0415
-  from components.image_example_gen.errors import InputError  # noqa: PLC0415
+  from components.drift_check.executor import DriftBlocked  # noqa: PLC0415  (TFX: a failed run's)
 
   blocked = behind(exc, (DriftBlocked,))
   if blocked is not None:

@@ -8,7 +8,7 @@ from reporting import escape
 
 
 def _gfile():
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   return tf.io.gfile
 
@@ -16,10 +16,10 @@ def _gfile():
 def pyplot():
   """pyplot, drawing to files (Agg) unless a notebook has already chosen its backend."""
   if "matplotlib.pyplot" not in sys.modules:
-    import matplotlib  # pylint: disable=import-outside-toplevel
+    import matplotlib  # noqa: PLC0415  (matplotlib: only to plot)
 
     matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  import matplotlib.pyplot as plt  # noqa: PLC0415  (matplotlib: only to plot)
 
   return plt
 

@@ -67,7 +67,7 @@ def serving_failures(report: Dict[str, Any]) -> List[str]:
 
 def anomalies(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
   """split -> feature -> ExampleValidator's description, from SchemaDiff.pb per split."""
-  from tensorflow_data_validation.utils import anomalies_util  # pylint: disable=import-outside-toplevel
+  from tensorflow_data_validation.utils import anomalies_util  # noqa: PLC0415  (TFMA/TFDV/TFT: loaded when used)
 
   result = {}
   for split_dir in sorted(tf.io.gfile.glob(os.path.join(anomalies_uri, "Split-*"))):

@@ -427,7 +427,7 @@ def test_submit_without_credentials_is_one_clear_line(tmp_path):
 
 
 def test_dockerfile_builds_on_tfx_image_and_installs_the_project():
-  from pipeline.cloud import DEFAULT_IMAGE  # pylint: disable=import-outside-toplevel
+  from pipeline.cloud import DEFAULT_IMAGE  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   with open(os.path.join(ROOT, "Dockerfile")) as f:
     lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]

@@ -459,8 +459,8 @@ def test_predictions_csv_has_every_gated_image_as_the_served_model_answers(first
 
 
 def test_model_analysis_notebook_runs_headless_on_the_latest_evaluation(first_run, compared_run):
-  import nbclient  # pylint: disable=import-outside-toplevel
-  import nbformat  # pylint: disable=import-outside-toplevel
+  import nbclient  # noqa: PLC0415  (only this test runs the notebook)
+  import nbformat  # noqa: PLC0415  (only this test runs the notebook)
 
   _, output_dir, _, first = first_run
   _, latest = compared_run  # compared with the first run's model, the one served

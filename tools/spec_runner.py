@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
+from pipeline import console
 from schemas import nodes
 from schemas.outcomes import ExitCode, Status, exit_code
 
@@ -204,7 +205,6 @@ OWN_LINE = re.compile(r"^\[[A-Za-z_]+\] ")  # "[Trainer] epoch 3/10: ...": shown
 @contextlib.contextmanager
 def _heartbeat(task: str):
   """While a Beam stage's task runs, a line every console.HEARTBEAT seconds."""
-  from pipeline import console  # pylint: disable=import-outside-toplevel
 
   start, done = time.monotonic(), threading.Event()
 
@@ -478,7 +478,7 @@ class SpecRunner:
 def record(runner: SpecRunner):
   """The run as reporting.executions reads one: each task's newest output artifacts, seconds and
   parameters."""
-  from reporting import executions  # noqa: PLC0415
+  from reporting import executions  # noqa: PLC0415  (ml_metadata: only for the record)
 
   return executions.ArtifactRun(
     runner.run_id,
@@ -497,7 +497,7 @@ def record(runner: SpecRunner):
 
 def blocked_drift(runner: SpecRunner, failed: TaskFailed) -> Dict[str, Any]:
   """DriftCheck's report when that task stopped the run (--on-drift block), else {}."""
-  from components.drift_check import executor as drift  # pylint: disable=import-outside-toplevel
+  from components.drift_check import executor as drift  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   if failed.task != nodes.DRIFT_CHECK:
     return {}
@@ -508,7 +508,7 @@ def blocked_drift(runner: SpecRunner, failed: TaskFailed) -> Dict[str, Any]:
 def data_dir(runner: SpecRunner) -> Optional[str]:
   """The data path the run read, as --data-dir names it: data_root, with the span pattern
   (`day-{SPAN}`) compiled into ImageExampleGen's input config when it has one."""
-  from components.image_example_gen import spans  # pylint: disable=import-outside-toplevel
+  from components.image_example_gen import spans  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   root = runner.root_values.get("data_root")
   task = runner.tasks.get(nodes.EXAMPLE_GEN)
@@ -521,8 +521,8 @@ def data_dir(runner: SpecRunner) -> Optional[str]:
 def finish(runner: SpecRunner, log_path: Optional[str], end, error=None) -> int:
   """The run's run_summary.json, history and report, as local_runner.py writes them: under the
   output dir (the pipeline root's parent); returns the exit status."""
-  from pipeline import configs  # pylint: disable=import-outside-toplevel
-  from reporting import finish as finishing  # pylint: disable=import-outside-toplevel
+  from pipeline import configs  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
+  from reporting import finish as finishing  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   config = configs.PipelineConfig(
     output_dir=os.path.dirname(runner.root.rstrip("/")),
@@ -575,9 +575,9 @@ def main(argv: Optional[List[str]] = None) -> int:
       os.path.dirname(runner.root.rstrip("/")), "logs", f"{runner.run_id}.log"
     )
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    runner.log = open(log_path, "a")  # pylint: disable=consider-using-with
+    runner.log = open(log_path, "a")  # closed when the run ends (below)
     print(f"[spec_runner] log: {log_path} (--verbose shows it here)", flush=True)
-  from reporting import outcome  # pylint: disable=import-outside-toplevel
+  from reporting import outcome  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   end = outcome.Outcome()
   try:
@@ -608,8 +608,6 @@ def main(argv: Optional[List[str]] = None) -> int:
   elif on_exit and end.drift_report is None:  # its exit handler wrote the record
     print(f"error: {message}", file=sys.stderr)
     return exit_code(end.status)
-  from pipeline import console  # noqa: PLC0415
-
   with console.Console(log_path or os.devnull, verbose=args.verbose) as out:  # TF's noise
     return finish(runner, log_path, end, out.error)
 

@@ -28,7 +28,7 @@ _TFX_KEY_PREFIX = "ai_platform_"
 
 def setting(
   default: Any,
-  help: str,  # pylint: disable=redefined-builtin
+  help: str,  # the argparse name
   *,
   choices: Optional[Sequence] = None,
   bounds: Optional[Tuple[float, Optional[float]]] = None,

@@ -152,7 +152,7 @@ def read_contract(saved_model_dir: str) -> Optional[Dict[str, Any]]:
 
 def load_keras_model(saved_model_dir: str):
   """The Keras model kept beside the SavedModel, or None for a model without one."""
-  import keras  # pylint: disable=import-outside-toplevel
+  import keras  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   path = os.path.join(saved_model_dir, filenames.MODEL_KERAS)
   if not tf.io.gfile.exists(path):

@@ -110,12 +110,14 @@ def prepare_fit(model: keras.Model, dataset: tf.data.Dataset, strategy: tf.distr
   before each fit; a no-op under other strategies."""
   if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
     return
-  from keras.src.backend.tensorflow import trainer  # pylint: disable=import-outside-toplevel
+  # Keras private API (keras-team/keras#20585: fit does not run under this strategy); the
+  # two-worker test fails if it changes.
+  from keras.src.backend.tensorflow import trainer  # noqa: PLC0415  (Keras' private trainer)
 
   batch = next(iter(dataset.take(1)))
   with strategy.scope():
-    model._symbolic_build(data_batch=batch)  # pylint: disable=protected-access
-  model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None  # no public API
+    model._symbolic_build(data_batch=batch)  # noqa: SLF001  (Keras private: no public API)
+  model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None  # noqa: SLF001
   if not getattr(trainer.reduce_per_replica, "first_across_workers", False):
     reduce = trainer.reduce_per_replica
 

@@ -56,7 +56,7 @@ def usage_error(ensemble: int, ensemble_models: Sequence[str], tune: bool) -> Op
 def combine(models: Sequence):
   """One model on the members' shared image input whose output is the mean of their
   probabilities (a keras.Model); each member is renamed member_<i> (from 1)."""
-  import keras  # pylint: disable=import-outside-toplevel
+  import keras  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   image = keras.Input(shape=tuple(models[0].inputs[0].shape[1:]), name=IMAGE_XF)
   outputs = []
@@ -70,7 +70,7 @@ def combine(models: Sequence):
 def member_models(model) -> List:
   """The members (keras.Models) of an ensemble built by `combine`, in order; [] for a single
   model."""
-  import keras  # pylint: disable=import-outside-toplevel
+  import keras  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   if model.name != NAME:
     return []
@@ -84,7 +84,7 @@ def member_models(model) -> List:
 def with_member_outputs(model):
   """A model of the same layers giving [the ensemble's probabilities, each member's] in one
   pass (the members' outputs are the averaging layer's inputs); None for a single model."""
-  import keras  # pylint: disable=import-outside-toplevel
+  import keras  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   if model.name != NAME:
     return None

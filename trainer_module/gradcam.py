@@ -158,7 +158,7 @@ class GradCam:
 def overlay(pixels: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
   """uint8 RGB [height, width, 3]: the image (0-255, 1 or 3 channels) under the heatmap in the
   'jet' colours (blue: no evidence, red: the most)."""
-  from matplotlib import colormaps  # pylint: disable=import-outside-toplevel
+  from matplotlib import colormaps  # noqa: PLC0415  (matplotlib: only to plot)
 
   image = np.asarray(pixels, np.float32)
   if image.shape[-1] == 1:

@@ -66,7 +66,7 @@ def imagenet_weights(variant: str, model: str = "efficientnet", image_size: int 
   file_name, url, file_hash = _weights_file(model, variant, image_size)
   try:
     return keras.utils.get_file(file_name, url, cache_subdir="models", file_hash=file_hash)
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:  # noqa: BLE001  (re-raised as WeightsUnavailable, naming the file)
     raise WeightsUnavailable(
       f"--weights imagenet: could not download {url} "
       f"({str(e).split(' -- ')[-1].splitlines()[0]}); "

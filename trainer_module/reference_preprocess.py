@@ -24,7 +24,7 @@ F32 = np.float32
 
 def decode(data: bytes, channels: int) -> np.ndarray:
   """Encoded image -> uint8 [H, W, channels] (TensorFlow's decoder)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   def tf_decode(to_channels: int) -> np.ndarray:
     return tf.io.decode_image(

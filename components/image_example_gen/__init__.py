@@ -7,7 +7,7 @@ def __getattr__(name):
   # Imported when first used: Beam's worker processes import this package's ingest steps
   # (ingest.py), and the component would bring all of TFX's components with it (seconds).
   if name == "ImageExampleGen":
-    from components.image_example_gen import component  # pylint: disable=import-outside-toplevel
+    from components.image_example_gen import component  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
     return component.ImageExampleGen
   raise AttributeError(name)

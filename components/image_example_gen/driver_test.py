@@ -203,7 +203,7 @@ def test_local_dag_runner_reuses_examples_until_a_deep_file_changes(tree, tmp_pa
 def test_remote_trees_are_listed_and_fingerprinted_through_tf_io_gfile():
   """gs:// goes through tf.io.gfile (walk, stat): TensorFlow's in-memory ram:// file system
   takes the same path here (its modification times are all 0, so a change shows as a size)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   root = f"ram://driver-test-{os.getpid()}/data"
   files = images.digit_files({0: 3, 1: 3}, folder="c{digit}/sub")

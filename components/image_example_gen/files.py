@@ -46,7 +46,7 @@ def open_file(path: str, mode: str):
   """A binary file, local (Python's own, buffered) or remote (tf.io.gfile)."""
   if is_remote(path):
     return tf.io.gfile.GFile(path, mode)
-  return open(path, mode)  # pylint: disable=consider-using-with,unspecified-encoding
+  return open(path, mode)  # binary: the caller closes it
 
 
 def read_file(path: str) -> Tuple[Optional[str], bytes]:

@@ -45,8 +45,9 @@ def main(args) -> None:
       driver.InputProcessor, options=driver.fingerprint_options(exec_properties)
     )
   )
-  tfx_kfp_driver._run_driver(executor_input, inputs_spec)  # pylint: disable=protected-access
+  # TFX's driver entry point, with our input processor (no public hook takes one).
+  tfx_kfp_driver._run_driver(executor_input, inputs_spec)  # noqa: SLF001  (as said above)
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=tfx_kfp_driver._parse_flags)  # pylint: disable=protected-access
+  app.run(main, flags_parser=tfx_kfp_driver._parse_flags)  # noqa: SLF001  (TFX's own flags)

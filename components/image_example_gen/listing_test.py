@@ -23,7 +23,7 @@ def test_split_of_is_tfx_examplegens_partition():
   names += ["caf\u00e9/\u6771\u4eac.png", "dog/latin1_\udce9.png"]  # not UTF-8: its bytes
   for name in names:
     example = ingest.make_example(b"", name, "c", (1, 1, 1, 0.0))
-    index = base_example_gen_executor._PartitionFn(  # pylint: disable=protected-access
+    index = base_example_gen_executor._PartitionFn(  # noqa: SLF001  (TFX's own split rule)
       example, 3, [8, 9, 10], config
     )
     assert split_of(name) == ("train", "eval", "test")[index], name
