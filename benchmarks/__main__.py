@@ -6,6 +6,7 @@ Each benchmark replaces its own section of BENCHMARKS.md; run one alone with
 `python -m benchmarks.<name>` (see each module's docstring for its options).
 """
 
+import argparse
 import subprocess
 import sys
 
@@ -18,9 +19,13 @@ BENCHMARKS = (
   ["benchmarks.inference_benchmark", "--images", "20000", "--repeats", "3"],
   ["benchmarks.ensemble_benchmark", "--epochs", "3", "--rounds", "5"],
   ["benchmarks.refusal_benchmark", "--repeats", "7"],
+  ["benchmarks.rerun_benchmark", "--repeats", "3"],
 )
 
 if __name__ == "__main__":
+  argparse.ArgumentParser(
+    prog="python -m benchmarks", description=__doc__.split("\n\n")[0]
+  ).parse_args()
   for module, *args in BENCHMARKS:
     print(f"[benchmarks] python -m {module} {' '.join(args)}", flush=True)
     subprocess.run([sys.executable, "-m", module, *args], check=True)

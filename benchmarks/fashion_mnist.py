@@ -5,6 +5,7 @@ python -m benchmarks.fashion_mnist --splits DEST    # DEST/<train|eval|test>/<cl
 python -m benchmarks.fashion_mnist --copies 10 DEST # DEST/<class>/<copy>/<name>.png (700,000)
 """
 
+import argparse
 import gzip
 import json
 import os
@@ -133,8 +134,20 @@ def repeat_on_splits(work: str, repeats: int, run) -> list:
   return results
 
 
-if __name__ == "__main__":
-  if "--copies" in sys.argv:
-    print(export_copies(sys.argv[-1], int(sys.argv[sys.argv.index("--copies") + 1])))
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(
+    prog="python -m benchmarks.fashion_mnist",
+    description="Exports Debian's Fashion-MNIST as PNG class folders; prints the folder.",
+  )
+  parser.add_argument("dest", help="The folder to write (reused when complete).")
+  parser.add_argument("--splits", action="store_true", help="Pre-split train/eval/test folders.")
+  parser.add_argument("--copies", type=int, help="That many renamed copies of every image.")
+  args = parser.parse_args(argv)
+  if args.copies:
+    print(export_copies(args.dest, args.copies))
   else:
-    print(export(sys.argv[-1], splits="--splits" in sys.argv))
+    print(export(args.dest, splits=args.splits))
+
+
+if __name__ == "__main__":
+  main()

@@ -458,8 +458,3 @@ def parse(
     check(cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.name in args}))
     for cls in settings
   )
-
-
-def from_args(argv: Optional[List[str]] = None) -> PipelineConfig:
-  """Builds and validates the config from defaults, environment and flags."""
-  return parse(argv)[0]

@@ -10,11 +10,17 @@ import pytest
 
 from pipeline import cloud, configs, inputs
 
+
+def _config(argv):
+  """The checked PipelineConfig of a command line (defaults, environment, flags)."""
+  return configs.parse(argv)[0]
+
+
 ROOT = __file__.rsplit("/pipeline/", 1)[0]
 
 
 def test_flags_override_defaults(tmp_path):
-  config = configs.from_args(
+  config = _config(
     [
       "--data-dir",
       str(tmp_path),
@@ -50,7 +56,7 @@ def test_flags_override_defaults(tmp_path):
 
 
 def test_training_flags():
-  config = configs.from_args(
+  config = _config(
     [
       "--model",
       "efficientnet",
@@ -80,48 +86,43 @@ def test_training_flags():
     "disk",
     0,
   )
-  defaults = configs.from_args([])
+  defaults = _config([])
   assert (defaults.augment, defaults.class_weights, defaults.tune) == ([], "auto", False)
-  assert configs.from_args(["--augment", "none"]).augment == []
-  assert (defaults.lr_schedule, configs.from_args(["--lr-schedule", "plateau"]).lr_schedule) == (
+  assert _config(["--augment", "none"]).augment == []
+  assert (defaults.lr_schedule, _config(["--lr-schedule", "plateau"]).lr_schedule) == (
     "cosine",
     "plateau",
   )
 
 
 def test_each_family_has_its_default_variant_and_the_cnn_none():
-  assert [configs.from_args(["--model", m]).variant for m in ("cnn", "efficientnet")] == [
+  assert [_config(["--model", m]).variant for m in ("cnn", "efficientnet")] == [
     None,
     "b0",
   ]
-  mobilenet = configs.from_args(["--model", "mobilenet", "--weights", __file__])
+  mobilenet = _config(["--model", "mobilenet", "--weights", __file__])
   assert (mobilenet.model_variant, mobilenet.variant, mobilenet.weights) == (None, "v2", __file__)
-  large = configs.from_args(["--model", "mobilenet", "--model-variant", "v3large"])
+  large = _config(["--model", "mobilenet", "--model-variant", "v3large"])
   assert large.variant == "v3large"
 
 
 def test_environment_sets_defaults_and_flags_win(monkeypatch):
   monkeypatch.setenv("IMAGE_PIPELINE_EPOCHS", "5")
   monkeypatch.setenv("IMAGE_PIPELINE_OUTPUT_DIR", "/tmp/elsewhere")
-  assert configs.from_args([]).epochs == 5
-  assert configs.from_args([]).serving_model_dir == "/tmp/elsewhere/serving_model"
-  assert configs.from_args(["--epochs", "3"]).epochs == 3
+  assert _config([]).epochs == 5
+  assert _config([]).serving_model_dir == "/tmp/elsewhere/serving_model"
+  assert _config(["--epochs", "3"]).epochs == 3
   monkeypatch.setenv("IMAGE_PIPELINE_AUGMENT", "flip,rotation")
   monkeypatch.setenv("IMAGE_PIPELINE_TUNE", "true")
-  assert configs.from_args([]).augment == ["flip", "rotation"] and configs.from_args([]).tune
+  assert _config([]).augment == ["flip", "rotation"] and _config([]).tune
 
 
 def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
   beam_args = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
-  assert (
-    configs.from_args([f"--beam-pipeline-args={' '.join(beam_args)}"]).beam_pipeline_args
-    == beam_args
-  )
-  assert (
-    configs.from_args(["--beam-pipeline-args", " ".join(beam_args)]).beam_pipeline_args == beam_args
-  )
+  assert _config([f"--beam-pipeline-args={' '.join(beam_args)}"]).beam_pipeline_args == beam_args
+  assert _config(["--beam-pipeline-args", " ".join(beam_args)]).beam_pipeline_args == beam_args
   monkeypatch.setenv("IMAGE_PIPELINE_BEAM_PIPELINE_ARGS", " ".join(beam_args))
-  assert configs.from_args([]).beam_pipeline_args == beam_args
+  assert _config([]).beam_pipeline_args == beam_args
 
 
 @pytest.mark.parametrize(
@@ -185,7 +186,7 @@ def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
 )
 def test_bad_settings_are_config_errors(argv, message):
   with pytest.raises(configs.ConfigError, match=message):
-    configs.from_args(argv)
+    _config(argv)
 
 
 @pytest.mark.parametrize("settings", configs.SETTINGS, ids=lambda cls: cls.__name__)
@@ -211,27 +212,27 @@ def test_flags_take_their_values_and_help_from_the_fields(monkeypatch):
 def test_bad_environment_values_name_the_variable(monkeypatch):
   monkeypatch.setenv("IMAGE_PIPELINE_EPOCHS", "ten")
   with pytest.raises(configs.ConfigError, match="IMAGE_PIPELINE_EPOCHS='ten'"):
-    configs.from_args([])
+    _config([])
   monkeypatch.setenv("IMAGE_PIPELINE_EPOCHS", "3")
   monkeypatch.setenv("IMAGE_PIPELINE_SPLITS", "train=8,eval=x")
   with pytest.raises(configs.ConfigError, match="IMAGE_PIPELINE_SPLITS"):
-    configs.from_args([])
+    _config([])
   monkeypatch.delenv("IMAGE_PIPELINE_SPLITS")
   monkeypatch.setenv("IMAGE_PIPELINE_CACHE", "ram")
   with pytest.raises(
     configs.ConfigError,
     match="^environment variable IMAGE_PIPELINE_CACHE='ram': must be one of auto, memory, disk",
   ):
-    configs.from_args([])
+    _config([])
   monkeypatch.setenv("IMAGE_PIPELINE_CACHE", "disk")
   monkeypatch.setenv("IMAGE_PIPELINE_DROPOUT", "1.5")
   with pytest.raises(configs.ConfigError, match="IMAGE_PIPELINE_DROPOUT='1.5': must be between"):
-    configs.from_args([])
+    _config([])
 
 
 def test_input_needs_two_non_empty_class_folders(tmp_path):
   def describe(path):
-    return inputs.describe_input(configs.from_args(["--data-dir", str(path)]))
+    return inputs.describe_input(_config(["--data-dir", str(path)]))
 
   (tmp_path / "cat").mkdir()
   (tmp_path / "cat" / "a.png").write_bytes(b"x")
@@ -301,11 +302,11 @@ def test_booleans_in_the_environment_are_read_strictly_and_undone_by_their_no_fl
   monkeypatch, text, value
 ):
   monkeypatch.setenv("IMAGE_PIPELINE_KEEP_DUPLICATES", text)
-  assert configs.from_args([]).keep_duplicates is value
-  assert configs.from_args(["--no-keep-duplicates"]).keep_duplicates is False
+  assert _config([]).keep_duplicates is value
+  assert _config(["--no-keep-duplicates"]).keep_duplicates is False
   monkeypatch.setenv("IMAGE_PIPELINE_KEEP_DUPLICATES", {"1": "0"}.get(text, "off"))
-  assert configs.from_args([]).keep_duplicates is False
-  assert configs.from_args(["--keep-duplicates"]).keep_duplicates is True
+  assert _config([]).keep_duplicates is False
+  assert _config(["--keep-duplicates"]).keep_duplicates is True
 
 
 @pytest.mark.parametrize("variable", ["KEEP_DUPLICATES", "TUNE", "NO_CACHE"])
@@ -316,7 +317,7 @@ def test_a_boolean_that_is_not_one_names_its_variable(monkeypatch, variable):
     match=f"^environment variable IMAGE_PIPELINE_{variable}='maybe': expected one of "
     "1/true/yes/on/0/false/no/off, got 'maybe'$",
   ):
-    configs.from_args([])
+    _config([])
 
 
 def test_each_variable_is_named_after_its_flag(monkeypatch):
@@ -325,8 +326,8 @@ def test_each_variable_is_named_after_its_flag(monkeypatch):
       flag = field.metadata.get("flag") or "--" + field.name.replace("_", "-")
       assert configs.env_name(field) == "IMAGE_PIPELINE_" + flag[2:].replace("-", "_").upper()
   monkeypatch.setenv("IMAGE_PIPELINE_NO_CACHE", "1")  # --no-cache's (the field: no_cache)
-  assert configs.from_args([]).enable_cache is False
-  assert configs.from_args(["--no-no-cache"]).enable_cache is True
+  assert _config([]).enable_cache is False
+  assert _config(["--no-no-cache"]).enable_cache is True
   monkeypatch.setenv(
     "IMAGE_PIPELINE_COMPILE", "spec.json"
   )  # --compile's (CompileOptions.spec_path)
@@ -345,7 +346,7 @@ def test_an_unknown_variable_is_named_on_one_warning_line(monkeypatch, capsys):
     "IMAGE_PIPELINE_COLOUR",
     "IMAGE_PIPELINE_EPOCH (IMAGE_PIPELINE_EPOCHS?)",
   ]
-  assert configs.from_args([]).epochs == 10
+  assert _config([]).epochs == 10
   assert capsys.readouterr().err == (
     "warning: not a setting, ignored: IMAGE_PIPELINE_COLOUR, "
     "IMAGE_PIPELINE_EPOCH (IMAGE_PIPELINE_EPOCHS?)\n"

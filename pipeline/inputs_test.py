@@ -13,8 +13,13 @@ from pipeline.pipeline import create_pipeline
 from tests import images
 
 
+def _config(argv):
+  """The checked PipelineConfig of a command line (defaults, environment, flags)."""
+  return configs.parse(argv)[0]
+
+
 def _example_gen_config(argv):
-  config = configs.from_args(argv)
+  config = _config(argv)
   pipeline = create_pipeline(config, inputs.describe_input(config))
   [example_gen] = [c for c in pipeline.components if c.id == "ImageExampleGen"]
   return executor.unpack_custom_config(dict(example_gen.exec_properties))
@@ -36,20 +41,20 @@ def test_keep_duplicates_flag_and_environment_reach_the_component(tree, monkeypa
 def test_the_output_dir_inside_the_data_dir_is_never_a_class(tree, monkeypatch):
   monkeypatch.chdir(tree)  # `--data-dir .` with the default output dir, tfx_output
   images.write_tree("tfx_output", {"report/confusion_matrix.png": b"png"})
-  config = configs.from_args(["--data-dir", "."])
+  config = _config(["--data-dir", "."])
   assert inputs.describe_input(config).classes == ["c0", "c1"]
   assert _example_gen_config(["--data-dir", "."])["skip_dirs"] == [os.path.join(tree, "tfx_output")]
 
 
 def test_classes_named_but_not_found_stop_before_any_stage(tree):
   with pytest.raises(configs.ConfigError, match="not found in .*: zz"):
-    inputs.describe_input(configs.from_args(["--data-dir", tree, "--classes", "c0,c1,zz"]))
+    inputs.describe_input(_config(["--data-dir", tree, "--classes", "c0,c1,zz"]))
 
 
 def test_a_manifest_with_a_byte_order_mark_is_read(tmp_path):
   manifest = tmp_path / "labels.csv"
   manifest.write_text("Path , Label\ncats/a.png,cat\ndogs/b.png,dog\n", encoding="utf-8-sig")
-  source = inputs.describe_input(configs.from_args(["--data-dir", str(manifest)]))
+  source = inputs.describe_input(_config(["--data-dir", str(manifest)]))
   assert [s.pattern for s in source.input_config.splits] == ["labels.csv"]
   assert source.classes == ["cat", "dog"]
 
@@ -87,7 +92,7 @@ def test_span_and_version_are_resolved_by_tfx_utilities(tmp_path):
 
 def test_the_compiled_input_config_keeps_the_placeholders(tmp_path):
   images.write_tree(str(tmp_path / "day-3"), images.digit_files({0: 1, 1: 1}, folder="c{digit}"))
-  config = configs.from_args(["--data-dir", str(tmp_path / "day-{SPAN}")])
+  config = _config(["--data-dir", str(tmp_path / "day-{SPAN}")])
   pipeline = create_pipeline(config, inputs.describe_input(config))
   [example_gen] = [c for c in pipeline.components if c.id == "ImageExampleGen"]
   assert json.loads(example_gen.exec_properties["input_config"])["splits"] == [

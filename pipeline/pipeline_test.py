@@ -8,6 +8,11 @@ from pipeline.pipeline import create_pipeline
 from tests import images
 
 
+def _config(argv):
+  """The checked PipelineConfig of a command line (defaults, environment, flags)."""
+  return configs.parse(argv)[0]
+
+
 def _tree(root, splits=("",)):
   png = images.encode(images.digit_pixels(1)[0][0], "png")
   images.write_tree(
@@ -18,7 +23,7 @@ def _tree(root, splits=("",)):
 
 
 def _components(argv):
-  config = configs.from_args(argv)
+  config = _config(argv)
   pipeline = create_pipeline(config, sources.describe(config.data_dir))
   return {c.id: c for c in pipeline.components}
 
