@@ -11,7 +11,7 @@ from tests import images
 def _pipeline(tmp_path, *flags):
   png = images.encode(images.digit_pixels(1)[0][0], "png")
   images.write_tree(str(tmp_path / "data"), {f"{c}/{i}.png": png for c in "ab" for i in range(2)})
-  config = configs.from_args(
+  (config,) = configs.parse(
     ["--data-dir", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out"), *flags]
   )
   return create_pipeline(config, sources.describe(config.data_dir))
