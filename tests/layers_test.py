@@ -196,3 +196,33 @@ def test_a_planted_import_module_of_a_higher_layer_fails(tmp_path):
   )
   assert upward(edges) == ["trainer_module.y (4) imports reporting.x (2)"]
   assert training_imports(edges) == ["pipeline.z imports trainer_module.train"]
+
+
+def imported_tests(root: str = ROOT) -> List[str]:
+  """'<test file>: <test module>' for each test module a test module imports."""
+  found = []
+  for folder, dirs, files in os.walk(root):
+    dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS - {"tests"} and not d.startswith(".")]
+    for name in files:
+      if name.endswith("_test.py"):
+        path = os.path.join(folder, name)
+        with open(path) as f:
+          tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+          found += [
+            f"{os.path.relpath(path, root)}: {n}" for n in _named(node, "") if n.endswith("_test")
+          ]
+  return sorted(found)
+
+
+def test_no_test_module_imports_another(tmp_path):
+  """Shared test helpers live in tests/ (images.py, runs.py, ...), not in other test modules;
+  shown to fail on a planted one."""
+  assert imported_tests() == []
+  (tmp_path / "a").mkdir()
+  (tmp_path / "a" / "one_test.py").write_text("from a import (\n  two_test,\n)\n")
+  (tmp_path / "a" / "three_test.py").write_text("import a.four_test\n")
+  assert imported_tests(str(tmp_path)) == [
+    "a/one_test.py: a.two_test",
+    "a/three_test.py: a.four_test",
+  ]

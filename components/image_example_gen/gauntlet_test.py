@@ -17,13 +17,12 @@ from tfx.orchestration import metadata
 from components.image_example_gen import (
   ImageExampleGen,
   checks,
-  executor_test,
   files,
   ingest,
   spans,
   spool,
 )
-from tests import images, listings, records
+from tests import images, ingestion, listings, records
 
 pytestmark = pytest.mark.integration  # Beam, TFX executors, training or subprocesses
 
@@ -199,7 +198,7 @@ def _assert_counts_add_up(report):
 def test_class_tree_gauntlet(gauntlet, tmp_path):
   root, written, rejected, output_dir = gauntlet
   with deadline(120):
-    examples = executor_test.run_executor(
+    examples = ingestion.run_executor(
       root,
       str(tmp_path / "out"),
       splits={"train": 1, "eval": 1},
@@ -241,7 +240,7 @@ def test_class_tree_gauntlet(gauntlet, tmp_path):
 def test_keep_duplicates_writes_every_copy_but_never_conflicting_labels(gauntlet, tmp_path):
   root, written, rejected, output_dir = gauntlet
   with deadline(120):
-    examples = executor_test.run_executor(
+    examples = ingestion.run_executor(
       root,
       str(tmp_path / "out"),
       splits={"train": 1, "eval": 1},
@@ -293,7 +292,7 @@ def test_manifest_gauntlet(gauntlet, tmp_path):
     f.write("path,label\n" + "".join(f"{path},{label}\n" for path, label in rows))
   try:
     with deadline(120):
-      examples = executor_test.run_executor(
+      examples = ingestion.run_executor(
         manifest, str(tmp_path / "out"), splits={"train": 1, "eval": 1}, classes=["cat", "dog"]
       )
   finally:
@@ -330,7 +329,7 @@ def test_pre_split_folders_keep_their_split_and_share_no_image(tmp_path):
   train_copy = next(n for n in tree if n.startswith("train/0/"))
   tree["test/0/leaked.png"] = tree[train_copy]  # the same image in train and test
   images.write_tree(str(tmp_path / "data"), tree)
-  examples = executor_test.run_executor(str(tmp_path / "data"), str(tmp_path / "out"))
+  examples = ingestion.run_executor(str(tmp_path / "data"), str(tmp_path / "out"))
   report = _report(examples)
   # Written once, the first in path order below the data root: test/ before train/.
   assert {n: (s["written"], s["found"]) for n, s in report["splits"].items()} == {
@@ -384,7 +383,7 @@ def test_class_missing_from_train_stops_before_training(tmp_path):
     tree[f"{split}/{name}"] = data
   images.write_tree(str(tmp_path / "data"), tree)
   with pytest.raises(ValueError, match="2 appear in eval but not in train") as raised:
-    executor_test.run_executor(str(tmp_path / "data"), str(tmp_path / "out"))
+    ingestion.run_executor(str(tmp_path / "data"), str(tmp_path / "out"))
   assert raised.value.report["images_found"] == 7  # the report travels with the error
 
 
@@ -396,7 +395,7 @@ def test_class_imbalance_is_reported(tmp_path):
     for i, (name, data) in enumerate(sorted(files.items()))
   }
   images.write_tree(str(tmp_path / "data"), tree)
-  report = _report(executor_test.run_executor(str(tmp_path / "data"), str(tmp_path / "out")))
+  report = _report(ingestion.run_executor(str(tmp_path / "data"), str(tmp_path / "out")))
   assert report["warnings"] == [
     "class imbalance in train: cat has 20 images, dog only 1 (20x); "
     "consider more dog images or class weights"
@@ -415,7 +414,7 @@ def test_a_class_name_that_is_not_utf8_is_rejected_and_named(tmp_path):
     match=r"no training image for class\(es\) caf\\xe9 "
     r"\(2 files: 2 undecodable_name\)",
   ) as raised:
-    executor_test.run_executor(
+    ingestion.run_executor(
       str(tmp_path / "data"), str(tmp_path / "out"), splits={"train": 1, "eval": 1}
     )
   report = raised.value.report
