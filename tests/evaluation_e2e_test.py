@@ -23,24 +23,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = {0: "zebra", 1: "ant", 2: "moth", 3: "Owl"}  # sorted: Owl, ant, moth, zebra
-# One epoch at a rate that barely moves the weights: a model that surely makes mistakes (at the
-# default rate one epoch already classifies these digits perfectly).
-WEAK = (
-  "--epochs",
-  "1",
-  "--learning-rate",
-  "1e-5",
-  "--image-size",
-  "16",
-  "--accuracy-threshold",
-  "0",
-  "--min-class-recall",
-  "0",
-  "--min-class-precision",
-  "0",
-  "--change-threshold",
-  "-1",
-)
+WEAK = (*runs.WEAK, "--change-threshold", "-1")  # any weak model is pushed
 
 
 def add_digits(root, per_class):
