@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any, Dict, Optional
 
+from absl import logging
 from tfx import v1 as tfx
 from tfx.orchestration.kubeflow import decorators
 
@@ -48,7 +49,7 @@ def record_failed_run(final_status: str, pipeline_name: str, output_dir: str, da
   status = json.loads(final_status)
   ended = outcome(status)
   if ended is None:
-    print("[RunRecordOnExit] the run succeeded: RunReport wrote its record", flush=True)
+    logging.info("The run succeeded: RunReport wrote its record")
     return None
   context = RunContext(pipeline_name=pipeline_name, output_dir=output_dir, data_dir=data_dir)
   record, _ = finish.finish_run(context, ended, run_id(status))

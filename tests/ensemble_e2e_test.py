@@ -131,11 +131,20 @@ def test_the_summary_lists_each_member_beside_the_ensemble_on_the_gated_split(en
     {"model": "cnn", "seed": 3},
     {"model": "cnn", "seed": 4},
   ]
-  phases = {e["phase"] for e in summary["training"]["epoch_log"]}
-  assert phases == {"member_1_train", "member_2_train"}
+  phases = [e["phase"] for e in summary["training"]["epoch_log"]]
+  assert set(phases) == {"member_1_train", "member_2_train"}
+  # Epochs per member, counted from the training log (early stopping may end one sooner).
+  per_member = [phases.count(f"member_{i}_train") for i in (1, 2)]
+  assert summary["training"]["member_epochs"] == per_member
+  assert [m["epochs"] for m in block["members"]] == per_member
   assert "[Trainer] ensemble member 2/2: cnn, seed 4" in result.stdout
   assert f"  ensemble of 2: {block['accuracy']:.4f} on test; members cnn (seed 3) " in result.stdout
   with open(os.path.join(summary["report_dir"], "model_card.md")) as f:
     card = f.read()
   assert "### Ensemble" in card
-  assert f"| member 2: cnn | 4 | {block['members'][1]['accuracy']:.4f} |" in card
+  assert f"| member 2: cnn | 4 | {per_member[1]} | {block['members'][1]['accuracy']:.4f} |" in card
+  # A member better than the ensemble is named on the console and in the card; else no line.
+  best = max(m["accuracy"] for m in block["members"])
+  assert (best > block["accuracy"]) == any(
+    w.startswith("the ensemble (") for w in summary["warnings"]
+  )

@@ -12,6 +12,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -21,6 +22,7 @@ import tensorflow as tf
 
 from components import warmup
 from components.serving_check import executor as serving_check
+from pipeline import console
 from pipeline.sample_data import export_digits
 from reporting import escape
 from reporting.publish import FILES as REPORT_FILES
@@ -95,7 +97,9 @@ NOISE = (
 def test_the_console_is_a_few_readable_lines_and_the_rest_is_in_the_log(first_run):
   _, output_dir, result, summary = first_run
   lines = result.stdout.splitlines()
-  assert len(lines) <= 50, "\n".join(lines)
+  # At most 50 lines, not counting the "still running" lines a slow machine adds.
+  steady = [line for line in lines if not re.search(r": running for \d+ s$", line)]
+  assert len(steady) <= 50, "\n".join(lines)
   assert result.stderr == ""
   assert not [line for line in lines if any(noise in line for noise in NOISE)]
   epochs = [line for line in lines if line.startswith("[Trainer] epoch ")]
@@ -104,8 +108,8 @@ def test_the_console_is_a_few_readable_lines_and_the_rest_is_in_the_log(first_ru
   history = os.path.join(output_dir, "runs", summary["run_id"].replace(":", "") + ".json")
   with open(history) as f:
     assert json.load(f)["pushed_model_path"] == summary["pushed_model_path"]
-  for stage in STAGES:  # each stage: a start line and an end line with its seconds
-    assert f"[pipeline] {stage} ..." in lines
+  for stage in STAGES:  # each stage: an end line with its seconds, a start line if not quick
+    assert (f"[pipeline] {stage} ..." in lines) == (stage not in console.QUICK_STAGES), stage
     assert any(line.startswith(f"[pipeline] {stage} done in ") for line in lines)
   with open(summary["log"]) as f:
     log = f.read()

@@ -52,7 +52,8 @@ def test_four_scheduled_days_learn_over_time_and_name_the_drift(tmp_path):
   assert (first["span"], first["spans"]) == (1, [1]) and first["data_dir"] == path
   assert "  span: 1 ingested; trained on span 1" in result.stdout
   assert first["drift"]["baseline"] is None
-  assert "  drift: no earlier data to compare with" in result.stdout
+  assert "[DriftCheck] no earlier statistics to compare with (first run)" in result.stdout
+  assert "  drift:" not in result.stdout  # the summary does not say it twice
   assert first["training"]["warm_start"] == {
     "from": None,
     "reason": "no blessed model to start from",

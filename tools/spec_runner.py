@@ -279,7 +279,8 @@ class SpecRunner:
     name = self.exit_handler
     if name is None:
       return
-    print(f"[spec_runner] {name}: running ({state})", flush=True)
+    if state != "SUCCEEDED":  # after a success it has nothing to say
+      print(f"[spec_runner] {name}: running ({state})", flush=True)
     self.final_status = json.dumps(
       {
         "state": state,
