@@ -96,7 +96,7 @@ def test_four_scheduled_days_learn_over_time_and_name_the_drift(tmp_path):
   assert second["thresholds"]["change"] == 0.0
   with open(os.path.join(second["report_dir"], "model_card.md")) as f:
     card = f.read()
-  assert "- Trained on spans 2, 1; gated on span 2" in card
+  assert "- Span: 2 ingested; trained on spans 2, 1" in card
   started = (
     f"Warm start: from the last blessed model (run {first['run_id']}), 2 epochs at 0.1x the "
     "learning rate"

@@ -211,10 +211,12 @@ def test_compiled_spec_runs_scheduled_days_and_pushes_a_model_that_serves(tmp_pa
   assert blocked["drift"]["baseline"]["span"] == 2
   assert blocked["serving"]["version"] == second["pushed_version"]
 
-  # A day whose data has one class: ImageExampleGen's task fails, and the spec's exit handler
-  # writes the run's record (on Vertex AI nothing else would).
+  # A day whose files are all text: ImageExampleGen's task fails (no training image), and the
+  # spec's exit handler writes the run's record (on Vertex AI nothing else would).
   bad = str(tmp_path / "bad")
-  images.write_tree(os.path.join(bad, "day-5"), images.digit_files({0: 10}))
+  images.write_tree(
+    os.path.join(bad, "day-5"), {f"{c}/{i}.png": b"not an image" for c in "01" for i in range(5)}
+  )
   result, failed = _run(spec, out, 5, "--param", f"data_root={bad}", expect=1)
   assert (failed["run_id"], failed["status"], failed["exit_code"]) == ("day-5", "failed", 1)
   assert failed["failed_stage"] == "ImageExampleGen"
