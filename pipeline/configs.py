@@ -39,6 +39,7 @@ GROUPS = {
   "input": "input data",
   "schedule": "scheduled runs: span window and drift between spans",
   "training": "training",
+  "labels": "likely label errors in the labelled images",
   "evaluation": "evaluation gates (the model is pushed only when all hold)",
   "serving": "serving",
   "run": "run",
@@ -176,6 +177,22 @@ class PipelineConfig(TrainingConfig):
     False,
     "Add a Tuner stage (Keras Tuner random search over learning rate, dropout and width) "
     "whose best values the Trainer uses.",
+  )
+  find_label_issues: bool = setting(
+    False,
+    "Look for likely label errors in every split: out-of-sample probabilities of each image "
+    "(the train split's from --label-issue-folds models, each trained with the Trainer's "
+    "settings on the other folds, in a stage of its own, LabelIssues; the held-out splits' "
+    "from the trained model) and cleanlab's confident learning; writes label_issues.csv and "
+    "label_issues.png to the report.",
+    group="labels",
+  )
+  label_issue_folds: int = setting(
+    3,
+    "Folds of the train split with --find-label-issues: a model is trained per fold (on the "
+    "others), so LabelIssues takes about K - 1 times the Trainer's time.",
+    bounds=(2, 20),
+    group="labels",
   )
   accuracy_threshold: float = setting(
     0.8, "Overall eval accuracy needed to bless the model.", bounds=(0.0, 1.0), group="evaluation"

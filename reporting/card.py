@@ -4,7 +4,7 @@ reporting/run_text.py's lines, as the console shows them."""
 
 from typing import Any, Dict, List, Optional
 
-from reporting import console_text, escape, run_text
+from reporting import console_text, escape, label_issues, run_text
 from schemas import nodes
 from schemas.outcomes import StageState
 from schemas.run_record import RunRecord
@@ -245,6 +245,7 @@ def model_card(record: RunRecord) -> str:
   lines += [f"- Advice: {escape.markdown(record.advice)}"] if record.advice else []
   lines += _ensemble_lines(record.ensemble or {})
   lines += _mistakes_lines(record.predictions or {})
+  lines += label_issues.card_lines(record.label_issues)
   lines += ["## Gates", ""] + (
     [f"- FAILED: {escape.markdown(f)}" for f in record.failed_gates] or ["- All passed."]
   )

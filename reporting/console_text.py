@@ -3,7 +3,7 @@
 import os
 from typing import Any, Dict, List, Optional
 
-from reporting import escape, inference, run_text
+from reporting import escape, inference, label_issues, run_text
 from schemas import nodes
 from schemas.outcomes import StageState
 from schemas.run_record import RunRecord
@@ -148,6 +148,8 @@ def format_summary(record: RunRecord) -> str:
     lines.append(ensemble_line(record.ensemble))
   if record.predictions:
     lines.append(mistakes_line(record.predictions))
+  if record.label_issues:
+    lines.append(label_issues.console_line(record.label_issues))
   lines += [f"data warning: {w}" for w in record.data_warnings]
   lines += [
     f"data anomaly in {split}: {feature}: {description}"

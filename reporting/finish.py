@@ -16,7 +16,7 @@ import uuid
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from reporting import build as builder
-from reporting import console_text, explanations, predictions, publish
+from reporting import console_text, explanations, label_issues, predictions, publish
 from reporting.build import RunContext
 from reporting.outcome import Outcome
 from schemas import filenames
@@ -107,8 +107,9 @@ def finish_run(
 
 
 def report(record: RunRecord, context: RunContext) -> None:
-  """The report's files (card, plots, predictions.csv, galleries), under the output dir and
-  beside a pushed version, from one pass of the gated split through the model."""
+  """The report's files (card, plots, predictions.csv, galleries; label_issues.csv with
+  --find-label-issues), under the output dir and beside a pushed version, from one pass of the
+  gated split through the model."""
   started = time.monotonic()
   scored = predictions.for_record(record)
   if scored is not None:
@@ -117,7 +118,10 @@ def report(record: RunRecord, context: RunContext) -> None:
       "gradcam_skipped": explanations.gradcam_skipped(record),
     }
   builder.add_ensemble(record, predictions.member_accuracies(scored) if scored else [])
-  record.report_dir = publish.publish(record, context.output_dir, context.serving_model_dir, scored)
+  issues = label_issues.for_record(record, scored)
+  record.report_dir = publish.publish(
+    record, context.output_dir, context.serving_model_dir, scored, issues
+  )
   record.report_seconds = round(time.monotonic() - started, 1)
 
 

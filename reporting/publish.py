@@ -4,7 +4,7 @@ a pushed model as serving_model/reports/<version>."""
 import os
 from typing import List, Optional
 
-from reporting import card, explanations, plots, predictions
+from reporting import card, explanations, label_issues, plots, predictions
 from schemas import filenames
 from schemas.run_record import RunRecord
 
@@ -15,14 +15,18 @@ FILES = (
   "training_curves.png",
   "calibration.png",
   filenames.PREDICTIONS_CSV,
-) + explanations.FILES
+) + explanations.FILES  # a run's report; with --find-label-issues also LABEL_ISSUES_FILES
+LABEL_ISSUES_FILES = (filenames.LABEL_ISSUES_CSV, filenames.LABEL_ISSUES_GALLERY)
 
 
 def write_report(
-  record: RunRecord, report_dir: str, scored: Optional[predictions.Scored] = None
+  record: RunRecord,
+  report_dir: str,
+  scored: Optional[predictions.Scored] = None,
+  issues: Optional[label_issues.Found] = None,
 ) -> List[str]:
   """Writes the report files that the record has data for (predictions.csv: `scored`, the
-  gated split through the model); returns their paths."""
+  gated split through the model; label_issues.csv and .png: `issues`); returns their paths."""
   import tensorflow as tf  # noqa: PLC0415  (gs:// report dirs)
 
   tf.io.gfile.makedirs(report_dir)
@@ -39,6 +43,14 @@ def write_report(
     text("per_class.md", card.per_class_table(record))
   if scored is not None:
     text(filenames.PREDICTIONS_CSV, predictions.csv_text(scored))
+  if issues is not None:
+    text(filenames.LABEL_ISSUES_CSV, label_issues.csv_text(issues.issues))
+    label_issues.plot_gallery(issues, os.path.join(report_dir, filenames.LABEL_ISSUES_GALLERY))
+    written.append(os.path.join(report_dir, filenames.LABEL_ISSUES_GALLERY))
+  else:  # an earlier run's, in the same folder: never taken for this run's
+    for name in LABEL_ISSUES_FILES:
+      if tf.io.gfile.exists(os.path.join(report_dir, name)):
+        tf.io.gfile.remove(os.path.join(report_dir, name))
   figures = (
     ("confusion_matrix.png", plots.plot_confusion_matrix, metrics.get("confusion_matrix")),
     (
@@ -61,15 +73,16 @@ def publish(
   output_dir: str,
   serving_model_dir: str,
   scored: Optional[predictions.Scored] = None,
+  issues: Optional[label_issues.Found] = None,
 ) -> str:
   """The report under output_dir/report, and beside a pushed model as reports/<version>.
 
   Returns the directory next to the pushed model, or output_dir/report when nothing was pushed.
   """
   local = os.path.join(output_dir, filenames.REPORT_DIR)
-  write_report(record, local, scored)
+  write_report(record, local, scored, issues)
   if not record.pushed_version:
     return local
   beside = os.path.join(serving_model_dir, filenames.SERVING_REPORTS, record.pushed_version)
-  write_report(record, beside, scored)
+  write_report(record, beside, scored, issues)
   return beside
