@@ -4,7 +4,14 @@ reporting/run_text.py's lines, as the console shows them."""
 
 from typing import Any, Dict, List, Optional
 
-from reporting import console_text, escape, label_issues, run_text
+from reporting import (
+  console_text,
+  escape,
+  inference,
+  label_issues,
+  prediction_drift,
+  run_text,
+)
 from schemas import nodes
 from schemas.outcomes import StageState
 from schemas.run_record import RunRecord
@@ -44,6 +51,46 @@ def per_class_table(record: RunRecord) -> str:
       + " |"
     )
   return "\n".join(rows) + "\n"
+
+
+def _prediction_drift_lines(drift: Dict[str, Any]) -> List[str]:
+  """This run's predictions against the previous inference run's, measure by measure."""
+  if not drift.get("baseline"):
+    return [_item(prediction_drift.console_line(drift))]
+  run = escape.code(drift["baseline"]["run_id"])
+  linf, js, top = drift["l_infinity"], drift["jensen_shannon"], drift["mean_top_probability"]
+
+  def bound(check: Dict[str, Any]) -> str:
+    return f"{check['threshold']:g}" if check["threshold"] else "not checked"
+
+  def drifted(check: Dict[str, Any]) -> str:
+    return "**yes**" if check["drifted"] else "no"
+
+  return [
+    f"- Prediction drift against run {run}: "
+    + ("**" + ", ".join(drift["drifted"]).replace("_", " ") + "**" if drift["drifted"] else "none"),
+    "",
+    "| measure | distance | bound | drifted |",
+    "|---|---:|---:|---|",
+    f"| predicted classes, L-infinity (class {escape.markdown(linf['class'])}: "
+    f"{linf['share']:.2f}, was {linf['previous_share']:.2f}) | {linf['distance']:.4f} | "
+    f"{bound(linf)} | {drifted(linf)} |",
+    f"| predicted classes, Jensen-Shannon divergence | {js['distance']:.4f} | {bound(js)} | "
+    f"{drifted(js)} |",
+    f"| mean top probability ({top['current']:.4f}, was {top['previous']:.4f}) | "
+    f"{top['change']:+.4f} | {bound(top)} | {drifted(top)} |",
+  ]
+
+
+def _inference_lines(block: Optional[Dict[str, Any]]) -> List[str]:
+  """--infer-dir: what was scored, what to label next and the prediction drift."""
+  if not block:
+    return []
+  lines = ["", "## Batch inference", "", _item(inference.console_line(block))]
+  lines += [_item(line) for line in filter(None, [inference.to_label_line(block)])]
+  if block.get("prediction_drift"):
+    lines += _prediction_drift_lines(block["prediction_drift"])
+  return lines
 
 
 def _settings_lines(settings: Dict[str, Any]) -> List[str]:
@@ -256,5 +303,6 @@ def model_card(record: RunRecord) -> str:
       if check["blessed"]
       else f"- Serving check FAILED: {escape.markdown(check['reason'])}"
     )
+  lines += _inference_lines(record.inference)
   lines += ["", "Plots: confusion_matrix.png, training_curves.png, calibration.png.", ""]
   return "\n".join(lines)

@@ -60,3 +60,4 @@ PREDICTIONS_CSV = "predictions.csv"  # in report/ (the gated split) and inferenc
 LABEL_ISSUES_CSV = "label_issues.csv"  # in report/: likely label errors (--find-label-issues)
 LABEL_ISSUES_GALLERY = "label_issues.png"  # in report/: the first of them, with both labels
 INFERENCE_DIR = "inference"
+TO_LABEL_CSV = "to_label.csv"  # in inference/: what to label next, least confident first
