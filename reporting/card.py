@@ -5,6 +5,7 @@ reporting/run_text.py's lines, as the console shows them."""
 from typing import Any, Dict, List, Optional
 
 from reporting import (
+  class_metrics,
   console_text,
   escape,
   inference,
@@ -51,6 +52,40 @@ def per_class_table(record: RunRecord) -> str:
       + " |"
     )
   return "\n".join(rows) + "\n"
+
+
+def confusion_lines(record: RunRecord) -> List[str]:
+  """The most-confused class pairs of the gated split: images and share of the true class."""
+  matrix = record.metrics.get("confusion_matrix")
+  if not matrix:
+    return []
+  split = record.metrics.get("split", "eval")
+  pairs = class_metrics.confused_pairs(matrix)
+  lines = ["", "### Most confused classes", ""]
+  if not pairs:
+    return lines + [f"None: every {split} image was classified right.", ""]
+  return (
+    lines
+    + [
+      f"The {len(pairs)} (true, predicted) pairs of most {split} images, with their share of "
+      "the true class's images (the counts: confusion_matrix.png; as shares of each true "
+      "class: confusion_matrix_normalized.png).",
+      "",
+      "| true class | predicted as | images | share of the true class |",
+      "|---|---|---:|---:|",
+    ]
+    + [
+      f"| {escape.markdown(p['true'])} | {escape.markdown(p['predicted'])} | {p['images']} | "
+      f"{p['share_of_true']:.1%} |"
+      for p in pairs
+    ]
+    + [""]
+  )
+
+
+def per_class_markdown(record: RunRecord) -> str:
+  """per_class.md: the per-class table and the most-confused class pairs."""
+  return per_class_table(record) + "\n".join(confusion_lines(record))
 
 
 def _prediction_drift_lines(drift: Dict[str, Any]) -> List[str]:
@@ -284,7 +319,7 @@ def model_card(record: RunRecord) -> str:
       "in brackets the 95 % Wilson interval, wide for classes with few images.",
       "",
       per_class_table(record).rstrip(),
-      "",
+      *confusion_lines(record),
     ]
   else:  # e.g. a run that DriftCheck stopped before training
     lines += ["- Not evaluated: the run stopped before the Evaluator", ""]
@@ -304,5 +339,10 @@ def model_card(record: RunRecord) -> str:
       else f"- Serving check FAILED: {escape.markdown(check['reason'])}"
     )
   lines += _inference_lines(record.inference)
-  lines += ["", "Plots: confusion_matrix.png, training_curves.png, calibration.png.", ""]
+  lines += [
+    "",
+    "Plots: confusion_matrix.png, confusion_matrix_normalized.png, training_curves.png, "
+    "calibration.png.",
+    "",
+  ]
   return "\n".join(lines)

@@ -1,6 +1,7 @@
 """The run report's files, written from the run record: under <output dir>/report and beside
 a pushed model as serving_model/reports/<version>."""
 
+import functools
 import os
 from typing import List, Optional
 
@@ -12,6 +13,7 @@ FILES = (
   "model_card.md",
   "per_class.md",
   "confusion_matrix.png",
+  "confusion_matrix_normalized.png",
   "training_curves.png",
   "calibration.png",
   filenames.PREDICTIONS_CSV,
@@ -40,7 +42,7 @@ def write_report(
 
   text("model_card.md", card.model_card(record))
   if metrics.get("per_class"):
-    text("per_class.md", card.per_class_table(record))
+    text("per_class.md", card.per_class_markdown(record))
   if scored is not None:
     text(filenames.PREDICTIONS_CSV, predictions.csv_text(scored))
   if issues is not None:
@@ -53,6 +55,11 @@ def write_report(
         tf.io.gfile.remove(os.path.join(report_dir, name))
   figures = (
     ("confusion_matrix.png", plots.plot_confusion_matrix, metrics.get("confusion_matrix")),
+    (
+      "confusion_matrix_normalized.png",
+      functools.partial(plots.plot_confusion_matrix, normalize=True),
+      metrics.get("confusion_matrix"),
+    ),
     (
       "training_curves.png",
       plots.plot_training_curves,
