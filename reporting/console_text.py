@@ -148,8 +148,7 @@ def format_summary(record: RunRecord) -> str:
     lines.append(ensemble_line(record.ensemble))
   if record.predictions:
     lines.append(mistakes_line(record.predictions))
-  if record.label_issues:
-    lines.append(label_issues.console_line(record.label_issues))
+  lines += filter(None, [label_issues.console_line(record.label_issues)])
   lines += [f"data warning: {w}" for w in record.data_warnings]
   lines += [
     f"data anomaly in {split}: {feature}: {description}"

@@ -238,11 +238,20 @@ def for_record(record, scored: Optional[predictions.Scored]) -> Optional[Found]:
   return found
 
 
-def console_line(summary: LabelIssues) -> str:
+def _unknown(summary: Optional[LabelIssues]) -> bool:
+  """Nothing to say: no LabelIssues in the run, or its issues not looked for here (e.g. by
+  `python -m pipeline.report`, which scores no images)."""
+  return summary is None or (summary.issues is None and not summary.error)
+
+
+def console_line(summary: Optional[LabelIssues]) -> Optional[str]:
   """'label issues: 7 likely wrong labels among 1437 images (train 5, eval 2), the likeliest
-  3/digit_0012.png (given 3, suggested 8); every one in label_issues.csv'."""
+  3/digit_0012.png (given 3, suggested 8); every one in label_issues.csv', or why none were
+  looked for; None when there is nothing to say."""
+  if _unknown(summary):
+    return None
   if summary.issues is None:
-    return f"label issues: not looked for: {summary.error or 'the run stopped before the report'}"
+    return f"label issues: not looked for: {summary.error}"
   split_counts = ", ".join(f"{split} {n}" for split, n in summary.by_split.items())
   first = summary.top[:1]
   return (
@@ -262,14 +271,11 @@ def console_line(summary: LabelIssues) -> str:
 
 def card_lines(summary: Optional[LabelIssues]) -> List[str]:
   """The model card's section: how they were found, the first TOP of them, the files."""
-  if summary is None:
+  if _unknown(summary):
     return []
   lines = ["", "### Likely label errors", ""]
   if summary.issues is None:
-    return lines + [
-      f"Not looked for: {escape.markdown(summary.error or 'the run stopped before the report')}.",
-      "",
-    ]
+    return lines + [f"Not looked for: {escape.markdown(summary.error)}.", ""]
   images = ", ".join(f"{split} {n}" for split, n in summary.images.items())
   lines.append(
     f"{summary.issues} of {sum(summary.images.values())} labelled images ({images}) are "

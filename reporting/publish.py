@@ -49,7 +49,7 @@ def write_report(
     text(filenames.LABEL_ISSUES_CSV, label_issues.csv_text(issues.issues))
     label_issues.plot_gallery(issues, os.path.join(report_dir, filenames.LABEL_ISSUES_GALLERY))
     written.append(os.path.join(report_dir, filenames.LABEL_ISSUES_GALLERY))
-  else:  # an earlier run's, in the same folder: never taken for this run's
+  elif record.label_issues is None:  # an earlier run's, here: never taken for this run's
     for name in LABEL_ISSUES_FILES:
       if tf.io.gfile.exists(os.path.join(report_dir, name)):
         tf.io.gfile.remove(os.path.join(report_dir, name))
