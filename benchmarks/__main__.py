@@ -18,6 +18,7 @@ BENCHMARKS = (
   ["benchmarks.inference_benchmark", "--images", "20000", "--repeats", "3"],
   ["benchmarks.ensemble_benchmark", "--epochs", "3", "--rounds", "5"],
   ["benchmarks.refusal_benchmark", "--repeats", "7"],
+  ["benchmarks.label_issues_benchmark", "--per-class", "4000", "--epochs", "10"],
 )
 
 if __name__ == "__main__":

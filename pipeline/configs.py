@@ -191,8 +191,8 @@ class PipelineConfig(TrainingConfig):
   )
   label_issue_folds: int = setting(
     3,
-    "Folds of the train split with --find-label-issues: a model is trained per fold (on the "
-    "others), so LabelIssues takes about K - 1 times the Trainer's time.",
+    "Folds of the train split with --find-label-issues: a model is trained per fold, on the "
+    "other folds, so LabelIssues takes about (folds - 1) times the Trainer's time.",
     bounds=(2, 20),
     group="labels",
   )

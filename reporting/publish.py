@@ -49,10 +49,7 @@ def write_report(
     text(filenames.LABEL_ISSUES_CSV, label_issues.csv_text(issues.issues))
     label_issues.plot_gallery(issues, os.path.join(report_dir, filenames.LABEL_ISSUES_GALLERY))
     written.append(os.path.join(report_dir, filenames.LABEL_ISSUES_GALLERY))
-  elif record.label_issues is None:  # an earlier run's, here: never taken for this run's
-    for name in LABEL_ISSUES_FILES:
-      if tf.io.gfile.exists(os.path.join(report_dir, name)):
-        tf.io.gfile.remove(os.path.join(report_dir, name))
+  _drop_earlier_label_issues(record, report_dir)
   figures = (
     ("confusion_matrix.png", plots.plot_confusion_matrix, metrics.get("confusion_matrix")),
     (
@@ -75,6 +72,16 @@ def write_report(
   return written
 
 
+def _drop_earlier_label_issues(record: RunRecord, report_dir: str) -> None:
+  """An earlier run's label_issues files, in a report folder of a run without LabelIssues:
+  never to be taken for this run's."""
+  import tensorflow as tf  # noqa: PLC0415  (gs:// report dirs)
+
+  for name in LABEL_ISSUES_FILES if record.label_issues is None else ():
+    if tf.io.gfile.exists(os.path.join(report_dir, name)):
+      tf.io.gfile.remove(os.path.join(report_dir, name))
+
+
 def publish(
   record: RunRecord,
   output_dir: str,
@@ -82,14 +89,20 @@ def publish(
   scored: Optional[predictions.Scored] = None,
   issues: Optional[label_issues.Found] = None,
 ) -> str:
-  """The report under output_dir/report, and beside a pushed model as reports/<version>.
+  """The report under output_dir/report, and beside a pushed model as reports/<version> (the
+  same files, copied: drawn once).
 
   Returns the directory next to the pushed model, or output_dir/report when nothing was pushed.
   """
+  import tensorflow as tf  # noqa: PLC0415  (gs:// report dirs)
+
   local = os.path.join(output_dir, filenames.REPORT_DIR)
-  write_report(record, local, scored, issues)
+  written = write_report(record, local, scored, issues)
   if not record.pushed_version:
     return local
   beside = os.path.join(serving_model_dir, filenames.SERVING_REPORTS, record.pushed_version)
-  write_report(record, beside, scored, issues)
+  tf.io.gfile.makedirs(beside)
+  for path in written:
+    tf.io.gfile.copy(path, os.path.join(beside, os.path.basename(path)), overwrite=True)
+  _drop_earlier_label_issues(record, beside)
   return beside
