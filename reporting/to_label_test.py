@@ -72,10 +72,10 @@ def test_the_csv_is_path_label_margin_top_probability_with_formulas_neutralised(
   assert rows[3] == ["/data/new/c/tie_b.png", "'-1", "0.200000", "0.500000"]
 
 
-def _queue(tmp_path):
+def _queue(tmp_path, per_class=3):
   """Real digit images in an --infer-dir, and to_label.csv in another folder."""
   infer_dir = tmp_path / "to_classify"
-  files = images.digit_files({0: 3, 1: 3}, folder="part{digit}")
+  files = images.digit_files({0: per_class, 1: per_class}, folder="part{digit}")
   images.write_tree(str(infer_dir), files)
   names = ["-1", "zero"]
   found = [
@@ -103,7 +103,8 @@ def test_the_file_is_a_manifest_this_pipeline_lists_wherever_it_lies(tmp_path):
 
 @pytest.mark.integration  # ImageExampleGen's executor (Beam)
 def test_a_corrected_to_label_csv_is_ingested_as_the_next_spans_manifest(tmp_path):
-  files, _, queue = _queue(tmp_path)
+  # Enough files that the hash split gives train and eval both classes, whatever tmp_path is.
+  files, _, queue = _queue(tmp_path, per_class=40)
   corrected = tmp_path / "labels-2.csv"  # dropped in as the next span's manifest
   shutil.copy(queue, corrected)
   text = corrected.read_text().replace(",'-1,", ",one,")  # the labeller's corrections
