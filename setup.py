@@ -24,6 +24,7 @@ setuptools.setup(
     "protobuf==6.33.6",
     "numpy==2.4.6",
     "matplotlib==3.10.8",  # run report plots
+    "cleanlab==2.9.0",  # --find-label-issues: confident learning (cleanlab.filter)
   ],
   extras_require={
     "test": [

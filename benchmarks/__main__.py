@@ -20,6 +20,7 @@ BENCHMARKS = (
   ["benchmarks.ensemble_benchmark", "--epochs", "3", "--rounds", "5"],
   ["benchmarks.refusal_benchmark", "--repeats", "7"],
   ["benchmarks.rerun_benchmark", "--repeats", "3"],
+  ["benchmarks.label_issues_benchmark", "--per-class", "4000", "--epochs", "10"],
 )
 
 if __name__ == "__main__":

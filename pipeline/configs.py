@@ -20,6 +20,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from components.warmup import MAX_WARMUP_RECORDS
 from pipeline import cloud, paths
 from reporting.build import RunContext
+from reporting.prediction_drift import PredictionDriftThresholds
 from schemas import filenames
 from schemas.settings import DRIFT_ACTIONS, MIN_PRETRAINED_SIZE, MODEL_VARIANTS, RESIZE_MODES
 from trainer_module import ensemble as ensembles
@@ -39,6 +40,8 @@ GROUPS = {
   "input": "input data",
   "schedule": "scheduled runs: span window and drift between spans",
   "training": "training",
+  "labels": "likely label errors in the labelled images",
+  "inference": "batch inference (--infer-dir): what to label next, drift in what the model predicts",
   "evaluation": "evaluation gates (the model is pushed only when all hold)",
   "serving": "serving",
   "run": "run",
@@ -177,6 +180,50 @@ class PipelineConfig(TrainingConfig):
     "Add a Tuner stage (Keras Tuner random search over learning rate, dropout and width) "
     "whose best values the Trainer uses.",
   )
+  find_label_issues: bool = setting(
+    False,
+    "Look for likely label errors in every split: out-of-sample probabilities of each image "
+    "(the train split's from --label-issue-folds models, each trained with the Trainer's "
+    "settings on the other folds, in a stage of its own, LabelIssues; the held-out splits' "
+    "from the trained model) and cleanlab's confident learning; writes label_issues.csv and "
+    "label_issues.png to the report.",
+    group="labels",
+  )
+  label_issue_folds: int = setting(
+    3,
+    "Folds of the train split with --find-label-issues: a model is trained per fold, on the "
+    "other folds, so LabelIssues takes about (folds - 1) times the Trainer's time.",
+    bounds=(2, 20),
+    group="labels",
+  )
+  label_budget: int = setting(
+    0,
+    "Rows kept in <output-dir>/inference/to_label.csv, the scored files least confident first "
+    "(the margin between the two most probable classes): 0 keeps every one.",
+    bounds=(0, None),
+    group="inference",
+  )
+  prediction_drift_threshold: float = setting(
+    0.1,
+    "Largest L-infinity distance allowed between the predicted-class distributions of this and "
+    "the previous --infer-dir run in the output dir (0 checks nothing).",
+    bounds=(0.0, 1.0),
+    group="inference",
+  )
+  prediction_js_threshold: float = setting(
+    0.1,
+    "Largest Jensen-Shannon divergence (base 2, from 0 to 1) allowed between the same "
+    "distributions (0 checks nothing).",
+    bounds=(0.0, 1.0),
+    group="inference",
+  )
+  confidence_drift_threshold: float = setting(
+    0.05,
+    "Largest change allowed in the mean top probability between this and the previous "
+    "--infer-dir run (0 checks nothing).",
+    bounds=(0.0, 1.0),
+    group="inference",
+  )
   accuracy_threshold: float = setting(
     0.8, "Overall eval accuracy needed to bless the model.", bounds=(0.0, 1.0), group="evaluation"
   )
@@ -258,6 +305,12 @@ class PipelineConfig(TrainingConfig):
       min_class_recall=self.min_class_recall,
       min_class_precision=self.min_class_precision,
       change_threshold=self.change_threshold,
+      label_budget=self.label_budget,
+      prediction_drift_thresholds=PredictionDriftThresholds(
+        self.prediction_drift_threshold,
+        self.prediction_js_threshold,
+        self.confidence_drift_threshold,
+      ),
     )
 
   @property

@@ -1,7 +1,7 @@
 """create_pipeline: the image-classification pipeline, ingestion to push, for every orchestrator.
 
 Four parts, each a function: ingest (ImageExampleGen, statistics, schema, validation, drift),
-train (Transform, Tuner, Trainer), gate and push (Evaluator against the served model, serving
+train (Transform, Tuner, Trainer, LabelIssues), gate and push (Evaluator against the served model, serving
 check, TFLite, ServingPusher), infer (--infer-dir: InferenceExampleGen, BulkInferrer). Every node
 id is schemas/nodes.py's.
 """
@@ -27,9 +27,11 @@ from pipeline.eval_config import create_eval_config
 from reporting.component import RunReport
 from schemas import SCHEMA_PATH, filenames, nodes
 from schemas.features import BULK_INFERENCE_SIGNATURE
+from schemas.settings import LABEL_ISSUE_FOLDS_KEY
 
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.train.run_fn"
+LABEL_ISSUES_FN = "trainer_module.out_of_fold.run_fn"  # LabelIssues' Trainer
 TUNER_FN = "trainer_module.tuning.tuner_fn"
 
 
@@ -103,7 +105,8 @@ def _ingest(config: PipelineConfig, source: sources.Source, target: Target) -> _
 
 def _train(config: PipelineConfig, ingested: _Ingested, target: Target):
   """Transform (after DriftCheck: a blocking drift stops the run before training), the Tuner
-  with --tune, and the Trainer, warm-started from the latest blessed model."""
+  with --tune, the Trainer, warm-started from the latest blessed model, and with
+  --find-label-issues LabelIssues."""
   window = (
     spans.resolver(ingested.example_gen, config.span_window) if config.span_window > 1 else None
   )
@@ -154,7 +157,23 @@ def _train(config: PipelineConfig, ingested: _Ingested, target: Target):
     base_model=warm_start.outputs["model"] if warm_start else None,
     custom_config=training_config,
   ).with_id(nodes.TRAINER)
-  return transform, trainer, [c for c in (window, transform, tuner, warm_start, trainer) if c]
+  # --find-label-issues: a second Trainer (the same class, so on Vertex AI training too) trains
+  # a model per fold of the newest span's train split, with the same settings, on raw examples
+  # (they keep each image's path) through Transform's graph: out-of-fold probabilities.
+  label_issues = (
+    trainer_class(
+      run_fn=LABEL_ISSUES_FN,
+      examples=ingested.example_gen.outputs["examples"],
+      transform_graph=transform.outputs["transform_graph"],
+      schema=ingested.schema_gen.outputs["schema"],
+      hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+      custom_config={**training_config, LABEL_ISSUE_FOLDS_KEY: config.label_issue_folds},
+    ).with_id(nodes.LABEL_ISSUES)
+    if config.find_label_issues
+    else None
+  )
+  stages = (window, transform, tuner, warm_start, trainer, label_issues)
+  return transform, trainer, [c for c in stages if c]
 
 
 def _gate_and_push(

@@ -11,6 +11,9 @@ Reading (a run -> its record, schemas/run_record.py's RunRecord, run_summary.jso
   advice.py        the likely cause of an accuracy near chance
   predictions.py   every image of the gated split through the model: predictions.csv
   inference.py     batch inference (--infer-dir): BulkInferrer's PredictionLogs as a CSV
+  to_label.py      what to label next: the scored files, least confident first, as a manifest
+  prediction_drift.py  the predicted classes against the previous inference run's (runs/)
+  label_issues.py  likely label errors: cleanlab on out-of-sample probabilities
   build.py         the record's one builder, for every way a run ends (RunContext: what a
                    run was given)
   outcome.py       how the run's process saw it end (statuses and exit codes: schemas/)
@@ -20,7 +23,7 @@ Rendering (the record -> text and pictures; they read only the record):
   run_text.py      what the run did as lines (span, training, baseline, serving), for both
   console_text.py  the console summary
   card.py          model card and per-class table (Markdown, escaped by escape.py)
-  plots.py         confusion matrix, training curves, calibration
+  plots.py         confusion matrix (counts and shares), training curves, calibration
   explanations.py  Grad-CAM and misclassified galleries
   publish.py       the report folder(s)
 

@@ -10,6 +10,7 @@ import os
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from reporting.outcome import Outcome
+from reporting.prediction_drift import PredictionDriftThresholds
 from schemas import filenames, nodes
 from schemas.outcomes import StageState, Status, exit_code
 from schemas.run_record import RunRecord, Serving, StageRecord
@@ -29,6 +30,8 @@ class RunContext:
   min_class_recall: float = 0.0
   min_class_precision: float = 0.0
   change_threshold: Optional[float] = None
+  label_budget: int = 0  # rows of inference/to_label.csv (0: all)
+  prediction_drift_thresholds: PredictionDriftThresholds = PredictionDriftThresholds()
 
   @property
   def summary_path(self) -> str:

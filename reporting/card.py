@@ -4,7 +4,15 @@ reporting/run_text.py's lines, as the console shows them."""
 
 from typing import Any, Dict, List, Optional
 
-from reporting import console_text, escape, run_text
+from reporting import (
+  class_metrics,
+  console_text,
+  escape,
+  inference,
+  label_issues,
+  prediction_drift,
+  run_text,
+)
 from schemas import nodes
 from schemas.outcomes import StageState
 from schemas.run_record import RunRecord
@@ -44,6 +52,80 @@ def per_class_table(record: RunRecord) -> str:
       + " |"
     )
   return "\n".join(rows) + "\n"
+
+
+def confusion_lines(record: RunRecord) -> List[str]:
+  """The most-confused class pairs of the gated split: images and share of the true class."""
+  matrix = record.metrics.get("confusion_matrix")
+  if not matrix:
+    return []
+  split = record.metrics.get("split", "eval")
+  pairs = class_metrics.confused_pairs(matrix)
+  lines = ["", "### Most confused classes", ""]
+  if not pairs:
+    return lines + [f"None: every {split} image was classified right.", ""]
+  return (
+    lines
+    + [
+      f"The {len(pairs)} (true, predicted) pairs of most {split} images, with their share of "
+      "the true class's images (the counts: confusion_matrix.png; as shares of each true "
+      "class: confusion_matrix_normalized.png).",
+      "",
+      "| true class | predicted as | images | share of the true class |",
+      "|---|---|---:|---:|",
+    ]
+    + [
+      f"| {escape.markdown(p['true'])} | {escape.markdown(p['predicted'])} | {p['images']} | "
+      f"{p['share_of_true']:.1%} |"
+      for p in pairs
+    ]
+    + [""]
+  )
+
+
+def per_class_markdown(record: RunRecord) -> str:
+  """per_class.md: the per-class table and the most-confused class pairs."""
+  return per_class_table(record) + "\n".join(confusion_lines(record))
+
+
+def _prediction_drift_lines(drift: Dict[str, Any]) -> List[str]:
+  """This run's predictions against the previous inference run's, measure by measure."""
+  if not drift.get("baseline"):
+    return [_item(prediction_drift.console_line(drift))]
+  run = escape.code(drift["baseline"]["run_id"])
+  linf, js, top = drift["l_infinity"], drift["jensen_shannon"], drift["mean_top_probability"]
+
+  def bound(check: Dict[str, Any]) -> str:
+    return f"{check['threshold']:g}" if check["threshold"] else "not checked"
+
+  def drifted(check: Dict[str, Any]) -> str:
+    return "**yes**" if check["drifted"] else "no"
+
+  return [
+    f"- Prediction drift against run {run}: "
+    + ("**" + ", ".join(drift["drifted"]).replace("_", " ") + "**" if drift["drifted"] else "none"),
+    "",
+    "| measure | distance | bound | drifted |",
+    "|---|---:|---:|---|",
+    f"| predicted classes, L-infinity (class {escape.markdown(linf['class'])}: "
+    f"{linf['share']:.2f}, was {linf['previous_share']:.2f}) | {linf['distance']:.4f} | "
+    f"{bound(linf)} | {drifted(linf)} |",
+    f"| predicted classes, Jensen-Shannon divergence | {js['distance']:.4f} | {bound(js)} | "
+    f"{drifted(js)} |",
+    f"| mean top probability ({top['current']:.4f}, was {top['previous']:.4f}) | "
+    f"{top['change']:+.4f} | {bound(top)} | {drifted(top)} |",
+  ]
+
+
+def _inference_lines(block: Optional[Dict[str, Any]]) -> List[str]:
+  """--infer-dir: what was scored, what to label next and the prediction drift."""
+  if not block:
+    return []
+  lines = ["", "## Batch inference", "", _item(inference.console_line(block))]
+  lines += [_item(line) for line in filter(None, [inference.to_label_line(block)])]
+  if block.get("prediction_drift"):
+    lines += _prediction_drift_lines(block["prediction_drift"])
+  return lines
 
 
 def _settings_lines(settings: Dict[str, Any]) -> List[str]:
@@ -237,7 +319,7 @@ def model_card(record: RunRecord) -> str:
       "in brackets the 95 % Wilson interval, wide for classes with few images.",
       "",
       per_class_table(record).rstrip(),
-      "",
+      *confusion_lines(record),
     ]
   else:  # e.g. a run that DriftCheck stopped before training
     lines += ["- Not evaluated: the run stopped before the Evaluator", ""]
@@ -245,6 +327,7 @@ def model_card(record: RunRecord) -> str:
   lines += [f"- Advice: {escape.markdown(record.advice)}"] if record.advice else []
   lines += _ensemble_lines(record.ensemble or {})
   lines += _mistakes_lines(record.predictions or {})
+  lines += label_issues.card_lines(record.label_issues)
   lines += ["## Gates", ""] + (
     [f"- FAILED: {escape.markdown(f)}" for f in record.failed_gates] or ["- All passed."]
   )
@@ -255,5 +338,11 @@ def model_card(record: RunRecord) -> str:
       if check["blessed"]
       else f"- Serving check FAILED: {escape.markdown(check['reason'])}"
     )
-  lines += ["", "Plots: confusion_matrix.png, training_curves.png, calibration.png.", ""]
+  lines += _inference_lines(record.inference)
+  lines += [
+    "",
+    "Plots: confusion_matrix.png, confusion_matrix_normalized.png, training_curves.png, "
+    "calibration.png.",
+    "",
+  ]
   return "\n".join(lines)

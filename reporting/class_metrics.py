@@ -2,8 +2,8 @@
 
 TFMA computes per-class precision, recall and F1 on top-1 predictions (the gates use them);
 this module adds, from the confusion matrix of the same run, each class's number of images
-and predictions and a 95 % Wilson score interval for its precision and recall, and names the
-classes whose figures rest on too few images to mean much.
+and predictions and a 95 % Wilson score interval for its precision and recall, names the
+classes whose figures rest on too few images to mean much, and the class pairs most confused.
 """
 
 import math
@@ -13,6 +13,7 @@ from reporting import escape
 
 Z95 = 1.959964  # two-sided 95 % normal quantile
 FEW_IMAGES = 30  # a gated class with fewer gate-split images gets a warning
+CONFUSED_PAIRS = 5  # the most-confused class pairs the model card and per_class.md list
 MAX_CLASS_WARNINGS = 10  # more classes with few images than this: one line naming them all
 
 
@@ -82,3 +83,31 @@ def warnings(classes: Dict[str, Dict[str, Any]], gated: bool, split: str) -> Lis
       f"{values['recall']} could be anywhere in {low:.2f}-{high:.2f} (95 %)"
     )
   return lines
+
+
+def confused_pairs(matrix: Dict[str, Any], count: int = CONFUSED_PAIRS) -> List[Dict[str, Any]]:
+  """The `count` (true, predicted) pairs of different classes with the most images, most first
+  (then the larger share of the true class, then class order), each with its images and their
+  share of the true class's: counts[actual][predicted] in class id order."""
+  names, counts = matrix["classes"], matrix["counts"]
+  pairs = []
+  for i, row in enumerate(counts):
+    total = sum(row)
+    for j, images in enumerate(row):
+      if i != j and images:
+        pairs.append((-images, -images / total, i, j))
+  return [
+    {
+      "true": names[i],
+      "predicted": names[j],
+      "images": -minus_images,
+      "share_of_true": round(-minus_share, 4),
+    }
+    for minus_images, minus_share, i, j in sorted(pairs)[:count]
+  ]
+
+
+def normalized(matrix: Dict[str, Any]) -> List[List[float]]:
+  """Each row of counts[actual][predicted] as shares of its true class (0 for a class with no
+  images)."""
+  return [[c / sum(row) if sum(row) else 0.0 for c in row] for row in matrix["counts"]]

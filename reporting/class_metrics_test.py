@@ -89,3 +89,27 @@ def test_class_names_cannot_break_a_warning_into_lines():
   )
   assert collapsed.isprintable()  # no line break, no escape sequence
   assert "'two\\nlines' (4), 'carriage\\r' (4), 'esc\\x1b[31mred' (4), \"it's, a\" (4)" in collapsed
+
+
+def test_the_most_confused_pairs_come_first_with_their_share_of_the_true_class():
+  matrix = {
+    "classes": ["cat", "dog", "owl"],
+    "counts": [
+      [8, 2, 0],  # cat: 2 of 10 called dog
+      [4, 16, 0],  # dog: 4 of 20 called cat
+      [0, 2, 2],  # owl: 2 of 4 called dog
+    ],
+  }
+  assert class_metrics.confused_pairs(matrix) == [
+    {"true": "dog", "predicted": "cat", "images": 4, "share_of_true": 0.2},
+    {"true": "owl", "predicted": "dog", "images": 2, "share_of_true": 0.5},  # larger share first
+    {"true": "cat", "predicted": "dog", "images": 2, "share_of_true": 0.2},
+  ]
+  assert class_metrics.confused_pairs(matrix, count=1)[0]["true"] == "dog"
+  assert class_metrics.normalized(matrix) == [[0.8, 0.2, 0.0], [0.2, 0.8, 0.0], [0.0, 0.5, 0.5]]
+
+
+def test_a_perfect_matrix_has_no_confused_pairs_and_an_empty_class_row_of_zeros():
+  matrix = {"classes": ["a", "b"], "counts": [[3, 0], [0, 0]]}
+  assert class_metrics.confused_pairs(matrix) == []
+  assert class_metrics.normalized(matrix) == [[1.0, 0.0], [0.0, 0.0]]

@@ -3,7 +3,7 @@
 import os
 from typing import Any, Dict, List, Optional
 
-from reporting import escape, inference, run_text
+from reporting import escape, inference, label_issues, prediction_drift, run_text
 from schemas import nodes
 from schemas.outcomes import StageState
 from schemas.run_record import RunRecord
@@ -148,6 +148,7 @@ def format_summary(record: RunRecord) -> str:
     lines.append(ensemble_line(record.ensemble))
   if record.predictions:
     lines.append(mistakes_line(record.predictions))
+  lines += filter(None, [label_issues.console_line(record.label_issues)])
   lines += [f"data warning: {w}" for w in record.data_warnings]
   lines += [
     f"data anomaly in {split}: {feature}: {description}"
@@ -170,6 +171,9 @@ def format_summary(record: RunRecord) -> str:
     lines.append(format_tflite(record.tflite))
   if record.inference:
     lines.append(inference.console_line(record.inference))
+    lines += filter(None, [inference.to_label_line(record.inference)])
+    if record.inference.get("prediction_drift"):
+      lines.append(prediction_drift.console_line(record.inference["prediction_drift"]))
   seconds = dict(record.stage_seconds)
   if record.report_seconds is not None:  # predictions.csv and the report, at the end
     seconds["report"] = record.report_seconds

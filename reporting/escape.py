@@ -9,6 +9,8 @@ is written as `'=HYPERLINK(…)`.
 
 import re
 
+from schemas import csv_cells
+
 # The punctuation that starts or ends markup mid-line (emphasis, code, links, table cells,
 # strikethrough, and $ math where a renderer has it: GitHub, Jupyter); a backslash makes each
 # literal. '<', '>' and '&' become entities.
@@ -46,7 +48,7 @@ def plot(value: object) -> str:
 
 
 # A cell that begins with one of these is a formula to Excel, LibreOffice and Google Sheets.
-CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_FORMULA_STARTS = csv_cells.FORMULA_STARTS
 
 
 def csv_cell(value: object) -> object:
@@ -54,7 +56,7 @@ def csv_cell(value: object) -> object:
   begins with =, +, -, @, a tab or a carriage return gets a leading '. Other values (the
   numbers a writer computes itself) are returned as they are."""
   if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
-    return "'" + value
+    return csv_cells.TEXT_MARK + value
   return value
 
 

@@ -7,9 +7,10 @@ import re
 
 from markdown_it import MarkdownIt
 
-from reporting import card, class_metrics, escape
+from reporting import card, class_metrics, escape, prediction_drift
+from schemas import csv_cells
 from schemas.outcomes import Status
-from schemas.run_record import RunRecord
+from schemas.run_record import LabelIssues, RunRecord
 
 HOSTILE = [
   "<script>alert(1)</script>",
@@ -38,6 +39,7 @@ def _summary():
             for i in range(8)]  # fmt: skip
   matrix = {"classes": HOSTILE, "counts": counts}
   per_class = class_metrics.per_class({}, matrix)
+  metrics = {"accuracy": 0.75, "examples": 32, "split": "eval", "per_class": per_class}
   return RunRecord(
     **{
       "pipeline_name": "<i>name</i>",
@@ -52,7 +54,7 @@ def _summary():
       "images_rejected": {},
       "splits": {"train": 24, "eval": 8},
       "classes": HOSTILE,
-      "metrics": {"accuracy": 0.75, "examples": 32, "split": "eval", "per_class": per_class},
+      "metrics": {**metrics, "confusion_matrix": matrix},
       "thresholds": {
         "accuracy": 0.8,
         "min_class_recall": 0.5,
@@ -119,6 +121,85 @@ def test_every_row_of_the_per_class_table_keeps_its_six_cells():
     assert _text(cells[2]) == str(summary.metrics["per_class"][name]["predicted"])
 
 
+def _cells(rendered: str, after: str):
+  """The text of each cell of the first table after `after`, row by row."""
+  table = rendered[rendered.index(after) :]
+  rows = re.findall(r"<tr>(.*?)</tr>", table[: table.index("</table>")], flags=re.S)
+  return [[_text(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, flags=re.S)] for r in rows]
+
+
+def test_the_most_confused_pairs_keep_their_four_cells_in_the_card_and_per_class_md():
+  summary = _summary()
+  for markdown in (card.model_card(summary), card.per_class_markdown(summary)):
+    rows = _cells(_render(markdown), "Most confused classes")
+    assert rows[0] == ["true class", "predicted as", "images", "share of the true class"]
+    # Each class sends one of its 4 eval images to the next: five pairs of 1 image, 25 %.
+    assert rows[1:] == [
+      [HOSTILE[i].replace("\n", " "), HOSTILE[i + 1].replace("\n", " "), "1", "25.0%"]
+      for i in range(5)
+    ]
+
+
+def test_label_issues_and_prediction_drift_reach_the_card_as_text():
+  summary = _summary()
+  summary.label_issues = LabelIssues(
+    out_of_fold="/x",
+    folds=3,
+    images={"train": 24, "eval": 8},
+    issues=len(HOSTILE),
+    by_split={"train": len(HOSTILE)},
+    file="label_issues.csv",
+    gallery="label_issues.png",
+    top=[
+      {
+        "path": f"{n}/x|y.png",
+        "split": "train",
+        "given_label": n,
+        "suggested_label": "plain",
+        "self_confidence": 0.01,
+        "rank": i,
+      }
+      for i, n in enumerate(HOSTILE, 1)
+    ],
+  )
+  drift = prediction_drift.compare(
+    {"predicted_classes": {HOSTILE[0]: 9, "plain": 1}, "mean_top_probability": 0.7},
+    {
+      "run_id": "run`0`",
+      "inference": {"predicted_classes": {HOSTILE[0]: 1, "plain": 9}, "mean_top_probability": 0.9},
+    },
+    prediction_drift.PredictionDriftThresholds(),
+  )
+  summary.inference = {
+    "status": "scored",
+    "images_ingested": 10,
+    "images_scored": 10,
+    "images_found": 10,
+    "images_rejected": {},
+    "csv": "/out/<b>/predictions.csv",
+    "prediction_logs": "/logs",
+    "to_label": "/out/<b>/to_label.csv",
+    "to_label_rows": 10,
+    "prediction_drift": drift,
+  }
+  rendered = _render(card.model_card(summary))
+  for tag in ("<script", "<img", "<b>", "<i>"):
+    assert tag not in rendered, tag
+  rows = _cells(rendered, "Likely label errors")
+  assert rows[1:] == [
+    [str(i), f"{n.replace(chr(10), ' ')}/x|y.png", "train", n.replace("\n", " "), "plain", "0.01"]
+    for i, n in enumerate(HOSTILE, 1)
+  ]
+  seen = _text(rendered)
+  assert "To label next: 10 files, least confident first, in /out/<b>/to_label.csv" in seen
+  assert (
+    "Prediction drift against run run`0`: l infinity, jensen shannon, mean top probability" in seen
+  )
+  rows = _cells(rendered, "Batch inference")
+  assert rows[1][0] == f"predicted classes, L-infinity (class {HOSTILE[0]}: 0.90, was 0.10)"
+  assert rows[1][1:] == ["0.8000", "0.1", "yes"]
+
+
 def test_a_code_span_holds_any_backticks():
   for value in ("`", "a``b", "`start", "end`", "no ticks"):
     rendered = _render(escape.code(value))
@@ -174,3 +255,10 @@ def test_a_csv_cell_a_spreadsheet_would_run_gets_a_leading_quote():
     assert escape.csv_cell(value) == value
   # Numbers the writer computed itself stay numbers, negative ones too.
   assert escape.csv_row([-1.5, 0.25, 3, None, "-x"]) == [-1.5, 0.25, 3, None, "'-x"]
+
+
+def test_the_manifest_reader_reads_back_what_csv_cell_made_safe():
+  for value in FORMULAS + ["plain", "'quoted", "'", ""]:
+    assert csv_cells.unescape(escape.csv_cell(value)) == value
+  # The one text it cannot give back: a value that began with ' and then a formula start.
+  assert csv_cells.unescape(escape.csv_cell("'=x")) == "=x"

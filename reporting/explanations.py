@@ -69,7 +69,7 @@ def load(model_dir: str, examples_uri: str, split: str, limit: int = MAX_IMAGES)
   return pixels, np.array(labels), class_names, model, [r.file_name for r in found]
 
 
-def _caption(files: Optional[List[str]], index: int) -> str:
+def caption(files: Optional[List[str]], index: int) -> str:
   """The image's file name (its last CAPTION_CHARS characters) as a caption's first line."""
   if not files:
     return ""
@@ -87,7 +87,7 @@ def _title(figure, text: str) -> None:
   figure.suptitle(text, fontsize=9, y=1 - 0.05 / figure.get_figheight())
 
 
-def _label(class_names: List[str], class_id: int) -> str:
+def class_label(class_names: List[str], class_id: int) -> str:
   """A class name for a caption, shown as written ('$' is no TeX)."""
   return escape.plot(class_names[class_id]) if 0 <= class_id < len(class_names) else "?"
 
@@ -135,7 +135,7 @@ def plot_gradcam(
         axes.text(
           0.5,
           0.5,
-          f"{_label(class_names, class_id)}:\nnone right",
+          f"{class_label(class_names, class_id)}:\nnone right",
           ha="center",
           va="center",
           fontsize=8,
@@ -144,8 +144,8 @@ def plot_gradcam(
       axes.axis("on")
       _show(axes, overlay(pixels[index], heatmaps[index]))
       axes.set_title(
-        f"{_caption(files, index)}true {_label(class_names, class_id)}\npredicted "
-        f"{_label(class_names, predicted[index])} "
+        f"{caption(files, index)}true {class_label(class_names, class_id)}\npredicted "
+        f"{class_label(class_names, predicted[index])} "
         f"{probabilities[index].max():.2f}",
         fontsize=8,
         color="darkgreen" if kind == "correct" else "firebrick",
@@ -174,29 +174,37 @@ def plot_misclassified(
   """The most confident mistakes of all classes, plain, with true and predicted labels (and
   the file name, when `files` are given)."""
   wrong = most_confident_mistakes(labels, probabilities)
+  total = int(np.sum(probabilities.argmax(axis=1) != labels))
+  return gallery(
+    pixels[wrong],
+    [
+      f"{caption(files, index)}true {class_label(class_names, labels[index])}\npredicted "
+      f"{class_label(class_names, probabilities[index].argmax())} "
+      f"{probabilities[index].max():.2f}"
+      for index in wrong
+    ],
+    f"Misclassified: the {len(wrong)} most confident of {total} mistakes on {len(labels)} images"
+    if total
+    else f"No mistakes on {len(labels)} images",
+    path,
+  )
+
+
+def gallery(pixels: np.ndarray, captions: List[str], title: str, path: Optional[str] = None):
+  """Images six a row, each under its caption (made safe by the caller: escape.plot, _label,
+  _caption), below a title."""
   columns = 6
-  rows = max(1, -(-len(wrong) // columns))
+  rows = max(1, -(-len(captions) // columns))
   figure, grid = pyplot().subplots(
     rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False
   )
   for axes in grid.flat:
     axes.axis("off")
-  for axes, index in zip(grid.flat, wrong):
+  for axes, image, caption in zip(grid.flat, pixels, captions):
     axes.axis("on")
-    _show(axes, pixels[index])
-    axes.set_title(
-      f"{_caption(files, index)}true {_label(class_names, labels[index])}\npredicted "
-      f"{_label(class_names, probabilities[index].argmax())} "
-      f"{probabilities[index].max():.2f}",
-      fontsize=8,
-    )
-  total = int(np.sum(probabilities.argmax(axis=1) != labels))
-  _title(
-    figure,
-    f"Misclassified: the {len(wrong)} most confident of {total} mistakes on {len(labels)} images"
-    if total
-    else f"No mistakes on {len(labels)} images",
-  )
+    _show(axes, image)
+    axes.set_title(caption, fontsize=8)
+  _title(figure, title)
   return save(figure, path)
 
 

@@ -16,7 +16,14 @@ import uuid
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from reporting import build as builder
-from reporting import console_text, explanations, predictions, publish
+from reporting import (
+  console_text,
+  explanations,
+  label_issues,
+  prediction_drift,
+  predictions,
+  publish,
+)
 from reporting.build import RunContext
 from reporting.outcome import Outcome
 from schemas import filenames
@@ -94,10 +101,18 @@ def finish_run(
   if record.inference and context.output_dir:
     from reporting import inference  # noqa: PLC0415  (TensorFlow: only with --infer-dir)
 
-    try:  # BulkInferrer's PredictionLogs as <output dir>/inference/predictions.csv
-      record.inference = inference.write_csv(record.inference, context.output_dir)
+    try:  # BulkInferrer's PredictionLogs as <output dir>/inference/predictions.csv, to_label.csv
+      record.inference = inference.write_csv(
+        record.inference, context.output_dir, context.label_budget
+      )
     except Exception as e:  # noqa: BLE001  (the run's own summary comes first)
       record.inference["csv_error"] = str(e)
+    if record.inference.get("predicted_classes"):
+      record.inference["prediction_drift"] = prediction_drift.compare(
+        record.inference,
+        prediction_drift.previous_run(context.output_dir, record.run_id),
+        context.prediction_drift_thresholds,
+      )
   if context.output_dir and record.status is not Status.INTERRUPTED:
     if record.metrics or record.completed:  # it got to the end, DriftCheck stopped it, or it
       report(record, context)  # failed after the Evaluator
@@ -107,8 +122,9 @@ def finish_run(
 
 
 def report(record: RunRecord, context: RunContext) -> None:
-  """The report's files (card, plots, predictions.csv, galleries), under the output dir and
-  beside a pushed version, from one pass of the gated split through the model."""
+  """The report's files (card, plots, predictions.csv, galleries; label_issues.csv with
+  --find-label-issues), under the output dir and beside a pushed version, from one pass of the
+  gated split through the model."""
   started = time.monotonic()
   scored = predictions.for_record(record)
   if scored is not None:
@@ -117,7 +133,10 @@ def report(record: RunRecord, context: RunContext) -> None:
       "gradcam_skipped": explanations.gradcam_skipped(record),
     }
   builder.add_ensemble(record, predictions.member_accuracies(scored) if scored else [])
-  record.report_dir = publish.publish(record, context.output_dir, context.serving_model_dir, scored)
+  issues = label_issues.for_record(record, scored)
+  record.report_dir = publish.publish(
+    record, context.output_dir, context.serving_model_dir, scored, issues
+  )
   record.report_seconds = round(time.monotonic() - started, 1)
 
 

@@ -12,6 +12,7 @@ from components.image_example_gen.errors import InputError
 from reporting import finish, outcome
 from reporting.build import RunContext
 from schemas.outcomes import ExitCode, Status, exit_code
+from schemas.run_record import LabelIssues, RunRecord
 
 RUN_ID = "2026-12-06T07:00:00.123456"
 
@@ -141,3 +142,22 @@ def test_an_unwritable_output_dir_still_says_why_the_run_ended(tmp_path):
   )
   assert status == 1 and result.log.startswith("not written (")
   assert errors == [f"error: pipeline failed: E: x (details: {result.log})"]
+
+
+def test_a_record_with_label_issues_is_read_back_as_written():
+  record = RunRecord(
+    "p",
+    RUN_ID,
+    label_issues=LabelIssues(
+      out_of_fold="/out/pipeline/LabelIssues/model_run/9",
+      folds=3,
+      images={"train": 8, "eval": 2},
+      issues=1,
+      by_split={"train": 1},
+      file="label_issues.csv",
+      top=[{"path": "a/1.png", "split": "train", "given_label": "a", "rank": 1}],
+    ),
+  )
+  again = RunRecord.from_json(json.loads(json.dumps(record.to_json())))
+  assert again.label_issues == record.label_issues
+  assert RunRecord.from_json(RunRecord("p", RUN_ID).to_json()).label_issues is None

@@ -1,6 +1,7 @@
 """Batch inference's outcome (--infer-dir): what InferenceExampleGen ingested and rejected, and
 TFX's BulkInferrer PredictionLogs, as run_summary.json's `inference` block and as
-`<output-dir>/inference/predictions.csv`.
+`<output-dir>/inference/predictions.csv` and to_label.csv (reporting/to_label.py); the block's
+predicted-class distribution is what prediction drift (reporting/prediction_drift.py) compares.
 
 The CSV has the columns of `python -m pipeline.predict --output FILE.csv`: path (below the
 --infer-dir folder, or as the manifest wrote it), sha256 (of the file's bytes), predicted_class,
@@ -15,7 +16,7 @@ import posixpath
 import uuid
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
-from reporting import escape
+from reporting import escape, to_label
 from schemas import filenames, nodes
 from schemas.features import PREDICTION_KEY
 
@@ -76,6 +77,13 @@ def block(record, push: Dict[str, Any], ingest: Dict[str, Any]) -> Optional[Dict
     ],
     "prediction_logs": result.uri if scored else None,
     "csv": None,
+    "root": ingest.get("root"),  # the folder or manifest the paths are below
+    # Filled in when the CSVs are written (write_csv) and compared (prediction_drift.py).
+    "to_label": None,
+    "to_label_rows": None,
+    "predicted_classes": None,
+    "mean_top_probability": None,
+    "prediction_drift": None,
   }
 
 
@@ -117,24 +125,56 @@ def csv_text(predictions: List[Prediction], rejected: List[Dict[str, Any]]) -> s
   return out.getvalue()
 
 
-def write_csv(summary_block: Dict[str, Any], output_dir: str) -> Dict[str, Any]:
-  """Writes <output_dir>/inference/predictions.csv from the block's PredictionLogs (written
-  beside, then renamed over: never half a file) and fills in its path and count. A run that
-  scored nothing removes an earlier run's file."""
+def distribution(predictions: List[Prediction]) -> Dict[str, Any]:
+  """How many files each class got (every class, in class-id order) and the mean top
+  probability: what the next run's prediction drift compares with."""
+  class_names = predictions[0].class_names if predictions else []
+  counts = dict.fromkeys(class_names, 0)
+  for p in predictions:
+    counts[p.class_names[max(range(len(p.probabilities)), key=p.probabilities.__getitem__)]] += 1
+  mean_top = sum(max(p.probabilities) for p in predictions) / max(len(predictions), 1)
+  return {"predicted_classes": counts, "mean_top_probability": round(mean_top, 6)}
+
+
+def _write(path: str, text: str) -> None:
+  """Written beside, then renamed over: never half a file."""
   import tensorflow as tf  # noqa: PLC0415  (TensorFlow: only with --infer-dir)
 
-  path = os.path.join(output_dir, filenames.INFERENCE_DIR, filenames.PREDICTIONS_CSV)
-  if summary_block.get("status") != "scored":
-    if tf.io.gfile.exists(path):  # an earlier run's: never taken for this run's predictions
-      tf.io.gfile.remove(path)
-    return summary_block
-  predictions = list(read_prediction_logs(summary_block["prediction_logs"]))
   tf.io.gfile.makedirs(os.path.dirname(path))
   partial = f"{path}.{uuid.uuid4().hex}.partial"
   with tf.io.gfile.GFile(partial, "w") as f:
-    f.write(csv_text(predictions, summary_block["rejected_files"]))
+    f.write(text)
   tf.io.gfile.rename(partial, path, overwrite=True)
-  return dict(summary_block, images_scored=len(predictions), csv=path)
+
+
+def write_csv(
+  summary_block: Dict[str, Any], output_dir: str, label_budget: int = 0
+) -> Dict[str, Any]:
+  """Writes <output_dir>/inference/predictions.csv and to_label.csv (its first `label_budget`
+  rows; 0: all) from the block's PredictionLogs, and fills in their paths and the counts. A
+  run that scored nothing removes an earlier run's files."""
+  import tensorflow as tf  # noqa: PLC0415  (TensorFlow: only with --infer-dir)
+
+  folder = os.path.join(output_dir, filenames.INFERENCE_DIR)
+  path = os.path.join(folder, filenames.PREDICTIONS_CSV)
+  queue = os.path.join(folder, filenames.TO_LABEL_CSV)
+  if summary_block.get("status") != "scored":
+    for earlier in (path, queue):
+      if tf.io.gfile.exists(earlier):  # an earlier run's: never taken for this run's
+        tf.io.gfile.remove(earlier)
+    return summary_block
+  predictions = list(read_prediction_logs(summary_block["prediction_logs"]))
+  _write(path, csv_text(predictions, summary_block["rejected_files"]))
+  rows = to_label.rows(predictions, summary_block.get("root"), label_budget)
+  _write(queue, to_label.csv_text(rows))
+  return dict(
+    summary_block,
+    images_scored=len(predictions),
+    csv=path,
+    to_label=queue,
+    to_label_rows=len(rows),
+    **distribution(predictions),
+  )
 
 
 def console_line(summary_block: Dict[str, Any]) -> str:
@@ -158,4 +198,14 @@ def console_line(summary_block: Dict[str, Any]) -> str:
   return (
     f"inference: {summary_block['images_ingested'] if scored is None else scored} images "
     f"scored, {counts}; predictions in {where}"
+  )
+
+
+def to_label_line(summary_block: Dict[str, Any]) -> Optional[str]:
+  """'to label next: 500 files, least confident first, in PATH', or None (nothing scored)."""
+  if not summary_block.get("to_label"):
+    return None
+  return (
+    f"to label next: {summary_block['to_label_rows']} files, least confident first, in "
+    f"{escape.one_line(summary_block['to_label'])}"
   )

@@ -4,6 +4,8 @@ compared with pipeline.predict: tests/inference_e2e_test.py)."""
 import csv
 import io
 
+import pytest
+
 from reporting import console_text, inference
 from schemas import filenames
 from schemas.run_record import RunRecord
@@ -124,11 +126,50 @@ def test_a_scored_block_names_its_csv_on_the_console(tmp_path):
   assert "  " + line in console_text.format_summary(summary).splitlines()
 
 
-def test_a_run_that_scored_nothing_removes_an_earlier_runs_csv(tmp_path):
-  stale = tmp_path / filenames.INFERENCE_DIR / filenames.PREDICTIONS_CSV
-  stale.parent.mkdir()
-  stale.write_text("path\nold.png\n")
+def test_a_run_that_scored_nothing_removes_an_earlier_runs_csvs(tmp_path):
+  folder = tmp_path / filenames.INFERENCE_DIR
+  folder.mkdir()
+  stale = [folder / filenames.PREDICTIONS_CSV, folder / filenames.TO_LABEL_CSV]
+  for path in stale:
+    path.write_text("path\nold.png\n")
   block = inference.block(_Record(**{"InferenceExampleGen.examples": _Artifact()}), PUSHED, INGEST)
   assert (block["status"], block["reason"]) == ("skipped", "BulkInferrer did not run")
   inference.write_csv(block, str(tmp_path))
-  assert not stale.exists()
+  assert not any(path.exists() for path in stale)
+  assert block["to_label"] is block["prediction_drift"] is block["predicted_classes"] is None
+
+
+def test_the_distribution_counts_every_class_and_the_mean_top_probability():
+  found = _predictions() + [
+    inference.Prediction("c.png", "c" * 64, [0.6, 0.4], _predictions()[0].class_names)
+  ]
+  assert inference.distribution(found) == {
+    "predicted_classes": {"cat": 2, 'a "quoted", name': 1},
+    "mean_top_probability": pytest.approx((0.75 + 0.9 + 0.6) / 3),
+  }
+  assert inference.distribution([]) == {"predicted_classes": {}, "mean_top_probability": 0.0}
+
+
+def test_the_console_says_what_to_label_next_and_the_prediction_drift():
+  block = {
+    "status": "scored",
+    "images_found": 3,
+    "images_ingested": 3,
+    "images_scored": 3,
+    "images_rejected": {},
+    "csv": "/out/inference/predictions.csv",
+    "prediction_logs": "/logs",
+    "to_label": "/out/inference/to_label.csv",
+    "to_label_rows": 2,
+    "prediction_drift": {"baseline": None, "reason": "no earlier inference run in this output dir"},
+  }
+  summary = RunRecord("p", "r", blessed=True, pushed_model_path="/out/s/1", inference=block)
+  lines = console_text.format_summary(summary).splitlines()
+  at = lines.index(
+    "  inference: 3 images scored, none rejected; predictions in /out/inference/predictions.csv"
+  )
+  assert lines[at + 1 : at + 3] == [
+    "  to label next: 2 files, least confident first, in /out/inference/to_label.csv",
+    "  prediction drift: nothing to compare with (no earlier inference run in this output dir)",
+  ]
+  assert inference.to_label_line({**block, "to_label": None}) is None

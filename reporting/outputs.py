@@ -7,7 +7,7 @@ from reporting import advice, class_metrics, evaluation, inference, readers
 from reporting.outcome import Outcome
 from schemas import filenames, nodes, properties
 from schemas.outcomes import Status
-from schemas.run_record import ModelRef, RunRecord, Serving
+from schemas.run_record import LabelIssues, ModelRef, RunRecord, Serving
 
 
 def gather(record: RunRecord, context, run, end: Outcome) -> None:
@@ -29,7 +29,7 @@ def gather(record: RunRecord, context, run, end: Outcome) -> None:
 
 def _train_and_gate(record: RunRecord, context, run) -> None:
   """What the stages after ingestion wrote: classes, anomalies, training, evaluation and its
-  gates, the serving check, the push, TFLite, inference."""
+  gates, the serving check, the push, TFLite, out-of-fold probabilities, inference."""
   transform_graph = run.output(nodes.TRANSFORM, "transform_graph")
   if transform_graph:
     record.classes = readers.class_names(transform_graph.uri)
@@ -64,6 +64,9 @@ def _train_and_gate(record: RunRecord, context, run) -> None:
   record.push_error = push.get("push_error")
   record.pushed_regression = regression(record.metrics, push)
   record.tflite = readers.tflite_export(run.output(nodes.TFLITE_EXPORT, "tflite_model"), pushed)
+  out_of_fold = run.output(nodes.LABEL_ISSUES, "model_run")
+  if out_of_fold:  # found by the report (reporting/label_issues.py)
+    record.label_issues = LabelIssues(out_of_fold=out_of_fold.uri)
   infer_examples = run.output(nodes.INFERENCE_EXAMPLE_GEN, "examples")
   if infer_examples:
     record.inference = inference.block(run, push, readers.ingest_report(infer_examples))

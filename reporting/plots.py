@@ -1,10 +1,10 @@
-"""The report's plots, drawn from the run summary: confusion matrix, training curves and
-calibration of the top probability. matplotlib is imported where it is used."""
+"""The report's plots, drawn from the run summary: confusion matrix (counts, and shares of each
+true class), training curves and calibration of the top probability. matplotlib is imported where it is used."""
 
 import sys
 from typing import Any, Dict, List, Optional
 
-from reporting import escape
+from reporting import class_metrics, escape
 
 
 def _gfile():
@@ -34,11 +34,16 @@ def save(figure, path: Optional[str]):
   return None
 
 
-def plot_confusion_matrix(matrix: Dict[str, Any], path: Optional[str] = None):
-  names, counts = matrix["classes"], matrix["counts"]
+def plot_confusion_matrix(
+  matrix: Dict[str, Any], path: Optional[str] = None, normalize: bool = False
+):
+  """The counts, or with `normalize` each true class's row as shares of its images (so that
+  a small class's confusions show as plainly as a large one's)."""
+  names = matrix["classes"]
+  values = class_metrics.normalized(matrix) if normalize else matrix["counts"]
   size = max(4.0, 0.5 * len(names) + 2)
   figure, axes = pyplot().subplots(figsize=(size, size))
-  axes.imshow(counts, cmap="Blues")
+  axes.imshow(values, cmap="Blues", **({"vmin": 0.0, "vmax": 1.0} if normalize else {}))
   axes.set(
     xticks=range(len(names)),
     yticks=range(len(names)),
@@ -46,21 +51,21 @@ def plot_confusion_matrix(matrix: Dict[str, Any], path: Optional[str] = None):
     yticklabels=[escape.plot(n) for n in names],
     xlabel="predicted",
     ylabel="actual",
-    title="Confusion matrix",
+    title="Confusion matrix, as shares of each true class" if normalize else "Confusion matrix",
   )
   pyplot().setp(axes.get_xticklabels(), rotation=45, ha="right")
-  peak = max(max(row) for row in counts) or 1
-  for i, row in enumerate(counts):
-    for j, count in enumerate(row):
-      if count:
+  peak = 1.0 if normalize else (max(max(row) for row in values) or 1)
+  for i, row in enumerate(values):
+    for j, value in enumerate(row):
+      if value:
         axes.text(
           j,
           i,
-          count,
+          f"{value:.2f}" if normalize else value,
           ha="center",
           va="center",
           fontsize=8,
-          color="white" if count > peak / 2 else "black",
+          color="white" if value > peak / 2 else "black",
         )
   return save(figure, path)
 

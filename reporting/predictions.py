@@ -142,17 +142,23 @@ def csv_text(scored: Scored) -> str:
   return out.getvalue()
 
 
+def model_dir(record) -> str:
+  """The run's trained SavedModel (its Keras model beside it)."""
+  from tfx.utils import path_utils  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
+
+  return path_utils.serving_model_path(record.model_path)
+
+
 def for_record(record) -> Optional[Scored]:
   """The run's gated split scored by its model, or None when there is no model to score with
   (the reason is logged; the report goes on)."""
   from absl import logging  # noqa: PLC0415  (with TFX's logging, when used)
-  from tfx.utils import path_utils  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   if not record.model_path or not record.examples_path:
     return None
   split = record.metrics.get("split", "eval")
   try:
-    return score(path_utils.serving_model_path(record.model_path), record.examples_path, split)
+    return score(model_dir(record), record.examples_path, split)
   except Exception as e:  # noqa: BLE001  (logged; the report goes on without the pages)
     logging.warning("No per-image predictions: %s", e)
     return None

@@ -10,6 +10,7 @@ DRIFT_CHECK = "DriftCheck"
 TRANSFORM = "Transform"
 TUNER = "Tuner"
 TRAINER = "Trainer"
+LABEL_ISSUES = "LabelIssues"  # a second Trainer: out-of-fold probabilities of the train split
 EVALUATOR = "Evaluator"
 SERVING_CHECK = "ServingCheck"
 TFLITE_EXPORT = "TFLiteExport"
@@ -37,6 +38,7 @@ STAGES = (
   TRANSFORM,
   TUNER,
   TRAINER,
+  LABEL_ISSUES,
   EVALUATOR,
   SERVING_CHECK,
   TFLITE_EXPORT,

@@ -6,7 +6,7 @@ Stage by stage it says what happened in this run (`stages`: ran, cached from an 
 skipped with a reason, blocked, failed, interrupted, not reached); which model was served before
 the run and after it (`serving`); which models the Evaluator compared with and the Trainer
 started from (`models`). The figures the components wrote (counts, metrics, training, TFLite,
-inference) keep the shapes the README documents.
+inference, label issues) keep the shapes the README documents.
 """
 
 import dataclasses
@@ -58,6 +58,24 @@ class Serving:
 
 
 @dataclasses.dataclass
+class LabelIssues:
+  """Likely label errors (--find-label-issues): cleanlab's confident learning on out-of-sample
+  probabilities, the train split's from LabelIssues' fold models, the held-out splits' from the
+  trained model (reporting/label_issues.py)."""
+
+  out_of_fold: Optional[str] = None  # LabelIssues' model run: out_of_fold.npz, folds.json
+  folds: int = 0
+  out_of_fold_accuracy: Optional[float] = None  # the fold models' on the train split
+  images: Dict[str, int] = dataclasses.field(default_factory=dict)  # looked at, by split
+  issues: Optional[int] = None  # found; None: not looked for (why: `error`)
+  by_split: Dict[str, int] = dataclasses.field(default_factory=dict)
+  file: Optional[str] = None  # label_issues.csv, in the report
+  gallery: Optional[str] = None  # label_issues.png: the first of them, given and suggested label
+  top: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # the CSV's first rows
+  error: Optional[str] = None
+
+
+@dataclasses.dataclass
 class RunRecord:
   """run_summary.json, typed. Field names are the JSON keys."""
 
@@ -106,6 +124,7 @@ class RunRecord:
   tflite: Dict[str, Any] = dataclasses.field(default_factory=dict)
   inference: Optional[Dict[str, Any]] = None
   predictions: Optional[Dict[str, Any]] = None
+  label_issues: Optional[LabelIssues] = None
   # What each stage did in this run.
   stages: Dict[str, StageRecord] = dataclasses.field(default_factory=dict)
   stage_seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
@@ -167,4 +186,6 @@ class RunRecord:
         models[key] = ModelRef(**models[key])
     values["models"] = Models(**models)
     values["serving"] = Serving(**(values.get("serving") or {}))
+    if values.get("label_issues"):
+      values["label_issues"] = LabelIssues(**values["label_issues"])
     return cls(**values)

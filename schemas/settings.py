@@ -16,3 +16,5 @@ LR_SCHEDULES = ("cosine", "plateau")  # train.run_fn
 WARM_START_MODES = ("auto", "never")  # warm_start.decide
 PRECISION_MODES = ("auto", "off")  # distribution.precision_policy
 DRIFT_ACTIONS = ("warn", "block")  # components/drift_check/executor
+# LabelIssues' custom_config: the Trainer's settings and this key, the number of folds.
+LABEL_ISSUE_FOLDS_KEY = "label_issue_folds"

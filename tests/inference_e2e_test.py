@@ -86,6 +86,10 @@ def test_bulk_inferrer_scores_every_good_file_and_rejects_the_bad_ones(blessed_r
     assert p.sum() == pytest.approx(1.0, abs=1e-4)
     assert row["predicted_class"] == classes[int(np.argmax(p))]
     assert float(row["top_probability"]) == pytest.approx(p.max())
+  # What to label next: every scored file; nothing earlier to compare the predictions with.
+  assert block["to_label_rows"] == 500 and os.path.isfile(block["to_label"])
+  assert sum(block["predicted_classes"].values()) == 500
+  assert block["prediction_drift"]["baseline"] is None
   line = (
     "  inference: 500 images scored, 2 rejected (1 not_an_image, 1 truncated_file); "
     f"predictions in {block['csv']}"
@@ -164,3 +168,5 @@ def test_a_model_that_is_not_blessed_scores_nothing_and_says_so(blessed_run):
     False,
   ]
   assert not os.path.exists(os.path.join(output_dir, "inference", "predictions.csv"))
+  assert not os.path.exists(os.path.join(output_dir, "inference", "to_label.csv"))
+  assert block["to_label"] is block["prediction_drift"] is None

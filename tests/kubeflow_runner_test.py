@@ -215,6 +215,7 @@ def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp
     "3",
     "--vertex-endpoint",
     "digits",
+    "--find-label-issues",
   )
   pipeline_spec = spec["pipelineSpec"]
   tasks = kfp_spec.tasks(spec)
@@ -250,6 +251,16 @@ def test_cloud_flags_put_beam_stages_on_dataflow_and_training_on_vertex_gpus(tmp
     }
     assert pool["container_spec"]["image_uri"] == "example.com/image-pipeline:test"
   assert trainer_config["model"] == "cnn"  # the training settings travel along
+  # LabelIssues' fold models train as the Trainer does, on the same Vertex AI machines, from
+  # ImageExampleGen's examples (each keeps its path) through Transform's graph.
+  assert "google_cloud_ai_platform.trainer.executor.GenericExecutor" in executor("LabelIssues")
+  folds_config = exec_property("LabelIssues", "custom_config")
+  assert folds_config == {**trainer_config, "label_issue_folds": 3}
+  producers = {
+    key: value["taskOutputArtifact"]["producerTask"]
+    for key, value in tasks["LabelIssues"]["inputs"]["artifacts"].items()
+  }
+  assert producers["examples"] == "ImageExampleGen" and producers["transform_graph"] == "Transform"
   endpoint = exec_property("VertexEndpointPusher", "custom_config")
   assert endpoint["ai_platform_serving_args"]["endpoint_name"] == "digits"
   assert {"Evaluator", "ServingCheck"} <= set(tasks["VertexEndpointPusher"]["dependentTasks"])

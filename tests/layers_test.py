@@ -29,7 +29,8 @@ SKIPPED_DIRS = {".venv", "tests", "notebooks", "scripts", ".git", "tfx_output", 
 # The Trainer's and Tuner's own modules: they pull in Keras Tuner, tf.Transform and TFX's
 # Trainer; components and pipeline modules read the Trainer's outputs through schemas/.
 TRAINING_MODULES = {
-  f"trainer_module.{name}" for name in ("train", "tuning", "datasets", "callbacks", "export")
+  f"trainer_module.{name}"
+  for name in ("train", "tuning", "datasets", "callbacks", "export", "out_of_fold")
 }
 NO_TRAINING = ("components", "pipeline")
 

@@ -81,6 +81,15 @@ def ingest_and_transform(data_dir: str, work: str, image_size: int, channels: in
   return transform(ingest(data_dir, work), work, image_size, channels)
 
 
+def raw_examples(transformed):
+  """The Examples (ImageExampleGen's output) that ingest_and_transform's Transform read: beside
+  its transformed examples."""
+  examples = standard_artifacts.Examples()
+  examples.uri = os.path.join(os.path.dirname(transformed.uri), "examples")
+  examples.split_names = transformed.split_names
+  return examples
+
+
 def transform(examples, work: str, image_size: int, channels: int, resize: str = "squash"):
   """Runs Transform's executor on ImageExampleGen's output; (transformed, transform_graph)."""
   schema = _artifact(standard_artifacts.Schema, os.path.join(work, "schema"))
@@ -120,13 +129,19 @@ def fn_args(transformed, graph, custom_config: Dict):
 
 
 def run_trainer(
-  transformed, graph, work: str, custom_config: Dict, hyperparameters: Optional[object] = None
+  transformed,
+  graph,
+  work: str,
+  custom_config: Dict,
+  hyperparameters: Optional[object] = None,
+  run_fn: str = pipeline.RUN_FN,
 ):
-  """Runs the Trainer's executor with run_fn; returns (model, model_run) artifacts."""
+  """Runs the Trainer's executor with run_fn (LabelIssues': pipeline.LABEL_ISSUES_FN, on raw
+  examples); returns (model, model_run) artifacts."""
   model = _artifact(standard_artifacts.Model, os.path.join(work, "model"))
   model_run = _artifact(standard_artifacts.ModelRun, os.path.join(work, "model_run"))
   component = tfx.components.Trainer(
-    run_fn=pipeline.RUN_FN, examples=EXAMPLES, transform_graph=GRAPH, custom_config=custom_config
+    run_fn=run_fn, examples=EXAMPLES, transform_graph=GRAPH, custom_config=custom_config
   )
   inputs = {spec.EXAMPLES_KEY: [transformed], spec.TRANSFORM_GRAPH_KEY: [graph]}
   if hyperparameters is not None:

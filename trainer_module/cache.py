@@ -9,6 +9,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from schemas.nodes import TRAINER
 from schemas.settings import CACHE_MODES
 
 MEMORY_FRACTION = 0.25  # of physical memory, for both splits' cached examples together
@@ -24,10 +25,15 @@ def _mb(size: float) -> str:
 
 
 def choose(
-  mode: str, images: Dict[str, int], shape: List[int], disk_dir: str, budget: int = 0
+  mode: str,
+  images: Dict[str, int],
+  shape: List[int],
+  disk_dir: str,
+  budget: int = 0,
+  stage: str = TRAINER,
 ) -> Tuple[Dict[str, str], str]:
   """(split -> what input_fn's `cache` takes: "memory", "none" or a path prefix, a line that
-  says what was chosen and why)."""
+  says what was chosen and why, labelled with the `stage` that trains)."""
   if mode not in CACHE_MODES:
     raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)}, got {mode!r}")
   budget = budget or int(MEMORY_FRACTION * physical_memory())
@@ -43,4 +49,4 @@ def choose(
   where = {"memory": "memory", "none": "none"}.get(mode)
   caches = {split: where or os.path.join(disk_dir, split) for split in images}
   place = {"memory": "in memory", "none": "not cached", "disk": f"on disk under {disk_dir}"}[mode]
-  return caches, f"[Trainer] cache: {place} ({why})"
+  return caches, f"[{stage}] cache: {place} ({why})"

@@ -15,16 +15,25 @@ import tensorflow as tf
 
 from schemas.features import ACCURACY
 from schemas.filenames import TRAINING_LOG
+from schemas.nodes import TRAINER
 
 
 class EpochLog(keras.callbacks.Callback):
   """Appends each epoch's metrics, learning rate, training seconds, images/s (and on a GPU its
   peak memory) to a JSON-lines file, and prints them as one line (with `epochs`, the planned
-  number, if given)."""
+  number, if given), labelled with the pipeline `stage` that trains."""
 
-  def __init__(self, path: str, train_images: int, phase: str, epochs: Optional[int] = None):
+  def __init__(
+    self,
+    path: str,
+    train_images: int,
+    phase: str,
+    epochs: Optional[int] = None,
+    stage: str = TRAINER,
+  ):
     super().__init__()
     self.path, self.train_images, self.phase, self.epochs = path, train_images, phase, epochs
+    self.stage = stage
     self._start = self._train_end = 0.0
 
   def on_epoch_begin(self, epoch, logs=None):
@@ -49,10 +58,10 @@ class EpochLog(keras.callbacks.Callback):
       record["gpu_peak_mb"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20)
     with tf.io.gfile.GFile(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
-    print(epoch_line(record, self.epochs), flush=True)
+    print(epoch_line(record, self.epochs, self.stage), flush=True)
 
 
-def epoch_line(record: Dict[str, Any], epochs: Optional[int] = None) -> str:
+def epoch_line(record: Dict[str, Any], epochs: Optional[int] = None, stage: str = TRAINER) -> str:
   """One console line for an epoch of the training log."""
 
   def metrics(prefix: str) -> str:
@@ -65,7 +74,7 @@ def epoch_line(record: Dict[str, Any], epochs: Optional[int] = None) -> str:
   phase = "" if record["phase"] == "train" else f" ({record['phase'].replace('_', '-')})"
   validation = metrics("val_")
   return (
-    f"[Trainer] epoch {record['epoch']}{f'/{epochs}' if epochs else ''}{phase}: "
+    f"[{stage}] epoch {record['epoch']}{f'/{epochs}' if epochs else ''}{phase}: "
     f"{metrics('')}"
     + (f"; validation {validation}" if validation else "")
     + f"; rate {record['learning_rate']:.2g}; {record['train_seconds']:.1f} s, "
@@ -79,9 +88,10 @@ class BestWeights(keras.callbacks.EarlyStopping):
   model weights" messages would go to stdout; instead one line says which epoch's weights are
   kept, only when they are not the last epoch's."""
 
-  def __init__(self, patience: int = 4):
+  def __init__(self, patience: int = 4, stage: str = TRAINER):
     super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True, verbose=0)
     self.last_epoch: Optional[int] = None
+    self.stage = stage
 
   def on_train_begin(self, logs=None):
     super().on_train_begin(logs)
@@ -94,19 +104,23 @@ class BestWeights(keras.callbacks.EarlyStopping):
   def on_train_end(self, logs=None):
     super().on_train_end(logs)  # restores the best weights
     if self.best_weights is not None and self.last_epoch is not None:
-      line = kept_weights_line(self.best_epoch, self.last_epoch, self.stopped_epoch > 0, self.best)
+      line = kept_weights_line(
+        self.best_epoch, self.last_epoch, self.stopped_epoch > 0, self.best, self.stage
+      )
       if line:
         print(line, flush=True)
 
 
-def kept_weights_line(best_epoch: int, last_epoch: int, stopped: bool, best_loss: float) -> str:
+def kept_weights_line(
+  best_epoch: int, last_epoch: int, stopped: bool, best_loss: float, stage: str = TRAINER
+) -> str:
   """The console line on the weights training ends with (epochs counted from 0, as Keras
   does), or '' when they are the last epoch's."""
   if best_epoch == last_epoch:
     return ""
   stop = f"stopped early after epoch {last_epoch + 1}; " if stopped else ""
   return (
-    f"[Trainer] {stop}keeping the weights of epoch {best_epoch + 1} "
+    f"[{stage}] {stop}keeping the weights of epoch {best_epoch + 1} "
     f"(the lowest validation loss, {best_loss:.4f})"
   )
 
@@ -122,13 +136,15 @@ def for_phase(
   phase: str,
   epochs: int,
   schedule: Optional[Callable[[int, float], float]] = None,
+  stage: str = TRAINER,
 ) -> List[keras.callbacks.Callback]:
   """Logs, early stopping, and the rate: `schedule`'s, else lowered when validation stalls (the
-  epoch lines show the rate, so ReduceLROnPlateau says nothing itself)."""
+  epoch lines show the rate, so ReduceLROnPlateau says nothing itself). `stage` labels the
+  console lines (the Trainer, or LabelIssues' fold models)."""
   callbacks = [
     keras.callbacks.TensorBoard(log_dir=os.path.join(model_run_dir, phase)),
-    EpochLog(os.path.join(model_run_dir, TRAINING_LOG), train_images, phase, epochs),
-    BestWeights(patience=4),
+    EpochLog(os.path.join(model_run_dir, TRAINING_LOG), train_images, phase, epochs, stage),
+    BestWeights(patience=4, stage=stage),
   ]
   callbacks.append(
     keras.callbacks.LearningRateScheduler(schedule)

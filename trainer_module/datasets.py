@@ -59,8 +59,28 @@ def input_fn(
     ),
     tf_transform_output.transformed_metadata.schema,
   )
-  if cache != "none":
-    dataset = dataset.cache("" if cache == "memory" else cache)
+  return batches(
+    cached(dataset, cache), shape, batch_size, training, augmenter, seed=seed, images=images
+  )
+
+
+def cached(dataset: tf.data.Dataset, cache: str) -> tf.data.Dataset:
+  """The dataset cached as `cache` says: "memory", "none" or a file path prefix."""
+  return dataset if cache == "none" else dataset.cache("" if cache == "memory" else cache)
+
+
+def batches(
+  dataset: tf.data.Dataset,
+  shape: List[int],
+  batch_size: int,
+  training: bool,
+  augmenter: Optional[keras.Sequential] = None,
+  seed: int = 0,
+  images: Optional[int] = None,
+) -> tf.data.Dataset:
+  """Batches of (features, label id) of Transform's batched output as the model takes them:
+  training data reshuffled every epoch, then augmented; pixels as float32 (0-255). With
+  `images` (how many there are) Keras knows the number of batches from the first epoch."""
   if training:
     dataset = (
       dataset.unbatch().shuffle(shuffle_buffer(shape, batch_size), seed=seed).batch(batch_size)

@@ -5,6 +5,7 @@ model is saved by export.py. The hyperparameters are the configured ones, or the
 Tuner (tuning.py) found when it ran.
 """
 
+import dataclasses
 import json
 import os
 from typing import Any, Dict, List, Optional
@@ -18,6 +19,7 @@ from tfx import v1 as tfx
 
 from schemas.features import LABEL_VOCAB
 from schemas.filenames import TRAINING_SETTINGS
+from schemas.nodes import TRAINER
 from trainer_module import (
   advice,
   cache,
@@ -78,6 +80,94 @@ def build(
   return compile_model(model, float(hp["learning_rate"]))
 
 
+@dataclasses.dataclass
+class Fitting:
+  """What each model of one training run is fitted on and with: the data, the settings (the
+  Tuner's values included), the class weights and the folder of its logs; `stage` labels the
+  console lines (the Trainer's, or LabelIssues' fold models')."""
+
+  config: TrainingConfig
+  hp: Dict[str, Any]
+  strategy: tf.distribute.Strategy
+  train: tf.data.Dataset
+  evaluation: tf.data.Dataset
+  train_images: int
+  class_weight: Optional[Dict[int, float]]
+  log_dir: str
+  stage: str = TRAINER
+
+  def fit(self, model: keras.Model, epochs: int, rate: float, phase: str) -> None:
+    """The training phase (then fine-tuning, for a pretrained backbone) of one model."""
+    config, strategy = self.config, self.strategy
+    schedule = callbacks.cosine_schedule(rate, epochs) if config.lr_schedule == "cosine" else None
+    distribution.prepare_fit(model, self.train, strategy)
+    # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
+    history = model.fit(
+      self.train,
+      validation_data=self.evaluation,
+      epochs=epochs,
+      shuffle=False,
+      class_weight=self.class_weight,
+      verbose=0,
+      callbacks=callbacks.for_phase(
+        self.log_dir, self.train_images, phase, epochs, schedule, self.stage
+      ),
+    )
+    fine_tune_epochs = config.fine_tune_epochs
+    if not (config.weights and fine_tune_epochs and BACKBONE in _layer_names(model)):
+      return
+    with strategy.scope():
+      unfrozen = unfreeze_top(model, config.fine_tune_layers)
+      compile_model(model, float(self.hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
+    logging.info("Fine-tuning the top %d backbone layers", unfrozen)
+    done = len(history.epoch)
+    distribution.prepare_fit(model, self.train, strategy)
+    model.fit(
+      self.train,
+      validation_data=self.evaluation,
+      initial_epoch=done,
+      shuffle=False,
+      epochs=done + fine_tune_epochs,
+      class_weight=self.class_weight,
+      verbose=0,
+      callbacks=callbacks.for_phase(
+        self.log_dir,
+        self.train_images,
+        phase.replace("train", "") + "fine_tune",
+        done + fine_tune_epochs,
+        stage=self.stage,
+      ),
+    )
+
+  def from_scratch(
+    self, tf_transform_output: tft.TFTransformOutput, prefix: str = ""
+  ) -> keras.Model:
+    """The configured model trained from scratch for --epochs; an ensemble's members one after
+    the other (each from its own seed), then their average. `prefix` starts each phase's name
+    (e.g. fold_1_)."""
+    config, hp = self.config, self.hp
+    plan = ensemble.members(config)
+    if len(plan) == 1:
+      with self.strategy.scope():
+        model = build(config, tf_transform_output, hp)
+      self.fit(model, config.epochs, float(hp["learning_rate"]), f"{prefix}train")
+      return model
+    trained = []
+    for i, member in enumerate(plan):
+      print(
+        f"[{self.stage}] {prefix.replace('_', ' ')}ensemble member {i + 1}/{len(plan)}: "
+        f"{member.model}, seed {member.seed}",
+        flush=True,
+      )
+      keras.utils.set_random_seed(member.seed)
+      with self.strategy.scope():
+        trained.append(build(config, tf_transform_output, hp, member.model))
+      self.fit(
+        trained[-1], config.epochs, float(hp["learning_rate"]), f"{prefix}member_{i + 1}_train"
+      )
+    return ensemble.combine(trained)
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """Called by the TFX Trainer: train (two phases with pretrained weights), then export."""
   config = TrainingConfig.from_custom_config(fn_args.custom_config)
@@ -124,46 +214,9 @@ def _train_and_export(
     train, evaluation = datasets.train_and_eval(
       fn_args, tf_transform_output, config, global_batch, caches, images
     )
-
-    def fit(model: keras.Model, epochs: int, rate: float, phase: str) -> None:
-      """The training phase (then fine-tuning, for a pretrained backbone) of one model."""
-      schedule = callbacks.cosine_schedule(rate, epochs) if config.lr_schedule == "cosine" else None
-      distribution.prepare_fit(model, train, strategy)
-      # verbose=0: EpochLog prints one line an epoch; shuffle=False: input_fn shuffles.
-      history = model.fit(
-        train,
-        validation_data=evaluation,
-        epochs=epochs,
-        shuffle=False,
-        class_weight=weights_by_class,
-        verbose=0,
-        callbacks=callbacks.for_phase(model_run_dir, train_images, phase, epochs, schedule),
-      )
-      fine_tune_epochs = config.fine_tune_epochs
-      if not (config.weights and fine_tune_epochs and BACKBONE in _layer_names(model)):
-        return
-      with strategy.scope():
-        unfrozen = unfreeze_top(model, config.fine_tune_layers)
-        compile_model(model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
-      logging.info("Fine-tuning the top %d backbone layers", unfrozen)
-      done = len(history.epoch)
-      distribution.prepare_fit(model, train, strategy)
-      model.fit(
-        train,
-        validation_data=evaluation,
-        initial_epoch=done,
-        shuffle=False,
-        epochs=done + fine_tune_epochs,
-        class_weight=weights_by_class,
-        verbose=0,
-        callbacks=callbacks.for_phase(
-          model_run_dir,
-          train_images,
-          phase.replace("train", "") + "fine_tune",
-          done + fine_tune_epochs,
-        ),
-      )
-
+    fitting = Fitting(
+      config, hp, strategy, train, evaluation, train_images, weights_by_class, model_run_dir
+    )
     if len(plan) == 1:
       with strategy.scope():
         model = build(config, tf_transform_output, hp)
@@ -180,21 +233,11 @@ def _train_and_export(
         if warm.rate_factor != 1.0:
           compile_model(model, rate)
       print(warm_start_line(warm), flush=True)
-      fit(model, warm.epochs, rate, "train")
+      fitting.fit(model, warm.epochs, rate, "train")
     else:
       warm = warm_start.Decision(None, "an ensemble's members train from scratch", config.epochs)
       print(warm_start_line(warm), flush=True)
-      trained = []
-      for i, member in enumerate(plan):
-        print(
-          f"[Trainer] ensemble member {i + 1}/{len(plan)}: {member.model}, seed {member.seed}",
-          flush=True,
-        )
-        keras.utils.set_random_seed(member.seed)
-        with strategy.scope():
-          trained.append(build(config, tf_transform_output, hp, member.model))
-        fit(trained[-1], config.epochs, float(hp["learning_rate"]), f"member_{i + 1}_train")
-      model = ensemble.combine(trained)
+      model = fitting.from_scratch(tf_transform_output)
   finally:
     if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
       tf.io.gfile.rmtree(cache_dir)

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from components.image_example_gen.errors import InputError
 from components.image_example_gen.files import display
+from schemas import csv_cells
 
 
 class _Reader(io.RawIOBase):
@@ -40,6 +41,8 @@ def manifest_rows(path: str, labelled: bool = True) -> Iterator[dict]:
   Not `labelled`: only the path column is needed (label is then '' when missing).
 
   Bytes that are not UTF-8 are kept as surrogate escapes: such a path still names its file.
+  A cell this project's CSV writers made safe for spreadsheets ('=x, '-1) is read as it was
+  (schemas/csv_cells.py): a to_label.csv is a manifest.
   """
   with tf.io.gfile.GFile(path, "rb") as f:
     reader = csv.DictReader(
@@ -51,4 +54,7 @@ def manifest_rows(path: str, labelled: bool = True) -> Iterator[dict]:
       columns = "columns path,label" if labelled else "column path"
       raise InputError(f"manifest {display(path)} needs a header with the {columns}")
     for row in reader:
-      yield {"path": (row["path"] or "").strip(), "label": (row.get("label") or "").strip()}
+      yield {
+        "path": csv_cells.unescape((row["path"] or "").strip()),
+        "label": csv_cells.unescape((row.get("label") or "").strip()),
+      }

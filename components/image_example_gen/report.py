@@ -191,4 +191,6 @@ def assemble_report(report_dir: str, split_names: List[str], check: bool = True)
     "splits": splits,
     "classes": listing["classes"],
     "skipped_folders": [files.display(s) for s in listing["skipped"]],
+    # The folder (or manifest) the paths are below, the span filled in.
+    "root": files.display(listing["root"]) if listing.get("root") else None,
   }
