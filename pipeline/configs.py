@@ -21,7 +21,14 @@ from components.warmup import MAX_WARMUP_RECORDS
 from pipeline import cloud, paths
 from reporting.build import RunContext
 from schemas import filenames
-from schemas.settings import DRIFT_ACTIONS, MIN_PRETRAINED_SIZE, MODEL_VARIANTS, RESIZE_MODES
+from schemas.settings import (
+  DRIFT_ACTIONS,
+  IMAGENET_WEIGHTS,
+  MIN_PRETRAINED_SIZE,
+  MODEL_VARIANTS,
+  NO_WEIGHTS,
+  RESIZE_MODES,
+)
 from trainer_module import ensemble as ensembles
 from trainer_module.config import (
   Settings,
@@ -294,7 +301,7 @@ class PipelineConfig(TrainingConfig):
       )
     yield from paths.data_errors("--data-dir", self.data_dir)
     yield from paths.data_errors("--infer-dir", self.infer_dir)
-    if self.weights != "imagenet":
+    if self.weights not in (IMAGENET_WEIGHTS, NO_WEIGHTS):
       yield from paths.file_errors("--weights", self.weights)
     yield from paths.output_errors("--output-dir", self.output_dir)
 

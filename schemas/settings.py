@@ -8,6 +8,10 @@ MOBILENET_VARIANTS = ("v2", "v3small", "v3large")  # model.MOBILENETS
 # Each pretrained family's variants, the first its default.
 MODEL_VARIANTS = {"efficientnet": EFFICIENTNET_VARIANTS, "mobilenet": MOBILENET_VARIANTS}
 MIN_PRETRAINED_SIZE = 32  # the smallest input Keras' EfficientNet and MobileNet backbones take
+# --weights' names besides a file: Keras' ImageNet "notop" file (the pretrained families'
+# default; model.imagenet_weights) and none (from scratch).
+IMAGENET_WEIGHTS = "imagenet"
+NO_WEIGHTS = "none"
 AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")  # augmentation.LAYERS
 CLASS_WEIGHT_MODES = ("auto", "balanced", "none")  # class_weights.class_weights
 CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose

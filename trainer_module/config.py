@@ -15,9 +15,11 @@ from schemas.settings import (
   AUGMENTATIONS,
   CACHE_MODES,
   CLASS_WEIGHT_MODES,
+  IMAGENET_WEIGHTS,
   LR_SCHEDULES,
   MODEL_VARIANTS,
   MODELS,
+  NO_WEIGHTS,
   PRECISION_MODES,
   WARM_START_MODES,
 )
@@ -118,10 +120,11 @@ class TrainingConfig(Settings):
   )
   weights: Optional[str] = setting(
     None,
-    "ImageNet weights for --model efficientnet or mobilenet: 'imagenet' (Keras' notop file, "
-    "downloaded once into ~/.keras/models) or a local or gs:// 'notop' .h5 file: the head "
+    "Starting weights of --model efficientnet or mobilenet: 'imagenet' (Keras' notop file, "
+    "fetched once into ~/.keras/models) or a local or gs:// 'notop' .h5 file: the head "
     "trains on a frozen backbone, then the top layers are fine-tuned at a tenth of the "
-    "learning rate. Default: none, trained from scratch (which needs far more images).",
+    "learning rate; 'none' trains from scratch (which needs far more images). Default: "
+    "imagenet for those families; the CNN takes none.",
   )
   epochs: int = setting(10, "Training epochs.", bounds=(1, None))
   batch_size: int = setting(
@@ -212,6 +215,15 @@ class TrainingConfig(Settings):
     own = self.model_variant if architecture == self.model else None
     return own or MODEL_VARIANTS[architecture][0]
 
+  @property
+  def initial_weights(self) -> Optional[str]:
+    """What --model starts from: --weights (a file, or 'imagenet' until resolved to Keras'
+    file), 'imagenet' for a pretrained family by default, or None (from scratch: the CNN, or
+    --weights none)."""
+    if self.model not in MODEL_VARIANTS or self.weights == NO_WEIGHTS:
+      return None
+    return self.weights or IMAGENET_WEIGHTS
+
   def errors(self) -> Iterator[str]:
     yield from super().errors()
     yield from self.model_errors()
@@ -224,8 +236,11 @@ class TrainingConfig(Settings):
         f"--model-variant {self.model_variant} does not apply to --model {self.model}"
         + (f"; choose from {', '.join(variants)}" if variants else "")
       ]
-    if self.weights and not variants:
-      return [f"--weights applies to --model {' or '.join(MODEL_VARIANTS)} only"]
+    if self.weights and self.weights != NO_WEIGHTS and not variants:
+      return [
+        f"--weights applies to --model {' or '.join(MODEL_VARIANTS)} only "
+        f"(--model {self.model} takes --weights {NO_WEIGHTS} or nothing)"
+      ]
     return []
 
   def custom_config(self) -> Dict[str, Any]:

@@ -34,6 +34,9 @@ def test_the_trainer_refuses_a_variant_or_weights_that_do_not_fit_the_model():
     TrainingConfig.from_custom_config({"model": "mobilenet", "model_variant": "b1"})
   with pytest.raises(ValueError, match="--weights applies to --model efficientnet or mobilenet"):
     TrainingConfig.from_custom_config({"model": "cnn", "weights": "/w.h5"})
+  assert (
+    TrainingConfig.from_custom_config({"model": "cnn", "weights": "none"}).initial_weights is None
+  )
   config = TrainingConfig.from_custom_config({"model": "mobilenet", "model_variant": "v3small"})
   assert config.variant == "v3small"
 

@@ -69,7 +69,7 @@ def build(
     channels,
     tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
     variant=config.variant_of(name or config.model),
-    weights=config.weights if own else None,
+    weights=config.initial_weights if own else None,
     width=int(hp["width"]),
     dropout=float(hp["dropout"]),
     mean=stats["mean"],
@@ -114,7 +114,9 @@ def _train_and_export(
     config.cache, images, datasets.image_shape(tf_transform_output), cache_dir
   )
   print(choice, flush=True)
-  scratch = advice.from_scratch_line(config.model, config.variant, config.weights, train_images)
+  scratch = advice.from_scratch_line(
+    config.model, config.variant, config.initial_weights, train_images
+  )
   if scratch:
     print(scratch, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
@@ -140,7 +142,7 @@ def _train_and_export(
         callbacks=callbacks.for_phase(model_run_dir, train_images, phase, epochs, schedule),
       )
       fine_tune_epochs = config.fine_tune_epochs
-      if not (config.weights and fine_tune_epochs and BACKBONE in _layer_names(model)):
+      if not (config.initial_weights and fine_tune_epochs and BACKBONE in _layer_names(model)):
         return
       with strategy.scope():
         unfrozen = unfreeze_top(model, config.fine_tune_layers)
@@ -245,7 +247,7 @@ def _write_settings(
   settings = {
     "model": config.model if len(plan) == 1 else ensemble.NAME,
     "model_variant": config.variant if architectures - {"cnn"} else None,
-    "weights": config.weights,
+    "weights": config.initial_weights,
     "input_shape": stats["shape"],
     "resize": stats.get("resize", "squash"),
     "learning_rate": float(hp["learning_rate"]),
@@ -261,7 +263,7 @@ def _write_settings(
     "class_weights_applied": (
       {names[i]: round(w, 3) for i, w in weights_by_class.items()} if weights_by_class else None
     ),
-    "fine_tune_epochs": config.fine_tune_epochs if config.weights else None,
+    "fine_tune_epochs": config.fine_tune_epochs if config.initial_weights else None,
     "ensemble": [member.record() for member in plan] if len(plan) > 1 else None,
     "tuned": (
       keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values

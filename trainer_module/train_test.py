@@ -25,11 +25,16 @@ def _train(transformed, tmp_path, **config):
 def test_each_model_trains_exports_reloads_and_serves_raw_bytes(
   digits_transformed, tmp_path, capsys, model, variant
 ):
-  trained, model_run = _train(digits_transformed, tmp_path, model=model, model_variant=variant)
+  weights = "none" if model != "cnn" else None  # from scratch: nothing can be downloaded here
+  trained, model_run = _train(
+    digits_transformed, tmp_path, model=model, model_variant=variant, weights=weights
+  )
   # An ImageNet family from scratch on these few hundred images is told to use weights.
-  warnings = [line for line in capsys.readouterr().out.splitlines() if "without --weights" in line]
+  warnings = [line for line in capsys.readouterr().out.splitlines() if "--weights none" in line]
   assert len(warnings) == (model != "cnn")
-  assert all(line.startswith(f"[Trainer] warning: {model} {variant} without") for line in warnings)
+  assert all(
+    line.startswith(f"[Trainer] warning: {model} {variant} from scratch") for line in warnings
+  )
   assert_serves_digits(trained)
   (epoch,) = training_log(model_run)
   assert epoch["phase"] == "train" and epoch["images_per_second"] > 0
