@@ -15,7 +15,7 @@ import os
 import shlex
 import sys
 import typing
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from components.warmup import MAX_WARMUP_RECORDS
 from pipeline import cloud, paths
@@ -461,10 +461,27 @@ def parse(
   if unknown:
     print(f"warning: not a setting, ignored: {', '.join(unknown)}", file=sys.stderr)
   args = build_parser(settings, **parser_args).parse_args(argv)
+  given = given_fields(settings, sys.argv[1:] if argv is None else argv)
   return tuple(
-    check(cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.name in args}))
+    check(
+      cls(
+        **{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.name in args}
+      ).with_presets(given)
+    )
     for cls in settings
   )
+
+
+def given_fields(settings: Sequence[type], argv: Sequence[str]) -> Set[str]:
+  """The fields of `settings` that a flag in `argv` (its --no- form too) or an
+  IMAGE_PIPELINE_* variable sets: a preset (--recipe) leaves them as they are."""
+  given = set()
+  for field in (f for cls in settings for f in dataclasses.fields(cls)):
+    flag = flag_name(field)
+    flags = {flag, "--no-" + flag[2:]}
+    if env_name(field) in os.environ or any(arg.split("=", 1)[0] in flags for arg in argv):
+      given.add(field.name)
+  return given
 
 
 def from_args(argv: Optional[List[str]] = None) -> PipelineConfig:

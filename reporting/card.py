@@ -72,6 +72,9 @@ def _settings_lines(settings: Dict[str, Any]) -> List[str]:
     f"- Learning rate {settings['learning_rate']:.3g} ({settings['lr_schedule']} schedule), "
     f"{settings['epochs']} epochs planned, batch {settings['batch_size']}",
     "- Augmentation: " + (", ".join(settings["augment"]) or "none"),
+    f"- Label smoothing: {settings.get('label_smoothing') or 0:g}",
+    "- Weight averaging (EMA): "
+    + ("yes, the exported weights are the average" if settings.get("ema") else "no"),
     f"- Class weights: {settings['class_weights']}"
     + (
       " (" + ", ".join(f"{escape.markdown(c)} {w}" for c, w in applied.items()) + ")"
@@ -81,6 +84,8 @@ def _settings_lines(settings: Dict[str, Any]) -> List[str]:
       else ""
     ),
   ]
+  if settings.get("recipe"):
+    lines.append(f"- Recipe: {escape.markdown(settings['recipe'])}")
   if settings.get("tuned"):
     lines.append("- Tuner's choice: " + console_text.tuned_text(settings["tuned"]))
   return lines

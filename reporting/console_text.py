@@ -19,7 +19,8 @@ def tuned_text(tuned: Dict[str, Any]) -> str:
 def settings_line(settings: Dict[str, Any]) -> str:
   """The training settings in one line for people, e.g. 'cnn, width 32, on 32x32x3
   (squash); learning rate 0.001, cosine; 10 epochs of batch 32; dropout 0.3; no
-  augmentation; class weights auto (not applied)'."""
+  augmentation; class weights auto (not applied)', or 'recipe strong: cnn, width 48, ...;
+  augment flip, erasing; label smoothing 0.1; EMA of the weights; ...'."""
   if not settings:
     return ""
   model = " ".join(filter(None, [settings["model"], settings.get("model_variant")]))
@@ -37,12 +38,20 @@ def settings_line(settings: Dict[str, Any]) -> str:
     f"{settings['epochs']} epochs of batch {settings['batch_size']}",
     f"dropout {settings['dropout']:.2g}",
     ("augment " + ", ".join(settings["augment"])) if settings["augment"] else "no augmentation",
+    *(
+      [f"label smoothing {settings['label_smoothing']:g}"]
+      if settings.get("label_smoothing")
+      else []
+    ),
+    *(["EMA of the weights"] if settings.get("ema") else []),
     f"class weights {settings['class_weights']} "
     f"({'applied' if settings.get('class_weights_applied') else 'not applied'})",
   ]
   if settings.get("tuned"):
     parts.append("tuned: " + tuned_text(settings["tuned"]))
-  return "; ".join(parts)
+  return ("recipe " + settings["recipe"] + ": " if settings.get("recipe") else "") + "; ".join(
+    parts
+  )
 
 
 def mistakes_line(block: Dict[str, Any]) -> str:

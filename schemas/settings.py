@@ -12,7 +12,20 @@ MIN_PRETRAINED_SIZE = 32  # the smallest input Keras' EfficientNet and MobileNet
 # default; model.imagenet_weights) and none (from scratch).
 IMAGENET_WEIGHTS = "imagenet"
 NO_WEIGHTS = "none"
-AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")  # augmentation.LAYERS
+# --augment's names: pixel layers (augmentation.LAYERS), then the augmentations that blend
+# pairs of images and their one-hot labels (augmentation.MIXERS).
+PIXEL_AUGMENTATIONS = (
+  "flip",
+  "rotation",
+  "zoom",
+  "contrast",
+  "brightness",
+  "randaugment",
+  "erasing",
+)
+MIXING_AUGMENTATIONS = ("mixup", "cutmix")
+AUGMENTATIONS = PIXEL_AUGMENTATIONS + MIXING_AUGMENTATIONS
+RECIPES = ("strong",)  # config.RECIPES: named combinations of training settings
 CLASS_WEIGHT_MODES = ("auto", "balanced", "none")  # class_weights.class_weights
 CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose
 RESIZE_MODES = ("squash", "crop", "pad")  # preprocessing.resize

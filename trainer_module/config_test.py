@@ -8,6 +8,7 @@ import tensorflow as tf
 from pipeline import configs
 from schemas import settings
 from trainer_module import augmentation, cache, class_weights, model, preprocessing
+from trainer_module import config as config_module
 from trainer_module.config import TrainingConfig
 
 
@@ -66,7 +67,10 @@ def test_allowed_values_are_exactly_what_the_trainer_implements():
   assert tuple(model.MOBILENETS) == settings.MOBILENET_VARIANTS
   assert tuple(model.BUILDERS) == settings.MODELS
   assert {m: tuple(b) for m, b in model.BACKBONES.items()} == settings.MODEL_VARIANTS
-  assert tuple(augmentation.LAYERS) == settings.AUGMENTATIONS
+  assert tuple(augmentation.LAYERS) == settings.PIXEL_AUGMENTATIONS
+  assert tuple(augmentation.MIXERS) == settings.MIXING_AUGMENTATIONS
+  assert augmentation.NAMES == settings.AUGMENTATIONS
+  assert tuple(config_module.PRESETS) == settings.RECIPES
   # Each cache mode is a placement of its own; anything else is refused.
   placements = {
     mode: cache.choose(mode, {"train": 10}, [8, 8, 1], "/c", budget=1 << 20)[0]["train"]

@@ -1,16 +1,15 @@
-"""The Trainer's input: Transform's output as tf.data datasets of (features, label id) batches."""
+"""The Trainer's input: Transform's output as tf.data datasets of (features, label) batches."""
 
 import math
 from typing import Dict, List, Optional, Tuple
 
-import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from schemas.features import IMAGE_XF, LABEL_XF
+from schemas.features import IMAGE_XF, LABEL_VOCAB, LABEL_XF
 from trainer_module import augmentation, preprocessing
 from trainer_module.config import TrainingConfig
 
@@ -35,11 +34,14 @@ def input_fn(
   batch_size: int,
   training: bool,
   cache: str = "memory",
-  augmenter: Optional[keras.Sequential] = None,
+  augmenter: Optional[augmentation.Augmenter] = None,
   seed: int = 0,
   images: Optional[int] = None,
+  num_classes: Optional[int] = None,
 ) -> tf.data.Dataset:
-  """One epoch of (features, label id) batches of transformed examples, pixels as float32.
+  """One epoch of (features, label) batches of transformed examples, pixels as float32; the
+  label is the class id, or with `num_classes` a one-hot vector (what label smoothing, MixUp
+  and CutMix need).
 
   Records are read and parsed in parallel, then cached as Transform stored them (uint8
   pixels: `cache` is "memory", "none" or a file path prefix), so later epochs skip the
@@ -68,8 +70,10 @@ def input_fn(
 
   def to_float(features, label):
     image = preprocessing.decode_pixels(features[IMAGE_XF], shape)
+    if num_classes:
+      label = tf.one_hot(tf.reshape(label, [-1]), num_classes)
     if augmenter is not None:
-      image = augmenter(image, training=True)
+      image, label = augmenter(image, label)
     return {**features, IMAGE_XF: image}, label
 
   dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
@@ -105,9 +109,13 @@ def train_and_eval(
   caches: Dict[str, str],
   images: Dict[str, int],
 ) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
-  """(train, eval) datasets: train shuffled and augmented as configured, eval in its order."""
+  """(train, eval) datasets: train shuffled and augmented as configured, eval in its order;
+  labels one-hot when the loss needs them (config.one_hot_labels)."""
   seed = config.seed
   augmenter = augmentation.build_augmenter(config.augment, seed)
+  num_classes = (
+    tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB) if config.one_hot_labels else None
+  )
   train = input_fn(
     fn_args.train_files,
     fn_args.data_accessor,
@@ -118,6 +126,7 @@ def train_and_eval(
     seed=seed,
     cache=caches["train"],
     images=images["train"],
+    num_classes=num_classes,
   )
   evaluation = input_fn(
     fn_args.eval_files,
@@ -127,5 +136,6 @@ def train_and_eval(
     training=False,
     cache=caches["eval"],
     images=images["eval"],
+    num_classes=num_classes,
   )
   return train, evaluation

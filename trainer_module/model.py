@@ -18,7 +18,7 @@ import tensorflow as tf
 from keras.src.applications import efficientnet, mobilenet_v2, mobilenet_v3
 from keras.src.backend import config as keras_config
 
-from schemas.features import IMAGE_XF
+from schemas.features import ACCURACY, IMAGE_XF
 from schemas.settings import IMAGENET_WEIGHTS, MIN_PRETRAINED_SIZE, MODEL_VARIANTS, NO_WEIGHTS
 
 EFFICIENTNETS = {
@@ -163,12 +163,28 @@ def use_xla() -> bool:
   return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> keras.Model:
-  """Adam on sparse categorical cross-entropy, with XLA only on accelerators."""
+def compile_model(
+  model: keras.Model,
+  learning_rate: float,
+  label_smoothing: float = 0.0,
+  one_hot: bool = False,
+  ema: bool = False,
+) -> keras.Model:
+  """Adam (keeping a moving average of the weights with `ema`) on cross-entropy, with XLA
+  only on accelerators: sparse on class ids, or categorical on `one_hot` labels (label
+  smoothing, MixUp, CutMix). The accuracy keeps its name (schemas' ACCURACY) either way: the
+  training log and the Evaluator read it."""
+  if one_hot:
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    accuracy = keras.metrics.CategoricalAccuracy(name=ACCURACY)
+  elif label_smoothing:
+    raise ValueError("label smoothing needs one-hot labels")
+  else:
+    loss, accuracy = "sparse_categorical_crossentropy", ACCURACY
   model.compile(
-    optimizer=keras.optimizers.Adam(learning_rate),
-    loss="sparse_categorical_crossentropy",
-    metrics=["sparse_categorical_accuracy"],
+    optimizer=keras.optimizers.Adam(learning_rate, use_ema=ema),
+    loss=loss,
+    metrics=[accuracy],
     jit_compile="auto" if use_xla() else False,
   )
   return model

@@ -215,3 +215,21 @@ def test_cpu_training_runs_without_xla():
   # XLA made the CNN's CPU steps ~1.7x slower; on GPUs and TPUs Keras decides.
   model = model_lib.compile_model(model_lib.build_cnn(16, 1, 10), 1e-3)
   assert model_lib.use_xla() is False and model.jit_compile is False
+
+
+def test_one_hot_labels_compile_to_categorical_cross_entropy_keeping_the_accuracy_name():
+  smoothed = model_lib.compile_model(
+    model_lib.build_cnn(8, 1, 3, width=4), 1e-3, label_smoothing=0.1, one_hot=True, ema=True
+  )
+  assert isinstance(smoothed.loss, keras.losses.CategoricalCrossentropy)
+  assert smoothed.loss.label_smoothing == 0.1 and smoothed.optimizer.use_ema
+  (metric,) = smoothed.get_compile_config()["metrics"]
+  assert (metric["class_name"], metric["config"]["name"]) == (
+    "CategoricalAccuracy",
+    "sparse_categorical_accuracy",  # the training log's and the Evaluator's name
+  )
+  plain = model_lib.compile_model(model_lib.build_cnn(8, 1, 3, width=4), 1e-3)
+  assert plain.get_compile_config()["metrics"] == ["sparse_categorical_accuracy"]
+  assert plain.loss == "sparse_categorical_crossentropy" and not plain.optimizer.use_ema
+  with pytest.raises(ValueError, match="one-hot"):
+    model_lib.compile_model(model_lib.build_cnn(8, 1, 3, width=4), 1e-3, label_smoothing=0.1)

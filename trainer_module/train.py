@@ -75,7 +75,7 @@ def build(
     mean=stats["mean"],
     std=stats["std"],
   )
-  return compile_model(model, float(hp["learning_rate"]))
+  return compile_model(model, float(hp["learning_rate"]), **config.compile_options)
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -139,14 +139,18 @@ def _train_and_export(
         shuffle=False,
         class_weight=weights_by_class,
         verbose=0,
-        callbacks=callbacks.for_phase(model_run_dir, train_images, phase, epochs, schedule),
+        callbacks=callbacks.for_phase(
+          model_run_dir, train_images, phase, epochs, schedule, ema=config.ema
+        ),
       )
       fine_tune_epochs = config.fine_tune_epochs
       if not (config.initial_weights and fine_tune_epochs and BACKBONE in _layer_names(model)):
         return
       with strategy.scope():
         unfrozen = unfreeze_top(model, config.fine_tune_layers)
-        compile_model(model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
+        compile_model(
+          model, float(hp["learning_rate"]) * FINE_TUNE_LR_FACTOR, **config.compile_options
+        )
       logging.info("Fine-tuning the top %d backbone layers", unfrozen)
       done = len(history.epoch)
       distribution.prepare_fit(model, train, strategy)
@@ -163,6 +167,7 @@ def _train_and_export(
           train_images,
           phase.replace("train", "") + "fine_tune",
           done + fine_tune_epochs,
+          ema=config.ema,
         ),
       )
 
@@ -180,7 +185,7 @@ def _train_and_export(
         )
         rate = float(hp["learning_rate"]) * warm.rate_factor
         if warm.rate_factor != 1.0:
-          compile_model(model, rate)
+          compile_model(model, rate, **config.compile_options)
       print(warm_start_line(warm), flush=True)
       fit(model, warm.epochs, rate, "train")
     else:
@@ -259,6 +264,9 @@ def _write_settings(
     "dropout": float(hp["dropout"]),
     "width": int(hp["width"]) if "cnn" in architectures else None,
     "augment": list(config.augment),
+    "label_smoothing": config.label_smoothing,
+    "ema": config.ema,
+    "recipe": config.recipe,
     "class_weights": config.class_weights,
     "class_weights_applied": (
       {names[i]: round(w, 3) for i, w in weights_by_class.items()} if weights_by_class else None

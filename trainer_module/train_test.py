@@ -1,5 +1,6 @@
 """run_fn through the real Trainer executor on digits: training, its console and its exports."""
 
+import json
 import math
 import os
 
@@ -135,3 +136,38 @@ def test_an_ensemble_of_two_architectures_trains_each_member_and_serves_their_me
   pixels = np.stack([reference_preprocess.preprocess(e, spec) for e in encoded]).astype("float32")
   mean = np.mean([np.asarray(m({IMAGE_XF: pixels})) for m in members], axis=0)
   np.testing.assert_allclose(out["probabilities"].numpy(), mean, atol=1e-5)
+
+
+@pytest.mark.integration  # training
+def test_the_modern_recipe_trains_on_one_hot_labels_and_records_its_settings(
+  digits_transformed, tmp_path
+):
+  trained, model_run = _train(
+    digits_transformed,
+    tmp_path,
+    epochs=2,
+    augment=["randaugment", "erasing", "mixup", "cutmix"],
+    label_smoothing=0.1,
+    ema=True,
+    recipe="strong",
+  )
+  epochs = training_log(model_run)
+  assert [e["epoch"] for e in epochs] == [1, 2]
+  # Categorical cross-entropy on one-hot labels; the accuracy keeps the name the log reads.
+  assert all(
+    np.isfinite(e["loss"]) and 0 <= e["val_sparse_categorical_accuracy"] <= 1 for e in epochs
+  )
+  with open(os.path.join(model_run.uri, "training_settings.json")) as f:
+    settings = json.load(f)
+  assert (
+    settings["augment"],
+    settings["label_smoothing"],
+    settings["ema"],
+    settings["recipe"],
+  ) == (
+    ["randaugment", "erasing", "mixup", "cutmix"],
+    0.1,
+    True,
+    "strong",
+  )
+  assert_serves_digits(trained)
