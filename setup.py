@@ -24,6 +24,9 @@ setuptools.setup(
     "protobuf==6.33.6",
     "numpy==2.4.6",
     "matplotlib==3.10.8",  # run report plots
+    # --export onnx and its parity gate (beside TensorFlow 2.21 and protobuf 6)
+    "tf2onnx==1.17.0",
+    "onnxruntime==1.31.0",
   ],
   extras_require={
     "test": [

@@ -23,6 +23,7 @@ from reporting.build import RunContext
 from schemas import filenames
 from schemas.settings import (
   DRIFT_ACTIONS,
+  EXPORT_FORMATS,
   IMAGENET_WEIGHTS,
   MIN_PRETRAINED_SIZE,
   MODEL_VARIANTS,
@@ -34,6 +35,7 @@ from trainer_module.config import (
   Settings,
   TrainingConfig,
   flag_name,
+  parse_names,
   setting,
   value_error,
 )
@@ -212,6 +214,16 @@ class PipelineConfig(TrainingConfig):
     64,
     "TF Serving's max_batch_size, written to batching_parameters.txt; no warmup request is larger.",
     bounds=(1, None),
+    group="serving",
+  )
+  export: List[str] = setting(
+    ["tflite"],
+    f"Formats a blessed model is also exported to, comma-separated ({', '.join(EXPORT_FORMATS)}"
+    "; none for no export): each held to one parity gate (top-1 agreement with the "
+    "SavedModel on the gated split of at least 0.98) and pushed inside the version when it "
+    "passes (default: tflite).",
+    choices=EXPORT_FORMATS,
+    parse=parse_names,
     group="serving",
   )
   keep_versions: int = setting(

@@ -190,6 +190,19 @@ def _training_lines(record: RunRecord) -> List[str]:
   return lines + _settings_lines(training.get("settings") or {})
 
 
+def _exports_lines(record: RunRecord) -> List[str]:
+  """Each export format's parity figures and where its files went, or why not."""
+  found = [
+    f"- {name}: {escape.markdown(line.split(': ', 1)[1])}"
+    for name, line in (
+      ("TFLite", console_text.format_tflite(record.tflite)),
+      ("ONNX", console_text.format_onnx(record.onnx)),
+    )
+    if line
+  ]
+  return ["", "## Exports", ""] + found if found else []
+
+
 def model_card(record: RunRecord) -> str:
   metrics, thresholds = record.metrics, record.thresholds
   rejected = ", ".join(f"{n} {r}" for r, n in record.images_rejected.items()) or "none"
@@ -260,5 +273,6 @@ def model_card(record: RunRecord) -> str:
       if check["blessed"]
       else f"- Serving check FAILED: {escape.markdown(check['reason'])}"
     )
+  lines += _exports_lines(record)
   lines += ["", "Plots: confusion_matrix.png, training_curves.png, calibration.png.", ""]
   return "\n".join(lines)

@@ -64,3 +64,43 @@ def test_the_console_line_names_the_recipe_first():
   assert console_text.settings_line(plain).endswith(
     "dropout 0.3; no augmentation; class weights auto (not applied)"
   )
+
+
+ONNX = {
+  "passed": True,
+  "reason": None,
+  "path": "/serving/17/onnx",
+  "split": "test",
+  "images": 354,
+  "saved_model": {"accuracy": 0.9915},
+  "opset": 17,
+  "file": "model.onnx",
+  "bytes": 97_280,
+  "agreement": 1.0,
+  "accuracy": 0.9915,
+}
+
+
+def test_the_card_and_console_give_each_exports_figures_or_why_not():
+  record = RunRecord(
+    pipeline_name="p",
+    run_id="r",
+    status=Status.PUSHED,
+    thresholds={"accuracy": 0.8, "min_class_recall": 0.5, "min_class_precision": 0.5},
+    onnx=ONNX,
+    tflite={
+      "passed": False,
+      "reason": "int8: top-1 agrees with the SavedModel on 96.3%",
+      "path": None,
+    },
+  )
+  lines = card.model_card(record).splitlines()
+  exports = lines[lines.index("## Exports") + 2 :]
+  assert exports[:2] == [
+    "- TFLite: not pushed: int8: top-1 agrees with the SavedModel on 96.3%",
+    "- ONNX: 95 KiB, opset 17; top-1 agrees with the SavedModel on 100.0% of 354 test images "
+    "(accuracy 0.9915 vs 0.9915); in /serving/17/onnx",
+  ]
+  summary = console_text.format_summary(record)
+  assert "  onnx: 95 KiB, opset 17; top-1 agrees" in summary
+  assert "  tflite: not pushed: int8" in summary

@@ -101,6 +101,20 @@ def format_tflite(block: Dict[str, Any]) -> Optional[str]:
   )
 
 
+def format_onnx(block: Dict[str, Any]) -> Optional[str]:
+  """One summary line for the ONNX file, as format_tflite's for TFLite."""
+  if not block:
+    return None
+  if not block["path"]:
+    return f"onnx: not pushed: {block.get('push_error') or block['reason']}"
+  return (
+    f"onnx: {block['bytes'] / 1024:.0f} KiB, opset {block['opset']}; top-1 agrees with the "
+    f"SavedModel on {block['agreement']:.1%} of {block['images']} {block['split']} images "
+    f"(accuracy {block['accuracy']:.4f} vs {block['saved_model']['accuracy']:.4f}); in "
+    f"{block['path']}"
+  )
+
+
 def _lowest_line(record: RunRecord) -> str:
   """The lowest class recall and precision (top-1), with their intervals and bounds, e.g.
   'lowest class recall (top-1): 9 0.9615 (95 % 0.81-0.99 of 26 images), threshold 0.5;
@@ -175,8 +189,7 @@ def format_summary(record: RunRecord) -> str:
   lines.append(f"blessed: {'yes' if record.blessed else 'no'}; {run_text.serving_line(record)}")
   if record.pushed_regression is not None:
     lines.append(run_text.regression_line(record))
-  if format_tflite(record.tflite):
-    lines.append(format_tflite(record.tflite))
+  lines += filter(None, [format_tflite(record.tflite), format_onnx(record.onnx)])
   if record.inference:
     lines.append(inference.console_line(record.inference))
   seconds = dict(record.stage_seconds)

@@ -25,7 +25,10 @@ PIXEL_AUGMENTATIONS = (
 )
 MIXING_AUGMENTATIONS = ("mixup", "cutmix")
 AUGMENTATIONS = PIXEL_AUGMENTATIONS + MIXING_AUGMENTATIONS
-RECIPES = ("strong",)  # config.RECIPES: named combinations of training settings
+RECIPES = ("strong",)
+# --export: formats held to the parity gate (components/tflite_export/executor.FOLDERS); each
+# is written to a folder of its name, pushed inside the version when it passes.
+EXPORT_FORMATS = ("tflite", "onnx")  # config.RECIPES: named combinations of training settings
 CLASS_WEIGHT_MODES = ("auto", "balanced", "none")  # class_weights.class_weights
 CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose
 RESIZE_MODES = ("squash", "crop", "pad")  # preprocessing.resize
