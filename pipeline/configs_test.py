@@ -124,7 +124,7 @@ def test_a_recipe_sets_its_settings_unless_a_flag_or_variable_gives_them(monkeyp
   strong = configs.from_args(["--recipe", "strong"])
   assert (strong.width, strong.augment, strong.label_smoothing, strong.ema) == (
     48,
-    ["flip", "erasing"],
+    ["flip"],
     0.1,
     True,
   )
