@@ -16,6 +16,7 @@ from typing import List, Optional
 
 from pipeline import cloud, configs  # light: the flags and their checks, no TensorFlow
 from schemas.outcomes import ExitCode
+from schemas.settings import IMAGENET_WEIGHTS
 
 DATA_ROOT = "data_root"  # The pipeline parameter: the folder ImageExampleGen ingests.
 
@@ -60,7 +61,7 @@ def check_cloud_paths(config, image: Optional[str]) -> None:
       "project's code, so every task would fail. Build and push one from the Dockerfile "
       "(README: Kubeflow Pipelines / Vertex AI) and pass it"
     )
-  if config.weights and config.weights != "imagenet" and "://" not in config.weights:
+  if config.initial_weights not in (None, IMAGENET_WEIGHTS) and "://" not in config.weights:
     raise configs.ConfigError(
       f"--weights {config.weights} is a file on this machine, which cloud tasks cannot read: "
       "copy it to gs:// and pass that path, or pass --weights imagenet"

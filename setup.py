@@ -25,6 +25,9 @@ setuptools.setup(
     "numpy==2.4.6",
     "matplotlib==3.10.8",  # run report plots
     "cleanlab==2.9.0",  # --find-label-issues: confident learning (cleanlab.filter)
+    # --export onnx and its parity gate (beside TensorFlow 2.21 and protobuf 6)
+    "tf2onnx==1.17.0",
+    "onnxruntime==1.31.0",
   ],
   extras_require={
     "test": [

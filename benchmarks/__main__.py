@@ -18,6 +18,7 @@ BENCHMARKS = (
   ["benchmarks.tflite_benchmark", "--rounds", "5", "--calls", "300"],
   ["benchmarks.inference_benchmark", "--images", "20000", "--repeats", "3"],
   ["benchmarks.ensemble_benchmark", "--epochs", "3", "--rounds", "5"],
+  ["benchmarks.recipe_benchmark", "--epochs", "15"],
   ["benchmarks.refusal_benchmark", "--repeats", "7"],
   ["benchmarks.rerun_benchmark", "--repeats", "3"],
   ["benchmarks.label_issues_benchmark", "--per-class", "4000", "--epochs", "10"],

@@ -31,31 +31,6 @@ SECTION = "## Ensembles: 3 CNNs vs 1 on Fashion-MNIST"
 MEMBERS = 3
 
 
-def export_subset(dest: str, train: int, evaluation: int, test: int) -> str:
-  """dest/{train,eval,test}/<class>/<name>.png; a complete export (dest.complete) is reused."""
-  import tensorflow as tf  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
-
-  done = dest.rstrip("/") + ".complete"
-  if os.path.exists(done):
-    return dest
-  train_images, train_labels = fashion_mnist.arrays("train")
-  test_images, test_labels = fashion_mnist.arrays("test")
-  parts = {
-    "train": (train_images[:train], train_labels[:train]),
-    "eval": (train_images[train : train + evaluation], train_labels[train : train + evaluation]),
-    "test": (test_images[:test], test_labels[:test]),
-  }
-  for split, (pixels, labels) in parts.items():
-    for i, (image, label) in enumerate(zip(pixels, labels)):
-      folder = os.path.join(dest, split, fashion_mnist.CLASSES[label])
-      os.makedirs(folder, exist_ok=True)
-      with open(os.path.join(folder, f"{split}_{i:05d}.png"), "wb") as f:
-        f.write(tf.io.encode_png(image[:, :, None]).numpy())
-  with open(done, "w") as f:
-    f.write(json.dumps({"train": train, "eval": evaluation, "test": test}) + "\n")
-  return dest
-
-
 def _run(data_dir: str, out_dir: str, epochs: int, *flags: str) -> dict:
   command = local_runner_command(
     data_dir,
@@ -119,7 +94,7 @@ def main() -> None:
   parser.add_argument("--calls", type=int, default=300)
   parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "ensemble-bench"))
   args = parser.parse_args()
-  data_dir = export_subset(
+  data_dir = fashion_mnist.export_subset(
     os.path.join(args.work, f"fashion-{args.train}-{args.eval}-{args.test}"),
     args.train,
     args.eval,

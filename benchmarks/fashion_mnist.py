@@ -3,6 +3,9 @@
 python -m benchmarks.fashion_mnist DEST             # DEST/<class>/<train|test>_<index>.png
 python -m benchmarks.fashion_mnist --splits DEST    # DEST/<train|eval|test>/<class>/...
 python -m benchmarks.fashion_mnist --copies 10 DEST # DEST/<class>/<copy>/<name>.png (700,000)
+
+export_subset(DEST, train, eval, test) writes the first official training images as train/ and
+eval/ and the first official test images as test/ (the ensemble and recipe benchmarks).
 """
 
 import argparse
@@ -83,6 +86,29 @@ def export(dest: str, splits: bool = False) -> str:
         f.write(tf.io.encode_png(pixels[:, :, None]).numpy())
   with open(done, "w") as f:
     f.write("70000\n")
+  return dest
+
+
+def export_subset(dest: str, train: int, evaluation: int, test: int) -> str:
+  """dest/{train,eval,test}/<class>/<name>.png; a complete export (dest.complete) is reused."""
+  done = dest.rstrip("/") + ".complete"
+  if os.path.exists(done):
+    return dest
+  train_images, train_labels = arrays("train")
+  test_images, test_labels = arrays("test")
+  parts = {
+    "train": (train_images[:train], train_labels[:train]),
+    "eval": (train_images[train : train + evaluation], train_labels[train : train + evaluation]),
+    "test": (test_images[:test], test_labels[:test]),
+  }
+  for split, (pixels, labels) in parts.items():
+    for i, (image, label) in enumerate(zip(pixels, labels)):
+      folder = os.path.join(dest, split, CLASSES[label])
+      os.makedirs(folder, exist_ok=True)
+      with open(os.path.join(folder, f"{split}_{i:05d}.png"), "wb") as f:
+        f.write(tf.io.encode_png(image[:, :, None]).numpy())
+  with open(done, "w") as f:
+    f.write(json.dumps({"train": train, "eval": evaluation, "test": test}) + "\n")
   return dest
 
 

@@ -3,7 +3,8 @@ training images/s, peak GPU memory and the Evaluator's accuracy, with the card's
 
   python -m benchmarks.gpu_benchmark [--epochs 3] [--repeats 1] [--work DIR] [--data photos]
 
-Each run is `local_runner.py --model efficientnet --image-size 224` in a fresh process, first
+Each run is `local_runner.py --model efficientnet --weights none --image-size 224` (from scratch:
+the GPU machine has no network for ImageNet weights) in a fresh process, first
 with `--mixed-precision auto` (float16 compute on a GPU), then `--mixed-precision off`
 (float32). Images/s: median over epochs 2.. of training-only time (epoch 1 traces the model and
 fills the cache); peak GPU memory: the Trainer's training log (the first GPU's peak, read by
@@ -66,6 +67,8 @@ def _run(data_dir: str, out_dir: str, precision: str, epochs: int, batch_size: i
       "gpu",
       "--model",
       "efficientnet",
+      "--weights",
+      "none",  # from scratch: the machine has no network for Keras' ImageNet file
       "--image-size",
       "224",
       "--epochs",

@@ -174,7 +174,9 @@ def _in_memory(out_dir: str, log_path: str) -> None:
 
 
 def _efficientnet_run(data_dir: str, out_dir: str) -> dict:
-  summary, _, _, _ = _runner(data_dir, out_dir, "--model", "efficientnet", "--epochs", str(EPOCHS))
+  summary, _, _, _ = _runner(
+    data_dir, out_dir, "--model", "efficientnet", "--weights", "none", "--epochs", str(EPOCHS)
+  )
   log = os.path.join(out_dir, "in_memory.jsonl")
   subprocess.run(
     [sys.executable, "-m", "benchmarks.scale_benchmark", "--in-memory", out_dir, "--log", log],

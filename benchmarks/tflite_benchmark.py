@@ -74,7 +74,7 @@ def main() -> None:
 
   from components import scoring  # noqa: PLC0415  (after the pipeline run's own imports)
   from components.image_example_gen import records  # noqa: PLC0415  (as above)
-  from components.tflite_export import convert, executor  # noqa: PLC0415  (as above)
+  from components.tflite_export import convert, parity  # noqa: PLC0415  (as above)
   from trainer_module.preprocessing import decode_images  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   version, folder = summary["pushed_model_path"], block["path"]
@@ -97,7 +97,7 @@ def main() -> None:
     "SavedModel": {"accuracy": float(np.mean(served.argmax(1) == labels)), "agreement": 1.0}
   }
   for kind, interpreter in interpreters.items():
-    quality[kind] = executor.compare(served, interpreter.predict(pixels), labels)
+    quality[kind] = parity.compare(served, interpreter.predict(pixels), labels)
 
   bytes_inputs = [tf.constant([d]) for d in encoded[:256]]
   decode = tf.function(

@@ -1,15 +1,18 @@
 """Scoring images with a trained or pushed model: decode as its input.json says (what Transform
 does), batch, predict. The one scorer of `python -m pipeline.predict`, the report's
-predictions.csv and Grad-CAM pages, and TFLiteExport's parity check.
+predictions.csv and Grad-CAM pages, and the exports' parity check.
 
-Three ways in:
+Four ways in:
 - SavedModelScorer: a pushed version's serving_default on encoded bytes (what TF Serving answers);
 - load_keras + keras_probabilities: the Trainer's model.keras beside the SavedModel, on decoded
   pixels (Grad-CAM and an ensemble's members need its layers);
-- TFLiteScorer: a .tflite file on decoded pixels, with input.json and labels.txt beside it (what
-  an app does).
+- TFLiteClassifier and ONNXClassifier: a .tflite or .onnx file (tf.lite's interpreter,
+  onnxruntime) on decoded pixels;
+- FileScorer: either file with input.json and labels.txt beside it, on encoded images decoded
+  as the contract says (what an app does).
 """
 
+import os
 import warnings
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -185,13 +188,64 @@ class TFLiteClassifier:
     }
 
 
-class TFLiteScorer:
-  """A .tflite model, given the input contract and class names beside it (input.json,
+class ONNXClassifier:
+  """A .onnx image classifier run by onnxruntime: uint8 pixels [batch, h, w, c] ->
+  probabilities [batch, classes]."""
+
+  def __init__(self, path: Optional[str] = None, content: Optional[bytes] = None):
+    import onnxruntime  # noqa: PLC0415  (onnxruntime: only for ONNX models)
+
+    if content is None:
+      with tf.io.gfile.GFile(path, "rb") as f:
+        content = f.read()
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    self.session = onnxruntime.InferenceSession(
+      content, sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    (self.input,), (self.output,) = self.session.get_inputs(), self.session.get_outputs()
+
+  @property
+  def shape(self):
+    """[height, width, channels] of its input."""
+    return [int(d) for d in self.input.shape[1:]]
+
+  def predict(self, images: np.ndarray) -> np.ndarray:
+    """[batch, classes] probabilities, BATCH images a run."""
+    images = np.asarray(images, np.uint8)
+    if not len(images):
+      return np.zeros((0, self.output.shape[-1]), np.float32)
+    return np.concatenate(
+      [
+        self.session.run([self.output.name], {self.input.name: images[i : i + BATCH]})[0]
+        for i in range(0, len(images), BATCH)
+      ]
+    ).astype(np.float32)
+
+  def describe(self) -> dict:
+    """Input and output tensors as input.json records them (the batch dimension by name)."""
+
+    def tensor(details):
+      dtype = details.type[len("tensor(") : -1]
+      return {
+        "name": details.name,
+        "dtype": {"float": "float32"}.get(dtype, dtype),
+        "shape": [d if isinstance(d, int) else str(d) for d in details.shape],
+      }
+
+    return {"input": tensor(self.input), "output": tensor(self.output)}
+
+
+CLASSIFIERS = {".tflite": TFLiteClassifier, ".onnx": ONNXClassifier}  # by file extension
+
+
+class FileScorer:
+  """A .tflite or .onnx model, given the input contract and class names beside it (input.json,
   labels.txt); images decoded and resized here, as input.json says (what an app does)."""
 
   def __init__(self, path: str, spec: Dict[str, Any], class_names: List[str]):
     self.spec, self.class_names = spec, class_names
-    self._model = TFLiteClassifier(path)
+    self._model = CLASSIFIERS[os.path.splitext(path)[1]](path)
 
   def __call__(self, images: Sequence[bytes]) -> np.ndarray:
     return self._model.predict(decode(images, self.spec))

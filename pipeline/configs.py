@@ -15,19 +15,28 @@ import os
 import shlex
 import sys
 import typing
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from components.warmup import MAX_WARMUP_RECORDS
 from pipeline import cloud, paths
 from reporting.build import RunContext
 from reporting.prediction_drift import PredictionDriftThresholds
 from schemas import filenames
-from schemas.settings import DRIFT_ACTIONS, MIN_PRETRAINED_SIZE, MODEL_VARIANTS, RESIZE_MODES
+from schemas.settings import (
+  DRIFT_ACTIONS,
+  EXPORT_FORMATS,
+  IMAGENET_WEIGHTS,
+  MIN_PRETRAINED_SIZE,
+  MODEL_VARIANTS,
+  NO_WEIGHTS,
+  RESIZE_MODES,
+)
 from trainer_module import ensemble as ensembles
 from trainer_module.config import (
   Settings,
   TrainingConfig,
   flag_name,
+  parse_names,
   setting,
   value_error,
 )
@@ -254,6 +263,16 @@ class PipelineConfig(TrainingConfig):
     bounds=(1, None),
     group="serving",
   )
+  export: List[str] = setting(
+    ["tflite"],
+    f"Formats a blessed model is also exported to, comma-separated ({', '.join(EXPORT_FORMATS)}"
+    "; none for no export): each held to one parity gate (top-1 agreement with the "
+    "SavedModel on the gated split of at least 0.98) and pushed inside the version when it "
+    "passes (default: tflite).",
+    choices=EXPORT_FORMATS,
+    parse=parse_names,
+    group="serving",
+  )
   keep_versions: int = setting(
     5,
     "Pushed versions kept in serving_model/; older ones (and their reports) are removed after "
@@ -347,7 +366,7 @@ class PipelineConfig(TrainingConfig):
       )
     yield from paths.data_errors("--data-dir", self.data_dir)
     yield from paths.data_errors("--infer-dir", self.infer_dir)
-    if self.weights != "imagenet":
+    if self.weights not in (IMAGENET_WEIGHTS, NO_WEIGHTS):
       yield from paths.file_errors("--weights", self.weights)
     yield from paths.output_errors("--output-dir", self.output_dir)
 
@@ -507,7 +526,24 @@ def parse(
   if unknown:
     print(f"warning: not a setting, ignored: {', '.join(unknown)}", file=sys.stderr)
   args = build_parser(settings, **parser_args).parse_args(argv)
+  given = given_fields(settings, sys.argv[1:] if argv is None else argv)
   return tuple(
-    check(cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.name in args}))
+    check(
+      cls(
+        **{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.name in args}
+      ).with_presets(given)
+    )
     for cls in settings
   )
+
+
+def given_fields(settings: Sequence[type], argv: Sequence[str]) -> Set[str]:
+  """The fields of `settings` that a flag in `argv` (its --no- form too) or an
+  IMAGE_PIPELINE_* variable sets: a preset (--recipe) leaves them as they are."""
+  given = set()
+  for field in (f for cls in settings for f in dataclasses.fields(cls)):
+    flag = flag_name(field)
+    flags = {flag, "--no-" + flag[2:]}
+    if env_name(field) in os.environ or any(arg.split("=", 1)[0] in flags for arg in argv):
+      given.add(field.name)
+  return given

@@ -117,6 +117,37 @@ def test_environment_sets_defaults_and_flags_win(monkeypatch):
   assert _config([]).augment == ["flip", "rotation"] and _config([]).tune
 
 
+def test_a_recipe_sets_its_settings_unless_a_flag_or_variable_gives_them(monkeypatch):
+  plain = _config([])
+  assert (plain.recipe, plain.width, plain.augment, plain.label_smoothing, plain.ema) == (
+    None,
+    32,
+    [],
+    0.0,
+    False,
+  )
+  assert not plain.one_hot_labels
+  strong = _config(["--recipe", "strong"])
+  assert (strong.width, strong.augment, strong.label_smoothing, strong.ema) == (
+    48,
+    ["flip"],
+    0.1,
+    True,
+  )
+  assert strong.lr_schedule == "cosine" and strong.one_hot_labels
+  assert strong.compile_options == {"label_smoothing": 0.1, "one_hot": True, "ema": True}
+  mine = _config(["--recipe", "strong", "--augment", "none", "--no-ema", "--width=40"])
+  assert (mine.width, mine.augment, mine.label_smoothing, mine.ema) == (40, [], 0.1, False)
+  monkeypatch.setenv("IMAGE_PIPELINE_LABEL_SMOOTHING", "0")
+  monkeypatch.setenv("IMAGE_PIPELINE_RECIPE", "strong")
+  from_env = _config(["--augment", "mixup"])
+  assert (from_env.label_smoothing, from_env.augment, from_env.ema) == (0.0, ["mixup"], True)
+  assert from_env.one_hot_labels  # MixUp blends labels: one-hot without smoothing too
+  # The Trainer receives the settings the recipe set, and the recipe's name.
+  sent = strong.custom_config()
+  assert (sent["recipe"], sent["width"], sent["ema"]) == ("strong", 48, True)
+
+
 def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
   beam_args = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
   assert _config([f"--beam-pipeline-args={' '.join(beam_args)}"]).beam_pipeline_args == beam_args
@@ -146,6 +177,9 @@ def test_beam_args_are_one_quoted_string_in_flags_and_environment(monkeypatch):
     (["--splits", "train=8"], "train, eval"),
     (["--splits", "train=8,eval=1,holdout=1"], "train, eval"),
     (["--epochs", "0"], "at least 1"),
+    (["--label-smoothing", "0.6"], "--label-smoothing must be between 0 and 0.5, got 0.6"),
+    (["--recipe", "fast"], "argument --recipe: invalid choice: 'fast'"),
+    (["--augment", "flip,cutout"], "--augment: unknown cutout; choose from flip, rotation"),
     (
       ["--weights", "/no/such/file.h5", "--model", "efficientnet"],
       "^--weights /no/such/file.h5 does not exist$",

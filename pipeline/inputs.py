@@ -7,6 +7,7 @@ from typing import List, Optional
 from components.image_example_gen import files, sources
 from components.image_example_gen.errors import InputError
 from pipeline.configs import ConfigError, PipelineConfig
+from schemas.settings import IMAGENET_WEIGHTS
 
 
 def skip_dirs(config: PipelineConfig) -> List[str]:
@@ -41,9 +42,11 @@ def describe_inference(config: PipelineConfig) -> Optional[sources.Source]:
 
 
 def resolve_weights(config: PipelineConfig) -> PipelineConfig:
-  """--weights imagenet becomes the local file Keras downloads (once); ConfigError when it
-  cannot be fetched, naming the file to pass instead."""
-  if config.weights != "imagenet":
+  """ImageNet weights (--weights imagenet, the pretrained families' default) become the local
+  file Keras fetches once into ~/.keras/models (a copy there is used without a network);
+  ConfigError, before any stage runs, when it cannot be fetched: the message names the file,
+  where to put it, and --weights none."""
+  if config.initial_weights != IMAGENET_WEIGHTS:
     return config
   from trainer_module import model  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 

@@ -98,3 +98,48 @@ def test_the_compiled_input_config_keeps_the_placeholders(tmp_path):
   assert json.loads(example_gen.exec_properties["input_config"])["splits"] == [
     {"name": "images", "pattern": "day-{SPAN}/*/*"}
   ]
+
+
+@pytest.fixture
+def offline_keras(monkeypatch, tmp_path):
+  """An empty Keras cache and weights addresses nothing answers: no network, as here."""
+  from trainer_module import model  # noqa: PLC0415  (TensorFlow: only for the tests that need it)
+
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+  monkeypatch.setattr(model.efficientnet, "BASE_WEIGHTS_PATH", "http://127.0.0.1:9/")
+  return tmp_path / "keras" / "models"
+
+
+def test_imagenet_weights_are_the_pretrained_families_default_and_none_trains_from_scratch(
+  tree, offline_keras
+):
+  assert _config(["--model", "efficientnet"]).initial_weights == "imagenet"
+  assert _config(["--model", "mobilenet", "--weights", "none"]).initial_weights is None
+  assert _config(["--weights", "none"]).initial_weights is None  # the CNN
+  assert _config([]).initial_weights is None
+  scratch = _config(["--data-dir", tree, "--model", "efficientnet", "--weights", "none"])
+  assert inputs.resolve_weights(scratch) is scratch  # nothing to fetch
+  with pytest.raises(configs.ConfigError) as raised:
+    inputs.resolve_weights(_config(["--data-dir", tree, "--model", "efficientnet"]))
+  message = str(raised.value)
+  assert "efficientnetb0_notop.h5" in message and "--weights none" in message
+  assert f"put it in {offline_keras / 'efficientnetb0_notop.h5'}" in message
+
+
+@pytest.mark.integration  # the runner's run: heavy imports, its record
+def test_weights_that_cannot_be_fetched_stop_the_run_before_any_stage(
+  tree, offline_keras, tmp_path, capsys
+):
+  import local_runner  # noqa: PLC0415  (the runner, for this test only)
+
+  out = tmp_path / "out"
+  code = local_runner.main(
+    ["--data-dir", tree, "--output-dir", str(out), "--model", "efficientnet"]
+  )
+  assert code == 2
+  (line,) = capsys.readouterr().err.strip().splitlines()
+  assert "efficientnetb0_notop.h5" in line and "--weights none" in line
+  with open(out / "run_summary.json") as f:
+    summary = json.load(f)
+  assert summary["status"] == "input_error" and "efficientnetb0_notop.h5" in summary["error"]
+  assert not (out / "pipeline").exists()  # no stage ran

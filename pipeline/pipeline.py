@@ -179,8 +179,9 @@ def _train(config: PipelineConfig, ingested: _Ingested, target: Target):
 def _gate_and_push(
   config: PipelineConfig, ingested: _Ingested, trainer, num_classes: int, target: Target
 ):
-  """The Evaluator against the served model, the serving check, TFLite (blessed models), and
-  the push (both blessings); with `cloud.vertex_endpoint`, a Vertex endpoint push too."""
+  """The Evaluator against the served model, the serving check, the exports of --export
+  (blessed models), and the push (both blessings); with `cloud.vertex_endpoint`, a Vertex
+  endpoint push too."""
   examples = ingested.example_gen.outputs["examples"]
   served = resolvers.served_model_resolver(trainer, nodes.PUSHER, target.kubeflow_v2)
   evaluator = Evaluator(
@@ -198,16 +199,22 @@ def _gate_and_push(
     model_name=config.pipeline_name,
     max_batch_size=config.max_batch_size,
   ).with_id(nodes.SERVING_CHECK)
-  tflite_export = TFLiteExport(
-    model=trainer.outputs["model"],
-    examples=examples,
-    model_blessing=evaluator.outputs["blessing"],
-    gate_split=ingested.gate_split,
-  ).with_id(nodes.TFLITE_EXPORT)
+  tflite_export = (
+    TFLiteExport(
+      model=trainer.outputs["model"],
+      examples=examples,
+      model_blessing=evaluator.outputs["blessing"],
+      formats=config.export,
+      gate_split=ingested.gate_split,
+    ).with_id(nodes.TFLITE_EXPORT)
+    if config.export
+    else None
+  )
   pusher = ServingPusher(
     model_blessing=evaluator.outputs["blessing"],
     infra_blessing=serving_check.outputs["blessing"],  # the checked model, with warmup
-    tflite_model=tflite_export.outputs["tflite_model"],  # pushed when its parity passed
+    # Each format whose parity passed goes into the version.
+    tflite_model=tflite_export.outputs["tflite_model"] if tflite_export else None,
     push_destination=tfx.proto.PushDestination(
       filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)
     ),

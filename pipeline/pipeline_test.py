@@ -169,6 +169,18 @@ def test_tflite_export_checks_the_blessed_model_on_the_gated_split_before_the_pu
   assert export.inputs["model"].producer_component_id == "Trainer"
   assert export.inputs["model_blessing"].producer_component_id == "Evaluator"
   assert pusher.inputs["tflite_model"].producer_component_id == "TFLiteExport"
+  assert export.exec_properties["formats"] == "tflite"  # the default: ONNX is asked for
+
+
+def test_export_names_the_formats_and_none_leaves_the_stage_out(tmp_path):
+  data = _tree(tmp_path)
+  both = _components(["--data-dir", data, "--export", "tflite,onnx"])
+  assert both["TFLiteExport"].exec_properties["formats"] == "tflite,onnx"
+  onnx = _components(["--data-dir", data, "--export", "onnx"])
+  assert onnx["TFLiteExport"].exec_properties["formats"] == "onnx"
+  neither = _components(["--data-dir", data, "--export", "none"])
+  assert "TFLiteExport" not in neither
+  assert "tflite_model" not in neither["ServingPusher"].inputs
 
 
 def test_infer_dir_adds_an_unlabelled_ingestion_and_bulk_inferrer_after_the_push(tmp_path):

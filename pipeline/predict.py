@@ -3,6 +3,7 @@
   python -m pipeline.predict photos/ cat.jpg            # the newest version in tfx_output/serving_model
   python -m pipeline.predict --model tfx_output/serving_model/1767000000 --json photos/
   python -m pipeline.predict --model tfx_output/serving_model/1767000000/tflite/model_int8.tflite photos/
+  python -m pipeline.predict --model tfx_output/serving_model/1767000000/onnx/model.onnx photos/
   python -m pipeline.predict --top-k 3 photos/             # the three most probable classes
   python -m pipeline.predict --explain heatmaps/ photos/   # also a captioned Grad-CAM image each
   python -m pipeline.predict --output predictions.csv photos/   # or .jsonl: a file, not lines
@@ -73,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     "--model",
     default=None,
     help="A pushed version (a folder with saved_model.pb), a serving folder (its newest "
-    "numbered version is used) or a .tflite file with input.json and labels.txt beside it "
+    "numbered version is used) or a .tflite or .onnx file with input.json and labels.txt "
+    "beside it "
     "(default: the newest version in the pipeline's --output-dir/serving_model: "
     "$IMAGE_PIPELINE_OUTPUT_DIR, else tfx_output).",
   )
@@ -135,14 +137,14 @@ def check_path(path: str) -> None:
 
 
 def resolve_model(path: str, given: bool = True) -> Tuple[str, str]:
-  """("saved_model", version dir) or ("tflite", file) for --model: a pushed version, a serving
-  folder (its newest numbered version) or a .tflite file."""
+  """("saved_model", version dir), ("tflite", file) or ("onnx", file) for --model: a pushed
+  version, a serving folder (its newest numbered version), a .tflite or a .onnx file."""
   if not os.path.exists(path):
     if given:
       raise UsageError(f"--model {path} does not exist")
     raise UsageError(f"no model: {path} does not exist (run the pipeline, or pass --model)")
-  if os.path.isfile(path) and path.endswith(".tflite"):
-    return "tflite", path
+  if os.path.isfile(path) and path.endswith((".tflite", ".onnx")):
+    return os.path.splitext(path)[1][1:], path
   if os.path.isfile(os.path.join(path, filenames.SAVED_MODEL)):
     return "saved_model", path
   if os.path.isdir(path):
@@ -155,17 +157,17 @@ def resolve_model(path: str, given: bool = True) -> Tuple[str, str]:
       return "saved_model", os.path.join(path, str(max(versions)))
   raise UsageError(
     f"--model {path}: not a pushed version (a folder with saved_model.pb), a "
-    "serving folder with numbered versions, or a .tflite file"
+    "serving folder with numbered versions, or a .tflite or .onnx file"
   )
 
 
 def keras_dir(kind: str, path: str) -> str:
   """The pushed version whose assets.extra/ holds the Keras model (--explain)."""
-  return os.path.dirname(os.path.dirname(os.path.abspath(path))) if kind == "tflite" else path
+  return os.path.dirname(os.path.dirname(os.path.abspath(path))) if kind != "saved_model" else path
 
 
-def tflite_contract(path: str) -> Tuple[Dict[str, Any], List[str]]:
-  """(input.json, labels.txt's class names) beside a .tflite file."""
+def file_contract(path: str) -> Tuple[Dict[str, Any], List[str]]:
+  """(input.json, labels.txt's class names) beside a .tflite or .onnx file."""
   folder = os.path.dirname(os.path.abspath(path))
   try:
     with open(os.path.join(folder, filenames.TFLITE_CONTRACT)) as f:
@@ -209,10 +211,10 @@ def find_images(paths: List[str]) -> List[str]:
 class Plan(NamedTuple):
   """What a run will do, once its usage is checked."""
 
-  kind: str  # saved_model or tflite
-  model: str  # the version dir or .tflite file
+  kind: str  # saved_model, tflite or onnx
+  model: str  # the version dir, .tflite or .onnx file
   files: List[str]  # the image files, in the order found
-  tflite: Optional[Tuple[Dict[str, Any], List[str]]] = None  # a .tflite's contract and names
+  contract: Optional[Tuple[Dict[str, Any], List[str]]] = None  # a file's contract and names
 
 
 def check_usage(args, config: configs.PipelineConfig) -> Plan:
@@ -229,13 +231,13 @@ def check_usage(args, config: configs.PipelineConfig) -> Plan:
   for path in args.paths:
     check_path(path)
   kind, path = resolve_model(args.model or config.serving_model_dir, given=bool(args.model))
-  tflite = tflite_contract(path) if kind == "tflite" else None
+  beside = file_contract(path) if kind != "saved_model" else None
   if args.explain is not None:
     check_explain(kind, path)
   files = find_images(args.paths)
   if not files:
     raise UsageError(f"no image files in {', '.join(args.paths)}")
-  return Plan(kind, path, files, tflite)
+  return Plan(kind, path, files, beside)
 
 
 def read_image(path: str, max_pixels: int) -> Tuple[Optional[bytes], Optional[str]]:
@@ -269,7 +271,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     scorer = scoring.SavedModelScorer(plan.model)
   else:  # the interpreter's first start prints "INFO: Created TensorFlow Lite XNNPACK delegate"
     with contextlib.nullcontext() if args.verbose else quiet.native_lines_dropped():
-      scorer = scoring.TFLiteScorer(plan.model, *plan.tflite)
+      scorer = scoring.FileScorer(plan.model, *plan.contract)
   return _run(scorer, plan, args, config.max_image_pixels)
 
 

@@ -153,6 +153,22 @@ def test_a_tflite_file_classifies_like_its_interpreter_within_the_parity_bounds(
   assert np.mean(np.array(classes) == [g["predicted_class"] for g in good]) >= 0.95
 
 
+def test_an_onnx_file_classifies_as_the_saved_model_does(
+  serving, photos, digits_model, tmp_path, capsys
+):
+  output_dir, _ = training.run_tflite_export(
+    digits_model, str(tmp_path / "export"), formats=("onnx",)
+  )
+  onnx_dir = tmp_path / "1" / "onnx"
+  shutil.copytree(os.path.join(output_dir.uri, "onnx"), onnx_dir)
+  assert predict.main(["--model", str(onnx_dir / "model.onnx"), "--json", str(photos / "png")]) == 1
+  lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+  good = [line for line in lines if not line["error"]]
+  classes, _, _, _ = served(serving / "2000", [g["path"] for g in good])
+  assert [g["predicted_class"] for g in good] == classes  # float32: the same answers
+  assert len(good) >= 10
+
+
 def test_explain_writes_each_image_beside_its_grad_cam_overlay_with_a_caption(
   serving, photos, tmp_path, capsys
 ):
@@ -218,7 +234,7 @@ def test_bad_usage_is_one_line_and_status_2(serving, photos, tmp_path, capsys):
     "error: no image given: pass image files or folders",
     f"error: {tmp_path / 'missing_folder'} does not exist",
     f"error: --model {tmp_path / 'empty'}: not a pushed version (a folder with "
-    "saved_model.pb), a serving folder with numbered versions, or a .tflite file",
+    "saved_model.pb), a serving folder with numbered versions, or a .tflite or .onnx file",
     f"error: --model {alone}: needs input.json and labels.txt beside it (No such file or "
     f"directory: {tmp_path / 'input.json'})",
     "error: --explain needs the Keras model and input.json of the pushed version "

@@ -27,10 +27,10 @@ def test_a_collapsed_from_scratch_model_names_both_likely_causes():
   text = advice.near_chance(_metrics(COLLAPSED), _training(), 600)
   assert text == (
     "eval accuracy 0.1000 is near chance (0.1000); 100% of the images predicted 3. Likely "
-    "cause: efficientnet b0 without --weights on 600 training images: ImageNet-family models "
-    "trained from scratch need far more images (tens of thousands); pass --weights imagenet "
-    "(or a weights file), train longer, or use --model cnn; only 2 epochs: train longer "
-    "(--epochs)"
+    "cause: efficientnet b0 from scratch (--weights none) on 600 training images: "
+    "ImageNet-family models trained from scratch need far more images (tens of thousands); "
+    "start from ImageNet weights (--weights imagenet, the default, or a weights file), train "
+    "longer, or use --model cnn; only 2 epochs: train longer (--epochs)"
   )
 
 

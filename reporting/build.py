@@ -132,8 +132,9 @@ def _skipped(record: RunRecord) -> Dict[str, str]:
   not_pushed = "the model was not blessed" if not record.blessed else "the serving check failed"
   if not record.pushed_model_path:
     skipped[nodes.PUSHER] = not_pushed
-  if record.tflite and not record.tflite.get("passed") and not record.tflite.get("int8"):
-    skipped[nodes.TFLITE_EXPORT] = record.tflite.get("reason") or "not exported"
+  exports = [block for block in (record.tflite, record.onnx) if block]
+  if exports and not any(block.get("passed") or block.get("images") for block in exports):
+    skipped[nodes.TFLITE_EXPORT] = exports[0].get("reason") or "not exported"
   if record.inference and record.inference.get("status") != "scored":
     skipped[nodes.BULK_INFERRER] = record.inference.get("reason")
   return skipped

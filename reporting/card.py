@@ -154,6 +154,9 @@ def _settings_lines(settings: Dict[str, Any]) -> List[str]:
     f"- Learning rate {settings['learning_rate']:.3g} ({settings['lr_schedule']} schedule), "
     f"{settings['epochs']} epochs planned, batch {settings['batch_size']}",
     "- Augmentation: " + (", ".join(settings["augment"]) or "none"),
+    f"- Label smoothing: {settings.get('label_smoothing') or 0:g}",
+    "- Weight averaging (EMA): "
+    + ("yes, the exported weights are the average" if settings.get("ema") else "no"),
     f"- Class weights: {settings['class_weights']}"
     + (
       " (" + ", ".join(f"{escape.markdown(c)} {w}" for c, w in applied.items()) + ")"
@@ -163,6 +166,8 @@ def _settings_lines(settings: Dict[str, Any]) -> List[str]:
       else ""
     ),
   ]
+  if settings.get("recipe"):
+    lines.append(f"- Recipe: {escape.markdown(settings['recipe'])}")
   if settings.get("tuned"):
     lines.append("- Tuner's choice: " + console_text.tuned_text(settings["tuned"]))
   return lines
@@ -267,6 +272,19 @@ def _training_lines(record: RunRecord) -> List[str]:
   return lines + _settings_lines(training.get("settings") or {})
 
 
+def _exports_lines(record: RunRecord) -> List[str]:
+  """Each export format's parity figures and where its files went, or why not."""
+  found = [
+    f"- {name}: {escape.markdown(line.split(': ', 1)[1])}"
+    for name, line in (
+      ("TFLite", console_text.format_tflite(record.tflite)),
+      ("ONNX", console_text.format_onnx(record.onnx)),
+    )
+    if line
+  ]
+  return ["", "## Exports", ""] + found if found else []
+
+
 def model_card(record: RunRecord) -> str:
   metrics, thresholds = record.metrics, record.thresholds
   rejected = ", ".join(f"{n} {r}" for r, n in record.images_rejected.items()) or "none"
@@ -339,6 +357,7 @@ def model_card(record: RunRecord) -> str:
       else f"- Serving check FAILED: {escape.markdown(check['reason'])}"
     )
   lines += _inference_lines(record.inference)
+  lines += _exports_lines(record)
   lines += [
     "",
     "Plots: confusion_matrix.png, confusion_matrix_normalized.png, training_curves.png, "

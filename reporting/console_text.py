@@ -19,7 +19,8 @@ def tuned_text(tuned: Dict[str, Any]) -> str:
 def settings_line(settings: Dict[str, Any]) -> str:
   """The training settings in one line for people, e.g. 'cnn, width 32, on 32x32x3
   (squash); learning rate 0.001, cosine; 10 epochs of batch 32; dropout 0.3; no
-  augmentation; class weights auto (not applied)'."""
+  augmentation; class weights auto (not applied)', or 'recipe strong: cnn, width 48, ...;
+  augment flip, erasing; label smoothing 0.1; EMA of the weights; ...'."""
   if not settings:
     return ""
   model = " ".join(filter(None, [settings["model"], settings.get("model_variant")]))
@@ -37,12 +38,20 @@ def settings_line(settings: Dict[str, Any]) -> str:
     f"{settings['epochs']} epochs of batch {settings['batch_size']}",
     f"dropout {settings['dropout']:.2g}",
     ("augment " + ", ".join(settings["augment"])) if settings["augment"] else "no augmentation",
+    *(
+      [f"label smoothing {settings['label_smoothing']:g}"]
+      if settings.get("label_smoothing")
+      else []
+    ),
+    *(["EMA of the weights"] if settings.get("ema") else []),
     f"class weights {settings['class_weights']} "
     f"({'applied' if settings.get('class_weights_applied') else 'not applied'})",
   ]
   if settings.get("tuned"):
     parts.append("tuned: " + tuned_text(settings["tuned"]))
-  return "; ".join(parts)
+  return ("recipe " + settings["recipe"] + ": " if settings.get("recipe") else "") + "; ".join(
+    parts
+  )
 
 
 def mistakes_line(block: Dict[str, Any]) -> str:
@@ -89,6 +98,20 @@ def format_tflite(block: Dict[str, Any]) -> Optional[str]:
     f"{float16['agreement']:.1%} of {block['images']} {block['split']} images (accuracy "
     f"{int8['accuracy']:.4f} / {float16['accuracy']:.4f} vs "
     f"{block['saved_model']['accuracy']:.4f}); in {block['path']}"
+  )
+
+
+def format_onnx(block: Dict[str, Any]) -> Optional[str]:
+  """One summary line for the ONNX file, as format_tflite's for TFLite."""
+  if not block:
+    return None
+  if not block["path"]:
+    return f"onnx: not pushed: {block.get('push_error') or block['reason']}"
+  return (
+    f"onnx: {block['bytes'] / 1024:.0f} KiB, opset {block['opset']}; top-1 agrees with the "
+    f"SavedModel on {block['agreement']:.1%} of {block['images']} {block['split']} images "
+    f"(accuracy {block['accuracy']:.4f} vs {block['saved_model']['accuracy']:.4f}); in "
+    f"{block['path']}"
   )
 
 
@@ -167,8 +190,7 @@ def format_summary(record: RunRecord) -> str:
   lines.append(f"blessed: {'yes' if record.blessed else 'no'}; {run_text.serving_line(record)}")
   if record.pushed_regression is not None:
     lines.append(run_text.regression_line(record))
-  if format_tflite(record.tflite):
-    lines.append(format_tflite(record.tflite))
+  lines += filter(None, [format_tflite(record.tflite), format_onnx(record.onnx)])
   if record.inference:
     lines.append(inference.console_line(record.inference))
     lines += filter(None, [inference.to_label_line(record.inference)])

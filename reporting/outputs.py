@@ -11,7 +11,7 @@ from schemas.run_record import LabelIssues, ModelRef, RunRecord, Serving
 
 
 def gather(record: RunRecord, context, run, end: Outcome) -> None:
-  """Ingestion, training, evaluation, the gates, the push, TFLite and inference as the run's
+  """Ingestion, training, evaluation, the gates, the push, the exports and inference as the run's
   stages wrote them (as far as they got), and DriftCheck's block."""
   examples = run.output(nodes.EXAMPLE_GEN, "examples") if run else None
   if examples is not None and end.status is not Status.INPUT_ERROR:
@@ -63,7 +63,9 @@ def _train_and_gate(record: RunRecord, context, run) -> None:
   record.pushed_version = push["pushed_version"]
   record.push_error = push.get("push_error")
   record.pushed_regression = regression(record.metrics, push)
-  record.tflite = readers.tflite_export(run.output(nodes.TFLITE_EXPORT, "tflite_model"), pushed)
+  export = run.output(nodes.TFLITE_EXPORT, "tflite_model")
+  record.tflite = readers.export_block(export, pushed, "tflite")
+  record.onnx = readers.export_block(export, pushed, "onnx")
   out_of_fold = run.output(nodes.LABEL_ISSUES, "model_run")
   if out_of_fold:  # found by the report (reporting/label_issues.py)
     record.label_issues = LabelIssues(out_of_fold=out_of_fold.uri)

@@ -1,6 +1,6 @@
 """What each component of a run wrote, read back for the run record: the ingest report, the
 spans trained on, drift, anomalies, the training log and settings, the serving check, the push
-(checked on disk) and the TFLite export. One reader per component output; the record's
+(checked on disk) and the exports (TFLite, ONNX). One reader per component output; the record's
 artifacts are MLMD Artifacts (see reporting/executions.py)."""
 
 import json
@@ -140,29 +140,29 @@ def baseline_comparison(evaluation) -> Dict[str, Any]:
     return json.load(f)
 
 
-def tflite_export(export, pushed) -> Dict[str, Any]:
-  """The TFLite export: parity figures and sizes, and the pushed folder (its files checked on
-  disk), or why nothing was pushed."""
-  if export is None:
+def export_block(export, pushed, fmt: str) -> Dict[str, Any]:
+  """An export format's parity figures and sizes, and its pushed folder (its files checked on
+  disk), or why nothing was pushed; {} when the format was not asked for. TFLite's figures are
+  per model (`int8`, `float16`); ONNX's one model's are the block's own."""
+  report = tflite_executor.read_report(export.uri, fmt) if export is not None else None
+  if report is None:
     return {}
-  report = tflite_executor.read_report(export.uri)
+  kinds = tflite_executor.FOLDERS[fmt].KINDS
   block = {
     "passed": report["passed"],
     "reason": report.get("reason") or None,
     "path": None,
     **{
       k: report[k]
-      for k in ("split", "images", "saved_model", "int8", "float16", "bounds")
+      for k in ("split", "images", "saved_model", "bounds", "opset", *kinds)
       if k in report
     },
   }
   if int_property(pushed, properties.PUSHED) != 1:
     block["reason"] = block["reason"] or "the model was not pushed"
-  elif int_property(pushed, properties.TFLITE_PUSHED) == 1:
-    path = os.path.join(
-      pushed.custom_properties[properties.PUSHED_DESTINATION].string_value, filenames.TFLITE_FOLDER
-    )
-    names = [report[k]["file"] for k in ("int8", "float16")] + [
+  elif int_property(pushed, properties.pushed_format(fmt)) == 1:
+    path = os.path.join(pushed.custom_properties[properties.PUSHED_DESTINATION].string_value, fmt)
+    names = [report[k]["file"] for k in kinds] + [
       filenames.TFLITE_LABELS,
       filenames.TFLITE_CONTRACT,
     ]
@@ -171,6 +171,8 @@ def tflite_export(export, pushed) -> Dict[str, Any]:
       block["push_error"] = f"{path} lacks {', '.join(missing)}"
     else:
       block["path"] = path
+  if kinds == (fmt,) and fmt in block:  # one model: its figures are the block's
+    block.update(block.pop(fmt))
   return block
 
 

@@ -23,6 +23,10 @@ LABEL_COUNTS = "label_counts"  # TFT vocabulary with frequencies: "count name" p
 # The served model's signatures and outputs.
 SERVING_DEFAULT_SIGNATURE = "serving_default"  # encoded image bytes in
 SERVING_EXAMPLES_SIGNATURE = "serving_examples"  # serialized tf.Examples in (the Evaluator's)
+# uint8 pixels [batch, height, width, channels] in (decoded and resized as input.json says),
+# serving_default's outputs out: for a server or client that decodes images itself.
+SERVING_PIXELS_SIGNATURE = "serving_pixels"
+PIXELS_INPUT = "pixels"
 # serialized tf.Examples -> probabilities and class_names, each [batch, classes]: TFX's
 # BulkInferrer (tfx_bsl splits every output by row and cannot split a [batch] string tensor).
 BULK_INFERENCE_SIGNATURE = "bulk_inference"
@@ -38,7 +42,7 @@ SERVING_OUTPUTS = {  # serving_default's outputs and their dtypes, checked befor
 
 # The TFLite models' signature: uint8 pixels in, probabilities out (components/tflite_export).
 TFLITE_SIGNATURE = "serve"
-TFLITE_INPUT = "pixels"
+TFLITE_INPUT = PIXELS_INPUT
 TFLITE_OUTPUT = "probabilities"
 
 # Metric names.

@@ -11,4 +11,10 @@ PREVIOUS_VERSION = "previous_version"  # PushedModel: the newest version before 
 NEW_VERSION = "new_version"  # PushedModel: 1 wrote a version, 0 the model was already served
 MODEL_URI = "model_uri"  # PushedModel: the Trainer's Model artifact it serves
 RUN_ID = "run_id"  # PushedModel: the pipeline run that pushed it
-PASSED = "passed"  # TFLiteModel: its parity gate passed
+PASSED = "passed"  # TFLiteModel: every format's parity gate passed
+PASSED_FORMATS = "passed_formats"  # TFLiteModel: the formats that passed, comma-separated
+
+
+def pushed_format(fmt: str) -> str:
+  """PushedModel: 1 when the export format's folder went with it (TFLITE_PUSHED for tflite)."""
+  return f"{fmt}_pushed"

@@ -6,7 +6,7 @@ Stage by stage it says what happened in this run (`stages`: ran, cached from an 
 skipped with a reason, blocked, failed, interrupted, not reached); which model was served before
 the run and after it (`serving`); which models the Evaluator compared with and the Trainer
 started from (`models`). The figures the components wrote (counts, metrics, training, TFLite,
-inference, label issues) keep the shapes the README documents.
+ONNX, inference, label issues) keep the shapes the README documents.
 """
 
 import dataclasses
@@ -122,6 +122,7 @@ class RunRecord:
   push_error: Optional[str] = None
   pushed_regression: Optional[float] = None
   tflite: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  onnx: Dict[str, Any] = dataclasses.field(default_factory=dict)  # with --export onnx
   inference: Optional[Dict[str, Any]] = None
   predictions: Optional[Dict[str, Any]] = None
   label_issues: Optional[LabelIssues] = None

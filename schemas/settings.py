@@ -8,7 +8,27 @@ MOBILENET_VARIANTS = ("v2", "v3small", "v3large")  # model.MOBILENETS
 # Each pretrained family's variants, the first its default.
 MODEL_VARIANTS = {"efficientnet": EFFICIENTNET_VARIANTS, "mobilenet": MOBILENET_VARIANTS}
 MIN_PRETRAINED_SIZE = 32  # the smallest input Keras' EfficientNet and MobileNet backbones take
-AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast", "brightness")  # augmentation.LAYERS
+# --weights' names besides a file: Keras' ImageNet "notop" file (the pretrained families'
+# default; model.imagenet_weights) and none (from scratch).
+IMAGENET_WEIGHTS = "imagenet"
+NO_WEIGHTS = "none"
+# --augment's names: pixel layers (augmentation.LAYERS), then the augmentations that blend
+# pairs of images and their one-hot labels (augmentation.MIXERS).
+PIXEL_AUGMENTATIONS = (
+  "flip",
+  "rotation",
+  "zoom",
+  "contrast",
+  "brightness",
+  "randaugment",
+  "erasing",
+)
+MIXING_AUGMENTATIONS = ("mixup", "cutmix")
+AUGMENTATIONS = PIXEL_AUGMENTATIONS + MIXING_AUGMENTATIONS
+RECIPES = ("strong",)
+# --export: formats held to the parity gate (components/tflite_export/executor.FOLDERS); each
+# is written to a folder of its name, pushed inside the version when it passes.
+EXPORT_FORMATS = ("tflite", "onnx")  # config.RECIPES: named combinations of training settings
 CLASS_WEIGHT_MODES = ("auto", "balanced", "none")  # class_weights.class_weights
 CACHE_MODES = ("auto", "memory", "disk", "none")  # cache.choose
 RESIZE_MODES = ("squash", "crop", "pad")  # preprocessing.resize

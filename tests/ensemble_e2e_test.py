@@ -55,6 +55,7 @@ def test_one_served_model_answers_on_its_signatures(ensemble_run):
   model = tf.saved_model.load(served)
   assert set(model.signatures) == {
     "serving_default",
+    "serving_pixels",
     "serving_examples",
     "transform_features",
     "bulk_inference",

@@ -93,7 +93,7 @@ def test_mobilenet_from_a_weights_file_trains_blesses_and_exports_int8(tmp_path)
   assert os.path.isfile(os.path.join(tflite["path"], "model_int8.tflite"))
 
   # With weights there is no from-scratch warning; near-chance advice is the rule's, shown once.
-  assert "without --weights" not in result.stdout
+  assert "from scratch (--weights none)" not in result.stdout
   expected = advice.near_chance(summary["metrics"], summary["training"], summary["splits"]["train"])
   assert summary["advice"] == expected
   assert ("  advice: " in result.stdout) == (expected is not None)

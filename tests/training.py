@@ -17,6 +17,7 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs as spec
 from tfx.utils import path_utils
 
+from components import scoring
 from components.image_example_gen import ImageExampleGen
 from components.image_example_gen import executor as example_gen_executor
 from components.tflite_export import TFLiteExport, TFLiteModel
@@ -26,10 +27,12 @@ from schemas import SCHEMA_PATH
 from schemas.features import (
   BULK_INFERENCE_SIGNATURE,
   SERVING_EXAMPLES_SIGNATURE,
+  SERVING_PIXELS_SIGNATURE,
   TRANSFORM_SIGNATURE,
 )
 from schemas.filenames import ASSETS_EXTRA, MODEL_KERAS, TRAINING_LOG
 from tests import images
+from trainer_module import contract
 
 EXAMPLES = tfx.dsl.Channel(type=standard_artifacts.Examples)
 GRAPH = tfx.dsl.Channel(type=standard_artifacts.TransformGraph)
@@ -216,11 +219,12 @@ def training_log(model_run):
 
 
 def assert_serves_digits(model, num_classes=10):
-  """The exported model's signatures, and serving_default's answer on 8 encoded digits:
-  (loaded SavedModel, outputs)."""
+  """The exported model's signatures, serving_default's answer on 8 encoded digits and
+  serving_pixels' on the same digits decoded as input.json says: (loaded SavedModel, outputs)."""
   loaded = load(model)
   assert set(loaded.signatures) == {
     "serving_default",
+    SERVING_PIXELS_SIGNATURE,
     SERVING_EXAMPLES_SIGNATURE,
     BULK_INFERENCE_SIGNATURE,
     TRANSFORM_SIGNATURE,
@@ -233,6 +237,10 @@ def assert_serves_digits(model, num_classes=10):
   names = {n.decode() for n in out["class_names"].numpy()[0]}
   assert names == {str(d) for d in range(10)}
   assert all(c.decode() in names for c in out["classes"].numpy())
+  pixels = scoring.decode(list(batch.numpy()), contract.read_contract(serving_model_dir(model)))
+  by_pixels = loaded.signatures[SERVING_PIXELS_SIGNATURE](pixels=tf.constant(pixels))
+  np.testing.assert_allclose(by_pixels["probabilities"], out["probabilities"], atol=1e-5)
+  np.testing.assert_array_equal(by_pixels["classes"], out["classes"])
   return loaded, out
 
 
@@ -247,7 +255,7 @@ def load(model):
 def keep_beside(model_dir: str, keras_model, spec: Dict, class_names) -> str:
   """What the Trainer keeps in a SavedModel's assets.extra/ (model.keras, input.json,
   labels.txt), for a Keras model built in a test; returns model_dir."""
-  from trainer_module import contract, labels  # noqa: PLC0415  (a test helper's own imports)
+  from trainer_module import labels  # noqa: PLC0415  (a test helper's own imports)
 
   os.makedirs(os.path.join(model_dir, ASSETS_EXTRA), exist_ok=True)
   keras_model.save(os.path.join(model_dir, MODEL_KERAS))

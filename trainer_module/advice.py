@@ -7,7 +7,7 @@ from typing import Optional
 from schemas.settings import MODEL_VARIANTS
 
 PRETRAINED_FAMILIES = tuple(MODEL_VARIANTS)  # models built for ImageNet weights
-MIN_SCRATCH_IMAGES = 10_000  # fewer training images than this: pass --weights
+MIN_SCRATCH_IMAGES = 10_000  # fewer training images than this: start from ImageNet weights
 
 
 def from_scratch(model: str, weights: Optional[str], images: int) -> bool:
@@ -16,11 +16,13 @@ def from_scratch(model: str, weights: Optional[str], images: int) -> bool:
 
 
 def from_scratch_text(model: str, variant: Optional[str], images: int) -> str:
-  """What to do instead, e.g. 'efficientnet b0 without --weights on 600 training images: ...'."""
+  """What to do instead, e.g. 'efficientnet b0 from scratch (--weights none) on 600 training
+  images: ...'."""
   return (
-    f"{' '.join(filter(None, [model, variant]))} without --weights on {images:,} training "
-    f"images: ImageNet-family models trained from scratch need far more images (tens of "
-    f"thousands); pass --weights imagenet (or a weights file), train longer, or use --model cnn"
+    f"{' '.join(filter(None, [model, variant]))} from scratch (--weights none) on {images:,} "
+    f"training images: ImageNet-family models trained from scratch need far more images (tens "
+    f"of thousands); start from ImageNet weights (--weights imagenet, the default, or a weights "
+    f"file), train longer, or use --model cnn"
   )
 
 

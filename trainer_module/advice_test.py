@@ -7,12 +7,15 @@ from trainer_module import advice
 
 def test_a_pretrained_family_without_weights_on_few_images_gets_one_line():
   assert advice.from_scratch_line("efficientnet", "b0", None, 600) == (
-    "[Trainer] warning: efficientnet b0 without --weights on 600 training images: "
+    "[Trainer] warning: efficientnet b0 from scratch (--weights none) on 600 training images: "
     "ImageNet-family models trained from scratch need far more images (tens of thousands); "
-    "pass --weights imagenet (or a weights file), train longer, or use --model cnn"
+    "start from ImageNet weights (--weights imagenet, the default, or a weights file), train "
+    "longer, or use --model cnn"
   )
   line = advice.from_scratch_line("mobilenet", "v3small", None, 9_999)
-  assert line.startswith("[Trainer] warning: mobilenet v3small without --weights on 9,999 ")
+  assert line.startswith(
+    "[Trainer] warning: mobilenet v3small from scratch (--weights none) on 9,999 "
+  )
 
 
 @pytest.mark.parametrize(

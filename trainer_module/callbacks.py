@@ -137,11 +137,16 @@ def for_phase(
   epochs: int,
   schedule: Optional[Callable[[int, float], float]] = None,
   stage: str = TRAINER,
+  ema: bool = False,
 ) -> List[keras.callbacks.Callback]:
   """Logs, early stopping, and the rate: `schedule`'s, else lowered when validation stalls (the
   epoch lines show the rate, so ReduceLROnPlateau says nothing itself). `stage` labels the
-  console lines (the Trainer, or LabelIssues' fold models)."""
-  callbacks = [
+  console lines (the Trainer, or LabelIssues' fold models). With `ema` (an optimizer with
+  use_ema), the averaged weights are in the model from each epoch's end to the next epoch's
+  start: validation, early stopping's best weights (which the model ends with) and so the
+  exported model are the averaged ones."""
+  callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []
+  callbacks += [
     keras.callbacks.TensorBoard(log_dir=os.path.join(model_run_dir, phase)),
     EpochLog(os.path.join(model_run_dir, TRAINING_LOG), train_images, phase, epochs, stage),
     BestWeights(patience=4, stage=stage),

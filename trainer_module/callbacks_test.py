@@ -5,6 +5,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 
 from schemas.filenames import TRAINING_LOG
 from trainer_module import callbacks
@@ -85,3 +86,30 @@ def test_each_epoch_is_one_log_record_and_one_console_line(tmp_path, capsys):
     "rate 0.001; "
   )
   assert line.endswith(" images/s")
+
+
+@pytest.mark.integration  # a Keras fit loop
+def test_with_ema_training_ends_with_the_averaged_weights_not_the_last_steps(tmp_path):
+  keras.utils.set_random_seed(0)
+  x = np.random.default_rng(0).normal(size=(256, 2)).astype(np.float32)
+  y = x @ np.array([[3.0], [-2.0]], np.float32)
+  model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+  model.compile(optimizer=keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.9), loss="mse")
+  raw = []
+
+  class LastStep(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+      raw.append([w.copy() for w in self.model.get_weights()])
+
+  phase = callbacks.for_phase(
+    str(tmp_path), 256, "train", 3, callbacks.cosine_schedule(0.1, 3), ema=True
+  )
+  assert isinstance(phase[0], keras.callbacks.SwapEMAWeights)  # before early stopping's copy
+  model.fit(
+    x, y, batch_size=32, epochs=3, validation_data=(x, y), verbose=0, callbacks=[*phase, LastStep()]
+  )
+  averages = model.optimizer._model_variables_moving_average  # noqa: SLF001  (the EMA itself)
+  for weight, average, last in zip(model.get_weights(), averages, raw[-1]):
+    np.testing.assert_allclose(weight, keras.ops.convert_to_numpy(average), rtol=1e-6)
+    assert not np.allclose(weight, last)  # not the last step's raw weights
+  assert np.abs(model.get_weights()[0].ravel() - [3.0, -2.0]).max() < 1.0  # and it learned

@@ -8,6 +8,7 @@ import tensorflow as tf
 from pipeline import configs
 from schemas import settings
 from trainer_module import augmentation, cache, class_weights, model, preprocessing
+from trainer_module import config as config_module
 from trainer_module.config import TrainingConfig
 
 
@@ -34,6 +35,9 @@ def test_the_trainer_refuses_a_variant_or_weights_that_do_not_fit_the_model():
     TrainingConfig.from_custom_config({"model": "mobilenet", "model_variant": "b1"})
   with pytest.raises(ValueError, match="--weights applies to --model efficientnet or mobilenet"):
     TrainingConfig.from_custom_config({"model": "cnn", "weights": "/w.h5"})
+  assert (
+    TrainingConfig.from_custom_config({"model": "cnn", "weights": "none"}).initial_weights is None
+  )
   config = TrainingConfig.from_custom_config({"model": "mobilenet", "model_variant": "v3small"})
   assert config.variant == "v3small"
 
@@ -63,7 +67,10 @@ def test_allowed_values_are_exactly_what_the_trainer_implements():
   assert tuple(model.MOBILENETS) == settings.MOBILENET_VARIANTS
   assert tuple(model.BUILDERS) == settings.MODELS
   assert {m: tuple(b) for m, b in model.BACKBONES.items()} == settings.MODEL_VARIANTS
-  assert tuple(augmentation.LAYERS) == settings.AUGMENTATIONS
+  assert tuple(augmentation.LAYERS) == settings.PIXEL_AUGMENTATIONS
+  assert tuple(augmentation.MIXERS) == settings.MIXING_AUGMENTATIONS
+  assert augmentation.NAMES == settings.AUGMENTATIONS
+  assert tuple(config_module.PRESETS) == settings.RECIPES
   # Each cache mode is a placement of its own; anything else is refused.
   placements = {
     mode: cache.choose(mode, {"train": 10}, [8, 8, 1], "/c", budget=1 << 20)[0]["train"]

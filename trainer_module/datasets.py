@@ -1,16 +1,15 @@
-"""The Trainer's input: Transform's output as tf.data datasets of (features, label id) batches."""
+"""The Trainer's input: Transform's output as tf.data datasets of (features, label) batches."""
 
 import math
 from typing import Dict, List, Optional, Tuple
 
-import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from schemas.features import IMAGE_XF, LABEL_XF
+from schemas.features import IMAGE_XF, LABEL_VOCAB, LABEL_XF
 from trainer_module import augmentation, preprocessing
 from trainer_module.config import TrainingConfig
 
@@ -35,11 +34,14 @@ def input_fn(
   batch_size: int,
   training: bool,
   cache: str = "memory",
-  augmenter: Optional[keras.Sequential] = None,
+  augmenter: Optional[augmentation.Augmenter] = None,
   seed: int = 0,
   images: Optional[int] = None,
+  num_classes: Optional[int] = None,
 ) -> tf.data.Dataset:
-  """One epoch of (features, label id) batches of transformed examples, pixels as float32.
+  """One epoch of (features, label) batches of transformed examples, pixels as float32; the
+  label is the class id, or with `num_classes` a one-hot vector (what label smoothing, MixUp
+  and CutMix need).
 
   Records are read and parsed in parallel, then cached as Transform stored them (uint8
   pixels: `cache` is "memory", "none" or a file path prefix), so later epochs skip the
@@ -60,7 +62,14 @@ def input_fn(
     tf_transform_output.transformed_metadata.schema,
   )
   return batches(
-    cached(dataset, cache), shape, batch_size, training, augmenter, seed=seed, images=images
+    cached(dataset, cache),
+    shape,
+    batch_size,
+    training,
+    augmenter,
+    seed=seed,
+    images=images,
+    num_classes=num_classes,
   )
 
 
@@ -74,13 +83,16 @@ def batches(
   shape: List[int],
   batch_size: int,
   training: bool,
-  augmenter: Optional[keras.Sequential] = None,
+  augmenter: Optional[augmentation.Augmenter] = None,
   seed: int = 0,
   images: Optional[int] = None,
+  num_classes: Optional[int] = None,
 ) -> tf.data.Dataset:
-  """Batches of (features, label id) of Transform's batched output as the model takes them:
-  training data reshuffled every epoch, then augmented; pixels as float32 (0-255). With
-  `images` (how many there are) Keras knows the number of batches from the first epoch."""
+  """Batches of (features, label) of Transform's batched output as the model takes them:
+  training data reshuffled every epoch, then augmented; pixels as float32 (0-255); the label
+  the class id, or with `num_classes` a one-hot vector (what label smoothing, MixUp and CutMix
+  need). With `images` (how many there are) Keras knows the number of batches from the first
+  epoch."""
   if training:
     dataset = (
       dataset.unbatch().shuffle(shuffle_buffer(shape, batch_size), seed=seed).batch(batch_size)
@@ -88,8 +100,10 @@ def batches(
 
   def to_float(features, label):
     image = preprocessing.decode_pixels(features[IMAGE_XF], shape)
+    if num_classes:
+      label = tf.one_hot(tf.reshape(label, [-1]), num_classes)
     if augmenter is not None:
-      image = augmenter(image, training=True)
+      image, label = augmenter(image, label)
     return {**features, IMAGE_XF: image}, label
 
   dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
@@ -117,6 +131,14 @@ def count_records(file_patterns: List[str]) -> int:
   )
 
 
+def one_hot_classes(config: TrainingConfig, tf_transform_output) -> Optional[int]:
+  """The number of classes when the loss takes one-hot labels (config.one_hot_labels), else
+  None: class ids."""
+  if not config.one_hot_labels:
+    return None
+  return tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB)
+
+
 def train_and_eval(
   fn_args: tfx.components.FnArgs,
   tf_transform_output: tft.TFTransformOutput,
@@ -125,9 +147,11 @@ def train_and_eval(
   caches: Dict[str, str],
   images: Dict[str, int],
 ) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
-  """(train, eval) datasets: train shuffled and augmented as configured, eval in its order."""
+  """(train, eval) datasets: train shuffled and augmented as configured, eval in its order;
+  labels one-hot when the loss needs them (config.one_hot_labels)."""
   seed = config.seed
   augmenter = augmentation.build_augmenter(config.augment, seed)
+  num_classes = one_hot_classes(config, tf_transform_output)
   train = input_fn(
     fn_args.train_files,
     fn_args.data_accessor,
@@ -138,6 +162,7 @@ def train_and_eval(
     seed=seed,
     cache=caches["train"],
     images=images["train"],
+    num_classes=num_classes,
   )
   evaluation = input_fn(
     fn_args.eval_files,
@@ -147,5 +172,6 @@ def train_and_eval(
     training=False,
     cache=caches["eval"],
     images=images["eval"],
+    num_classes=num_classes,
   )
   return train, evaluation

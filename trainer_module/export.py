@@ -1,9 +1,11 @@
 """What the Trainer saves: the Keras model in the model run, and the SavedModel for TF Serving
 with the input contract, class names and an uncompiled Keras model beside it.
 
-The exported SavedModel has four signatures:
+The exported SavedModel has five signatures:
 - serving_default (image_bytes: [batch] encoded images -> classes, scores, probabilities,
   class_names): what TF Serving's REST `{"b64": ...}` and gRPC clients send.
+- serving_pixels (pixels: uint8 [batch, height, width, channels], decoded and resized as
+  input.json says -> serving_default's outputs): for servers that decode images themselves.
 - serving_examples (examples: [batch] serialized tf.Examples): what the Evaluator feeds.
 - bulk_inference (examples): serving_examples' probabilities and class_names only, what TFX's
   BulkInferrer runs (from a TF1 session: see save).
@@ -24,9 +26,11 @@ from schemas.features import (
   IMAGE_KEY,
   IMAGE_XF,
   LABEL_VOCAB,
+  PIXELS_INPUT,
   PREDICTION_KEY,
   SERVING_EXAMPLES_SIGNATURE,
   SERVING_INPUT,
+  SERVING_PIXELS_SIGNATURE,
   TRANSFORM_SIGNATURE,
 )
 from trainer_module import contract, ensemble, labels, preprocessing
@@ -44,9 +48,8 @@ def make_serving_signatures(
 
   shape = image_shape(tf_transform_output)
 
-  def predict(raw_features):
-    transformed = model.tft_layer(raw_features)
-    pixels = preprocessing.decode_pixels(transformed[IMAGE_XF], shape)
+  def answer(pixels):
+    """serving_default's outputs for float32 pixels [batch, height, width, channels]."""
     probabilities = tf.cast(model({IMAGE_XF: pixels}), tf.float32)
     top = tf.argmax(probabilities, axis=1)
     return {
@@ -56,9 +59,17 @@ def make_serving_signatures(
       "class_names": tf.tile(class_names[tf.newaxis], [tf.shape(top)[0], 1]),
     }
 
+  def predict(raw_features):
+    transformed = model.tft_layer(raw_features)
+    return answer(preprocessing.decode_pixels(transformed[IMAGE_XF], shape))
+
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)])
   def serve_image_bytes(image_bytes):
     return predict({IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
+
+  @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.uint8, name=PIXELS_INPUT)])
+  def serve_pixels(pixels):
+    return answer(tf.cast(pixels, tf.float32))
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
   def serve_examples(serialized):
@@ -75,6 +86,7 @@ def make_serving_signatures(
 
   return {
     "serving_default": serve_image_bytes.get_concrete_function(),
+    SERVING_PIXELS_SIGNATURE: serve_pixels.get_concrete_function(),
     SERVING_EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
     BULK_INFERENCE_SIGNATURE: bulk_inference.get_concrete_function(),
     TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),

@@ -14,11 +14,12 @@ from typing import Callable, Dict, Optional, Sequence
 import keras
 import tensorflow as tf
 
-# ImageNet weights' addresses and hashes (no public API names them).
+# ImageNet weights' addresses and hashes, and Keras' cache folder (no public API names them).
 from keras.src.applications import efficientnet, mobilenet_v2, mobilenet_v3
+from keras.src.backend import config as keras_config
 
-from schemas.features import IMAGE_XF
-from schemas.settings import MIN_PRETRAINED_SIZE, MODEL_VARIANTS
+from schemas.features import ACCURACY, IMAGE_XF
+from schemas.settings import IMAGENET_WEIGHTS, MIN_PRETRAINED_SIZE, MODEL_VARIANTS, NO_WEIGHTS
 
 EFFICIENTNETS = {
   "b0": keras.applications.EfficientNetB0,
@@ -32,7 +33,6 @@ MOBILENETS = {
   "v3large": keras.applications.MobileNetV3Large,
 }
 BACKBONE = "backbone"
-IMAGENET = "imagenet"
 MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)  # ImageNet weights exist for these sizes only
 
 
@@ -60,25 +60,41 @@ def _weights_file(model: str, variant: str, image_size: int):
   return name, mobilenet_v3.BASE_WEIGHT_PATH + name, mobilenet_v3.WEIGHTS_HASHES[key][1]
 
 
+def _keras_home() -> str:
+  """Keras' cache folder: $KERAS_HOME (read now, not only when Keras was imported), else
+  ~/.keras (/tmp/.keras when home is not writable)."""
+  return os.path.expanduser(os.environ.get("KERAS_HOME") or keras_config.keras_home())
+
+
+def keras_models_dir() -> str:
+  """Where Keras keeps the weights files it fetches: ~/.keras/models."""
+  return os.path.join(_keras_home(), "models")
+
+
 def imagenet_weights(variant: str, model: str = "efficientnet", image_size: int = 224) -> str:
-  """The local path of Keras' ImageNet "notop" weights for `model` `variant`, downloaded into
-  Keras' cache (~/.keras/models) the first time; WeightsUnavailable when that fails."""
+  """The local path of Keras' ImageNet "notop" weights for `model` `variant`: the copy in
+  keras_models_dir() when there is one (no network needed), else fetched there once;
+  WeightsUnavailable when that fails, naming the file, where to put it and --weights none."""
   file_name, url, file_hash = _weights_file(model, variant, image_size)
   try:
-    return keras.utils.get_file(file_name, url, cache_subdir="models", file_hash=file_hash)
+    return keras.utils.get_file(
+      file_name, url, cache_dir=_keras_home(), cache_subdir="models", file_hash=file_hash
+    )
   except Exception as e:  # noqa: BLE001  (re-raised as WeightsUnavailable, naming the file)
     raise WeightsUnavailable(
-      f"--weights imagenet: could not download {url} "
-      f"({str(e).split(' -- ')[-1].splitlines()[0]}); "
-      f"without a network, fetch {file_name} elsewhere and pass --weights "
-      f"/path/to/{file_name}"
+      f"--weights imagenet (the default for --model {model}): could not download {url} "
+      f"({str(e).split(' -- ')[-1].splitlines()[0]}); without a network, fetch {file_name} "
+      f"elsewhere and put it in {os.path.join(keras_models_dir(), file_name)} or pass "
+      f"--weights /path/to/{file_name}, or train from scratch with --weights {NO_WEIGHTS}"
     ) from e
 
 
 def _local_weights(weights: Optional[str], model: str, variant: str, image_size: int):
   """A local file for `weights`: Keras' ImageNet file (fetched once), a gs:// file copied here
-  (Keras loads weights from local files only), a local path, or None."""
-  if weights == IMAGENET:
+  (Keras loads weights from local files only), a local path, or None (also for "none")."""
+  if weights in (None, NO_WEIGHTS):
+    return None
+  if weights == IMAGENET_WEIGHTS:
     return imagenet_weights(variant, model, image_size)
   if weights and "://" in weights:
     local = os.path.join(tempfile.mkdtemp(prefix="weights-"), os.path.basename(weights))
@@ -147,12 +163,28 @@ def use_xla() -> bool:
   return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> keras.Model:
-  """Adam on sparse categorical cross-entropy, with XLA only on accelerators."""
+def compile_model(
+  model: keras.Model,
+  learning_rate: float,
+  label_smoothing: float = 0.0,
+  one_hot: bool = False,
+  ema: bool = False,
+) -> keras.Model:
+  """Adam (keeping a moving average of the weights with `ema`) on cross-entropy, with XLA
+  only on accelerators: sparse on class ids, or categorical on `one_hot` labels (label
+  smoothing, MixUp, CutMix). The accuracy keeps its name (schemas' ACCURACY) either way: the
+  training log and the Evaluator read it."""
+  if one_hot:
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    accuracy = keras.metrics.CategoricalAccuracy(name=ACCURACY)
+  elif label_smoothing:
+    raise ValueError("label smoothing needs one-hot labels")
+  else:
+    loss, accuracy = "sparse_categorical_crossentropy", ACCURACY
   model.compile(
-    optimizer=keras.optimizers.Adam(learning_rate),
-    loss="sparse_categorical_crossentropy",
-    metrics=["sparse_categorical_accuracy"],
+    optimizer=keras.optimizers.Adam(learning_rate, use_ema=ema),
+    loss=loss,
+    metrics=[accuracy],
     jit_compile="auto" if use_xla() else False,
   )
   return model

@@ -1,10 +1,12 @@
 """Model builders: build, one real training step on digits, predict; fine-tuning's unfreezing
 (the training steps are integration tier)."""
 
+import h5py
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras.src.legacy.saving import legacy_h5_format
 
 from schemas.features import IMAGE_XF
 from tests import images
@@ -48,13 +50,44 @@ def test_cnn_standardizes_each_channel_with_the_given_constants():
   assert model.layers[1] is standardize  # the first layer after the input
 
 
-def test_imagenet_weights_that_cannot_be_fetched_name_the_file_to_pass(monkeypatch, tmp_path):
+def test_imagenet_weights_that_cannot_be_fetched_name_the_file_where_to_put_it_and_none(
+  monkeypatch, tmp_path
+):
   monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no cached copy
   monkeypatch.setattr(model_lib.efficientnet, "BASE_WEIGHTS_PATH", "http://127.0.0.1:9/")
-  with pytest.raises(
-    model_lib.WeightsUnavailable, match="pass --weights /path/to/efficientnetb1_notop.h5"
-  ):
+  with pytest.raises(model_lib.WeightsUnavailable) as raised:
     model_lib.build_model("efficientnet", 32, 3, 10, variant="b1", weights="imagenet")
+  message = str(raised.value)
+  assert message.startswith("--weights imagenet (the default for --model efficientnet): ")
+  assert f"put it in {tmp_path / 'models' / 'efficientnetb1_notop.h5'} or pass " in message
+  assert "--weights /path/to/efficientnetb1_notop.h5" in message
+  assert message.endswith("or train from scratch with --weights none")
+  assert "\n" not in message
+
+
+def test_imagenet_weights_already_in_keras_cache_are_used_without_a_network(monkeypatch, tmp_path):
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+  monkeypatch.setattr(model_lib.mobilenet_v2, "BASE_WEIGHT_PATH", "http://127.0.0.1:9/")
+  # MobileNetV2's file at 96 pixels in the layout of Keras' own ImageNet files (legacy HDF5),
+  # as someone copied it from a machine with a network.
+  source = keras.applications.MobileNetV2(
+    include_top=False, weights=None, input_shape=(96, 96, 3), pooling="avg"
+  )
+  cached = tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5"
+  cached.parent.mkdir()
+  with h5py.File(cached, "w") as f:
+    legacy_h5_format.save_weights_to_hdf5_group(f, source)
+  assert model_lib.imagenet_weights("v2", "mobilenet", 96) == str(cached)
+  model = model_lib.build_model("mobilenet", 96, 1, 10, weights="imagenet")
+  backbone = model.get_layer(model_lib.BACKBONE)
+  assert not backbone.trainable  # pretrained: frozen for the head's phase
+  for loaded, saved in zip(backbone.get_weights(), source.get_weights()):
+    np.testing.assert_array_equal(loaded, saved)
+
+
+def test_none_builds_from_scratch():
+  model = model_lib.build_model("mobilenet", 32, 3, 10, weights="none")
+  assert model.get_layer(model_lib.BACKBONE).trainable
 
 
 @pytest.mark.parametrize(
@@ -182,3 +215,21 @@ def test_cpu_training_runs_without_xla():
   # XLA made the CNN's CPU steps ~1.7x slower; on GPUs and TPUs Keras decides.
   model = model_lib.compile_model(model_lib.build_cnn(16, 1, 10), 1e-3)
   assert model_lib.use_xla() is False and model.jit_compile is False
+
+
+def test_one_hot_labels_compile_to_categorical_cross_entropy_keeping_the_accuracy_name():
+  smoothed = model_lib.compile_model(
+    model_lib.build_cnn(8, 1, 3, width=4), 1e-3, label_smoothing=0.1, one_hot=True, ema=True
+  )
+  assert isinstance(smoothed.loss, keras.losses.CategoricalCrossentropy)
+  assert smoothed.loss.label_smoothing == 0.1 and smoothed.optimizer.use_ema
+  (metric,) = smoothed.get_compile_config()["metrics"]
+  assert (metric["class_name"], metric["config"]["name"]) == (
+    "CategoricalAccuracy",
+    "sparse_categorical_accuracy",  # the training log's and the Evaluator's name
+  )
+  plain = model_lib.compile_model(model_lib.build_cnn(8, 1, 3, width=4), 1e-3)
+  assert plain.get_compile_config()["metrics"] == ["sparse_categorical_accuracy"]
+  assert plain.loss == "sparse_categorical_crossentropy" and not plain.optimizer.use_ema
+  with pytest.raises(ValueError, match="one-hot"):
+    model_lib.compile_model(model_lib.build_cnn(8, 1, 3, width=4), 1e-3, label_smoothing=0.1)

@@ -166,6 +166,7 @@ def _out_of_fold(
   probabilities = np.zeros((len(paths), len(class_names)), np.float32)
   index = {path: i for i, path in enumerate(paths)}
   per_fold: List[Dict[str, Any]] = []
+  one_hot = datasets.one_hot_classes(config, tf_transform_output)  # as the Trainer's labels
   try:
     everything = datasets.cached(
       through_transform(train_files, tf_transform_output, batch).unbatch(), caches["train"]
@@ -179,6 +180,7 @@ def _out_of_fold(
       batch,
       training=False,
       images=images["eval"],
+      num_classes=one_hot,
     )
     for fold in range(folds):
       fold_started = time.monotonic()
@@ -191,6 +193,7 @@ def _out_of_fold(
         augmenter=augmentation.build_augmenter(config.augment, config.seed),
         seed=config.seed,
         images=trained_on,
+        num_classes=one_hot,
       )
       keras.utils.set_random_seed(config.seed)
       fitting = Fitting(

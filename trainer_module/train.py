@@ -71,13 +71,13 @@ def build(
     channels,
     tf_transform_output.vocabulary_size_by_name(LABEL_VOCAB),
     variant=config.variant_of(name or config.model),
-    weights=config.weights if own else None,
+    weights=config.initial_weights if own else None,
     width=int(hp["width"]),
     dropout=float(hp["dropout"]),
     mean=stats["mean"],
     std=stats["std"],
   )
-  return compile_model(model, float(hp["learning_rate"]))
+  return compile_model(model, float(hp["learning_rate"]), **config.compile_options)
 
 
 @dataclasses.dataclass
@@ -110,15 +110,16 @@ class Fitting:
       class_weight=self.class_weight,
       verbose=0,
       callbacks=callbacks.for_phase(
-        self.log_dir, self.train_images, phase, epochs, schedule, self.stage
+        self.log_dir, self.train_images, phase, epochs, schedule, self.stage, config.ema
       ),
     )
     fine_tune_epochs = config.fine_tune_epochs
-    if not (config.weights and fine_tune_epochs and BACKBONE in _layer_names(model)):
+    if not (config.initial_weights and fine_tune_epochs and BACKBONE in _layer_names(model)):
       return
     with strategy.scope():
       unfrozen = unfreeze_top(model, config.fine_tune_layers)
-      compile_model(model, float(self.hp["learning_rate"]) * FINE_TUNE_LR_FACTOR)
+      rate = float(self.hp["learning_rate"]) * FINE_TUNE_LR_FACTOR
+      compile_model(model, rate, **config.compile_options)
     logging.info("Fine-tuning the top %d backbone layers", unfrozen)
     done = len(history.epoch)
     distribution.prepare_fit(model, self.train, strategy)
@@ -136,6 +137,7 @@ class Fitting:
         phase.replace("train", "") + "fine_tune",
         done + fine_tune_epochs,
         stage=self.stage,
+        ema=config.ema,
       ),
     )
 
@@ -204,7 +206,9 @@ def _train_and_export(
     config.cache, images, datasets.image_shape(tf_transform_output), cache_dir
   )
   print(choice, flush=True)
-  scratch = advice.from_scratch_line(config.model, config.variant, config.weights, train_images)
+  scratch = advice.from_scratch_line(
+    config.model, config.variant, config.initial_weights, train_images
+  )
   if scratch:
     print(scratch, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
@@ -231,7 +235,7 @@ def _train_and_export(
         )
         rate = float(hp["learning_rate"]) * warm.rate_factor
         if warm.rate_factor != 1.0:
-          compile_model(model, rate)
+          compile_model(model, rate, **config.compile_options)
       print(warm_start_line(warm), flush=True)
       fitting.fit(model, warm.epochs, rate, "train")
     else:
@@ -288,7 +292,7 @@ def _write_settings(
   settings = {
     "model": config.model if len(plan) == 1 else ensemble.NAME,
     "model_variant": config.variant if architectures - {"cnn"} else None,
-    "weights": config.weights,
+    "weights": config.initial_weights,
     "input_shape": stats["shape"],
     "resize": stats.get("resize", "squash"),
     "learning_rate": float(hp["learning_rate"]),
@@ -300,11 +304,14 @@ def _write_settings(
     "dropout": float(hp["dropout"]),
     "width": int(hp["width"]) if "cnn" in architectures else None,
     "augment": list(config.augment),
+    "label_smoothing": config.label_smoothing,
+    "ema": config.ema,
+    "recipe": config.recipe,
     "class_weights": config.class_weights,
     "class_weights_applied": (
       {names[i]: round(w, 3) for i, w in weights_by_class.items()} if weights_by_class else None
     ),
-    "fine_tune_epochs": config.fine_tune_epochs if config.weights else None,
+    "fine_tune_epochs": config.fine_tune_epochs if config.initial_weights else None,
     "ensemble": [member.record() for member in plan] if len(plan) > 1 else None,
     "tuned": (
       keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values

@@ -1,5 +1,6 @@
 """run_fn through the real Trainer executor on digits: training, its console and its exports."""
 
+import json
 import math
 import os
 
@@ -25,11 +26,16 @@ def _train(transformed, tmp_path, **config):
 def test_each_model_trains_exports_reloads_and_serves_raw_bytes(
   digits_transformed, tmp_path, capsys, model, variant
 ):
-  trained, model_run = _train(digits_transformed, tmp_path, model=model, model_variant=variant)
+  weights = "none" if model != "cnn" else None  # from scratch: nothing can be downloaded here
+  trained, model_run = _train(
+    digits_transformed, tmp_path, model=model, model_variant=variant, weights=weights
+  )
   # An ImageNet family from scratch on these few hundred images is told to use weights.
-  warnings = [line for line in capsys.readouterr().out.splitlines() if "without --weights" in line]
+  warnings = [line for line in capsys.readouterr().out.splitlines() if "--weights none" in line]
   assert len(warnings) == (model != "cnn")
-  assert all(line.startswith(f"[Trainer] warning: {model} {variant} without") for line in warnings)
+  assert all(
+    line.startswith(f"[Trainer] warning: {model} {variant} from scratch") for line in warnings
+  )
   assert_serves_digits(trained)
   (epoch,) = training_log(model_run)
   assert epoch["phase"] == "train" and epoch["images_per_second"] > 0
@@ -130,3 +136,38 @@ def test_an_ensemble_of_two_architectures_trains_each_member_and_serves_their_me
   pixels = np.stack([reference_preprocess.preprocess(e, spec) for e in encoded]).astype("float32")
   mean = np.mean([np.asarray(m({IMAGE_XF: pixels})) for m in members], axis=0)
   np.testing.assert_allclose(out["probabilities"].numpy(), mean, atol=1e-5)
+
+
+@pytest.mark.integration  # training
+def test_the_modern_recipe_trains_on_one_hot_labels_and_records_its_settings(
+  digits_transformed, tmp_path
+):
+  trained, model_run = _train(
+    digits_transformed,
+    tmp_path,
+    epochs=2,
+    augment=["randaugment", "erasing", "mixup", "cutmix"],
+    label_smoothing=0.1,
+    ema=True,
+    recipe="strong",
+  )
+  epochs = training_log(model_run)
+  assert [e["epoch"] for e in epochs] == [1, 2]
+  # Categorical cross-entropy on one-hot labels; the accuracy keeps the name the log reads.
+  assert all(
+    np.isfinite(e["loss"]) and 0 <= e["val_sparse_categorical_accuracy"] <= 1 for e in epochs
+  )
+  with open(os.path.join(model_run.uri, "training_settings.json")) as f:
+    settings = json.load(f)
+  assert (
+    settings["augment"],
+    settings["label_smoothing"],
+    settings["ema"],
+    settings["recipe"],
+  ) == (
+    ["randaugment", "erasing", "mixup", "cutmix"],
+    0.1,
+    True,
+    "strong",
+  )
+  assert_serves_digits(trained)

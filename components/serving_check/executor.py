@@ -1,9 +1,10 @@
-"""ServingCheck executor: real images through serving_default, gRPC and REST shapes alike."""
+"""ServingCheck executor: real images through serving_default, gRPC and REST shapes alike, and
+the same images, decoded as input.json says, through serving_pixels."""
 
 import base64
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -14,12 +15,20 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
+from components import scoring
 from components.image_example_gen import records
 from components.warmup import MAX_WARMUP_RECORDS, read_warmup, write_warmup
 from schemas import filenames, properties
-from schemas.features import SERVING_INPUT, SERVING_OUTPUTS
+from schemas.features import (
+  PIXELS_INPUT,
+  SERVING_DEFAULT_SIGNATURE,
+  SERVING_INPUT,
+  SERVING_OUTPUTS,
+  SERVING_PIXELS_SIGNATURE,
+)
+from trainer_module import contract
 
-SIGNATURE = "serving_default"
+SIGNATURE = SERVING_DEFAULT_SIGNATURE
 SAMPLE_FROM = 256  # records held in memory while sampling
 
 
@@ -67,24 +76,68 @@ def _rest_inputs(body: str) -> tf.Tensor:
   return tf.constant([base64.b64decode(i["b64"]) for i in json.loads(body)["instances"]])
 
 
-def check_signature(signature) -> None:
-  """serving_default takes one [batch] string tensor and returns the agreed outputs."""
+def check_signature(signature, name: str = SIGNATURE, expected: Optional[tf.TensorSpec] = None):
+  """A signature takes one tensor as `expected` (default: serving_default's [batch] strings,
+  the encoded images) and returns the agreed outputs."""
+  expected = expected if expected is not None else tf.TensorSpec([None], tf.string, SERVING_INPUT)
   _, inputs = signature.structured_input_signature
-  if list(inputs) != [SERVING_INPUT]:
-    raise ServingCheckError(f"{SIGNATURE} takes {sorted(inputs)}, expected ['{SERVING_INPUT}']")
-  spec = inputs[SERVING_INPUT]
-  if spec.dtype != tf.string or spec.shape.rank != 1:
+  if list(inputs) != [expected.name]:
+    raise ServingCheckError(f"{name} takes {sorted(inputs)}, expected ['{expected.name}']")
+  spec = inputs[expected.name]
+  if spec.dtype != expected.dtype or spec.shape.as_list() != expected.shape.as_list():
     raise ServingCheckError(
-      f"{SIGNATURE} input {SERVING_INPUT} is {spec.dtype.name} "
-      f"{spec.shape}, expected string [batch] (encoded images)"
+      f"{name} input {expected.name} is {spec.dtype.name} {spec.shape}, expected "
+      f"{expected.dtype.name} {expected.shape}"
+      + (" (encoded images)" if expected.dtype == tf.string else " (as input.json says)")
     )
   outputs = signature.structured_outputs
-  for name, dtype in SERVING_OUTPUTS.items():
-    if name not in outputs:
-      raise ServingCheckError(f"{SIGNATURE} has no output {name!r} (it has {sorted(outputs)})")
-    if outputs[name].dtype.name != dtype:
+  for output, dtype in SERVING_OUTPUTS.items():
+    if output not in outputs:
+      raise ServingCheckError(f"{name} has no output {output!r} (it has {sorted(outputs)})")
+    if outputs[output].dtype.name != dtype:
       raise ServingCheckError(
-        f"{SIGNATURE} output {name!r} is {outputs[name].dtype.name}, expected {dtype}"
+        f"{name} output {output!r} is {outputs[output].dtype.name}, expected {dtype}"
+      )
+
+
+def pixels_spec(spec: Dict[str, Any]) -> tf.TensorSpec:
+  """serving_pixels' input: uint8 [batch, height, width, channels] as input.json says."""
+  return tf.TensorSpec(
+    [None, spec["height"], spec["width"], spec["channels"]], tf.uint8, PIXELS_INPUT
+  )
+
+
+def check_pixels(model, model_path: str, images: List[bytes], expected: np.ndarray) -> None:
+  """serving_pixels on the images decoded as input.json says, as a tensor and as TF Serving's
+  REST body of nested lists: serving_default's outputs, and its probabilities (`expected`)."""
+  spec = contract.read_contract(model_path)
+  if spec is None:
+    raise ServingCheckError(f"the SavedModel has no {filenames.MODEL_CONTRACT}")
+  if SERVING_PIXELS_SIGNATURE not in model.signatures:
+    raise ServingCheckError(
+      f"the SavedModel has no {SERVING_PIXELS_SIGNATURE} signature (a model trained before it "
+      "was exported: rerun with --no-cache)"
+    )
+  signature = model.signatures[SERVING_PIXELS_SIGNATURE]
+  check_signature(signature, SERVING_PIXELS_SIGNATURE, pixels_spec(spec))
+  pixels = scoring.decode(images, spec)
+  body = json.dumps({"signature_name": SERVING_PIXELS_SIGNATURE, "instances": pixels.tolist()})
+  for how, tensor in (
+    ("a tensor", tf.constant(pixels)),
+    ("a REST body", tf.constant(json.loads(body)["instances"], tf.uint8)),
+  ):
+    try:
+      outputs = signature(**{PIXELS_INPUT: tensor})
+    except (tf.errors.OpError, ValueError, TypeError) as e:
+      raise ServingCheckError(
+        f"{SERVING_PIXELS_SIGNATURE} failed on {len(images)} real images as {how}: "
+        f"{str(e).splitlines()[0]}"
+      )
+    check_outputs(outputs, len(images))
+    if not np.allclose(outputs["probabilities"].numpy(), expected, atol=1e-5):
+      raise ServingCheckError(
+        f"{SERVING_PIXELS_SIGNATURE} and {SIGNATURE} answer differently on the same images "
+        f"(pixels decoded as {filenames.MODEL_CONTRACT} says, sent as {how})"
       )
 
 
@@ -115,11 +168,12 @@ def check_outputs(outputs: Dict[str, tf.Tensor], batch: int) -> None:
 def check_model(
   model_path: str, requests: List[predict_pb2.PredictRequest], images: List[bytes]
 ) -> Dict[str, Any]:
-  """Replays the requests (gRPC) and the same images as a REST body; returns what was seen."""
-  try:
-    signature = tf.saved_model.load(model_path).signatures[SIGNATURE]
-  except KeyError:
+  """Replays the requests (gRPC) and the same images as a REST body, then sends them as pixels
+  to serving_pixels; returns what was seen."""
+  model = tf.saved_model.load(model_path)
+  if SIGNATURE not in model.signatures:
     raise ServingCheckError(f"the SavedModel has no {SIGNATURE} signature")
+  signature = model.signatures[SIGNATURE]
   check_signature(signature)
   answers = []
   for request in requests:
@@ -137,7 +191,9 @@ def check_model(
   rest = signature(**{SERVING_INPUT: _rest_inputs(rest_body(images))})
   if not np.allclose(rest["probabilities"].numpy(), probabilities, atol=1e-5):
     raise ServingCheckError("the REST b64 body and the gRPC request gave different answers")
+  check_pixels(model, model_path, images, probabilities)
   return {
+    "signatures": [SIGNATURE, SERVING_PIXELS_SIGNATURE],
     "requests": len(requests),
     "images": len(images),
     "classes": [c.decode() for c in batched[0]["class_names"].numpy()[0]],

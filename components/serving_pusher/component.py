@@ -27,8 +27,8 @@ class ServingPusher(tfx.components.Pusher):
 
   Takes the same inputs as TFX's Pusher; with a ServingCheck blessing as `infra_blessing` it
   pushes the checked copy that carries TF Serving warmup requests. With a TFLiteExport output
-  as `tflite_model` whose parity gate passed, its folder goes into the version as `tflite/`
-  (TF Serving ignores it). Beside the versions it writes `models.config`,
+  as `tflite_model`, each format whose parity gate passed goes into the version as its folder,
+  `tflite/` or `onnx/` (TF Serving ignores them). Beside the versions it writes `models.config`,
   `batching_parameters.txt`, `request.json` (a real image as a REST body) and `README.md` with
   the docker and curl commands. `custom_config` may set `model_name` (default "model") and
   `max_batch_size` (default 64).

@@ -19,9 +19,10 @@ from tfx.utils import io_utils, json_utils, path_utils, proto_utils
 from components.warmup import read_warmup
 from schemas import filenames, properties
 from schemas.features import SERVING_INPUT
+from schemas.settings import EXPORT_FORMATS
 
 STAGING_PREFIX = ".incomplete-"  # not a number, so TF Serving never loads a staged version
-TFLITE_KEY = "tflite_model"  # optional input: a TFLiteExport output
+TFLITE_KEY = "tflite_model"  # optional input: a TFLiteExport output (its passed formats' folders)
 
 
 def _is_local(path: str) -> bool:
@@ -140,12 +141,14 @@ def add_folder(version_dir: str, name: str, folder: str) -> None:
       fileio.rmtree(staging)
 
 
-def tflite_folder(input_dict) -> Optional[str]:
-  """The TFLiteExport folder to push with the model: only when its parity gate passed."""
+def export_folders(input_dict) -> Dict[str, str]:
+  """name -> folder of each TFLiteExport format to push with the model: those whose parity gate
+  passed (each format's folder is named after it: tflite/, onnx/)."""
   artifacts = input_dict.get(TFLITE_KEY) or []
-  if not artifacts or artifacts[0].get_int_custom_property("passed") != 1:
-    return None
-  return os.path.join(artifacts[0].uri, filenames.TFLITE_FOLDER)
+  if not artifacts:
+    return {}
+  passed = artifacts[0].get_string_custom_property(properties.PASSED_FORMATS)
+  return {fmt: os.path.join(artifacts[0].uri, fmt) for fmt in passed.split(",") if fmt}
 
 
 def _models_config(model_name: str, base_path: str) -> str:
@@ -229,17 +232,15 @@ class Executor(pusher_executor.Executor):
       logging.info("Removed %s, left by an interrupted push", os.path.join(base, orphan))
     previous = versions(base)[-1:]
     version = pushed_version_of(model_path, base)
-    tflite = tflite_folder(input_dict)
+    exports = export_folders(input_dict)
     if version:
       serving_path = os.path.join(base, version)
       logging.info("This model is already the newest version, %s; not copied again", version)
-      if tflite:
-        add_folder(serving_path, filenames.TFLITE_FOLDER, tflite)
+      for name, folder in exports.items():
+        add_folder(serving_path, name, folder)
     else:
       version = _free_version(base)
-      serving_path = write_version(
-        model_path, base, version, {filenames.TFLITE_FOLDER: tflite} if tflite else None
-      )
+      serving_path = write_version(model_path, base, version, exports)
     for name, text in serving_files(
       base, custom.get("model_name", "model"), int(custom.get("max_batch_size", 64)), serving_path
     ).items():
@@ -249,7 +250,8 @@ class Executor(pusher_executor.Executor):
       logging.info("Removed version %s (--keep-versions %s)", old, custom.get("keep_versions"))
     io_utils.copy_dir(model_path, model_push.uri)
     self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
-    model_push.set_int_custom_property(properties.TFLITE_PUSHED, int(bool(tflite)))
+    for fmt in EXPORT_FORMATS:
+      model_push.set_int_custom_property(properties.pushed_format(fmt), int(fmt in exports))
     self._record(model_push, input_dict, exec_properties, version, previous)
 
   def _record(self, model_push, input_dict, exec_properties, version, previous=None) -> None:

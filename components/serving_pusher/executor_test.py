@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import re
+import shutil
 
 import pytest
 import tensorflow as tf
@@ -222,17 +223,44 @@ def test_tflite_files_that_passed_parity_are_pushed_inside_the_version(
   assert not [n for n in os.listdir(version_dir) if n.startswith(".incomplete-")]
 
 
+def test_each_format_that_passed_goes_into_the_version_and_one_that_failed_does_not(
+  checked, digits_tflite, tmp_path
+):
+  exports = TFLiteModel()
+  exports.uri = str(tmp_path / "exports")
+  shutil.copytree(os.path.join(digits_tflite[0].uri, "tflite"), tmp_path / "exports" / "tflite")
+  (tmp_path / "exports" / "onnx").mkdir()
+  (tmp_path / "exports" / "onnx" / "model.onnx").write_bytes(b"onnx")
+  exports.set_string_custom_property("passed_formats", "tflite,onnx")
+  base = tmp_path / "serving"
+  pushed = push(checked, base, tmp_path, tflite=exports)
+  version_dir = base / pushed.get_string_custom_property("pushed_version")
+  assert (version_dir / "onnx" / "model.onnx").read_bytes() == b"onnx"
+  assert os.path.isfile(version_dir / "tflite" / "model_int8.tflite")
+  assert (
+    pushed.get_int_custom_property("tflite_pushed"),
+    pushed.get_int_custom_property("onnx_pushed"),
+  ) == (1, 1)
+  exports.set_string_custom_property("passed_formats", "tflite")  # ONNX failed its gate
+  only = push(checked, tmp_path / "other", tmp_path, tflite=exports)
+  other = tmp_path / "other" / only.get_string_custom_property("pushed_version")
+  assert sorted(n for n in os.listdir(other) if n in ("tflite", "onnx")) == ["tflite"]
+  assert only.get_int_custom_property("onnx_pushed") == 0
+
+
 def test_tflite_files_that_failed_parity_are_not_pushed_but_the_model_is(
   checked, digits_tflite, tmp_path
 ):
   failed = TFLiteModel()
   failed.uri = digits_tflite[0].uri  # the same files, but the gate said no
   failed.set_int_custom_property("passed", 0)
+  failed.set_string_custom_property("passed_formats", "")
   failed.set_string_custom_property("reason", "int8: top-1 agrees on 90.0 %")
   base = tmp_path / "serving"
   pushed = push(checked, base, tmp_path, tflite=failed)
   assert pushed.get_int_custom_property("pushed") == 1
   assert pushed.get_int_custom_property("tflite_pushed") == 0
+  assert pushed.get_int_custom_property("onnx_pushed") == 0
   version_dir = base / pushed.get_string_custom_property("pushed_version")
   assert os.path.isfile(version_dir / "saved_model.pb")
   assert not os.path.exists(version_dir / "tflite")

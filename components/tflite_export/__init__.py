@@ -1,4 +1,5 @@
-"""TFLite models (int8 and float16) of the trained model, checked against the SavedModel."""
+"""The trained model as TFLite (int8 and float16) and ONNX files, each checked against the
+SavedModel by one parity gate."""
 
 from components.tflite_export.component import TFLiteExport, TFLiteModel
 

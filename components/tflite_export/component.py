@@ -1,13 +1,14 @@
-"""TFLiteExport: int8 and float16 TFLite models of a blessed model, and their parity gate."""
+"""TFLiteExport: a blessed model in the formats asked for (int8 and float16 TFLite, ONNX), each
+file held to the same parity gate."""
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from components.tflite_export import executor
+from components.tflite_export import executor, parity
 
 
 class TFLiteModel(types.Artifact):
@@ -24,6 +25,7 @@ class TFLiteModel(types.Artifact):
 
 class TFLiteExportSpec(types.ComponentSpec):
   PARAMETERS = {
+    "formats": ExecutionParameter(type=str),  # comma-separated: tflite, onnx
     "gate_split": ExecutionParameter(type=str),
     "calibration_split": ExecutionParameter(type=str),
     "calibration_images": ExecutionParameter(type=int),
@@ -40,17 +42,16 @@ class TFLiteExportSpec(types.ComponentSpec):
 
 
 class TFLiteExport(base_component.BaseComponent):
-  """Converts the Trainer's Keras model (the SavedModel's assets.extra/model.keras) to TFLite.
-
-  Two models, both uint8 pixels [1, height, width, channels] in (decoded and resized as the
-  SavedModel's input.json says), float32 class probabilities [1, classes] out:
-  `model_int8.tflite` (full-integer: int8 weights and activations, calibrated on
-  `calibration_images` images of `calibration_split`) and `model_float16.tflite` (float16
-  weights). The parity gate runs both and the SavedModel's serving_default on the gate split's
-  images (at most `max_gate_images`): each TFLite model's top-1 must agree with the SavedModel's
-  on at least `min_agreement` of them and its accuracy may be at most `max_accuracy_drop` below
-  the SavedModel's. The output's `passed` says whether the pusher may push the folder; a model
-  the Evaluator did not bless (`model_blessing`) is not converted.
+  """Converts the Trainer's Keras model (the SavedModel's assets.extra/model.keras) to each of
+  `formats`, all taking uint8 pixels (decoded and resized as the SavedModel's input.json says)
+  and returning float32 class probabilities: "tflite", `model_int8.tflite` (full-integer: int8
+  weights and activations, calibrated on `calibration_images` images of `calibration_split`)
+  and `model_float16.tflite` (float16 weights), batch 1; "onnx", `model.onnx` (float32, opset
+  17, any batch). One parity gate for every file: it runs beside the SavedModel's
+  serving_default on the gate split's images (at most `max_gate_images`); its top-1 must agree
+  with the SavedModel's on at least `min_agreement` of them and its accuracy may be at most
+  `max_accuracy_drop` below the SavedModel's. The output's `passed_formats` says which folders
+  the pusher may push; a model the Evaluator did not bless (`model_blessing`) is not converted.
   """
 
   SPEC_CLASS = TFLiteExportSpec
@@ -61,18 +62,20 @@ class TFLiteExport(base_component.BaseComponent):
     model: types.BaseChannel,
     examples: types.BaseChannel,
     model_blessing: Optional[types.BaseChannel] = None,
+    formats: Sequence[str] = ("tflite",),
     gate_split: str = "eval",
     calibration_split: str = "train",
     calibration_images: int = 200,
     max_gate_images: int = 5000,
-    min_agreement: float = 0.98,
-    max_accuracy_drop: float = 0.01,
+    min_agreement: float = parity.MIN_AGREEMENT,
+    max_accuracy_drop: float = parity.MAX_ACCURACY_DROP,
   ):
     super().__init__(
       spec=TFLiteExportSpec(
         model=model,
         examples=examples,
         model_blessing=model_blessing,
+        formats=",".join(formats),
         gate_split=gate_split,
         calibration_split=calibration_split,
         calibration_images=calibration_images,

@@ -1,5 +1,6 @@
-"""TFLiteExport's executor on a CNN trained on real digits: int8 and float16 models that answer
-like the served SavedModel, the files a mobile developer needs, and the parity gate."""
+"""TFLiteExport's executor on a CNN trained on real digits: int8 and float16 TFLite models and
+an ONNX model that answer like the served SavedModel, the files each folder needs, and the one
+parity gate every format is held to."""
 
 import json
 import os
@@ -8,12 +9,14 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
+import onnxruntime
 import pytest
 import tensorflow as tf
 from tfx.utils import path_utils
 
 from components import scoring
-from components.tflite_export import convert, executor
+from components.tflite_export import convert, executor, onnx_convert, onnx_folder
 from schemas import filenames
 from tests import records, training
 from trainer_module import preprocessing
@@ -206,3 +209,129 @@ def test_the_readme_snippet_runs_and_answers_like_the_saved_model(exported, digi
   names = [c.decode() for c in served["class_names"].numpy()[0]]
   assert label == names[int(served["probabilities"].numpy()[0].argmax())]
   assert 0 < float(probability) <= 1
+
+
+@pytest.fixture(scope="module")
+def both(digits_model, tmp_path_factory):
+  """TFLiteExport's executor asked for both formats: (artifact, {format: report})."""
+  output, _ = run_export(digits_model, tmp_path_factory.mktemp("both"), formats=("tflite", "onnx"))
+  return output, {fmt: executor.read_report(output.uri, fmt) for fmt in ("tflite", "onnx")}
+
+
+def test_the_onnx_model_classifies_real_digits_like_the_saved_model(both, digits_model):
+  output, reports = both
+  report = reports["onnx"]
+  assert report["passed"] is True and reports["tflite"]["passed"] is True, report["reason"]
+  assert output.get_string_custom_property("passed_formats") == "tflite,onnx"
+  assert output.get_int_custom_property("passed") == 1
+  folder = os.path.join(output.uri, "onnx")
+  assert sorted(os.listdir(folder)) == [
+    "README.md",
+    "input.json",
+    "labels.txt",
+    "model.onnx",
+    "parity.json",
+  ]
+  with open(os.path.join(folder, "input.json")) as f:
+    spec = json.load(f)
+  assert spec["input"] == {"name": "pixels", "dtype": "uint8", "shape": ["batch", 16, 16, 1]}
+  assert spec["output"] == {"name": "probabilities", "dtype": "float32", "shape": ["batch", 10]}
+  assert (spec["file"], spec["opset"], spec["labels"], spec["resize"]) == (
+    "model.onnx",
+    17,
+    "labels.txt",
+    "squash",
+  )
+  model = onnx.load(os.path.join(folder, "model.onnx"))
+  assert [(o.domain, o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")] == [
+    ("", 17)
+  ]
+  assert [i.name for i in model.graph.input] == ["pixels"]  # no constants left as inputs
+  # Recomputed here with onnxruntime, not taken from the report, on a batch of every image.
+  images = gate_images(digits_model)
+  session = onnxruntime.InferenceSession(
+    os.path.join(folder, "model.onnx"), providers=["CPUExecutionProvider"]
+  )
+  pixels = scoring.decode([d for d, _ in images], spec)
+  (probabilities,) = session.run(["probabilities"], {"pixels": pixels})
+  served = (
+    training.load(digits_model[1])
+    .signatures["serving_default"](image_bytes=tf.constant([d for d, _ in images]))["probabilities"]
+    .numpy()
+  )
+  np.testing.assert_allclose(probabilities, served, atol=1e-5)  # float32 both: the same answers
+  assert report["onnx"]["agreement"] == 1.0 and report["images"] == len(images)
+  assert report["onnx"]["accuracy"] == report["saved_model"]["accuracy"]
+  assert report["onnx"]["bytes"] == os.path.getsize(os.path.join(folder, "model.onnx"))
+  with open(os.path.join(folder, "parity.json")) as f:
+    assert json.load(f) == report
+  with open(os.path.join(folder, "labels.txt")) as f:
+    assert f.read().splitlines() == [str(d) for d in range(10)]
+
+
+def test_every_format_is_held_to_the_same_gate(digits_model, tmp_path):
+  output, _ = run_export(
+    digits_model, tmp_path / "strict", formats=("tflite", "onnx"), min_agreement=1.01
+  )
+  onnx_report = executor.read_report(output.uri, "onnx")
+  assert onnx_report["passed"] is False
+  assert onnx_report["reason"].startswith("onnx: top-1 agrees with the SavedModel on 100.0% of")
+  assert executor.read_report(output.uri, "tflite")["reason"].startswith("int8: top-1 agrees")
+  assert output.get_string_custom_property("passed_formats") == ""
+  assert output.get_string_custom_property("reason").startswith("tflite: int8: top-1 agrees")
+
+
+def test_one_formats_failure_leaves_the_other_to_pass(digits_model, tmp_path, monkeypatch):
+  def broken(*_args, **_kwargs):
+    raise RuntimeError("unsupported op\nlong converter log")
+
+  monkeypatch.setattr(onnx_convert, "convert", broken)
+  output, report = run_export(digits_model, tmp_path / "half", formats=("tflite", "onnx"))
+  assert report["passed"] is True  # TFLite's
+  assert executor.read_report(output.uri, "onnx") == {
+    "passed": False,
+    "reason": "export failed: RuntimeError: unsupported op",
+  }
+  assert output.get_string_custom_property("passed_formats") == "tflite"
+  assert output.get_int_custom_property("passed") == 0
+  assert executor.read_report(output.uri, "no-such-format") is None
+
+
+def readme_onnx_snippet() -> str:
+  """The Python block of README.md's "ONNX" section."""
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  with open(os.path.join(root, "README.md")) as f:
+    text = f.read()
+  section = text[text.index("## ONNX") :]
+  section = section[: section.index("\n## ", 1)]
+  return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_onnx_snippet_runs_and_answers_like_the_saved_model(
+  both, digits_model, tmp_path
+):
+  output, _ = both
+  folder = tmp_path / "onnx"
+  shutil.copytree(os.path.join(output.uri, "onnx"), folder)
+  data, _ = gate_images(digits_model)[5]
+  (folder / "photo.png").write_bytes(data)
+  snippet = readme_onnx_snippet()
+  assert snippet == onnx_folder.SNIPPET  # the folder's own README carries the same code
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  run = subprocess.run(
+    [sys.executable, "-c", snippet],
+    cwd=folder,
+    env={**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+  assert run.returncode == 0, run.stderr[-3000:]
+  label, probability = run.stdout.split()
+  served = training.load(digits_model[1]).signatures["serving_default"](
+    image_bytes=tf.constant([data])
+  )
+  names = [c.decode() for c in served["class_names"].numpy()[0]]
+  assert label == names[int(served["probabilities"].numpy()[0].argmax())]
+  assert float(probability) == pytest.approx(float(served["scores"].numpy()[0]), abs=1e-5)
