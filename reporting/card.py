@@ -285,17 +285,9 @@ def _exports_lines(record: RunRecord) -> List[str]:
   return ["", "## Exports", ""] + found if found else []
 
 
-def model_card(record: RunRecord) -> str:
-  metrics, thresholds = record.metrics, record.thresholds
+def _data_lines(record: RunRecord) -> List[str]:
   rejected = ", ".join(f"{n} {r}" for r, n in record.images_rejected.items()) or "none"
-  calibration = metrics.get("calibration") or {}
-  lines = [
-    f"# Model card: {escape.markdown(record.pipeline_name)}",
-    "",
-    f"Run {escape.code(record.run_id)}: {record.status}. "
-    f"**Blessed: {'yes' if record.blessed else 'no'}**; "
-    f"{escape.markdown(run_text.serving_line(record))}.",
-    "",
+  return [
     "## Data",
     f"- Source: {escape.code(record.data_dir)}"
     + (f" (span {record.span})" if record.span is not None else ""),
@@ -304,10 +296,14 @@ def model_card(record: RunRecord) -> str:
     "- Splits: " + ", ".join(f"{k} {v}" for k, v in record.splits.items()),
     f"- Classes ({len(record.classes)}): " + ", ".join(escape.markdown(c) for c in record.classes),
     *_schedule_lines(record),
-    "",
-    "## Training",
-    *_training_lines(record),
-    "",
+  ]
+
+
+def _evaluation_lines(record: RunRecord) -> List[str]:
+  """The gate split's accuracy, the baseline, the bounds, calibration and the class table."""
+  metrics, thresholds = record.metrics, record.thresholds
+  calibration = metrics.get("calibration") or {}
+  lines = [
     "## Evaluation",
     f"- Accuracy: {metrics.get('accuracy')} on {metrics.get('examples')} "
     f"{metrics.get('split', 'eval')} images "
@@ -327,26 +323,23 @@ def model_card(record: RunRecord) -> str:
       f"{calibration['top1_accuracy']}; expected calibration error "
       f"{calibration['expected_calibration_error']}"
     )
-  if metrics.get("per_class"):
-    lines += [
-      "",
-      "### By class",
-      "",
-      f"Precision, recall and F1 on top-1 predictions (each {metrics.get('split', 'eval')} "
-      "image counts for its most probable class), so they equal the confusion matrix; "
-      "in brackets the 95 % Wilson interval, wide for classes with few images.",
-      "",
-      per_class_table(record).rstrip(),
-      *confusion_lines(record),
-    ]
-  else:  # e.g. a run that DriftCheck stopped before training
-    lines += ["- Not evaluated: the run stopped before the Evaluator", ""]
-  lines += [f"- Warning: {escape.markdown(w)}" for w in record.metric_warnings + record.warnings]
-  lines += [f"- Advice: {escape.markdown(record.advice)}"] if record.advice else []
-  lines += _ensemble_lines(record.ensemble or {})
-  lines += _mistakes_lines(record.predictions or {})
-  lines += label_issues.card_lines(record.label_issues)
-  lines += ["## Gates", ""] + (
+  if not metrics.get("per_class"):  # e.g. a run that DriftCheck stopped before training
+    return lines + ["- Not evaluated: the run stopped before the Evaluator", ""]
+  return lines + [
+    "",
+    "### By class",
+    "",
+    f"Precision, recall and F1 on top-1 predictions (each {metrics.get('split', 'eval')} "
+    "image counts for its most probable class), so they equal the confusion matrix; "
+    "in brackets the 95 % Wilson interval, wide for classes with few images.",
+    "",
+    per_class_table(record).rstrip(),
+    *confusion_lines(record),
+  ]
+
+
+def _gate_lines(record: RunRecord) -> List[str]:
+  lines = ["## Gates", ""] + (
     [f"- FAILED: {escape.markdown(f)}" for f in record.failed_gates] or ["- All passed."]
   )
   check = record.serving_check
@@ -356,6 +349,31 @@ def model_card(record: RunRecord) -> str:
       if check["blessed"]
       else f"- Serving check FAILED: {escape.markdown(check['reason'])}"
     )
+  return lines
+
+
+def model_card(record: RunRecord) -> str:
+  """The run record as a model card: data, training, evaluation, findings, gates, exports."""
+  lines = [
+    f"# Model card: {escape.markdown(record.pipeline_name)}",
+    "",
+    f"Run {escape.code(record.run_id)}: {record.status}. "
+    f"**Blessed: {'yes' if record.blessed else 'no'}**; "
+    f"{escape.markdown(run_text.serving_line(record))}.",
+    "",
+    *_data_lines(record),
+    "",
+    "## Training",
+    *_training_lines(record),
+    "",
+    *_evaluation_lines(record),
+  ]
+  lines += [f"- Warning: {escape.markdown(w)}" for w in record.metric_warnings + record.warnings]
+  lines += [f"- Advice: {escape.markdown(record.advice)}"] if record.advice else []
+  lines += _ensemble_lines(record.ensemble or {})
+  lines += _mistakes_lines(record.predictions or {})
+  lines += label_issues.card_lines(record.label_issues)
+  lines += _gate_lines(record)
   lines += _inference_lines(record.inference)
   lines += _exports_lines(record)
   lines += [

@@ -17,12 +17,13 @@ folds' training log and TensorBoard logs. Its Model output holds no model (TFX's
 a folder there): a README.txt says where the probabilities are.
 """
 
+import dataclasses
 import hashlib
 import io
 import json
 import os
 import time
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -126,6 +127,80 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   distribution.barrier(strategy)
 
 
+@dataclasses.dataclass
+class _Folds:
+  """What every fold model shares: the examples (cached once), their folds, the settings and
+  where each held-out image's probabilities go."""
+
+  config: TrainingConfig
+  strategy: tf.distribute.Strategy
+  output: tft.TFTransformOutput
+  hp: Dict[str, Any]
+  weights: Optional[Dict[int, float]]
+  log_dir: str
+  shape: List[int]
+  batch: int
+  one_hot: Optional[int]
+  everything: tf.data.Dataset
+  evaluation: tf.data.Dataset
+  table: tf.lookup.StaticHashTable
+  fold_of: np.ndarray
+  index: Dict[bytes, int]
+  probabilities: np.ndarray
+
+  def run(self, fold: int) -> Dict[str, Any]:
+    """Trains fold `fold`'s model on the other folds and scores its held-out images; the
+    fold's figures."""
+    started = time.monotonic()
+    config = self.config
+    trained_on = int(np.sum(self.fold_of != fold))
+    train = datasets.batches(
+      self.everything.filter(_fold_filter(self.table, fold, False))
+      .map(_image_only)
+      .batch(self.batch),
+      self.shape,
+      self.batch,
+      training=True,
+      augmenter=augmentation.build_augmenter(config.augment, config.seed),
+      seed=config.seed,
+      images=trained_on,
+      num_classes=self.one_hot,
+    )
+    keras.utils.set_random_seed(config.seed)
+    fitting = Fitting(
+      config,
+      self.hp,
+      self.strategy,
+      train,
+      self.evaluation,
+      trained_on,
+      self.weights,
+      self.log_dir,
+      LABEL_ISSUES,
+    )
+    model = fitting.from_scratch(self.output, prefix=f"fold_{fold + 1}_")
+    held_out = datasets.batches(
+      self.everything.filter(_fold_filter(self.table, fold, True)).batch(self.batch),
+      self.shape,
+      self.batch,
+      training=False,
+    )
+    right = 0
+    for features, label in held_out:
+      scores = keras.ops.convert_to_numpy(model({IMAGE_XF: features[IMAGE_XF]}, training=False))
+      rows = [self.index[path] for path in features[FILE_NAME_KEY].numpy().tolist()]
+      self.probabilities[rows] = scores
+      right += int(np.sum(scores.argmax(axis=1) == label.numpy()))
+    held = len(self.fold_of) - trained_on
+    return {
+      "fold": fold + 1,
+      "trained_on": trained_on,
+      "held_out": held,
+      "accuracy": round(right / max(held, 1), 4),
+      "seconds": round(time.monotonic() - started, 1),
+    }
+
+
 def _out_of_fold(
   fn_args: tfx.components.FnArgs,
   config: TrainingConfig,
@@ -147,90 +222,63 @@ def _out_of_fold(
     "trained from scratch with the Trainer's settings on the others, scores it",
     flush=True,
   )
-  hp = hyperparameters(fn_args, config)
-  weights = class_weights.class_weights(
-    class_weights.label_counts(tf_transform_output), config.class_weights
-  )
   cache_dir = os.path.join(model_run_dir, "cache")
   images = {"train": len(paths), "eval": datasets.count_records(eval_files)}
   caches, choice = cache.choose(config.cache, images, shape, cache_dir, stage=LABEL_ISSUES)
   print(choice, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
     tf.io.gfile.makedirs(cache_dir)
-  table = tf.lookup.StaticHashTable(
-    tf.lookup.KeyValueTensorInitializer(
-      tf.constant(paths, tf.string), tf.constant(fold_of, tf.int64)
-    ),
-    default_value=-1,
-  )
-  probabilities = np.zeros((len(paths), len(class_names)), np.float32)
-  index = {path: i for i, path in enumerate(paths)}
-  per_fold: List[Dict[str, Any]] = []
   one_hot = datasets.one_hot_classes(config, tf_transform_output)  # as the Trainer's labels
+  per_fold: List[Dict[str, Any]] = []
   try:
-    everything = datasets.cached(
-      through_transform(train_files, tf_transform_output, batch).unbatch(), caches["train"]
-    )
-    evaluation = datasets.batches(
-      datasets.cached(
-        through_transform(eval_files, tf_transform_output, batch).map(_image_only),
-        caches["eval"],
+    shared = _Folds(
+      config=config,
+      strategy=strategy,
+      output=tf_transform_output,
+      hp=hyperparameters(fn_args, config),
+      weights=class_weights.class_weights(
+        class_weights.label_counts(tf_transform_output), config.class_weights
       ),
-      shape,
-      batch,
-      training=False,
-      images=images["eval"],
-      num_classes=one_hot,
-    )
-    for fold in range(folds):
-      fold_started = time.monotonic()
-      trained_on = int(np.sum(fold_of != fold))
-      train = datasets.batches(
-        everything.filter(_fold_filter(table, fold, False)).map(_image_only).batch(batch),
-        shape,
-        batch,
-        training=True,
-        augmenter=augmentation.build_augmenter(config.augment, config.seed),
-        seed=config.seed,
-        images=trained_on,
-        num_classes=one_hot,
-      )
-      keras.utils.set_random_seed(config.seed)
-      fitting = Fitting(
-        config, hp, strategy, train, evaluation, trained_on, weights, model_run_dir, LABEL_ISSUES
-      )
-      model = fitting.from_scratch(tf_transform_output, prefix=f"fold_{fold + 1}_")
-      held_out = datasets.batches(
-        everything.filter(_fold_filter(table, fold, True)).batch(batch),
+      log_dir=model_run_dir,
+      shape=shape,
+      batch=batch,
+      one_hot=one_hot,
+      everything=datasets.cached(
+        through_transform(train_files, tf_transform_output, batch).unbatch(), caches["train"]
+      ),
+      evaluation=datasets.batches(
+        datasets.cached(
+          through_transform(eval_files, tf_transform_output, batch).map(_image_only),
+          caches["eval"],
+        ),
         shape,
         batch,
         training=False,
-      )
-      right = 0
-      for features, label in held_out:
-        scores = keras.ops.convert_to_numpy(model({IMAGE_XF: features[IMAGE_XF]}, training=False))
-        rows = [index[path] for path in features[FILE_NAME_KEY].numpy().tolist()]
-        probabilities[rows] = scores
-        right += int(np.sum(scores.argmax(axis=1) == label.numpy()))
-      held = len(paths) - trained_on
-      per_fold.append(
-        {
-          "fold": fold + 1,
-          "trained_on": trained_on,
-          "held_out": held,
-          "accuracy": round(right / max(held, 1), 4),
-          "seconds": round(time.monotonic() - fold_started, 1),
-        }
-      )
+        images=images["eval"],
+        num_classes=one_hot,
+      ),
+      table=tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+          tf.constant(paths, tf.string), tf.constant(fold_of, tf.int64)
+        ),
+        default_value=-1,
+      ),
+      fold_of=fold_of,
+      index={path: i for i, path in enumerate(paths)},
+      probabilities=np.zeros((len(paths), len(class_names)), np.float32),
+    )
+    for fold in range(folds):
+      per_fold.append(shared.run(fold))
       print(
-        f"[{LABEL_ISSUES}] fold {fold + 1}/{folds}: trained on {trained_on} images, "
-        f"{held} held out: accuracy {per_fold[-1]['accuracy']:.4f} "
-        f"({per_fold[-1]['seconds']:.1f} s)",
+        f"[{LABEL_ISSUES}] fold {fold + 1}/{folds}: trained on {per_fold[-1]['trained_on']} "
+        f"images, {per_fold[-1]['held_out']} held out: accuracy "
+        f"{per_fold[-1]['accuracy']:.4f} ({per_fold[-1]['seconds']:.1f} s)",
         flush=True,
       )
   finally:
     if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
       tf.io.gfile.rmtree(cache_dir)
+  probabilities = shared.probabilities
   accuracy = float(np.mean(probabilities.argmax(axis=1) == label_ids)) if len(paths) else 0.0
   write(model_run_dir, paths, label_ids, fold_of, probabilities)
   report = {

@@ -183,23 +183,30 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   distribution.barrier(strategy)  # every worker leaves once the chief's model is written
 
 
-def _train_and_export(
-  fn_args: tfx.components.FnArgs,
-  config: TrainingConfig,
-  strategy: tf.distribute.Strategy,
-  model_run_dir: str,
-  serving_model_dir: str,
-) -> None:
-  """Trains under `strategy`, writing logs and the model to the given folders."""
-  keras.utils.set_random_seed(config.seed)
+@dataclasses.dataclass
+class Inputs:
+  """What one Trainer run reads before it trains: Transform's output, the Tuner's (or the
+  config's) hyperparameters, the class counts and weights, the batch, the examples' caches."""
+
+  tf_transform_output: tft.TFTransformOutput
+  hp: Dict[str, Any]
+  train_images: int
+  weights_by_class: Optional[Dict[int, float]]
+  global_batch: int
+  images: Dict[str, int]
+  caches: Dict[str, str]
+  cache_dir: str
+
+
+def _inputs(fn_args, config: TrainingConfig, strategy, model_run_dir: str) -> Inputs:
+  """Reads what training needs and says where the examples are cached (and a from-scratch
+  warning when an ImageNet family has no weights)."""
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  global_batch = config.batch_size * strategy.num_replicas_in_sync
   counts = class_weights.label_counts(tf_transform_output)
   train_images = sum(counts.values())
   weights_by_class = class_weights.class_weights(counts, config.class_weights)
   if weights_by_class:
     logging.info("Class weights: %s", weights_by_class)
-  hp = hyperparameters(fn_args, config)
   cache_dir = os.path.join(model_run_dir, "cache")
   images = {"train": train_images, "eval": datasets.count_records(fn_args.eval_files)}
   caches, choice = cache.choose(
@@ -213,50 +220,80 @@ def _train_and_export(
     print(scratch, flush=True)
   if any(c not in ("memory", "none") for c in caches.values()):
     tf.io.gfile.makedirs(cache_dir)
+  return Inputs(
+    tf_transform_output,
+    hyperparameters(fn_args, config),
+    train_images,
+    weights_by_class,
+    config.batch_size * strategy.num_replicas_in_sync,
+    images,
+    caches,
+    cache_dir,
+  )
+
+
+def _train_and_export(
+  fn_args: tfx.components.FnArgs,
+  config: TrainingConfig,
+  strategy: tf.distribute.Strategy,
+  model_run_dir: str,
+  serving_model_dir: str,
+) -> None:
+  """Trains under `strategy` (one model, warm-started when it can be, or an ensemble from
+  scratch), writing logs, the settings and the model to the given folders."""
+  keras.utils.set_random_seed(config.seed)
+  given = _inputs(fn_args, config, strategy, model_run_dir)
   plan = ensemble.members(config)
   try:
     train, evaluation = datasets.train_and_eval(
-      fn_args, tf_transform_output, config, global_batch, caches, images
+      fn_args, given.tf_transform_output, config, given.global_batch, given.caches, given.images
     )
     fitting = Fitting(
-      config, hp, strategy, train, evaluation, train_images, weights_by_class, model_run_dir
+      config,
+      given.hp,
+      strategy,
+      train,
+      evaluation,
+      given.train_images,
+      given.weights_by_class,
+      model_run_dir,
     )
     if len(plan) == 1:
-      with strategy.scope():
-        model = build(config, tf_transform_output, hp)
-        warm = warm_start.decide(
-          model,
-          labels.from_transform(tf_transform_output),
-          preprocessing.read_image_stats(tf_transform_output).get("resize", "squash"),
-          config.warm_start,
-          fn_args.base_model,
-          config.epochs,
-          config.warm_start_epochs,
-        )
-        rate = float(hp["learning_rate"]) * warm.rate_factor
-        if warm.rate_factor != 1.0:
-          compile_model(model, rate, **config.compile_options)
-      print(warm_start_line(warm), flush=True)
-      fitting.fit(model, warm.epochs, rate, "train")
+      model, warm = _warm_started(fitting, given, fn_args.base_model)
     else:
       warm = warm_start.Decision(None, "an ensemble's members train from scratch", config.epochs)
       print(warm_start_line(warm), flush=True)
-      model = fitting.from_scratch(tf_transform_output)
+      model = fitting.from_scratch(given.tf_transform_output)
   finally:
-    if tf.io.gfile.exists(cache_dir):  # as large as the data: not kept with the run's logs
-      tf.io.gfile.rmtree(cache_dir)
-  _write_settings(
-    model_run_dir,
-    fn_args,
-    config,
-    tf_transform_output,
-    hp,
-    global_batch,
-    weights_by_class,
-    warm,
-    plan,
-  )
-  export.save(model, model_run_dir, serving_model_dir, config, tf_transform_output)
+    if tf.io.gfile.exists(given.cache_dir):  # as large as the data: not kept with the logs
+      tf.io.gfile.rmtree(given.cache_dir)
+  settings = settings_record(config, given, warm, plan, fn_args.hyperparameters)
+  with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_SETTINGS), "w") as f:
+    json.dump(settings, f, indent=1)
+  export.save(model, model_run_dir, serving_model_dir, config, given.tf_transform_output)
+
+
+def _warm_started(fitting: Fitting, given: Inputs, base_model: Optional[str]):
+  """(the model, trained from the last blessed model when it fits, else from scratch; the
+  warm-start decision)."""
+  config, output = fitting.config, given.tf_transform_output
+  with fitting.strategy.scope():
+    model = build(config, output, given.hp)
+    warm = warm_start.decide(
+      model,
+      labels.from_transform(output),
+      preprocessing.read_image_stats(output).get("resize", "squash"),
+      config.warm_start,
+      base_model,
+      config.epochs,
+      config.warm_start_epochs,
+    )
+    rate = float(given.hp["learning_rate"]) * warm.rate_factor
+    if warm.rate_factor != 1.0:
+      compile_model(model, rate, **config.compile_options)
+  print(warm_start_line(warm), flush=True)
+  fitting.fit(model, warm.epochs, rate, "train")
+  return model, warm
 
 
 def warm_start_line(decision: warm_start.Decision) -> str:
@@ -273,21 +310,18 @@ def _layer_names(model: keras.Model) -> List[str]:
   return [layer.name for layer in model.layers]
 
 
-def _write_settings(
-  model_run_dir,
-  fn_args,
-  config,
-  tf_transform_output,
-  hp,
-  global_batch,
-  weights_by_class,
-  warm,
-  plan,
-) -> None:
-  """The settings this run trained with (the Tuner's values and the warm start included), in
-  model_run_dir."""
-  stats = preprocessing.read_image_stats(tf_transform_output)
-  names = labels.from_transform(tf_transform_output)
+def settings_record(
+  config: TrainingConfig,
+  given: Inputs,
+  warm: warm_start.Decision,
+  plan: List[ensemble.Member],
+  tuned: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
+  """training_settings.json: the settings this run trained with (the Tuner's values, `tuned`,
+  and the warm start included), for the model card."""
+  stats = preprocessing.read_image_stats(given.tf_transform_output)
+  names = labels.from_transform(given.tf_transform_output)
+  hp, weights_by_class = given.hp, given.weights_by_class
   architectures = {member.model for member in plan}
   settings = {
     "model": config.model if len(plan) == 1 else ensemble.NAME,
@@ -299,7 +333,7 @@ def _write_settings(
     "lr_schedule": config.lr_schedule,
     "epochs": warm.epochs,
     "warm_start": warm.record(),
-    "batch_size": global_batch,
+    "batch_size": given.global_batch,
     "precision": keras.mixed_precision.global_policy().name,
     "dropout": float(hp["dropout"]),
     "width": int(hp["width"]) if "cnn" in architectures else None,
@@ -313,11 +347,6 @@ def _write_settings(
     ),
     "fine_tune_epochs": config.fine_tune_epochs if config.initial_weights else None,
     "ensemble": [member.record() for member in plan] if len(plan) > 1 else None,
-    "tuned": (
-      keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
-      if fn_args.hyperparameters
-      else None
-    ),
+    "tuned": keras_tuner.HyperParameters.from_config(tuned).values if tuned else None,
   }
-  with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_SETTINGS), "w") as f:
-    json.dump(settings, f, indent=1)
+  return settings
