@@ -5,9 +5,11 @@ nothing trained, evaluated or pushed again); a weak model blessed under --change
 and stopped by SIGTERM during TFLiteExport, before its push; then the weak settings with the
 default change threshold, whose cached Trainer must now be compared with the served model (not
 with itself) and refused. Each figure is checked against independent truth: the serving dir's
-versions on disk, MLMD's executions, the served model's answers.
+versions on disk, MLMD's executions, the served model's answers. The classes are named like
+spreadsheet formulas: every CSV the runs write neutralises them.
 """
 
+import csv
 import glob
 import json
 import os
@@ -24,6 +26,8 @@ from tools.runner import ROOT, local_runner_command
 pytestmark = pytest.mark.e2e
 
 NAME = "served-e2e"
+# Class names a spreadsheet would run as formulas (OWASP's CSV injection); sorted as given.
+CLASSES = {0: "+SUM(1+1)", 1: "-1", 2: '=HYPERLINK("x")', 3: "@cmd"}
 GOOD = ("--epochs", "4", "--image-size", "16")
 WEAK = runs.WEAK  # a weak model, blessed by bounds of 0 (and by a change of -1 when allowed)
 
@@ -39,6 +43,11 @@ def _accuracy(model_dir, data):
   signature = tf.saved_model.load(model_dir).signatures["serving_default"]
   predicted = signature(image_bytes=tf.constant([d for d, _ in data]))["classes"].numpy()
   return sum(p.decode() == label for p, (_, label) in zip(predicted, data)) / len(data)
+
+
+def _read_rows(path):
+  with open(path, newline="") as f:
+    return list(csv.reader(f))
 
 
 def _run_until(command, line_start, signum):
@@ -60,10 +69,21 @@ def _run_until(command, line_start, signum):
 def story(tmp_path_factory):
   data_dir = str(tmp_path_factory.mktemp("data"))
   output_dir = str(tmp_path_factory.mktemp("out"))
-  images.write_tree(data_dir, images.digit_files({0: 30, 1: 30, 2: 30, 3: 30}))
-  steps = {"good": runs.run_local(data_dir, output_dir, NAME, *GOOD)}
+  for digit, name in CLASSES.items():
+    images.write_tree(os.path.join(data_dir, name), images.digit_files({digit: 30}, folder="."))
+  infer_dir = str(tmp_path_factory.mktemp("unlabelled"))
+  images.write_tree(infer_dir, images.digit_files({d: 5 for d in CLASSES}, skip=30, folder="."))
+  steps = {"good": runs.run_local(data_dir, output_dir, NAME, *GOOD, "--infer-dir", infer_dir)}
+  steps["csv"] = {
+    name: _read_rows(os.path.join(output_dir, *parts))
+    for name, parts in (
+      ("report", ("report", "predictions.csv")),
+      ("inference", ("inference", "predictions.csv")),
+      ("to_label", ("inference", "to_label.csv")),
+    )
+  }
   steps["good_versions"] = _versions(output_dir)
-  steps["again"] = runs.run_local(data_dir, output_dir, NAME, *GOOD)
+  steps["again"] = runs.run_local(data_dir, output_dir, NAME, *GOOD, "--infer-dir", infer_dir)
   steps["again_versions"] = _versions(output_dir)
   command = local_runner_command(data_dir, output_dir, NAME, *WEAK, "--change-threshold", "-1")
   steps["stopped"] = _run_until(command, "[pipeline] TFLiteExport ...", signal.SIGTERM)
@@ -91,6 +111,29 @@ def test_a_good_model_is_pushed_and_its_record_says_so(story):
   assert {states[n] for n in ("Trainer", "Evaluator", "TFLiteExport")} == {"COMPLETE"}
   assert {s["state"] for s in summary["stages"].values()} == {"ran"}
   assert "  baseline: none (no model served yet): thresholds only" in result.stdout
+
+
+def test_formula_like_class_names_are_neutralised_in_every_csv(story):
+  """A cell that begins with =, +, - or @ gets a leading ' (OWASP's rule); the class names
+  themselves, the model's labels.txt and class_names, stay as they are."""
+  _, steps = story
+  summary = steps["good"][1]
+  assert summary["classes"] == sorted(CLASSES.values())
+  with open(os.path.join(summary["pushed_model_path"], "assets.extra", "labels.txt")) as f:
+    assert f.read().splitlines() == sorted(CLASSES.values())
+  safe = {"'" + name for name in CLASSES.values()}
+  report, inferred, to_label = (steps["csv"][k] for k in ("report", "inference", "to_label"))
+  header = report[0]
+  assert [h for h in header if h.startswith("p_")] == [f"p_{n}" for n in sorted(CLASSES.values())]
+  for column in ("true_class", "predicted_class"):
+    cells = {row[header.index(column)] for row in report[1:]}
+    assert cells and cells <= safe, (column, cells)
+  assert {row[inferred[0].index("predicted_class")] for row in inferred[1:]} <= safe
+  assert len(inferred) - 1 == 20 and len(to_label) - 1 == 20  # every file scored, once
+  assert {row[to_label[0].index("label")] for row in to_label[1:]} <= safe
+  for rows in (report, inferred, to_label):  # no other cell starts a formula
+    for row in rows:
+      assert not [c for c in row if c and c[0] in "=+-@\t\r" and c not in safe], row
 
 
 def test_the_same_command_twice_trains_evaluates_and_pushes_nothing_again(story):

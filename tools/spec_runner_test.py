@@ -172,3 +172,48 @@ def test_resolvers_pick_the_newest_matching_artifact_of_earlier_runs(tmp_path):
   assert second_run["first"]["result"][0]["metadata"]["upstream"] == [
     first_run["second"]["result"][0]["metadata"]
   ]
+
+
+# DriftCheck's task under --on-drift block: its report in its anomalies artifact, then exit 1.
+BLOCKING = """
+import json, os, sys
+out = json.loads(sys.argv[1])["outputs"]
+(artifact,) = out["artifacts"]["anomalies"]["artifacts"]
+os.makedirs(artifact["uri"], exist_ok=True)
+feature = {"feature": "label", "measure": "L-infinity distance", "distance": 0.4,
+           "threshold": 0.1, "drifted": True}
+report = {"on_drift": "block", "span": 3, "split": "train", "features": [feature],
+          "drifted": ["label"], "baseline": {"statistics": "/s/2", "span": 2}}
+with open(os.path.join(artifact["uri"], "drift.json"), "w") as f:
+  json.dump(report, f)
+raise SystemExit(1)
+"""
+
+
+def test_a_run_drift_check_blocked_ends_not_blessed_with_the_drift_as_its_gate(tmp_path, capsys):
+  """What a spec compiled with --on-drift block does when DriftCheck stops it: exit 3, each
+  drifted feature a failed gate (the whole pipeline's: tests/schedule_e2e_test.py, locally)."""
+  spec = _spec(tmp_path / "root")
+  pipeline = spec["pipelineSpec"]
+  pipeline["components"]["drift"] = {
+    "executorLabel": "drift_executor",
+    "outputDefinitions": {"artifacts": {"anomalies": {"artifactType": TYPE}}},
+  }
+  pipeline["deploymentSpec"]["executors"]["drift_executor"] = {
+    "container": {"image": "unused", "command": ["python", "-c", BLOCKING], "args": ["{{$}}"]}
+  }
+  tasks = pipeline["root"]["dag"]["tasks"]
+  tasks["DriftCheck"] = {"componentRef": {"name": "drift"}, "dependentTasks": ["first"]}
+  tasks["second"]["dependentTasks"] = ["DriftCheck"]
+  spec_path = tmp_path / "spec.json"
+  spec_path.write_text(json.dumps(spec))
+  assert spec_runner.main([str(spec_path), "--run-id", "day-3"]) == ExitCode.NOT_BLESSED
+  out = capsys.readouterr().out
+  assert "[spec_runner] run day-3 stopped by DriftCheck (--on-drift block)" in out
+  summary = json.loads((tmp_path / "run_summary.json").read_text())
+  assert (summary["status"], summary["blessed"], summary["exit_code"]) == ("not_blessed", False, 3)
+  assert summary["failed_gates"] == [
+    "drift: label: L-infinity distance 0.4000 > 0.1 (--on-drift block)"
+  ]
+  assert summary["stages"]["DriftCheck"]["state"] == "blocked"
+  assert "second" not in summary["stages"]  # the run stopped there
