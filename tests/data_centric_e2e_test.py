@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 
 FLAGS = ("--image-size", "16", "--epochs", "8", "--accuracy-threshold", "0.3")
 FLAGS += ("--min-class-recall", "0", "--min-class-precision", "0", "--warmup-requests", "2")
+FLAGS += ("--export", "none")  # exports are tested in pipeline_e2e
 PER_CLASS = 60
 
 

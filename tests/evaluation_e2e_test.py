@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = {0: "zebra", 1: "ant", 2: "moth", 3: "Owl"}  # sorted: Owl, ant, moth, zebra
 WEAK = (*runs.WEAK, "--change-threshold", "-1")  # any weak model is pushed
+WEAK += ("--export", "none")  # exports are tested in pipeline_e2e
 
 
 def add_digits(root, per_class):

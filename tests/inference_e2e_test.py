@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ("--image-size", "16", "--epochs", "1", "--min-class-recall", "0")
-FLAGS += ("--min-class-precision", "0", "--warmup-requests", "2")
+FLAGS += ("--min-class-precision", "0", "--warmup-requests", "2", "--export", "none")
 
 
 def _read_csv(path):

@@ -32,6 +32,8 @@ FAST = (
   "0",
   "--change-threshold",
   "-1",
+  "--export",
+  "none",
 )
 LATIN1 = b"latin1_\xe9.png"
 
