@@ -146,21 +146,9 @@ class TFLiteClassifier:
 
   def describe(self) -> dict:
     """Input and output tensors as input.json records them."""
-
-    def tensor(details, name):
-      scale, zero_point = details["quantization"]
-      described = {
-        "name": name,
-        "dtype": np.dtype(details["dtype"]).name,
-        "shape": [int(d) for d in details["shape"]],
-      }
-      if scale:
-        described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
-      return described
-
     return {
-      "input": tensor(self.input, TFLITE_INPUT),
-      "output": tensor(self.output, TFLITE_OUTPUT),
+      "input": _tensor(self.input, name=TFLITE_INPUT),
+      "output": _tensor(self.output, name=TFLITE_OUTPUT),
     }
 
   def tensors(self) -> dict:
@@ -168,24 +156,27 @@ class TFLiteClassifier:
     get_output_details: `name` such as "serve_pixels:0", which the plain interpreter knows, and
     `index`), each with the signature's name for it (`signature_name`, which only the signature
     runner knows)."""
-
-    def tensor(details, signature_name):
-      described = {
-        "name": details["name"],
-        "index": int(details["index"]),
-        "signature_name": signature_name,
-        "dtype": np.dtype(details["dtype"]).name,
-        "shape": [int(d) for d in details["shape"]],
-      }
-      scale, zero_point = details["quantization"]
-      if scale:
-        described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
-      return described
-
     return {
-      "input": tensor(self.input, TFLITE_INPUT),
-      "output": tensor(self.output, TFLITE_OUTPUT),
+      key: _tensor(details, name=details["name"], index=int(details["index"]), signature_name=name)
+      for key, details, name in (
+        ("input", self.input, TFLITE_INPUT),
+        ("output", self.output, TFLITE_OUTPUT),
+      )
     }
+
+
+def _tensor(details: dict, **names) -> dict:
+  """One interpreter tensor as input.json describes it: `names`, then its dtype, shape and
+  (when quantized) scale and zero point."""
+  described = {
+    **names,
+    "dtype": np.dtype(details["dtype"]).name,
+    "shape": [int(d) for d in details["shape"]],
+  }
+  scale, zero_point = details["quantization"]
+  if scale:
+    described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
+  return described
 
 
 class ONNXClassifier:

@@ -173,6 +173,28 @@ def test_input_json_names_the_interpreters_own_tensors(exported):
   assert spec["resize_rule"]["mode"] == spec["resize"] == "squash"
 
 
+def run_snippet(snippet, folder, data, digits_model):
+  """Runs a README snippet in `folder` (where photo.png holds `data`): the label and probability
+  it printed, and serving_default's outputs and class names for the same image."""
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  run = subprocess.run(
+    [sys.executable, "-c", snippet],
+    cwd=folder,
+    env={**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+  assert run.returncode == 0, run.stderr[-3000:]
+  label, probability = run.stdout.split()
+  served = training.load(digits_model[1]).signatures["serving_default"](
+    image_bytes=tf.constant([data])
+  )
+  names = [c.decode() for c in served["class_names"].numpy()[0]]
+  return label, probability, served, names
+
+
 def readme_tflite_snippet() -> str:
   """The Python block of README.md's "TFLite for mobile and edge" section."""
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -191,22 +213,7 @@ def test_the_readme_snippet_runs_and_answers_like_the_saved_model(exported, digi
   (folder / "photo.png").write_bytes(data)
   snippet = readme_tflite_snippet()
   assert "ai_edge_litert" not in snippet and "tf.lite.Interpreter" in snippet
-  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  run = subprocess.run(
-    [sys.executable, "-c", snippet],
-    cwd=folder,
-    env={**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    capture_output=True,
-    text=True,
-    timeout=300,
-    check=False,
-  )
-  assert run.returncode == 0, run.stderr[-3000:]
-  label, probability = run.stdout.split()
-  served = training.load(digits_model[1]).signatures["serving_default"](
-    image_bytes=tf.constant([data])
-  )
-  names = [c.decode() for c in served["class_names"].numpy()[0]]
+  label, probability, served, names = run_snippet(snippet, folder, data, digits_model)
   assert label == names[int(served["probabilities"].numpy()[0].argmax())]
   assert 0 < float(probability) <= 1
 
@@ -317,21 +324,6 @@ def test_the_readme_onnx_snippet_runs_and_answers_like_the_saved_model(
   (folder / "photo.png").write_bytes(data)
   snippet = readme_onnx_snippet()
   assert snippet == onnx_folder.SNIPPET  # the folder's own README carries the same code
-  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  run = subprocess.run(
-    [sys.executable, "-c", snippet],
-    cwd=folder,
-    env={**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    capture_output=True,
-    text=True,
-    timeout=300,
-    check=False,
-  )
-  assert run.returncode == 0, run.stderr[-3000:]
-  label, probability = run.stdout.split()
-  served = training.load(digits_model[1]).signatures["serving_default"](
-    image_bytes=tf.constant([data])
-  )
-  names = [c.decode() for c in served["class_names"].numpy()[0]]
+  label, probability, served, names = run_snippet(snippet, folder, data, digits_model)
   assert label == names[int(served["probabilities"].numpy()[0].argmax())]
   assert float(probability) == pytest.approx(float(served["scores"].numpy()[0]), abs=1e-5)
