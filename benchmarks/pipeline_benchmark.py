@@ -24,7 +24,6 @@ import numpy as np
 
 from benchmarks import measure
 from benchmarks.report import machine, spread, write_section
-from schemas import nodes
 from schemas.features import IMAGE_XF
 from tools.runner import local_runner_command
 
@@ -33,16 +32,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SECTION = "## Whole pipeline vs a plain Keras script"
 BATCH_SIZE = 64
 IMAGE_SIZE = 28
-STAGES = (
-  nodes.EXAMPLE_GEN,
-  nodes.STATISTICS_GEN,
-  nodes.EXAMPLE_VALIDATOR,
-  nodes.TRANSFORM,
-  nodes.TRAINER,
-  nodes.EVALUATOR,
-  nodes.SERVING_CHECK,
-  nodes.PUSHER,
-)
+REPORT = "report"  # predictions.csv, the pages and the card, after the last stage
+REST = "start-up, orchestration and the rest (wall − the rows above)"
 
 
 def _plain(data_dir: str, epochs: int) -> None:
@@ -93,11 +84,15 @@ def _run_pipeline(data_dir: str, out_dir: str, epochs: int) -> dict:
     ),
     out_dir,
   )
+  # Every second of the wall time: each stage that ran, the report, and what is left.
+  stages = dict(summary["stage_seconds"])
+  stages[REPORT] = summary.get("report_seconds") or 0.0
+  stages[REST] = round(wall - sum(stages.values()), 1)
   return {
     "wall": wall,
     "peak_mb": peak,
     "accuracy": summary["metrics"]["accuracy"],
-    "stages": {s: summary["stage_seconds"].get(s, 0.0) for s in STAGES},
+    "stages": stages,
   }
 
 
@@ -145,12 +140,13 @@ def _write(results, epochs: int, command: str) -> None:
     f"| test accuracy | {spread([p['accuracy'] for p in pipe], 4)} | "
     f"{spread([b['accuracy'] for b in plain], 4)} |",
   ]
-  for stage in STAGES:
-    lines.append(f"| {stage} seconds | {spread([p['stages'][stage] for p in pipe], 1)} | |")
+  for stage in dict.fromkeys(name for p in pipe for name in p["stages"]):  # in run order
+    seconds = [p["stages"].get(stage, 0.0) for p in pipe]
+    lines.append(f"| {stage} seconds | {spread(seconds, 1)} | |")
   lines += [
     "",
     f"Wall time, pipeline ÷ plain script, per repeat: {spread(ratio, 2)} "
-    "(target ≤ 2.0 at equal or better accuracy).",
+    "(target ≤ 1.4 at equal or better accuracy).",
     "",
   ]
   write_section("BENCHMARKS.md", SECTION, "\n".join(lines))
