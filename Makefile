@@ -17,12 +17,12 @@ run: setup
 # Lint and format check, then the three tiers: unit (no Beam, executor, training or
 # subprocess), integration, e2e.
 test: setup-test lint
-	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+	$(PY) -m pytest -m unit $(XDIST) $(PYTEST_ARGS)
 	$(PY) -m pytest -m integration $(XDIST) $(PYTEST_ARGS)
 	$(PY) -m pytest -m e2e $(XDIST) $(PYTEST_ARGS)
 
 test-unit: setup-test
-	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+	$(PY) -m pytest -m unit $(XDIST) $(PYTEST_ARGS)
 
 test-integration: setup-test
 	$(PY) -m pytest -m integration $(XDIST) $(PYTEST_ARGS)
