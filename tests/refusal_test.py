@@ -80,6 +80,20 @@ def test_report_refuses_an_output_dir_without_runs(where, capsys):
   assert sorted(os.listdir(file.parent)) == ["notes.txt"]  # no logs/
 
 
+def test_report_on_a_corrupt_metadata_store_is_one_line_naming_the_file(tmp_path, capsys):
+  store = tmp_path / "metadata.db"
+  store.write_text("this is not a SQLite database\n" * 100)
+  assert report.main(["--output-dir", str(tmp_path)]) == 2
+  err = capsys.readouterr().err
+  lines = [line for line in err.splitlines() if line.strip()]
+  assert len(lines) == 1 and "Traceback" not in err and "SELECT" not in err, err
+  assert lines[0].startswith(
+    f"error: {store} is not a readable metadata store (not an SQLite database): move it away, "
+    "or choose another --output-dir, to start afresh (details: "
+  ), err
+  assert store.read_text().startswith("this is not")  # left as it was
+
+
 def _refused(command, argv, cwd):
   """(exit status, stderr, heavy modules imported) of `command` run as a user runs it."""
   script = (
