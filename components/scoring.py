@@ -12,8 +12,10 @@ Four ways in:
   as the contract says (what an app does).
 """
 
+import functools
 import os
 import warnings
+import weakref
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -31,6 +33,17 @@ from trainer_module import contract, labels
 from trainer_module.preprocessing import decode_images
 
 BATCH = 64  # images decoded or predicted at a time
+_FORWARD = weakref.WeakKeyDictionary()  # Keras model -> its forward pass as one graph
+
+
+@functools.lru_cache(maxsize=8)
+def _decoder(size: int, channels: int, resize: str):
+  """decode_images as one graph for any batch of encoded images (eager, tf.map_fn runs its
+  Python function once per image: ten times slower)."""
+  return tf.function(
+    lambda images: decode_images(images, size, channels, resize),
+    input_signature=[tf.TensorSpec([None], tf.string)],
+  )
 
 
 def decode(images: Sequence[bytes], spec: Dict[str, Any]) -> np.ndarray:
@@ -38,13 +51,9 @@ def decode(images: Sequence[bytes], spec: Dict[str, Any]) -> np.ndarray:
   input contract `spec` (input.json) says, BATCH at a time."""
   if not len(images):
     return np.zeros((0, spec["height"], spec["width"], spec["channels"]), np.uint8)
+  run = _decoder(spec["height"], spec["channels"], spec["resize"])
   return np.concatenate(
-    [
-      decode_images(
-        tf.constant(images[i : i + BATCH]), spec["height"], spec["channels"], spec["resize"]
-      ).numpy()
-      for i in range(0, len(images), BATCH)
-    ]
+    [run(tf.constant(images[i : i + BATCH])).numpy() for i in range(0, len(images), BATCH)]
   )
 
 
@@ -73,8 +82,15 @@ def keras_probabilities(model, pixels: np.ndarray, batch_size: int = BATCH) -> n
   """Probabilities [n, classes] of uint8 pixels through a Keras model, cast to float32 a batch
   at a time; [outputs, n, classes] for a model of several outputs."""
   name = model.inputs[0].name
+  if model not in _FORWARD:  # traced once for any batch size (an eager call is slower)
+    held = weakref.ref(model)  # the cache must not keep the model alive
+    _FORWARD[model] = tf.function(
+      lambda x: held()({name: x}, training=False),
+      input_signature=[tf.TensorSpec([None, *pixels.shape[1:]], tf.float32)],
+    )
+  forward = _FORWARD[model]
   batches = [
-    np.asarray(model({name: pixels[i : i + batch_size].astype(np.float32)}, training=False))
+    np.asarray(forward(tf.constant(pixels[i : i + batch_size], tf.float32)))
     for i in range(0, len(pixels), batch_size)
   ]
   return np.concatenate(batches, axis=batches[0].ndim - 2)
