@@ -14,7 +14,7 @@ import os
 import sys
 from typing import List, Optional
 
-from pipeline import cloud, configs  # light: the flags and their checks, no TensorFlow
+from pipeline import cloud, configs, console  # light: the flags and their checks, no TensorFlow
 from schemas.outcomes import ExitCode
 from schemas.settings import IMAGENET_WEIGHTS
 
@@ -168,4 +168,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  console.exit_now(main())

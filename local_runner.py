@@ -195,4 +195,4 @@ def run(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(run())
+  console.exit_now(run())

@@ -133,3 +133,16 @@ class Console:
       os.dup2(self._stderr_fd, 2)
       os.close(self._stderr_fd)
       self._stderr_fd = None
+
+
+def exit_now(status: int) -> None:
+  """Ends a command-line tool with `status` once its output and logs are flushed, skipping the
+  interpreter's teardown: unloading TensorFlow, TFX and Beam takes 2-3 s with nothing left to
+  write (files are closed and the metadata store committed by then)."""
+  logging.shutdown()
+  for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+    try:
+      stream.flush()
+    except (AttributeError, OSError, ValueError):  # closed or replaced streams
+      pass
+  os._exit(int(status))

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from typing import List, NamedTuple, Optional
 
-from pipeline import quiet
+from pipeline import console, quiet
 from pipeline.predict_output import UsageError
 from schemas import filenames
 from schemas.outcomes import ExitCode
@@ -178,4 +178,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(int(main()))
+  console.exit_now(int(main()))

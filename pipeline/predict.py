@@ -37,7 +37,7 @@ import sys
 import time
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from pipeline import configs, quiet
+from pipeline import configs, console, quiet
 from pipeline import predict_output as output
 from pipeline.predict_output import UsageError
 from schemas import filenames
@@ -391,4 +391,4 @@ def run(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(run())
+  console.exit_now(run())
