@@ -9,6 +9,7 @@ an earlier execution), and a Beam stage says how long it has been running every 
 seconds. Lines meant for the user's stderr go to the real one.
 """
 
+import atexit
 import logging
 import os
 import re
@@ -138,7 +139,9 @@ class Console:
 def exit_now(status: int) -> None:
   """Ends a command-line tool with `status` once its output and logs are flushed, skipping the
   interpreter's teardown: unloading TensorFlow, TFX and Beam takes 2-3 s with nothing left to
-  write (files are closed and the metadata store committed by then)."""
+  write (files are closed and the metadata store committed by then). The exit handlers still
+  run: they remove TensorFlow's autograph files from the temp dir."""
+  atexit._run_exitfuncs()  # noqa: SLF001  (the interpreter's own exit handlers, run as at exit)
   logging.shutdown()
   for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
     try:
