@@ -8,7 +8,7 @@ model converted from a concrete function fails int8 calibration on its variables
 
 import tempfile
 import warnings
-from typing import Iterable, Optional
+from typing import Dict, Iterable, Optional, Sequence
 
 import keras
 import numpy as np
@@ -43,22 +43,35 @@ def convert(
 ) -> bytes:
   """The .tflite bytes of `model`: INT8 (int8 weights and activations, calibrated on
   `calibration`, uint8 [h, w, c] images of the training split) or FLOAT16 (float16 weights)."""
+  return convert_all(model, [kind], calibration)[kind]
+
+
+def convert_all(
+  model: keras.Model, kinds: Sequence[str], calibration: Optional[Iterable[np.ndarray]] = None
+) -> Dict[str, bytes]:
+  """convert() for each of `kinds`, from one exported archive."""
   with tempfile.TemporaryDirectory() as directory:
     export_archive(model, directory)
-    converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=[SIGNATURE])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if kind == INT8:
-      images = list(calibration) if calibration is not None else []
-      if not images:
-        raise ValueError("int8 conversion needs calibration images")
-      converter.representative_dataset = lambda: ({INPUT: image[np.newaxis]} for image in images)
-      converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-      converter.inference_input_type = tf.uint8
-      # Output stays float32: probabilities as they are, a dequantize op at the very end.
-    elif kind == FLOAT16:
-      converter.target_spec.supported_types = [tf.float16]
-    else:
-      raise ValueError(f"unknown TFLite kind {kind!r}; one of {INT8}, {FLOAT16}")
-    with warnings.catch_warnings():  # calibration runs tf.lite.Interpreter (deprecated)
-      warnings.simplefilter("ignore")
-      return converter.convert()
+    return {kind: _convert_archive(directory, kind, calibration) for kind in kinds}
+
+
+def _convert_archive(
+  directory: str, kind: str, calibration: Optional[Iterable[np.ndarray]] = None
+) -> bytes:
+  converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=[SIGNATURE])
+  converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  if kind == INT8:
+    images = list(calibration) if calibration is not None else []
+    if not images:
+      raise ValueError("int8 conversion needs calibration images")
+    converter.representative_dataset = lambda: ({INPUT: image[np.newaxis]} for image in images)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    # Output stays float32: probabilities as they are, a dequantize op at the very end.
+  elif kind == FLOAT16:
+    converter.target_spec.supported_types = [tf.float16]
+  else:
+    raise ValueError(f"unknown TFLite kind {kind!r}; one of {INT8}, {FLOAT16}")
+  with warnings.catch_warnings():  # calibration runs tf.lite.Interpreter (deprecated)
+    warnings.simplefilter("ignore")
+    return converter.convert()

@@ -31,8 +31,9 @@ def test_every_model_converts_to_int8_and_float16_with_the_app_facing_tensors(bu
   calibration = rng.integers(0, 256, (16, *shape), dtype=np.uint8)
   pixels = rng.integers(0, 256, (4, *shape), dtype=np.uint8)
   expected = np.asarray(model({IMAGE_XF: pixels.astype(np.float32)}, training=False))
-  for kind in (convert.INT8, convert.FLOAT16):
-    classifier = scoring.TFLiteClassifier(content=convert.convert(model, kind, calibration))
+  converted = convert.convert_all(model, (convert.INT8, convert.FLOAT16), calibration)
+  for kind, content in converted.items():  # both from one exported archive
+    classifier = scoring.TFLiteClassifier(content=content)
     described = classifier.describe()
     assert described["input"]["dtype"] == "uint8" and described["input"]["shape"] == [1, *shape]
     assert described["output"]["dtype"] == "float32"

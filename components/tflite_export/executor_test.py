@@ -142,7 +142,7 @@ def test_a_conversion_failure_is_recorded_not_raised(digits_model, tmp_path, mon
   def broken(*_args, **_kwargs):
     raise RuntimeError("op not supported\nlong converter log")
 
-  monkeypatch.setattr(convert, "convert", broken)
+  monkeypatch.setattr(convert, "convert_all", broken)
   output, report = run_export(digits_model, tmp_path / "broken")
   assert report == {"passed": False, "reason": "export failed: RuntimeError: op not supported"}
   assert output.get_int_custom_property("passed") == 0

@@ -26,8 +26,7 @@ def write(
   """Converts (int8 calibrated on `calibration`, uint8 training images), scores on the gate
   images and writes the folder; returns the parity report."""
   models = {}
-  for kind in KINDS:
-    content = convert.convert(keras_model, kind, calibration)
+  for kind, content in convert.convert_all(keras_model, KINDS, calibration).items():
     io_utils.write_bytes_file(os.path.join(folder, convert.FILES[kind]), content)
     models[kind] = (content, scoring.TFLiteClassifier(content=content))
   found = parity.report(
