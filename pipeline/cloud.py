@@ -13,18 +13,13 @@ DEFAULT_IMAGE = "gcr.io/tfx-oss-public/tfx:1.21.0"
 SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
 
 
-def _vertex():
-  """TFX's Vertex AI extension, imported when first used (kubeflow_runner's --help and flags
-  need CloudConfig without TFX and TensorFlow)."""
+def vertex():
+  """TFX's Vertex AI extension, imported when first used: kubeflow_runner's --help and flags
+  need CloudConfig without TFX and TensorFlow, and a local run never imports it
+  (pipeline/cloud_extensions.py)."""
   from tfx import v1 as tfx  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
 
   return tfx.extensions.google_cloud_ai_platform
-
-
-def __getattr__(name: str):
-  if name == "VERTEX":  # `from pipeline.cloud import VERTEX`
-    return _vertex()
-  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -142,21 +137,21 @@ class CloudConfig(Settings):
     job: Dict[str, Any] = {"project": self.project, "worker_pool_specs": pools}
     if self.service_account:
       job["service_account"] = self.service_account
-    vertex = _vertex()
+    extension = vertex()
     return {
-      vertex.ENABLE_VERTEX_KEY: True,
-      vertex.VERTEX_REGION_KEY: self.region,
-      vertex.TRAINING_ARGS_KEY: job,
+      extension.ENABLE_VERTEX_KEY: True,
+      extension.VERTEX_REGION_KEY: self.region,
+      extension.TRAINING_ARGS_KEY: job,
     }
 
   def endpoint_config(self) -> Dict[str, Any]:
     """The Vertex Pusher's custom_config: upload the model and deploy it to the endpoint."""
-    vertex = _vertex()
+    extension = vertex()
     return {
-      vertex.ENABLE_VERTEX_KEY: True,
-      vertex.VERTEX_REGION_KEY: self.region,
-      vertex.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE,
-      vertex.SERVING_ARGS_KEY: {
+      extension.ENABLE_VERTEX_KEY: True,
+      extension.VERTEX_REGION_KEY: self.region,
+      extension.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE,
+      extension.SERVING_ARGS_KEY: {
         "project_id": self.project,
         "endpoint_name": self.vertex_endpoint,
         "machine_type": "n1-standard-4",

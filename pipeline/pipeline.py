@@ -21,7 +21,7 @@ from components.serving_check import ServingCheck
 from components.serving_pusher import ServingPusher
 from components.tflite_export import TFLiteExport
 from pipeline import resolvers, spans
-from pipeline.cloud import VERTEX, CloudConfig
+from pipeline.cloud import CloudConfig, vertex
 from pipeline.configs import PipelineConfig
 from pipeline.eval_config import create_eval_config
 from reporting.component import RunReport
@@ -146,7 +146,7 @@ def _train(config: PipelineConfig, ingested: _Ingested, target: Target):
   )
   trainer_class = tfx.components.Trainer
   if target.cloud and target.cloud.vertex_training:
-    trainer_class = VERTEX.Trainer
+    trainer_class = vertex().Trainer
     training_config = {**training_config, **target.cloud.training_config()}
   trainer = trainer_class(
     run_fn=RUN_FN,
@@ -226,11 +226,13 @@ def _gate_and_push(
   ).with_id(nodes.PUSHER)
   cloud = target.cloud
   endpoint_pusher = (
-    VERTEX.Pusher(
+    vertex()
+    .Pusher(
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],
       custom_config=cloud.endpoint_config(),
-    ).with_id(nodes.ENDPOINT_PUSHER)
+    )
+    .with_id(nodes.ENDPOINT_PUSHER)
     if (cloud and cloud.vertex_endpoint)
     else None
   )
