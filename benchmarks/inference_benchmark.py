@@ -27,6 +27,7 @@ from benchmarks import fashion_mnist, measure
 from benchmarks.report import machine, spread, write_section
 from schemas import nodes
 from schemas.features import BULK_INFERENCE_SIGNATURE
+from schemas.filenames import INFER_SPLIT
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -67,8 +68,6 @@ def _bulk_inferrer(examples_uri: str, model_uri: str, out: str) -> float:
   from tfx.dsl.components.base import base_beam_executor  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
   from tfx.types import artifact_utils, standard_artifacts  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
   from tfx.utils import proto_utils  # noqa: PLC0415  (TensorFlow/TFX: loaded when used, not on import)
-
-  from components.image_example_gen.sources import INFER_SPLIT  # noqa: PLC0415  (TensorFlow/TFX behind it: loaded when used)
 
   examples, model, result = (
     standard_artifacts.Examples(),
