@@ -200,6 +200,7 @@ def main() -> None:
   parser.add_argument("--train", type=int, default=3000)
   parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "inference-bench"))
   args = parser.parse_args()
+  start_load = os.getloadavg()
   unlabelled, labelled = _export(args.work, args.images, args.train)
   out_dir = os.path.join(args.work, "out")
   command = [
@@ -284,12 +285,15 @@ def main() -> None:
   write_section(
     "BENCHMARKS.md",
     SECTION,
-    _section(args, summary, pipeline_wall, scored, load, default, multi, predict, stages),
+    _section(
+      args, summary, pipeline_wall, scored, (start_load, load), default, multi, predict, stages
+    ),
   )
 
 
-def _section(args, summary, pipeline_wall, scored, load, default, multi, predict, stages) -> str:
-  """BENCHMARKS.md's section: the three paths' rates, then where BulkInferrer's time goes."""
+def _section(args, summary, pipeline_wall, scored, loads, default, multi, predict, stages) -> str:
+  """BENCHMARKS.md's section: the three paths' rates, then where BulkInferrer's time goes.
+  `loads`: the load averages at the command's start and when the timed repeats began."""
   executor = [scored / rate for rate in default]  # seconds, default flags
   median = statistics.median
   timed = {key: [stage[key] for stage in stages] for key in stages[0]}
@@ -314,8 +318,9 @@ def _section(args, summary, pipeline_wall, scored, load, default, multi, predict
       "",
       f"Command: `python -m benchmarks.inference_benchmark {' '.join(sys.argv[1:])}` "
       f"({time.strftime('%Y-%m-%d')}; {machine()}; load average "
-      f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the start; {args.repeats} alternating "
-      "repeats, each in a fresh process, median (min–max)).",
+      f"{', '.join(f'{x:.2f}' for x in loads[0])} at the command's start, "
+      f"{', '.join(f'{x:.2f}' for x in loads[1])} when the timed repeats began; {args.repeats} "
+      "alternating repeats, each in a fresh process, median (min–max)).",
       f"Files: {args.images:,} Fashion-MNIST PNGs (28×28, grey), no class folders. Model: the "
       f"default CNN at 28×28×1, trained for one epoch on {args.train:,} other training images "
       f"(eval accuracy {summary['metrics']['accuracy']:.3f}), blessed and pushed.",
@@ -325,7 +330,7 @@ def _section(args, summary, pipeline_wall, scored, load, default, multi, predict
       "| BulkInferrer executor, the pipeline's default Beam flags (none: DirectRunner, one "
       "process; bulk_inference on the ingested tf.Examples, PredictionLogs written) | "
       f"{spread(default)} | {spread(executor, 1)} |",
-      f"| BulkInferrer executor, `{BEAM_ARGS}` (2 worker processes) | {spread(multi)} | "
+      f"| BulkInferrer executor, `{BEAM_ARGS}` ({os.cpu_count()} worker processes) | {spread(multi)} | "
       f"{spread([scored / m for m in multi], 1)} |",
       "| `python -m pipeline.predict --output predictions.csv` (one process: list, read, "
       "decode, serving_default, CSV; TensorFlow start-up included) | "
@@ -362,7 +367,7 @@ def _section(args, summary, pipeline_wall, scored, load, default, multi, predict
         "rest",
       ),
       row(
-        f"extra with `{BEAM_ARGS}`: 2 worker processes each start Python, TensorFlow, TFX "
+        f"extra with `{BEAM_ARGS}`: {os.cpu_count()} worker processes each start Python, TensorFlow, TFX "
         "and the model (multi_processing's time less the default's)",
         "multi",
       ),
@@ -370,7 +375,7 @@ def _section(args, summary, pipeline_wall, scored, load, default, multi, predict
       f"With the pipeline's default flags BulkInferrer scores {median(default) / median(predict):.1f}× "
       f"as many images a second as pipeline.predict, and {median(default) / median(multi):.1f}× as "
       f"many as with `{BEAM_ARGS}`: one "
-      "TensorFlow session already uses every core, so two worker processes score no faster per "
+      f"TensorFlow session already uses every core, so {os.cpu_count()} worker processes score no faster per "
       "image and each pays the start-up above. The model itself is "
       f"{median(timed['model']) / median(executor):.0%} of the executor's time and tfx_bsl's "
       "per-image PredictionLogs "
@@ -386,6 +391,7 @@ def _section(args, summary, pipeline_wall, scored, load, default, multi, predict
       f"({scored / run_stages['BulkInferrer']:.0f} images/s with its start-up); writing "
       "`inference/predictions.csv` from the PredictionLogs is part of the report's "
       f"{summary.get('report_seconds')} s.",
+      "",
       "",
     ]
   )
