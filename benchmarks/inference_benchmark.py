@@ -34,8 +34,6 @@ from schemas import nodes
 from schemas.features import BULK_INFERENCE_SIGNATURE, SERVING_PIXELS_SIGNATURE
 from schemas.filenames import INFER_SPLIT
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 SECTION = "## Batch inference: BulkInferrer vs pipeline.predict"
 BEAM_ARGS = "--direct_running_mode=multi_processing --direct_num_workers=0"
 BATCH = 256  # examples per session run in _stages (BulkInferrer's own batches vary: BatchElements)
@@ -201,6 +199,7 @@ def main() -> None:
   parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "inference-bench"))
   args = parser.parse_args()
   start_load = os.getloadavg()
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # this process's and the fresh ones'
   unlabelled, labelled = _export(args.work, args.images, args.train)
   out_dir = os.path.join(args.work, "out")
   command = [
