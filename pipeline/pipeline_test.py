@@ -2,9 +2,13 @@
 
 import json
 
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import schema_pb2
+
 from components.image_example_gen import executor, sources
 from pipeline import configs
 from pipeline.pipeline import create_pipeline
+from schemas import SCHEMA_PATH
 from tests import images
 
 
@@ -211,3 +215,18 @@ def test_infer_dir_adds_an_unlabelled_ingestion_and_bulk_inferrer_after_the_push
   assert json.loads(inferrer.exec_properties["model_spec"]) == {
     "model_signature_name": ["bulk_inference"]
   }
+
+
+def test_statistics_leave_out_the_debug_only_lineage_features_and_read_the_schema(tmp_path):
+  """file_name and sha256 (DEBUG_ONLY in the schema, one value per image) get no statistics;
+  every other feature of the schema does, typed by it (the schema is StatisticsGen's input)."""
+  components = _components(["--data-dir", _tree(tmp_path)])
+  statistics_gen = components["StatisticsGen"]
+  options = json.loads(statistics_gen.exec_properties["stats_options_json"])
+  schema = tfdv.load_schema_text(SCHEMA_PATH)
+  debug_only = {
+    f.name for f in schema.feature if f.lifecycle_stage == schema_pb2.LifecycleStage.DEBUG_ONLY
+  }
+  assert debug_only == {"file_name", "sha256"}
+  assert set(options["_feature_allowlist"]) == {f.name for f in schema.feature} - debug_only
+  assert statistics_gen.inputs["schema"].producer_component_id == "ImportSchemaGen"
