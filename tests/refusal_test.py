@@ -95,16 +95,16 @@ def test_report_on_a_corrupt_metadata_store_is_one_line_naming_the_file(tmp_path
 
 
 def _refused(command, argv, cwd):
-  """(exit status, stderr, heavy modules imported) of `command` run as a user runs it."""
+  """(exit status, stderr, heavy modules imported) of `command` run as a user runs it. The
+  modules are listed by an exit handler: the tools end with console.exit_now, which runs the
+  exit handlers and then os._exit."""
   script = (
-    "import json, runpy, sys\n"
+    "import atexit, json, runpy, sys\n"
     f"sys.argv = ['x', *{argv!r}]\n"
-    "try:\n"
-    f"  runpy.{'run_path' if command.endswith('.py') else 'run_module'}"
+    f"heavy = {HEAVY!r}\n"
+    "atexit.register(lambda: print(json.dumps([m for m in heavy if m in sys.modules])))\n"
+    f"runpy.{'run_path' if command.endswith('.py') else 'run_module'}"
     f"({command!r}, run_name='__main__')\n"
-    "except SystemExit as e:\n"
-    "  status = e.code\n"
-    f"print(json.dumps([status, [m for m in {HEAVY!r} if m in sys.modules]]))\n"
   )
   result = subprocess.run(
     [sys.executable, "-c", script],
@@ -114,8 +114,8 @@ def _refused(command, argv, cwd):
     timeout=300,
     env={**os.environ, "PYTHONPATH": ROOT},
   )
-  status, imported = json.loads(result.stdout.strip().splitlines()[-1])
-  return status, result.stderr, imported
+  imported = json.loads(result.stdout.strip().splitlines()[-1])
+  return result.returncode, result.stderr, imported
 
 
 @pytest.mark.integration

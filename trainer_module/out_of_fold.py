@@ -83,13 +83,17 @@ def through_transform(
 ) -> tf.data.Dataset:
   """Raw examples as (features {image_xf, file_name}, label id) batches: Transform's graph
   applied to them, each image's path kept."""
-  spec = tf_transform_output.raw_feature_spec()
+  # file_name is DEBUG_ONLY in the schema (no statistics, no validation), so not in its spec.
+  spec = {
+    **tf_transform_output.raw_feature_spec(),
+    FILE_NAME_KEY: tf.io.FixedLenFeature([1], tf.string),
+  }
   layer = tf_transform_output.transform_features_layer()
 
   def transform(serialized):
     raw = tf.io.parse_example(serialized, spec)
+    path = tf.reshape(raw.pop(FILE_NAME_KEY), [-1])  # Transform's layer takes its own features
     transformed = layer(raw)
-    path = tf.reshape(raw[FILE_NAME_KEY], [-1])
     return {IMAGE_XF: transformed[IMAGE_XF], FILE_NAME_KEY: path}, transformed[LABEL_XF]
 
   records = tf.data.TFRecordDataset(files, compression_type="GZIP")
