@@ -36,19 +36,3 @@ def test_deferred_extensions_load_on_first_use_only():
     "after use: True",
     "submodule: BigQueryExampleGen",
   ]
-
-
-def test_without_defer_tfx_imports_them():
-  """What defer() saves: tfx.v1 alone imports google-cloud-aiplatform."""
-  done = subprocess.run(
-    [
-      sys.executable,
-      "-c",
-      "import sys; from tfx import v1; print('google.cloud.aiplatform' in sys.modules)",
-    ],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=300,
-  )
-  assert done.stdout.strip() == "True", done.stderr[-2000:]
