@@ -230,3 +230,18 @@ def test_statistics_leave_out_the_debug_only_lineage_features_and_read_the_schem
   assert debug_only == {"file_name", "sha256"}
   assert set(options["_feature_allowlist"]) == {f.name for f in schema.feature} - debug_only
   assert statistics_gen.inputs["schema"].producer_component_id == "ImportSchemaGen"
+
+
+def test_transform_writes_neither_statistics_nor_an_analyzer_cache_that_nothing_reads(tmp_path):
+  """Transform's outputs are the graph and the transformed examples only; its settings are the
+  config's."""
+  argv = ["--data-dir", _tree(tmp_path), "--image-size", "24", "--resize", "pad"]
+  config, transform = _config(argv), _components(argv)["Transform"]
+  assert set(transform.outputs) == {"transform_graph", "transformed_examples"}
+  assert "analyzer_cache" not in transform.inputs
+  custom = json.loads(transform.exec_properties["custom_config"])
+  assert (custom["image_size"], custom["channels"], custom["resize"]) == (
+    24,
+    config.channels,
+    "pad",
+  )

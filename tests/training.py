@@ -99,20 +99,12 @@ def transform(examples, work: str, image_size: int, channels: int, resize: str =
   shutil.copy(SCHEMA_PATH, schema.uri)
   graph = _artifact(standard_artifacts.TransformGraph, os.path.join(work, "transform_graph"))
   transformed = _artifact(standard_artifacts.Examples, os.path.join(work, "transformed"))
-  component = tfx.components.Transform(
-    examples=EXAMPLES,
-    schema=SCHEMA,
-    preprocessing_fn=pipeline.PREPROCESSING_FN,
-    custom_config={"image_size": image_size, "channels": channels, "resize": resize},
-  )
+  component = pipeline.transform_component(EXAMPLES, SCHEMA, image_size, channels, resize)
   transform_executor.Executor().Do(
     {spec.EXAMPLES_KEY: [examples], spec.SCHEMA_KEY: [schema]},
     {
       spec.TRANSFORM_GRAPH_KEY: [graph],
       spec.TRANSFORMED_EXAMPLES_KEY: [transformed],
-      spec.UPDATED_ANALYZER_CACHE_KEY: [
-        _artifact(standard_artifacts.TransformCache, os.path.join(work, "cache"))
-      ],
     },
     dict(component.exec_properties),
   )
