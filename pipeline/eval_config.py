@@ -44,8 +44,9 @@ def _top1_per_class(class_name: str, bound: Optional[float] = None) -> tfma.Metr
 def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalConfig:
   """Gates: overall accuracy (bound, and change against the served model) and every
   class's recall and precision on top-1 predictions. Also computed, for analysis: per-class F1,
-  the multi-class confusion matrix, the calibration of the top probability (binarized by
-  top-1 hit) and, with TOP_K_MIN_CLASSES classes or more, top-5 accuracy (TFMA's Recall on the
+  the multi-class confusion matrix, the calibration of the top probability (TFMA's histogram
+  micro-averaged over the top 1: one entry per image, its top probability and whether that class
+  was right, where binarizing by top 1 gave one per class, the others at -inf) and, with TOP_K_MIN_CLASSES classes or more, top-5 accuracy (TFMA's Recall on the
   top 5: how often the true class is among them)."""
   accuracy_gate = _lower_bound(config.accuracy_threshold)
   accuracy_gate.change_threshold.CopyFrom(
@@ -91,11 +92,8 @@ def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalCon
         ],
       ),
       tfma.MetricsSpec(
-        binarize=tfma.BinarizationOptions(top_k_list={"values": [1]}),
-        metrics=[
-          tfma.MetricConfig(class_name="Calibration"),
-          tfma.MetricConfig(class_name="CalibrationPlot"),
-        ],
+        aggregate=tfma.AggregationOptions(micro_average=True, top_k_list={"values": [1]}),
+        metrics=[tfma.MetricConfig(class_name="CalibrationPlot")],
       ),
     ],
   )

@@ -65,7 +65,9 @@ def test_thresholds_and_classes_come_from_the_config(tmp_path):
     (f"Top1{name}", "components.evaluator.metrics") for name in ("Recall", "Precision", "F1Score")
   }
   assert "MultiClassConfusionMatrixPlot" in {m["class_name"] for m in overall["metrics"]}
-  assert top1["binarize"]["top_k_list"]["values"] == [1]
+  # calibration of the top probability: one (top probability, top-1 hit) per image
+  assert top1["aggregate"] == {"micro_average": True, "top_k_list": {"values": [1]}}
+  assert [m["class_name"] for m in top1["metrics"]] == ["CalibrationPlot"]
   assert [s.get("feature_keys") for s in eval_config["slicing_specs"]] == [None, ["label"]]
   assert json.loads(components["Evaluator"].exec_properties["example_splits"]) == ["eval"]
 

@@ -60,8 +60,9 @@ def _confusion_matrix(plot: Dict[str, Any], class_names: List[str]) -> Dict[str,
 def _calibration(buckets: List[Dict[str, Any]]) -> Dict[str, Any]:
   """Reliability of the top probability, from TFMA's top-1 calibration histogram.
 
-  With top-k binarization TFMA scores the other classes as -inf; the remaining entries are one
-  per example: the top probability and whether the top class was right. They are regrouped
+  One entry per example: the top probability and whether the top class was right (evaluations
+  made before the histogram was micro-averaged over the top 1 also hold the other classes, at
+  -inf, which are skipped). They are regrouped
   into CALIBRATION_BINS equal bins; the expected calibration error weighs each bin's gap
   between confidence and accuracy by its share of examples.
   """

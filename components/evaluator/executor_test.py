@@ -1,5 +1,6 @@
 """The Evaluator on real models trained on digits: per-class gates on top-1 predictions that
-equal an independent confusion matrix; the served model as the baseline, left out when its
+equal an independent confusion matrix, and a calibration equal to one counted from the model's
+top probabilities; the served model as the baseline, left out when its
 classes differ or when it is the candidate itself."""
 
 import os
@@ -60,6 +61,18 @@ def test_per_class_figures_are_top1_and_equal_the_confusion_matrix(digits_model,
   in_top5 = np.mean([t in row for t, row in zip(truth_ids, top5)])
   assert metrics["top_5_accuracy"] == pytest.approx(in_top5, abs=1e-4)
   assert metrics["accuracy"] < metrics["top_5_accuracy"] < 1.0  # a weak model: both can fail
+  # Calibration of the top probability: each bin's images, accuracy and mean top probability.
+  top, hit = probabilities.max(axis=1), np.array(truth) == predicted
+  bins = np.minimum((top * results.CALIBRATION_BINS).astype(int), results.CALIBRATION_BINS - 1)
+  calibration = metrics["calibration"]
+  assert [b["examples"] for b in calibration["bins"]] == [
+    int((bins == i).sum()) for i in sorted(set(bins))
+  ]
+  for b, i in zip(calibration["bins"], sorted(set(bins))):
+    assert b["range"] == [i / results.CALIBRATION_BINS, (i + 1) / results.CALIBRATION_BINS]
+    assert b["accuracy"] == pytest.approx(hit[bins == i].mean(), abs=1e-4)
+    assert b["mean_confidence"] == pytest.approx(top[bins == i].mean(), abs=1e-4)
+  assert calibration["mean_top_probability"] == pytest.approx(top.mean(), abs=1e-4)
 
 
 def test_zero_bounds_bless_and_a_class_never_predicted_is_named(three_class_model, tmp_path):
