@@ -36,7 +36,7 @@ def _overall_metrics(evaluation_uri: str) -> Dict[Any, float]:
       class_id = key.sub_key.class_id.value if key.sub_key.HasField("class_id") else None
       if key.sub_key.HasField("k") or (
         key.sub_key.HasField("top_k") and key.name != TOP_K_ACCURACY
-      ):  # binarized by rank (the calibration's top-1), not a metric of the summary
+      ):  # binarized by rank, not a summary figure (but older evaluations' top-5 Recall)
         continue
       values[(key.model_name, key.name, class_id, key.is_diff)] = entry.value.double_value.value
   return values
