@@ -113,3 +113,57 @@ def test_with_ema_training_ends_with_the_averaged_weights_not_the_last_steps(tmp
     np.testing.assert_allclose(weight, keras.ops.convert_to_numpy(average), rtol=1e-6)
     assert not np.allclose(weight, last)  # not the last step's raw weights
   assert np.abs(model.get_weights()[0].ravel() - [3.0, -2.0]).max() < 1.0  # and it learned
+
+
+def _summaries(log_dir):
+  """{(run folder, tag): [steps]} of every scalar summary in a TensorBoard log dir."""
+  import tensorflow as tf  # noqa: PLC0415  (event files: read with TensorFlow's own reader)
+
+  found = {}
+  for folder in sorted(tf.io.gfile.listdir(log_dir)):
+    for name in tf.io.gfile.glob(f"{log_dir}/{folder}/events.*"):
+      for event in tf.compat.v1.train.summary_iterator(name):
+        for value in event.summary.value:
+          found.setdefault((folder.strip("/"), value.tag), []).append(event.step)
+  return found
+
+
+@pytest.mark.integration  # a Keras fit loop
+def test_tensorboard_logs_the_epochs_as_keras_does_without_building_batch_summaries(tmp_path):
+  x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+  logs = {}
+  for name, kind in (("keras", keras.callbacks.TensorBoard), ("ours", callbacks.EpochTensorBoard)):
+    keras.utils.set_random_seed(0)
+    model, built = _model(), []
+    board = kind(log_dir=str(tmp_path / name))
+    board._summary_module = _Recording(board.summary, built)  # noqa: SLF001  (what it builds)
+    model.fit(
+      x,
+      x[:, :1],
+      batch_size=8,
+      epochs=2,
+      validation_data=(x, x[:, :1]),
+      verbose=0,
+      callbacks=[board],
+    )
+    logs[name] = (_summaries(str(tmp_path / name)), built)
+  (keras_logs, keras_built), (ours, built) = logs["keras"], logs["ours"]
+  assert ours == keras_logs  # the same tags at the same steps: the epochs' loss, both runs
+  assert {("train", "epoch_loss"), ("validation", "epoch_loss")} <= set(ours)
+  assert ours[("train", "epoch_loss")] == [0, 1]
+  assert any(tag.startswith("batch_") for tag in keras_built)  # Keras builds them, unrecorded
+  assert not any(tag.startswith("batch_") for tag in built)
+
+
+class _Recording:
+  """A summary module whose scalar() notes each tag before the real one."""
+
+  def __init__(self, module, tags):
+    self._module, self._tags = module, tags
+
+  def scalar(self, tag, *args, **kwargs):
+    self._tags.append(tag)
+    return self._module.scalar(tag, *args, **kwargs)
+
+  def __getattr__(self, name):
+    return getattr(self._module, name)
