@@ -46,9 +46,9 @@ def create_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalCon
   class's recall and precision on top-1 predictions. Also computed, for analysis: per-class F1,
   the multi-class confusion matrix, the calibration of the top probability (TFMA's histogram
   micro-averaged over the top 1: one entry per image, its top probability and whether that class
-  was right, where binarizing by top 1 gave one per class, the others at -inf) and, with TOP_K_MIN_CLASSES classes or more, top-5 accuracy (how often the true class is among
-  the 5 most probable: Keras' SparseTopKCategoricalAccuracy, batched with the accuracy, where
-  TFMA's Recall on the top 5 binarized every class of every image)."""
+  was right) and, with TOP_K_MIN_CLASSES classes or more, top-5 accuracy (how often the true
+  class is among the 5 most probable: Keras' SparseTopKCategoricalAccuracy, batched with the
+  accuracy)."""
   accuracy_gate = _lower_bound(config.accuracy_threshold)
   accuracy_gate.change_threshold.CopyFrom(
     tfma.GenericChangeThreshold(

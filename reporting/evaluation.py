@@ -62,9 +62,9 @@ def _calibration(buckets: List[Dict[str, Any]]) -> Dict[str, Any]:
 
   One entry per example: the top probability and whether the top class was right (evaluations
   made before the histogram was micro-averaged over the top 1 also hold the other classes, at
-  -inf, which are skipped). They are regrouped
-  into CALIBRATION_BINS equal bins; the expected calibration error weighs each bin's gap
-  between confidence and accuracy by its share of examples.
+  -inf, which are skipped). They are regrouped into CALIBRATION_BINS equal bins; the expected
+  calibration error weighs each bin's gap between confidence and accuracy by its share of
+  examples.
   """
   bins = [{"examples": 0.0, "correct": 0.0, "confidence": 0.0} for _ in range(CALIBRATION_BINS)]
   for bucket in buckets:

@@ -1,7 +1,7 @@
 """The Evaluator on real models trained on digits: per-class gates on top-1 predictions that
 equal an independent confusion matrix, and a calibration equal to one counted from the model's
-top probabilities; the served model as the baseline, left out when its
-classes differ or when it is the candidate itself."""
+top probabilities; the served model as the baseline, left out when its classes differ or when
+it is the candidate itself."""
 
 import os
 import shutil
@@ -64,11 +64,9 @@ def test_per_class_figures_are_top1_and_equal_the_confusion_matrix(digits_model,
   # Calibration of the top probability: each bin's images, accuracy and mean top probability.
   top, hit = probabilities.max(axis=1), np.array(truth) == predicted
   bins = np.minimum((top * results.CALIBRATION_BINS).astype(int), results.CALIBRATION_BINS - 1)
-  calibration = metrics["calibration"]
-  assert [b["examples"] for b in calibration["bins"]] == [
-    int((bins == i).sum()) for i in sorted(set(bins))
-  ]
-  for b, i in zip(calibration["bins"], sorted(set(bins))):
+  calibration, filled = metrics["calibration"], sorted(set(bins))
+  assert [b["examples"] for b in calibration["bins"]] == [int((bins == i).sum()) for i in filled]
+  for b, i in zip(calibration["bins"], filled):
     assert b["range"] == [i / results.CALIBRATION_BINS, (i + 1) / results.CALIBRATION_BINS]
     assert b["accuracy"] == pytest.approx(hit[bins == i].mean(), abs=1e-4)
     assert b["mean_confidence"] == pytest.approx(top[bins == i].mean(), abs=1e-4)
