@@ -14,7 +14,7 @@ import os
 import sys
 from typing import List, Optional
 
-from pipeline import cloud, configs, console  # light: the flags and their checks, no TensorFlow
+from pipeline import cloud, configs, console, heavy_imports  # light: no TensorFlow
 from schemas.outcomes import ExitCode
 from schemas.settings import IMAGENET_WEIGHTS
 
@@ -79,9 +79,10 @@ def _sources(config, options):
   a listing with --num-classes; ConfigError when they do not hold what the pipeline needs."""
   from pipeline import quiet  # noqa: PLC0415  (after the checks, as everything below)
 
-  quiet.import_tensorflow(verbose=options.verbose)  # before anything below imports it
-  from components.image_example_gen import sources  # noqa: PLC0415  (TensorFlow)
-  from pipeline import inputs  # noqa: PLC0415  (TensorFlow)
+  with heavy_imports.frozen():
+    quiet.import_tensorflow(verbose=options.verbose)  # before anything below imports it
+    from components.image_example_gen import sources  # noqa: PLC0415  (TensorFlow)
+    from pipeline import inputs  # noqa: PLC0415  (TensorFlow)
 
   if not options.num_classes:
     return inputs.describe_input(config), inputs.describe_inference(config)
@@ -98,11 +99,12 @@ def _sources(config, options):
 
 def _compile(config, cloud_config, options, source, infer_source) -> str:
   """Writes the KFP v2 spec of create_pipeline to --compile; its absolute path."""
-  from tfx import v1 as tfx  # noqa: PLC0415  (TFX, after the checks)
+  with heavy_imports.frozen():
+    from tfx import v1 as tfx  # noqa: PLC0415  (TFX, after the checks)
 
-  from components.image_example_gen import spans  # noqa: PLC0415  (TFX)
-  from pipeline import exit_handler, kfp_spec  # noqa: PLC0415  (TFX)
-  from pipeline.pipeline import create_pipeline, kubeflow  # noqa: PLC0415  (TFX)
+    from components.image_example_gen import spans  # noqa: PLC0415  (TFX)
+    from pipeline import exit_handler, kfp_spec  # noqa: PLC0415  (TFX)
+    from pipeline.pipeline import create_pipeline, kubeflow  # noqa: PLC0415  (TFX)
 
   spec_path = os.path.abspath(options.spec_path)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

@@ -19,7 +19,7 @@ from typing import List, Optional
 
 # Light imports only (no TensorFlow, TFX or Beam): --help and usage errors answer at once, and
 # the record writer (reporting.finish) is in place before the run's heavy imports.
-from pipeline import cloud_extensions, configs, console, run_lock
+from pipeline import cloud_extensions, configs, console, heavy_imports, run_lock
 from reporting import finish, outcome
 from schemas.outcomes import SIGNAL_EXIT, ExitCode
 
@@ -141,11 +141,12 @@ def _pipeline(run: Run) -> None:
   run's config follows (the sample data's folder, the weights file resolved)."""
   # The run's heavy imports, after the output dir is taken: an interrupt now ends in a record.
   cloud_extensions.defer()  # TFX's Google Cloud extensions: not imported by a local run
-  from absl import logging as absl_logging  # noqa: PLC0415  (TFX's logging)
-  from tfx import v1 as tfx  # noqa: PLC0415  (TFX)
+  with heavy_imports.frozen():
+    from absl import logging as absl_logging  # noqa: PLC0415  (TFX's logging)
+    from tfx import v1 as tfx  # noqa: PLC0415  (TFX)
 
-  from pipeline import inputs, local_run, pipeline, sample_data  # noqa: PLC0415  (TFX)
-  from reporting import executions  # noqa: PLC0415  (ml_metadata)
+    from pipeline import inputs, local_run, pipeline, sample_data  # noqa: PLC0415  (TFX)
+    from reporting import executions  # noqa: PLC0415  (ml_metadata)
 
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("apache_beam").setLevel(logging.WARNING)

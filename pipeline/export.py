@@ -23,7 +23,7 @@ import sys
 import tempfile
 from typing import List, NamedTuple, Optional
 
-from pipeline import console, quiet
+from pipeline import console, heavy_imports, quiet
 from pipeline.predict_output import UsageError
 from schemas import filenames
 from schemas.outcomes import ExitCode
@@ -135,9 +135,10 @@ def main(argv: Optional[List[str]] = None) -> int:
   except UsageError as e:
     print(f"error: {e}", file=sys.stderr)
     return ExitCode.USAGE
-  quiet.import_tensorflow(verbose=args.verbose)
-  from components.serving_pusher.executor import add_folder  # noqa: PLC0415  (TensorFlow)
-  from components.tflite_export import executor, parity  # noqa: PLC0415  (TensorFlow)
+  with heavy_imports.frozen():
+    quiet.import_tensorflow(verbose=args.verbose)
+    from components.serving_pusher.executor import add_folder  # noqa: PLC0415  (TensorFlow)
+    from components.tflite_export import executor, parity  # noqa: PLC0415  (TensorFlow)
 
   version = os.path.abspath(args.model)
   if source.images:

@@ -37,7 +37,7 @@ import sys
 import time
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from pipeline import configs, console, quiet
+from pipeline import configs, console, heavy_imports, quiet
 from pipeline import predict_output as output
 from pipeline.predict_output import UsageError
 from schemas import filenames
@@ -264,8 +264,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   except UsageError as e:
     print(f"error: {e}", file=sys.stderr)
     return ExitCode.USAGE
-  quiet.import_tensorflow(verbose=args.verbose)  # before anything below imports it
-  from components import scoring  # noqa: PLC0415  (TensorFlow: after the usage checks)
+  with heavy_imports.frozen():
+    quiet.import_tensorflow(verbose=args.verbose)  # before anything below imports it
+    from components import scoring  # noqa: PLC0415  (TensorFlow: after the usage checks)
 
   if plan.kind == "saved_model":
     scorer = scoring.SavedModelScorer(plan.model)

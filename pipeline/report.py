@@ -7,7 +7,7 @@ import sys
 import time
 from typing import List, Optional
 
-from pipeline import cloud_extensions, configs, console  # light: no TensorFlow
+from pipeline import cloud_extensions, configs, console, heavy_imports  # light: no TensorFlow
 from schemas.outcomes import ExitCode
 
 
@@ -44,8 +44,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   log = os.path.join(config.output_dir, "logs", time.strftime("report-%Y%m%d-%H%M%S.log"))
   with console.Console(log) as out:
     cloud_extensions.defer()  # TFX's Google Cloud extensions: not imported to report
-    from reporting import build, card, executions, publish  # noqa: PLC0415  (TensorFlow)
-    from reporting.outcome import Outcome  # noqa: PLC0415  (after the checks)
+    with heavy_imports.frozen():
+      from reporting import build, card, executions, publish  # noqa: PLC0415  (TensorFlow)
+      from reporting.outcome import Outcome  # noqa: PLC0415  (after the checks)
 
     try:
       run = executions.open_run(config.metadata_path, config.pipeline_name)
