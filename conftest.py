@@ -1,13 +1,18 @@
 """Test tiers, and models trained once on real digits, shared by the tests that check, push,
 convert, explain and query them."""
 
+import gc
 import os
 import subprocess
 import sys
 
 import pytest
 
-from tests import training
+# The test modules' imports (TensorFlow, TFX, Beam) without the garbage collector, then frozen
+# out of its later collections (pytest_collection_finish): pipeline/heavy_imports.py says why.
+gc.disable()
+
+from tests import training  # noqa: E402  (after gc.disable)
 
 # Test tiers: `unit` (the default: no Beam, no TFX executor, no training, no subprocess, no
 # Keras fit / evaluate / predict loop), `integration` (marked per module or test) and `e2e`. A
@@ -31,6 +36,8 @@ _ENVIRONMENT = {name: os.environ.get(name) for name in _INHERITED}
 
 
 def pytest_collection_finish(session):  # noqa: ARG001  (pytest's hook signature)
+  gc.freeze()
+  gc.enable()
   changed = [n for n in _INHERITED if os.environ.get(n) != _ENVIRONMENT[n]]
   if changed:
     raise pytest.UsageError(
