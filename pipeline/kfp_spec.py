@@ -4,6 +4,8 @@ edited spec of a fixed pipeline against a golden file, and tools.spec_runner run
 
 - ImageExampleGen's preCacheCheck runs this project's driver (components/image_example_gen/
   kfp_driver.py), whose fingerprint covers every file it reads;
+- every executor task runs TFX's executor entry point through pipeline/kfp_executor.py, which
+  imports without the garbage collector (pipeline/heavy_imports.py);
 - the drift baseline's resolver asks for an earlier span than this run's (with spans);
 - the served-model resolver asks for ServingPusher's pushes that pushed;
 - ServingPusher is never taken from Vertex's cache (it must look at the serving dir every run);
@@ -24,6 +26,8 @@ from schemas import nodes, properties
 TFX_DRIVER = "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
 IMAGE_DRIVER = "components.image_example_gen.kfp_driver"
 EXAMPLE_GEN_EXECUTOR = "components.image_example_gen.executor.Executor"
+TFX_EXECUTOR_ENTRY = "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"
+EXECUTOR_ENTRY = "pipeline.kfp_executor"
 ALWAYS_RUN = (nodes.PUSHER,)  # never cached (locally: pipeline/local_run.py)
 
 
@@ -60,6 +64,20 @@ def use_image_driver(spec: Dict[str, Any]) -> int:
     hook = container.get("lifecycle", {}).get("preCacheCheck", {})
     if EXAMPLE_GEN_EXECUTOR in container.get("args", []) and TFX_DRIVER in hook.get("command", []):
       hook["command"] = [IMAGE_DRIVER if part == TFX_DRIVER else part for part in hook["command"]]
+      changed += 1
+  return changed
+
+
+def use_executor_entry(spec: Dict[str, Any]) -> int:
+  """Points every executor task's command at kfp_executor; returns how many changed (0 when done
+  already)."""
+  changed = 0
+  for executor in _pipeline(spec)["deploymentSpec"]["executors"].values():
+    container = executor.get("container", {})
+    if TFX_EXECUTOR_ENTRY in container.get("command", []):
+      container["command"] = [
+        EXECUTOR_ENTRY if part == TFX_EXECUTOR_ENTRY else part for part in container["command"]
+      ]
       changed += 1
   return changed
 
@@ -133,6 +151,7 @@ def edit(spec: Dict[str, Any], by_span: bool) -> Dict[str, Any]:
   """Every edit, in place; returns the spec."""
   sub_dag_parameters(spec)
   use_image_driver(spec)
+  use_executor_entry(spec)
   if by_span:
     previous_statistics_filter(spec)
   served_model_filter(spec)

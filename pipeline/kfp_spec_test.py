@@ -84,3 +84,23 @@ def test_image_example_gen_runs_its_own_driver_and_the_pusher_is_never_cached():
   assert spec["pipelineSpec"]["root"]["dag"]["tasks"][nodes.PUSHER] == {
     "cachingOptions": {"enableCache": False}
   }
+
+
+def test_every_executor_task_runs_tfx_s_entry_point_through_kfp_executor():
+  def task(*command):
+    return {"container": {"command": list(command), "args": ["--executor_class_path", "m.E"]}}
+
+  executors = {
+    "a": task("python", "-m", kfp_spec.TFX_EXECUTOR_ENTRY),
+    "b": task("python", "-m", kfp_spec.TFX_EXECUTOR_ENTRY),
+    "r": {"resolver": {}},
+    "other": task("python", "-m", "someone.elses_entry"),
+  }
+  spec = {"pipelineSpec": {"deploymentSpec": {"executors": executors}}}
+  assert kfp_spec.use_executor_entry(spec) == 2
+  for name in "ab":
+    assert executors[name]["container"]["command"] == ["python", "-m", kfp_spec.EXECUTOR_ENTRY]
+    assert executors[name]["container"]["args"] == ["--executor_class_path", "m.E"]
+  assert executors["other"]["container"]["command"] == ["python", "-m", "someone.elses_entry"]
+  assert executors["r"] == {"resolver": {}}
+  assert kfp_spec.use_executor_entry(spec) == 0  # done already
