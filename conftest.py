@@ -24,9 +24,21 @@ _TIERS = ("unit", "integration", "e2e")
 _TRAINED = {"digits_model", "digits_tflite", "digits_transformed"}
 
 
-# Run first: under pytest-xdist's file-by-file schedule the longest file (the compiled spec's 28
-# task processes) then starts at once, instead of last while the other worker idles.
-_LONGEST_FIRST = ("tests/spec_runner_e2e_test.py",)
+# Run first, longest first: under pytest-xdist's file-by-file schedule in collection order (the
+# Makefile's e2e tier: --no-loadscope-reorder; xdist's own order puts the files with fewest tests,
+# these, last) they start at once, instead of last while the other worker idles.
+_LONGEST_FIRST = (
+  "tests/spec_runner_e2e_test.py",  # the compiled spec's task processes, three days
+  "tests/mobilenet_e2e_test.py",
+  "tests/schedule_e2e_test.py",
+)
+
+
+def run_order(nodeid: str) -> int:
+  """Where a test's file goes in the run: _LONGEST_FIRST's files first, in that order; the
+  others after them, as collected (a stable sort)."""
+  path = nodeid.split("::")[0]
+  return _LONGEST_FIRST.index(path) if path in _LONGEST_FIRST else len(_LONGEST_FIRST)
 
 
 # Settings the quiet-console tests' subprocesses inherit: importing a test module (say, one that
@@ -50,7 +62,7 @@ def pytest_collection_modifyitems(items):
     if not any(item.get_closest_marker(tier) for tier in _TIERS):
       trained = _TRAINED & set(getattr(item, "fixturenames", ()))
       item.add_marker(pytest.mark.integration if trained else pytest.mark.unit)
-  items.sort(key=lambda item: item.nodeid.split("::")[0] not in _LONGEST_FIRST)
+  items.sort(key=lambda item: run_order(item.nodeid))
 
 
 def _refuse(what):

@@ -31,19 +31,18 @@ def executor_module(argv: Sequence[str]) -> Optional[str]:
   return None
 
 
-def main(argv: Sequence[str]) -> None:
+def main() -> None:
   with heavy_imports.frozen():
     from absl import app  # noqa: PLC0415  (imported frozen, like everything after it)
     from tfx.orchestration.kubeflow.v2.container import (  # noqa: PLC0415
       kubeflow_v2_run_executor as entry,
     )
 
-    module = executor_module(argv)
+    module = executor_module(sys.argv)
     if module:
       importlib.import_module(module)
-  sys.argv = list(argv)
   app.run(entry.main, flags_parser=entry._parse_flags)  # noqa: SLF001  (TFX's own flags)
 
 
 if __name__ == "__main__":
-  main(sys.argv)
+  main()

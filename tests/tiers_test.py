@@ -66,3 +66,24 @@ def test_every_test_file_is_under_a_testpath_that_make_test_collects():
       if name.endswith("_test.py") and relative.split(os.sep)[0] not in testpaths:
         outside.append(os.path.join(relative, name))
   assert not outside, f"test files pytest never collects: {outside}"
+
+
+def test_the_longest_e2e_files_run_first_and_make_keeps_that_order():
+  """xdist's default order puts the files with fewest tests last; these one-test files are the
+  tier's longest, so the e2e tier keeps conftest.py's order (--no-loadscope-reorder)."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  for path in conftest._LONGEST_FIRST:  # noqa: SLF001  (the list under test)
+    assert os.path.isfile(os.path.join(root, path)), path
+  spec, mobilenet = conftest._LONGEST_FIRST[:2]  # noqa: SLF001
+  collected = ["tests/a_test.py::t", f"{mobilenet}::t", "tests/b_test.py::t", f"{spec}::t"]
+  assert sorted(collected, key=conftest.run_order) == [
+    f"{spec}::t",
+    f"{mobilenet}::t",
+    "tests/a_test.py::t",
+    "tests/b_test.py::t",
+  ]
+  with open(os.path.join(root, "Makefile")) as f:
+    makefile = f.read()
+  assert "E2E_ORDER := --no-loadscope-reorder" in makefile
+  e2e = [line for line in makefile.splitlines() if "pytest -m e2e" in line]
+  assert e2e and all("$(E2E_ORDER)" in line for line in e2e)
