@@ -8,27 +8,18 @@ The arguments, the flags parsed and everything the task writes are TFX's.
       --json_serialized_invocation_args '{...}' [Beam flags]
 """
 
-import importlib
-import sys
-from typing import Optional, Sequence
+from typing import Any, List, Tuple
 
 from pipeline import heavy_imports
 
-FLAG = "--executor_class_path"
 
+def import_executor(parsed: Tuple[Any, List[str]]) -> None:
+  """Imports the executor class TFX's flags parser found (`parsed`: its (args, Beam args)), as
+  TFX's entry point then does, with the collector off and its objects frozen after."""
+  from tfx.utils import import_utils  # noqa: PLC0415  (TFX: the task's own imports)
 
-def executor_module(argv: Sequence[str]) -> Optional[str]:
-  """The module of the executor class the task's arguments name, or None when they name none
-  (TFX's parser then says what is missing)."""
-  for i, arg in enumerate(argv):
-    if arg.startswith(FLAG + "="):
-      path = arg.split("=", 1)[1]
-    elif arg == FLAG and i + 1 < len(argv):
-      path = argv[i + 1]
-    else:
-      continue
-    return path.rpartition(".")[0] or None
-  return None
+  with heavy_imports.frozen():
+    import_utils.import_class_by_path(parsed[0].executor_class_path)
 
 
 def main() -> None:
@@ -38,10 +29,11 @@ def main() -> None:
       kubeflow_v2_run_executor as entry,
     )
 
-    module = executor_module(sys.argv)
-    if module:
-      importlib.import_module(module)
-  app.run(entry.main, flags_parser=entry._parse_flags)  # noqa: SLF001  (TFX's own flags)
+  def run(parsed: Tuple[Any, List[str]]) -> None:
+    import_executor(parsed)
+    entry.main(parsed)
+
+  app.run(run, flags_parser=entry._parse_flags)  # noqa: SLF001  (TFX's own flags)
 
 
 if __name__ == "__main__":
